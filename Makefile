@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# hush: the one entry point.  `make help` lists the targets.
+
+OUTPUT	  ?= $(abspath .output)
+CC	  ?= cc
+CLANG	  ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL	  ?= bpftool
+PKG_CONFIG ?= pkg-config
+ARCH	  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS	  := libbpf libelf zlib libcap sqlite3 libcrypto libnl-3.0 libnl-route-3.0
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+WARN	  := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
+CFLAGS	  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I$(OUTPUT) -I. $(PKG_CFLAGS)
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPUT) -I.
+
+# Debian packages `make deps` installs when missing (build, tests, demo, bench).
+DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev libsqlite3-dev \
+	     libssl-dev libnl-3-dev libnl-route-3-dev pkg-config make gcc
+DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all help deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
+	format-check install
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS	  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+RULES_SRCS := $(wildcard rules/*.c)
+AGENT_SRCS := $(filter-out agent/hushd.c,$(wildcard agent/*.c))
+CLI_SRCS   := $(wildcard cli/*.c)
+LIB_OBJS   := $(patsubst %.c,$(OUTPUT)/%.o,$(RULES_SRCS) $(AGENT_SRCS))
+LIB	   := $(OUTPUT)/libhush.a
+HDRS	   := $(wildcard bpf/*.h rules/*.h agent/*.h cli/*.h)
+
+TOOLS_SRCS := $(wildcard tests/tools/*.c)
+TOOLS	   := $(patsubst tests/tools/%.c,$(OUTPUT)/tests/%,$(TOOLS_SRCS))
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
+BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS  := $(patsubst tests/bpf/%.c,$(OUTPUT)/bpftest/%,$(BPFT_SRCS))
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+
+all: $(OUTPUT)/hushd $(OUTPUT)/hush $(TOOLS) ## build hushd, hush and the test tools
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+deps: ## install missing Debian build dependencies (root)
+	$(Q)tests/lib/deps.sh $(DEB_BUILD)
+
+deps-test: deps ## install missing Debian test dependencies (root)
+	$(Q)tests/lib/deps.sh $(DEB_TEST)
+
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/agent $(OUTPUT)/rules $(OUTPUT)/cli $(OUTPUT)/tests \
+$(OUTPUT)/unit $(OUTPUT)/fuzz $(OUTPUT)/bench $(OUTPUT)/bpftest $(OUTPUT)/san:
+	$(Q)mkdir -p $@
+
+# vmlinux.h from the running kernel's BTF (CO-RE relocates it elsewhere).
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)if [ -r /sys/kernel/btf/vmlinux ]; then \
+		$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@; \
+	else echo "make: /sys/kernel/btf/vmlinux missing: need a kernel with CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; fi
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUTPUT)/%.o: %.c $(HDRS) $(SKELS) | $(OUTPUT)/agent $(OUTPUT)/rules $(OUTPUT)/cli
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/hushd: $(OUTPUT)/agent/hushd.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(OUTPUT)/hush: $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS)) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/tools/%.c $(HDRS) $(LIB) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(PKG_LIBS) -o $@
+
+# Unit tests: the policy library and agent pieces under ASan/UBSan.
+SAN_LIB_SRCS := $(RULES_SRCS)
+$(OUTPUT)/unit/%: tests/unit/%.c $(SAN_LIB_SRCS) $(HDRS) | $(OUTPUT)/unit
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(filter-out -O2,$(ALL_CFLAGS)) $(SAN_FLAGS) $< $(SAN_LIB_SRCS) $(PKG_LIBS) -o $@
+
+# BPF tests: real programs in the real kernel (bpf_prog_test_run), ASan too.
+$(OUTPUT)/bpftest/%: tests/bpf/%.c $(LIB) $(HDRS) | $(OUTPUT)/bpftest
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(PKG_LIBS) -o $@
+
+# libFuzzer targets (clang).
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(SAN_LIB_SRCS) $(HDRS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I$(OUTPUT) -I. $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined $< $(SAN_LIB_SRCS) -o $@
+
+$(OUTPUT)/bench/%: tests/bench/%.c $(LIB) $(HDRS) | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(PKG_LIBS) -lm -o $@
+
+unit: $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) ## build unit, BPF and fuzz test binaries
+
+FUZZ_TIME ?= 300
+fuzz: $(FUZZ_BINS) ## run every fuzz target for FUZZ_TIME seconds each
+	$(Q)for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p $(OUTPUT)/fuzz/corpus-$$n; \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		$(OUTPUT)/fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; done
+
+check: deps-test all unit ## install test deps, build, run every test (needs root)
+	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
+
+test: all unit ## run every test without installing anything
+	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
+
+demo: deps-test all ## show hush denying a forbidden host inside private namespaces (root)
+	$(Q)OUTPUT=$(OUTPUT) tests/demo.sh
+
+bench: deps-test all $(BENCH_BINS) ## benchmarks; writes tests/bench/RESULTS.md (root)
+	$(Q)OUTPUT=$(OUTPUT) tests/bench/run.sh
+
+format: ## clang-format every C file in place
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check: ## fail if a C file is not clang-formatted
+	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+PREFIX ?= /usr/local
+install: all ## install hushd and hush under PREFIX
+	install -D -m 0755 $(OUTPUT)/hushd $(DESTDIR)$(PREFIX)/sbin/hushd
+	install -D -m 0755 $(OUTPUT)/hush $(DESTDIR)$(PREFIX)/sbin/hush
+
+clean: ## remove the build directory
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)

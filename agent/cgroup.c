@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <ftw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <mntent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include "cgroup.h"
+
+int cgroup_find_mount(char *buf, size_t len)
+{
+	struct mntent *m;
+	FILE *f;
+	int ret = -ENOENT;
+
+	f = setmntent("/proc/mounts", "r");
+	if (!f)
+		return -errno;
+	while ((m = getmntent(f))) {
+		if (strcmp(m->mnt_type, "cgroup2") == 0) {
+			if (strlen(m->mnt_dir) >= len) {
+				ret = -ENAMETOOLONG;
+				break;
+			}
+			strcpy(buf, m->mnt_dir);
+			ret = 0;
+			break;
+		}
+	}
+	endmntent(f);
+	return ret;
+}
+
+int cgroup_id_of(const char *path, uint64_t *id)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	*id = st.st_ino;
+	return 0;
+}
+
+int cgroup_resolve(const char *in, char *out, size_t len)
+{
+	char tmp[PATH_MAX];
+	struct statfs sf;
+
+	if (!realpath(in, tmp))
+		return -errno;
+	if (statfs(tmp, &sf) < 0)
+		return -errno;
+	if (sf.f_type != CGROUP2_SUPER_MAGIC)
+		return -EMEDIUMTYPE;
+	if (strlen(tmp) >= len)
+		return -ENAMETOOLONG;
+	strcpy(out, tmp);
+	return 0;
+}
+
+int cgroup_self_path(char *buf, size_t len)
+{
+	char mnt[PATH_MAX], line[PATH_MAX + 32];
+	int ret = -ENOENT;
+	FILE *f;
+
+	ret = cgroup_find_mount(mnt, sizeof(mnt));
+	if (ret < 0)
+		return ret;
+	f = fopen("/proc/self/cgroup", "r");
+	if (!f)
+		return -errno;
+	ret = -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (strncmp(line, "0::", 3) == 0) {
+			const char *rel = line + 3;
+
+			if (snprintf(buf, len, "%s%s", mnt, strcmp(rel, "/") == 0 ? "" : rel) >=
+			    (int)len)
+				ret = -ENAMETOOLONG;
+			else
+				ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+int cgroup_is_root(const char *path)
+{
+	char mnt[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+
+	if (cgroup_find_mount(mnt, sizeof(mnt)) < 0)
+		return 0;
+	if (!realpath(mnt, a) || !realpath(path, b))
+		return 0;
+	return strcmp(a, b) == 0;
+}
+
+static int populated(const char *path)
+{
+	char p[PATH_MAX], line[128];
+	int pop = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/cgroup.events", path);
+	f = fopen(p, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "populated ", 10) == 0)
+			pop = atoi(line + 10);
+	fclose(f);
+	return pop;
+}
+
+/* rmdir children depth-first, then path itself. */
+static int rmdir_tree(const char *path)
+{
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
+			continue;
+		if (rmdir_tree(sub) < 0)
+			ret = -errno;
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+int cgroup_destroy(const char *path, int timeout_ms)
+{
+	char p[PATH_MAX];
+	struct timespec ts = {0, 5 * 1000 * 1000};
+	int fd, waited = 0;
+
+	snprintf(p, sizeof(p), "%s/cgroup.kill", path);
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		close(fd);
+	} else if (errno == ENOENT) {
+		if (access(path, F_OK) < 0)
+			return 0; /* already gone */
+		return -ENOSYS; /* kernel without cgroup.kill (< 5.14) */
+	} else {
+		return -errno;
+	}
+	while (populated(path) > 0) {
+		if (waited >= timeout_ms)
+			return -EBUSY;
+		nanosleep(&ts, NULL);
+		waited += 5;
+	}
+	return rmdir_tree(path);
+}
+
+/* ---- id -> path (a walk of the hierarchy; for status output only) ---- */
+
+static uint64_t find_id;
+static char *find_buf;
+static size_t find_len;
+static int find_hit;
+
+static int find_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D && st->st_ino == find_id) {
+		snprintf(find_buf, find_len, "%s", path);
+		find_hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int cgroup_path_of_id(uint64_t id, char *buf, size_t len)
+{
+	char mnt[PATH_MAX];
+	int ret;
+
+	ret = cgroup_find_mount(mnt, sizeof(mnt));
+	if (ret)
+		return ret;
+	find_id = id;
+	find_buf = buf;
+	find_len = len;
+	find_hit = 0;
+	nftw(mnt, find_cb, 16, FTW_PHYS | FTW_MOUNT);
+	return find_hit ? 0 : -ENOENT;
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+
+static int sock_path(const char *run_dir, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s", run_dir, CONTROL_SOCK_NAME) >=
+	    (int)sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int control_listen(const char *run_dir)
+{
+	struct sockaddr_un sun;
+	int fd, ret;
+
+	if (mkdir(run_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	ret = sock_path(run_dir, &sun);
+	if (ret)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, 0600) < 0 || listen(fd, 16) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int read_all(int fd, char **buf, size_t *len, size_t max)
+{
+	size_t cap = 4096, n = 0;
+	char *b = malloc(cap + 1);
+
+	if (!b)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap >= max + 4096) {
+				free(b);
+				return -EFBIG;
+			}
+			cap *= 2;
+			nb = realloc(b, cap + 1);
+			if (!nb) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+		}
+		r = read(fd, b + n, cap - n);
+		if (r < 0) {
+			int err = -errno;
+
+			if (errno == EINTR)
+				continue;
+			free(b);
+			return err;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	b[n] = 0;
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void control_req_free(struct control_req *req)
+{
+	free(req->body);
+	req->body = NULL;
+}
+
+int control_accept(int lfd, struct control_req *req)
+{
+	struct timeval tv = {.tv_sec = 5};
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	char *buf = NULL, *nl, *sp;
+	size_t len;
+	int cfd, ret;
+
+	memset(req, 0, sizeof(*req));
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0)
+		return -errno;
+	/* The client may be slow or hostile: never block hushd for long. */
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    (cr.uid != 0 && cr.uid != getuid())) {
+		control_reply(cfd, 0, NULL, "permission denied: only root may control hushd\n");
+		close(cfd);
+		return -EACCES;
+	}
+	ret = read_all(cfd, &buf, &len, CONTROL_MAX_BODY);
+	if (ret) {
+		control_reply(cfd, 0, NULL,
+			      ret == -EFBIG ? "request too large (policy over 16 MiB)\n"
+					    : "cannot read request\n");
+		close(cfd);
+		return ret;
+	}
+	nl = memchr(buf, '\n', len);
+	if (!nl) {
+		control_reply(cfd, 0, NULL, "malformed request\n");
+		free(buf);
+		close(cfd);
+		return -EINVAL;
+	}
+	*nl = 0;
+	sp = strchr(buf, ' ');
+	if (sp)
+		*sp++ = 0;
+	snprintf(req->verb, sizeof(req->verb), "%s", buf);
+	snprintf(req->arg, sizeof(req->arg), "%s", sp ? sp : "");
+	req->body_len = len - (size_t)(nl + 1 - buf);
+	req->body = malloc(req->body_len + 1);
+	if (!req->body) {
+		free(buf);
+		close(cfd);
+		return -ENOMEM;
+	}
+	memcpy(req->body, nl + 1, req->body_len);
+	req->body[req->body_len] = 0;
+	free(buf);
+	return cfd;
+}
+
+int control_reply(int cfd, int ok, const char *detail, const char *text)
+{
+	char head[1100];
+	int ret;
+
+	snprintf(head, sizeof(head), "%s%s%s\n", ok ? "ok" : "error", detail ? " " : "",
+		 detail ? detail : "");
+	ret = write_all(cfd, head, strlen(head));
+	if (!ret && text)
+		ret = write_all(cfd, text, strlen(text));
+	return ret;
+}
+
+int control_call(const char *run_dir, const char *verb, const char *arg, const char *body,
+		 size_t body_len, char **detail, char **text)
+{
+	struct timeval tv = {.tv_sec = 30};
+	struct sockaddr_un sun;
+	char head[1100], *buf = NULL, *nl;
+	size_t len;
+	int fd, ret;
+
+	*detail = NULL;
+	*text = NULL;
+	ret = sock_path(run_dir, &sun);
+	if (ret)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	snprintf(head, sizeof(head), "%s%s%s\n", verb, arg ? " " : "", arg ? arg : "");
+	ret = write_all(fd, head, strlen(head));
+	if (!ret && body_len)
+		ret = write_all(fd, body, body_len);
+	if (ret)
+		goto out;
+	shutdown(fd, SHUT_WR);
+	ret = read_all(fd, &buf, &len, CONTROL_MAX_BODY);
+	if (ret)
+		goto out;
+	nl = memchr(buf, '\n', len);
+	if (nl)
+		*nl = 0;
+	ret = strncmp(buf, "ok", 2) == 0 ? 1 : 0;
+	{
+		const char *d = buf + (ret ? 2 : 5);
+
+		while (*d == ' ')
+			d++;
+		*detail = strdup(d);
+		*text = strdup(nl ? nl + 1 : "");
+		if (!*detail || !*text) {
+			free(*detail);
+			free(*text);
+			*detail = *text = NULL;
+			ret = -ENOMEM;
+		}
+	}
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * hushd's control socket: <run-dir>/hushd.sock, a Unix stream socket, mode
+ * 0600 in a 0700 directory, peers checked with SO_PEERCRED (root or hushd's
+ * own uid).  One request per connection:
+ *
+ *   request : "<verb> [arg]\n" [body]        (client then shuts down writing)
+ *   reply   : "ok [detail]\n" [text] | "error\n" text
+ *
+ * Verbs: "apply NAME" (body: policy text), "status", "stop".
+ */
+#ifndef HUSH_AGENT_CONTROL_H
+#define HUSH_AGENT_CONTROL_H
+
+#include <stddef.h>
+
+#define CONTROL_SOCK_NAME "hushd.sock"
+#define CONTROL_MAX_BODY  (16u << 20)
+
+struct control_req {
+	char verb[16];
+	char arg[1024];
+	char *body; /* NUL-terminated, malloc'd (may be empty) */
+	size_t body_len;
+};
+
+/* Server. */
+int control_listen(const char *run_dir);
+/* Accept one client and read its request; returns the client fd. */
+int control_accept(int lfd, struct control_req *req);
+int control_reply(int cfd, int ok, const char *detail, const char *text);
+void control_req_free(struct control_req *req);
+
+/* Client: send a request, collect the reply (malloc'd, the text after the
+ * status line).  Returns 1 for "ok", 0 for "error", negative errno when
+ * hushd cannot be reached. */
+int control_call(const char *run_dir, const char *verb, const char *arg, const char *body,
+		 size_t body_len, char **detail, char **text);
+
+#endif /* HUSH_AGENT_CONTROL_H */

@@ -1,0 +1,948 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Engine: see engine.h.  Lifecycle, in order (bcc / systemd habits):
+ *   open skeletons -> size maps, set rodata -> reuse pinned maps -> load ->
+ *   apply policy into the idle generation and flip -> attach or adopt links
+ *   -> pin.
+ *
+ * Pin layout under pin_dir:
+ *   maps/<map name>     every map shared by the two program objects
+ *   links/<hook name>   one bpf_link per hook (cgroup attachments)
+ * Changes to a pin_dir are serialized with flock() on the directory
+ * (xdp-tools' prog_lock_acquire idea).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <openssl/evp.h>
+
+#include "cgroup.h"
+#include "engine.h"
+#include "log.h"
+#include "sock_addr.skel.h"
+#include "skb_egress.skel.h"
+
+_Static_assert(sizeof(struct hush_event) == 88, "hush_event layout");
+_Static_assert(sizeof(struct hush_ptab) == 8 + HUSH_L4_MAX * HUSH_SEG_MAX * 8, "ptab layout");
+_Static_assert(sizeof(struct hush_lpm4_key) == 12, "lpm4 key layout");
+_Static_assert(sizeof(struct hush_lpm6_key) == 24, "lpm6 key layout");
+_Static_assert(sizeof(struct hush_scope_val) == 8, "scope value layout");
+_Static_assert(sizeof(struct hush_cfg) == 48, "cfg layout");
+
+#define SCACHE_ENTRIES 16384
+
+/* Maps both objects share, by name (identical definitions in hush.bpf.h). */
+static const char *const shared_maps[] = {
+	"hush_scopes", "hush_scache", "hush_lpm4",     "hush_lpm6", "hush_ptabs",
+	"hush_ptext",  "hush_cfg",    "hush_events",   "hush_counters", "hush_sk",
+};
+#define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
+
+static const char *const link_names[ENGINE_LINK_MAX] = {
+	[ENGINE_LINK_SOCK_CREATE] = "sock_create", [ENGINE_LINK_SOCKOPS] = "sockops",
+	[ENGINE_LINK_EGRESS] = "egress",	   [ENGINE_LINK_CONNECT4] = "connect4",
+	[ENGINE_LINK_CONNECT6] = "connect6",	   [ENGINE_LINK_SENDMSG4] = "sendmsg4",
+	[ENGINE_LINK_SENDMSG6] = "sendmsg6",
+};
+
+struct engine {
+	struct sock_addr_bpf *sa;
+	struct skb_egress_bpf *eg;
+	struct bpf_link *links[ENGINE_LINK_MAX];
+	struct hush_cfg *cfg; /* mmap of hush_cfg[0] */
+	struct ring_buffer *rb;
+	engine_event_fn fn;
+	void *fn_ctx;
+	char cgroup[PATH_MAX];
+	uint64_t cgroup_id;
+	int cg_fd;
+	char *pin_dir;
+	int lock_fd;
+	bool adopted;
+	bool log_allowed;
+};
+
+const char *engine_link_name(enum engine_link l)
+{
+	return l < ENGINE_LINK_MAX ? link_names[l] : "?";
+}
+
+const char *engine_hook_name(unsigned hook)
+{
+	static const char *const n[HUSH_HOOK_MAX] = {"connect4", "connect6", "sendmsg4",
+						      "sendmsg6", "egress"};
+	return hook < HUSH_HOOK_MAX ? n[hook] : "unknown";
+}
+
+const char *engine_ev_name(unsigned ev)
+{
+	static const char *const n[HUSH_EV_MAX] = {"allow", "deny", "audit", "lost"};
+	return ev < HUSH_EV_MAX ? n[ev] : "unknown";
+}
+
+static struct bpf_program *link_prog(struct engine *e, enum engine_link l)
+{
+	switch (l) {
+	case ENGINE_LINK_SOCK_CREATE:
+		return e->eg->progs.hush_sock_create;
+	case ENGINE_LINK_SOCKOPS:
+		return e->eg->progs.hush_sockops;
+	case ENGINE_LINK_EGRESS:
+		return e->eg->progs.hush_egress;
+	case ENGINE_LINK_CONNECT4:
+		return e->sa->progs.hush_connect4;
+	case ENGINE_LINK_CONNECT6:
+		return e->sa->progs.hush_connect6;
+	case ENGINE_LINK_SENDMSG4:
+		return e->sa->progs.hush_sendmsg4;
+	case ENGINE_LINK_SENDMSG6:
+		return e->sa->progs.hush_sendmsg6;
+	default:
+		return NULL;
+	}
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *kind, const char *name)
+{
+	if (snprintf(buf, len, "%s/%s/%s", dir, kind, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int engine_ensure_bpffs(void)
+{
+	struct statfs sf;
+
+	if (statfs("/sys/fs/bpf", &sf) == 0 && sf.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir("/sys/fs/bpf", 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		return -errno;
+	return 0;
+}
+
+static int lock_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int mkdirs(const char *dir)
+{
+	char p[PATH_MAX];
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(p, sizeof(p), "%s/maps", dir);
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(p, sizeof(p), "%s/links", dir);
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Check a pinned map against what this build expects. */
+static int check_compat(const char *path, int fd, const struct bpf_map *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+	    info.value_size != bpf_map__value_size(m)) {
+		log_warnx("pinned map %s does not match this build (type %u/%u, key %u/%u, "
+			  "value %u/%u): it was made by another hush version; run `hush disable "
+			  "--pin-dir ...` first",
+			  path, info.type, bpf_map__type(m), info.key_size, bpf_map__key_size(m),
+			  info.value_size, bpf_map__value_size(m));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Reuse pinned maps for the sock_addr object.  Returns the number reused. */
+static int reuse_pinned(struct engine *e)
+{
+	int n = 0, ret;
+
+	for (size_t i = 0; i < NSHARED; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(e->sa->obj, shared_maps[i]);
+		char p[PATH_MAX];
+		int fd;
+
+		if (!m)
+			return -ENOENT;
+		ret = pin_path(p, sizeof(p), e->pin_dir, "maps", shared_maps[i]);
+		if (ret)
+			return ret;
+		fd = bpf_obj_get(p);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			ret = -errno;
+			log_errno(ret, "cannot open pinned map %s", p);
+			return ret;
+		}
+		ret = check_compat(p, fd, m);
+		if (!ret)
+			ret = bpf_map__reuse_fd(m, fd);
+		close(fd);
+		if (ret)
+			return ret;
+		n++;
+	}
+	if (n != 0 && n != (int)NSHARED) {
+		log_warnx("%s holds %d of %zu hush maps: a previous hushd was interrupted "
+			  "while pinning; run `hush disable --pin-dir %s` and start again",
+			  e->pin_dir, n, NSHARED, e->pin_dir);
+		return -EUCLEAN;
+	}
+	return n;
+}
+
+static int share_maps(struct engine *e)
+{
+	for (size_t i = 0; i < NSHARED; i++) {
+		struct bpf_map *src = bpf_object__find_map_by_name(e->sa->obj, shared_maps[i]);
+		struct bpf_map *dst = bpf_object__find_map_by_name(e->eg->obj, shared_maps[i]);
+		int ret;
+
+		if (!src || !dst)
+			return -ENOENT;
+		ret = bpf_map__reuse_fd(dst, bpf_map__fd(src));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int map_fd(struct engine *e, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(e->sa->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+static int sha256(const void *data, size_t len, uint8_t out[32])
+{
+	unsigned int n = 32;
+
+	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+}
+
+/* ---- policy apply ---- */
+
+struct inner {
+	int fd;
+	const char *outer;
+};
+
+static int inner_create(enum bpf_map_type type, const char *name, __u32 ksz, __u32 vsz,
+			__u32 max, __u32 flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+	int fd;
+
+	fd = bpf_map_create(type, name, ksz, vsz, max ? max : 1, &o);
+	if (fd < 0)
+		return -errno;
+	return fd;
+}
+
+/* Resolve compiled scope paths under the attach cgroup into cgroup ids. */
+static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *pc)
+{
+	for (size_t i = 0; i < pc->nscopes; i++) {
+		struct hush_scope_val v = {.scope = (__u32)i, .mode = pc->scopes[i].mode};
+		char p[PATH_MAX];
+		uint64_t id;
+		int ret;
+
+		if (pc->scopes[i].path[0])
+			ret = snprintf(p, sizeof(p), "%s/%s", e->cgroup, pc->scopes[i].path);
+		else
+			ret = snprintf(p, sizeof(p), "%s", e->cgroup);
+		if (ret >= (int)sizeof(p))
+			return -ENAMETOOLONG;
+		ret = cgroup_id_of(p, &id);
+		if (ret) {
+			log_errno(ret, "policy scope %s: cgroup %s not usable (its rules apply once "
+				       "it exists and the policy is reloaded)",
+				  pc->scopes[i].path, p);
+			continue;
+		}
+		if (bpf_map_update_elem(fd, &id, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int apply_locked(struct engine *e, const struct policy_compiled *pc, const char *text)
+{
+	struct inner in[6] = {{-1, "hush_scopes"}, {-1, "hush_scache"}, {-1, "hush_lpm4"},
+			      {-1, "hush_lpm6"},   {-1, "hush_ptabs"},  {-1, "hush_ptext"}};
+	size_t tlen = text ? strlen(text) : 0;
+	size_t nchunks = (tlen + HUSH_PTEXT_CHUNK - 1) / HUSH_PTEXT_CHUNK;
+	uint64_t seq = __atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE);
+	uint64_t nseq = seq + 1;
+	__u32 next = HUSH_GEN(nseq);
+	uint8_t hash[32];
+	int ret = 0;
+
+	/* 1. Fresh inner maps for the idle generation, sized from the policy. */
+	in[0].fd = inner_create(BPF_MAP_TYPE_HASH, "hush_scopes_i", 8,
+				sizeof(struct hush_scope_val), (__u32)pc->nscopes, 0);
+	in[1].fd = inner_create(BPF_MAP_TYPE_LRU_HASH, "hush_scache_i", 8,
+				sizeof(struct hush_scope_val), SCACHE_ENTRIES, 0);
+	in[2].fd = inner_create(BPF_MAP_TYPE_LPM_TRIE, "hush_lpm4_i", sizeof(struct hush_lpm4_key),
+				sizeof(struct hush_lpm_val), (__u32)pc->n4, BPF_F_NO_PREALLOC);
+	in[3].fd = inner_create(BPF_MAP_TYPE_LPM_TRIE, "hush_lpm6_i", sizeof(struct hush_lpm6_key),
+				sizeof(struct hush_lpm_val), (__u32)pc->n6, BPF_F_NO_PREALLOC);
+	in[4].fd = inner_create(BPF_MAP_TYPE_ARRAY, "hush_ptabs_i", 4, sizeof(struct hush_ptab),
+				(__u32)pc->nptabs, BPF_F_INNER_MAP);
+	in[5].fd = inner_create(BPF_MAP_TYPE_ARRAY, "hush_ptext_i", 4,
+				sizeof(struct hush_ptext_chunk), (__u32)nchunks, BPF_F_INNER_MAP);
+	for (int i = 0; i < 6; i++) {
+		if (in[i].fd < 0) {
+			ret = in[i].fd;
+			log_errno(ret, "cannot create policy map %s", in[i].outer);
+			goto out;
+		}
+	}
+
+	/* 2. Fill them completely. */
+	ret = fill_scopes(e, in[0].fd, pc);
+	if (ret) {
+		log_errno(ret, "cannot fill policy scopes");
+		goto out;
+	}
+	for (int fam = 0; fam < 2; fam++) {
+		size_t n = fam ? pc->n6 : pc->n4;
+		const void *keys = fam ? (const void *)pc->k6 : (const void *)pc->k4;
+		const void *vals = fam ? (const void *)pc->v6 : (const void *)pc->v4;
+		size_t ksz = fam ? sizeof(struct hush_lpm6_key) : sizeof(struct hush_lpm4_key);
+		size_t done = 0;
+
+		while (done < n) {
+			LIBBPF_OPTS(bpf_map_batch_opts, o);
+			__u32 count = n - done > 65536 ? 65536 : (__u32)(n - done);
+
+			if (bpf_map_update_batch(in[2 + fam].fd, (const char *)keys + done * ksz,
+						 (const char *)vals + done * sizeof(struct hush_lpm_val),
+						 &count, &o)) {
+				ret = -errno;
+				log_errno(ret, "cannot fill %s (%zu prefixes)", in[2 + fam].outer, n);
+				goto out;
+			}
+			done += count;
+		}
+	}
+	for (__u32 i = 0; i < pc->nptabs; i++) {
+		if (bpf_map_update_elem(in[4].fd, &i, &pc->ptabs[i], BPF_ANY)) {
+			ret = -errno;
+			log_errno(ret, "cannot fill port tables");
+			goto out;
+		}
+	}
+	for (__u32 i = 0; i < nchunks; i++) {
+		struct hush_ptext_chunk c = {};
+		size_t off = (size_t)i * HUSH_PTEXT_CHUNK;
+
+		c.len = (__u32)(tlen - off > HUSH_PTEXT_CHUNK ? HUSH_PTEXT_CHUNK : tlen - off);
+		memcpy(c.data, text + off, c.len);
+		if (bpf_map_update_elem(in[5].fd, &i, &c, BPF_ANY)) {
+			ret = -errno;
+			log_errno(ret, "cannot store policy text");
+			goto out;
+		}
+	}
+
+	/* 3. Install them in the idle slots (no program looks there yet). */
+	for (int i = 0; i < 6; i++) {
+		int ofd = map_fd(e, in[i].outer);
+
+		if (ofd < 0 || bpf_map_update_elem(ofd, &next, &in[i].fd, BPF_ANY)) {
+			ret = ofd < 0 ? ofd : -errno;
+			log_errno(ret, "cannot install %s generation %u", in[i].outer, next);
+			goto out;
+		}
+	}
+
+	/* 4. Flip: one aligned 8-byte store makes the new generation live.
+	 *    The old generation stays installed until the next apply, so a
+	 *    program that read the old sequence still finds complete maps. */
+	ret = sha256(text ? text : "", tlen, hash);
+	if (ret)
+		goto out;
+	memcpy(e->cfg->policy_hash, hash, sizeof(hash));
+	e->cfg->log_allowed = e->log_allowed;
+	__atomic_store_n(&e->cfg->policy_seq, nseq, __ATOMIC_SEQ_CST);
+out:
+	for (int i = 0; i < 6; i++)
+		if (in[i].fd >= 0)
+			close(in[i].fd);
+	return ret;
+}
+
+int engine_apply(struct engine *e, const struct policy_compiled *pc, const char *policy_text)
+{
+	int lock = -1, ret;
+
+	if (e->pin_dir) {
+		lock = lock_dir(e->pin_dir);
+		if (lock < 0)
+			return lock;
+	}
+	ret = apply_locked(e, pc, policy_text);
+	if (lock >= 0)
+		close(lock);
+	return ret;
+}
+
+/* ---- attach / adopt ---- */
+
+static int link_cgroup(int fd, uint64_t *cgid, __u32 *prog_id)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_LINK_TYPE_CGROUP)
+		return -EINVAL;
+	*cgid = info.cgroup.cgroup_id;
+	if (prog_id)
+		*prog_id = info.prog_id;
+	return 0;
+}
+
+static int attach_all(struct engine *e)
+{
+	int ret = 0;
+
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		struct bpf_program *prog = link_prog(e, l);
+		char p[PATH_MAX] = "";
+		struct bpf_link *link = NULL;
+
+		if (e->pin_dir) {
+			ret = pin_path(p, sizeof(p), e->pin_dir, "links", link_names[l]);
+			if (ret)
+				goto fail;
+			if (access(p, F_OK) == 0)
+				link = bpf_link__open(p);
+		}
+		if (link) {
+			/* Adopt: swap our program into the pinned link. */
+			uint64_t cgid;
+
+			ret = link_cgroup(bpf_link__fd(link), &cgid, NULL);
+			if (!ret && cgid != e->cgroup_id) {
+				log_warnx("pinned link %s is attached to cgroup id %llu, not %s (id "
+					  "%llu): run `hush disable` first or use the same --cgroup",
+					  p, (unsigned long long)cgid, e->cgroup,
+					  (unsigned long long)e->cgroup_id);
+				ret = -EEXIST;
+			}
+			if (!ret)
+				ret = bpf_link__update_program(link, prog);
+			if (ret) {
+				log_errno(ret, "cannot take over pinned link %s", p);
+				bpf_link__destroy(link);
+				goto fail;
+			}
+			e->adopted = true;
+		} else {
+			link = bpf_program__attach_cgroup(prog, e->cg_fd);
+			if (!link) {
+				ret = -errno;
+				log_errno(ret, "cannot attach %s to %s", link_names[l], e->cgroup);
+				goto fail;
+			}
+			if (e->pin_dir) {
+				ret = bpf_link__pin(link, p);
+				if (ret) {
+					log_errno(ret, "cannot pin link %s", p);
+					bpf_link__destroy(link);
+					goto fail;
+				}
+			}
+		}
+		e->links[l] = link;
+	}
+	return 0;
+fail:
+	return ret;
+}
+
+static int pin_maps(struct engine *e)
+{
+	for (size_t i = 0; i < NSHARED; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(e->sa->obj, shared_maps[i]);
+		char p[PATH_MAX];
+		int ret;
+
+		ret = pin_path(p, sizeof(p), e->pin_dir, "maps", shared_maps[i]);
+		if (ret)
+			return ret;
+		if (access(p, F_OK) == 0)
+			continue;
+		if (bpf_obj_pin(bpf_map__fd(m), p)) {
+			ret = -errno;
+			log_errno(ret, "cannot pin map %s", p);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
+		const char *policy_text, struct engine **out)
+{
+	uint32_t rb = o->ringbuf_bytes ? o->ringbuf_bytes : ENGINE_DEFAULT_RINGBUF;
+	struct engine *e;
+	int ret, reused = 0;
+	void *cfg;
+
+	*out = NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cg_fd = -1;
+	e->lock_fd = -1;
+	e->log_allowed = o->log_allowed;
+
+	/* 1. The cgroup: on cgroup2, and not the root if forbidden. */
+	ret = cgroup_resolve(o->cgroup, e->cgroup, sizeof(e->cgroup));
+	if (ret) {
+		log_errno(ret, "cgroup %s", o->cgroup);
+		if (ret == -EMEDIUMTYPE)
+			log_warnx("%s is not on a cgroup2 file system (see the cgroup2 mount in "
+				  "/proc/mounts)",
+				  o->cgroup);
+		goto fail;
+	}
+	if (o->forbid_root && cgroup_is_root(e->cgroup)) {
+		log_warnx("refusing to attach to the cgroup2 root %s (HUSH_FORBID_ROOT is set)",
+			  e->cgroup);
+		ret = -EPERM;
+		goto fail;
+	}
+	ret = cgroup_id_of(e->cgroup, &e->cgroup_id);
+	if (ret)
+		goto fail;
+	e->cg_fd = open(e->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (e->cg_fd < 0) {
+		ret = -errno;
+		log_errno(ret, "cannot open cgroup %s", e->cgroup);
+		goto fail;
+	}
+
+	/* 2. Pin directory, locked for the whole set-up. */
+	if (o->pin_dir) {
+		ret = engine_ensure_bpffs();
+		if (ret) {
+			log_errno(ret, "cannot mount bpffs at /sys/fs/bpf");
+			goto fail;
+		}
+		e->pin_dir = strdup(o->pin_dir);
+		if (!e->pin_dir) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		ret = mkdirs(e->pin_dir);
+		if (ret) {
+			log_errno(ret, "cannot create pin directory %s", e->pin_dir);
+			goto fail;
+		}
+		e->lock_fd = lock_dir(e->pin_dir);
+		if (e->lock_fd < 0) {
+			ret = e->lock_fd;
+			log_errno(ret, "cannot lock %s", e->pin_dir);
+			goto fail;
+		}
+	}
+
+	/* 3. sock_addr object: size, reuse pinned maps, load. */
+	e->sa = sock_addr_bpf__open();
+	if (!e->sa) {
+		ret = -errno;
+		log_errno(ret, "cannot open BPF object sock_addr");
+		goto fail;
+	}
+	e->sa->rodata->hush_wake_bytes = rb / 4;
+	bpf_map__set_max_entries(e->sa->maps.hush_events, rb);
+	if (e->pin_dir) {
+		reused = reuse_pinned(e);
+		if (reused < 0) {
+			ret = reused;
+			goto fail;
+		}
+	}
+	ret = sock_addr_bpf__load(e->sa);
+	if (ret) {
+		log_errno(ret, "cannot load BPF object sock_addr (run with -v for the verifier log)");
+		goto fail;
+	}
+
+	/* 4. skb_egress object shares every map of the first. */
+	e->eg = skb_egress_bpf__open();
+	if (!e->eg) {
+		ret = -errno;
+		log_errno(ret, "cannot open BPF object skb_egress");
+		goto fail;
+	}
+	e->eg->rodata->hush_wake_bytes = rb / 4;
+	ret = share_maps(e);
+	if (!ret)
+		ret = skb_egress_bpf__load(e->eg);
+	if (ret) {
+		log_errno(ret, "cannot load BPF object skb_egress (run with -v for the verifier log)");
+		goto fail;
+	}
+
+	/* 5. The config switch, mapped for single-store flips. */
+	cfg = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
+		   map_fd(e, "hush_cfg"), 0);
+	if (cfg == MAP_FAILED) {
+		ret = -errno;
+		log_errno(ret, "cannot map hush_cfg");
+		goto fail;
+	}
+	e->cfg = cfg;
+
+	/* 6. Policy first, then programs: nothing attaches to empty maps. */
+	ret = apply_locked(e, pc, policy_text);
+	if (ret)
+		goto fail;
+
+	/* 7. Attach, or take over pinned links; then pin what is new. */
+	ret = attach_all(e);
+	if (ret)
+		goto fail;
+	if (e->pin_dir) {
+		ret = pin_maps(e);
+		if (ret)
+			goto fail;
+		close(e->lock_fd);
+		e->lock_fd = -1;
+	}
+	*out = e;
+	return 0;
+fail:
+	engine_close(e);
+	return ret;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct engine *e = ctx;
+
+	if (size < sizeof(struct hush_event))
+		return 0;
+	return e->fn ? e->fn(e->fn_ctx, data) : 0;
+}
+
+int engine_events(struct engine *e, engine_event_fn fn, void *ctx)
+{
+	e->fn = fn;
+	e->fn_ctx = ctx;
+	if (!e->rb) {
+		e->rb = ring_buffer__new(map_fd(e, "hush_events"), on_event, e, NULL);
+		if (!e->rb)
+			return -errno;
+	}
+	return ring_buffer__epoll_fd(e->rb);
+}
+
+int engine_poll(struct engine *e, int timeout_ms)
+{
+	int n;
+
+	if (!e->rb)
+		return -EINVAL;
+	n = ring_buffer__poll(e->rb, timeout_ms);
+	if (n < 0 && n != -EINTR)
+		return n;
+	/* Records submitted with BPF_RB_NO_WAKEUP are only found by a consume. */
+	return ring_buffer__consume(e->rb);
+}
+
+int engine_drain(struct engine *e)
+{
+	return e->rb ? ring_buffer__consume(e->rb) : 0;
+}
+
+void engine_close(struct engine *e)
+{
+	if (!e)
+		return;
+	ring_buffer__free(e->rb);
+	for (int l = ENGINE_LINK_MAX - 1; l >= 0; l--)
+		bpf_link__destroy(e->links[l]); /* pinned links stay attached */
+	if (e->cfg)
+		munmap(e->cfg, sysconf(_SC_PAGESIZE));
+	skb_egress_bpf__destroy(e->eg);
+	sock_addr_bpf__destroy(e->sa);
+	if (e->cg_fd >= 0)
+		close(e->cg_fd);
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
+	free(e->pin_dir);
+	free(e);
+}
+
+bool engine_adopted(const struct engine *e)
+{
+	return e->adopted;
+}
+
+uint64_t engine_cgroup_id(const struct engine *e)
+{
+	return e->cgroup_id;
+}
+
+uint64_t engine_policy_seq(const struct engine *e)
+{
+	return __atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE);
+}
+
+static int read_counters(int fd, uint64_t out[HUSH_CTR_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (__u32 i = 0; i < HUSH_CTR_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, v))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += v[c];
+	}
+	free(v);
+	return 0;
+}
+
+int engine_counters(const struct engine *e, uint64_t out[HUSH_CTR_MAX])
+{
+	return read_counters(bpf_map__fd(e->sa->maps.hush_counters), out);
+}
+
+/* ---- pinned state ---- */
+
+static int pinned_map(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	if (pin_path(p, sizeof(p), dir, "maps", name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(p);
+	return fd < 0 ? -errno : fd;
+}
+
+int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
+{
+	struct hush_cfg cfg;
+	__u32 zero = 0;
+	int fd, ret;
+
+	memset(st, 0, sizeof(*st));
+	fd = pinned_map(pin_dir, "hush_cfg");
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	st->present = true;
+	st->policy_seq = cfg.policy_seq;
+	st->log_allowed = cfg.log_allowed;
+	memcpy(st->policy_hash, cfg.policy_hash, 32);
+
+	fd = pinned_map(pin_dir, "hush_counters");
+	if (fd >= 0) {
+		read_counters(fd, st->counters);
+		close(fd);
+	}
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		struct bpf_prog_info pi = {};
+		__u32 len = sizeof(pi);
+		char p[PATH_MAX];
+		int pfd;
+
+		if (pin_path(p, sizeof(p), pin_dir, "links", link_names[l]))
+			continue;
+		fd = bpf_obj_get(p);
+		if (fd < 0)
+			continue;
+		if (link_cgroup(fd, &st->links[l].cgroup_id, &st->links[l].prog_id) == 0) {
+			st->links[l].present = true;
+			pfd = bpf_prog_get_fd_by_id(st->links[l].prog_id);
+			if (pfd >= 0) {
+				if (bpf_obj_get_info_by_fd(pfd, &pi, &len) == 0)
+					memcpy(st->links[l].prog_name, pi.name,
+					       sizeof(st->links[l].prog_name));
+				close(pfd);
+			}
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int engine_pinned_policy(const char *pin_dir, char **text)
+{
+	struct hush_cfg cfg;
+	size_t len = 0, cap = 0;
+	__u32 zero = 0, gen;
+	int cfd, ofd, ifd = -1, ret = 0;
+	char *buf = NULL;
+
+	*text = NULL;
+	cfd = pinned_map(pin_dir, "hush_cfg");
+	if (cfd < 0)
+		return cfd;
+	if (bpf_map_lookup_elem(cfd, &zero, &cfg)) {
+		ret = -errno;
+		goto out;
+	}
+	gen = HUSH_GEN(cfg.policy_seq);
+	ofd = pinned_map(pin_dir, "hush_ptext");
+	if (ofd < 0) {
+		ret = ofd;
+		goto out;
+	}
+	{
+		__u32 inner_id;
+
+		if (bpf_map_lookup_elem(ofd, &gen, &inner_id)) {
+			ret = -errno;
+			close(ofd);
+			goto out;
+		}
+		close(ofd);
+		ifd = bpf_map_get_fd_by_id(inner_id);
+		if (ifd < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	for (__u32 i = 0;; i++) {
+		struct hush_ptext_chunk c;
+
+		if (bpf_map_lookup_elem(ifd, &i, &c))
+			break;
+		if (len + c.len + 1 > cap) {
+			char *nb;
+
+			cap = (len + c.len + 1) * 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, c.data, c.len);
+		len += c.len;
+		if (c.len < HUSH_PTEXT_CHUNK)
+			break;
+	}
+	if (!buf) {
+		buf = strdup("");
+		if (!buf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	buf[len] = 0;
+	*text = buf;
+	buf = NULL;
+out:
+	free(buf);
+	if (ifd >= 0)
+		close(ifd);
+	close(cfd);
+	return ret;
+}
+
+int engine_disable(const char *pin_dir)
+{
+	int lock, ret = 0;
+
+	lock = lock_dir(pin_dir);
+	if (lock < 0)
+		return lock == -ENOENT ? 0 : lock;
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		char p[PATH_MAX];
+		int fd;
+
+		if (pin_path(p, sizeof(p), pin_dir, "links", link_names[l]))
+			continue;
+		fd = bpf_obj_get(p);
+		if (fd >= 0) {
+			/* Detach even if a running hushd still holds the link. */
+			if (bpf_link_detach(fd) && errno != ENOLINK) {
+				ret = -errno;
+				log_errno(ret, "cannot detach %s", p);
+			}
+			close(fd);
+		}
+		if (unlink(p) < 0 && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	for (size_t i = 0; i < NSHARED; i++) {
+		char p[PATH_MAX];
+
+		if (pin_path(p, sizeof(p), pin_dir, "maps", shared_maps[i]))
+			continue;
+		if (unlink(p) < 0 && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	{
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/links", pin_dir);
+		rmdir(p);
+		snprintf(p, sizeof(p), "%s/maps", pin_dir);
+		rmdir(p);
+	}
+	close(lock);
+	if (rmdir(pin_dir) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EBUSY && !ret)
+		ret = -errno;
+	return ret;
+}

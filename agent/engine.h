@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The enforcement engine: loads the BPF programs, owns the policy maps,
+ * attaches to one cgroup through bpf_links, applies compiled policies
+ * atomically and drains the event ring buffer.
+ *
+ * Two kinds of instance:
+ *   pinned  (hushd): maps and links pinned under pin_dir.  A later instance
+ *           adopts them: it reuses the maps (the policy stays in force) and
+ *           swaps its freshly loaded programs into the pinned links with
+ *           BPF_LINK_UPDATE, so enforcement never lapses.
+ *   private (hush run, hush test, benchmarks): nothing pinned; closing the
+ *           engine detaches everything.
+ */
+#ifndef HUSH_AGENT_ENGINE_H
+#define HUSH_AGENT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "../bpf/events.h"
+#include "../bpf/policy.h"
+#include "../rules/policy.h"
+
+#define ENGINE_DEFAULT_PIN_DIR "/sys/fs/bpf/hush"
+#define ENGINE_DEFAULT_RUN_DIR "/run/hush"
+#define ENGINE_DEFAULT_RINGBUF (4u << 20)
+
+/* The hooks an engine attaches, in attach order. */
+enum engine_link {
+	ENGINE_LINK_SOCK_CREATE,
+	ENGINE_LINK_SOCKOPS,
+	ENGINE_LINK_EGRESS,
+	ENGINE_LINK_CONNECT4,
+	ENGINE_LINK_CONNECT6,
+	ENGINE_LINK_SENDMSG4,
+	ENGINE_LINK_SENDMSG6,
+	ENGINE_LINK_MAX,
+};
+
+struct engine;
+
+struct engine_opts {
+	const char *cgroup;	/* cgroup2 directory to attach to */
+	const char *pin_dir;	/* NULL: private instance */
+	uint32_t ringbuf_bytes; /* 0: ENGINE_DEFAULT_RINGBUF (power of 2) */
+	bool log_allowed;	/* emit events for allowed attempts too */
+	bool forbid_root;	/* refuse the cgroup2 root (test suites) */
+};
+
+typedef int (*engine_event_fn)(void *ctx, const struct hush_event *e);
+
+/*
+ * Load, apply `pc` (with its normalized text), attach (or adopt pinned
+ * links), pin.  The policy is in the maps before any program is attached.
+ */
+int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
+		const char *policy_text, struct engine **out);
+/* Replace the policy atomically (fill the idle generation, flip). */
+int engine_apply(struct engine *e, const struct policy_compiled *pc, const char *policy_text);
+/* Deliver events to fn; returns the fd to wait on (epoll fd of the ring). */
+int engine_events(struct engine *e, engine_event_fn fn, void *ctx);
+/* Wait up to timeout_ms for events, then drain whatever is there (records
+ * submitted without wakeup are collected here too).  Returns events handled. */
+int engine_poll(struct engine *e, int timeout_ms);
+/* Drain without waiting. */
+int engine_drain(struct engine *e);
+void engine_close(struct engine *e);
+
+bool engine_adopted(const struct engine *e);
+uint64_t engine_cgroup_id(const struct engine *e);
+uint64_t engine_policy_seq(const struct engine *e);
+/* Summed per-CPU counters, index HUSH_CTR_IDX(hook, ev). */
+int engine_counters(const struct engine *e, uint64_t out[HUSH_CTR_MAX]);
+
+/* ---- pinned state, for the CLI (no running hushd needed) ---- */
+
+struct engine_link_info {
+	bool present;
+	uint32_t prog_id;
+	uint64_t cgroup_id;
+	char prog_name[16];
+};
+
+struct engine_pinned {
+	bool present; /* pin_dir holds hush maps */
+	uint64_t policy_seq;
+	uint8_t policy_hash[32];
+	uint32_t log_allowed;
+	uint64_t counters[HUSH_CTR_MAX];
+	struct engine_link_info links[ENGINE_LINK_MAX];
+};
+
+int engine_pinned_read(const char *pin_dir, struct engine_pinned *st);
+/* The normalized policy text of the active generation (malloc'd). */
+int engine_pinned_policy(const char *pin_dir, char **text);
+/* Detach every pinned link (BPF_LINK_DETACH, even while hushd holds it)
+ * and unpin everything.  Idempotent. */
+int engine_disable(const char *pin_dir);
+
+const char *engine_link_name(enum engine_link l);
+const char *engine_hook_name(unsigned hook);
+const char *engine_ev_name(unsigned ev);
+
+/* Mount bpffs at /sys/fs/bpf if nothing is mounted there. */
+int engine_ensure_bpffs(void);
+
+#endif /* HUSH_AGENT_ENGINE_H */

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "event.h"
+
+int64_t event_boot_to_real(void)
+{
+	struct timespec b, r;
+
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return ((int64_t)r.tv_sec - b.tv_sec) * 1000000000LL + (r.tv_nsec - b.tv_nsec);
+}
+
+const char *event_proto_name(uint8_t proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 1:
+		return "icmp";
+	case 58:
+		return "icmpv6";
+	case 255:
+		return "raw";
+	default:
+		snprintf(buf, len, "%u", proto);
+		return buf;
+	}
+}
+
+const char *event_addr(const struct hush_event *e, char *buf, size_t len)
+{
+	if (!inet_ntop(e->family == 2 ? AF_INET : AF_INET6, e->daddr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+void json_str(FILE *f, const char *s, size_t maxlen)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < maxlen && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static const char *rule_text(const struct policy_compiled *pc, uint32_t id)
+{
+	const struct compiled_rule_info *ri;
+
+	if (id == HUSH_RULE_DEFAULT)
+		return "default deny";
+	if (id == HUSH_RULE_LOOPBACK)
+		return "implicit allow loopback";
+	if (!pc)
+		return NULL;
+	ri = policy_compiled_rule(pc, id);
+	return ri ? ri->text : NULL;
+}
+
+int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
+		     int64_t boot_to_real)
+{
+	int64_t ns = (int64_t)e->ts_ns + boot_to_real;
+	time_t sec = (time_t)(ns / 1000000000LL);
+	char ts[64], addr[INET6_ADDRSTRLEN], pb[8];
+	const char *rt = rule_text(pc, e->rule);
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(f, "{\"ts\":\"%s.%06lldZ\",\"hook\":\"%s\",\"verdict\":\"%s\",\"rule\":%u,", ts,
+		(long long)(ns % 1000000000LL) / 1000, engine_hook_name(e->hook),
+		engine_ev_name(e->verdict), e->rule);
+	fputs("\"rule_text\":", f);
+	if (rt)
+		json_str(f, rt, 4096);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"family\":\"%s\",\"proto\":\"%s\",\"daddr\":\"%s\",\"dport\":%u,",
+		e->family == 2 ? "ipv4" : "ipv6", event_proto_name(e->proto, pb, sizeof(pb)),
+		event_addr(e, addr, sizeof(addr)), e->dport);
+	fprintf(f, "\"pid\":%u,\"tgid\":%u,\"uid\":%u,\"gid\":%u,\"comm\":", e->pid, e->tgid,
+		e->uid, e->gid);
+	json_str(f, e->comm, sizeof(e->comm));
+	fprintf(f, ",\"cgroup_id\":%llu,\"cookie\":%llu,\"scope\":",
+		(unsigned long long)e->cgroup_id, (unsigned long long)e->cookie);
+	if (pc && e->scope < pc->nscopes)
+		json_str(f, pc->scopes[e->scope].path, 4096);
+	else if (e->scope == (uint32_t)-1)
+		fputs("null", f);
+	else
+		fprintf(f, "\"#%u\"", e->scope);
+	fputs(",\"flags\":[", f);
+	{
+		static const char *const names[] = {"mapped", "anyaddr", "routed", "fragment",
+						    "noproc"};
+		int first = 1;
+
+		for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (e->flags & (1u << i)) {
+				fprintf(f, "%s\"%s\"", first ? "" : ",", names[i]);
+				first = 0;
+			}
+		}
+	}
+	fputs("]}\n", f);
+	return ferror(f) ? -1 : 0;
+}
+
+int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc)
+{
+	char addr[INET6_ADDRSTRLEN], pb[8], comm[17];
+	const char *rt = rule_text(pc, e->rule);
+	const char *what = e->verdict == HUSH_EV_DENY	 ? "denied"
+			   : e->verdict == HUSH_EV_AUDIT ? "would deny"
+							 : "allowed";
+
+	memcpy(comm, e->comm, 16);
+	comm[16] = 0;
+	for (char *c = comm; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
+	fprintf(f, "%s %s %s%s%s:%u", what, event_proto_name(e->proto, pb, sizeof(pb)),
+		e->family == 10 ? "[" : "", event_addr(e, addr, sizeof(addr)),
+		e->family == 10 ? "]" : "", e->dport);
+	if (e->flags & HUSH_EVF_NOPROC)
+		fprintf(f, " (process unknown)");
+	else
+		fprintf(f, " by pid %u (%s)", e->tgid, comm);
+	fprintf(f, " [%s: %s%s]\n", engine_hook_name(e->hook), rt ? rt : "rule ",
+		rt ? "" : "?");
+	return ferror(f) ? -1 : 0;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Rendering of struct hush_event: one JSON object per line, or one human line. */
+#ifndef HUSH_AGENT_EVENT_H
+#define HUSH_AGENT_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <linux/types.h>
+
+#include "../bpf/events.h"
+#include "../rules/policy.h"
+
+/* Nanoseconds to add to a CLOCK_BOOTTIME stamp to get CLOCK_REALTIME. */
+int64_t event_boot_to_real(void);
+
+/* Names: "tcp", "udp", "icmp", "icmpv6", else the number. */
+const char *event_proto_name(uint8_t proto, char *buf, size_t len);
+/* "198.18.2.2" or "fd00:2::2". */
+const char *event_addr(const struct hush_event *e, char *buf, size_t len);
+
+/* Write one JSON object and a newline.  pc (may be NULL) names rules and
+ * scopes. */
+int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
+		     int64_t boot_to_real);
+/* "denied tcp 198.18.2.2:443 by pid 123 (curl) [connect4: default deny]" */
+int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc);
+
+/* JSON string with quotes; control characters and non-ASCII bytes escaped. */
+void json_str(FILE *f, const char *s, size_t maxlen);
+
+#endif /* HUSH_AGENT_EVENT_H */

@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * hushd: keeps the policy enforced on a cgroup subtree and reports every
+ * attempt it denies.
+ *
+ * Start-up: parse + compile the policy (a bad policy never gets near the
+ * kernel) -> engine_open (load, apply, attach or adopt pinned links, pin)
+ * -> control socket -> drop capabilities -> "ready".  Then one loop: ring
+ * buffer events to stdout as JSON lines, SIGHUP / `hush policy apply`
+ * reloads, SIGTERM exits.  Exiting, even by SIGKILL, leaves the pinned links
+ * attached: enforcement fails closed; `hush disable` is the way out.
+ *
+ * Exit codes: 0 clean exit, 1 runtime or policy error, 2 usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "control.h"
+#include "engine.h"
+#include "event.h"
+#include "log.h"
+
+#define DEFAULT_POLICY "/etc/hush/policy"
+
+struct hushd {
+	const char *policy_path;
+	char cgroup[PATH_MAX];
+	const char *pin_dir;
+	const char *run_dir;
+	bool foreground;
+	bool log_allowed;
+	uint32_t ringbuf;
+	struct engine *eng;
+	struct policy *pol;
+	struct policy_compiled *pc;
+	int64_t boot_to_real;
+	uint64_t events;
+	uint64_t lost_seen;
+	bool stop;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hushd [--policy FILE] [--cgroup PATH] [--pin-dir DIR] [--run-dir DIR]\n"
+		"             [--foreground] [--log-allowed] [--ringbuf-size BYTES] [-v]\n"
+		"\n"
+		"  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
+		"  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
+		"  --pin-dir DIR     where programs, maps and links are pinned (default "
+		ENGINE_DEFAULT_PIN_DIR ")\n"
+		"  --run-dir DIR     control socket and pid file (default " ENGINE_DEFAULT_RUN_DIR
+		")\n"
+		"  --foreground      do not detach; events go to stdout as JSON lines\n"
+		"  --log-allowed     also report allowed attempts\n"
+		"  --ringbuf-size N  event ring buffer bytes, a power of two (default 4 MiB)\n"
+		"  -v, --verbose     debug messages, including libbpf's\n");
+}
+
+/* Parse and compile; every error is printed as "hushd: policy: file:l:c: msg". */
+static int load_policy(const char *name, const char *text, size_t len, struct policy **pol,
+		       struct policy_compiled **pc)
+{
+	struct policy_errors errs = {0};
+	int ret;
+
+	*pol = NULL;
+	*pc = NULL;
+	if (text)
+		ret = policy_parse(name, text, len, pol, &errs);
+	else
+		ret = policy_load_file(name, pol, &errs);
+	if (!ret)
+		ret = policy_compile(*pol, pc, &errs);
+	if (ret) {
+		policy_errors_print(&errs, "hushd: policy: ", stderr);
+		policy_errors_free(&errs);
+		policy_free(*pol);
+		*pol = NULL;
+		return ret;
+	}
+	policy_errors_free(&errs);
+	return 0;
+}
+
+static void hash_hex(const uint8_t h[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+/* Apply a new policy; on any failure the running one stays. */
+static int reload(struct hushd *d, const char *name, const char *text, size_t len, char *msg,
+		  size_t msglen)
+{
+	struct policy_compiled *pc;
+	struct policy *pol;
+	char *norm;
+	int ret;
+
+	ret = load_policy(name, text, len, &pol, &pc);
+	if (ret) {
+		snprintf(msg, msglen, "policy %s rejected; the running policy (seq %llu) stays",
+			 name, (unsigned long long)engine_policy_seq(d->eng));
+		return ret;
+	}
+	norm = policy_to_string(pol);
+	ret = norm ? engine_apply(d->eng, pc, norm) : -ENOMEM;
+	free(norm);
+	if (ret) {
+		snprintf(msg, msglen, "cannot apply %s: %s; the running policy stays", name,
+			 strerror(-ret));
+		policy_compiled_free(pc);
+		policy_free(pol);
+		return ret;
+	}
+	policy_compiled_free(d->pc);
+	policy_free(d->pol);
+	d->pc = pc;
+	d->pol = pol;
+	snprintf(msg, msglen, "policy %s applied (seq %llu)", name,
+		 (unsigned long long)engine_policy_seq(d->eng));
+	return 0;
+}
+
+static int on_event(void *ctx, const struct hush_event *e)
+{
+	struct hushd *d = ctx;
+
+	d->events++;
+	event_print_json(stdout, e, d->pc, d->boot_to_real);
+	return 0;
+}
+
+static void check_lost(struct hushd *d)
+{
+	uint64_t c[HUSH_CTR_MAX], lost = 0;
+
+	if (engine_counters(d->eng, c))
+		return;
+	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+		lost += c[HUSH_CTR_IDX(h, HUSH_EV_LOST)];
+	if (lost > d->lost_seen) {
+		log_warnx("%llu events lost (ring buffer full; the kernel counters keep the "
+			  "totals, see `hush status`)",
+			  (unsigned long long)(lost - d->lost_seen));
+		d->lost_seen = lost;
+	}
+}
+
+static void status_json(struct hushd *d, char *buf, size_t len)
+{
+	uint64_t c[HUSH_CTR_MAX] = {0};
+	size_t off;
+
+	engine_counters(d->eng, c);
+	off = (size_t)snprintf(buf, len,
+			       "{\"pid\":%d,\"cgroup\":\"%s\",\"pin_dir\":\"%s\",\"policy\":\"%s\","
+			       "\"policy_seq\":%llu,\"events\":%llu,\"counters\":{",
+			       (int)getpid(), d->cgroup, d->pin_dir, d->policy_path,
+			       (unsigned long long)engine_policy_seq(d->eng),
+			       (unsigned long long)d->events);
+	for (unsigned h = 0; h < HUSH_HOOK_MAX && off < len; h++) {
+		off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":{", h ? "," : "",
+					engine_hook_name(h));
+		for (unsigned v = 0; v < HUSH_EV_MAX && off < len; v++)
+			off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":%llu", v ? "," : "",
+						engine_ev_name(v),
+						(unsigned long long)c[HUSH_CTR_IDX(h, v)]);
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "}");
+	}
+	if (off < len)
+		snprintf(buf + off, len - off, "}}\n");
+}
+
+static void handle_control(struct hushd *d, int lfd)
+{
+	struct control_req req;
+	char msg[1024];
+	int cfd;
+
+	cfd = control_accept(lfd, &req);
+	if (cfd < 0)
+		return;
+	if (strcmp(req.verb, "apply") == 0) {
+		/* Parse errors go to our stderr and back to the client. */
+		struct policy_errors errs = {0};
+		struct policy *tmp = NULL;
+		const char *name = req.arg[0] ? req.arg : "(policy)";
+
+		if (policy_parse(name, req.body, req.body_len, &tmp, &errs)) {
+			size_t tl = 0;
+			char *text = NULL;
+			FILE *mf = open_memstream(&text, &tl);
+
+			if (mf) {
+				policy_errors_print(&errs, "", mf);
+				fclose(mf);
+			}
+			log_warnx("policy %s rejected; the running policy (seq %llu) stays", name,
+				  (unsigned long long)engine_policy_seq(d->eng));
+			control_reply(cfd, 0, NULL, text ? text : "policy rejected\n");
+			free(text);
+		} else if (reload(d, name, req.body, req.body_len, msg, sizeof(msg)) == 0) {
+			char hex[65];
+			struct engine_pinned st;
+
+			policy_free(tmp);
+			tmp = NULL;
+			engine_pinned_read(d->pin_dir, &st);
+			hash_hex(st.policy_hash, hex);
+			log_info("%s, sha256 %s", msg, hex);
+			snprintf(msg, sizeof(msg), "seq %llu sha256 %s",
+				 (unsigned long long)engine_policy_seq(d->eng), hex);
+			control_reply(cfd, 1, msg, NULL);
+		} else {
+			/* Compile errors were printed by load_policy. */
+			log_warnx("%s", msg);
+			strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
+			control_reply(cfd, 0, NULL, msg);
+		}
+		policy_free(tmp);
+		policy_errors_free(&errs);
+	} else if (strcmp(req.verb, "status") == 0) {
+		char buf[4096];
+
+		status_json(d, buf, sizeof(buf));
+		control_reply(cfd, 1, NULL, buf);
+	} else if (strcmp(req.verb, "stop") == 0) {
+		control_reply(cfd, 1, "stopping", NULL);
+		d->stop = true;
+	} else {
+		control_reply(cfd, 0, NULL, "unknown request (apply, status, stop)\n");
+	}
+	control_req_free(&req);
+	close(cfd);
+}
+
+/* Keep only what reloads need: creating policy maps (CAP_BPF). */
+static int drop_caps(void)
+{
+	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN};
+	cap_t caps = cap_init();
+	int ret = 0;
+
+	if (!caps)
+		return -errno;
+	if (cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET) ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET) || cap_set_proc(caps))
+		ret = -errno;
+	cap_free(caps);
+	return ret;
+}
+
+static int pidfile_lock(const char *run_dir, int *fd_out)
+{
+	char p[PATH_MAX], buf[32];
+	int fd;
+
+	if (mkdir(run_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(p, sizeof(p), "%s/hushd.pid", run_dir);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		buf[n > 0 ? n : 0] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		log_warnx("another hushd is running (pid %s, lock %s)", buf[0] ? buf : "?", p);
+		close(fd);
+		return -EEXIST;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static void pidfile_write(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0)
+		log_warn("cannot write pid file");
+}
+
+static int run_loop(struct hushd *d, int lfd)
+{
+	struct epoll_event ev, evs[4];
+	sigset_t mask;
+	int ep, sfd, rbfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	rbfd = engine_events(d->eng, on_event, d);
+	if (sfd < 0 || ep < 0 || rbfd < 0) {
+		log_warn("cannot set up the event loop");
+		return -1;
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = lfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	ev.data.fd = rbfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, rbfd, &ev);
+
+	while (!d->stop) {
+		int n = epoll_wait(ep, evs, 4, 100);
+
+		if (n < 0 && errno != EINTR) {
+			log_warn("epoll_wait");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						char msg[1024];
+
+						if (reload(d, d->policy_path, NULL, 0, msg, sizeof(msg)))
+							log_warnx("SIGHUP: %s", msg);
+						else
+							log_info("SIGHUP: %s", msg);
+					} else {
+						log_info("signal %d: exiting; enforcement stays pinned "
+							 "in %s (`hush disable` removes it)",
+							 (int)si.ssi_signo, d->pin_dir);
+						d->stop = true;
+					}
+				}
+			} else if (evs[i].data.fd == lfd) {
+				handle_control(d, lfd);
+			}
+		}
+		/* Ready records and those submitted without a wakeup alike. */
+		engine_drain(d->eng);
+		fflush(stdout);
+		check_lost(d);
+	}
+	engine_drain(d->eng);
+	fflush(stdout);
+	close(ep);
+	close(sfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"policy", required_argument, NULL, 'p'},
+		{"cgroup", required_argument, NULL, 'c'},
+		{"pin-dir", required_argument, NULL, 'P'},
+		{"run-dir", required_argument, NULL, 'R'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"log-allowed", no_argument, NULL, 'a'},
+		{"ringbuf-size", required_argument, NULL, 'r'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct hushd d = {
+		.policy_path = DEFAULT_POLICY,
+		.pin_dir = ENGINE_DEFAULT_PIN_DIR,
+		.run_dir = ENGINE_DEFAULT_RUN_DIR,
+	};
+	struct engine_opts eo = {0};
+	const char *cg = NULL;
+	int c, ret, lfd, pidfd = -1, ready[2] = {-1, -1};
+	char *norm;
+	sigset_t mask;
+
+	log_init("hushd", LOG_LVL_INFO);
+	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			d.policy_path = optarg;
+			break;
+		case 'c':
+			cg = optarg;
+			break;
+		case 'P':
+			d.pin_dir = optarg;
+			break;
+		case 'R':
+			d.run_dir = optarg;
+			break;
+		case 'f':
+			d.foreground = true;
+			break;
+		case 'a':
+			d.log_allowed = true;
+			break;
+		case 'r': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 0);
+
+			if (*end || v < 4096 || (v & (v - 1)) || v > (1ul << 30)) {
+				log_warnx("--ringbuf-size %s: need a power of two between 4096 and "
+					  "1 GiB",
+					  optarg);
+				return 2;
+			}
+			d.ringbuf = (uint32_t)v;
+			break;
+		}
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		log_warnx("unexpected argument \"%s\"", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_libbpf_init();
+
+	/* 1. Policy: a bad one never reaches the kernel. */
+	if (load_policy(d.policy_path, NULL, 0, &d.pol, &d.pc))
+		return 1;
+
+	/* 2. Where to enforce. */
+	if (cg) {
+		snprintf(d.cgroup, sizeof(d.cgroup), "%s", cg);
+	} else {
+		ret = cgroup_find_mount(d.cgroup, sizeof(d.cgroup));
+		if (ret) {
+			log_errno(ret, "cannot find the cgroup2 mount in /proc/mounts (mount "
+				       "cgroup2, or pass --cgroup)");
+			return 1;
+		}
+	}
+
+	/* 3. One hushd per run dir. */
+	ret = pidfile_lock(d.run_dir, &pidfd);
+	if (ret) {
+		if (ret != -EEXIST)
+			log_errno(ret, "cannot lock %s/hushd.pid", d.run_dir);
+		return 1;
+	}
+
+	/* Block the signals the loop reads from a signalfd; from here on a
+	 * SIGTERM during set-up is handled once the loop starts. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	/* 4. Load, apply, attach or adopt, pin. */
+	norm = policy_to_string(d.pol);
+	eo.cgroup = d.cgroup;
+	eo.pin_dir = d.pin_dir;
+	eo.ringbuf_bytes = d.ringbuf;
+	eo.log_allowed = d.log_allowed;
+	eo.forbid_root = getenv("HUSH_FORBID_ROOT") && strcmp(getenv("HUSH_FORBID_ROOT"), "1") == 0;
+	ret = norm ? engine_open(&eo, d.pc, norm, &d.eng) : -ENOMEM;
+	free(norm);
+	if (ret) {
+		log_errno(ret, "cannot enforce on %s", d.cgroup);
+		return 1;
+	}
+	d.boot_to_real = event_boot_to_real();
+
+	/* 5. Control socket, then give up what we no longer need. */
+	lfd = control_listen(d.run_dir);
+	if (lfd < 0) {
+		log_errno(lfd, "cannot create control socket in %s", d.run_dir);
+		engine_close(d.eng);
+		return 1;
+	}
+	ret = drop_caps();
+	if (ret)
+		log_errno(ret, "cannot drop capabilities (continuing with all of them)");
+
+	if (!d.foreground) {
+		pid_t pid;
+
+		if (pipe(ready) < 0) {
+			log_warn("pipe");
+			return 1;
+		}
+		pid = fork();
+		if (pid < 0) {
+			log_warn("fork");
+			return 1;
+		}
+		if (pid > 0) {
+			char b;
+
+			close(ready[1]);
+			/* Exit once the child has taken over. */
+			return read(ready[0], &b, 1) == 1 ? 0 : 1;
+		}
+		close(ready[0]);
+		setsid();
+		{
+			int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+			if (nfd >= 0) {
+				dup2(nfd, STDIN_FILENO);
+				close(nfd);
+			}
+		}
+	}
+	pidfile_write(pidfd);
+	log_info("ready: %s %s on %s (cgroup id %llu), policy %s seq %llu, pinned in %s",
+		 engine_adopted(d.eng) ? "adopted enforcement" : "enforcing",
+		 d.pol->scopes[0].mode == HUSH_MODE_AUDIT ? "(audit mode)" : "(enforce mode)",
+		 d.cgroup, (unsigned long long)engine_cgroup_id(d.eng), d.policy_path,
+		 (unsigned long long)engine_policy_seq(d.eng), d.pin_dir);
+	if (ready[1] >= 0) {
+		if (write(ready[1], "r", 1) < 0)
+			log_warn("cannot signal readiness");
+		close(ready[1]);
+	}
+
+	ret = run_loop(&d, lfd);
+	close(lfd);
+	{
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/%s", d.run_dir, CONTROL_SOCK_NAME);
+		unlink(p);
+	}
+	engine_close(d.eng);
+	policy_compiled_free(d.pc);
+	policy_free(d.pol);
+	return ret ? 1 : 0;
+}

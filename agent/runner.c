@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "log.h"
+#include "runner.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Child side of clone3: runs in the enforced cgroup already. */
+static void child_exec(char *const *argv, int errpipe, const sigset_t *orig)
+{
+	int err;
+
+	sigprocmask(SIG_SETMASK, orig, NULL);
+	/* Nothing but stdio crosses: a socket keeps the cgroup it was made in. */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	execvp(argv[0], argv);
+	err = errno;
+	if (write(errpipe, &err, sizeof(err)) < 0)
+		_exit(127);
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+static int make_cgroup(const char *parent, char *path, size_t len)
+{
+	char base[PATH_MAX];
+	int ret;
+
+	if (parent)
+		ret = cgroup_resolve(parent, base, sizeof(base));
+	else
+		ret = cgroup_self_path(base, sizeof(base));
+	if (ret) {
+		log_errno(ret, "cannot find a parent cgroup%s%s", parent ? " " : "",
+			  parent ? parent : "");
+		return ret;
+	}
+	for (int i = 0; i < 100; i++) {
+		if (snprintf(path, len, "%s/hush-run.%d.%d", base, (int)getpid(), i) >= (int)len)
+			return -ENAMETOOLONG;
+		if (mkdir(path, 0755) == 0)
+			return 0;
+		if (errno != EEXIST) {
+			ret = -errno;
+			log_errno(ret, "cannot create cgroup %s", path);
+			return ret;
+		}
+	}
+	return -EEXIST;
+}
+
+int runner_run(const struct runner_opts *o, struct runner_result *r)
+{
+	struct engine_opts eo = {.log_allowed = o->log_allowed};
+	struct epoll_event ev, evs[4];
+	struct engine *eng = NULL;
+	char cg[PATH_MAX];
+	sigset_t mask, orig;
+	int cgfd = -1, pidfd = -1, sfd = -1, ep = -1, rbfd, ret, errpipe[2] = {-1, -1};
+	uint64_t start, deadline = 0, kill_at = 0;
+	bool exited = false, cg_made = false;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &mask, &orig);
+
+	/* 1. A fresh cgroup, enforced before anything runs in it. */
+	ret = make_cgroup(o->parent, cg, sizeof(cg));
+	if (ret)
+		goto out;
+	cg_made = true;
+	eo.cgroup = cg;
+	ret = engine_open(&eo, o->pc, o->policy_text, &eng);
+	if (ret) {
+		log_errno(ret, "cannot enforce the policy on %s", cg);
+		goto out;
+	}
+	rbfd = engine_events(eng, o->on_event, o->ctx);
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (rbfd < 0 || cgfd < 0 || sfd < 0 || ep < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+		ret = -errno;
+		log_errno(ret, "cannot set up the command's supervision");
+		goto out;
+	}
+
+	/* 2. clone3 straight into the cgroup. */
+	{
+		struct clone_args ca = {
+			.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+			.pidfd = (uint64_t)(uintptr_t)&pidfd,
+			.exit_signal = SIGCHLD,
+			.cgroup = (uint64_t)cgfd,
+		};
+
+		start = now_ns();
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid < 0) {
+			ret = -errno;
+			log_errno(ret, "cannot start %s in cgroup %s (clone3)", o->argv[0], cg);
+			goto out;
+		}
+		if (pid == 0)
+			child_exec(o->argv, errpipe[1], &orig);
+	}
+	close(errpipe[1]);
+	errpipe[1] = -1;
+	if (o->timeout_ms > 0)
+		deadline = start + (uint64_t)o->timeout_ms * 1000000ull;
+
+	ev.events = EPOLLIN;
+	ev.data.fd = pidfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, pidfd, &ev);
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = rbfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, rbfd, &ev);
+
+	/* 3. Supervise: events, signals, exit, timeout. */
+	while (!exited) {
+		int n = epoll_wait(ep, evs, 4, 100);
+		uint64_t t = now_ns();
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					/* A terminal's ^C reached the command already. */
+					if (si.ssi_code != SI_KERNEL)
+						syscall(SYS_pidfd_send_signal, pidfd, si.ssi_signo,
+							NULL, 0);
+					if (r->interrupted)
+						kill_at = t; /* second signal: now */
+					else
+						kill_at = t + 5000000000ull;
+					r->interrupted = (int)si.ssi_signo;
+				}
+			} else if (evs[i].data.fd == pidfd) {
+				siginfo_t si = {0};
+
+				if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) ==
+					    0 &&
+				    si.si_pid) {
+					exited = true;
+					r->exit_code = si.si_code == CLD_EXITED ? si.si_status
+										: 128 + si.si_status;
+				}
+			}
+		}
+		engine_drain(eng);
+		if (!exited && deadline && t >= deadline && !r->timed_out) {
+			r->timed_out = true;
+			kill_at = t;
+		}
+		if (!exited && kill_at && t >= kill_at) {
+			/* Everything in the cgroup, grandchildren included. */
+			cgroup_destroy(cg, 0);
+			kill_at = t + 1000000000ull;
+		}
+	}
+	r->duration_ns = now_ns() - start;
+	{
+		int err = 0;
+
+		if (read(errpipe[0], &err, sizeof(err)) == sizeof(err)) {
+			r->exec_failed = true;
+			log_errno(-err, "cannot run %s", o->argv[0]);
+		}
+	}
+
+	/* 4. Leftovers die with the cgroup; collect their last events. */
+	ret = cgroup_destroy(cg, 5000);
+	if (ret)
+		log_errno(ret, "cannot remove cgroup %s", cg);
+	else
+		cg_made = false;
+	engine_drain(eng);
+	engine_counters(eng, r->counters);
+	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+		r->lost += r->counters[HUSH_CTR_IDX(h, HUSH_EV_LOST)];
+	ret = 0;
+out:
+	if (ep >= 0)
+		close(ep);
+	if (sfd >= 0)
+		close(sfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (errpipe[0] >= 0)
+		close(errpipe[0]);
+	if (errpipe[1] >= 0)
+		close(errpipe[1]);
+	engine_close(eng);
+	if (cg_made)
+		cgroup_destroy(cg, 5000);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	return ret;
+}

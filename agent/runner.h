@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Run one command under a policy in a cgroup of its own (hush run, and
+ * later hush test): create the cgroup, load a private engine instance and
+ * attach it there, then clone3(CLONE_INTO_CGROUP) the command straight into
+ * the enforced cgroup: there is no instant at which it runs unenforced.
+ * Afterwards every process left in the cgroup is killed (cgroup.kill) and
+ * everything is removed, also after SIGINT/SIGTERM.
+ */
+#ifndef HUSH_AGENT_RUNNER_H
+#define HUSH_AGENT_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct runner_opts {
+	const struct policy_compiled *pc;
+	const char *policy_text;
+	char *const *argv;	 /* command and arguments */
+	engine_event_fn on_event; /* may be NULL */
+	void *ctx;
+	bool log_allowed;
+	int timeout_ms;	    /* 0: none */
+	const char *parent; /* parent cgroup; NULL: this process's own cgroup */
+};
+
+struct runner_result {
+	int exit_code;	   /* as a shell reports it: status, or 128 + signal */
+	bool exec_failed;  /* the command could not be started (exit 126/127) */
+	bool timed_out;
+	int interrupted;   /* signal that made us stop the command, or 0 */
+	uint64_t counters[HUSH_CTR_MAX];
+	uint64_t lost;	   /* events the ring buffer could not take */
+	uint64_t duration_ns;
+};
+
+/* Returns 0 when the command ran (whatever its exit status), negative errno
+ * on a set-up failure (already reported). */
+int runner_run(const struct runner_opts *o, struct runner_result *r);
+
+#endif /* HUSH_AGENT_RUNNER_H */

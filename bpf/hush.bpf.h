@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * BPF-only: the maps every enforcing object shares and the one judge they all
+ * call.  Each object (sock_addr, skb_egress) declares the same maps; the
+ * loader creates them once and hands the fds to the other object
+ * (bpf_map__reuse_fd), so there is one policy, one ring buffer, one set of
+ * counters.
+ *
+ * Policy maps are ARRAY_OF_MAPS with HUSH_NGEN slots; see policy.h.
+ */
+#ifndef HUSH_BPF_HUSH_BPF_H
+#define HUSH_BPF_HUSH_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "policy.h"
+#include "events.h"
+
+#define HUSH_AF_INET  2
+#define HUSH_AF_INET6 10
+#define HUSH_ETH_P_IP	0x0800
+#define HUSH_ETH_P_IPV6 0x86DD
+#define HUSH_EPERM 1
+
+/* Stop clang from proving a bounds mask redundant and dropping it. */
+#define hush_barrier_var(v) asm volatile("" : "+r"(v))
+
+/* Ring buffer bytes above which a record wakes the reader; set by the loader
+ * from the ring size.  Records below it are submitted with BPF_RB_NO_WAKEUP
+ * and collected by the reader's timed poll (a wakeup per event costs an IPI
+ * and halves a sendto storm). */
+const volatile __u64 hush_wake_bytes = 64 * 1024;
+
+/* Inner map templates name their key/value types only through pointers,
+ * for which clang emits forward declarations; libbpf needs the sizes.  This
+ * unused global makes clang emit the full types. */
+struct hush_btf_anchor {
+	struct hush_scope_val a;
+	struct hush_lpm_val b;
+	struct hush_lpm4_key c;
+	struct hush_lpm6_key d;
+	struct hush_ptab e;
+	struct hush_ptext_chunk f;
+};
+static struct hush_btf_anchor hush_btf_anchor_ __attribute__((used));
+
+/* ---- policy (inner map templates, then the generation arrays) ---- */
+
+/* cgroup id -> scope (only cgroups named by the policy, plus the attach
+ * cgroup as scope 0). */
+struct hush_scopes_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct hush_scope_val);
+};
+
+/* Leaf cgroup id -> resolved scope: caches the ancestor walk.  Per
+ * generation, so a new policy starts with an empty cache. */
+struct hush_scache_inner {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct hush_scope_val);
+};
+
+struct hush_lpm4_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hush_lpm4_key);
+	__type(value, struct hush_lpm_val);
+};
+
+struct hush_lpm6_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hush_lpm6_key);
+	__type(value, struct hush_lpm_val);
+};
+
+/* Port tables, indexed by hush_lpm_val.ptab. */
+struct hush_ptabs_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, struct hush_ptab);
+};
+
+/* The normalized policy text, in chunks (what `hush policy show` prints). */
+struct hush_ptext_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, struct hush_ptext_chunk);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, HUSH_NGEN);
+	__type(key, __u32);
+	__array(values, struct hush_scopes_inner);
+} hush_scopes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, HUSH_NGEN);
+	__type(key, __u32);
+	__array(values, struct hush_scache_inner);
+} hush_scache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, HUSH_NGEN);
+	__type(key, __u32);
+	__array(values, struct hush_lpm4_inner);
+} hush_lpm4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, HUSH_NGEN);
+	__type(key, __u32);
+	__array(values, struct hush_lpm6_inner);
+} hush_lpm6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, HUSH_NGEN);
+	__type(key, __u32);
+	__array(values, struct hush_ptabs_inner);
+} hush_ptabs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, HUSH_NGEN);
+	__type(key, __u32);
+	__array(values, struct hush_ptext_inner);
+} hush_ptext SEC(".maps");
+
+/* [0]: policy sequence (active generation = seq & 1) and hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hush_cfg);
+} hush_cfg SEC(".maps");
+
+/* ---- observability ---- */
+
+/* Events to user space (struct hush_event); size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} hush_events SEC(".maps");
+
+/* Per-CPU counters, index HUSH_CTR_IDX(hook, verdict).  Counted before the
+ * event is offered, so a full ring buffer loses no count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HUSH_CTR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} hush_counters SEC(".maps");
+
+/* ---- per-socket state (socket-local storage) ---- */
+
+#define HUSH_SKF_JUDGED	 0x01 /* a socket hook judged daddr/dport at seq */
+#define HUSH_SKF_INBOUND 0x02 /* passively opened (accepted) TCP socket */
+#define HUSH_SKF_OWNER	 0x04 /* owner fields valid (set at socket creation) */
+
+struct hush_sk_state {
+	__u8 daddr[16];
+	__u16 dport;
+	__u8 family;
+	__u8 verdict; /* HUSH_EV_* of the last judgement */
+	__u32 seq;    /* low 32 bits of hush_cfg.policy_seq at judgement */
+	__u32 flags;  /* HUSH_SKF_* */
+	__u32 tgid, pid, uid, gid;
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct hush_sk_state);
+} hush_sk SEC(".maps");
+
+/* ---- the judge ---- */
+
+struct hush_dest {
+	__u8 addr[16]; /* v4 in addr[0..3] */
+	__u8 family;   /* HUSH_AF_INET or HUSH_AF_INET6, after unmapping */
+	__u8 l4;       /* HUSH_L4_* */
+	__u8 flags;    /* HUSH_EVF_* learned while normalizing */
+	__u8 proto;    /* IPPROTO_* for the event */
+	__u16 port;    /* host order */
+	__u16 pad;
+};
+
+struct hush_ruling {
+	__u32 rule;
+	__u32 scope;
+	__u32 seq;
+	__u8 verdict; /* HUSH_VERDICT_* */
+	__u8 mode;    /* HUSH_MODE_* */
+	__u8 pad[2];
+};
+
+static __always_inline void hush_count(__u32 hook, __u32 ev)
+{
+	__u32 idx = HUSH_CTR_IDX(hook, ev);
+	__u64 *c = bpf_map_lookup_elem(&hush_counters, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+/* Normalize a v6 destination: v4-mapped -> v4, :: -> ::1. */
+static __always_inline void hush_dest_v6(struct hush_dest *d, const __u32 ip6[4])
+{
+	__u32 a = ip6[0], b = ip6[1], c = ip6[2], e = ip6[3];
+
+	if (a == 0 && b == 0 && c == bpf_htonl(0x0000ffff)) {
+		d->family = HUSH_AF_INET;
+		__builtin_memcpy(d->addr, &e, 4);
+		d->flags |= HUSH_EVF_MAPPED;
+		if (e == 0) {
+			e = bpf_htonl(0x7f000001);
+			__builtin_memcpy(d->addr, &e, 4);
+			d->flags |= HUSH_EVF_ANYADDR;
+		}
+		return;
+	}
+	d->family = HUSH_AF_INET6;
+	if ((a | b | c | e) == 0) {
+		e = bpf_htonl(1);
+		d->flags |= HUSH_EVF_ANYADDR;
+	}
+	__builtin_memcpy(d->addr, &a, 4);
+	__builtin_memcpy(d->addr + 4, &b, 4);
+	__builtin_memcpy(d->addr + 8, &c, 4);
+	__builtin_memcpy(d->addr + 12, &e, 4);
+}
+
+static __always_inline void hush_dest_v4(struct hush_dest *d, __u32 ip4)
+{
+	d->family = HUSH_AF_INET;
+	if (ip4 == 0) {
+		ip4 = bpf_htonl(0x7f000001);
+		d->flags |= HUSH_EVF_ANYADDR;
+	}
+	__builtin_memcpy(d->addr, &ip4, 4);
+}
+
+/* 16-byte address equality (clang does not lower memcmp for BPF). */
+static __always_inline int hush_addr_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+static __always_inline __u8 hush_l4(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? HUSH_L4_TCP
+	       : proto == IPPROTO_UDP ? HUSH_L4_UDP
+				      : HUSH_L4_OTHER;
+}
+
+/*
+ * Look up `d` in the port table found by the LPM trie of generation `gen`.
+ * A global function: the verifier checks it once, not once per call site.
+ */
+__noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d,
+			   struct hush_ruling *r)
+{
+	struct hush_ptab *pt = NULL;
+	struct hush_lpm_val *lv;
+	__u32 lo = 0, hi, i, l4;
+	void *inner;
+
+	if (!d || !r)
+		return 0;
+	r->verdict = HUSH_VERDICT_DENY;
+	r->rule = HUSH_RULE_DEFAULT;
+
+	if (d->family == HUSH_AF_INET) {
+		struct hush_lpm4_key k = {.prefixlen = 64, .scope = scope};
+
+		__builtin_memcpy(k.addr, d->addr, 4);
+		inner = bpf_map_lookup_elem(&hush_lpm4, &gen);
+		if (!inner)
+			return 0;
+		lv = bpf_map_lookup_elem(inner, &k);
+	} else {
+		struct hush_lpm6_key k = {.prefixlen = 160, .scope = scope};
+
+		__builtin_memcpy(k.addr, d->addr, 16);
+		inner = bpf_map_lookup_elem(&hush_lpm6, &gen);
+		if (!inner)
+			return 0;
+		lv = bpf_map_lookup_elem(inner, &k);
+	}
+	if (!lv)
+		return 0; /* no policy for this scope: fail closed */
+
+	inner = bpf_map_lookup_elem(&hush_ptabs, &gen);
+	if (!inner)
+		return 0;
+	i = lv->ptab;
+	pt = bpf_map_lookup_elem(inner, &i);
+	if (!pt)
+		return 0;
+
+	l4 = d->l4;
+	if (l4 >= HUSH_L4_MAX)
+		return 0;
+	if (d->flags & HUSH_EVF_FRAG) {
+		/* Non-first fragment: no port to judge; let it through only
+		 * where some port of the protocol is allowed. */
+		r->verdict = pt->any_allow[l4] ? HUSH_VERDICT_ALLOW : HUSH_VERDICT_DENY;
+		r->rule = pt->seg[l4][0].rule;
+		return 0;
+	}
+	/* Binary search: last segment whose lo <= port. */
+	hi = pt->nseg[l4];
+	if (hi == 0 || hi > HUSH_SEG_MAX)
+		return 0;
+	for (int step = 0; step < HUSH_SEG_SEARCH; step++) {
+		__u32 mid;
+
+		if (lo + 1 >= hi)
+			break;
+		mid = (lo + hi) / 2;
+		if (pt->seg[l4][mid & (HUSH_SEG_MAX - 1)].lo <= d->port)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	lo &= HUSH_SEG_MAX - 1;
+	r->verdict = pt->seg[l4][lo].verdict;
+	r->rule = pt->seg[l4][lo].rule;
+	return 0;
+}
+
+/*
+ * Scope resolution: the deepest ancestor of the socket's cgroup that has a
+ * hush_scopes entry.  The walk costs one hash lookup per level, so its result
+ * is cached per leaf cgroup in hush_scache (per generation).  Each program
+ * family walks with its own ancestor helper and calls these two.
+ */
+static __always_inline int hush_scope_cached(__u32 gen, __u64 leaf, struct hush_scope_val *out)
+{
+	void *cache = bpf_map_lookup_elem(&hush_scache, &gen);
+	struct hush_scope_val *v;
+
+	if (!cache)
+		return -1;
+	v = bpf_map_lookup_elem(cache, &leaf);
+	if (!v)
+		return -1;
+	*out = *v;
+	return 0;
+}
+
+static __always_inline void hush_scope_remember(__u32 gen, __u64 leaf,
+						const struct hush_scope_val *v)
+{
+	void *cache = bpf_map_lookup_elem(&hush_scache, &gen);
+
+	if (cache)
+		bpf_map_update_elem(cache, &leaf, v, BPF_ANY);
+}
+
+/* Offer an event; wake the reader only on the record that crosses
+ * hush_wake_bytes.  Returns 0, or -1 if the ring buffer was full. */
+/* The active generation and its sequence, read with one load. */
+static __always_inline __u64 hush_seq(const struct hush_cfg *cfg)
+{
+	return *(volatile const __u64 *)&cfg->policy_seq;
+}
+
+static __always_inline int hush_emit(__u32 hook, __u8 ev, const struct hush_dest *d,
+				     const struct hush_ruling *r, __u64 cookie, __u64 cgid,
+				     const struct hush_sk_state *owner, int proc_ctx)
+{
+	struct hush_event *e;
+	__u64 avail, flags = BPF_RB_NO_WAKEUP;
+
+	e = bpf_ringbuf_reserve(&hush_events, sizeof(*e), 0);
+	if (!e) {
+		hush_count(hook, HUSH_EV_LOST);
+		return -1;
+	}
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cookie = cookie;
+	e->cgroup_id = cgid;
+	e->rule = r->rule;
+	e->scope = r->scope;
+	e->dport = d->port;
+	e->family = d->family;
+	e->proto = d->proto;
+	e->hook = hook;
+	e->verdict = ev;
+	e->flags = d->flags;
+	e->pad = 0;
+	__builtin_memcpy(e->daddr, d->addr, 16);
+	if (proc_ctx) {
+		__u64 pt = bpf_get_current_pid_tgid();
+		__u64 ug = bpf_get_current_uid_gid();
+
+		e->pid = (__u32)pt;
+		e->tgid = pt >> 32;
+		e->uid = (__u32)ug;
+		e->gid = ug >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	} else if (owner && (owner->flags & HUSH_SKF_OWNER)) {
+		e->pid = owner->pid;
+		e->tgid = owner->tgid;
+		e->uid = owner->uid;
+		e->gid = owner->gid;
+		__builtin_memcpy(e->comm, owner->comm, 16);
+	} else {
+		e->pid = e->tgid = 0;
+		e->uid = e->gid = 0;
+		__builtin_memset(e->comm, 0, 16);
+		e->flags |= HUSH_EVF_NOPROC;
+	}
+
+	avail = bpf_ringbuf_query(&hush_events, BPF_RB_AVAIL_DATA);
+	if (avail >= hush_wake_bytes && avail < hush_wake_bytes + sizeof(*e) + 8)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	return 0;
+}
+
+/* Turn a ruling into the event verdict for its mode. */
+static __always_inline __u8 hush_ev_of(const struct hush_ruling *r)
+{
+	if (r->verdict == HUSH_VERDICT_ALLOW)
+		return HUSH_EV_ALLOW;
+	return r->mode == HUSH_MODE_AUDIT ? HUSH_EV_AUDIT : HUSH_EV_DENY;
+}
+
+#endif /* HUSH_BPF_HUSH_BPF_H */

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Policy maps shared by every enforcing program family (sock_addr, skb_egress)
+ * and by user space (rules/compile.c fills them, agent/ loads them).
+ *
+ * Lookup, for a destination (scope, family, addr, l4, port):
+ *   1. scope  : hush_scopes[gen] maps a cgroup id to a scope id and mode.
+ *               The deepest ancestor cgroup of the socket with an entry wins.
+ *   2. prefix : hush_lpm4/6[gen] is an LPM trie keyed by (scope, addr); the
+ *               longest prefix holding addr returns a port-table index.  Every
+ *               scope has a /0 entry per family, so a miss means "no policy"
+ *               and is denied (fail closed).
+ *   3. port   : hush_ptabs[gen][index] is the *effective* verdict for every
+ *               (l4, port) at that prefix: the compiler has already folded in
+ *               every less specific prefix, so one LPM hit decides.
+ *
+ * Everything policy-shaped lives in inner maps of ARRAY_OF_MAPS with two
+ * slots ("generations").  A reload fills the idle generation completely, then
+ * bumps hush_cfg.policy_seq with one 64-bit store (generation = seq & 1): no program ever sees a
+ * half-written policy.
+ *
+ * Fixed-width __u* types only: this header is compiled by clang -target bpf
+ * and by the C compiler of user space, which asserts the sizes.
+ */
+#ifndef HUSH_BPF_POLICY_H
+#define HUSH_BPF_POLICY_H
+
+/* Verdicts stored in port tables. */
+#define HUSH_VERDICT_NONE  0 /* no rule: only in compiler intermediate state */
+#define HUSH_VERDICT_ALLOW 1
+#define HUSH_VERDICT_DENY  2
+
+/* Per-scope mode. */
+#define HUSH_MODE_ENFORCE 0
+#define HUSH_MODE_AUDIT	  1
+
+/* Port-table rows: layer-4 protocol classes. */
+#define HUSH_L4_TCP   0
+#define HUSH_L4_UDP   1
+#define HUSH_L4_OTHER 2 /* ICMP, raw, anything without ports */
+#define HUSH_L4_MAX   3
+
+/* Segments per protocol class in one port table (power of two). */
+#define HUSH_SEG_MAX	  64
+#define HUSH_SEG_SEARCH	  7 /* binary search steps: log2(HUSH_SEG_MAX) + 1 */
+
+/* Rule ids carried in verdicts and events.  Explicit rules are numbered
+ * 1..N in policy order; these two are implicit. */
+#define HUSH_RULE_DEFAULT  0	      /* nothing matched: default deny */
+#define HUSH_RULE_LOOPBACK 0xfffffffe /* implicit "allow loopback" */
+
+/* Maximum cgroup depth searched for a scope. */
+#define HUSH_MAX_CGROUP_DEPTH 32
+
+/* Generations (slots of every ARRAY_OF_MAPS). */
+#define HUSH_NGEN 2
+
+/*
+ * One segment of a port table: ports [lo, next segment's lo - 1] (the last
+ * segment runs to 65535) get `verdict`, decided by rule `rule`.  Segments of a
+ * class are sorted by lo and the first has lo == 0, so they cover 0..65535.
+ */
+struct hush_seg {
+	__u16 lo;
+	__u8 verdict;
+	__u8 pad;
+	__u32 rule;
+};
+
+/* Effective verdict table of one prefix node (value of hush_ptabs). */
+struct hush_ptab {
+	__u8 nseg[HUSH_L4_MAX];	     /* segments used per class, 1..HUSH_SEG_MAX */
+	__u8 any_allow[HUSH_L4_MAX]; /* 1 if some port of the class is allowed
+				      * (judges non-first IP fragments) */
+	__u8 pad[2];
+	struct hush_seg seg[HUSH_L4_MAX][HUSH_SEG_MAX];
+};
+
+/* LPM keys: prefixlen counts the 32 scope bits too (prefixlen = 32 + plen). */
+struct hush_lpm4_key {
+	__u32 prefixlen;
+	__u32 scope;
+	__u8 addr[4];
+};
+
+struct hush_lpm6_key {
+	__u32 prefixlen;
+	__u32 scope;
+	__u8 addr[16];
+};
+
+/* LPM value: index into hush_ptabs. */
+struct hush_lpm_val {
+	__u32 ptab;
+};
+
+/* hush_scopes value (key: __u64 cgroup id). */
+struct hush_scope_val {
+	__u32 scope;
+	__u8 mode; /* HUSH_MODE_* */
+	__u8 pad[3];
+};
+
+/*
+ * hush_cfg[0]: the one global switch.  The map is mmap-able: user space flips
+ * the active generation with a single aligned 8-byte store to policy_seq
+ * (generation = policy_seq & 1), which programs read once per call.
+ */
+struct hush_cfg {
+	__u64 policy_seq;     /* bumped by one on every successful apply */
+	__u32 log_allowed;    /* 1: emit events for allowed attempts too */
+	__u32 pad;
+	__u8 policy_hash[32]; /* SHA-256 of the normalized policy text */
+};
+
+#define HUSH_GEN(seq) ((__u32)((seq) & 1))
+
+/* Size of one chunk of the policy text map (hush_ptext[gen]). */
+#define HUSH_PTEXT_CHUNK 4096
+
+struct hush_ptext_chunk {
+	__u32 len;
+	__u8 data[HUSH_PTEXT_CHUNK];
+};
+
+#endif /* HUSH_BPF_POLICY_H */

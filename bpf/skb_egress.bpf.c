@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * skb_egress family: the cgroup_skb/egress backstop and the two small
+ * programs that feed it socket-local state.
+ *
+ *   cgroup_skb/egress    judges the real destination of every IP packet that
+ *                        leaves a socket of the cgroup: raw and ping sockets,
+ *                        sockets opened before hush attached, an IPv6
+ *                        routing header or an IPv4 source route that sends
+ *                        the packet somewhere the connect() never named.
+ *                        Every address a packet will visit (IP destination
+ *                        plus routing-header / source-route hops) must be
+ *                        allowed.  Drop = 0: the sender sees EPERM.
+ *   cgroup/sock_create   records the creating process on every IP socket, so
+ *                        egress events (often not in process context) name it.
+ *   sockops              marks passively opened TCP sockets: replies on a
+ *                        connection someone else opened are not egress.
+ *
+ * Fast path: when a socket hook already judged this socket's destination
+ * under the current policy (hush_sk, written by sock_addr.bpf.c), a packet
+ * with no IP options or extension headers going to exactly that destination
+ * passes without a policy lookup and without a second event.
+ */
+#include "hush.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define HUSH_MAX_ROUTED 8 /* hops judged per packet; more is denied */
+#define HUSH_MAX_EXTHDR 8
+
+#define HUSH_IPOPT_END	0
+#define HUSH_IPOPT_NOOP 1
+#define HUSH_IPOPT_LSRR 131
+#define HUSH_IPOPT_SSRR 137
+
+#define HUSH_NEXTHDR_HOP     0
+#define HUSH_NEXTHDR_ROUTING 43
+#define HUSH_NEXTHDR_FRAG    44
+#define HUSH_NEXTHDR_AUTH    51
+#define HUSH_NEXTHDR_DEST    60
+#define HUSH_SRH_TYPE	     4
+
+struct hush_pkt {
+	struct hush_dest d;			 /* IP destination, proto, port */
+	__u8 routed[HUSH_MAX_ROUTED][16];	 /* further hops */
+	__u32 nrouted;
+	__u8 plain;    /* no IP options / extension headers */
+	__u8 overflow; /* more hops than HUSH_MAX_ROUTED, or unparsable */
+	__u8 pad[2];
+};
+
+/* Ports of a TCP/UDP header at `off` (none for fragments and others). */
+static __always_inline void hush_ports(struct __sk_buff *skb, __u32 off, struct hush_pkt *p)
+{
+	__u16 ports[2];
+
+	if (p->d.l4 == HUSH_L4_OTHER || (p->d.flags & HUSH_EVF_FRAG))
+		return;
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) == 0)
+		p->d.port = bpf_ntohs(ports[1]);
+	else
+		p->overflow = 1;
+}
+
+/* State of the IPv4 option walk (bpf_loop callback context). */
+struct hush_optwalk {
+	struct hush_pkt *p;
+	__u32 off, olen;
+	int err;
+	__u8 opt[64]; /* 40 used; indices masked with & 63 */
+};
+
+/* One IPv4 option per call: collect the hops of a source route. */
+static long hush_opt_step(__u32 i, void *ctx)
+{
+	struct hush_optwalk *w = ctx;
+	struct hush_pkt *p = w->p;
+	__u32 off = w->off, len, n;
+	__u8 type;
+
+	if (off >= w->olen || off >= 40)
+		return 1;
+	type = w->opt[off & 63];
+	if (type == HUSH_IPOPT_END)
+		return 1;
+	if (type == HUSH_IPOPT_NOOP) {
+		w->off = off + 1;
+		return 0;
+	}
+	if (off + 1 >= 40) {
+		w->err = 1;
+		return 1;
+	}
+	len = w->opt[(off + 1) & 63];
+	if (len < 2 || off + len > w->olen) {
+		w->err = 1;
+		return 1;
+	}
+	if (type == HUSH_IPOPT_LSRR || type == HUSH_IPOPT_SSRR) {
+		n = len >= 3 ? (len - 3) / 4 : 0;
+		for (int j = 0; j < 10; j++) {
+			__u32 at = off + 3 + 4 * j, k = p->nrouted;
+
+			if ((__u32)j >= n)
+				break;
+			if (k >= HUSH_MAX_ROUTED) {
+				p->overflow = 1;
+				break;
+			}
+			if (at + 4 > 40) {
+				w->err = 1;
+				return 1;
+			}
+			hush_barrier_var(k); /* keep the mask: the verifier needs it */
+			k &= HUSH_MAX_ROUTED - 1;
+			__builtin_memset(p->routed[k], 0, 16);
+			p->routed[k][0] = w->opt[(at + 0) & 63];
+			p->routed[k][1] = w->opt[(at + 1) & 63];
+			p->routed[k][2] = w->opt[(at + 2) & 63];
+			p->routed[k][3] = w->opt[(at + 3) & 63];
+			p->nrouted = k + 1;
+		}
+	}
+	w->off = off + len;
+	return 0;
+}
+
+static __noinline int hush_parse4(struct __sk_buff *skb, struct hush_pkt *p)
+{
+	struct hush_optwalk w = {};
+	struct iphdr iph;
+	__u32 ihl;
+
+	if (bpf_skb_load_bytes(skb, 0, &iph, sizeof(iph)))
+		return -1;
+	hush_dest_v4(&p->d, iph.daddr);
+	p->d.proto = iph.protocol;
+	p->d.l4 = hush_l4(iph.protocol);
+	if (iph.frag_off & bpf_htons(0x1fff))
+		p->d.flags |= HUSH_EVF_FRAG;
+	ihl = iph.ihl * 4;
+	if (ihl < sizeof(iph) || ihl > 60)
+		return -1;
+	p->plain = ihl == sizeof(iph);
+	hush_ports(skb, ihl, p);
+	if (p->plain)
+		return 0;
+
+	/* IP options: every hop of a loose or strict source route. */
+	w.p = p;
+	w.olen = ihl - sizeof(iph);
+	if (w.olen == 0 || w.olen > 40)
+		return -1;
+	if (bpf_skb_load_bytes(skb, sizeof(iph), w.opt, w.olen))
+		return -1;
+	bpf_loop(40, hush_opt_step, &w, 0);
+	return w.err ? -1 : 0;
+}
+
+/* State of the IPv6 extension-header walk (bpf_loop callback context). */
+struct hush_extwalk {
+	struct __sk_buff *skb;
+	struct hush_pkt *p;
+	__u32 off;
+	__u8 nh;
+	__u8 done;
+	__u8 err;
+	__u8 pad;
+};
+
+/* One extension header per call; routing-header addresses become hops. */
+static long hush_ext_step(__u32 i, void *ctx)
+{
+	struct hush_extwalk *w = ctx;
+	struct hush_pkt *p = w->p;
+	__u8 h[8], nh = w->nh;
+	__u32 n;
+
+	if (nh != HUSH_NEXTHDR_HOP && nh != HUSH_NEXTHDR_ROUTING && nh != HUSH_NEXTHDR_FRAG &&
+	    nh != HUSH_NEXTHDR_AUTH && nh != HUSH_NEXTHDR_DEST) {
+		w->done = 1;
+		return 1;
+	}
+	p->plain = 0;
+	if (bpf_skb_load_bytes(w->skb, w->off, h, sizeof(h))) {
+		w->err = 1;
+		return 1;
+	}
+	if (nh == HUSH_NEXTHDR_FRAG) {
+		if ((((__u16)h[2] << 8) | h[3]) & 0xfff8)
+			p->d.flags |= HUSH_EVF_FRAG;
+		w->nh = h[0];
+		w->off += 8;
+		return 0;
+	}
+	if (nh == HUSH_NEXTHDR_ROUTING) {
+		/* Addresses follow the 8-byte fixed part: hdrlen/2 of them
+		 * (types 0, 2), last_entry + 1 for SRH (type 4). */
+		n = h[1] / 2;
+		if (h[2] == HUSH_SRH_TYPE && (__u32)h[4] + 1 < n)
+			n = (__u32)h[4] + 1;
+		for (int j = 0; j < HUSH_MAX_ROUTED + 1; j++) {
+			__u32 k = p->nrouted;
+
+			if ((__u32)j >= n)
+				break;
+			if (k >= HUSH_MAX_ROUTED) {
+				p->overflow = 1;
+				break;
+			}
+			hush_barrier_var(k); /* keep the mask: the verifier needs it */
+			k &= HUSH_MAX_ROUTED - 1;
+			if (bpf_skb_load_bytes(w->skb, w->off + 8 + 16 * j, p->routed[k], 16)) {
+				w->err = 1;
+				return 1;
+			}
+			p->nrouted = k + 1;
+		}
+	}
+	w->off += nh == HUSH_NEXTHDR_AUTH ? ((__u32)h[1] + 2) * 4 : ((__u32)h[1] + 1) * 8;
+	w->nh = h[0];
+	return 0;
+}
+
+static __noinline int hush_parse6(struct __sk_buff *skb, struct hush_pkt *p)
+{
+	struct hush_extwalk w = {};
+	struct ipv6hdr ip6h;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip6h, sizeof(ip6h)))
+		return -1;
+	hush_dest_v6(&p->d, ip6h.daddr.in6_u.u6_addr32);
+	p->plain = 1;
+	w.skb = skb;
+	w.p = p;
+	w.off = sizeof(ip6h);
+	w.nh = ip6h.nexthdr;
+	bpf_loop(HUSH_MAX_EXTHDR, hush_ext_step, &w, 0);
+	if (w.err || !w.done)
+		return -1; /* unparsable, or more headers than we walk: deny */
+	p->d.proto = w.nh;
+	p->d.l4 = hush_l4(w.nh);
+	hush_ports(skb, w.off, p);
+	return 0;
+}
+
+/* Scope of the packet's socket cgroup, cached per leaf. */
+static __always_inline int hush_scope_skb(struct __sk_buff *skb, __u32 gen,
+					  struct hush_scope_val *sv)
+{
+	__u64 leaf = bpf_skb_cgroup_id(skb);
+	struct hush_scope_val *v;
+	void *scopes;
+	int found = 0;
+
+	if (hush_scope_cached(gen, leaf, sv) == 0)
+		return 0;
+	scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
+	if (!scopes)
+		return -1;
+	for (int lvl = 0; lvl < HUSH_MAX_CGROUP_DEPTH; lvl++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, lvl);
+
+		if (!id)
+			break;
+		v = bpf_map_lookup_elem(scopes, &id);
+		if (v) {
+			*sv = *v;
+			found = 1;
+		}
+	}
+	if (!found)
+		return -1;
+	hush_scope_remember(gen, leaf, sv);
+	return 0;
+}
+
+SEC("cgroup_skb/egress")
+int hush_egress(struct __sk_buff *skb)
+{
+	struct hush_sk_state *st = NULL;
+	struct hush_ruling r = {};
+	struct hush_pkt p = {};
+	struct hush_scope_val sv;
+	struct bpf_sock *sk;
+	struct hush_cfg *cfg;
+	__u32 zero = 0, gen;
+	__u64 seq;
+	int bad;
+	__u8 ev;
+
+	/* 1. Socket state: listener SYN-ACKs and accepted connections are
+	 *    replies, not egress. */
+	sk = skb->sk;
+	if (sk) {
+		sk = bpf_sk_fullsock(sk);
+		if (sk) {
+			if (sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN)
+				return 1;
+			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
+			if (st && (st->flags & HUSH_SKF_INBOUND))
+				return 1;
+		}
+	}
+
+	/* 2. Parse the packet; what cannot be parsed is denied. */
+	if (skb->protocol == bpf_htons(HUSH_ETH_P_IP))
+		bad = hush_parse4(skb, &p);
+	else if (skb->protocol == bpf_htons(HUSH_ETH_P_IPV6))
+		bad = hush_parse6(skb, &p);
+	else
+		return 1; /* not IP: not ours to judge */
+
+	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
+	if (!cfg)
+		return 0;
+	seq = hush_seq(cfg);
+	gen = HUSH_GEN(seq);
+	r.seq = (__u32)seq;
+
+	/* 3. Fast path: exactly what a socket hook let through. */
+	if (!bad && p.plain && st && (st->flags & HUSH_SKF_JUDGED) && st->seq == r.seq &&
+	    st->verdict != HUSH_EV_DENY && st->family == p.d.family && st->dport == p.d.port &&
+	    hush_addr_eq(st->daddr, p.d.addr)) {
+		hush_count(HUSH_HOOK_EGRESS, st->verdict);
+		return 1;
+	}
+
+	/* 4. Full judgement of the destination and every routed hop. */
+	r.verdict = HUSH_VERDICT_DENY;
+	r.rule = HUSH_RULE_DEFAULT;
+	r.mode = HUSH_MODE_ENFORCE;
+	r.scope = (__u32)-1;
+	if (hush_scope_skb(skb, gen, &sv) == 0) {
+		r.scope = sv.scope;
+		r.mode = sv.mode;
+		if (!bad && !p.overflow) {
+			hush_lookup(gen, sv.scope, &p.d, &r);
+			for (int i = 0; i < HUSH_MAX_ROUTED; i++) {
+				struct hush_dest hop;
+
+				if ((__u32)i >= p.nrouted || r.verdict != HUSH_VERDICT_ALLOW)
+					break;
+				hop = p.d;
+				hop.flags = 0;
+				__builtin_memcpy(hop.addr, p.routed[i], 16);
+				if (hop.family == HUSH_AF_INET) {
+					__u32 a;
+
+					__builtin_memcpy(&a, hop.addr, 4);
+					hush_dest_v4(&hop, a);
+				}
+				hush_lookup(gen, sv.scope, &hop, &r);
+				if (r.verdict != HUSH_VERDICT_ALLOW) {
+					p.d.flags |= HUSH_EVF_ROUTED;
+					__builtin_memcpy(p.d.addr, hop.addr, 16);
+				}
+			}
+		}
+	}
+	ev = hush_ev_of(&r);
+	hush_count(HUSH_HOOK_EGRESS, ev);
+	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
+		hush_emit(HUSH_HOOK_EGRESS, ev, &p.d, &r, bpf_get_socket_cookie(skb),
+			  bpf_skb_cgroup_id(skb), st, 0);
+	return ev == HUSH_EV_DENY ? 0 : 1;
+}
+
+SEC("cgroup/sock_create")
+int hush_sock_create(struct bpf_sock *sk)
+{
+	struct hush_sk_state *st;
+	__u64 pt, ug;
+
+	if (sk->family != HUSH_AF_INET && sk->family != HUSH_AF_INET6)
+		return 1;
+	st = bpf_sk_storage_get(&hush_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 1;
+	pt = bpf_get_current_pid_tgid();
+	ug = bpf_get_current_uid_gid();
+	st->pid = (__u32)pt;
+	st->tgid = pt >> 32;
+	st->uid = (__u32)ug;
+	st->gid = ug >> 32;
+	bpf_get_current_comm(st->comm, sizeof(st->comm));
+	st->flags |= HUSH_SKF_OWNER;
+	return 1;
+}
+
+SEC("sockops")
+int hush_sockops(struct bpf_sock_ops *skops)
+{
+	struct hush_sk_state *st;
+	struct bpf_sock *sk;
+
+	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	st = bpf_sk_storage_get(&hush_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st)
+		st->flags |= HUSH_SKF_INBOUND;
+	return 1;
+}

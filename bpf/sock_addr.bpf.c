@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sock_addr family: cgroup/connect4, connect6, sendmsg4, sendmsg6.
+ *
+ * Every TCP connect, connected-UDP connect and unconnected UDP send from a
+ * socket in the attached cgroup subtree is judged here, before a packet
+ * exists.  A deny returns 0: the caller gets EPERM at once.  IPv4-mapped IPv6
+ * destinations are judged as IPv4 (a v6 TCP socket connecting to a mapped
+ * address never passes connect4); 0.0.0.0 and :: are judged as loopback.
+ *
+ * What was judged is remembered in socket-local storage so the egress
+ * backstop (skb_egress.bpf.c) can pass the socket's packets without a second
+ * lookup, and without a second event in audit mode.
+ */
+#include "hush.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Scope of the calling task's cgroup (sock_addr hooks run in the caller's
+ * context; the ancestor walk is cached per leaf cgroup). */
+static __always_inline int hush_scope_current(__u32 gen, struct hush_scope_val *sv)
+{
+	__u64 leaf = bpf_get_current_cgroup_id();
+	struct hush_scope_val *v;
+	void *scopes;
+	int found = 0;
+
+	if (hush_scope_cached(gen, leaf, sv) == 0)
+		return 0;
+	scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
+	if (!scopes)
+		return -1;
+	for (int lvl = 0; lvl < HUSH_MAX_CGROUP_DEPTH; lvl++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
+
+		if (!id)
+			break;
+		v = bpf_map_lookup_elem(scopes, &id);
+		if (v) {
+			*sv = *v;
+			found = 1;
+		}
+	}
+	if (!found)
+		return -1;
+	hush_scope_remember(gen, leaf, sv);
+	return 0;
+}
+
+/* Remember the judgement on the socket for the egress backstop. */
+static __always_inline void hush_remember(struct bpf_sock_addr *ctx, const struct hush_dest *d,
+					  const struct hush_ruling *r, __u8 ev)
+{
+	struct hush_sk_state *st;
+
+	st = bpf_sk_storage_get(&hush_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	if ((st->flags & HUSH_SKF_JUDGED) && st->seq == r->seq && st->verdict == ev &&
+	    st->dport == d->port && st->family == d->family &&
+	    hush_addr_eq(st->daddr, d->addr))
+		return; /* unchanged: spare the cache line */
+	__builtin_memcpy(st->daddr, d->addr, 16);
+	st->dport = d->port;
+	st->family = d->family;
+	st->verdict = ev;
+	st->seq = r->seq;
+	st->flags |= HUSH_SKF_JUDGED;
+}
+
+static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook, int v6)
+{
+	struct hush_ruling r = {};
+	struct hush_dest d = {};
+	struct hush_scope_val sv;
+	struct hush_cfg *cfg;
+	__u32 zero = 0, gen;
+	__u64 seq;
+	__u8 ev;
+
+	/* 1. The destination, normalized (mapped -> v4, any -> loopback). */
+	d.proto = ctx->protocol;
+	d.l4 = hush_l4(d.proto);
+	if (d.l4 != HUSH_L4_OTHER)
+		d.port = bpf_ntohs((__u16)ctx->user_port);
+	if (v6) {
+		__u32 ip6[4];
+
+		ip6[0] = ctx->user_ip6[0];
+		ip6[1] = ctx->user_ip6[1];
+		ip6[2] = ctx->user_ip6[2];
+		ip6[3] = ctx->user_ip6[3];
+		hush_dest_v6(&d, ip6);
+	} else {
+		hush_dest_v4(&d, ctx->user_ip4);
+	}
+
+	/* 2. The active policy generation. */
+	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
+	if (!cfg)
+		return 0;
+	seq = hush_seq(cfg);
+	gen = HUSH_GEN(seq);
+	r.seq = (__u32)seq;
+
+	/* 3. Scope, then verdict; no scope means no policy: deny. */
+	r.verdict = HUSH_VERDICT_DENY;
+	r.rule = HUSH_RULE_DEFAULT;
+	r.mode = HUSH_MODE_ENFORCE;
+	r.scope = (__u32)-1;
+	if (hush_scope_current(gen, &sv) == 0) {
+		r.scope = sv.scope;
+		r.mode = sv.mode;
+		hush_lookup(gen, sv.scope, &d, &r);
+	}
+	ev = hush_ev_of(&r);
+	hush_count(hook, ev);
+
+	/* 4. Tell the backstop what was let through. */
+	if (ev != HUSH_EV_DENY)
+		hush_remember(ctx, &d, &r, ev);
+
+	/* 5. Log denials, would-denials and, if asked, allowed attempts. */
+	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
+		hush_emit(hook, ev, &d, &r, bpf_get_socket_cookie(ctx),
+			  bpf_get_current_cgroup_id(), NULL, 1);
+	return ev == HUSH_EV_DENY ? 0 : 1;
+}
+
+SEC("cgroup/connect4")
+int hush_connect4(struct bpf_sock_addr *ctx)
+{
+	return hush_sock_addr(ctx, HUSH_HOOK_CONNECT4, 0);
+}
+
+SEC("cgroup/connect6")
+int hush_connect6(struct bpf_sock_addr *ctx)
+{
+	return hush_sock_addr(ctx, HUSH_HOOK_CONNECT6, 1);
+}
+
+SEC("cgroup/sendmsg4")
+int hush_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return hush_sock_addr(ctx, HUSH_HOOK_SENDMSG4, 0);
+}
+
+SEC("cgroup/sendmsg6")
+int hush_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return hush_sock_addr(ctx, HUSH_HOOK_SENDMSG6, 1);
+}

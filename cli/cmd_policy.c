@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* hush policy check FILE | show | apply FILE */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../agent/control.h"
+#include "../agent/engine.h"
+#include "../agent/log.h"
+#include "../rules/policy.h"
+#include "cli.h"
+
+static int policy_usage(void)
+{
+	fprintf(stderr, "usage: hush policy check FILE | show | apply FILE\n");
+	return EXIT_USAGE;
+}
+
+/* Parse and compile FILE; print errors as "hush: policy: file:l:c: msg". */
+static int check(const char *path, char **text, size_t *len, struct policy **pol)
+{
+	struct policy_errors errs = {0};
+	struct policy_compiled *pc = NULL;
+	int ret;
+
+	ret = cli_read_file(path, text, len);
+	if (ret) {
+		log_errno(ret, "policy: %s", path);
+		return ret;
+	}
+	ret = policy_parse(strcmp(path, "-") == 0 ? "(stdin)" : path, *text, *len, pol, &errs);
+	if (!ret)
+		ret = policy_compile(*pol, &pc, &errs);
+	policy_compiled_free(pc);
+	if (ret) {
+		policy_errors_print(&errs, "hush: policy: ", stderr);
+		fprintf(stderr, "hush: policy: %s rejected (%zu error%s); nothing was changed\n",
+			path, errs.n, errs.n == 1 ? "" : "s");
+		policy_free(*pol);
+		*pol = NULL;
+	}
+	policy_errors_free(&errs);
+	return ret;
+}
+
+static int do_check(const char *path)
+{
+	struct policy *pol = NULL;
+	char *text = NULL;
+	size_t len;
+	int ret;
+
+	ret = check(path, &text, &len, &pol);
+	free(text);
+	if (ret)
+		return EXIT_FAIL;
+	policy_print(pol, stdout);
+	policy_free(pol);
+	return EXIT_OK;
+}
+
+static int do_show(struct cli *c)
+{
+	struct engine_pinned st;
+	char *text = NULL;
+	int ret;
+
+	ret = engine_pinned_read(c->pin_dir, &st);
+	if (ret || !st.present) {
+		if (ret)
+			log_errno(ret, "cannot read pinned state in %s", c->pin_dir);
+		else
+			log_warnx("no policy is enforced (nothing pinned in %s)", c->pin_dir);
+		return EXIT_FAIL;
+	}
+	ret = engine_pinned_policy(c->pin_dir, &text);
+	if (ret) {
+		log_errno(ret, "cannot read the policy text from %s", c->pin_dir);
+		return EXIT_FAIL;
+	}
+	printf("# policy held by the kernel: seq %llu, sha256 ",
+	       (unsigned long long)st.policy_seq);
+	for (int i = 0; i < 32; i++)
+		printf("%02x", st.policy_hash[i]);
+	printf("\n%s", text);
+	free(text);
+	return EXIT_OK;
+}
+
+static int do_apply(struct cli *c, const char *path)
+{
+	char *text = NULL, *detail = NULL, *reply = NULL, name[PATH_MAX];
+	struct policy *pol = NULL;
+	size_t len;
+	int ret;
+
+	/* Validate here first: errors come back even if hushd is down. */
+	ret = check(path, &text, &len, &pol);
+	if (ret) {
+		free(text);
+		return EXIT_FAIL;
+	}
+	policy_free(pol);
+	if (!realpath(path, name))
+		snprintf(name, sizeof(name), "%s", path);
+	ret = control_call(c->run_dir, "apply", name, text, len, &detail, &reply);
+	free(text);
+	if (ret < 0) {
+		log_errno(ret, "cannot reach hushd at %s/%s (is hushd running? the pinned "
+			       "policy stays in force until hushd applies a new one)",
+			  c->run_dir, CONTROL_SOCK_NAME);
+		return EXIT_FAIL;
+	}
+	if (ret == 0) {
+		fprintf(stderr, "%s", reply);
+		log_warnx("hushd rejected %s; the running policy stays", path);
+	} else {
+		printf("applied %s: %s\n", path, detail);
+	}
+	free(detail);
+	free(reply);
+	return ret == 1 ? EXIT_OK : EXIT_FAIL;
+}
+
+int do_policy(struct cli *c, int argc, char **argv)
+{
+	if (argc < 2)
+		return policy_usage();
+	if (strcmp(argv[1], "check") == 0 && argc == 3)
+		return do_check(argv[2]);
+	if (strcmp(argv[1], "show") == 0 && argc == 2)
+		return do_show(c);
+	if (strcmp(argv[1], "apply") == 0 && argc == 3)
+		return do_apply(c, argv[2]);
+	return policy_usage();
+}

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * hush run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet]
+ *          [--log-allowed] -- CMD [ARGS...]
+ *
+ * Runs CMD under the policy (default: loopback only) in a cgroup of its own;
+ * reports each attempt on stderr as it happens and passes CMD's exit status
+ * through (128 + signal if it was killed).  hush's own failures exit 125
+ * (like env(1)/timeout(1)), so they cannot be mistaken for CMD's status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../agent/event.h"
+#include "../agent/log.h"
+#include "../agent/runner.h"
+#include "cli.h"
+
+#define EXIT_RUN_SETUP 125
+
+struct run_ctx {
+	const struct policy_compiled *pc;
+	FILE *events;
+	bool quiet;
+	int64_t boot_to_real;
+};
+
+static int on_event(void *ctx, const struct hush_event *e)
+{
+	struct run_ctx *rc = ctx;
+
+	if (rc->events) {
+		event_print_json(rc->events, e, rc->pc, rc->boot_to_real);
+		fflush(rc->events);
+	}
+	if (!rc->quiet) {
+		fputs("hush: ", stderr);
+		event_print_text(stderr, e, rc->pc);
+	}
+	return 0;
+}
+
+static int run_usage(void)
+{
+	fprintf(stderr, "usage: hush run [--policy FILE] [--mode enforce|audit] [--events FILE] "
+			"[--quiet] [--log-allowed] -- CMD [ARGS...]\n");
+	return EXIT_USAGE;
+}
+
+int do_run(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"policy", required_argument, NULL, 'p'}, {"mode", required_argument, NULL, 'm'},
+		{"events", required_argument, NULL, 'e'}, {"quiet", no_argument, NULL, 'q'},
+		{"log-allowed", no_argument, NULL, 'a'},  {"cgroup-parent", required_argument, NULL, 'g'},
+		{0},
+	};
+	struct policy_errors errs = {0};
+	struct policy_compiled *pc = NULL;
+	struct run_ctx rc = {0};
+	struct runner_opts ro = {0};
+	struct runner_result res;
+	struct policy *pol = NULL;
+	const char *policy_path = NULL, *mode = NULL, *events = NULL;
+	char *text = NULL;
+	int opt, ret, code = EXIT_RUN_SETUP;
+
+	(void)c;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+p:m:e:q", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			policy_path = optarg;
+			break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'e':
+			events = optarg;
+			break;
+		case 'q':
+			rc.quiet = true;
+			break;
+		case 'a':
+			ro.log_allowed = true;
+			break;
+		case 'g':
+			ro.parent = optarg;
+			break;
+		default:
+			return run_usage();
+		}
+	}
+	if (optind >= argc)
+		return run_usage();
+	if (mode && strcmp(mode, "enforce") != 0 && strcmp(mode, "audit") != 0) {
+		log_warnx("--mode %s: use enforce or audit", mode);
+		return EXIT_USAGE;
+	}
+
+	/* The policy: given, or loopback only. */
+	ret = policy_path ? policy_load_file(policy_path, &pol, &errs) : policy_default(&pol);
+	if (!ret && mode) {
+		for (size_t i = 0; i < pol->nscopes; i++) {
+			pol->scopes[i].mode =
+				strcmp(mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE;
+			pol->scopes[i].has_mode = true;
+		}
+	}
+	if (!ret)
+		ret = policy_compile(pol, &pc, &errs);
+	if (ret) {
+		policy_errors_print(&errs, "hush: policy: ", stderr);
+		fprintf(stderr, "hush: policy %s rejected; nothing was run\n",
+			policy_path ? policy_path : "(default)");
+		goto out;
+	}
+	text = policy_to_string(pol);
+	if (!text)
+		goto out;
+	if (events) {
+		rc.events = fopen(events, "a");
+		if (!rc.events) {
+			log_warn("cannot open --events %s", events);
+			goto out;
+		}
+	}
+	rc.pc = pc;
+	rc.boot_to_real = event_boot_to_real();
+	ro.pc = pc;
+	ro.policy_text = text;
+	ro.argv = argv + optind;
+	ro.on_event = on_event;
+	ro.ctx = &rc;
+	ret = runner_run(&ro, &res);
+	if (ret)
+		goto out;
+	if (res.lost)
+		log_warnx("%llu events lost (ring buffer full); counters still count them",
+			  (unsigned long long)res.lost);
+	if (res.interrupted)
+		log_warnx("interrupted by signal %d; %s stopped and its cgroup removed",
+			  res.interrupted, argv[optind]);
+	code = res.exit_code;
+out:
+	if (rc.events)
+		fclose(rc.events);
+	free(text);
+	policy_compiled_free(pc);
+	policy_free(pol);
+	policy_errors_free(&errs);
+	return code;
+}

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Runs every test tier and prints the summary line CI reads: "N passed, N failed".
+#
+# A test is an executable that prints one line per case:
+#   PASS: name            FAIL: name: why            SKIP: name: why
+# A test that exits non-zero without printing FAIL counts as one failure.
+# With CI=true a SKIP counts as a failure: a security tool's CI that never
+# loads its programs proves nothing.
+#
+# TESTS="unit bpf integration" (default: all tiers) and FILTER=regex narrow the run.
+set -u
+OUTPUT=${OUTPUT:-$(pwd)/.output}
+export OUTPUT HUSH_SRC=$(pwd)
+cd "$(dirname "$0")/.." || exit 2
+TIERS=${TESTS:-"unit fuzz bpf integration"}
+FILTER=${FILTER:-.}
+passed=0 failed=0 skipped=0
+failures=()
+logdir=$OUTPUT/test-logs
+mkdir -p "$logdir"
+
+list_tier() {
+	case $1 in
+	unit) ls "$OUTPUT"/unit/test_* 2>/dev/null ;;
+	fuzz) echo tests/fuzz/smoke.sh ;;
+	bpf) ls "$OUTPUT"/bpftest/test_* 2>/dev/null ;;
+	integration) ls tests/integration/t_*.sh 2>/dev/null ;;
+	esac
+}
+
+run_one() {
+	local t=$1 name log rc line p=0 f=0 s=0
+	name=$(basename "$t")
+	log=$logdir/$name.log
+	printf '%-40s ' "$name"
+	start=$(date +%s%N)
+	timeout --kill-after=10 600 "$t" >"$log" 2>&1 </dev/null
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		PASS:*) p=$((p + 1)) ;;
+		FAIL:*) f=$((f + 1)); failures+=("$name: ${line#FAIL: }") ;;
+		SKIP:*)
+			if [ "${CI:-}" = true ]; then
+				f=$((f + 1)); failures+=("$name: skipped in CI: ${line#SKIP: }")
+			else
+				s=$((s + 1))
+			fi ;;
+		esac
+	done <"$log"
+	if [ $rc -ne 0 ] && [ $f -eq 0 ]; then
+		f=$((f + 1)); failures+=("$name: exited $rc without a FAIL line (see $log)")
+	fi
+	if [ $rc -eq 0 ] && [ $p -eq 0 ] && [ $f -eq 0 ] && [ $s -eq 0 ]; then
+		f=$((f + 1)); failures+=("$name: ran no case (see $log)")
+	fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	printf '%4d passed %3d failed %3d skipped  %5d ms\n' $p $f $s \
+		$((($(date +%s%N) - start) / 1000000))
+	if [ $f -ne 0 ]; then
+		grep -E '^(FAIL|SKIP):' "$log" | sed 's/^/    /'
+		tail -n 15 "$log" | sed 's/^/    | /'
+	fi
+}
+
+for tier in $TIERS; do
+	echo "== $tier"
+	for t in $(list_tier "$tier"); do
+		echo "$t" | grep -Eq -- "$FILTER" || continue
+		run_one "$t"
+	done
+done
+
+if [ ${#failures[@]} -ne 0 ]; then
+	echo "== failures"
+	printf '  %s\n' "${failures[@]}"
+fi
+if [ $skipped -ne 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ $failed -eq 0 ]
