@@ -718,6 +718,13 @@ void engine_close(struct engine *e)
 	free(e);
 }
 
+int engine_prog_fd(const struct engine *e, enum engine_link l)
+{
+	struct bpf_program *p = link_prog((struct engine *)e, l);
+
+	return p ? bpf_program__fd(p) : -EINVAL;
+}
+
 bool engine_adopted(const struct engine *e)
 {
 	return e->adopted;

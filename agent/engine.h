@@ -70,6 +70,8 @@ int engine_drain(struct engine *e);
 void engine_close(struct engine *e);
 
 bool engine_adopted(const struct engine *e);
+/* Program fd of a hook (tests drive programs with bpf_prog_test_run). */
+int engine_prog_fd(const struct engine *e, enum engine_link l);
 uint64_t engine_cgroup_id(const struct engine *e);
 uint64_t engine_policy_seq(const struct engine *e);
 /* Summed per-CPU counters, index HUSH_CTR_IDX(hook, ev). */
