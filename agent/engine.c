@@ -33,6 +33,7 @@
 #include "cgroup.h"
 #include "engine.h"
 #include "log.h"
+#include "sockdiag.h"
 #include "sock_addr.skel.h"
 #include "skb_egress.skel.h"
 
@@ -49,6 +50,7 @@ _Static_assert(sizeof(struct hush_cfg) == 48, "cfg layout");
 static const char *const shared_maps[] = {
 	"hush_scopes", "hush_scache", "hush_lpm4",     "hush_lpm6", "hush_ptabs",
 	"hush_ptext",  "hush_cfg",    "hush_events",   "hush_counters", "hush_sk",
+	"hush_inbound",
 };
 #define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 
@@ -442,11 +444,31 @@ static int link_cgroup(int fd, uint64_t *cgid, __u32 *prog_id)
 	return 0;
 }
 
+static int mark_inbound(void *ctx, uint64_t cookie)
+{
+	__u8 one = 1;
+
+	return bpf_map_update_elem(*(int *)ctx, &cookie, &one, BPF_ANY) ? -errno : 0;
+}
+
 static int attach_all(struct engine *e)
 {
 	int ret = 0;
 
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		if (l == ENGINE_LINK_EGRESS) {
+			/* sockops now marks every new accept; list the older
+			 * ones before the backstop starts judging packets. */
+			int fd = map_fd(e, "hush_inbound");
+			int n = sockdiag_inbound(mark_inbound, &fd);
+
+			if (n < 0)
+				log_errno(n, "cannot list existing TCP connections (sock_diag); "
+					     "replies on connections accepted before hush attached "
+					     "will be judged as egress");
+			else if (n)
+				log_debug("%d inbound TCP connections predate hush", n);
+		}
 		struct bpf_program *prog = link_prog(e, l);
 		char p[PATH_MAX] = "";
 		struct bpf_link *link = NULL;

@@ -32,6 +32,7 @@
 #include "engine.h"
 #include "event.h"
 #include "log.h"
+#include "probe.h"
 
 #define DEFAULT_POLICY "/etc/hush/policy"
 
@@ -496,6 +497,12 @@ int main(int argc, char **argv)
 		log_errno(lfd, "cannot create control socket in %s", d.run_dir);
 		engine_close(d.eng);
 		return 1;
+	}
+	{
+		char why[256];
+
+		if (!probe_bpf_lsm(why, sizeof(why)))
+			log_info("layer lsm: unavailable: %s", why);
 	}
 	ret = drop_caps();
 	if (ret)

@@ -168,6 +168,16 @@ struct {
 	__type(value, __u64);
 } hush_counters SEC(".maps");
 
+/* Cookies of TCP connections accepted before hush attached (user space
+ * lists them with sock_diag at attach time): their packets are replies.
+ * Sockets created later carry socket-local state instead. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} hush_inbound SEC(".maps");
+
 /* ---- per-socket state (socket-local storage) ---- */
 
 #define HUSH_SKF_JUDGED	 0x01 /* a socket hook judged daddr/dport at seq */

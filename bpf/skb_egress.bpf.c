@@ -300,6 +300,14 @@ int hush_egress(struct __sk_buff *skb)
 			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
 			if (st && (st->flags & HUSH_SKF_INBOUND))
 				return 1;
+			if (!st && sk->protocol == IPPROTO_TCP) {
+				/* Older than our sock_create hook: accepted
+				 * before hush attached? */
+				__u64 ck = bpf_get_socket_cookie(skb);
+
+				if (bpf_map_lookup_elem(&hush_inbound, &ck))
+					return 1;
+			}
 		}
 	}
 

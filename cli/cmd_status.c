@@ -18,6 +18,7 @@
 #include "../agent/engine.h"
 #include "../agent/event.h"
 #include "../agent/log.h"
+#include "../agent/probe.h"
 #include "../rules/policy.h"
 #include "cli.h"
 
@@ -29,12 +30,12 @@ struct status {
 	size_t nscopes;
 	int hushd_pid; /* 0: not reachable */
 	char lsm[256];
+	bool lsm_ok;
 };
 
 static void collect(struct cli *c, struct status *s)
 {
 	char *detail = NULL, *reply = NULL, *text = NULL;
-	FILE *f;
 
 	memset(s, 0, sizeof(*s));
 	s->mode = "unknown";
@@ -67,13 +68,7 @@ static void collect(struct cli *c, struct status *s)
 	}
 	free(detail);
 	free(reply);
-	f = fopen("/sys/kernel/security/lsm", "r");
-	if (f) {
-		if (!fgets(s->lsm, sizeof(s->lsm), f))
-			s->lsm[0] = 0;
-		s->lsm[strcspn(s->lsm, "\n")] = 0;
-		fclose(f);
-	}
+	s->lsm_ok = probe_bpf_lsm(s->lsm, sizeof(s->lsm));
 }
 
 static bool active(const struct status *s)
@@ -86,10 +81,13 @@ static bool active(const struct status *s)
 
 static const char *lsm_reason(const struct status *s)
 {
-	if (!strstr(s->lsm, "bpf"))
-		return "unavailable: BPF LSM is not enabled in this kernel (lsm= boot parameter)";
-	return "unavailable: not built into this hush (AF_PACKET and other non-IP families are "
-	       "not judged; IP traffic is covered by the cgroup layers)";
+	static char buf[512];
+
+	if (s->lsm_ok)
+		return "unavailable: the kernel would load BPF LSM programs, but this hush does "
+		       "not build them yet (AF_PACKET and other non-IP families are not judged)";
+	snprintf(buf, sizeof(buf), "unavailable: %s", s->lsm);
+	return buf;
 }
 
 static void print_json(const struct status *s, const struct cli *c)
