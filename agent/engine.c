@@ -76,6 +76,10 @@ struct engine {
 	int lock_fd;
 	bool adopted;
 	bool log_allowed;
+	/* Scope cgroups as resolved by the last apply (id 0: missing). */
+	size_t nscopes;
+	char **scope_paths;
+	uint64_t *scope_ids;
 };
 
 const char *engine_link_name(enum engine_link l)
@@ -277,9 +281,26 @@ static int inner_create(enum bpf_map_type type, const char *name, __u32 ksz, __u
 	return fd;
 }
 
+static void scopes_forget(struct engine *e)
+{
+	for (size_t i = 0; i < e->nscopes; i++)
+		free(e->scope_paths[i]);
+	free(e->scope_paths);
+	free(e->scope_ids);
+	e->scope_paths = NULL;
+	e->scope_ids = NULL;
+	e->nscopes = 0;
+}
+
 /* Resolve compiled scope paths under the attach cgroup into cgroup ids. */
 static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *pc)
 {
+	scopes_forget(e);
+	e->scope_paths = calloc(pc->nscopes ? pc->nscopes : 1, sizeof(*e->scope_paths));
+	e->scope_ids = calloc(pc->nscopes ? pc->nscopes : 1, sizeof(*e->scope_ids));
+	if (!e->scope_paths || !e->scope_ids)
+		return -ENOMEM;
+	e->nscopes = pc->nscopes;
 	for (size_t i = 0; i < pc->nscopes; i++) {
 		struct hush_scope_val v = {.scope = (__u32)i, .mode = pc->scopes[i].mode};
 		char p[PATH_MAX];
@@ -292,13 +313,17 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 			ret = snprintf(p, sizeof(p), "%s", e->cgroup);
 		if (ret >= (int)sizeof(p))
 			return -ENAMETOOLONG;
+		e->scope_paths[i] = strdup(p);
+		if (!e->scope_paths[i])
+			return -ENOMEM;
 		ret = cgroup_id_of(p, &id);
 		if (ret) {
-			log_errno(ret, "policy scope %s: cgroup %s not usable (its rules apply once "
-				       "it exists and the policy is reloaded)",
+			log_errno(ret, "policy scope \"%s\": cgroup %s (its rules apply as soon as "
+				       "it exists; until then the enclosing scope's do)",
 				  pc->scopes[i].path, p);
 			continue;
 		}
+		e->scope_ids[i] = id;
 		if (bpf_map_update_elem(fd, &id, &v, BPF_ANY))
 			return -errno;
 	}
@@ -736,6 +761,7 @@ void engine_close(struct engine *e)
 		close(e->cg_fd);
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
+	scopes_forget(e);
 	free(e->pin_dir);
 	free(e);
 }
@@ -745,6 +771,21 @@ int engine_prog_fd(const struct engine *e, enum engine_link l)
 	struct bpf_program *p = link_prog((struct engine *)e, l);
 
 	return p ? bpf_program__fd(p) : -EINVAL;
+}
+
+bool engine_scopes_stale(const struct engine *e)
+{
+	for (size_t i = 0; i < e->nscopes; i++) {
+		uint64_t id = 0;
+
+		if (!e->scope_paths[i])
+			continue;
+		if (cgroup_id_of(e->scope_paths[i], &id))
+			id = 0;
+		if (id != e->scope_ids[i])
+			return true;
+	}
+	return false;
 }
 
 bool engine_adopted(const struct engine *e)

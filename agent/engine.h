@@ -70,6 +70,9 @@ int engine_drain(struct engine *e);
 void engine_close(struct engine *e);
 
 bool engine_adopted(const struct engine *e);
+/* A scope cgroup appeared, vanished or was recreated (new cgroup id) since
+ * the last apply: apply again to bind the scope to the cgroup now there. */
+bool engine_scopes_stale(const struct engine *e);
 /* Program fd of a hook (tests drive programs with bpf_prog_test_run). */
 int engine_prog_fd(const struct engine *e, enum engine_link l);
 uint64_t engine_cgroup_id(const struct engine *e);

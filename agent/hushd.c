@@ -25,6 +25,7 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -300,9 +301,23 @@ static void pidfile_write(int fd)
 		log_warn("cannot write pid file");
 }
 
+/* True once a second (CLOCK_MONOTONIC), whatever the event rate. */
+static bool tick_due(struct timespec *next)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < next->tv_sec || (now.tv_sec == next->tv_sec && now.tv_nsec < next->tv_nsec))
+		return false;
+	*next = now;
+	next->tv_sec += 1;
+	return true;
+}
+
 static int run_loop(struct hushd *d, int lfd)
 {
 	struct epoll_event ev, evs[4];
+	struct timespec next_check = {0};
 	sigset_t mask;
 	int ep, sfd, rbfd;
 
@@ -354,6 +369,19 @@ static int run_loop(struct hushd *d, int lfd)
 			} else if (evs[i].data.fd == lfd) {
 				handle_control(d, lfd);
 			}
+		}
+		/* Scope cgroups come and go (a restarted service gets a new
+		 * cgroup id): rebind once a second. */
+		if (tick_due(&next_check) && engine_scopes_stale(d->eng)) {
+			char *norm = policy_to_string(d->pol);
+			int r = norm ? engine_apply(d->eng, d->pc, norm) : -ENOMEM;
+
+			free(norm);
+			if (r)
+				log_errno(r, "cannot rebind policy scopes to new cgroups");
+			else
+				log_info("scope cgroups changed: policy re-applied (seq %llu)",
+					 (unsigned long long)engine_policy_seq(d->eng));
 		}
 		/* Ready records and those submitted without a wakeup alike. */
 		engine_drain(d->eng);
