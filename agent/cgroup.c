@@ -175,7 +175,7 @@ int cgroup_destroy(const char *path, int timeout_ms)
 	} else if (errno == ENOENT) {
 		if (access(path, F_OK) < 0)
 			return 0; /* already gone */
-		return -ENOSYS; /* kernel without cgroup.kill (< 5.14) */
+		return -ENOSYS;	  /* kernel without cgroup.kill (< 5.14) */
 	} else {
 		return -errno;
 	}

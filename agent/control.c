@@ -37,8 +37,8 @@ int control_listen(const char *run_dir)
 	if (fd < 0)
 		return -errno;
 	unlink(sun.sun_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0600) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(sun.sun_path, 0600) < 0 ||
+	    listen(fd, 16) < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;

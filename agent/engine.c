@@ -48,17 +48,16 @@ _Static_assert(sizeof(struct hush_cfg) == 48, "cfg layout");
 
 /* Maps both objects share, by name (identical definitions in hush.bpf.h). */
 static const char *const shared_maps[] = {
-	"hush_scopes", "hush_scache", "hush_lpm4",     "hush_lpm6", "hush_ptabs",
-	"hush_ptext",  "hush_cfg",    "hush_events",   "hush_counters", "hush_sk",
-	"hush_inbound",
+    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6", "hush_ptabs",	"hush_ptext",
+    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	"hush_inbound",
 };
 #define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 
 static const char *const link_names[ENGINE_LINK_MAX] = {
-	[ENGINE_LINK_SOCK_CREATE] = "sock_create", [ENGINE_LINK_SOCKOPS] = "sockops",
-	[ENGINE_LINK_EGRESS] = "egress",	   [ENGINE_LINK_CONNECT4] = "connect4",
-	[ENGINE_LINK_CONNECT6] = "connect6",	   [ENGINE_LINK_SENDMSG4] = "sendmsg4",
-	[ENGINE_LINK_SENDMSG6] = "sendmsg6",
+    [ENGINE_LINK_SOCK_CREATE] = "sock_create", [ENGINE_LINK_SOCKOPS] = "sockops",
+    [ENGINE_LINK_EGRESS] = "egress",	       [ENGINE_LINK_CONNECT4] = "connect4",
+    [ENGINE_LINK_CONNECT6] = "connect6",       [ENGINE_LINK_SENDMSG4] = "sendmsg4",
+    [ENGINE_LINK_SENDMSG6] = "sendmsg6",
 };
 
 struct engine {
@@ -89,8 +88,8 @@ const char *engine_link_name(enum engine_link l)
 
 const char *engine_hook_name(unsigned hook)
 {
-	static const char *const n[HUSH_HOOK_MAX] = {"connect4", "connect6", "sendmsg4",
-						      "sendmsg6", "egress"};
+	static const char *const n[HUSH_HOOK_MAX] = {"connect4", "connect6", "sendmsg4", "sendmsg6",
+						     "egress"};
 	return hook < HUSH_HOOK_MAX ? n[hook] : "unknown";
 }
 
@@ -269,8 +268,8 @@ struct inner {
 	const char *outer;
 };
 
-static int inner_create(enum bpf_map_type type, const char *name, __u32 ksz, __u32 vsz,
-			__u32 max, __u32 flags)
+static int inner_create(enum bpf_map_type type, const char *name, __u32 ksz, __u32 vsz, __u32 max,
+			__u32 flags)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
 	int fd;
@@ -318,8 +317,9 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 			return -ENOMEM;
 		ret = cgroup_id_of(p, &id);
 		if (ret) {
-			log_errno(ret, "policy scope \"%s\": cgroup %s (its rules apply as soon as "
-				       "it exists; until then the enclosing scope's do)",
+			log_errno(ret,
+				  "policy scope \"%s\": cgroup %s (its rules apply as soon as "
+				  "it exists; until then the enclosing scope's do)",
 				  pc->scopes[i].path, p);
 			continue;
 		}
@@ -333,7 +333,7 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 static int apply_locked(struct engine *e, const struct policy_compiled *pc, const char *text)
 {
 	struct inner in[6] = {{-1, "hush_scopes"}, {-1, "hush_scache"}, {-1, "hush_lpm4"},
-			      {-1, "hush_lpm6"},   {-1, "hush_ptabs"},  {-1, "hush_ptext"}};
+			      {-1, "hush_lpm6"},   {-1, "hush_ptabs"},	{-1, "hush_ptext"}};
 	size_t tlen = text ? strlen(text) : 0;
 	size_t nchunks = (tlen + HUSH_PTEXT_CHUNK - 1) / HUSH_PTEXT_CHUNK;
 	uint64_t seq = __atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE);
@@ -381,10 +381,12 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 			__u32 count = n - done > 65536 ? 65536 : (__u32)(n - done);
 
 			if (bpf_map_update_batch(in[2 + fam].fd, (const char *)keys + done * ksz,
-						 (const char *)vals + done * sizeof(struct hush_lpm_val),
+						 (const char *)vals +
+						     done * sizeof(struct hush_lpm_val),
 						 &count, &o)) {
 				ret = -errno;
-				log_errno(ret, "cannot fill %s (%zu prefixes)", in[2 + fam].outer, n);
+				log_errno(ret, "cannot fill %s (%zu prefixes)", in[2 + fam].outer,
+					  n);
 				goto out;
 			}
 			done += count;
@@ -511,10 +513,11 @@ static int attach_all(struct engine *e)
 
 			ret = link_cgroup(bpf_link__fd(link), &cgid, NULL);
 			if (!ret && cgid != e->cgroup_id) {
-				log_warnx("pinned link %s is attached to cgroup id %llu, not %s (id "
-					  "%llu): run `hush disable` first or use the same --cgroup",
-					  p, (unsigned long long)cgid, e->cgroup,
-					  (unsigned long long)e->cgroup_id);
+				log_warnx(
+				    "pinned link %s is attached to cgroup id %llu, not %s (id "
+				    "%llu): run `hush disable` first or use the same --cgroup",
+				    p, (unsigned long long)cgid, e->cgroup,
+				    (unsigned long long)e->cgroup_id);
 				ret = -EEXIST;
 			}
 			if (!ret)
@@ -654,7 +657,8 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 	}
 	ret = sock_addr_bpf__load(e->sa);
 	if (ret) {
-		log_errno(ret, "cannot load BPF object sock_addr (run with -v for the verifier log)");
+		log_errno(ret,
+			  "cannot load BPF object sock_addr (run with -v for the verifier log)");
 		goto fail;
 	}
 
@@ -670,7 +674,8 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 	if (!ret)
 		ret = skb_egress_bpf__load(e->eg);
 	if (ret) {
-		log_errno(ret, "cannot load BPF object skb_egress (run with -v for the verifier log)");
+		log_errno(ret,
+			  "cannot load BPF object skb_egress (run with -v for the verifier log)");
 		goto fail;
 	}
 

@@ -97,8 +97,9 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 	fprintf(f, "\"pid\":%u,\"tgid\":%u,\"uid\":%u,\"gid\":%u,\"comm\":", e->pid, e->tgid,
 		e->uid, e->gid);
 	json_str(f, e->comm, sizeof(e->comm));
-	fprintf(f, ",\"cgroup_id\":%llu,\"cookie\":%llu,\"scope\":",
-		(unsigned long long)e->cgroup_id, (unsigned long long)e->cookie);
+	fprintf(f,
+		",\"cgroup_id\":%llu,\"cookie\":%llu,\"scope\":", (unsigned long long)e->cgroup_id,
+		(unsigned long long)e->cookie);
 	if (pc && e->scope < pc->nscopes)
 		json_str(f, pc->scopes[e->scope].path, 4096);
 	else if (e->scope == (uint32_t)-1)
@@ -142,7 +143,6 @@ int event_print_text(FILE *f, const struct hush_event *e, const struct policy_co
 		fprintf(f, " (process unknown)");
 	else
 		fprintf(f, " by pid %u (%s)", e->tgid, comm);
-	fprintf(f, " [%s: %s%s]\n", engine_hook_name(e->hook), rt ? rt : "rule ",
-		rt ? "" : "?");
+	fprintf(f, " [%s: %s%s]\n", engine_hook_name(e->hook), rt ? rt : "rule ", rt ? "" : "?");
 	return ferror(f) ? -1 : 0;
 }

@@ -62,8 +62,8 @@ static void usage(FILE *f)
 		"\n"
 		"  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
 		"  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
-		"  --pin-dir DIR     where programs, maps and links are pinned (default "
-		ENGINE_DEFAULT_PIN_DIR ")\n"
+		"  --pin-dir DIR     where programs, maps and links are pinned "
+		"(default " ENGINE_DEFAULT_PIN_DIR ")\n"
 		"  --run-dir DIR     control socket and pid file (default " ENGINE_DEFAULT_RUN_DIR
 		")\n"
 		"  --foreground      do not detach; events go to stdout as JSON lines\n"
@@ -307,7 +307,8 @@ static bool tick_due(struct timespec *next)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < next->tv_sec || (now.tv_sec == next->tv_sec && now.tv_nsec < next->tv_nsec))
+	if (now.tv_sec < next->tv_sec ||
+	    (now.tv_sec == next->tv_sec && now.tv_nsec < next->tv_nsec))
 		return false;
 	*next = now;
 	next->tv_sec += 1;
@@ -355,14 +356,16 @@ static int run_loop(struct hushd *d, int lfd)
 					if (si.ssi_signo == SIGHUP) {
 						char msg[1024];
 
-						if (reload(d, d->policy_path, NULL, 0, msg, sizeof(msg)))
+						if (reload(d, d->policy_path, NULL, 0, msg,
+							   sizeof(msg)))
 							log_warnx("SIGHUP: %s", msg);
 						else
 							log_info("SIGHUP: %s", msg);
 					} else {
-						log_info("signal %d: exiting; enforcement stays pinned "
-							 "in %s (`hush disable` removes it)",
-							 (int)si.ssi_signo, d->pin_dir);
+						log_info(
+						    "signal %d: exiting; enforcement stays pinned "
+						    "in %s (`hush disable` removes it)",
+						    (int)si.ssi_signo, d->pin_dir);
 						d->stop = true;
 					}
 				}
@@ -398,21 +401,21 @@ static int run_loop(struct hushd *d, int lfd)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"cgroup", required_argument, NULL, 'c'},
-		{"pin-dir", required_argument, NULL, 'P'},
-		{"run-dir", required_argument, NULL, 'R'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"log-allowed", no_argument, NULL, 'a'},
-		{"ringbuf-size", required_argument, NULL, 'r'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"cgroup", required_argument, NULL, 'c'},
+	    {"pin-dir", required_argument, NULL, 'P'},
+	    {"run-dir", required_argument, NULL, 'R'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"log-allowed", no_argument, NULL, 'a'},
+	    {"ringbuf-size", required_argument, NULL, 'r'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct hushd d = {
-		.policy_path = DEFAULT_POLICY,
-		.pin_dir = ENGINE_DEFAULT_PIN_DIR,
-		.run_dir = ENGINE_DEFAULT_RUN_DIR,
+	    .policy_path = DEFAULT_POLICY,
+	    .pin_dir = ENGINE_DEFAULT_PIN_DIR,
+	    .run_dir = ENGINE_DEFAULT_RUN_DIR,
 	};
 	struct engine_opts eo = {0};
 	const char *cg = NULL;

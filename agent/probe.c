@@ -15,8 +15,8 @@ bool probe_bpf_lsm(char *why, size_t len)
 {
 	/* r0 = 0; exit */
 	const struct bpf_insn insns[] = {
-		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
-		{.code = BPF_JMP | BPF_EXIT},
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+	    {.code = BPF_JMP | BPF_EXIT},
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_LSM_MAC);
 	struct btf *vmlinux = btf__load_vmlinux_btf();
@@ -41,11 +41,13 @@ bool probe_bpf_lsm(char *why, size_t len)
 	}
 	err = errno;
 	if (err == EPERM)
-		snprintf(why, len, "the kernel refuses BPF LSM programs (EPERM: kernel lockdown "
-				   "or missing capability)");
+		snprintf(why, len,
+			 "the kernel refuses BPF LSM programs (EPERM: kernel lockdown "
+			 "or missing capability)");
 	else if (err == EINVAL)
-		snprintf(why, len, "BPF LSM is not active (\"bpf\" missing from the lsm= boot "
-				   "parameter)");
+		snprintf(why, len,
+			 "BPF LSM is not active (\"bpf\" missing from the lsm= boot "
+			 "parameter)");
 	else
 		snprintf(why, len, "loading a BPF LSM program fails: %s", strerror(err));
 	return false;

@@ -118,10 +118,10 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	/* 2. clone3 straight into the cgroup. */
 	{
 		struct clone_args ca = {
-			.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
-			.pidfd = (uint64_t)(uintptr_t)&pidfd,
-			.exit_signal = SIGCHLD,
-			.cgroup = (uint64_t)cgfd,
+		    .flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+		    .pidfd = (uint64_t)(uintptr_t)&pidfd,
+		    .exit_signal = SIGCHLD,
+		    .cgroup = (uint64_t)cgfd,
 		};
 
 		start = now_ns();
@@ -170,12 +170,13 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 			} else if (evs[i].data.fd == pidfd) {
 				siginfo_t si = {0};
 
-				if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) ==
-					    0 &&
+				if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
+					   WEXITED | WNOHANG) == 0 &&
 				    si.si_pid) {
 					exited = true;
-					r->exit_code = si.si_code == CLD_EXITED ? si.si_status
-										: 128 + si.si_status;
+					r->exit_code = si.si_code == CLD_EXITED
+							   ? si.si_status
+							   : 128 + si.si_status;
 				}
 			}
 		}

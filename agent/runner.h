@@ -18,7 +18,7 @@
 struct runner_opts {
 	const struct policy_compiled *pc;
 	const char *policy_text;
-	char *const *argv;	 /* command and arguments */
+	char *const *argv;	  /* command and arguments */
 	engine_event_fn on_event; /* may be NULL */
 	void *ctx;
 	bool log_allowed;
@@ -27,12 +27,12 @@ struct runner_opts {
 };
 
 struct runner_result {
-	int exit_code;	   /* as a shell reports it: status, or 128 + signal */
-	bool exec_failed;  /* the command could not be started (exit 126/127) */
+	int exit_code;	  /* as a shell reports it: status, or 128 + signal */
+	bool exec_failed; /* the command could not be started (exit 126/127) */
 	bool timed_out;
-	int interrupted;   /* signal that made us stop the command, or 0 */
+	int interrupted; /* signal that made us stop the command, or 0 */
 	uint64_t counters[HUSH_CTR_MAX];
-	uint64_t lost;	   /* events the ring buffer could not take */
+	uint64_t lost; /* events the ring buffer could not take */
 	uint64_t duration_ns;
 };
 

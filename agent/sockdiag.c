@@ -49,11 +49,10 @@ static int dump(int fd, uint8_t family, struct list *l)
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
 	} msg = {
-		.nlh = {.nlmsg_len = sizeof(msg),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
-		.req = {.sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = ~0u},
+	    .nlh = {.nlmsg_len = sizeof(msg),
+		    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+	    .req = {.sdiag_family = family, .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u},
 	};
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	static char buf[32768];
@@ -81,8 +80,8 @@ static int dump(int fd, uint8_t family, struct list *l)
 				return e->error ? e->error : -EIO;
 			}
 			m = NLMSG_DATA(h);
-			r.cookie = (uint64_t)m->id.idiag_cookie[0] |
-				   (uint64_t)m->id.idiag_cookie[1] << 32;
+			r.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1]
+									 << 32;
 			r.lport = ntohs(m->id.idiag_sport);
 			r.state = m->idiag_state;
 			r.family = m->idiag_family;

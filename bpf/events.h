@@ -22,16 +22,17 @@
 #define HUSH_EV_MAX   4
 
 /* hush_counters index: hook * HUSH_EV_MAX + verdict (per-CPU __u64). */
-#define HUSH_CTR_IDX(hook, ev) ((hook) * HUSH_EV_MAX + (ev))
+#define HUSH_CTR_IDX(hook, ev) ((hook)*HUSH_EV_MAX + (ev))
 #define HUSH_CTR_MAX	       (HUSH_HOOK_MAX * HUSH_EV_MAX)
 
 /* event.flags */
 #define HUSH_EVF_MAPPED	 0x01 /* IPv4-mapped IPv6 destination judged as IPv4 */
 #define HUSH_EVF_ANYADDR 0x02 /* 0.0.0.0 / :: judged as loopback */
-#define HUSH_EVF_ROUTED	 0x04 /* address from an IPv6 routing header or IPv4
-			       * source-route option, not the IP destination */
-#define HUSH_EVF_FRAG	 0x08 /* non-first IP fragment: port unknown */
-#define HUSH_EVF_NOPROC	 0x10 /* no process context: pid/comm not meaningful */
+#define HUSH_EVF_ROUTED                                                                            \
+	0x04		     /* address from an IPv6 routing header or IPv4                        \
+			      * source-route option, not the IP destination */
+#define HUSH_EVF_FRAG	0x08 /* non-first IP fragment: port unknown */
+#define HUSH_EVF_NOPROC 0x10 /* no process context: pid/comm not meaningful */
 
 struct hush_event {
 	__u64 ts_ns;	 /* bpf_ktime_get_boot_ns() */
@@ -41,12 +42,12 @@ struct hush_event {
 	__u32 tgid;	 /* process id */
 	__u32 uid;
 	__u32 gid;
-	__u32 rule;  /* rule id that decided (HUSH_RULE_*) */
-	__u32 scope; /* scope id the socket was judged in */
-	__u16 dport; /* host byte order */
-	__u8 family; /* 2 = AF_INET, 10 = AF_INET6 (family judged in) */
-	__u8 proto;  /* IPPROTO_* (6 tcp, 17 udp, 1 icmp, 58 icmpv6, ...) */
-	__u8 hook;   /* HUSH_HOOK_* */
+	__u32 rule;   /* rule id that decided (HUSH_RULE_*) */
+	__u32 scope;  /* scope id the socket was judged in */
+	__u16 dport;  /* host byte order */
+	__u8 family;  /* 2 = AF_INET, 10 = AF_INET6 (family judged in) */
+	__u8 proto;   /* IPPROTO_* (6 tcp, 17 udp, 1 icmp, 58 icmpv6, ...) */
+	__u8 hook;    /* HUSH_HOOK_* */
 	__u8 verdict; /* HUSH_EV_ALLOW / DENY / AUDIT */
 	__u8 flags;   /* HUSH_EVF_* */
 	__u8 pad;

@@ -18,11 +18,11 @@
 #include "policy.h"
 #include "events.h"
 
-#define HUSH_AF_INET  2
-#define HUSH_AF_INET6 10
+#define HUSH_AF_INET	2
+#define HUSH_AF_INET6	10
 #define HUSH_ETH_P_IP	0x0800
 #define HUSH_ETH_P_IPV6 0x86DD
-#define HUSH_EPERM 1
+#define HUSH_EPERM	1
 
 /* Stop clang from proving a bounds mask redundant and dropping it. */
 #define hush_barrier_var(v) asm volatile("" : "+r"(v))
@@ -283,7 +283,7 @@ static __always_inline int hush_addr_eq(const __u8 *a, const __u8 *b)
 
 static __always_inline __u8 hush_l4(__u8 proto)
 {
-	return proto == IPPROTO_TCP ? HUSH_L4_TCP
+	return proto == IPPROTO_TCP   ? HUSH_L4_TCP
 	       : proto == IPPROTO_UDP ? HUSH_L4_UDP
 				      : HUSH_L4_OTHER;
 }
@@ -292,8 +292,7 @@ static __always_inline __u8 hush_l4(__u8 proto)
  * Look up `d` in the port table found by the LPM trie of generation `gen`.
  * A global function: the verifier checks it once, not once per call site.
  */
-__noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d,
-			   struct hush_ruling *r)
+__noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, struct hush_ruling *r)
 {
 	struct hush_ptab *pt = NULL;
 	struct hush_lpm_val *lv;

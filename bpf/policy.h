@@ -41,8 +41,8 @@
 #define HUSH_L4_MAX   3
 
 /* Segments per protocol class in one port table (power of two). */
-#define HUSH_SEG_MAX	  64
-#define HUSH_SEG_SEARCH	  7 /* binary search steps: log2(HUSH_SEG_MAX) + 1 */
+#define HUSH_SEG_MAX	64
+#define HUSH_SEG_SEARCH 7 /* binary search steps: log2(HUSH_SEG_MAX) + 1 */
 
 /* Rule ids carried in verdicts and events.  Explicit rules are numbered
  * 1..N in policy order; these two are implicit. */
@@ -107,13 +107,13 @@ struct hush_scope_val {
  * (generation = policy_seq & 1), which programs read once per call.
  */
 struct hush_cfg {
-	__u64 policy_seq;     /* bumped by one on every successful apply */
-	__u32 log_allowed;    /* 1: emit events for allowed attempts too */
+	__u64 policy_seq;  /* bumped by one on every successful apply */
+	__u32 log_allowed; /* 1: emit events for allowed attempts too */
 	__u32 pad;
 	__u8 policy_hash[32]; /* SHA-256 of the normalized policy text */
 };
 
-#define HUSH_GEN(seq) ((__u32)((seq) & 1))
+#define HUSH_GEN(seq) ((__u32)((seq)&1))
 
 /* Size of one chunk of the policy text map (hush_ptext[gen]). */
 #define HUSH_PTEXT_CHUNK 4096

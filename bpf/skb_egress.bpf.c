@@ -41,8 +41,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define HUSH_SRH_TYPE	     4
 
 struct hush_pkt {
-	struct hush_dest d;			 /* IP destination, proto, port */
-	__u8 routed[HUSH_MAX_ROUTED][16];	 /* further hops */
+	struct hush_dest d;		  /* IP destination, proto, port */
+	__u8 routed[HUSH_MAX_ROUTED][16]; /* further hops */
 	__u32 nrouted;
 	__u8 plain;    /* no IP options / extension headers */
 	__u8 overflow; /* more hops than HUSH_MAX_ROUTED, or unparsable */

@@ -57,8 +57,7 @@ static __always_inline void hush_remember(struct bpf_sock_addr *ctx, const struc
 	if (!st)
 		return;
 	if ((st->flags & HUSH_SKF_JUDGED) && st->seq == r->seq && st->verdict == ev &&
-	    st->dport == d->port && st->family == d->family &&
-	    hush_addr_eq(st->daddr, d->addr))
+	    st->dport == d->port && st->family == d->family && hush_addr_eq(st->daddr, d->addr))
 		return; /* unchanged: spare the cache line */
 	__builtin_memcpy(st->daddr, d->addr, 16);
 	st->dport = d->port;
@@ -122,8 +121,8 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 
 	/* 5. Log denials, would-denials and, if asked, allowed attempts. */
 	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
-		hush_emit(hook, ev, &d, &r, bpf_get_socket_cookie(ctx),
-			  bpf_get_current_cgroup_id(), NULL, 1);
+		hush_emit(hook, ev, &d, &r, bpf_get_socket_cookie(ctx), bpf_get_current_cgroup_id(),
+			  NULL, 1);
 	return ev == HUSH_EV_DENY ? 0 : 1;
 }
 

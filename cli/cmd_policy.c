@@ -80,8 +80,7 @@ static int do_show(struct cli *c)
 		log_errno(ret, "cannot read the policy text from %s", c->pin_dir);
 		return EXIT_FAIL;
 	}
-	printf("# policy held by the kernel: seq %llu, sha256 ",
-	       (unsigned long long)st.policy_seq);
+	printf("# policy held by the kernel: seq %llu, sha256 ", (unsigned long long)st.policy_seq);
 	for (int i = 0; i < 32; i++)
 		printf("%02x", st.policy_hash[i]);
 	printf("\n%s", text);
@@ -108,8 +107,9 @@ static int do_apply(struct cli *c, const char *path)
 	ret = control_call(c->run_dir, "apply", name, text, len, &detail, &reply);
 	free(text);
 	if (ret < 0) {
-		log_errno(ret, "cannot reach hushd at %s/%s (is hushd running? the pinned "
-			       "policy stays in force until hushd applies a new one)",
+		log_errno(ret,
+			  "cannot reach hushd at %s/%s (is hushd running? the pinned "
+			  "policy stays in force until hushd applies a new one)",
 			  c->run_dir, CONTROL_SOCK_NAME);
 		return EXIT_FAIL;
 	}

@@ -53,10 +53,13 @@ static int run_usage(void)
 int do_run(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'}, {"mode", required_argument, NULL, 'm'},
-		{"events", required_argument, NULL, 'e'}, {"quiet", no_argument, NULL, 'q'},
-		{"log-allowed", no_argument, NULL, 'a'},  {"cgroup-parent", required_argument, NULL, 'g'},
-		{0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"events", required_argument, NULL, 'e'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"log-allowed", no_argument, NULL, 'a'},
+	    {"cgroup-parent", required_argument, NULL, 'g'},
+	    {0},
 	};
 	struct policy_errors errs = {0};
 	struct policy_compiled *pc = NULL;
@@ -106,7 +109,7 @@ int do_run(struct cli *c, int argc, char **argv)
 	if (!ret && mode) {
 		for (size_t i = 0; i < pol->nscopes; i++) {
 			pol->scopes[i].mode =
-				strcmp(mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE;
+			    strcmp(mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE;
 			pol->scopes[i].has_mode = true;
 		}
 	}

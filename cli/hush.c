@@ -18,11 +18,11 @@ static const struct cmd {
 	int (*fn)(struct cli *c, int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{"status", do_status, "status [--json]                 what is enforced, where, counters"},
-	{"policy", do_policy, "policy check FILE | show | apply FILE"},
-	{"run", do_run,
-	 "run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet] -- CMD [ARGS...]"},
-	{"disable", do_disable, "disable                         detach and unpin hushd's enforcement"},
+    {"status", do_status, "status [--json]                 what is enforced, where, counters"},
+    {"policy", do_policy, "policy check FILE | show | apply FILE"},
+    {"run", do_run,
+     "run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet] -- CMD [ARGS...]"},
+    {"disable", do_disable, "disable                         detach and unpin hushd's enforcement"},
 };
 
 static void usage(FILE *f)

@@ -189,7 +189,8 @@ static int enter_cgroup(const char *path)
 static struct engine *load(const char *text, struct policy **polp, struct policy_compiled **pcp,
 			   bool log_allowed)
 {
-	struct engine_opts eo = {.cgroup = test_cg, .log_allowed = log_allowed, .forbid_root = true};
+	struct engine_opts eo = {
+	    .cgroup = test_cg, .log_allowed = log_allowed, .forbid_root = true};
 	struct policy_errors errs = {0};
 	struct policy_compiled *pc = NULL;
 	struct policy *pol = NULL;
@@ -219,8 +220,8 @@ static struct engine *load(const char *text, struct policy **polp, struct policy
 }
 
 /* Run p, drain events; expect ret and (if ev_verdict >= 0) one event. */
-static void expect(struct engine *e, const char *name, struct pkt *p, int want_ret,
-		   int want_ev, uint32_t want_rule, const char *want_addr, uint8_t want_flags)
+static void expect(struct engine *e, const char *name, struct pkt *p, int want_ret, int want_ev,
+		   uint32_t want_rule, const char *want_addr, uint8_t want_flags)
 {
 	char buf[INET6_ADDRSTRLEN] = "";
 	int rv = -1, ret;
@@ -246,11 +247,10 @@ static void expect(struct engine *e, const char *name, struct pkt *p, int want_r
 	}
 	inet_ntop(evs[0].family == 2 ? AF_INET : AF_INET6, evs[0].daddr, buf, sizeof(buf));
 	CHECK(evs[0].verdict == want_ev && evs[0].rule == want_rule &&
-		      evs[0].hook == HUSH_HOOK_EGRESS && strcmp(buf, want_addr) == 0 &&
-		      (evs[0].flags & want_flags) == want_flags,
-	      name, "event verdict %u rule %u addr %s flags %#x; want %d %u %s %#x",
-	      evs[0].verdict, evs[0].rule, buf, evs[0].flags, want_ev, want_rule, want_addr,
-	      want_flags);
+		  evs[0].hook == HUSH_HOOK_EGRESS && strcmp(buf, want_addr) == 0 &&
+		  (evs[0].flags & want_flags) == want_flags,
+	      name, "event verdict %u rule %u addr %s flags %#x; want %d %u %s %#x", evs[0].verdict,
+	      evs[0].rule, buf, evs[0].flags, want_ev, want_rule, want_addr, want_flags);
 }
 
 static const char *policy1 = "mode enforce\n"
@@ -265,8 +265,8 @@ static void test_basic(void)
 	struct policy_compiled *pc;
 	struct policy *pol;
 	struct engine *e = load(policy1, &pol, &pc, false);
-	unsigned char lsrr_bad[8] = {1, 131, 7, 4, 198, 18, 2, 2};    /* NOP, LSRR via forb */
-	unsigned char lsrr_ok[8] = {1, 131, 7, 4, 198, 18, 3, 3};     /* NOP, LSRR via allowed */
+	unsigned char lsrr_bad[8] = {1, 131, 7, 4, 198, 18, 2, 2}; /* NOP, LSRR via forb */
+	unsigned char lsrr_ok[8] = {1, 131, 7, 4, 198, 18, 3, 3};  /* NOP, LSRR via allowed */
 	struct pkt p;
 
 	if (!e) {
@@ -317,8 +317,8 @@ static void test_basic(void)
 	       HUSH_RULE_DEFAULT, "198.18.2.2", HUSH_EVF_FRAG);
 	ip4(&p, "198.18.1.2", 6, NULL, 0, 0);
 	p.b[14] = 0x4f; /* claims 40 bytes of options the packet does not have */
-	expect(e, "egress: truncated IPv4 options dropped", &p, 0, HUSH_EV_DENY,
-	       HUSH_RULE_DEFAULT, "198.18.1.2", 0);
+	expect(e, "egress: truncated IPv4 options dropped", &p, 0, HUSH_EV_DENY, HUSH_RULE_DEFAULT,
+	       "198.18.1.2", 0);
 
 	/* IPv6 */
 	ip6(&p, "fd00:1::2", 17);
@@ -361,13 +361,13 @@ static void test_basic(void)
 		/* Nine extension headers: more than walked, so denied. */
 		ip6(&p, "fd00:3::3", 60);
 		for (int i = 0; i < 9; i++) {
-			memcpy(p.b + p.len, (unsigned char[8]){i == 8 ? 17 : 60, 0, 1, 4, 0, 0, 0, 0},
-			       8);
+			memcpy(p.b + p.len,
+			       (unsigned char[8]){i == 8 ? 17 : 60, 0, 1, 4, 0, 0, 0, 0}, 8);
 			p.len += 8;
 		}
 		l4(&p, 53);
-		expect(e, "egress: v6 with too many extension headers dropped", &p, 0,
-		       HUSH_EV_DENY, HUSH_RULE_DEFAULT, "fd00:3::3", 0);
+		expect(e, "egress: v6 with too many extension headers dropped", &p, 0, HUSH_EV_DENY,
+		       HUSH_RULE_DEFAULT, "fd00:3::3", 0);
 	}
 	engine_close(e);
 	policy_compiled_free(pc);
@@ -403,8 +403,8 @@ static void test_audit_and_loopback_off(void)
 	expect(e, "egress: explicit loopback port allowed", &p, 1, -1, 0, "", 0);
 	ip4(&p, "127.0.0.1", 6, NULL, 0, 0);
 	l4(&p, 22);
-	expect(e, "egress: deny 127.0.0.0/8 switches implicit loopback off", &p, 0, HUSH_EV_DENY,
-	       1, "127.0.0.1", 0);
+	expect(e, "egress: deny 127.0.0.0/8 switches implicit loopback off", &p, 0, HUSH_EV_DENY, 1,
+	       "127.0.0.1", 0);
 	engine_close(e);
 	policy_compiled_free(pc);
 	policy_free(pol);
@@ -493,7 +493,8 @@ static void test_differential(void)
 			return;
 		}
 		for (int i = 0; i < 500; i++) {
-			uint8_t addr[16] = {198, 18, (uint8_t)(rand() % 4), (uint8_t)(rand() % 256)};
+			uint8_t addr[16] = {198, 18, (uint8_t)(rand() % 4),
+					    (uint8_t)(rand() % 256)};
 			uint8_t protos[] = {6, 17, 1};
 			uint8_t proto = protos[rand() % 3];
 			uint16_t port = (uint16_t)(rand() % 2 ? rand() % 1200 : rand() % 65536);
@@ -504,7 +505,8 @@ static void test_differential(void)
 
 			if (proto == 1)
 				port = 0;
-			snprintf(dst, sizeof(dst), "%u.%u.%u.%u", addr[0], addr[1], addr[2], addr[3]);
+			snprintf(dst, sizeof(dst), "%u.%u.%u.%u", addr[0], addr[1], addr[2],
+				 addr[3]);
 			want = policy_judge(pol, 0, AF_INET, addr, proto, port);
 			ip4(&p, dst, proto, NULL, 0, 0);
 			l4(&p, port);
@@ -515,11 +517,12 @@ static void test_differential(void)
 			if (rv != (want.verdict == HUSH_VERDICT_ALLOW) || nev != 1 ||
 			    evs[0].rule != want.rule) {
 				if (!mismatches++)
-					snprintf(first, sizeof(first),
-						 "%s proto %u port %u: kernel %d rule %u, reference "
-						 "%u rule %u",
-						 dst, proto, port, rv, nev ? evs[0].rule : 0,
-						 want.verdict, want.rule);
+					snprintf(
+					    first, sizeof(first),
+					    "%s proto %u port %u: kernel %d rule %u, reference "
+					    "%u rule %u",
+					    dst, proto, port, rv, nev ? evs[0].rule : 0,
+					    want.verdict, want.rule);
 			}
 		}
 		engine_close(e);
