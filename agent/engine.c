@@ -73,6 +73,7 @@ struct engine {
 	int cg_fd;
 	char *pin_dir;
 	int lock_fd;
+	int instance_fd; /* flock on pin_dir/links for our lifetime */
 	bool adopted;
 	bool log_allowed;
 	/* Scope cgroups as resolved by the last apply (id 0: missing). */
@@ -222,12 +223,13 @@ static int reuse_pinned(struct engine *e)
 			return ret;
 		n++;
 	}
-	if (n != 0 && n != (int)NSHARED) {
-		log_warnx("%s holds %d of %zu hush maps: a previous hushd was interrupted "
-			  "while pinning; run `hush disable --pin-dir %s` and start again",
-			  e->pin_dir, n, NSHARED, e->pin_dir);
-		return -EUCLEAN;
-	}
+	/* Fewer than all: pinned by an older hush (or an interrupted start).
+	 * Keep what is there - it holds the live policy - and create the
+	 * rest; pin_maps() pins them once attached. */
+	if (n != 0 && n != (int)NSHARED)
+		log_info("%s holds %d of %zu hush maps (an older hush pinned them); adopting "
+			 "them and adding the missing ones",
+			 e->pin_dir, n, NSHARED);
 	return n;
 }
 
@@ -478,6 +480,50 @@ static int mark_inbound(void *ctx, uint64_t cookie)
 	return bpf_map_update_elem(*(int *)ctx, &cookie, &one, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * Before anything is written: pinned links must belong to the cgroup we were
+ * asked to enforce on, or we would rewrite (and re-scope) the live policy of
+ * another attachment.
+ */
+static int check_pinned_links(struct engine *e)
+{
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		char p[PATH_MAX];
+		uint64_t cgid;
+		int fd, ret;
+
+		ret = pin_path(p, sizeof(p), e->pin_dir, "links", link_names[l]);
+		if (ret)
+			return ret;
+		fd = bpf_obj_get(p);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			ret = -errno;
+			log_errno(ret, "cannot open pinned link %s", p);
+			return ret;
+		}
+		ret = link_cgroup(fd, &cgid, NULL);
+		close(fd);
+		if (ret) {
+			log_errno(ret, "pinned link %s", p);
+			return ret;
+		}
+		if (cgid != e->cgroup_id) {
+			char other[PATH_MAX];
+
+			if (cgroup_path_of_id(cgid, other, sizeof(other)))
+				snprintf(other, sizeof(other), "cgroup id %llu",
+					 (unsigned long long)cgid);
+			log_warnx("%s enforces on %s, not on %s: nothing was changed (use the same "
+				  "--cgroup, another --pin-dir, or `hush disable --pin-dir %s` first)",
+				  e->pin_dir, other, e->cgroup, e->pin_dir);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
 static int attach_all(struct engine *e)
 {
 	int ret = 0;
@@ -586,6 +632,7 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 		return -ENOMEM;
 	e->cg_fd = -1;
 	e->lock_fd = -1;
+	e->instance_fd = -1;
 	e->log_allowed = o->log_allowed;
 
 	/* 1. The cgroup: on cgroup2, and not the root if forbidden. */
@@ -636,6 +683,20 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 			ret = e->lock_fd;
 			log_errno(ret, "cannot lock %s", e->pin_dir);
 			goto fail;
+		}
+		/* One engine per pin directory at a time. */
+		{
+			char p[PATH_MAX];
+
+			snprintf(p, sizeof(p), "%s/links", e->pin_dir);
+			e->instance_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (e->instance_fd < 0 || flock(e->instance_fd, LOCK_EX | LOCK_NB) < 0) {
+				ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+				log_errno(ret, "%s is in use by another hushd (one hushd per pin "
+					       "directory)",
+					  e->pin_dir);
+				goto fail;
+			}
 		}
 	}
 
@@ -689,7 +750,13 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 	}
 	e->cfg = cfg;
 
-	/* 6. Policy first, then programs: nothing attaches to empty maps. */
+	/* 6. Policy first, then programs: nothing attaches to empty maps.
+	 *    Pinned links of another cgroup are refused before any write. */
+	if (e->pin_dir) {
+		ret = check_pinned_links(e);
+		if (ret)
+			goto fail;
+	}
 	ret = apply_locked(e, pc, policy_text);
 	if (ret)
 		goto fail;
@@ -766,6 +833,8 @@ void engine_close(struct engine *e)
 		close(e->cg_fd);
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
+	if (e->instance_fd >= 0)
+		close(e->instance_fd);
 	scopes_forget(e);
 	free(e->pin_dir);
 	free(e);

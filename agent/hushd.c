@@ -10,7 +10,9 @@
  * reloads, SIGTERM exits.  Exiting, even by SIGKILL, leaves the pinned links
  * attached: enforcement fails closed; `hush disable` is the way out.
  *
- * Exit codes: 0 clean exit, 1 runtime or policy error, 2 usage.
+ * Exit codes: 0 clean exit (enforcement stays pinned), 1 runtime or policy
+ * error, 2 usage, 3 stopped by `hush disable` (enforcement removed; service
+ * managers should not restart: RestartPreventExitStatus=3).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 #include "engine.h"
 #include "event.h"
 #include "log.h"
+#include "polwarn.h"
 #include "probe.h"
 
 #define DEFAULT_POLICY "/etc/hush/policy"
@@ -52,6 +55,7 @@ struct hushd {
 	uint64_t events;
 	uint64_t lost_seen;
 	bool stop;
+	bool disabled;
 };
 
 static void usage(FILE *f)
@@ -95,6 +99,7 @@ static int load_policy(const char *name, const char *text, size_t len, struct po
 		return ret;
 	}
 	policy_errors_free(&errs);
+	policy_warn_unenforced(*pol);
 	return 0;
 }
 
@@ -244,7 +249,9 @@ static void handle_control(struct hushd *d, int lfd)
 		control_reply(cfd, 1, NULL, buf);
 	} else if (strcmp(req.verb, "stop") == 0) {
 		control_reply(cfd, 1, "stopping", NULL);
+		log_info("stopped by `hush disable`: enforcement removed from %s", d->cgroup);
 		d->stop = true;
+		d->disabled = true;
 	} else {
 		control_reply(cfd, 0, NULL, "unknown request (apply, status, stop)\n");
 	}
@@ -592,5 +599,5 @@ int main(int argc, char **argv)
 	engine_close(d.eng);
 	policy_compiled_free(d.pc);
 	policy_free(d.pol);
-	return ret ? 1 : 0;
+	return ret ? 1 : d.disabled ? 3 : 0;
 }

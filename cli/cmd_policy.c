@@ -9,12 +9,13 @@
 #include "../agent/control.h"
 #include "../agent/engine.h"
 #include "../agent/log.h"
+#include "../agent/polwarn.h"
 #include "../rules/policy.h"
 #include "cli.h"
 
 static int policy_usage(void)
 {
-	fprintf(stderr, "usage: hush policy check FILE | show | apply FILE\n");
+	fprintf(stderr, "usage: hush policy check FILE... | show | apply FILE\n");
 	return EXIT_USAGE;
 }
 
@@ -34,6 +35,8 @@ static int check(const char *path, char **text, size_t *len, struct policy **pol
 	if (!ret)
 		ret = policy_compile(*pol, &pc, &errs);
 	policy_compiled_free(pc);
+	if (!ret)
+		policy_warn_unenforced(*pol);
 	if (ret) {
 		policy_errors_print(&errs, "hush: policy: ", stderr);
 		fprintf(stderr, "hush: policy: %s rejected (%zu error%s); nothing was changed\n",
@@ -45,20 +48,28 @@ static int check(const char *path, char **text, size_t *len, struct policy **pol
 	return ret;
 }
 
-static int do_check(const char *path)
+/* Validate each FILE; print the normalized policy (with a "# FILE" header
+ * when there are several).  Exit 1 if any is invalid. */
+static int do_check(int n, char **paths)
 {
-	struct policy *pol = NULL;
-	char *text = NULL;
-	size_t len;
-	int ret;
+	int bad = 0;
 
-	ret = check(path, &text, &len, &pol);
-	free(text);
-	if (ret)
-		return EXIT_FAIL;
-	policy_print(pol, stdout);
-	policy_free(pol);
-	return EXIT_OK;
+	for (int i = 0; i < n; i++) {
+		struct policy *pol = NULL;
+		char *text = NULL;
+		size_t len;
+
+		if (check(paths[i], &text, &len, &pol)) {
+			bad++;
+		} else {
+			if (n > 1)
+				printf("%s# %s\n", i ? "\n" : "", paths[i]);
+			policy_print(pol, stdout);
+			policy_free(pol);
+		}
+		free(text);
+	}
+	return bad ? EXIT_FAIL : EXIT_OK;
 }
 
 static int do_show(struct cli *c)
@@ -128,8 +139,8 @@ int do_policy(struct cli *c, int argc, char **argv)
 {
 	if (argc < 2)
 		return policy_usage();
-	if (strcmp(argv[1], "check") == 0 && argc == 3)
-		return do_check(argv[2]);
+	if (strcmp(argv[1], "check") == 0 && argc >= 3)
+		return do_check(argc - 2, argv + 2);
 	if (strcmp(argv[1], "show") == 0 && argc == 2)
 		return do_show(c);
 	if (strcmp(argv[1], "apply") == 0 && argc == 3)

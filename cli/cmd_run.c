@@ -5,8 +5,9 @@
  *
  * Runs CMD under the policy (default: loopback only) in a cgroup of its own;
  * reports each attempt on stderr as it happens and passes CMD's exit status
- * through (128 + signal if it was killed).  hush's own failures exit 125
- * (like env(1)/timeout(1)), so they cannot be mistaken for CMD's status.
+ * through (128 + signal if it was killed).  hush's own failures, usage
+ * errors included, exit 125 (like env(1)/timeout(1)), so they cannot be
+ * mistaken for CMD's status.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 
 #include "../agent/event.h"
 #include "../agent/log.h"
+#include "../agent/polwarn.h"
 #include "../agent/runner.h"
 #include "cli.h"
 
@@ -46,8 +48,8 @@ static int on_event(void *ctx, const struct hush_event *e)
 static int run_usage(void)
 {
 	fprintf(stderr, "usage: hush run [--policy FILE] [--mode enforce|audit] [--events FILE] "
-			"[--quiet] [--log-allowed] -- CMD [ARGS...]\n");
-	return EXIT_USAGE;
+			"[--quiet] [--log-allowed] [--cgroup-parent DIR] -- CMD [ARGS...]\n");
+	return EXIT_RUN_SETUP;
 }
 
 int do_run(struct cli *c, int argc, char **argv)
@@ -101,7 +103,7 @@ int do_run(struct cli *c, int argc, char **argv)
 		return run_usage();
 	if (mode && strcmp(mode, "enforce") != 0 && strcmp(mode, "audit") != 0) {
 		log_warnx("--mode %s: use enforce or audit", mode);
-		return EXIT_USAGE;
+		return EXIT_RUN_SETUP;
 	}
 
 	/* The policy: given, or loopback only. */
@@ -121,6 +123,7 @@ int do_run(struct cli *c, int argc, char **argv)
 			policy_path ? policy_path : "(default)");
 		goto out;
 	}
+	policy_warn_unenforced(pol);
 	text = policy_to_string(pol);
 	if (!text)
 		goto out;

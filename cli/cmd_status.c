@@ -137,7 +137,7 @@ static void print_table(const struct status *s, const struct cli *c)
 		printf("hushd:       running (pid %d)\n", s->hushd_pid);
 	else
 		printf("hushd:       not running (enforcement stays in place: fail closed; events "
-		       "are counted but not logged)\n");
+		       "wait in the pinned ring buffer for the next hushd, overflow is counted)\n");
 	printf("policy:      mode %s, %zu scope%s, seq %llu, sha256 ", s->mode, s->nscopes,
 	       s->nscopes == 1 ? "" : "s", (unsigned long long)s->st.policy_seq);
 	for (int i = 0; i < 32; i++)
