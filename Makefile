@@ -9,7 +9,7 @@ BPFTOOL	  ?= bpftool
 PKG_CONFIG ?= pkg-config
 ARCH	  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS	  := libbpf libelf zlib libcap sqlite3 libcrypto libnl-3.0 libnl-route-3.0
+PKGS	  := libbpf libelf zlib libcap libcrypto
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -20,8 +20,8 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPUT) -I.
 
 # Debian packages `make deps` installs when missing (build, tests, demo, bench).
-DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev libsqlite3-dev \
-	     libssl-dev libnl-3-dev libnl-route-3-dev pkg-config make gcc
+DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
+	     libssl-dev pkg-config make gcc
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux
 
 ifeq ($(V),1)

@@ -228,8 +228,8 @@ static inline int policy_l4(uint8_t proto)
 
 /* Append one message (already "file:line:col: ..." formatted by the caller).
  * -ENOMEM on allocation failure; errs may be NULL (message dropped). */
-int policy_errors_add(struct policy_errors *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+__attribute__((format(printf, 2, 3))) int policy_errors_add(struct policy_errors *errs,
+							    const char *fmt, ...);
 
 /* Normalized text of one statement, as policy_print() writes it (without
  * indentation or newline), e.g. "allow 10.0.0.0/8 tcp 443,8000-8100".
@@ -242,7 +242,6 @@ char *policy_host_text(const struct policy_host *h);
  * "10.0.0.0/8", "fd00:10::/48"; a host address (/32, /128) without "/LEN"
  * unless always_len.  IPv6 in RFC 5952 form, without dotted quads. */
 #define POLICY_ADDRSTRLEN 48
-void policy_prefix_text(char *buf, int family, const uint8_t *addr, unsigned plen,
-			bool always_len);
+void policy_prefix_text(char *buf, int family, const uint8_t *addr, unsigned plen, bool always_len);
 
 #endif /* HUSH_RULES_POLICY_H */
