@@ -340,7 +340,7 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 		 * where some port of the protocol is allowed. */
 		r->verdict = pt->any_allow[l4] ? HUSH_VERDICT_ALLOW : HUSH_VERDICT_DENY;
 		r->rule = pt->seg[l4][0].rule;
-		return 0;
+		goto local;
 	}
 	/* Binary search: last segment whose lo <= port. */
 	hi = pt->nseg[l4];
@@ -360,6 +360,10 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 	lo &= HUSH_SEG_MAX - 1;
 	r->verdict = pt->seg[l4][lo].verdict;
 	r->rule = pt->seg[l4][lo].rule;
+local:
+	/* A rule of this very prefix: its id is in the LPM value. */
+	if (r->rule >= HUSH_RULE_LOCAL0 && r->rule < HUSH_RULE_LOCAL0 + HUSH_LOCAL_RULES)
+		r->rule = lv->rules[(r->rule - HUSH_RULE_LOCAL0) & (HUSH_LOCAL_RULES - 1)];
 	return 0;
 }
 

@@ -89,9 +89,19 @@ struct hush_lpm6_key {
 	__u8 addr[16];
 };
 
-/* LPM value: index into hush_ptabs. */
+/*
+ * LPM value: index into hush_ptabs, and the ids of up to HUSH_LOCAL_RULES
+ * rules written at exactly this prefix.  A segment whose rule is
+ * HUSH_RULE_LOCAL0 + k was decided by rules[k]: port tables then depend on
+ * the shape of the policy, not on rule ids, and 100k "allow ADDR tcp 443"
+ * lines share one table instead of needing 100k.
+ */
+#define HUSH_LOCAL_RULES 4
+#define HUSH_RULE_LOCAL0 0xfffffff0u
+
 struct hush_lpm_val {
 	__u32 ptab;
+	__u32 rules[HUSH_LOCAL_RULES];
 };
 
 /* hush_scopes value (key: __u64 cgroup id). */

@@ -63,11 +63,11 @@ struct policy_loc {
 struct policy_rule {
 	uint32_t id; /* 1-based, unique across the whole policy, in file order */
 	enum policy_action action;
-	int family;	  /* AF_INET or AF_INET6 */
-	uint8_t addr[16]; /* network order, v4 in addr[0..3]; host bits zero */
-	uint8_t plen;	  /* 0..32 or 0..128 */
-	uint8_t proto;	  /* POLICY_PROTO_ANY, IPPROTO_TCP, IPPROTO_UDP */
-	size_t nports;	  /* 0: every port */
+	int family;			/* AF_INET, AF_INET6, or POLICY_FAMILY_ANY ("allow any") */
+	uint8_t addr[16];		/* network order, v4 in addr[0..3]; host bits zero */
+	uint8_t plen;			/* 0..32 or 0..128 */
+	uint8_t proto;			/* POLICY_PROTO_ANY, IPPROTO_TCP, IPPROTO_UDP */
+	size_t nports;			/* 0: every port */
 	struct policy_portrange *ports; /* sorted, merged (normalized) */
 	struct policy_loc loc;
 };
@@ -185,8 +185,7 @@ int policy_compile(const struct policy *p, struct policy_compiled **out,
 		   struct policy_errors *errs);
 void policy_compiled_free(struct policy_compiled *c);
 /* Rule text for an id, or NULL ("default deny"/"loopback" are implicit). */
-const struct compiled_rule_info *policy_compiled_rule(const struct policy_compiled *c,
-						      uint32_t id);
+const struct compiled_rule_info *policy_compiled_rule(const struct policy_compiled *c, uint32_t id);
 
 /* What a judge returns. */
 struct policy_verdict {
