@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # hush: the one entry point.  `make help` lists the targets.
 
-OUTPUT	  ?= $(abspath .output)
+OUTPUT	  ?= .output
+ABS_OUTPUT := $(abspath $(OUTPUT))
 CC	  ?= cc
 CLANG	  ?= clang
 LLVM_STRIP ?= llvm-strip
@@ -142,16 +143,16 @@ fuzz: $(FUZZ_BINS) ## run every fuzz target for FUZZ_TIME seconds each
 		$(OUTPUT)/fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; done
 
 check: deps-test all unit ## install test deps, build, run every test (needs root)
-	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
+	$(Q)OUTPUT=$(ABS_OUTPUT) tests/run.sh
 
 test: all unit ## run every test without installing anything
-	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
+	$(Q)OUTPUT=$(ABS_OUTPUT) tests/run.sh
 
 demo: deps-test all ## show hush denying a forbidden host inside private namespaces (root)
-	$(Q)OUTPUT=$(OUTPUT) tests/demo.sh
+	$(Q)OUTPUT=$(ABS_OUTPUT) tests/demo.sh
 
 bench: deps-test all $(BENCH_BINS) ## benchmarks; writes tests/bench/RESULTS.md (root)
-	$(Q)OUTPUT=$(OUTPUT) tests/bench/run.sh
+	$(Q)OUTPUT=$(ABS_OUTPUT) tests/bench/run.sh
 
 format: ## clang-format every C file in place
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
