@@ -23,7 +23,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPU
 # Debian packages `make deps` installs when missing (build, tests, demo, bench).
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
 	     libssl-dev pkg-config make gcc
-DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux
+DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
+	     clang-format git
 
 ifeq ($(V),1)
 Q =

@@ -515,9 +515,10 @@ static int check_pinned_links(struct engine *e)
 			if (cgroup_path_of_id(cgid, other, sizeof(other)))
 				snprintf(other, sizeof(other), "cgroup id %llu",
 					 (unsigned long long)cgid);
-			log_warnx("%s enforces on %s, not on %s: nothing was changed (use the same "
-				  "--cgroup, another --pin-dir, or `hush disable --pin-dir %s` first)",
-				  e->pin_dir, other, e->cgroup, e->pin_dir);
+			log_warnx(
+			    "%s enforces on %s, not on %s: nothing was changed (use the same "
+			    "--cgroup, another --pin-dir, or `hush disable --pin-dir %s` first)",
+			    e->pin_dir, other, e->cgroup, e->pin_dir);
 			return -EEXIST;
 		}
 	}
@@ -692,8 +693,9 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 			e->instance_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (e->instance_fd < 0 || flock(e->instance_fd, LOCK_EX | LOCK_NB) < 0) {
 				ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
-				log_errno(ret, "%s is in use by another hushd (one hushd per pin "
-					       "directory)",
+				log_errno(ret,
+					  "%s is in use by another hushd (one hushd per pin "
+					  "directory)",
 					  e->pin_dir);
 				goto fail;
 			}

@@ -14,7 +14,7 @@ set -u
 OUTPUT=${OUTPUT:-$(pwd)/.output}
 export OUTPUT HUSH_SRC=$(pwd)
 cd "$(dirname "$0")/.." || exit 2
-TIERS=${TESTS:-"unit fuzz bpf integration"}
+TIERS=${TESTS:-"lint unit fuzz bpf integration"}
 FILTER=${FILTER:-.}
 passed=0 failed=0 skipped=0
 failures=()
@@ -23,6 +23,7 @@ mkdir -p "$logdir"
 
 list_tier() {
 	case $1 in
+	lint) echo tests/lint.sh ;;
 	unit) ls "$OUTPUT"/unit/test_* 2>/dev/null ;;
 	fuzz) echo tests/fuzz/smoke.sh ;;
 	bpf) ls "$OUTPUT"/bpftest/test_* 2>/dev/null ;;
