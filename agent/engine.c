@@ -33,7 +33,6 @@
 #include "cgroup.h"
 #include "engine.h"
 #include "log.h"
-#include "sockdiag.h"
 #include "sock_addr.skel.h"
 #include "skb_egress.skel.h"
 
@@ -43,21 +42,22 @@ _Static_assert(sizeof(struct hush_lpm4_key) == 12, "lpm4 key layout");
 _Static_assert(sizeof(struct hush_lpm6_key) == 24, "lpm6 key layout");
 _Static_assert(sizeof(struct hush_scope_val) == 8, "scope value layout");
 _Static_assert(sizeof(struct hush_cfg) == 48, "cfg layout");
+_Static_assert(sizeof(struct hush_dkey) == 32, "dcache key layout");
+_Static_assert(sizeof(struct hush_dval) == 12, "dcache value layout");
 
 #define SCACHE_ENTRIES 16384
 
 /* Maps both objects share, by name (identical definitions in hush.bpf.h). */
 static const char *const shared_maps[] = {
-    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6", "hush_ptabs",	"hush_ptext",
-    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	"hush_inbound",
+    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6", "hush_ptabs",  "hush_ptext",
+    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	"hush_dcache",
 };
 #define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 
 static const char *const link_names[ENGINE_LINK_MAX] = {
-    [ENGINE_LINK_SOCK_CREATE] = "sock_create", [ENGINE_LINK_SOCKOPS] = "sockops",
-    [ENGINE_LINK_EGRESS] = "egress",	       [ENGINE_LINK_CONNECT4] = "connect4",
-    [ENGINE_LINK_CONNECT6] = "connect6",       [ENGINE_LINK_SENDMSG4] = "sendmsg4",
-    [ENGINE_LINK_SENDMSG6] = "sendmsg6",
+    [ENGINE_LINK_SOCK_CREATE] = "sock_create", [ENGINE_LINK_EGRESS] = "egress",
+    [ENGINE_LINK_CONNECT4] = "connect4",       [ENGINE_LINK_CONNECT6] = "connect6",
+    [ENGINE_LINK_SENDMSG4] = "sendmsg4",       [ENGINE_LINK_SENDMSG6] = "sendmsg6",
 };
 
 struct engine {
@@ -105,8 +105,6 @@ static struct bpf_program *link_prog(struct engine *e, enum engine_link l)
 	switch (l) {
 	case ENGINE_LINK_SOCK_CREATE:
 		return e->eg->progs.hush_sock_create;
-	case ENGINE_LINK_SOCKOPS:
-		return e->eg->progs.hush_sockops;
 	case ENGINE_LINK_EGRESS:
 		return e->eg->progs.hush_egress;
 	case ENGINE_LINK_CONNECT4:
@@ -334,8 +332,9 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 
 static int apply_locked(struct engine *e, const struct policy_compiled *pc, const char *text)
 {
-	struct inner in[6] = {{-1, "hush_scopes"}, {-1, "hush_scache"}, {-1, "hush_lpm4"},
-			      {-1, "hush_lpm6"},   {-1, "hush_ptabs"},	{-1, "hush_ptext"}};
+	struct inner in[7] = {{-1, "hush_scopes"}, {-1, "hush_scache"}, {-1, "hush_lpm4"},
+			      {-1, "hush_lpm6"},   {-1, "hush_ptabs"},	{-1, "hush_ptext"},
+			      {-1, "hush_dcache"}};
 	size_t tlen = text ? strlen(text) : 0;
 	size_t nchunks = (tlen + HUSH_PTEXT_CHUNK - 1) / HUSH_PTEXT_CHUNK;
 	uint64_t seq = __atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE);
@@ -357,7 +356,9 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 				(__u32)pc->nptabs, BPF_F_INNER_MAP);
 	in[5].fd = inner_create(BPF_MAP_TYPE_ARRAY, "hush_ptext_i", 4,
 				sizeof(struct hush_ptext_chunk), (__u32)nchunks, BPF_F_INNER_MAP);
-	for (int i = 0; i < 6; i++) {
+	in[6].fd = inner_create(BPF_MAP_TYPE_LRU_HASH, "hush_dcache_i", sizeof(struct hush_dkey),
+				sizeof(struct hush_dval), HUSH_DCACHE_ENTRIES, 0);
+	for (int i = 0; i < 7; i++) {
 		if (in[i].fd < 0) {
 			ret = in[i].fd;
 			log_errno(ret, "cannot create policy map %s", in[i].outer);
@@ -415,7 +416,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 	}
 
 	/* 3. Install them in the idle slots (no program looks there yet). */
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		int ofd = map_fd(e, in[i].outer);
 
 		if (ofd < 0 || bpf_map_update_elem(ofd, &next, &in[i].fd, BPF_ANY)) {
@@ -435,7 +436,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 	e->cfg->log_allowed = e->log_allowed;
 	__atomic_store_n(&e->cfg->policy_seq, nseq, __ATOMIC_SEQ_CST);
 out:
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		if (in[i].fd >= 0)
 			close(in[i].fd);
 	return ret;
@@ -471,13 +472,6 @@ static int link_cgroup(int fd, uint64_t *cgid, __u32 *prog_id)
 	if (prog_id)
 		*prog_id = info.prog_id;
 	return 0;
-}
-
-static int mark_inbound(void *ctx, uint64_t cookie)
-{
-	__u8 one = 1;
-
-	return bpf_map_update_elem(*(int *)ctx, &cookie, &one, BPF_ANY) ? -errno : 0;
 }
 
 /*
@@ -530,19 +524,6 @@ static int attach_all(struct engine *e)
 	int ret = 0;
 
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
-		if (l == ENGINE_LINK_EGRESS) {
-			/* sockops now marks every new accept; list the older
-			 * ones before the backstop starts judging packets. */
-			int fd = map_fd(e, "hush_inbound");
-			int n = sockdiag_inbound(mark_inbound, &fd);
-
-			if (n < 0)
-				log_errno(n, "cannot list existing TCP connections (sock_diag); "
-					     "replies on connections accepted before hush attached "
-					     "will be judged as egress");
-			else if (n)
-				log_debug("%d inbound TCP connections predate hush", n);
-		}
 		struct bpf_program *prog = link_prog(e, l);
 		char p[PATH_MAX] = "";
 		struct bpf_link *link = NULL;

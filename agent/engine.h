@@ -31,7 +31,6 @@
 /* The hooks an engine attaches, in attach order. */
 enum engine_link {
 	ENGINE_LINK_SOCK_CREATE,
-	ENGINE_LINK_SOCKOPS,
 	ENGINE_LINK_EGRESS,
 	ENGINE_LINK_CONNECT4,
 	ENGINE_LINK_CONNECT6,

@@ -111,6 +111,27 @@ struct hush_scope_val {
 	__u8 pad[3];
 };
 
+/* Destination verdict cache (hush_dcache[gen]): a memo of the judge. */
+struct hush_dkey {
+	__u64 cgroup;  /* leaf cgroup id of the socket */
+	__u8 addr[16]; /* destination as judged (after unmapping) */
+	__u16 port;
+	__u8 family;
+	__u8 l4;
+	__u8 frag;
+	__u8 pad[3];
+};
+
+struct hush_dval {
+	__u32 rule;
+	__u32 scope;
+	__u8 verdict;
+	__u8 mode;
+	__u8 pad[2];
+};
+
+#define HUSH_DCACHE_ENTRIES 16384
+
 /*
  * hush_cfg[0]: the one global switch.  The map is mmap-able: user space flips
  * the active generation with a single aligned 8-byte store to policy_seq

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * skb_egress family: the cgroup_skb/egress backstop and the two small
- * programs that feed it socket-local state.
+ * skb_egress family: the cgroup_skb/egress backstop and the program that
+ * feeds it the owners of raw sockets.
  *
  *   cgroup_skb/egress    judges the real destination of every IP packet that
  *                        leaves a socket of the cgroup: raw and ping sockets,
@@ -11,15 +11,19 @@
  *                        Every address a packet will visit (IP destination
  *                        plus routing-header / source-route hops) must be
  *                        allowed.  Drop = 0: the sender sees EPERM.
- *   cgroup/sock_create   records the creating process on every IP socket, so
- *                        egress events (often not in process context) name it.
- *   sockops              marks passively opened TCP sockets: replies on a
- *                        connection someone else opened are not egress.
+ *   cgroup/sock_create   records the creating process of raw, ping and other
+ *                        non-TCP/UDP sockets, whose packets no socket hook
+ *                        sees, so the backstop's events name it.
  *
- * Fast path: when a socket hook already judged this socket's destination
- * under the current policy (hush_sk, written by sock_addr.bpf.c), a packet
- * with no IP options or extension headers going to exactly that destination
- * passes without a policy lookup and without a second event.
+ * Fast path: a plain packet (no IP options, no extension headers) whose
+ * destination the judge already ruled on for this cgroup is decided by one
+ * lookup in the destination cache that the socket hooks fill too.
+ *
+ * Replies are not egress: the SYN-ACK of a listener passes, and a TCP packet
+ * that would be denied passes if a listener holds its local port, i.e. it
+ * belongs to a connection someone else opened (found in the kernel with
+ * bpf_skc_lookup_tcp, so connections accepted before hush attached, in any
+ * network namespace, keep working).
  */
 #include "hush.bpf.h"
 
@@ -41,7 +45,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define HUSH_SRH_TYPE	     4
 
 struct hush_pkt {
-	struct hush_dest d;		  /* IP destination, proto, port */
+	struct hush_dest d; /* IP destination, proto, port */
+	__u8 saddr[16];	    /* local address (reply check) */
+	__u16 sport;	    /* local port, host order */
+	__u8 ipver;	    /* 4 or 6 */
+	__u8 pad0;
 	__u8 routed[HUSH_MAX_ROUTED][16]; /* further hops */
 	__u32 nrouted;
 	__u8 plain;    /* no IP options / extension headers */
@@ -56,10 +64,12 @@ static __always_inline void hush_ports(struct __sk_buff *skb, __u32 off, struct 
 
 	if (p->d.l4 == HUSH_L4_OTHER || (p->d.flags & HUSH_EVF_FRAG))
 		return;
-	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) == 0)
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) == 0) {
+		p->sport = bpf_ntohs(ports[0]);
 		p->d.port = bpf_ntohs(ports[1]);
-	else
+	} else {
 		p->overflow = 1;
+	}
 }
 
 /* State of the IPv4 option walk (bpf_loop callback context). */
@@ -134,6 +144,8 @@ static __noinline int hush_parse4(struct __sk_buff *skb, struct hush_pkt *p)
 	if (bpf_skb_load_bytes(skb, 0, &iph, sizeof(iph)))
 		return -1;
 	hush_dest_v4(&p->d, iph.daddr);
+	__builtin_memcpy(p->saddr, &iph.saddr, 4);
+	p->ipver = 4;
 	p->d.proto = iph.protocol;
 	p->d.l4 = hush_l4(iph.protocol);
 	if (iph.frag_off & bpf_htons(0x1fff))
@@ -230,6 +242,8 @@ static __noinline int hush_parse6(struct __sk_buff *skb, struct hush_pkt *p)
 	if (bpf_skb_load_bytes(skb, 0, &ip6h, sizeof(ip6h)))
 		return -1;
 	hush_dest_v6(&p->d, ip6h.daddr.in6_u.u6_addr32);
+	__builtin_memcpy(p->saddr, &ip6h.saddr, 16);
+	p->ipver = 6;
 	p->plain = 1;
 	w.skb = skb;
 	w.p = p;
@@ -245,10 +259,9 @@ static __noinline int hush_parse6(struct __sk_buff *skb, struct hush_pkt *p)
 }
 
 /* Scope of the packet's socket cgroup, cached per leaf. */
-static __always_inline int hush_scope_skb(struct __sk_buff *skb, __u32 gen,
+static __always_inline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u64 leaf,
 					  struct hush_scope_val *sv)
 {
-	__u64 leaf = bpf_skb_cgroup_id(skb);
 	struct hush_scope_val *v;
 	void *scopes;
 	int found = 0;
@@ -275,6 +288,42 @@ static __always_inline int hush_scope_skb(struct __sk_buff *skb, __u32 gen,
 	return 0;
 }
 
+/*
+ * Is this TCP packet a reply on a connection someone else opened?  Look up
+ * the packet's local address and port as an incoming packet from remote
+ * port 0 would: no established connection matches that, so only a listener
+ * can.  A listener on the local port means the connection was accepted.
+ */
+static __noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *l;
+	__u32 sz;
+	int listen;
+
+	if (!p || p->d.l4 != HUSH_L4_TCP)
+		return 0;
+	if (p->ipver == 4) {
+		__builtin_memcpy(&t.ipv4.saddr, p->d.addr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, p->saddr, 4);
+		t.ipv4.sport = 0;
+		t.ipv4.dport = bpf_htons(p->sport);
+		sz = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->d.addr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->saddr, 16);
+		t.ipv6.sport = 0;
+		t.ipv6.dport = bpf_htons(p->sport);
+		sz = sizeof(t.ipv6);
+	}
+	l = bpf_skc_lookup_tcp(skb, &t, sz, BPF_F_CURRENT_NETNS, 0);
+	if (!l)
+		return 0;
+	listen = l->state == BPF_TCP_LISTEN;
+	bpf_sk_release(l);
+	return listen;
+}
+
 SEC("cgroup_skb/egress")
 int hush_egress(struct __sk_buff *skb)
 {
@@ -283,32 +332,19 @@ int hush_egress(struct __sk_buff *skb)
 	struct hush_pkt p = {};
 	struct hush_scope_val sv;
 	struct bpf_sock *sk;
+	struct hush_dkey k;
 	struct hush_cfg *cfg;
 	__u32 zero = 0, gen;
-	__u64 seq;
-	int bad;
+	__u64 seq, leaf;
+	int bad, hit = -1;
 	__u8 ev;
 
-	/* 1. Socket state: listener SYN-ACKs and accepted connections are
-	 *    replies, not egress. */
+	/* 1. A listener only sends SYN-ACKs: replies, not egress. */
 	sk = skb->sk;
 	if (sk) {
 		sk = bpf_sk_fullsock(sk);
-		if (sk) {
-			if (sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN)
-				return 1;
-			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
-			if (st && (st->flags & HUSH_SKF_INBOUND))
-				return 1;
-			if (!st && sk->protocol == IPPROTO_TCP) {
-				/* Older than our sock_create hook: accepted
-				 * before hush attached? */
-				__u64 ck = bpf_get_socket_cookie(skb);
-
-				if (bpf_map_lookup_elem(&hush_inbound, &ck))
-					return 1;
-			}
-		}
+		if (sk && sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN)
+			return 1;
 	}
 
 	/* 2. Parse the packet; what cannot be parsed is denied. */
@@ -324,26 +360,23 @@ int hush_egress(struct __sk_buff *skb)
 		return 0;
 	seq = hush_seq(cfg);
 	gen = HUSH_GEN(seq);
-	r.seq = (__u32)seq;
+	leaf = bpf_skb_cgroup_id(skb);
 
-	/* 3. Fast path: exactly what a socket hook let through. */
-	if (!bad && p.plain && st && (st->flags & HUSH_SKF_JUDGED) && st->seq == r.seq &&
-	    st->verdict != HUSH_EV_DENY && st->family == p.d.family && st->dport == p.d.port &&
-	    hush_addr_eq(st->daddr, p.d.addr)) {
-		hush_count(HUSH_HOOK_EGRESS, st->verdict);
-		return 1;
-	}
-
-	/* 4. Full judgement of the destination and every routed hop. */
-	r.verdict = HUSH_VERDICT_DENY;
-	r.rule = HUSH_RULE_DEFAULT;
-	r.mode = HUSH_MODE_ENFORCE;
-	r.scope = (__u32)-1;
-	if (hush_scope_skb(skb, gen, &sv) == 0) {
-		r.scope = sv.scope;
-		r.mode = sv.mode;
-		if (!bad && !p.overflow) {
+	/* 3. Memoized ruling for plain packets, else judge the destination
+	 *    and every routed hop. */
+	if (!bad && !p.overflow && p.plain)
+		hit = hush_dcache_get(gen, leaf, &p.d, &k, &r);
+	if (hit < 0) {
+		r.verdict = HUSH_VERDICT_DENY;
+		r.rule = HUSH_RULE_DEFAULT;
+		r.mode = HUSH_MODE_ENFORCE;
+		r.scope = (__u32)-1;
+		if (!bad && !p.overflow && hush_scope_skb(skb, gen, leaf, &sv) == 0) {
+			r.scope = sv.scope;
+			r.mode = sv.mode;
 			hush_lookup(gen, sv.scope, &p.d, &r);
+			if (p.plain)
+				hush_dcache_put(gen, &k, &r);
 			for (int i = 0; i < HUSH_MAX_ROUTED; i++) {
 				struct hush_dest hop;
 
@@ -366,11 +399,31 @@ int hush_egress(struct __sk_buff *skb)
 			}
 		}
 	}
+	r.seq = (__u32)seq;
 	ev = hush_ev_of(&r);
+
+	/* 4. Not allowed: a reply, or a packet a socket hook already reported? */
+	if (ev != HUSH_EV_ALLOW && !bad && !p.overflow && p.plain) {
+		if (sk && sk->protocol == IPPROTO_TCP && hush_is_reply(skb, &p)) {
+			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
+			return 1;
+		}
+		if (sk)
+			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
+		if (ev == HUSH_EV_AUDIT && st && (st->flags & HUSH_SKF_JUDGED) &&
+		    st->seq == r.seq && st->family == p.d.family && st->dport == p.d.port &&
+		    hush_addr_eq(st->daddr, p.d.addr)) {
+			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_AUDIT);
+			return 1;
+		}
+	} else if (ev != HUSH_EV_ALLOW && sk) {
+		st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
+	}
+
+	/* 5. Count, and report what was not simply allowed. */
 	hush_count(HUSH_HOOK_EGRESS, ev);
 	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
-		hush_emit(HUSH_HOOK_EGRESS, ev, &p.d, &r, bpf_get_socket_cookie(skb),
-			  bpf_skb_cgroup_id(skb), st, 0);
+		hush_emit(HUSH_HOOK_EGRESS, ev, &p.d, &r, bpf_get_socket_cookie(skb), leaf, st, 0);
 	return ev == HUSH_EV_DENY ? 0 : 1;
 }
 
@@ -381,6 +434,10 @@ int hush_sock_create(struct bpf_sock *sk)
 	__u64 pt, ug;
 
 	if (sk->family != HUSH_AF_INET && sk->family != HUSH_AF_INET6)
+		return 1;
+	/* TCP and UDP are judged in process context by the socket hooks:
+	 * spare them the storage (its allocation costs more than a judgement). */
+	if (sk->protocol == IPPROTO_TCP || sk->protocol == IPPROTO_UDP)
 		return 1;
 	st = bpf_sk_storage_get(&hush_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
@@ -393,22 +450,5 @@ int hush_sock_create(struct bpf_sock *sk)
 	st->gid = ug >> 32;
 	bpf_get_current_comm(st->comm, sizeof(st->comm));
 	st->flags |= HUSH_SKF_OWNER;
-	return 1;
-}
-
-SEC("sockops")
-int hush_sockops(struct bpf_sock_ops *skops)
-{
-	struct hush_sk_state *st;
-	struct bpf_sock *sk;
-
-	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		return 1;
-	sk = skops->sk;
-	if (!sk)
-		return 1;
-	st = bpf_sk_storage_get(&hush_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (st)
-		st->flags |= HUSH_SKF_INBOUND;
 	return 1;
 }

@@ -8,9 +8,11 @@
  * destinations are judged as IPv4 (a v6 TCP socket connecting to a mapped
  * address never passes connect4); 0.0.0.0 and :: are judged as loopback.
  *
- * What was judged is remembered in socket-local storage so the egress
- * backstop (skb_egress.bpf.c) can pass the socket's packets without a second
- * lookup, and without a second event in audit mode.
+ * Rulings are memoized per (cgroup, destination) in hush_dcache, which the
+ * egress backstop (skb_egress.bpf.c) reads too, so a socket's packets pass
+ * without a second policy lookup.  A socket let through in audit mode is
+ * marked in socket-local storage so the backstop does not report each of its
+ * packets again.
  */
 #include "hush.bpf.h"
 
@@ -18,9 +20,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Scope of the calling task's cgroup (sock_addr hooks run in the caller's
  * context; the ancestor walk is cached per leaf cgroup). */
-static __always_inline int hush_scope_current(__u32 gen, struct hush_scope_val *sv)
+static __always_inline int hush_scope_current(__u32 gen, __u64 leaf, struct hush_scope_val *sv)
 {
-	__u64 leaf = bpf_get_current_cgroup_id();
 	struct hush_scope_val *v;
 	void *scopes;
 	int found = 0;
@@ -47,7 +48,7 @@ static __always_inline int hush_scope_current(__u32 gen, struct hush_scope_val *
 	return 0;
 }
 
-/* Remember the judgement on the socket for the egress backstop. */
+/* Mark a socket let through in audit mode, for the egress backstop. */
 static __always_inline void hush_remember(struct bpf_sock_addr *ctx, const struct hush_dest *d,
 					  const struct hush_ruling *r, __u8 ev)
 {
@@ -72,9 +73,10 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	struct hush_ruling r = {};
 	struct hush_dest d = {};
 	struct hush_scope_val sv;
+	struct hush_dkey k;
 	struct hush_cfg *cfg;
 	__u32 zero = 0, gen;
-	__u64 seq;
+	__u64 seq, leaf;
 	__u8 ev;
 
 	/* 1. The destination, normalized (mapped -> v4, any -> loopback). */
@@ -100,29 +102,32 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 		return 0;
 	seq = hush_seq(cfg);
 	gen = HUSH_GEN(seq);
-	r.seq = (__u32)seq;
 
-	/* 3. Scope, then verdict; no scope means no policy: deny. */
-	r.verdict = HUSH_VERDICT_DENY;
-	r.rule = HUSH_RULE_DEFAULT;
-	r.mode = HUSH_MODE_ENFORCE;
-	r.scope = (__u32)-1;
-	if (hush_scope_current(gen, &sv) == 0) {
-		r.scope = sv.scope;
-		r.mode = sv.mode;
-		hush_lookup(gen, sv.scope, &d, &r);
+	/* 3. Memoized ruling, else scope then verdict (no scope: deny). */
+	leaf = bpf_get_current_cgroup_id();
+	if (hush_dcache_get(gen, leaf, &d, &k, &r) < 0) {
+		r.verdict = HUSH_VERDICT_DENY;
+		r.rule = HUSH_RULE_DEFAULT;
+		r.mode = HUSH_MODE_ENFORCE;
+		r.scope = (__u32)-1;
+		if (hush_scope_current(gen, leaf, &sv) == 0) {
+			r.scope = sv.scope;
+			r.mode = sv.mode;
+			hush_lookup(gen, sv.scope, &d, &r);
+			hush_dcache_put(gen, &k, &r);
+		}
 	}
+	r.seq = (__u32)seq;
 	ev = hush_ev_of(&r);
 	hush_count(hook, ev);
 
-	/* 4. Tell the backstop what was let through. */
-	if (ev != HUSH_EV_DENY)
+	/* 4. Audit: the backstop must not report this socket's packets again. */
+	if (ev == HUSH_EV_AUDIT)
 		hush_remember(ctx, &d, &r, ev);
 
 	/* 5. Log denials, would-denials and, if asked, allowed attempts. */
 	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
-		hush_emit(hook, ev, &d, &r, bpf_get_socket_cookie(ctx), bpf_get_current_cgroup_id(),
-			  NULL, 1);
+		hush_emit(hook, ev, &d, &r, bpf_get_socket_cookie(ctx), leaf, NULL, 1);
 	return ev == HUSH_EV_DENY ? 0 : 1;
 }
 

@@ -3,9 +3,9 @@
 #
 # Inbound connections are not egress.  A service in an enforced cgroup that
 # accepts a connection must be able to answer on it, whether the connection
-# was accepted after hushd attached (sockops marks it) or before (hushd lists
-# it with sock_diag at start-up): otherwise starting hushd host-wide would cut
-# every open SSH session.  An OUTBOUND connection opened before hushd started
+# was accepted after hushd attached or before it (the backstop finds the
+# listener holding the local port): otherwise starting hushd host-wide would
+# cut every open SSH session.  An OUTBOUND connection opened before hushd started
 # to a forbidden host is cut by the egress backstop, with an event.
 #
 # The policy allows nothing but loopback: only the inbound logic can let the
@@ -69,7 +69,7 @@ else
 		"client got: $(tail -n 1 "$H_TMP/pre.out")"
 fi
 
-# 2. Accepted after hushd: sockops marks it; the echo comes back.
+# 2. Accepted after hushd: the echo comes back.
 r=$(nsenter "--net=/run/netns/$H_NS_INT" "$NETPROBE" connect "$H_HOST4_I" 7000 \
 	--send after-hushd --timeout-ms 3000)
 if echo "$r" | jq -e '.result == "ok" and .reply_len > 0' >/dev/null; then
