@@ -356,9 +356,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 				(__u32)pc->nptabs, BPF_F_INNER_MAP);
 	in[5].fd = inner_create(BPF_MAP_TYPE_ARRAY, "hush_ptext_i", 4,
 				sizeof(struct hush_ptext_chunk), (__u32)nchunks, BPF_F_INNER_MAP);
-	in[6].fd = inner_create(BPF_MAP_TYPE_LRU_HASH, "hush_dcache_i", sizeof(struct hush_dkey),
-				sizeof(struct hush_dval), HUSH_DCACHE_ENTRIES, 0);
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (in[i].fd < 0) {
 			ret = in[i].fd;
 			log_errno(ret, "cannot create policy map %s", in[i].outer);
@@ -416,7 +414,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 	}
 
 	/* 3. Install them in the idle slots (no program looks there yet). */
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 6; i++) {
 		int ofd = map_fd(e, in[i].outer);
 
 		if (ofd < 0 || bpf_map_update_elem(ofd, &next, &in[i].fd, BPF_ANY)) {
@@ -436,7 +434,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 	e->cfg->log_allowed = e->log_allowed;
 	__atomic_store_n(&e->cfg->policy_seq, nseq, __ATOMIC_SEQ_CST);
 out:
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 6; i++)
 		if (in[i].fd >= 0)
 			close(in[i].fd);
 	return ret;

@@ -66,13 +66,6 @@ struct hush_scopes_inner {
  * storage costs ~0.8 us to create, more than the whole judgement).  Per
  * generation like every policy map, so a new policy starts empty.
  */
-struct hush_dcache_inner {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct hush_dkey);
-	__type(value, struct hush_dval);
-};
-
 /* Leaf cgroup id -> resolved scope: caches the ancestor walk.  Per
  * generation, so a new policy starts with an empty cache. */
 struct hush_scache_inner {
@@ -130,11 +123,12 @@ struct {
 	__array(values, struct hush_scache_inner);
 } hush_scache SEC(".maps");
 
+/* The judge's memo (see struct hush_dkey in policy.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, HUSH_NGEN);
-	__type(key, __u32);
-	__array(values, struct hush_dcache_inner);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HUSH_DCACHE_ENTRIES);
+	__type(key, struct hush_dkey);
+	__type(value, struct hush_dval);
 } hush_dcache SEC(".maps");
 
 struct {
@@ -418,23 +412,18 @@ static __always_inline void hush_scope_remember(__u32 gen, __u64 leaf,
  * (scope_fn), since how to walk cgroup ancestors differs per program type.
  * Returns 0 with r filled; -1 when no scope applies (r says deny).
  */
-static __always_inline int hush_dcache_get(__u32 gen, __u64 leaf, const struct hush_dest *d,
+static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct hush_dest *d,
 					   struct hush_dkey *k, struct hush_ruling *r)
 {
 	struct hush_dval *v;
-	void *dc;
 
-	__builtin_memset(k, 0, sizeof(*k));
 	k->cgroup = leaf;
 	__builtin_memcpy(k->addr, d->addr, 16);
+	k->seq = seq;
 	k->port = d->port;
 	k->family = d->family;
-	k->l4 = d->l4;
-	k->frag = (d->flags & HUSH_EVF_FRAG) ? 1 : 0;
-	dc = bpf_map_lookup_elem(&hush_dcache, &gen);
-	if (!dc)
-		return -1;
-	v = bpf_map_lookup_elem(dc, k);
+	k->l4frag = d->l4 | ((d->flags & HUSH_EVF_FRAG) ? 0x80 : 0);
+	v = bpf_map_lookup_elem(&hush_dcache, k);
 	if (!v)
 		return -1;
 	r->rule = v->rule;
@@ -444,15 +433,12 @@ static __always_inline int hush_dcache_get(__u32 gen, __u64 leaf, const struct h
 	return 0;
 }
 
-static __always_inline void hush_dcache_put(__u32 gen, const struct hush_dkey *k,
-					    const struct hush_ruling *r)
+static __always_inline void hush_dcache_put(const struct hush_dkey *k, const struct hush_ruling *r)
 {
 	struct hush_dval v = {
 	    .rule = r->rule, .scope = r->scope, .verdict = r->verdict, .mode = r->mode};
-	void *dc = bpf_map_lookup_elem(&hush_dcache, &gen);
 
-	if (dc)
-		bpf_map_update_elem(dc, k, &v, BPF_ANY);
+	bpf_map_update_elem(&hush_dcache, k, &v, BPF_ANY);
 }
 
 /* Offer an event; wake the reader only on the record that crosses

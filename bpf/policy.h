@@ -111,15 +111,20 @@ struct hush_scope_val {
 	__u8 pad[3];
 };
 
-/* Destination verdict cache (hush_dcache[gen]): a memo of the judge. */
+/*
+ * Destination verdict cache (hush_dcache): a memo of the judge.  One global
+ * LRU map rather than a map per generation: the policy sequence is part of
+ * the key, so a new policy never hits an old entry (old ones age out), and
+ * the lookup is a direct call the verifier resolves (an inner map's is an
+ * indirect call, a retpoline on most machines).
+ */
 struct hush_dkey {
 	__u64 cgroup;  /* leaf cgroup id of the socket */
 	__u8 addr[16]; /* destination as judged (after unmapping) */
+	__u32 seq;     /* low 32 bits of hush_cfg.policy_seq */
 	__u16 port;
 	__u8 family;
-	__u8 l4;
-	__u8 frag;
-	__u8 pad[3];
+	__u8 l4frag; /* HUSH_L4_* | 0x80 for a non-first fragment */
 };
 
 struct hush_dval {
@@ -130,7 +135,7 @@ struct hush_dval {
 	__u8 pad[2];
 };
 
-#define HUSH_DCACHE_ENTRIES 16384
+#define HUSH_DCACHE_ENTRIES 32768
 
 /*
  * hush_cfg[0]: the one global switch.  The map is mmap-able: user space flips

@@ -365,7 +365,7 @@ int hush_egress(struct __sk_buff *skb)
 	/* 3. Memoized ruling for plain packets, else judge the destination
 	 *    and every routed hop. */
 	if (!bad && !p.overflow && p.plain)
-		hit = hush_dcache_get(gen, leaf, &p.d, &k, &r);
+		hit = hush_dcache_get((__u32)seq, leaf, &p.d, &k, &r);
 	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
@@ -376,7 +376,7 @@ int hush_egress(struct __sk_buff *skb)
 			r.mode = sv.mode;
 			hush_lookup(gen, sv.scope, &p.d, &r);
 			if (p.plain)
-				hush_dcache_put(gen, &k, &r);
+				hush_dcache_put(&k, &r);
 			for (int i = 0; i < HUSH_MAX_ROUTED; i++) {
 				struct hush_dest hop;
 

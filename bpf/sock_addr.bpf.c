@@ -105,7 +105,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 
 	/* 3. Memoized ruling, else scope then verdict (no scope: deny). */
 	leaf = bpf_get_current_cgroup_id();
-	if (hush_dcache_get(gen, leaf, &d, &k, &r) < 0) {
+	if (hush_dcache_get((__u32)seq, leaf, &d, &k, &r) < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
 		r.mode = HUSH_MODE_ENFORCE;
@@ -114,7 +114,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 			r.scope = sv.scope;
 			r.mode = sv.mode;
 			hush_lookup(gen, sv.scope, &d, &r);
-			hush_dcache_put(gen, &k, &r);
+			hush_dcache_put(&k, &r);
 		}
 	}
 	r.seq = (__u32)seq;
