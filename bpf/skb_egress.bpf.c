@@ -72,6 +72,56 @@ static __always_inline void hush_ports(struct __sk_buff *skb, __u32 off, struct 
 	}
 }
 
+/*
+ * Fast parse by direct packet access, for the common packet: no IP options
+ * or extension headers, headers in the linear area.  Returns -1 to send
+ * anything else to the full parsers (helper loads, option and header walks).
+ */
+static __always_inline int hush_parse_fast(struct __sk_buff *skb, struct hush_pkt *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u16 *ports;
+	__u8 proto;
+
+	if (skb->protocol == bpf_htons(HUSH_ETH_P_IP)) {
+		struct iphdr *iph = data;
+
+		if ((void *)(iph + 1) > end || iph->ihl != 5)
+			return -1;
+		if (iph->frag_off & bpf_htons(0x1fff))
+			return -1;
+		hush_dest_v4(&p->d, iph->daddr);
+		__builtin_memcpy(p->saddr, &iph->saddr, 4);
+		p->ipver = 4;
+		proto = iph->protocol;
+		ports = (void *)(iph + 1);
+	} else if (skb->protocol == bpf_htons(HUSH_ETH_P_IPV6)) {
+		struct ipv6hdr *ip6h = data;
+
+		if ((void *)(ip6h + 1) > end)
+			return -1;
+		proto = ip6h->nexthdr;
+		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != 58 /* ICMPv6 */)
+			return -1;
+		hush_dest_v6(&p->d, ip6h->daddr.in6_u.u6_addr32);
+		__builtin_memcpy(p->saddr, &ip6h->saddr, 16);
+		p->ipver = 6;
+		ports = (void *)(ip6h + 1);
+	} else {
+		return -1;
+	}
+	p->d.proto = proto;
+	p->d.l4 = hush_l4(proto);
+	if (p->d.l4 != HUSH_L4_OTHER) {
+		if ((void *)(ports + 2) > end)
+			return -1;
+		p->sport = bpf_ntohs(ports[0]);
+		p->d.port = bpf_ntohs(ports[1]);
+	}
+	p->plain = 1;
+	return 0;
+}
+
 /* State of the IPv4 option walk (bpf_loop callback context). */
 struct hush_optwalk {
 	struct hush_pkt *p;
@@ -348,12 +398,17 @@ int hush_egress(struct __sk_buff *skb)
 	}
 
 	/* 2. Parse the packet; what cannot be parsed is denied. */
-	if (skb->protocol == bpf_htons(HUSH_ETH_P_IP))
-		bad = hush_parse4(skb, &p);
-	else if (skb->protocol == bpf_htons(HUSH_ETH_P_IPV6))
-		bad = hush_parse6(skb, &p);
-	else
+	if (skb->protocol != bpf_htons(HUSH_ETH_P_IP) &&
+	    skb->protocol != bpf_htons(HUSH_ETH_P_IPV6))
 		return 1; /* not IP: not ours to judge */
+	bad = hush_parse_fast(skb, &p);
+	if (bad) {
+		__builtin_memset(&p, 0, sizeof(p));
+		if (skb->protocol == bpf_htons(HUSH_ETH_P_IP))
+			bad = hush_parse4(skb, &p);
+		else
+			bad = hush_parse6(skb, &p);
+	}
 
 	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
 	if (!cfg)
