@@ -50,7 +50,7 @@ _Static_assert(sizeof(struct hush_dval) == 12, "dcache value layout");
 /* Maps both objects share, by name (identical definitions in hush.bpf.h). */
 static const char *const shared_maps[] = {
     "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6", "hush_ptabs",  "hush_ptext",
-    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	"hush_dcache",
+    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	"hush_dcache", "hush_last",
 };
 #define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 

@@ -66,6 +66,27 @@ struct hush_scopes_inner {
  * storage costs ~0.8 us to create, more than the whole judgement).  Per
  * generation like every policy map, so a new policy starts empty.
  */
+/*
+ * The last ruling made on this CPU, by socket: a send's egress packet is
+ * judged on the same CPU right after its sendmsg hook, and a sendto() storm
+ * repeats one destination; both then skip even the cache's hash lookup.
+ * Matched on socket cookie, cgroup, destination and policy sequence, so a
+ * miss (another socket, a migration, a new policy) only costs a fall back.
+ */
+struct hush_last {
+	struct hush_dkey k; /* cgroup, destination, policy sequence */
+	__u64 cookie;
+	struct hush_dval v;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hush_last);
+} hush_last SEC(".maps");
+
 /* Leaf cgroup id -> resolved scope: caches the ancestor walk.  Per
  * generation, so a new policy starts with an empty cache. */
 struct hush_scache_inner {
@@ -412,10 +433,21 @@ static __always_inline void hush_scope_remember(__u32 gen, __u64 leaf,
  * (scope_fn), since how to walk cgroup ancestors differs per program type.
  * Returns 0 with r filled; -1 when no scope applies (r says deny).
  */
-static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct hush_dest *d,
-					   struct hush_dkey *k, struct hush_ruling *r)
+static __always_inline int hush_key_eq(const struct hush_dkey *a, const struct hush_dkey *b)
 {
-	struct hush_dval *v;
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Ruling for (leaf, d) under policy seq: from this CPU's last ruling of
+ * the same socket, else the destination cache.  Fills k either way. */
+static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct hush_dest *d,
+					   __u64 cookie, struct hush_dkey *k, struct hush_ruling *r)
+{
+	struct hush_dval *v = NULL;
+	struct hush_last *last;
+	__u32 zero = 0;
 
 	k->cgroup = leaf;
 	__builtin_memcpy(k->addr, d->addr, 16);
@@ -423,7 +455,11 @@ static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct h
 	k->port = d->port;
 	k->family = d->family;
 	k->l4frag = d->l4 | ((d->flags & HUSH_EVF_FRAG) ? 0x80 : 0);
-	v = bpf_map_lookup_elem(&hush_dcache, k);
+	last = bpf_map_lookup_elem(&hush_last, &zero);
+	if (last && cookie && last->cookie == cookie && hush_key_eq(&last->k, k))
+		v = &last->v;
+	if (!v)
+		v = bpf_map_lookup_elem(&hush_dcache, k);
 	if (!v)
 		return -1;
 	r->rule = v->rule;
@@ -431,6 +467,26 @@ static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct h
 	r->verdict = v->verdict;
 	r->mode = v->mode;
 	return 0;
+}
+
+/* Remember a ruling as this CPU's last for the socket. */
+static __always_inline void hush_last_put(__u64 cookie, const struct hush_dkey *k,
+					  const struct hush_ruling *r)
+{
+	struct hush_last *last;
+	__u32 zero = 0;
+
+	last = bpf_map_lookup_elem(&hush_last, &zero);
+	if (!last || !cookie)
+		return;
+	if (last->cookie == cookie && hush_key_eq(&last->k, k))
+		return;
+	last->k = *k;
+	last->cookie = cookie;
+	last->v.rule = r->rule;
+	last->v.scope = r->scope;
+	last->v.verdict = r->verdict;
+	last->v.mode = r->mode;
 }
 
 static __always_inline void hush_dcache_put(const struct hush_dkey *k, const struct hush_ruling *r)

@@ -385,7 +385,7 @@ int hush_egress(struct __sk_buff *skb)
 	struct hush_dkey k;
 	struct hush_cfg *cfg;
 	__u32 zero = 0, gen;
-	__u64 seq, leaf;
+	__u64 seq, leaf, cookie;
 	int bad, hit = -1;
 	__u8 ev;
 
@@ -419,8 +419,9 @@ int hush_egress(struct __sk_buff *skb)
 
 	/* 3. Memoized ruling for plain packets, else judge the destination
 	 *    and every routed hop. */
+	cookie = bpf_get_socket_cookie(skb);
 	if (!bad && !p.overflow && p.plain)
-		hit = hush_dcache_get((__u32)seq, leaf, &p.d, &k, &r);
+		hit = hush_dcache_get((__u32)seq, leaf, &p.d, cookie, &k, &r);
 	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
@@ -478,7 +479,7 @@ int hush_egress(struct __sk_buff *skb)
 	/* 5. Count, and report what was not simply allowed. */
 	hush_count(HUSH_HOOK_EGRESS, ev);
 	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
-		hush_emit(HUSH_HOOK_EGRESS, ev, &p.d, &r, bpf_get_socket_cookie(skb), leaf, st, 0);
+		hush_emit(HUSH_HOOK_EGRESS, ev, &p.d, &r, cookie, leaf, st, 0);
 	return ev == HUSH_EV_DENY ? 0 : 1;
 }
 

@@ -76,7 +76,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	struct hush_dkey k;
 	struct hush_cfg *cfg;
 	__u32 zero = 0, gen;
-	__u64 seq, leaf;
+	__u64 seq, leaf, cookie;
 	__u8 ev;
 
 	/* 1. The destination, normalized (mapped -> v4, any -> loopback). */
@@ -105,7 +105,8 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 
 	/* 3. Memoized ruling, else scope then verdict (no scope: deny). */
 	leaf = bpf_get_current_cgroup_id();
-	if (hush_dcache_get((__u32)seq, leaf, &d, &k, &r) < 0) {
+	cookie = bpf_get_socket_cookie(ctx);
+	if (hush_dcache_get((__u32)seq, leaf, &d, cookie, &k, &r) < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
 		r.mode = HUSH_MODE_ENFORCE;
@@ -117,6 +118,8 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 			hush_dcache_put(&k, &r);
 		}
 	}
+	if (r.scope != (__u32)-1)
+		hush_last_put(cookie, &k, &r);
 	r.seq = (__u32)seq;
 	ev = hush_ev_of(&r);
 	hush_count(hook, ev);
@@ -127,7 +130,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 
 	/* 5. Log denials, would-denials and, if asked, allowed attempts. */
 	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
-		hush_emit(hook, ev, &d, &r, bpf_get_socket_cookie(ctx), leaf, NULL, 1);
+		hush_emit(hook, ev, &d, &r, cookie, leaf, NULL, 1);
 	return ev == HUSH_EV_DENY ? 0 : 1;
 }
 
