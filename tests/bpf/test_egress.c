@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,6 +535,123 @@ static void test_differential(void)
 	      "%d of %d differ; first: %s", mismatches, checked, first);
 }
 
+/*
+ * Reload atomicity under traffic: a thread runs the real program on an
+ * allowed and a denied destination without pause while the policy flips
+ * between two differently shaped policies (both allow the one, deny the
+ * other).  Any wrong verdict would be a half-visible policy.
+ */
+struct flipper {
+	int fd;
+	atomic_int stop;
+	long runs, wrong;
+	char first[128];
+};
+
+static void *hammer(void *arg)
+{
+	struct flipper *f = arg;
+	struct pkt ok, bad;
+
+	ip4(&ok, "198.18.1.7", 6, NULL, 0, 0);
+	l4(&ok, 443);
+	ip4(&bad, "10.9.9.9", 6, NULL, 0, 0);
+	l4(&bad, 443);
+	while (!atomic_load(&f->stop)) {
+		int r1 = -1, r2 = -1;
+
+		run(f->fd, &ok, &r1);
+		run(f->fd, &bad, &r2);
+		f->runs += 2;
+		if (r1 != 1 || r2 != 0) {
+			if (!f->wrong)
+				snprintf(f->first, sizeof(f->first),
+					 "after %ld runs: allowed returned %d, denied %d", f->runs,
+					 r1, r2);
+			f->wrong++;
+		}
+	}
+	return NULL;
+}
+
+static char *make_policy(int variant, struct policy **pol, struct policy_compiled **pc)
+{
+	struct policy_errors errs = {0};
+	char *text = NULL, *norm;
+	size_t tl = 0;
+	FILE *f = open_memstream(&text, &tl);
+
+	if (variant == 0) {
+		fprintf(f, "allow 198.18.1.0/24 tcp 443\n");
+		for (int i = 0; i < 500; i++)
+			fprintf(f, "deny 172.16.%d.%d\n", i / 256, i % 256);
+	} else {
+		fprintf(f, "allow 198.18.1.7 tcp 80,443\nallow 198.18.0.0/16 tcp 443\n");
+		for (int i = 0; i < 3000; i++)
+			fprintf(f, "allow 172.17.%d.%d udp 53\n", i / 256, i % 256);
+		fprintf(f, "scope x {\n  allow 10.9.9.9\n}\n");
+	}
+	fclose(f);
+	if (policy_parse("flip", text, tl, pol, &errs) || policy_compile(*pol, pc, &errs)) {
+		policy_errors_free(&errs);
+		free(text);
+		return NULL;
+	}
+	policy_errors_free(&errs);
+	free(text);
+	norm = policy_to_string(*pol);
+	return norm;
+}
+
+static void test_atomic_reload(void)
+{
+	struct policy_compiled *pc[2] = {0};
+	struct policy *pol[2] = {0};
+	char *text[2], xdir[PATH_MAX + 8];
+	struct flipper f = {0};
+	struct engine *e;
+	pthread_t th;
+	int applied = 0, failed = 0;
+
+	snprintf(xdir, sizeof(xdir), "%s/x", test_cg);
+	mkdir(xdir, 0755); /* scope x exists: variant 1 binds it */
+	text[0] = make_policy(0, &pol[0], &pc[0]);
+	text[1] = make_policy(1, &pol[1], &pc[1]);
+	if (!text[0] || !text[1]) {
+		CHECK(0, "egress: atomic reload set-up", "policies did not compile");
+		goto out;
+	}
+	{
+		struct engine_opts eo = {.cgroup = test_cg, .forbid_root = true};
+
+		if (engine_open(&eo, pc[0], text[0], &e)) {
+			CHECK(0, "egress: atomic reload set-up", "engine_open failed");
+			goto out;
+		}
+	}
+	f.fd = engine_prog_fd(e, ENGINE_LINK_EGRESS);
+	pthread_create(&th, NULL, hammer, &f);
+	for (int i = 1; i <= 200; i++) {
+		if (engine_apply(e, pc[i % 2], text[i % 2]))
+			failed++;
+		else
+			applied++;
+	}
+	atomic_store(&f.stop, 1);
+	pthread_join(th, NULL);
+	CHECK(failed == 0 && f.wrong == 0 && f.runs > 1000,
+	      "egress: 200 policy flips under traffic, no wrong verdict",
+	      "%d applies failed, %ld of %ld runs wrong (%s)", failed, f.wrong, f.runs, f.first);
+	printf("# atomic reload: %d applies, %ld program runs during them\n", applied, f.runs);
+	engine_close(e);
+out:
+	for (int i = 0; i < 2; i++) {
+		free(text[i]);
+		policy_compiled_free(pc[i]);
+		policy_free(pol[i]);
+	}
+}
+
 int main(void)
 {
 	char mnt[PATH_MAX - 64];
@@ -564,6 +683,7 @@ int main(void)
 	test_audit_and_loopback_off();
 	test_scopes();
 	test_differential();
+	test_atomic_reload();
 	cleanup();
 	return failures ? 1 : 0;
 }
