@@ -35,6 +35,7 @@
 #include "log.h"
 #include "sock_addr.skel.h"
 #include "skb_egress.skel.h"
+#include "exec.skel.h"
 
 _Static_assert(sizeof(struct hush_event) == 88, "hush_event layout");
 _Static_assert(sizeof(struct hush_ptab) == 8 + HUSH_L4_MAX * HUSH_SEG_MAX * 8, "ptab layout");
@@ -63,6 +64,9 @@ static const char *const link_names[ENGINE_LINK_MAX] = {
 struct engine {
 	struct sock_addr_bpf *sa;
 	struct skb_egress_bpf *eg;
+	struct exec_bpf *ex; /* exec tracking; NULL if unavailable */
+	struct bpf_link *exec_link;
+	char exec_why[160]; /* why exec tracking is off */
 	struct bpf_link *links[ENGINE_LINK_MAX];
 	struct hush_cfg *cfg; /* mmap of hush_cfg[0] */
 	struct ring_buffer *rb;
@@ -598,6 +602,76 @@ static int pin_maps(struct engine *e)
 	return 0;
 }
 
+/*
+ * Exec tracking (optional: attribution, not enforcement).  Pinned like the
+ * rest for hushd: the map keeps filling between two hushds; a new link
+ * replaces the pinned one (tracepoint links cannot be updated in place).
+ */
+static void exec_open(struct engine *e)
+{
+	char mp[PATH_MAX] = "", lp[PATH_MAX] = "";
+	int ret, fd;
+
+	e->ex = exec_bpf__open();
+	if (!e->ex) {
+		snprintf(e->exec_why, sizeof(e->exec_why), "cannot open: %s", strerror(errno));
+		return;
+	}
+	if (e->pin_dir) {
+		pin_path(mp, sizeof(mp), e->pin_dir, "maps", "hush_procs");
+		pin_path(lp, sizeof(lp), e->pin_dir, "links", "exec");
+		fd = bpf_obj_get(mp);
+		if (fd >= 0) {
+			if (check_compat(mp, fd, e->ex->maps.hush_procs) == 0)
+				bpf_map__reuse_fd(e->ex->maps.hush_procs, fd);
+			close(fd);
+		}
+	}
+	ret = exec_bpf__load(e->ex);
+	if (ret) {
+		snprintf(e->exec_why, sizeof(e->exec_why), "cannot load: %s", strerror(-ret));
+		goto fail;
+	}
+	e->exec_link = bpf_program__attach(e->ex->progs.hush_exec);
+	if (!e->exec_link) {
+		snprintf(e->exec_why, sizeof(e->exec_why),
+			 "cannot attach to sched_process_exec: %s", strerror(errno));
+		goto fail;
+	}
+	if (e->pin_dir) {
+		unlink(lp); /* the previous hushd's link, if any, detaches */
+		if (bpf_link__pin(e->exec_link, lp) ||
+		    (access(mp, F_OK) != 0 && bpf_map__pin(e->ex->maps.hush_procs, mp))) {
+			snprintf(e->exec_why, sizeof(e->exec_why), "cannot pin in %s: %s",
+				 e->pin_dir, strerror(errno));
+			goto fail;
+		}
+	}
+	return;
+fail:
+	bpf_link__destroy(e->exec_link);
+	e->exec_link = NULL;
+	exec_bpf__destroy(e->ex);
+	e->ex = NULL;
+}
+
+const char *engine_exec_unavailable(const struct engine *e)
+{
+	return e->ex ? NULL : e->exec_why;
+}
+
+int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hush_proc *out)
+{
+	if (!e->ex)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(e->ex->maps.hush_procs), &tgid, out))
+		return -ENOENT;
+	/* A later exec replaced the image that made the event. */
+	if (out->exec_ns > ts_ns)
+		return -ESTALE;
+	return 0;
+}
+
 int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 		const char *policy_text, struct engine **out)
 {
@@ -746,6 +820,7 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 	ret = attach_all(e);
 	if (ret)
 		goto fail;
+	exec_open(e);
 	if (e->pin_dir) {
 		ret = pin_maps(e);
 		if (ret)
@@ -806,6 +881,8 @@ void engine_close(struct engine *e)
 	ring_buffer__free(e->rb);
 	for (int l = ENGINE_LINK_MAX - 1; l >= 0; l--)
 		bpf_link__destroy(e->links[l]); /* pinned links stay attached */
+	bpf_link__destroy(e->exec_link);
+	exec_bpf__destroy(e->ex);
 	if (e->cfg)
 		munmap(e->cfg, sysconf(_SC_PAGESIZE));
 	skb_egress_bpf__destroy(e->eg);
@@ -914,6 +991,12 @@ int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 	if (ret)
 		return ret;
 	st->present = true;
+	{
+		char p[PATH_MAX];
+
+		st->exec_tracking =
+		    pin_path(p, sizeof(p), pin_dir, "links", "exec") == 0 && access(p, F_OK) == 0;
+	}
 	st->policy_seq = cfg.policy_seq;
 	st->log_allowed = cfg.log_allowed;
 	memcpy(st->policy_hash, cfg.policy_hash, 32);
@@ -1050,12 +1133,20 @@ int engine_disable(const char *pin_dir)
 		if (unlink(p) < 0 && errno != ENOENT && !ret)
 			ret = -errno;
 	}
-	for (size_t i = 0; i < NSHARED; i++) {
+	for (size_t i = 0; i <= NSHARED; i++) {
+		const char *name = i < NSHARED ? shared_maps[i] : "hush_procs";
 		char p[PATH_MAX];
 
-		if (pin_path(p, sizeof(p), pin_dir, "maps", shared_maps[i]))
+		if (pin_path(p, sizeof(p), pin_dir, "maps", name))
 			continue;
 		if (unlink(p) < 0 && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	{
+		char p[PATH_MAX];
+
+		if (pin_path(p, sizeof(p), pin_dir, "links", "exec") == 0 && unlink(p) < 0 &&
+		    errno != ENOENT && !ret)
 			ret = -errno;
 	}
 	{

@@ -21,6 +21,7 @@
 #include <linux/types.h>
 
 #include "../bpf/events.h"
+#include "../bpf/exec.h"
 #include "../bpf/policy.h"
 #include "../rules/policy.h"
 
@@ -76,6 +77,12 @@ bool engine_scopes_stale(const struct engine *e);
 int engine_prog_fd(const struct engine *e, enum engine_link l);
 uint64_t engine_cgroup_id(const struct engine *e);
 uint64_t engine_policy_seq(const struct engine *e);
+/* Exec tracking: NULL if on, else why it is off (it is optional). */
+const char *engine_exec_unavailable(const struct engine *e);
+/* The exec that made process tgid's event at ts_ns (boot clock): 0, or
+ * -ENOENT (not seen), -ESTALE (the process has exec'd since). */
+int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hush_proc *out);
+
 /* Summed per-CPU counters, index HUSH_CTR_IDX(hook, ev). */
 int engine_counters(const struct engine *e, uint64_t out[HUSH_CTR_MAX]);
 
@@ -95,6 +102,7 @@ struct engine_pinned {
 	uint32_t log_allowed;
 	uint64_t counters[HUSH_CTR_MAX];
 	struct engine_link_info links[ENGINE_LINK_MAX];
+	bool exec_tracking; /* links/exec pinned: exe/cmdline for events */
 };
 
 int engine_pinned_read(const char *pin_dir, struct engine_pinned *st);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "event.h"
@@ -72,8 +75,82 @@ static const char *rule_text(const struct policy_compiled *pc, uint32_t id)
 	return ri ? ri->text : NULL;
 }
 
+int event_proc(const struct engine *eng, const struct hush_event *e, struct hush_proc *out)
+{
+	char p[64];
+	ssize_t n;
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	if (!e->tgid || (e->flags & HUSH_EVF_NOPROC))
+		return -ENOENT;
+	if (eng) {
+		int r = engine_proc(eng, e->tgid, e->ts_ns, out);
+
+		if (r == 0)
+			return 0;
+		/* It exec'd since the event: /proc shows the new image, and
+		 * naming that would be wrong.  Unknown is the honest answer. */
+		if (r == -ESTALE) {
+			memset(out, 0, sizeof(*out));
+			return -ENOENT;
+		}
+	}
+	/* Not seen exec'ing (it started before hush): ask /proc while it lives,
+	 * if it still is the image that made the event (same comm). */
+	memset(out, 0, sizeof(*out));
+	{
+		char comm[32] = "";
+
+		snprintf(p, sizeof(p), "/proc/%u/comm", e->tgid);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -ENOENT;
+		n = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		comm[n > 0 ? n : 0] = 0;
+		comm[strcspn(comm, "\n")] = 0;
+		if (strncmp(comm, e->comm, sizeof(e->comm)) != 0)
+			return -ENOENT;
+	}
+	snprintf(p, sizeof(p), "/proc/%u/exe", e->tgid);
+	n = readlink(p, out->exe, sizeof(out->exe) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	out->exe[n] = 0;
+	snprintf(p, sizeof(p), "/proc/%u/cmdline", e->tgid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, out->cmdline, sizeof(out->cmdline));
+		out->cmdline_len = n > 0 ? (uint32_t)n : 0;
+		close(fd);
+	}
+	out->tgid = e->tgid;
+	return 0;
+}
+
+static void print_cmdline(FILE *f, const struct hush_proc *proc)
+{
+	uint32_t len = proc->cmdline_len;
+	size_t i = 0;
+	int first = 1;
+
+	if (len > sizeof(proc->cmdline))
+		len = sizeof(proc->cmdline);
+	fputc('[', f);
+	while (i < len) {
+		size_t n = strnlen(proc->cmdline + i, len - i);
+
+		fputs(first ? "" : ",", f);
+		json_str(f, proc->cmdline + i, n);
+		first = 0;
+		i += n + 1;
+	}
+	fputc(']', f);
+}
+
 int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
-		     int64_t boot_to_real)
+		     int64_t boot_to_real, const struct hush_proc *proc)
 {
 	int64_t ns = (int64_t)e->ts_ns + boot_to_real;
 	time_t sec = (time_t)(ns / 1000000000LL);
@@ -97,6 +174,16 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 	fprintf(f, "\"pid\":%u,\"tgid\":%u,\"uid\":%u,\"gid\":%u,\"comm\":", e->pid, e->tgid,
 		e->uid, e->gid);
 	json_str(f, e->comm, sizeof(e->comm));
+	fputs(",\"exe\":", f);
+	if (proc && proc->exe[0])
+		json_str(f, proc->exe, sizeof(proc->exe));
+	else
+		fputs("null", f);
+	fputs(",\"cmdline\":", f);
+	if (proc && proc->cmdline_len)
+		print_cmdline(f, proc);
+	else
+		fputs("null", f);
 	fprintf(f,
 		",\"cgroup_id\":%llu,\"cookie\":%llu,\"scope\":", (unsigned long long)e->cgroup_id,
 		(unsigned long long)e->cookie);

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 
 #include "../bpf/events.h"
+#include "../bpf/exec.h"
 #include "../rules/policy.h"
 
 /* Nanoseconds to add to a CLOCK_BOOTTIME stamp to get CLOCK_REALTIME. */
@@ -20,10 +21,16 @@ const char *event_proto_name(uint8_t proto, char *buf, size_t len);
 /* "198.18.2.2" or "fd00:2::2". */
 const char *event_addr(const struct hush_event *e, char *buf, size_t len);
 
+struct engine;
+
+/* The process behind an event: the kernel's exec record if it predates the
+ * event, else /proc while the process lives.  Returns 0 or -ENOENT. */
+int event_proc(const struct engine *eng, const struct hush_event *e, struct hush_proc *out);
+
 /* Write one JSON object and a newline.  pc (may be NULL) names rules and
- * scopes. */
+ * scopes; proc (may be NULL) adds "exe" and "cmdline". */
 int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
-		     int64_t boot_to_real);
+		     int64_t boot_to_real, const struct hush_proc *proc);
 /* "denied tcp 198.18.2.2:443 by pid 123 (curl) [connect4: default deny]" */
 int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc);
 

@@ -147,8 +147,11 @@ static int on_event(void *ctx, const struct hush_event *e)
 {
 	struct hushd *d = ctx;
 
+	struct hush_proc proc;
+
 	d->events++;
-	event_print_json(stdout, e, d->pc, d->boot_to_real);
+	event_print_json(stdout, e, d->pc, d->boot_to_real,
+			 event_proc(d->eng, e, &proc) == 0 ? &proc : NULL);
 	return 0;
 }
 
@@ -259,17 +262,22 @@ static void handle_control(struct hushd *d, int lfd)
 	close(cfd);
 }
 
-/* Keep only what reloads need: creating policy maps (CAP_BPF). */
+/*
+ * Keep only what the running daemon needs: CAP_BPF to create policy maps on
+ * reload, CAP_NET_ADMIN for the cgroup attachments it owns, CAP_SYS_PTRACE to
+ * read /proc/PID/exe of processes that predate exec tracking (a ptrace-mode
+ * read: the target's capabilities may exceed ours).
+ */
 static int drop_caps(void)
 {
-	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN};
+	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_PTRACE};
 	cap_t caps = cap_init();
 	int ret = 0;
 
 	if (!caps)
 		return -errno;
-	if (cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET) ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET) || cap_set_proc(caps))
+	if (cap_set_flag(caps, CAP_PERMITTED, 3, keep, CAP_SET) ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 3, keep, CAP_SET) || cap_set_proc(caps))
 		ret = -errno;
 	cap_free(caps);
 	return ret;
@@ -541,6 +549,10 @@ int main(int argc, char **argv)
 
 		if (!probe_bpf_lsm(why, sizeof(why)))
 			log_info("layer lsm: unavailable: %s", why);
+		if (engine_exec_unavailable(d.eng))
+			log_warnx("exec tracking unavailable (%s): events name processes from "
+				  "/proc while they live",
+				  engine_exec_unavailable(d.eng));
 	}
 	ret = drop_caps();
 	if (ret)

@@ -106,7 +106,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (level != LIBBPF_WARN && cur < LOG_LVL_DEBUG)
 		return 0;
 	/* Verifier logs run to megabytes: print them whole, never truncated. */
-	fprintf(stderr, "%s: libbpf: ", prog);
+	fprintf(stderr, "%s: ", prog); /* libbpf says "libbpf: " itself */
 	vfprintf(stderr, fmt, ap);
 	return 0;
 }

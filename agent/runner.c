@@ -105,6 +105,8 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 		log_errno(ret, "cannot enforce the policy on %s", cg);
 		goto out;
 	}
+	if (o->engp)
+		*o->engp = eng;
 	rbfd = engine_events(eng, o->on_event, o->ctx);
 	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -225,6 +227,8 @@ out:
 		close(errpipe[0]);
 	if (errpipe[1] >= 0)
 		close(errpipe[1]);
+	if (o->engp)
+		*o->engp = NULL;
 	engine_close(eng);
 	if (cg_made)
 		cgroup_destroy(cg, 5000);

@@ -21,6 +21,7 @@ struct runner_opts {
 	char *const *argv;	  /* command and arguments */
 	engine_event_fn on_event; /* may be NULL */
 	void *ctx;
+	struct engine **engp; /* if set, gets the engine while it runs */
 	bool log_allowed;
 	int timeout_ms;	    /* 0: none */
 	const char *parent; /* parent cgroup; NULL: this process's own cgroup */

@@ -25,6 +25,7 @@
 
 struct run_ctx {
 	const struct policy_compiled *pc;
+	struct engine *eng;
 	FILE *events;
 	bool quiet;
 	int64_t boot_to_real;
@@ -35,7 +36,10 @@ static int on_event(void *ctx, const struct hush_event *e)
 	struct run_ctx *rc = ctx;
 
 	if (rc->events) {
-		event_print_json(rc->events, e, rc->pc, rc->boot_to_real);
+		struct hush_proc proc;
+
+		event_print_json(rc->events, e, rc->pc, rc->boot_to_real,
+				 event_proc(rc->eng, e, &proc) == 0 ? &proc : NULL);
 		fflush(rc->events);
 	}
 	if (!rc->quiet) {
@@ -141,6 +145,7 @@ int do_run(struct cli *c, int argc, char **argv)
 	ro.argv = argv + optind;
 	ro.on_event = on_event;
 	ro.ctx = &rc;
+	ro.engp = &rc.eng;
 	ret = runner_run(&ro, &res);
 	if (ret)
 		goto out;

@@ -109,6 +109,7 @@ static void print_json(const struct status *s, const struct cli *c)
 		printf("%s{\"name\":\"%s\",\"active\":%s,\"prog_id\":%u}", l ? "," : "",
 		       engine_link_name(l), s->st.links[l].present ? "true" : "false",
 		       s->st.links[l].prog_id);
+	printf(",{\"name\":\"exec\",\"active\":%s}", s->st.exec_tracking ? "true" : "false");
 	printf(",{\"name\":\"lsm\",\"active\":false,\"reason\":");
 	json_str(stdout, lsm_reason(s), 512);
 	printf("}],\"counters\":{");
@@ -150,6 +151,9 @@ static void print_table(const struct status *s, const struct cli *c)
 		else
 			printf("  %-12s NOT ATTACHED\n", engine_link_name(l));
 	}
+	printf("  %-12s %s\n", "exec",
+	       s->st.exec_tracking ? "active (exe and command line of every process, for events)"
+				   : "off: events name processes from /proc while they live");
 	printf("  %-12s %s\n", "lsm", lsm_reason(s));
 	printf("counters:    %-10s %12s %12s %12s %12s\n", "hook", "allow", "deny", "audit",
 	       "lost");
