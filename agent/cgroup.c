@@ -221,3 +221,46 @@ int cgroup_path_of_id(uint64_t id, char *buf, size_t len)
 	nftw(mnt, find_cb, 16, FTW_PHYS | FTW_MOUNT);
 	return find_hit ? 0 : -ENOENT;
 }
+
+/* ---- id -> path in O(1): kernfs file handles ---- */
+
+#define FILEID_KERNFS 0xfe
+
+int cgroup_path_by_handle(uint64_t id, char *buf, size_t len)
+{
+	static int mnt_fd = -1;
+	static char mnt[PATH_MAX];
+	char storage[sizeof(struct file_handle) + sizeof(uint64_t)];
+	struct file_handle *fh = (struct file_handle *)storage;
+	char link[64], full[PATH_MAX];
+	size_t ml;
+	ssize_t n;
+	int fd;
+
+	if (mnt_fd < 0) {
+		if (cgroup_find_mount(mnt, sizeof(mnt)) < 0)
+			return -ENOENT;
+		mnt_fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mnt_fd < 0)
+			return -errno;
+	}
+	fh->handle_bytes = sizeof(uint64_t);
+	fh->handle_type = FILEID_KERNFS;
+	memcpy(fh->f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(mnt_fd, fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno; /* ESTALE: the cgroup is gone; EPERM: need CAP_DAC_READ_SEARCH */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, full, sizeof(full) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	full[n] = 0;
+	/* Relative to the mount, as /proc/PID/cgroup shows it. */
+	ml = strlen(mnt);
+	if (strncmp(full, mnt, ml) == 0)
+		snprintf(buf, len, "%s", full[ml] ? full + ml : "/");
+	else
+		snprintf(buf, len, "%s", full);
+	return 0;
+}

@@ -25,4 +25,8 @@ int cgroup_resolve(const char *in, char *out, size_t len);
 /* Path of the cgroup with this id (walks the hierarchy). */
 int cgroup_path_of_id(uint64_t id, char *buf, size_t len);
 
+/* Path of the cgroup with this id, relative to the cgroup2 mount ("/a/b"),
+ * in O(1) through a kernfs file handle (needs CAP_DAC_READ_SEARCH). */
+int cgroup_path_by_handle(uint64_t id, char *buf, size_t len);
+
 #endif /* HUSH_AGENT_CGROUP_H */

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attrib.h"
+#include "cgroup.h"
 #include "engine.h"
 #include "event.h"
 
@@ -129,6 +131,36 @@ int event_proc(const struct engine *eng, const struct hush_event *e, struct hush
 	return 0;
 }
 
+/* Cgroup id -> path, cached (event storms come from few cgroups, and a
+ * cgroup removed since its event stays nameable while cached). */
+#define CGCACHE 64
+static struct {
+	uint64_t id;
+	char path[256];
+} cgcache[CGCACHE];
+
+static const char *cgroup_name(uint64_t id)
+{
+	unsigned slot = (unsigned)((id * 0x9e3779b97f4a7c15ull) >> 58) % CGCACHE;
+
+	if (!id)
+		return NULL;
+	if (cgcache[slot].id == id)
+		return cgcache[slot].path;
+	if (cgroup_path_by_handle(id, cgcache[slot].path, sizeof(cgcache[slot].path)))
+		return NULL;
+	cgcache[slot].id = id;
+	return cgcache[slot].path;
+}
+
+static void json_str_or_null(FILE *f, const char *s)
+{
+	if (s && s[0])
+		json_str(f, s, 4096);
+	else
+		fputs("null", f);
+}
+
 static void print_cmdline(FILE *f, const struct hush_proc *proc)
 {
 	uint32_t len = proc->cmdline_len;
@@ -184,6 +216,22 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 		print_cmdline(f, proc);
 	else
 		fputs("null", f);
+	{
+		const char *cg = cgroup_name(e->cgroup_id);
+		struct attrib a;
+
+		attrib_parse(cg, &a);
+		fputs(",\"cgroup\":", f);
+		json_str_or_null(f, cg);
+		fputs(",\"container_id\":", f);
+		json_str_or_null(f, a.container_id);
+		fputs(",\"container_runtime\":", f);
+		json_str_or_null(f, a.runtime);
+		fputs(",\"unit\":", f);
+		json_str_or_null(f, a.unit);
+		fputs(",\"pod_uid\":", f);
+		json_str_or_null(f, a.pod_uid);
+	}
 	fprintf(f,
 		",\"cgroup_id\":%llu,\"cookie\":%llu,\"scope\":", (unsigned long long)e->cgroup_id,
 		(unsigned long long)e->cookie);

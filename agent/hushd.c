@@ -266,18 +266,19 @@ static void handle_control(struct hushd *d, int lfd)
  * Keep only what the running daemon needs: CAP_BPF to create policy maps on
  * reload, CAP_NET_ADMIN for the cgroup attachments it owns, CAP_SYS_PTRACE to
  * read /proc/PID/exe of processes that predate exec tracking (a ptrace-mode
- * read: the target's capabilities may exceed ours).
+ * read: the target's capabilities may exceed ours), CAP_DAC_READ_SEARCH to
+ * name an event's cgroup from its id (open_by_handle_at).
  */
 static int drop_caps(void)
 {
-	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_PTRACE};
+	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
 	cap_t caps = cap_init();
 	int ret = 0;
 
 	if (!caps)
 		return -errno;
-	if (cap_set_flag(caps, CAP_PERMITTED, 3, keep, CAP_SET) ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, 3, keep, CAP_SET) || cap_set_proc(caps))
+	if (cap_set_flag(caps, CAP_PERMITTED, 4, keep, CAP_SET) ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 4, keep, CAP_SET) || cap_set_proc(caps))
 		ret = -errno;
 	cap_free(caps);
 	return ret;

@@ -6,7 +6,8 @@
 # stopped while the process runs and dies, so /proc/PID is gone before hushd
 # reads the event.  A process that started before hushd (no exec record) is
 # named from /proc while it lives.  A process that exec'd another program
-# after its attempt is never named after the new program.
+# after its attempt is never named after the new program.  The cgroup path
+# gives container id and runtime, systemd unit and pod uid.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -46,6 +47,19 @@ kill -CONT "$H_HUSHD_PID"
 h_expect_event "attribution: short-lived process named from the kernel's exec record" \
 	"$H_HUSHD_OUT" ".tgid == $short_pid and .exe == \"$netprobe\" and \
 .cmdline[1] == \"connect\" and .cmdline[2] == \"$H_FORB4\" and .dport == 7002"
+
+# Its cgroup is named too (hushd runs with reduced capabilities by now).
+h_expect_event "attribution: event names the cgroup path" "$H_HUSHD_OUT" \
+	".tgid == $short_pid and (.cgroup | endswith(\"/enforced\")) and .container_id == null"
+
+# A process in a docker-named child cgroup is attributed to that container.
+id=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+mkdir "$cg/docker-$id.scope"
+h_cgroup_run "$cg/docker-$id.scope" "$NETPROBE" connect "$H_FORB4" 7005 --timeout-ms 500 \
+	>/dev/null
+h_expect_event "attribution: container id, runtime and unit from the cgroup path" \
+	"$H_HUSHD_OUT" ".dport == 7005 and .container_id == \"$id\" and \
+.container_runtime == \"docker\" and .unit == \"docker-$id.scope\""
 
 # 2. Started before hushd: named from /proc while it lives.
 touch "$H_TMP/go-early"
