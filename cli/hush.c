@@ -19,9 +19,10 @@ static const struct cmd {
 	const char *help;
 } cmds[] = {
     {"status", do_status, "status [--json]                 what is enforced, where, counters"},
-    {"policy", do_policy, "policy check FILE | show | apply FILE"},
+    {"policy", do_policy, "policy check FILE... | show | apply FILE"},
     {"run", do_run,
-     "run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet] -- CMD [ARGS...]"},
+     "run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet] [--log-allowed]\n"
+     "           [--cgroup-parent DIR] -- CMD [ARGS...]   (exit: CMD's status; 125: hush failed)"},
     {"disable", do_disable, "disable                         detach and unpin hushd's enforcement"},
 };
 
@@ -32,7 +33,8 @@ static void usage(FILE *f)
 		fprintf(f, "  hush %s\n", cmds[i].help);
 	fprintf(f, "\n  --pin-dir DIR  pinned state of hushd (default " ENGINE_DEFAULT_PIN_DIR ")\n"
 		   "  --run-dir DIR  hushd's control socket (default " ENGINE_DEFAULT_RUN_DIR ")\n"
-		   "\nexit codes: 0 success, 1 failure or invalid policy, 2 usage error\n");
+		   "\nexit codes: 0 success, 1 failure or invalid policy, 2 usage error (hush run: "
+		   "see above)\n");
 }
 
 int cli_read_file(const char *path, char **buf, size_t *len)
