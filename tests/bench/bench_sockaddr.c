@@ -11,6 +11,8 @@
  *
  * Configurations, each in a child cgroup of --cgroup made here:
  *   none        no program attached
+ *   floor       a no-op program (r0 = 1; exit) on each hook hush attaches,
+ *               through bpf_links: the kernel's hook machinery alone
  *   hush 10     private engine, 10 v4 + 10 v6 prefixes (+ implicit loopback)
  *   hush 100k   private engine, 100k v4 /32 + 100k v6 /48 prefixes, uniformly
  *               random over the address space, so a loopback lookup walks as
@@ -181,8 +183,10 @@ static void thread_euid(uid_t u)
 
 /* ---- cgroups (children of --cgroup only) ---- */
 
-enum cgi { CG_NONE, CG_H10, CG_H100K, CG_MAX };
-static const char *const cg_names[CG_MAX] = {"none", "h10", "h100k"};
+/* CG_H10..CG_ENG_LAST get a hush engine; CG_FLOOR gets the no-op programs. */
+enum cgi { CG_NONE, CG_H10, CG_H100K, CG_FLOOR, CG_MAX };
+#define CG_ENG_LAST CG_H100K
+static const char *const cg_names[CG_MAX] = {"none", "h10", "h100k", "floor"};
 static char cg_path[CG_MAX][4096];
 static bool cg_made[CG_MAX];
 static int cg_cur = -1;
@@ -420,10 +424,99 @@ static void *reader_main(void *arg)
 }
 
 /*
+ * The floor: a no-op program (r0 = 1; exit: allow) on each hook hush
+ * attaches, through bpf_links on the floor cgroup, as the engine attaches
+ * its own.  What the floor cells cost over no program is the kernel's hook
+ * machinery alone (the static key, the effective-program array, building
+ * the context, running a program); what hush costs over the floor is its
+ * programs' own work.
+ */
+static const struct {
+	enum bpf_prog_type type;
+	enum bpf_attach_type at;
+	const char *name;
+} floor_hooks[ENGINE_LINK_MAX] = {
+    [ENGINE_LINK_SOCK_CREATE] = {BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE,
+				 "floor_sock"},
+    [ENGINE_LINK_EGRESS] = {BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, "floor_egress"},
+    [ENGINE_LINK_CONNECT4] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT,
+			      "floor_connect4"},
+    [ENGINE_LINK_CONNECT6] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_CONNECT,
+			      "floor_connect6"},
+    [ENGINE_LINK_SENDMSG4] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG,
+			      "floor_sendmsg4"},
+    [ENGINE_LINK_SENDMSG6] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG,
+			      "floor_sendmsg6"},
+};
+_Static_assert(ENGINE_LINK_MAX == 6, "the floor mirrors hush's six hooks");
+
+static int floor_prog[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1};
+static int floor_link[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1};
+static uint32_t floor_id[ENGINE_LINK_MAX]; /* program ids while attached */
+
+static void floor_close(void)
+{
+	/* Links first (detaches), then the programs (unloads them: while the
+	 * engines are closed, any cgroup program loaded is someone else's). */
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		if (floor_link[l] >= 0)
+			close(floor_link[l]);
+		floor_link[l] = -1;
+	}
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		if (floor_prog[l] >= 0)
+			close(floor_prog[l]);
+		floor_prog[l] = -1;
+		floor_id[l] = 0;
+	}
+}
+
+static void floor_open(void)
+{
+	static const struct bpf_insn allow[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+	const char *dir = cg_path[CG_FLOOR];
+	size_t pl = strlen(opt.cgroup);
+	int cg;
+
+	if (floor_link[0] >= 0)
+		return;
+	/* Only ever the benchmark's own floor cgroup, a child of --cgroup
+	 * (which main() has checked is not the cgroup2 root). */
+	if (!cg_made[CG_FLOOR] || strncmp(dir, opt.cgroup, pl) || dir[pl] != '/')
+		die("internal error: floor cgroup %s is not a child of %s", dir, opt.cgroup);
+	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0)
+		die("open %s: %s", dir, strerror(errno));
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = floor_hooks[l].at);
+		struct bpf_prog_info info = {};
+		uint32_t len = sizeof(info);
+		int fd;
+
+		fd = bpf_prog_load(floor_hooks[l].type, floor_hooks[l].name, "GPL", allow, 2, &po);
+		if (fd < 0)
+			die("bpf_prog_load %s: %s", floor_hooks[l].name, strerror(errno));
+		floor_prog[l] = fd;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			floor_id[l] = info.id;
+		fd = bpf_link_create(fd, cg, floor_hooks[l].at, NULL);
+		if (fd < 0)
+			die("bpf_link_create %s on %s: %s", floor_hooks[l].name, dir,
+			    strerror(errno));
+		floor_link[l] = fd;
+	}
+	close(cg);
+}
+
+/*
  * The engines are attached only while hush cells run: cgroup BPF hooks
  * cost something (static keys, empty program arrays) in every cgroup once
  * any program of their type is attached anywhere, and the no-program
- * baseline must not pay that.  Counters of closed instances are summed.
+ * baseline must not pay that.  The floor's no-op programs come and go with
+ * them.  Counters of closed instances are summed.
  */
 static uint64_t ctr_cum[CG_MAX][HUSH_CTR_MAX];
 static int n_opens;
@@ -432,7 +525,7 @@ static void engines_open(void)
 {
 	if (eng[CG_H10])
 		return;
-	for (int i = CG_H10; i < CG_MAX; i++) {
+	for (int i = CG_H10; i <= CG_ENG_LAST; i++) {
 		double t0 = now_s();
 		int ret;
 
@@ -443,6 +536,7 @@ static void engines_open(void)
 		if (!n_opens)
 			pols[i].open_s = now_s() - t0;
 	}
+	floor_open();
 	n_opens++;
 	if (engine_events(eng[CG_H10], on_event, NULL) < 0)
 		die("engine_events failed");
@@ -461,7 +555,9 @@ static void engines_close(void)
 		pthread_join(reader_tid, NULL); /* it drains before it returns */
 		reader_running = false;
 	}
-	for (int i = CG_H10; i < CG_MAX; i++) {
+	closed = floor_link[0] >= 0;
+	floor_close();
+	for (int i = CG_H10; i <= CG_ENG_LAST; i++) {
 		uint64_t c[HUSH_CTR_MAX];
 
 		if (!eng[i])
@@ -1033,15 +1129,53 @@ static void sanity(const uint32_t *v4, const uint64_t *v6, size_t n4, size_t n6)
 		e = try_once(AF_INET, SOCK_DGRAM, &sink4_sa, sizeof(sink4_sa));
 		check(e == 0, "%s: sendto 127.0.0.1 -> %s", cg_names[c], ename(e));
 		e = try_once(AF_INET, SOCK_DGRAM, denied4(), sizeof(*denied4()));
-		if (c == CG_NONE)
+		if (c == CG_NONE || c == CG_FLOOR)
 			check(e == ENETUNREACH,
-			      "%s: sendto 198.18.9.9 -> %s (no route: nothing can leave)",
-			      cg_names[c], ename(e));
+			      "%s: sendto 198.18.9.9 -> %s (%sno route: nothing can leave)",
+			      cg_names[c], ename(e),
+			      c == CG_FLOOR ? "the no-op program allows it; " : "");
 		else
 			check(e == EPERM, "%s: sendto 198.18.9.9 -> %s (denied by hush)",
 			      cg_names[c], ename(e));
 	}
 	server_set(S_IDLE);
+
+	/* The floor cgroup runs exactly the no-op programs, one per hook; the
+	 * no-program cgroup runs none, even with everything attached. */
+	{
+		int fl = open(cg_path[CG_FLOOR], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int no = open(cg_path[CG_NONE], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int nnone = 0;
+		struct buf hooks = {};
+
+		if (fl < 0 || no < 0)
+			die("open cgroup: %s", strerror(errno));
+		for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+			uint32_t ids[8], cnt = 8, flags = 0;
+			int r = bpf_prog_query(fl, floor_hooks[l].at, BPF_F_QUERY_EFFECTIVE, &flags,
+					       ids, &cnt);
+
+			check(r == 0 && cnt == 1 && ids[0] == floor_id[l] && floor_id[l],
+			      "floor: effective programs on %s: %u, %s",
+			      engine_link_name((enum engine_link)l), r ? 0 : cnt,
+			      r == 0 && cnt == 1 && ids[0] == floor_id[l] ? "the no-op"
+									  : "**not** the no-op");
+			cnt = 8;
+			r = bpf_prog_query(no, floor_hooks[l].at, BPF_F_QUERY_EFFECTIVE, &flags,
+					   ids, &cnt);
+			if (r == 0 && cnt == 0)
+				nnone++;
+			bprintf(&hooks, "%s%s", l ? ", " : "",
+				engine_link_name((enum engine_link)l));
+		}
+		check(nnone == ENGINE_LINK_MAX,
+		      "none: no effective program on %d of %d hooks (%s) while hush and the "
+		      "floor are attached to their cgroups",
+		      nnone, ENGINE_LINK_MAX, hooks.p);
+		free(hooks.p);
+		close(fl);
+		close(no);
+	}
 
 	/* The big policy is live deep in the tries: a listed prefix is allowed
 	 * (then the kernel finds no route), an unlisted one is denied. */
@@ -1097,7 +1231,8 @@ static void sanity(const uint32_t *v4, const uint64_t *v6, size_t n4, size_t n6)
 
 /* ---- cells, rounds, statistics ---- */
 
-enum conf { C_NONE, C_H10, C_H100K, C_BYST, C_NFT, C_STORM, C_MAX };
+/* Table order within a path. */
+enum conf { C_NONE, C_FLOOR, C_H10, C_H100K, C_BYST, C_NFT, C_STORM, C_MAX };
 
 struct cell {
 	enum conf c;
@@ -1106,7 +1241,7 @@ struct cell {
 	bool on; /* runs while the hush engines are attached */
 };
 
-#define MAX_CELLS  24
+#define MAX_CELLS  32
 #define MAX_ROUNDS 64
 
 static struct cell cells[MAX_CELLS];
@@ -1127,7 +1262,8 @@ static int cell_of(enum conf c, enum path p)
 	return -1;
 }
 
-static const char *const conf_keys[C_MAX] = {"none", "h10", "h100k", "byst", "nft", "storm"};
+static const char *const conf_keys[C_MAX] = {"none", "floor", "h10",  "h100k",
+					     "byst", "nft",   "storm"};
 static const char *const path_keys[P_MAX] = {"tcp4", "udp4", "tcp6", "udp6", "deny4", "unr4"};
 
 static void add_cell(enum conf c, enum path p, int cg)
@@ -1150,13 +1286,14 @@ static void add_cell(enum conf c, enum path p, int cg)
 		if (!found)
 			return;
 	}
-	cells[ncells++] =
-	    (struct cell){c, p, cg, c == C_H10 || c == C_H100K || c == C_BYST || c == C_STORM};
+	cells[ncells++] = (struct cell){
+	    c, p, cg, c == C_FLOOR || c == C_H10 || c == C_H100K || c == C_BYST || c == C_STORM};
 }
 
 /*
  * The order of a round: two phases, engines detached (no program, nft,
- * unroutable) and engines attached (hush 10, hush 100k, storm, bystander).  The phase
+ * unroutable) and engines attached (floor, hush 10, hush 100k, storm,
+ * bystander).  The phase
  * order alternates, so the engines are opened or closed once per round, and
  * the cells inside a phase rotate from round to round.
  */
@@ -1314,6 +1451,8 @@ static const char *conf_name(enum conf c)
 	switch (c) {
 	case C_NONE:
 		return "no program";
+	case C_FLOOR:
+		return "no-op programs on hush's hooks (floor)";
 	case C_H10:
 		snprintf(b[c], sizeof(b[c]), "hush, %d+%d prefixes", opt.small, opt.small);
 		return b[c];
@@ -1418,6 +1557,63 @@ static void print_table(int rounds)
 			printf("| connect v4, sendto v4 | nftables set (peer) | %s | | | | | | |\n",
 			       nft_why);
 	}
+}
+
+/* Median over rounds of rate[a]/rate[b] and of the time per operation a
+ * adds over b (ns); rounds where either cell is spoiled are left out. */
+static bool rel(int a, int b, int rounds, struct stat3 *q, struct stat3 *ns)
+{
+	double x[MAX_ROUNDS], y[MAX_ROUNDS];
+	int n = 0;
+
+	for (int r = 0; r < rounds; r++) {
+		if (spoiled[r][a] || spoiled[r][b])
+			continue;
+		x[n] = rate[r][a] / rate[r][b];
+		y[n++] = (1 / rate[r][a] - 1 / rate[r][b]) * 1e9;
+	}
+	if (!n)
+		return false;
+	*q = stats(x, n);
+	*ns = stats(y, n);
+	return true;
+}
+
+/* The floor against no program (the hook machinery) and hush against the
+ * floor (hush's programs on top of it), per path. */
+static void print_floor(int rounds)
+{
+	static const enum path ps[] = {P_TCP4, P_UDP4, P_TCP6, P_UDP6};
+	struct stat3 q, d, q10, d10;
+	bool first = true;
+
+	printf("\n**Floor vs hush** (medians of per-round values): the kernel's hook machinery "
+	       "alone (a no-op program on each of hush's six hooks) costs");
+	for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++) {
+		int f = cell_of(C_FLOOR, ps[k]), n = cell_of(C_NONE, ps[k]);
+
+		if (f < 0 || n < 0 || !rel(f, n, rounds, &q, &d))
+			continue;
+		printf("%s %s %.3f%s (%+.0f ns%s)", first ? "" : ",", path_names[ps[k]], q.med,
+		       first ? " of the no-program rate" : "", d.med,
+		       first ? " per operation" : "");
+		first = false;
+	}
+	printf("; hush's own programs add on top of that floor (hush ratio ÷ floor ratio, "
+	       "100k+100k / 10+10 prefixes)");
+	first = true;
+	for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++) {
+		int f = cell_of(C_FLOOR, ps[k]), h = cell_of(C_H100K, ps[k]),
+		    h10 = cell_of(C_H10, ps[k]);
+
+		if (f < 0 || h < 0 || h10 < 0 || !rel(h, f, rounds, &q, &d) ||
+		    !rel(h10, f, rounds, &q10, &d10))
+			continue;
+		printf("%s %s %.3f / %.3f (%+.0f / %+.0f ns)", first ? "" : ",", path_names[ps[k]],
+		       q.med, q10.med, d.med, d10.med);
+		first = false;
+	}
+	printf(".\n");
 }
 
 /* The storm against a no-program sendto() that fails at route lookup (same
@@ -1693,6 +1889,8 @@ int main(int argc, char **argv)
 	for (int p = P_TCP4; p <= P_UDP6; p++)
 		add_cell(C_NONE, (enum path)p, CG_NONE);
 	for (int p = P_TCP4; p <= P_UDP6; p++)
+		add_cell(C_FLOOR, (enum path)p, CG_FLOOR);
+	for (int p = P_TCP4; p <= P_UDP6; p++)
 		add_cell(C_H10, (enum path)p, CG_H10);
 	for (int p = P_TCP4; p <= P_UDP6; p++)
 		add_cell(C_H100K, (enum path)p, CG_H100K);
@@ -1803,6 +2001,7 @@ int main(int argc, char **argv)
 	}
 	printf("## Results\n\n");
 	print_table(opt.rounds);
+	print_floor(opt.rounds);
 	print_storm_cost(opt.rounds);
 	print_share(opt.rounds);
 	printf("\nOther jobs' cgroup programs: the benchmark waited %.1f s for them to go "
@@ -1868,7 +2067,7 @@ int main(int argc, char **argv)
 		printf("\n### hush was in the path: kernel allow counters vs attempts made\n\n");
 		printf("| engine | hook | attempts made (timed + warm-up) | kernel allow "
 		       "counter delta |\n|---|---|---:|---:|\n");
-		for (int e = CG_H10; e < CG_MAX; e++) {
+		for (int e = CG_H10; e <= CG_ENG_LAST; e++) {
 			uint64_t *a = e == CG_H10 ? c10a : cka, *b = e == CG_H10 ? c10b : ckb;
 			static const struct {
 				int hook;
@@ -1898,14 +2097,18 @@ int main(int argc, char **argv)
 	printf("\n### Set-up\n\n");
 	printf("- policies: %d+%d prefixes (hush 10) and %d v4 /32 `tcp 443` + %d v6 /48 "
 	       "(hush 100k); LPM entries %zu v4 + %zu v6; 100k policy parse %.2f s, compile "
-	       "%.2f s, engine_open %.2f s; the engines were attached %d times (detached "
-	       "while no-program and nft cells ran)\n",
+	       "%.2f s, engine_open %.2f s; the engines and the floor programs were attached %d "
+	       "times (detached while no-program and nft cells ran)\n",
 	       opt.small, opt.small, opt.prefixes, opt.prefixes, pols[CG_H100K].pc->n4,
 	       pols[CG_H100K].pc->n6, pols[CG_H100K].parse_s, pols[CG_H100K].compile_s,
 	       pols[CG_H100K].open_s, n_opens);
 	printf("- hooks the engine attaches:");
 	for (int l = 0; l < ENGINE_LINK_MAX; l++)
 		printf("%s %s", l ? "," : "", engine_link_name((enum engine_link)l));
+	printf("; the floor attaches the same hooks (bpf_link_create on its cgroup), "
+	       "each a 2-instruction program `r0 = 1; exit`:");
+	for (int l = 0; l < ENGINE_LINK_MAX; l++)
+		printf("%s %s", l ? "," : "", floor_hooks[l].name);
 	printf("\n");
 	if (nft_on)
 		printf("- nft set (%d v4 prefixes + 127.0.0.1) loaded in %.2f s\n", opt.prefixes,

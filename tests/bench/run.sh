@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # hush benchmarks (`make bench`, as root, from the repository root):
-# connect()/sendto() rates with no program, with hush holding 10 and 100k
-# prefixes, an nftables interval set as a peer, and a denied-sendto storm.
+# connect()/sendto() rates with no program, with no-op programs on hush's
+# hooks (the floor), with hush holding 10 and 100k prefixes, an nftables
+# interval set as a peer, and a denied-sendto storm.
 # Prints a Markdown report and writes it to tests/bench/RESULTS.md.
 #
 # Safety, by construction:
@@ -12,9 +13,11 @@
 #     --net (not `ip netns exec`, which remounts /sys and hides cgroup2).
 #     Traffic goes to 127.0.0.1 / ::1; the denied destination 198.18.9.9 is
 #     refused by hush before routing and has no route anyway.
-#   - Programs attach only to cgroups under $CG2/hush-bench.<pid>, made here
-#     (never the cgroup2 root); the trap kills what is in them (cgroup.kill)
-#     and removes them.
+#   - Programs (hush's and the floor's no-ops) attach only to cgroups under
+#     $CG2/hush-bench.<pid>, made here (never the cgroup2 root), through
+#     bpf_links held by bench_sockaddr's fds and never pinned: they go when
+#     it exits.  The trap kills what is in the cgroups (cgroup.kill) and
+#     removes them.
 #   - nftables rules exist only inside the private namespace, scoped by uid,
 #     and go with it.
 #
@@ -164,16 +167,26 @@ one CPU, runs every cell of a round for a fixed time:
   and its work is not on the measuring thread's clock.  Drops for a full
   buffer and listen-queue overflows are counted and reported below.
 - **no program**: nothing attached by the benchmark anywhere: the hush
-  engines are detached while the no-program, unroutable and nft cells run and
-  attached again for the hush cells (each round has the two phases, in
-  alternating order), because once a cgroup program of a type is attached
-  anywhere, every cgroup pays for that hook (see the bystander rows).  Other
+  engines and the floor programs are detached (and unloaded) while the
+  no-program, unroutable and nft cells run and attached again for the floor,
+  hush and bystander cells (each round has the two phases, in alternating
+  order), because once a cgroup program of a type is attached anywhere, every
+  cgroup pays for that hook (see the bystander rows).  Other
   jobs on this machine (test suites) attach programs too: before each
   no-program, unroutable or nft cell the benchmark waits until no other
   cgroup-type BPF program is loaded, measures the cell again if one appeared
   meanwhile, and excludes a cell still spoiled after three tries.
-- **bystander**: the no-program cgroup while the engines are attached to the
-  other cgroups: what hush costs processes outside the policed subtree.
+- **floor**: a cgroup of its own with a no-op program (\`r0 = 1; exit\`:
+  allow) on each of the six hooks hush attaches (\`cgroup/sock_create\`,
+  \`cgroup_skb/egress\`, \`cgroup/connect4\`, \`connect6\`, \`sendmsg4\`,
+  \`sendmsg6\`), loaded with \`bpf_prog_load\` and attached with
+  \`bpf_link_create\` as the engine's links are: the kernel's hook machinery
+  alone (static keys, effective-program arrays, the programs' contexts, a
+  program run per hook).  hush ratio ÷ floor ratio (= hush rate ÷ floor rate
+  of the same round) is what hush's own programs add on top of it.
+- **bystander**: the no-program cgroup while the engines (and the floor) are
+  attached to the other cgroups: what hush costs processes outside the
+  policed subtree.
 - **hush**: a private engine (\`engine_open\`, every hook it attaches; listed
   under Set-up) with 10 v4 + 10 v6 prefixes, or with 100k v4 /32 (\`tcp
   443\`) + 100k v6 /48 prefixes, uniformly random over the address space so
