@@ -23,13 +23,35 @@ static int sock_path(const char *run_dir, struct sockaddr_un *sun)
 	return 0;
 }
 
+int control_mkdir_p(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, dir, n + 1);
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 int control_listen(const char *run_dir)
 {
 	struct sockaddr_un sun;
 	int fd, ret;
 
-	if (mkdir(run_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	ret = control_mkdir_p(run_dir, 0700);
+	if (ret)
+		return ret;
 	ret = sock_path(run_dir, &sun);
 	if (ret)
 		return ret;

@@ -13,6 +13,7 @@
 #define HUSH_AGENT_CONTROL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define CONTROL_SOCK_NAME "hushd.sock"
 #define CONTROL_MAX_BODY  (16u << 20)
@@ -23,6 +24,9 @@ struct control_req {
 	char *body; /* NUL-terminated, malloc'd (may be empty) */
 	size_t body_len;
 };
+
+/* mkdir -p: the run directory (mode) and any missing parents (0755). */
+int control_mkdir_p(const char *dir, mode_t mode);
 
 /* Server. */
 int control_listen(const char *run_dir);

@@ -287,10 +287,11 @@ static int drop_caps(void)
 static int pidfile_lock(const char *run_dir, int *fd_out)
 {
 	char p[PATH_MAX], buf[32];
-	int fd;
+	int fd, ret;
 
-	if (mkdir(run_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	ret = control_mkdir_p(run_dir, 0700);
+	if (ret)
+		return ret;
 	snprintf(p, sizeof(p), "%s/hushd.pid", run_dir);
 	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
