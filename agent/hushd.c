@@ -56,24 +56,30 @@ struct hushd {
 	uint64_t lost_seen;
 	bool stop;
 	bool disabled;
+	const char *metrics_file; /* node_exporter textfile, or NULL */
+	int metrics_err;	  /* last write error reported (no repeats) */
+	time_t reload_ts;	  /* last reload attempt (0: none yet) */
+	bool reload_ok;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: hushd [--policy FILE] [--cgroup PATH] [--pin-dir DIR] [--run-dir DIR]\n"
-		"             [--foreground] [--log-allowed] [--ringbuf-size BYTES] [-v]\n"
-		"\n"
-		"  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
-		"  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
-		"  --pin-dir DIR     where programs, maps and links are pinned "
-		"(default " ENGINE_DEFAULT_PIN_DIR ")\n"
-		"  --run-dir DIR     control socket and pid file (default " ENGINE_DEFAULT_RUN_DIR
-		")\n"
-		"  --foreground      do not detach; events go to stdout as JSON lines\n"
-		"  --log-allowed     also report allowed attempts\n"
-		"  --ringbuf-size N  event ring buffer bytes, a power of two (default 4 MiB)\n"
-		"  -v, --verbose     debug messages, including libbpf's\n");
+	fprintf(
+	    f,
+	    "usage: hushd [--policy FILE] [--cgroup PATH] [--pin-dir DIR] [--run-dir DIR]\n"
+	    "             [--foreground] [--log-allowed] [--ringbuf-size BYTES]\n"
+	    "             [--metrics-file FILE] [-v]\n"
+	    "\n"
+	    "  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
+	    "  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
+	    "  --pin-dir DIR     where programs, maps and links are pinned "
+	    "(default " ENGINE_DEFAULT_PIN_DIR ")\n"
+	    "  --run-dir DIR     control socket and pid file (default " ENGINE_DEFAULT_RUN_DIR ")\n"
+	    "  --foreground      do not detach; events go to stdout as JSON lines\n"
+	    "  --log-allowed     also report allowed attempts\n"
+	    "  --ringbuf-size N  event ring buffer bytes, a power of two (default 4 MiB)\n"
+	    "  --metrics-file F  Prometheus metrics (node_exporter textfile format), every 1 s\n"
+	    "  -v, --verbose     debug messages, including libbpf's\n");
 }
 
 /* Parse and compile; every error is printed as "hushd: policy: file:l:c: msg". */
@@ -118,6 +124,8 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 	char *norm;
 	int ret;
 
+	d->reload_ts = time(NULL);
+	d->reload_ok = false;
 	ret = load_policy(name, text, len, &pol, &pc);
 	if (ret) {
 		snprintf(msg, msglen, "policy %s rejected; the running policy (seq %llu) stays",
@@ -138,6 +146,7 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 	policy_free(d->pol);
 	d->pc = pc;
 	d->pol = pol;
+	d->reload_ok = true;
 	snprintf(msg, msglen, "policy %s applied (seq %llu)", name,
 		 (unsigned long long)engine_policy_seq(d->eng));
 	return 0;
@@ -223,6 +232,8 @@ static void handle_control(struct hushd *d, int lfd)
 			}
 			log_warnx("policy %s rejected; the running policy (seq %llu) stays", name,
 				  (unsigned long long)engine_policy_seq(d->eng));
+			d->reload_ts = time(NULL);
+			d->reload_ok = false;
 			control_reply(cfd, 0, NULL, text ? text : "policy rejected\n");
 			free(text);
 		} else if (reload(d, name, req.body, req.body_len, msg, sizeof(msg)) == 0) {
@@ -318,6 +329,77 @@ static void pidfile_write(int fd)
 		log_warn("cannot write pid file");
 }
 
+/*
+ * Prometheus metrics in the node_exporter textfile-collector format,
+ * rewritten atomically (temporary file + rename) once a second and after
+ * every reload attempt.  Counters come from the kernel's per-CPU maps, so
+ * they count attempts even when events were lost.
+ */
+static void metrics_write(struct hushd *d)
+{
+	uint64_t c[HUSH_CTR_MAX] = {0};
+	char tmp[PATH_MAX];
+	FILE *f;
+	int err = 0;
+
+	if (!d->metrics_file)
+		return;
+	engine_counters(d->eng, c);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", d->metrics_file, (int)getpid());
+	f = fopen(tmp, "w");
+	if (!f) {
+		err = errno;
+		goto out;
+	}
+	fprintf(f, "# HELP hush_attempts_total Attempts judged, by hook and verdict "
+		   "(audit: would deny, let through).\n"
+		   "# TYPE hush_attempts_total counter\n");
+	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+		for (unsigned v = 0; v < HUSH_EV_LOST; v++)
+			fprintf(f, "hush_attempts_total{hook=\"%s\",verdict=\"%s\"} %llu\n",
+				engine_hook_name(h), engine_ev_name(v),
+				(unsigned long long)c[HUSH_CTR_IDX(h, v)]);
+	fprintf(f, "# HELP hush_events_lost_total Events the ring buffer could not take "
+		   "(counted above, not reported).\n"
+		   "# TYPE hush_events_lost_total counter\n");
+	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+		fprintf(f, "hush_events_lost_total{hook=\"%s\"} %llu\n", engine_hook_name(h),
+			(unsigned long long)c[HUSH_CTR_IDX(h, HUSH_EV_LOST)]);
+	fprintf(f,
+		"# HELP hush_events_reported_total Events hushd has reported.\n"
+		"# TYPE hush_events_reported_total counter\n"
+		"hush_events_reported_total %llu\n"
+		"# HELP hush_policy_generation Sequence number of the policy in force.\n"
+		"# TYPE hush_policy_generation gauge\n"
+		"hush_policy_generation %llu\n",
+		(unsigned long long)d->events, (unsigned long long)engine_policy_seq(d->eng));
+	if (d->reload_ts)
+		fprintf(f,
+			"# HELP hush_policy_last_reload_success 1 if the last reload attempt "
+			"applied its policy, 0 if it was rejected.\n"
+			"# TYPE hush_policy_last_reload_success gauge\n"
+			"hush_policy_last_reload_success %d\n"
+			"# HELP hush_policy_last_reload_timestamp_seconds Time of the last reload "
+			"attempt.\n"
+			"# TYPE hush_policy_last_reload_timestamp_seconds gauge\n"
+			"hush_policy_last_reload_timestamp_seconds %lld\n",
+			d->reload_ok ? 1 : 0, (long long)d->reload_ts);
+	if (fclose(f) != 0) {
+		err = errno;
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, d->metrics_file) < 0) {
+		err = errno;
+		unlink(tmp);
+	}
+out:
+	if (err && err != d->metrics_err)
+		log_errno(-err, "cannot write metrics to %s (enforcement is not affected)",
+			  d->metrics_file);
+	d->metrics_err = err;
+}
+
 /* True once a second (CLOCK_MONOTONIC), whatever the event rate. */
 static bool tick_due(struct timespec *next)
 {
@@ -378,6 +460,7 @@ static int run_loop(struct hushd *d, int lfd)
 							log_warnx("SIGHUP: %s", msg);
 						else
 							log_info("SIGHUP: %s", msg);
+						metrics_write(d);
 					} else {
 						log_info(
 						    "signal %d: exiting; enforcement stays pinned "
@@ -388,20 +471,25 @@ static int run_loop(struct hushd *d, int lfd)
 				}
 			} else if (evs[i].data.fd == lfd) {
 				handle_control(d, lfd);
+				metrics_write(d);
 			}
 		}
 		/* Scope cgroups come and go (a restarted service gets a new
 		 * cgroup id): rebind once a second. */
-		if (tick_due(&next_check) && engine_scopes_stale(d->eng)) {
-			char *norm = policy_to_string(d->pol);
-			int r = norm ? engine_apply(d->eng, d->pc, norm) : -ENOMEM;
+		if (tick_due(&next_check)) {
+			if (engine_scopes_stale(d->eng)) {
+				char *norm = policy_to_string(d->pol);
+				int r = norm ? engine_apply(d->eng, d->pc, norm) : -ENOMEM;
 
-			free(norm);
-			if (r)
-				log_errno(r, "cannot rebind policy scopes to new cgroups");
-			else
-				log_info("scope cgroups changed: policy re-applied (seq %llu)",
-					 (unsigned long long)engine_policy_seq(d->eng));
+				free(norm);
+				if (r)
+					log_errno(r, "cannot rebind policy scopes to new cgroups");
+				else
+					log_info("scope cgroups changed: policy re-applied (seq "
+						 "%llu)",
+						 (unsigned long long)engine_policy_seq(d->eng));
+			}
+			metrics_write(d);
 		}
 		/* Ready records and those submitted without a wakeup alike. */
 		engine_drain(d->eng);
@@ -426,6 +514,7 @@ int main(int argc, char **argv)
 	    {"log-allowed", no_argument, NULL, 'a'},
 	    {"ringbuf-size", required_argument, NULL, 'r'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"metrics-file", required_argument, NULL, 'm'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -476,6 +565,9 @@ int main(int argc, char **argv)
 		}
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'm':
+			d.metrics_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
