@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <dirent.h>
-#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -186,40 +185,6 @@ int cgroup_destroy(const char *path, int timeout_ms)
 		waited += 5;
 	}
 	return rmdir_tree(path);
-}
-
-/* ---- id -> path (a walk of the hierarchy; for status output only) ---- */
-
-static uint64_t find_id;
-static char *find_buf;
-static size_t find_len;
-static int find_hit;
-
-static int find_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)ftw;
-	if (type == FTW_D && st->st_ino == find_id) {
-		snprintf(find_buf, find_len, "%s", path);
-		find_hit = 1;
-		return 1;
-	}
-	return 0;
-}
-
-int cgroup_path_of_id(uint64_t id, char *buf, size_t len)
-{
-	char mnt[PATH_MAX];
-	int ret;
-
-	ret = cgroup_find_mount(mnt, sizeof(mnt));
-	if (ret)
-		return ret;
-	find_id = id;
-	find_buf = buf;
-	find_len = len;
-	find_hit = 0;
-	nftw(mnt, find_cb, 16, FTW_PHYS | FTW_MOUNT);
-	return find_hit ? 0 : -ENOENT;
 }
 
 /* ---- id -> path in O(1): kernfs file handles ---- */

@@ -22,9 +22,6 @@ int cgroup_destroy(const char *path, int timeout_ms);
 /* Realpath of a cgroup2 directory, checked to be on cgroup2. */
 int cgroup_resolve(const char *in, char *out, size_t len);
 
-/* Path of the cgroup with this id (walks the hierarchy). */
-int cgroup_path_of_id(uint64_t id, char *buf, size_t len);
-
 /* Path of the cgroup with this id, relative to the cgroup2 mount ("/a/b"),
  * in O(1) through a kernfs file handle (needs CAP_DAC_READ_SEARCH). */
 int cgroup_path_by_handle(uint64_t id, char *buf, size_t len);

@@ -131,6 +131,18 @@ static int pin_path(char *buf, size_t len, const char *dir, const char *kind, co
 	return 0;
 }
 
+/* Open the object pinned at dir/kind/name: an fd, or -errno (-ENOENT: none). */
+static int pinned_get(const char *dir, const char *kind, const char *name)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	if (pin_path(p, sizeof(p), dir, kind, name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(p);
+	return fd < 0 ? -errno : fd;
+}
+
 int engine_ensure_bpffs(void)
 {
 	struct statfs sf;
@@ -201,23 +213,19 @@ static int reuse_pinned(struct engine *e)
 
 	for (size_t i = 0; i < NSHARED; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(e->sa->obj, shared_maps[i]);
-		char p[PATH_MAX];
 		int fd;
 
 		if (!m)
 			return -ENOENT;
-		ret = pin_path(p, sizeof(p), e->pin_dir, "maps", shared_maps[i]);
-		if (ret)
-			return ret;
-		fd = bpf_obj_get(p);
+		fd = pinned_get(e->pin_dir, "maps", shared_maps[i]);
+		if (fd == -ENOENT)
+			continue;
 		if (fd < 0) {
-			if (errno == ENOENT)
-				continue;
-			ret = -errno;
-			log_errno(ret, "cannot open pinned map %s", p);
-			return ret;
+			log_errno(fd, "cannot open pinned map %s/maps/%s", e->pin_dir,
+				  shared_maps[i]);
+			return fd;
 		}
-		ret = check_compat(p, fd, m);
+		ret = check_compat(shared_maps[i], fd, m);
 		if (!ret)
 			ret = bpf_map__reuse_fd(m, fd);
 		close(fd);
@@ -484,31 +492,27 @@ static int link_cgroup(int fd, uint64_t *cgid, __u32 *prog_id)
 static int check_pinned_links(struct engine *e)
 {
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
-		char p[PATH_MAX];
 		uint64_t cgid;
 		int fd, ret;
 
-		ret = pin_path(p, sizeof(p), e->pin_dir, "links", link_names[l]);
-		if (ret)
-			return ret;
-		fd = bpf_obj_get(p);
+		fd = pinned_get(e->pin_dir, "links", link_names[l]);
+		if (fd == -ENOENT)
+			continue;
 		if (fd < 0) {
-			if (errno == ENOENT)
-				continue;
-			ret = -errno;
-			log_errno(ret, "cannot open pinned link %s", p);
-			return ret;
+			log_errno(fd, "cannot open pinned link %s/links/%s", e->pin_dir,
+				  link_names[l]);
+			return fd;
 		}
 		ret = link_cgroup(fd, &cgid, NULL);
 		close(fd);
 		if (ret) {
-			log_errno(ret, "pinned link %s", p);
+			log_errno(ret, "pinned link %s/links/%s", e->pin_dir, link_names[l]);
 			return ret;
 		}
 		if (cgid != e->cgroup_id) {
 			char other[PATH_MAX];
 
-			if (cgroup_path_of_id(cgid, other, sizeof(other)))
+			if (cgroup_path_by_handle(cgid, other, sizeof(other)))
 				snprintf(other, sizeof(other), "cgroup id %llu",
 					 (unsigned long long)cgid);
 			log_warnx(
@@ -620,7 +624,7 @@ static void exec_open(struct engine *e)
 	if (e->pin_dir) {
 		pin_path(mp, sizeof(mp), e->pin_dir, "maps", "hush_procs");
 		pin_path(lp, sizeof(lp), e->pin_dir, "links", "exec");
-		fd = bpf_obj_get(mp);
+		fd = pinned_get(e->pin_dir, "maps", "hush_procs");
 		if (fd >= 0) {
 			if (check_compat(mp, fd, e->ex->maps.hush_procs) == 0)
 				bpf_map__reuse_fd(e->ex->maps.hush_procs, fd);
@@ -963,17 +967,6 @@ int engine_counters(const struct engine *e, uint64_t out[HUSH_CTR_MAX])
 
 /* ---- pinned state ---- */
 
-static int pinned_map(const char *dir, const char *name)
-{
-	char p[PATH_MAX];
-	int fd;
-
-	if (pin_path(p, sizeof(p), dir, "maps", name))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(p);
-	return fd < 0 ? -errno : fd;
-}
-
 int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 {
 	struct hush_cfg cfg;
@@ -981,7 +974,7 @@ int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 	int fd, ret;
 
 	memset(st, 0, sizeof(*st));
-	fd = pinned_map(pin_dir, "hush_cfg");
+	fd = pinned_get(pin_dir, "maps", "hush_cfg");
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
@@ -1001,7 +994,7 @@ int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 	st->log_allowed = cfg.log_allowed;
 	memcpy(st->policy_hash, cfg.policy_hash, 32);
 
-	fd = pinned_map(pin_dir, "hush_counters");
+	fd = pinned_get(pin_dir, "maps", "hush_counters");
 	if (fd >= 0) {
 		read_counters(fd, st->counters);
 		close(fd);
@@ -1009,12 +1002,9 @@ int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
 		struct bpf_prog_info pi = {};
 		__u32 len = sizeof(pi);
-		char p[PATH_MAX];
 		int pfd;
 
-		if (pin_path(p, sizeof(p), pin_dir, "links", link_names[l]))
-			continue;
-		fd = bpf_obj_get(p);
+		fd = pinned_get(pin_dir, "links", link_names[l]);
 		if (fd < 0)
 			continue;
 		if (link_cgroup(fd, &st->links[l].cgroup_id, &st->links[l].prog_id) == 0) {
@@ -1041,7 +1031,7 @@ int engine_pinned_policy(const char *pin_dir, char **text)
 	char *buf = NULL;
 
 	*text = NULL;
-	cfd = pinned_map(pin_dir, "hush_cfg");
+	cfd = pinned_get(pin_dir, "maps", "hush_cfg");
 	if (cfd < 0)
 		return cfd;
 	if (bpf_map_lookup_elem(cfd, &zero, &cfg)) {
@@ -1049,7 +1039,7 @@ int engine_pinned_policy(const char *pin_dir, char **text)
 		goto out;
 	}
 	gen = HUSH_GEN(cfg.policy_seq);
-	ofd = pinned_map(pin_dir, "hush_ptext");
+	ofd = pinned_get(pin_dir, "maps", "hush_ptext");
 	if (ofd < 0) {
 		ret = ofd;
 		goto out;

@@ -21,16 +21,6 @@ void log_set_level(enum log_level level)
 	cur = level;
 }
 
-enum log_level log_get_level(void)
-{
-	return cur;
-}
-
-const char *log_progname(void)
-{
-	return prog;
-}
-
 static void vlog(enum log_level lvl, int err, const char *fmt, va_list ap)
 {
 	char buf[2048];

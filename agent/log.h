@@ -15,8 +15,6 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
-const char *log_progname(void);
 
 /* message + ": " + strerror(errno) */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -22,7 +22,6 @@
 #define HUSH_AF_INET6	10
 #define HUSH_ETH_P_IP	0x0800
 #define HUSH_ETH_P_IPV6 0x86DD
-#define HUSH_EPERM	1
 
 /* Stop clang from proving a bounds mask redundant and dropping it. */
 #define hush_barrier_var(v) asm volatile("" : "+r"(v))
@@ -441,7 +440,8 @@ static __always_inline int hush_key_eq(const struct hush_dkey *a, const struct h
 }
 
 /* Ruling for (leaf, d) under policy seq: from this CPU's last ruling of
- * the same socket, else the destination cache.  Fills k either way. */
+ * the same socket (returns 1), else the destination cache (returns 0);
+ * -1 on a miss.  Fills k either way. */
 static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct hush_dest *d,
 					   __u64 cookie, struct hush_dkey *k, struct hush_ruling *r)
 {
@@ -466,10 +466,11 @@ static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct h
 	r->scope = v->scope;
 	r->verdict = v->verdict;
 	r->mode = v->mode;
-	return 0;
+	return last && v == &last->v;
 }
 
-/* Remember a ruling as this CPU's last for the socket. */
+/* Remember a ruling as this CPU's last for the socket (callers skip this
+ * when the ruling came from that slot). */
 static __always_inline void hush_last_put(__u64 cookie, const struct hush_dkey *k,
 					  const struct hush_ruling *r)
 {
@@ -478,8 +479,6 @@ static __always_inline void hush_last_put(__u64 cookie, const struct hush_dkey *
 
 	last = bpf_map_lookup_elem(&hush_last, &zero);
 	if (!last || !cookie)
-		return;
-	if (last->cookie == cookie && hush_key_eq(&last->k, k))
 		return;
 	last->k = *k;
 	last->cookie = cookie;

@@ -77,6 +77,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	struct hush_cfg *cfg;
 	__u32 zero = 0, gen;
 	__u64 seq, leaf, cookie;
+	int hit;
 	__u8 ev;
 
 	/* 1. The destination, normalized (mapped -> v4, any -> loopback). */
@@ -106,7 +107,8 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	/* 3. Memoized ruling, else scope then verdict (no scope: deny). */
 	leaf = bpf_get_current_cgroup_id();
 	cookie = bpf_get_socket_cookie(ctx);
-	if (hush_dcache_get((__u32)seq, leaf, &d, cookie, &k, &r) < 0) {
+	hit = hush_dcache_get((__u32)seq, leaf, &d, cookie, &k, &r);
+	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
 		r.mode = HUSH_MODE_ENFORCE;
@@ -118,7 +120,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 			hush_dcache_put(&k, &r);
 		}
 	}
-	if (r.scope != (__u32)-1)
+	if (hit != 1 && r.scope != (__u32)-1)
 		hush_last_put(cookie, &k, &r);
 	r.seq = (__u32)seq;
 	ev = hush_ev_of(&r);

@@ -43,7 +43,13 @@ static void collect(struct cli *c, struct status *s)
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
 		if (s->st.links[l].present) {
 			s->cgroup_id = s->st.links[l].cgroup_id;
-			if (cgroup_path_of_id(s->cgroup_id, s->cgroup, sizeof(s->cgroup)))
+			char mnt[PATH_MAX - 256] = "", rel[256];
+
+			if (cgroup_find_mount(mnt, sizeof(mnt)) == 0 &&
+			    cgroup_path_by_handle(s->cgroup_id, rel, sizeof(rel)) == 0)
+				snprintf(s->cgroup, sizeof(s->cgroup), "%s%s", mnt,
+					 strcmp(rel, "/") ? rel : "");
+			else
 				snprintf(s->cgroup, sizeof(s->cgroup), "(cgroup id %llu, removed?)",
 					 (unsigned long long)s->cgroup_id);
 			break;

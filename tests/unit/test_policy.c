@@ -1054,7 +1054,7 @@ static const struct sem_case sem_cases[] = {
     {"design: scope inherits top", design_policy, 1, "10.20.1.1", 6, 443, A, 1},
     {"design: scope loopback other port", design_policy, 1, "127.0.0.1", 6, 80, A, LB},
     {"design: v6 loopback", design_policy, 0, "::1", 6, 1, A, LB},
-    {"design: outside v4", design_policy, 0, "8.8.8.8", 17, 53, D, DF},
+    {"design: outside v4", design_policy, 0, "203.0.113.8", 17, 53, D, DF},
     {"design: mapped v6 judged as v4", design_policy, 0, "::ffff:10.20.0.99", 6, 443, D, 3},
     {"design: mapped allowed", design_policy, 0, "::ffff:10.20.3.4", 6, 8443, A, 1},
     {"design: 0.0.0.0 is loopback", design_policy, 0, "0.0.0.0", 6, 80, A, LB},
