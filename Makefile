@@ -10,7 +10,7 @@ BPFTOOL	  ?= bpftool
 PKG_CONFIG ?= pkg-config
 ARCH	  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS	  := libbpf libelf zlib libcap libcrypto
+PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -22,9 +22,9 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPU
 
 # Debian packages `make deps` installs when missing (build, tests, demo, bench).
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
-	     libssl-dev pkg-config make gcc
+	     libssl-dev libsqlite3-dev pkg-config make gcc
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
-	     clang-format git
+	     clang-format git sqlite3
 
 ifeq ($(V),1)
 Q =
@@ -116,9 +116,10 @@ $(OUTPUT)/tests/%: tests/tools/%.c $(HDRS) $(LIB) | $(OUTPUT)/tests
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 SAN_LIB_SRCS := $(RULES_SRCS) agent/attrib.c
-$(OUTPUT)/unit/%: tests/unit/%.c $(SAN_LIB_SRCS) $(HDRS) | $(OUTPUT)/unit
+UNIT_LIB_SRCS := $(SAN_LIB_SRCS) agent/db.c
+$(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) | $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(filter-out -O2,$(ALL_CFLAGS)) $(SAN_FLAGS) $< $(SAN_LIB_SRCS) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(filter-out -O2,$(ALL_CFLAGS)) $(SAN_FLAGS) $< $(UNIT_LIB_SRCS) $(PKG_LIBS) -o $@
 
 # BPF tests: real programs in the real kernel (bpf_prog_test_run), ASan too.
 $(OUTPUT)/bpftest/%: tests/bpf/%.c $(LIB) $(HDRS) | $(OUTPUT)/bpftest

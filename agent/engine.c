@@ -37,7 +37,7 @@
 #include "skb_egress.skel.h"
 #include "exec.skel.h"
 
-_Static_assert(sizeof(struct hush_event) == 88, "hush_event layout");
+_Static_assert(sizeof(struct hush_event) == 104, "hush_event layout");
 _Static_assert(sizeof(struct hush_ptab) == 8 + HUSH_L4_MAX * HUSH_SEG_MAX * 8, "ptab layout");
 _Static_assert(sizeof(struct hush_lpm4_key) == 12, "lpm4 key layout");
 _Static_assert(sizeof(struct hush_lpm6_key) == 24, "lpm6 key layout");
@@ -50,8 +50,9 @@ _Static_assert(sizeof(struct hush_dval) == 12, "dcache value layout");
 
 /* Maps both objects share, by name (identical definitions in hush.bpf.h). */
 static const char *const shared_maps[] = {
-    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6", "hush_ptabs",  "hush_ptext",
-    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	"hush_dcache", "hush_last",
+    "hush_scopes", "hush_scache", "hush_lpm4",	 "hush_lpm6",	  "hush_ptabs",
+    "hush_ptext",  "hush_cfg",	  "hush_events", "hush_counters", "hush_sk",
+    "hush_dcache", "hush_last",	  "hush_evseq",
 };
 #define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 
@@ -963,6 +964,31 @@ static int read_counters(int fd, uint64_t out[HUSH_CTR_MAX])
 int engine_counters(const struct engine *e, uint64_t out[HUSH_CTR_MAX])
 {
 	return read_counters(bpf_map__fd(e->sa->maps.hush_counters), out);
+}
+
+int engine_evseq(const struct engine *e, uint64_t *out, int ncpu)
+{
+	int fd = bpf_map__fd(e->sa->maps.hush_evseq);
+
+	if (ncpu != libbpf_num_possible_cpus())
+		return -EINVAL;
+	for (__u32 i = 0; i < HUSH_CTR_MAX; i++) {
+		uint64_t *v = out + (size_t)i * (size_t)ncpu;
+
+		if (bpf_map_lookup_elem(fd, &i, v))
+			return -errno;
+	}
+	return 0;
+}
+
+uint32_t engine_evseq_id(const struct engine *e)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(e->sa->maps.hush_evseq), &info, &len))
+		return 0;
+	return info.id;
 }
 
 /* ---- pinned state ---- */

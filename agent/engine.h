@@ -85,6 +85,12 @@ int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hu
 
 /* Summed per-CPU counters, index HUSH_CTR_IDX(hook, ev). */
 int engine_counters(const struct engine *e, uint64_t out[HUSH_CTR_MAX]);
+/* Per-CPU event sequence numbers: out[idx * ncpu + cpu], idx =
+ * HUSH_CTR_IDX(hook, ev); ncpu must be libbpf_num_possible_cpus(). */
+int engine_evseq(const struct engine *e, uint64_t *out, int ncpu);
+/* Kernel id of the sequence map: changes when enforcement is re-created
+ * (sequences restart at 0). */
+uint32_t engine_evseq_id(const struct engine *e);
 
 /* ---- pinned state, for the CLI (no running hushd needed) ---- */
 

@@ -63,7 +63,7 @@ void json_str(FILE *f, const char *s, size_t maxlen)
 	fputc('"', f);
 }
 
-static const char *rule_text(const struct policy_compiled *pc, uint32_t id)
+const char *event_rule_text(const struct policy_compiled *pc, uint32_t id)
 {
 	const struct compiled_rule_info *ri;
 
@@ -139,7 +139,7 @@ static struct {
 	char path[256];
 } cgcache[CGCACHE];
 
-static const char *cgroup_name(uint64_t id)
+const char *event_cgroup_name(uint64_t id)
 {
 	unsigned slot = (unsigned)((id * 0x9e3779b97f4a7c15ull) >> 58) % CGCACHE;
 
@@ -181,13 +181,31 @@ static void print_cmdline(FILE *f, const struct hush_proc *proc)
 	fputc(']', f);
 }
 
+size_t event_cmdline_json(const struct hush_proc *proc, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+	long n;
+
+	if (!f) {
+		snprintf(buf, len, "[]");
+		return 2;
+	}
+	print_cmdline(f, proc);
+	n = ftell(f);
+	if (fclose(f) != 0 || n < 0 || (size_t)n >= len) {
+		snprintf(buf, len, "[]");
+		return 2;
+	}
+	return (size_t)n;
+}
+
 int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
 		     int64_t boot_to_real, const struct hush_proc *proc)
 {
 	int64_t ns = (int64_t)e->ts_ns + boot_to_real;
 	time_t sec = (time_t)(ns / 1000000000LL);
 	char ts[64], addr[INET6_ADDRSTRLEN], pb[8];
-	const char *rt = rule_text(pc, e->rule);
+	const char *rt = event_rule_text(pc, e->rule);
 	struct tm tm;
 
 	gmtime_r(&sec, &tm);
@@ -217,7 +235,7 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 	else
 		fputs("null", f);
 	{
-		const char *cg = cgroup_name(e->cgroup_id);
+		const char *cg = event_cgroup_name(e->cgroup_id);
 		struct attrib a;
 
 		attrib_parse(cg, &a);
@@ -261,7 +279,7 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc)
 {
 	char addr[INET6_ADDRSTRLEN], pb[8], comm[17];
-	const char *rt = rule_text(pc, e->rule);
+	const char *rt = event_rule_text(pc, e->rule);
 	const char *what = e->verdict == HUSH_EV_DENY	 ? "denied"
 			   : e->verdict == HUSH_EV_AUDIT ? "would deny"
 							 : "allowed";

@@ -34,6 +34,13 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 /* "denied tcp 198.18.2.2:443 by pid 123 (curl) [connect4: default deny]" */
 int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc);
 
+/* Rule text for a rule id ("default deny", "allow tcp 10.0.0.0/8 port 443"), or NULL. */
+const char *event_rule_text(const struct policy_compiled *pc, uint32_t id);
+/* Cgroup path (relative to the cgroup2 mount) for an id, cached; NULL if unknown. */
+const char *event_cgroup_name(uint64_t id);
+/* proc's command line as a JSON array of strings into buf; returns its length. */
+size_t event_cmdline_json(const struct hush_proc *proc, char *buf, size_t len);
+
 /* JSON string with quotes; control characters and non-ASCII bytes escaped. */
 void json_str(FILE *f, const char *s, size_t maxlen);
 

@@ -32,11 +32,13 @@
 
 #include "cgroup.h"
 #include "control.h"
+#include "db.h"
 #include "engine.h"
 #include "event.h"
 #include "log.h"
 #include "polwarn.h"
 #include "probe.h"
+#include "store.h"
 
 #define DEFAULT_POLICY "/etc/hush/policy"
 
@@ -60,6 +62,11 @@ struct hushd {
 	int metrics_err;	  /* last write error reported (no repeats) */
 	time_t reload_ts;	  /* last reload attempt (0: none yet) */
 	bool reload_ok;
+	const char *db_path; /* audit log, or NULL (--no-db) */
+	int64_t retain_ns;
+	int64_t max_db_bytes;
+	bool quiet; /* no JSON lines on stdout */
+	struct store *store;
 };
 
 static void usage(FILE *f)
@@ -68,14 +75,20 @@ static void usage(FILE *f)
 	    f,
 	    "usage: hushd [--policy FILE] [--cgroup PATH] [--pin-dir DIR] [--run-dir DIR]\n"
 	    "             [--foreground] [--log-allowed] [--ringbuf-size BYTES]\n"
-	    "             [--metrics-file FILE] [-v]\n"
+	    "             [--metrics-file FILE] [--db FILE | --no-db] [--retain DUR]\n"
+	    "             [--max-db-size SIZE] [--quiet] [-v]\n"
 	    "\n"
 	    "  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
 	    "  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
 	    "  --pin-dir DIR     where programs, maps and links are pinned "
 	    "(default " ENGINE_DEFAULT_PIN_DIR ")\n"
 	    "  --run-dir DIR     control socket and pid file (default " ENGINE_DEFAULT_RUN_DIR ")\n"
-	    "  --foreground      do not detach; events go to stdout as JSON lines\n"
+	    "  --foreground      do not detach; events also go to stdout as JSON lines\n"
+	    "  --db FILE         audit log database (default " DB_DEFAULT_PATH ")\n"
+	    "  --no-db           no database: events only as JSON lines on stdout\n"
+	    "  --retain DUR      delete log rows older than DUR (e.g. 90d; default: keep)\n"
+	    "  --max-db-size N   delete the oldest rows beyond N bytes (e.g. 10G)\n"
+	    "  --quiet           no JSON lines on stdout (the database still gets every event)\n"
 	    "  --log-allowed     also report allowed attempts\n"
 	    "  --ringbuf-size N  event ring buffer bytes, a power of two (default 4 MiB)\n"
 	    "  --metrics-file F  Prometheus metrics (node_exporter textfile format), every 1 s\n"
@@ -130,6 +143,8 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 	if (ret) {
 		snprintf(msg, msglen, "policy %s rejected; the running policy (seq %llu) stays",
 			 name, (unsigned long long)engine_policy_seq(d->eng));
+		if (d->store)
+			store_note(d->store, "%s", msg);
 		return ret;
 	}
 	norm = policy_to_string(pol);
@@ -149,6 +164,8 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 	d->reload_ok = true;
 	snprintf(msg, msglen, "policy %s applied (seq %llu)", name,
 		 (unsigned long long)engine_policy_seq(d->eng));
+	if (d->store)
+		store_note(d->store, "%s", msg);
 	return 0;
 }
 
@@ -159,8 +176,11 @@ static int on_event(void *ctx, const struct hush_event *e)
 	struct hush_proc proc;
 
 	d->events++;
-	event_print_json(stdout, e, d->pc, d->boot_to_real,
-			 event_proc(d->eng, e, &proc) == 0 ? &proc : NULL);
+	if (d->store)
+		store_event(d->store, e, d->pc, d->boot_to_real);
+	if (!d->quiet)
+		event_print_json(stdout, e, d->pc, d->boot_to_real,
+				 event_proc(d->eng, e, &proc) == 0 ? &proc : NULL);
 	return 0;
 }
 
@@ -203,7 +223,38 @@ static void status_json(struct hushd *d, char *buf, size_t len)
 			off += (size_t)snprintf(buf + off, len - off, "}");
 	}
 	if (off < len)
-		snprintf(buf + off, len - off, "}}\n");
+		off += (size_t)snprintf(buf + off, len - off, "}");
+	if (d->store && off < len) {
+		struct store_status ss;
+		FILE *f;
+
+		store_status(d->store, &ss);
+		f = fmemopen(buf + off, len - off, "w");
+		if (f) {
+			fputs(",\"db\":{\"path\":", f);
+			json_str(f, d->db_path, PATH_MAX);
+			fprintf(f,
+				",\"open\":%s,\"rows_written\":%llu,\"commits\":%llu,"
+				"\"pending_rows\":%llu,\"gap_events\":%llu,\"late_events\":%llu,"
+				"\"writer_lag_s\":%.3f,\"last_commit_ns\":%lld,\"error\":",
+				ss.open ? "true" : "false", (unsigned long long)ss.rows_written,
+				(unsigned long long)ss.commits, (unsigned long long)ss.pending_rows,
+				(unsigned long long)ss.gap_events,
+				(unsigned long long)ss.late_events, ss.lag_s,
+				(long long)ss.last_commit_ns);
+			if (ss.error[0])
+				json_str(f, ss.error, sizeof(ss.error));
+			else
+				fputs("null", f);
+			fputs("}", f);
+			off += (size_t)ftell(f);
+			fclose(f);
+		}
+	} else if (off < len) {
+		off += (size_t)snprintf(buf + off, len - off, ",\"db\":null");
+	}
+	if (off < len)
+		snprintf(buf + off, len - off, "}\n");
 }
 
 static void handle_control(struct hushd *d, int lfd)
@@ -278,18 +329,20 @@ static void handle_control(struct hushd *d, int lfd)
  * reload, CAP_NET_ADMIN for the cgroup attachments it owns, CAP_SYS_PTRACE to
  * read /proc/PID/exe of processes that predate exec tracking (a ptrace-mode
  * read: the target's capabilities may exceed ours), CAP_DAC_READ_SEARCH to
- * name an event's cgroup from its id (open_by_handle_at).
+ * name an event's cgroup from its id (open_by_handle_at), CAP_CHOWN to give
+ * the database files (and SQLite's -wal/-shm, created later) to group hush.
  */
 static int drop_caps(void)
 {
-	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH,
+			      CAP_CHOWN};
 	cap_t caps = cap_init();
 	int ret = 0;
 
 	if (!caps)
 		return -errno;
-	if (cap_set_flag(caps, CAP_PERMITTED, 4, keep, CAP_SET) ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, 4, keep, CAP_SET) || cap_set_proc(caps))
+	if (cap_set_flag(caps, CAP_PERMITTED, 5, keep, CAP_SET) ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 5, keep, CAP_SET) || cap_set_proc(caps))
 		ret = -errno;
 	cap_free(caps);
 	return ret;
@@ -373,6 +426,31 @@ static void metrics_write(struct hushd *d)
 		"# TYPE hush_policy_generation gauge\n"
 		"hush_policy_generation %llu\n",
 		(unsigned long long)d->events, (unsigned long long)engine_policy_seq(d->eng));
+	if (d->store) {
+		struct store_status ss;
+
+		store_status(d->store, &ss);
+		fprintf(f,
+			"# HELP hush_db_rows_written_total Rows hushd committed to the audit log.\n"
+			"# TYPE hush_db_rows_written_total counter\n"
+			"hush_db_rows_written_total %llu\n"
+			"# HELP hush_db_gap_events_total Attempts recorded as lost (gap rows).\n"
+			"# TYPE hush_db_gap_events_total counter\n"
+			"hush_db_gap_events_total %llu\n"
+			"# HELP hush_db_pending_rows Rows waiting for the database writer.\n"
+			"# TYPE hush_db_pending_rows gauge\n"
+			"hush_db_pending_rows %llu\n"
+			"# HELP hush_db_writer_lag_seconds Last commit: time since its oldest "
+			"attempt.\n"
+			"# TYPE hush_db_writer_lag_seconds gauge\n"
+			"hush_db_writer_lag_seconds %.6f\n"
+			"# HELP hush_db_writable 1 if the last database write succeeded.\n"
+			"# TYPE hush_db_writable gauge\n"
+			"hush_db_writable %d\n",
+			(unsigned long long)ss.rows_written, (unsigned long long)ss.gap_events,
+			(unsigned long long)ss.pending_rows, ss.lag_s,
+			ss.open && !ss.error[0] ? 1 : 0);
+	}
 	if (d->reload_ts)
 		fprintf(f,
 			"# HELP hush_policy_last_reload_success 1 if the last reload attempt "
@@ -493,11 +571,17 @@ static int run_loop(struct hushd *d, int lfd)
 		}
 		/* Ready records and those submitted without a wakeup alike. */
 		engine_drain(d->eng);
+		if (d->store)
+			store_tick(d->store);
 		fflush(stdout);
 		check_lost(d);
 	}
 	engine_drain(d->eng);
 	fflush(stdout);
+	if (d->store)
+		store_note(d->store, "hushd stopped (pid %d)%s", (int)getpid(),
+			   d->disabled ? ": enforcement removed by `hush disable`"
+				       : "; enforcement stays pinned");
 	close(ep);
 	close(sfd);
 	return 0;
@@ -515,6 +599,11 @@ int main(int argc, char **argv)
 	    {"ringbuf-size", required_argument, NULL, 'r'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"metrics-file", required_argument, NULL, 'm'},
+	    {"db", required_argument, NULL, 'D'},
+	    {"no-db", no_argument, NULL, 'N'},
+	    {"retain", required_argument, NULL, 'T'},
+	    {"max-db-size", required_argument, NULL, 'S'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -522,6 +611,7 @@ int main(int argc, char **argv)
 	    .policy_path = DEFAULT_POLICY,
 	    .pin_dir = ENGINE_DEFAULT_PIN_DIR,
 	    .run_dir = ENGINE_DEFAULT_RUN_DIR,
+	    .db_path = DB_DEFAULT_PATH,
 	};
 	struct engine_opts eo = {0};
 	const char *cg = NULL;
@@ -568,6 +658,31 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			d.metrics_file = optarg;
+			break;
+		case 'D':
+			d.db_path = optarg;
+			break;
+		case 'N':
+			d.db_path = NULL;
+			break;
+		case 'q':
+			d.quiet = true;
+			break;
+		case 'T':
+			if (db_parse_duration(optarg, &d.retain_ns) || d.retain_ns <= 0) {
+				log_warnx("--retain %s: need a duration such as 90d, 12h or 30m",
+					  optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			if (db_parse_size(optarg, &d.max_db_bytes) || d.max_db_bytes < (1 << 20)) {
+				log_warnx(
+				    "--max-db-size %s: need a size of at least 1M, such as 10G or "
+				    "500M",
+				    optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -648,6 +763,15 @@ int main(int argc, char **argv)
 				  "/proc while they live",
 				  engine_exec_unavailable(d.eng));
 	}
+	/* Create (and migrate) the database while we may still chown it. */
+	if (d.db_path) {
+		struct db *db;
+		char err[512];
+
+		if (db_open(d.db_path, DB_RDWR, &db, err, sizeof(err)))
+			log_warnx("%s (enforcement continues; hushd retries each second)", err);
+		db_close(db);
+	}
 	ret = drop_caps();
 	if (ret)
 		log_errno(ret, "cannot drop capabilities (continuing with all of them)");
@@ -683,6 +807,32 @@ int main(int argc, char **argv)
 		}
 	}
 	pidfile_write(pidfd);
+	/* The writer thread starts after the fork (threads do not survive it). */
+	if (d.db_path) {
+		struct store_opts so = {
+		    .path = d.db_path,
+		    .retain_ns = d.retain_ns,
+		    .max_bytes = d.max_db_bytes,
+		    .log_allowed = d.log_allowed,
+		};
+		char hex[65];
+		struct engine_pinned st;
+
+		ret = store_open(&so, d.eng, &d.store);
+		if (ret)
+			log_errno(ret,
+				  "cannot start the database writer for %s (events go to "
+				  "stdout only)",
+				  d.db_path);
+		engine_pinned_read(d.pin_dir, &st);
+		hash_hex(st.policy_hash, hex);
+		if (d.store)
+			store_note(d.store,
+				   "hushd started (pid %d) %s on %s: policy %s seq %llu sha256 %s",
+				   (int)getpid(), engine_adopted(d.eng) ? "adopting" : "enforcing",
+				   d.cgroup, d.policy_path,
+				   (unsigned long long)engine_policy_seq(d.eng), hex);
+	}
 	log_info("ready: %s %s on %s (cgroup id %llu), policy %s seq %llu, pinned in %s",
 		 engine_adopted(d.eng) ? "adopted enforcement" : "enforcing",
 		 d.pol->scopes[0].mode == HUSH_MODE_AUDIT ? "(audit mode)" : "(enforce mode)",
@@ -695,6 +845,7 @@ int main(int argc, char **argv)
 	}
 
 	ret = run_loop(&d, lfd);
+	store_close(d.store);
 	close(lfd);
 	{
 		char p[PATH_MAX];

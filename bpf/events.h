@@ -21,7 +21,11 @@
 #define HUSH_EV_LOST  3 /* counter only: event the ring buffer could not take */
 #define HUSH_EV_MAX   4
 
-/* hush_counters index: hook * HUSH_EV_MAX + verdict (per-CPU __u64). */
+/* hush_counters and hush_evseq index: hook * HUSH_EV_MAX + verdict (per-CPU
+ * __u64).  hush_counters counts attempts; hush_evseq numbers the events
+ * offered to the ring buffer per CPU, so user space finds every event it never
+ * received (ring buffer full, or drained by a hushd that died before writing
+ * it) as a hole in the sequence. */
 #define HUSH_CTR_IDX(hook, ev) ((hook)*HUSH_EV_MAX + (ev))
 #define HUSH_CTR_MAX	       (HUSH_HOOK_MAX * HUSH_EV_MAX)
 
@@ -38,12 +42,14 @@ struct hush_event {
 	__u64 ts_ns;	 /* bpf_ktime_get_boot_ns() */
 	__u64 cookie;	 /* socket cookie (0 if none) */
 	__u64 cgroup_id; /* cgroup of the socket */
+	__u64 seq;	 /* hush_evseq[hook, verdict] on this CPU, after counting this event */
 	__u32 pid;	 /* thread id */
 	__u32 tgid;	 /* process id */
 	__u32 uid;
 	__u32 gid;
 	__u32 rule;   /* rule id that decided (HUSH_RULE_*) */
 	__u32 scope;  /* scope id the socket was judged in */
+	__u32 cpu;    /* CPU whose hush_evseq numbered the event */
 	__u16 dport;  /* host byte order */
 	__u8 family;  /* 2 = AF_INET, 10 = AF_INET6 (family judged in) */
 	__u8 proto;   /* IPPROTO_* (6 tcp, 17 udp, 1 icmp, 58 icmpv6, ...) */

@@ -205,6 +205,14 @@ struct {
 	__type(value, __u64);
 } hush_counters SEC(".maps");
 
+/* Per-CPU event sequence numbers, same index (see events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HUSH_CTR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} hush_evseq SEC(".maps");
+
 /* ---- per-socket state (socket-local storage) ---- */
 
 /* Socket-local state, only where it pays for its allocation: sockets a hook
@@ -508,15 +516,23 @@ static __always_inline int hush_emit(__u32 hook, __u8 ev, const struct hush_dest
 				     const struct hush_ruling *r, __u64 cookie, __u64 cgid,
 				     const struct hush_sk_state *owner, int proc_ctx)
 {
+	__u32 idx = HUSH_CTR_IDX(hook, ev);
 	struct hush_event *e;
-	__u64 avail, flags = BPF_RB_NO_WAKEUP;
+	__u64 avail, flags = BPF_RB_NO_WAKEUP, seq = 0, *sp;
 
+	/* Number the event before offering it: a lost one leaves a hole.
+	 * Atomic: programs on one CPU may preempt each other. */
+	sp = bpf_map_lookup_elem(&hush_evseq, &idx);
+	if (sp)
+		seq = __sync_fetch_and_add(sp, 1) + 1;
 	e = bpf_ringbuf_reserve(&hush_events, sizeof(*e), 0);
 	if (!e) {
 		hush_count(hook, HUSH_EV_LOST);
 		return -1;
 	}
 	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->seq = seq;
+	e->cpu = bpf_get_smp_processor_id();
 	e->cookie = cookie;
 	e->cgroup_id = cgid;
 	e->rule = r->rule;

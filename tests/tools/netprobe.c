@@ -56,7 +56,8 @@ struct opts {
 	const char *payload; /* datagram payload */
 	const char *via;     /* srcroute / rthdr6: first hop */
 	const char *ready_file;
-	bool echo; /* listeners: send data back */
+	bool echo;  /* listeners: send data back */
+	long ports; /* storm: spread over PORT .. PORT+ports-1 */
 };
 
 /* One attempt's outcome, printed by report(). */
@@ -89,8 +90,10 @@ static void usage(void)
 		"       %s rthdr6 ADDR6 PORT --via HOP6 [--payload S]\n"
 		"       %s listen-tcp ADDR PORT [--count N] [--ready-file F]\n"
 		"       %s listen-udp ADDR PORT [--count N] [--echo] [--ready-file F]\n"
+		"       %s storm ADDR PORT --count N [--ports K]   (every failure counted, none "
+		"stops it)\n"
 		"       %s fds\n",
-		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 static long long now_us(void)
@@ -274,6 +277,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_long(argv[++i], 1, LONG_MAX, &v))
 				goto bad;
 			o->count = v;
+		} else if (!strcmp(a, "--ports")) {
+			if (parse_long(argv[++i], 1, 65535, &v))
+				goto bad;
+			o->ports = v;
 		} else if (!strcmp(a, "--send")) {
 			o->send = argv[++i];
 		} else if (!strcmp(a, "--payload")) {
@@ -440,6 +447,48 @@ static int do_sendto(const char *addr, int port, const struct opts *o)
 	r.elapsed_us = now_us() - t0;
 	close(fd);
 	return report(&r);
+}
+
+/* storm: --count unconnected UDP sends, each one judged; failures are
+ * counted (by errno) and do not stop the storm.  One JSON line at the end. */
+static int do_storm(const char *addr, int port, const struct opts *o)
+{
+	struct sockaddr_storage ss;
+	long long t0, el;
+	long sent = 0, eperm = 0, other = 0, ports = o->ports ? o->ports : 1;
+	socklen_t len;
+	int fd;
+
+	if (parse_addr(addr, port, 0, &ss, &len))
+		return EXIT_USAGE;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+		return EXIT_ERROR;
+	}
+	t0 = now_us();
+	for (long i = 0; i < o->count; i++) {
+		int p = port + (int)(i % ports);
+
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)p);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)p);
+		if (sendto(fd, "s", 1, 0, (struct sockaddr *)&ss, len) < 0) {
+			if (errno == EPERM)
+				eperm++;
+			else
+				other++;
+		} else {
+			sent++;
+		}
+	}
+	el = now_us() - t0;
+	close(fd);
+	printf("{\"op\":\"storm\",\"daddr\":\"%s\",\"dport\":%d,\"ports\":%ld,\"count\":%ld,"
+	       "\"sent\":%ld,\"eperm\":%ld,\"other\":%ld,\"elapsed_us\":%lld,\"pid\":%d}\n",
+	       addr, port, ports, o->count, sent, eperm, other, el, (int)getpid());
+	return other ? EXIT_ERROR : EXIT_OK;
 }
 
 /* sendto6-v4: AF_INET6 socket, AF_INET destination: the kernel hands this to
@@ -1016,7 +1065,7 @@ int main(int argc, char **argv)
 	}
 	if (parse_opts(argc - 2 - npos, argv + 2 + npos, &o))
 		return EXIT_USAGE;
-	if (!o.count && (!strcmp(cmd, "sendto")))
+	if (!o.count && (!strcmp(cmd, "sendto") || !strcmp(cmd, "storm")))
 		o.count = 1;
 
 	if (!strcmp(cmd, "connect"))
@@ -1025,6 +1074,8 @@ int main(int argc, char **argv)
 		return do_connect(cmd, AF_INET6, argv[2], port, &o);
 	if (!strcmp(cmd, "sendto"))
 		return do_sendto(argv[2], port, &o);
+	if (!strcmp(cmd, "storm"))
+		return do_storm(argv[2], port, &o);
 	if (!strcmp(cmd, "sendto6-v4"))
 		return do_sendto6_v4(argv[2], port, &o);
 	if (!strcmp(cmd, "udpconnect"))

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The audit log database (SQLite, WAL): schema, migrations, the hash chain,
+ * appending rows, verification, pruning and summary figures.  Shared by
+ * hushd (the writer) and hush (log, status).
+ *
+ * Schema, version 1 (PRAGMA user_version = 1):
+ *
+ *   meta(key TEXT PRIMARY KEY, value)                 'created' (ns), 'counters_id',
+ *                                                     'anchor_id', 'anchor_hash' (hex):
+ *                                                     where the chain starts after a prune
+ *   procs(id, exe TEXT, cmdline TEXT)                 cmdline: JSON array of strings
+ *   cgroups(id, cgid INTEGER, path TEXT, container TEXT, runtime TEXT, unit TEXT, pod TEXT)
+ *   rules(id, scope TEXT, text TEXT)
+ *   marks(cpu, hook, verdict, seq, max_seen, above)   kernel event sequences accounted for:
+ *                                                     all <= seq, and `above` more up to max_seen
+ *   events(
+ *     id INTEGER PRIMARY KEY,                         chain order
+ *     kind TEXT NOT NULL,                             'attempt' | 'gap' | 'note'
+ *     ts INTEGER NOT NULL,                            last attempt, ns since the epoch
+ *     first_ts INTEGER NOT NULL,                      first attempt coalesced into the row
+ *     count INTEGER NOT NULL,                         attempts (gap: attempts lost; note: 0)
+ *     hook TEXT, verdict TEXT,                        'connect4'..'egress'; 'allow'|'deny'|'audit'
+ *     rule INTEGER -> rules.id,
+ *     family INTEGER, proto TEXT,                     4 | 6; 'tcp', 'udp', 'icmp', ...
+ *     daddr TEXT, dkey BLOB, dport INTEGER,           dkey: 16 bytes, IPv4 as ::ffff:a.b.c.d
+ *     qname TEXT, flags INTEGER,
+ *     pid, tgid, uid, gid INTEGER, comm TEXT,
+ *     proc INTEGER -> procs.id, cgroup INTEGER -> cgroups.id,
+ *     note TEXT,                                      gap reason; note text
+ *     hash BLOB NOT NULL)                             SHA-256 chain link
+ *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts)
+ *   view log: events joined with procs, cgroups and rules, the columns of
+ *     DB_LOG_COLUMNS; the hash of row N is
+ *     SHA-256(hash of row N-1 || encoding of row N's log columns but "hash"),
+ *     each value encoded by type: NULL 'n'; integer 'i' + 8 bytes big-endian;
+ *     text 't' + 4-byte big-endian length + bytes; blob 'b' + length + bytes.
+ *     Row 1 (or the first row after a prune) links to the anchor (32 zero
+ *     bytes before any prune).  Dimension rows are covered through the rows
+ *     that name them: editing an exe edits every row that points to it.
+ *
+ * Chain head file: "<db>.head" beside the database holds "id hash-hex" of the
+ * last committed row, rewritten (rename) after each commit; verify checks
+ * that the database still reaches it, so a truncated tail shows.
+ */
+#ifndef HUSH_AGENT_DB_H
+#define HUSH_AGENT_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <sqlite3.h>
+
+#define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
+#define DB_SCHEMA_VERSION 1
+#define DB_HASH_LEN	  32
+#define DB_DEFAULT_GROUP  "hush"
+
+/* Columns of the view "log", in chain order (the hash covers all but the last). */
+#define DB_LOG_COLUMNS                                                                             \
+	"id, kind, ts, first_ts, count, hook, verdict, rule_scope, rule_text, family, proto, "     \
+	"daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, exe, cmdline, cgid, "        \
+	"cgroup_path, container, runtime, unit, pod, note, hash"
+
+enum db_log_col {
+	DB_C_ID,
+	DB_C_KIND,
+	DB_C_TS,
+	DB_C_FIRST_TS,
+	DB_C_COUNT,
+	DB_C_HOOK,
+	DB_C_VERDICT,
+	DB_C_RULE_SCOPE,
+	DB_C_RULE_TEXT,
+	DB_C_FAMILY,
+	DB_C_PROTO,
+	DB_C_DADDR,
+	DB_C_DKEY,
+	DB_C_DPORT,
+	DB_C_QNAME,
+	DB_C_FLAGS,
+	DB_C_PID,
+	DB_C_TGID,
+	DB_C_UID,
+	DB_C_GID,
+	DB_C_COMM,
+	DB_C_EXE,
+	DB_C_CMDLINE,
+	DB_C_CGID,
+	DB_C_CGROUP_PATH,
+	DB_C_CONTAINER,
+	DB_C_RUNTIME,
+	DB_C_UNIT,
+	DB_C_POD,
+	DB_C_NOTE,
+	DB_C_HASH,
+	DB_C_MAX
+};
+
+/* One row to append.  Strings may be NULL (stored as NULL); "has_*" mark
+ * the optional integers. */
+struct db_row {
+	const char *kind; /* "attempt", "gap", "note" */
+	int64_t ts, first_ts;
+	int64_t count;
+	const char *hook, *verdict;
+	const char *rule_scope, *rule_text;
+	int family; /* 0: NULL */
+	const char *proto;
+	const char *daddr;
+	uint8_t dkey[16];
+	bool has_dest; /* daddr, dkey, dport set */
+	int dport;
+	const char *qname;
+	bool has_proc_ids; /* pid, tgid, uid, gid, comm set */
+	int64_t flags;	   /* < 0: NULL */
+	uint32_t pid, tgid, uid, gid;
+	const char *comm;
+	const char *exe, *cmdline; /* cmdline: JSON array text */
+	bool has_cgroup;	   /* cgid and path set */
+	uint64_t cgid;
+	const char *cgroup_path, *container, *runtime, *unit, *pod;
+	const char *note;
+};
+
+struct db;
+
+enum db_mode { DB_RDONLY, DB_RDWR };
+
+/*
+ * Open (creating the file and its directory for DB_RDWR: directory 0750,
+ * file 0640, group "hush" when that group exists) and migrate to the current
+ * schema.  A database newer than this build is refused.  On failure returns
+ * a negative errno-ish code and fills err with what failed and what to do.
+ */
+int db_open(const char *path, enum db_mode mode, struct db **out, char *err, size_t errlen);
+void db_close(struct db *db);
+sqlite3 *db_handle(struct db *db);
+const char *db_path(const struct db *db);
+
+/*
+ * Append rows in one transaction, extending the chain from the last row in
+ * the database (read inside the transaction, so several writers chain
+ * correctly).  marks (may be NULL, n_marks entries of cpu/hook/verdict/seq)
+ * are stored in the same transaction.  Writes the head file after the commit.
+ * Returns 0, or a negative code with err filled ("database or disk is full").
+ * On failure nothing is written.
+ */
+struct db_mark {
+	uint32_t cpu, hook, verdict;
+	uint64_t seq;	   /* every event numbered <= seq is accounted for */
+	uint64_t max_seen; /* highest number received (>= seq) */
+	uint64_t above;	   /* numbers in (seq, max_seen] received */
+};
+int db_append(struct db *db, const struct db_row *rows, size_t n, const struct db_mark *marks,
+	      size_t n_marks, char *err, size_t errlen);
+
+/* All stored marks (caller frees *out). */
+int db_marks(struct db *db, struct db_mark **out, size_t *n);
+/* Forget all marks (the kernel counters were re-created). */
+int db_marks_reset(struct db *db);
+/* meta values (integers) */
+int db_meta_get_int(struct db *db, const char *key, int64_t *v);
+int db_meta_set_int(struct db *db, const char *key, int64_t v);
+
+/* Hash one row of the view "log" (stmt positioned on it) given prev. */
+void db_row_hash_stmt(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], uint8_t out[DB_HASH_LEN]);
+
+/*
+ * Walk the chain.  Result: intact (return 0, *rows set), or the first bad
+ * row described in msg ("row 123: edited (hash does not match its
+ * contents)", "row 124: deleted (row 125 links to a different row)", "tail
+ * truncated: the chain head file names row 900, the database ends at 850").
+ * Return 1 for tampering found, negative for errors.  head_id/head_hash: an
+ * externally kept head to check against (head_id 0: use the head file).
+ */
+int db_verify(struct db *db, uint64_t head_id, const uint8_t *head_hash, uint64_t *rows, char *msg,
+	      size_t msglen);
+
+/*
+ * Delete attempt/gap rows older than cutoff_ns (realtime ns), and, if
+ * max_bytes > 0, the oldest rows until the file fits.  Records a note row
+ * in the chain saying what was removed and moves the anchor.  *removed gets
+ * the number of rows removed.
+ */
+int db_prune(struct db *db, int64_t cutoff_ns, int64_t max_bytes, uint64_t *removed, char *err,
+	     size_t errlen);
+
+struct db_stats {
+	uint64_t rows;	   /* rows in events */
+	uint64_t attempts; /* sum(count) of attempt rows */
+	uint64_t lost;	   /* sum(count) of gap rows */
+	int64_t oldest_ts; /* 0 if empty */
+	int64_t newest_ts;
+	uint64_t last_id;
+	int64_t file_bytes; /* database + WAL */
+};
+int db_stats(struct db *db, struct db_stats *st);
+
+/* "90d", "12h", "30m", "45s", "2w" -> ns.  Returns 0 or -EINVAL. */
+int db_parse_duration(const char *s, int64_t *ns);
+/* "10G", "500M", "64k", plain bytes -> bytes.  Returns 0 or -EINVAL. */
+int db_parse_size(const char *s, int64_t *bytes);
+
+#endif /* HUSH_AGENT_DB_H */
