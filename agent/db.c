@@ -44,6 +44,11 @@ struct db {
 	sqlite3_stmt *ins_proc, *sel_proc, *ins_cg, *sel_cg, *ins_rule, *sel_rule;
 	struct dim_cache procs, cgroups, rules;
 	EVP_MD_CTX *md;
+	/* The chain head as last written (head file at open, then our commits):
+	 * an append first checks the database still reaches it. */
+	bool head_known;
+	uint64_t head_id;
+	uint8_t head_hash[DB_HASH_LEN];
 };
 
 /* ---- small helpers ---- */
@@ -357,6 +362,8 @@ static int make_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+static int head_read(const char *dbpath, uint64_t *id, uint8_t h[DB_HASH_LEN]);
+
 int db_open(const char *path, enum db_mode mode, struct db **out, char *err, size_t errlen)
 {
 	struct db *db;
@@ -409,6 +416,7 @@ int db_open(const char *path, enum db_mode mode, struct db **out, char *err, siz
 		return -EIO;
 	}
 	if (mode == DB_RDWR) {
+		db->head_known = head_read(db->path, &db->head_id, db->head_hash) == 0;
 		rc = prepare_writer(db, err, errlen);
 		db->md = EVP_MD_CTX_new();
 		if (rc || !db->md) {
@@ -701,10 +709,83 @@ static int tail(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN])
 }
 
 /* Insert rows inside an open transaction, extending the chain. */
+static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
+		       uint8_t hash[DB_HASH_LEN]);
+static void hex(const uint8_t *b, size_t n, char *out);
+
+/*
+ * Before extending the chain: does the database still reach the head we
+ * wrote last?  If rows were deleted from the tail (or the head row
+ * rewritten) while we were not looking, appending would hide it, so the
+ * finding goes into the chain first as a "TAMPER:" note that verify reports.
+ */
+static int check_head(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN])
+{
+	char note[PATH_MAX + 512], hx[2 * DB_HASH_LEN + 1];
+	struct db_row r = {0};
+	bool bad = false;
+
+	if (!db->head_known || db->head_id == 0)
+		return SQLITE_OK;
+	hex(db->head_hash, DB_HASH_LEN, hx);
+	if (db->head_id > *last_id) {
+		snprintf(note, sizeof(note),
+			 "TAMPER: rows %llu..%llu deleted: the database ended at row %llu, but the "
+			 "chain head (%s.head) named row %llu, hash %s",
+			 (unsigned long long)*last_id + 1, (unsigned long long)db->head_id,
+			 (unsigned long long)*last_id, db->path, (unsigned long long)db->head_id,
+			 hx);
+		bad = true;
+	} else {
+		sqlite3_stmt *st;
+		bool same = true, found = false;
+
+		if (db->head_id == *last_id) {
+			found = true;
+			same = memcmp(hash, db->head_hash, DB_HASH_LEN) == 0;
+		} else if (sqlite3_prepare_v2(db->h, "SELECT hash FROM events WHERE id = ?", -1,
+					      &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, (int64_t)db->head_id);
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				found = true;
+				same = sqlite3_column_bytes(st, 0) == DB_HASH_LEN &&
+				       memcmp(sqlite3_column_blob(st, 0), db->head_hash,
+					      DB_HASH_LEN) == 0;
+			}
+			sqlite3_finalize(st);
+		}
+		/* Not found below the tail: pruned (verify checks the anchor). */
+		if (found && !same) {
+			snprintf(note, sizeof(note),
+				 "TAMPER: row %llu rewritten: it no longer matches the chain head "
+				 "(%s.head), hash %s",
+				 (unsigned long long)db->head_id, db->path, hx);
+			bad = true;
+		}
+	}
+	if (!bad)
+		return SQLITE_OK;
+	r.kind = "note";
+	r.ts = r.first_ts = now_ns();
+	r.flags = -1;
+	r.note = note;
+	return insert_rows(db, &r, 1, last_id, hash);
+}
+
 static int append_locked(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 			 uint8_t hash[DB_HASH_LEN])
 {
 	int rc = tail(db, last_id, hash);
+
+	if (rc == SQLITE_OK)
+		rc = check_head(db, last_id, hash);
+	return rc == SQLITE_OK ? insert_rows(db, rows, n, last_id, hash) : rc;
+}
+
+static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
+		       uint8_t hash[DB_HASH_LEN])
+{
+	int rc = SQLITE_OK;
 
 	for (size_t k = 0; rc == SQLITE_OK && k < n; k++) {
 		const struct db_row *r = &rows[k];
@@ -816,6 +897,9 @@ static void head_write(struct db *db, uint64_t id, const uint8_t h[DB_HASH_LEN])
 	char p[PATH_MAX + 16], tmp[PATH_MAX + 32], hx[2 * DB_HASH_LEN + 1];
 	FILE *f;
 
+	db->head_known = true;
+	db->head_id = id;
+	memcpy(db->head_hash, h, DB_HASH_LEN);
 	snprintf(p, sizeof(p), "%s.head", db->path);
 	snprintf(tmp, sizeof(tmp), "%s.%d", p, (int)getpid());
 	f = fopen(tmp, "we");
@@ -1042,32 +1126,6 @@ int db_verify(struct db *db, uint64_t head_id, const uint8_t *head_hash, uint64_
 	anchor_get(db, &aid, anchor);
 	memcpy(prev, anchor, DB_HASH_LEN);
 	expect = aid;
-	/* A moved chain start must be the one a prune recorded. */
-	if (aid > 1) {
-		char want[128];
-		sqlite3_stmt *q;
-		bool found = false;
-
-		hex(anchor, DB_HASH_LEN, hx);
-		snprintf(want, sizeof(want), "%%chain now starts at row %llu after hash %s%%",
-			 (unsigned long long)aid, hx);
-		if (sqlite3_prepare_v2(db->h,
-				       "SELECT 1 FROM events WHERE id >= ? AND kind = 'note' AND"
-				       " note LIKE ? LIMIT 1",
-				       -1, &q, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(q, 1, (int64_t)aid);
-			sqlite3_bind_text(q, 2, want, -1, SQLITE_STATIC);
-			found = sqlite3_step(q) == SQLITE_ROW;
-			sqlite3_finalize(q);
-		}
-		if (!found) {
-			ret = fail(msg, msglen, 1,
-				   "rows before %llu deleted: the chain start was moved without a "
-				   "prune record",
-				   (unsigned long long)aid);
-			goto out;
-		}
-	}
 	rc = sqlite3_prepare_v2(db->h, "SELECT " DB_LOG_COLUMNS " FROM log ORDER BY id", -1, &st,
 				NULL);
 	if (rc != SQLITE_OK) {
@@ -1163,6 +1221,33 @@ int db_verify(struct db *db, uint64_t head_id, const uint8_t *head_hash, uint64_
 			   (unsigned long long)head_id, (unsigned long long)last,
 			   (unsigned long long)last + 1, (unsigned long long)head_id);
 		goto out;
+	}
+	/* A moved chain start must be the one a prune recorded (checked after
+	 * the walk: a finding among the rows comes first). */
+	if (aid > 1) {
+		char want[128];
+		sqlite3_stmt *q;
+		bool found = false;
+
+		hex(anchor, DB_HASH_LEN, hx);
+		snprintf(want, sizeof(want), "%%chain now starts at row %llu after hash %s%%",
+			 (unsigned long long)aid, hx);
+		if (sqlite3_prepare_v2(db->h,
+				       "SELECT 1 FROM events WHERE id >= ? AND kind = 'note' AND"
+				       " note LIKE ? LIMIT 1",
+				       -1, &q, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(q, 1, (int64_t)aid);
+			sqlite3_bind_text(q, 2, want, -1, SQLITE_STATIC);
+			found = sqlite3_step(q) == SQLITE_ROW;
+			sqlite3_finalize(q);
+		}
+		if (!found) {
+			ret = fail(msg, msglen, 1,
+				   "rows before %llu deleted: the chain start was moved without a "
+				   "prune record",
+				   (unsigned long long)aid);
+			goto out;
+		}
 	}
 	*rows = n;
 	if (have_head)
@@ -1437,12 +1522,15 @@ int db_parse_size(const char *s, int64_t *bytes)
 	case 'K':
 		unit = 1LL << 10;
 		break;
+	case 'm':
 	case 'M':
 		unit = 1LL << 20;
 		break;
+	case 'g':
 	case 'G':
 		unit = 1LL << 30;
 		break;
+	case 't':
 	case 'T':
 		unit = 1LL << 40;
 		break;

@@ -13,6 +13,7 @@
 struct cli {
 	const char *pin_dir;
 	const char *run_dir;
+	const char *db_path; /* hush status --db (NULL: the one hushd reports, else the default) */
 	bool verbose;
 };
 
@@ -20,6 +21,7 @@ int do_status(struct cli *c, int argc, char **argv);
 int do_policy(struct cli *c, int argc, char **argv);
 int do_disable(struct cli *c, int argc, char **argv);
 int do_run(struct cli *c, int argc, char **argv);
+int do_log(struct cli *c, int argc, char **argv);
 
 /* Read a whole file (policy files are at most 16 MiB). */
 int cli_read_file(const char *path, char **buf, size_t *len);

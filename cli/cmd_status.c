@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../agent/cgroup.h"
 #include "../agent/control.h"
+#include "../agent/db.h"
 #include "../agent/engine.h"
 #include "../agent/event.h"
 #include "../agent/log.h"
@@ -31,7 +33,81 @@ struct status {
 	int hushd_pid; /* 0: not reachable */
 	char lsm[256];
 	bool lsm_ok;
+	/* audit log */
+	char db_path[PATH_MAX];
+	bool db_ok; /* readable */
+	char db_err[512];
+	struct db_stats dbs;
+	bool writer; /* hushd reported its writer */
+	bool w_open;
+	char w_err[512];
+	double w_lag;
+	int64_t w_pending, w_gaps, w_late;
 };
+
+/* Fields of hushd's status reply, read with SQLite's JSON functions. */
+static void writer_status(struct status *s, const char *reply)
+{
+	sqlite3 *m;
+	sqlite3_stmt *st;
+
+	if (sqlite3_open(":memory:", &m) != SQLITE_OK) {
+		sqlite3_close(m);
+		return;
+	}
+	if (sqlite3_prepare_v2(
+		m,
+		"SELECT json_extract(?1, '$.db.path'), json_extract(?1, '$.db.open'),"
+		" json_extract(?1, '$.db.error'), json_extract(?1, "
+		"'$.db.writer_lag_s'),"
+		" json_extract(?1, '$.db.pending_rows'), json_extract(?1, "
+		"'$.db.gap_events'),"
+		" json_extract(?1, '$.db.late_events')",
+		-1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, reply, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+			s->writer = true;
+			if (!s->db_path[0])
+				snprintf(s->db_path, sizeof(s->db_path), "%s",
+					 (const char *)sqlite3_column_text(st, 0));
+			s->w_open = sqlite3_column_int(st, 1);
+			if (sqlite3_column_type(st, 2) == SQLITE_TEXT)
+				snprintf(s->w_err, sizeof(s->w_err), "%s",
+					 (const char *)sqlite3_column_text(st, 2));
+			s->w_lag = sqlite3_column_double(st, 3);
+			s->w_pending = sqlite3_column_int64(st, 4);
+			s->w_gaps = sqlite3_column_int64(st, 5);
+			s->w_late = sqlite3_column_int64(st, 6);
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(m);
+}
+
+static void db_collect(struct status *s)
+{
+	struct db *db;
+
+	if (!s->db_path[0])
+		snprintf(s->db_path, sizeof(s->db_path), "%s", DB_DEFAULT_PATH);
+	if (db_open(s->db_path, DB_RDONLY, &db, s->db_err, sizeof(s->db_err)) == 0) {
+		s->db_ok = db_stats(db, &s->dbs) == 0;
+		db_close(db);
+	}
+}
+
+static void fmt_ts(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	if (!ns) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
 
 static void collect(struct cli *c, struct status *s)
 {
@@ -67,11 +143,15 @@ static void collect(struct cli *c, struct status *s)
 		policy_errors_free(&errs);
 		free(text);
 	}
+	if (c->db_path)
+		snprintf(s->db_path, sizeof(s->db_path), "%s", c->db_path);
 	if (control_call(c->run_dir, "status", NULL, NULL, 0, &detail, &reply) == 1) {
 		const char *p = strstr(reply, "\"pid\":");
 
 		s->hushd_pid = p ? atoi(p + 6) : -1;
+		writer_status(s, reply);
 	}
+	db_collect(s);
 	free(detail);
 	free(reply);
 	s->lsm_ok = probe_bpf_lsm(s->lsm, sizeof(s->lsm));
@@ -126,7 +206,64 @@ static void print_json(const struct status *s, const struct cli *c)
 			       (unsigned long long)s->st.counters[HUSH_CTR_IDX(h, v)]);
 		printf("}");
 	}
+	printf("},\"db\":{\"path\":");
+	json_str(stdout, s->db_path, PATH_MAX);
+	printf(",\"readable\":%s", s->db_ok ? "true" : "false");
+	if (s->db_ok) {
+		char a[32], b[32];
+
+		fmt_ts(s->dbs.oldest_ts, a, sizeof(a));
+		fmt_ts(s->dbs.newest_ts, b, sizeof(b));
+		printf(",\"rows\":%llu,\"attempts\":%llu,\"lost\":%llu,\"bytes\":%lld,"
+		       "\"oldest\":\"%s\",\"newest\":\"%s\"",
+		       (unsigned long long)s->dbs.rows, (unsigned long long)s->dbs.attempts,
+		       (unsigned long long)s->dbs.lost, (long long)s->dbs.file_bytes, a, b);
+	} else {
+		printf(",\"error\":");
+		json_str(stdout, s->db_err, sizeof(s->db_err));
+	}
+	if (s->writer) {
+		printf(",\"writer\":{\"ok\":%s,\"lag_s\":%.3f,\"pending_rows\":%lld,"
+		       "\"gap_events\":%lld,\"late_events\":%lld,\"error\":",
+		       s->w_open && !s->w_err[0] ? "true" : "false", s->w_lag,
+		       (long long)s->w_pending, (long long)s->w_gaps, (long long)s->w_late);
+		if (s->w_err[0])
+			json_str(stdout, s->w_err, sizeof(s->w_err));
+		else
+			printf("null");
+		printf("}");
+	} else {
+		printf(",\"writer\":null");
+	}
 	printf("}}\n");
+}
+
+static void print_db(const struct status *s)
+{
+	char a[32], b[32];
+
+	if (!s->db_ok) {
+		printf("database:    %s\n", s->db_err);
+	} else {
+		fmt_ts(s->dbs.oldest_ts, a, sizeof(a));
+		fmt_ts(s->dbs.newest_ts, b, sizeof(b));
+		printf("database:    %s (%.1f MiB)\n", s->db_path,
+		       (double)s->dbs.file_bytes / (1 << 20));
+		printf("             %llu rows, %s .. %s; %llu attempts recorded, %llu lost "
+		       "(gap rows)\n",
+		       (unsigned long long)s->dbs.rows, a, b, (unsigned long long)s->dbs.attempts,
+		       (unsigned long long)s->dbs.lost);
+	}
+	if (!s->writer)
+		printf("writer:      %s\n", s->hushd_pid ? "none (hushd runs with --no-db)"
+							 : "not running (hushd is not running)");
+	else if (s->w_open && !s->w_err[0])
+		printf("writer:      ok, lag %.3f s, %lld rows pending\n", s->w_lag,
+		       (long long)s->w_pending);
+	else
+		printf("writer:      FAILING: %s (the kernel keeps counting; the missed attempts "
+		       "become a gap row once writing works)\n",
+		       s->w_err[0] ? s->w_err : "database not open");
 }
 
 static void print_table(const struct status *s, const struct cli *c)
@@ -134,6 +271,7 @@ static void print_table(const struct status *s, const struct cli *c)
 	if (!s->st.present) {
 		printf("enforcement: none (nothing pinned in %s)\n", c->pin_dir);
 		printf("hushd:       %s\n", s->hushd_pid ? "running" : "not running");
+		print_db(s);
 		return;
 	}
 	printf("enforcement: %s (pinned in %s)\n",
@@ -169,6 +307,7 @@ static void print_table(const struct status *s, const struct cli *c)
 			printf(" %12llu", (unsigned long long)s->st.counters[HUSH_CTR_IDX(h, v)]);
 		printf("\n");
 	}
+	print_db(s);
 }
 
 int do_status(struct cli *c, int argc, char **argv)
@@ -179,8 +318,10 @@ int do_status(struct cli *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			c->db_path = argv[++i];
 		} else {
-			fprintf(stderr, "usage: hush status [--json]\n");
+			fprintf(stderr, "usage: hush status [--json] [--db FILE]\n");
 			return EXIT_USAGE;
 		}
 	}
