@@ -339,7 +339,9 @@ static int make_file(const char *path, char *err, size_t errlen)
 			mkdir(dir, 0755);
 			*p = '/';
 		}
-		if (mkdir(dir, 0750) == 0 && gid != (gid_t)-1 && chown(dir, (uid_t)-1, gid) < 0)
+		/* Explicit modes: a service's UMask must not lock group hush out. */
+		if (mkdir(dir, 0750) == 0 &&
+		    (chmod(dir, 0750) < 0 || (gid != (gid_t)-1 && chown(dir, (uid_t)-1, gid) < 0)))
 			return fail(err, errlen, -errno, "cannot give %s to group %s: %s", dir,
 				    DB_DEFAULT_GROUP, strerror(errno));
 	}
@@ -349,8 +351,13 @@ static int make_file(const char *path, char *err, size_t errlen)
 			    "cannot write %s: %s (the database is read-only for hushd: make it "
 			    "writable by root, mode 0640, or remount its filesystem read-write)",
 			    path, strerror(errno));
-	if (fd < 0)
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd >= 0)
+			(void)!fchmod(fd, 0640);
+		else if (errno == EEXIST) /* created beside us */
+			fd = open(path, O_RDWR | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return fail(err, errlen, -errno, "cannot create %s: %s%s", path, strerror(errno),
 			    errno == EACCES || errno == EPERM ? " (need root)"
