@@ -46,6 +46,13 @@ else
 	h_fail "metrics: denied attempts counted by hook and verdict" \
 		"got '$(metric 'hush_attempts_total{hook="connect4",verdict="deny"}')'"
 fi
+if wait_metric hush_db_rows_written_total 'v >= 1' 5 &&
+	[ "$(metric hush_db_writable)" = 1 ] && [ "$(metric hush_db_pending_rows)" = 0 ] &&
+	awk -v v="$(metric hush_db_writer_lag_seconds)" 'BEGIN { exit !(v >= 0 && v < 5) }'; then
+	h_pass "metrics: database writer: rows written, writable, pending rows, lag"
+else
+	h_fail "metrics: database writer: rows written, writable, pending rows, lag" "$(grep hush_db "$prom" | tr '\n' '|')"
+fi
 if grep -q '^# TYPE hush_attempts_total counter$' "$prom" &&
 	grep -q '^hush_events_lost_total{hook="egress"} 0$' "$prom" &&
 	[ "$(metric hush_policy_generation)" = 1 ]; then
