@@ -85,4 +85,33 @@ else
 	h_fail "attribution: a later exec is not blamed for the attempt" "no event for pid $reexec_pid"
 fi
 
+# 4. The same attribution in the audit log's rows (hushd writes them from the
+# same enrichment): short-lived process, container, and uid/gid/comm.
+db=$H_RUN_DIR/hush.db
+if command -v sqlite3 >/dev/null && [ -e "$db" ]; then
+	deadline=$(($(h_now_ms) + 5000))
+	while :; do
+		row=$(sqlite3 -batch "file:$db?mode=ro" "SELECT exe, json_extract(cmdline, '\$[1]'),
+			cgroup_path LIKE '%/enforced', uid, gid, comm FROM log WHERE tgid = $short_pid
+			AND dport = 7002" 2>&1)
+		crow=$(sqlite3 -batch "file:$db?mode=ro" "SELECT container, runtime, unit FROM log
+			WHERE dport = 7005" 2>&1)
+		[ -n "$row" ] && [ -n "$crow" ] && break
+		[ "$(h_now_ms)" -ge "$deadline" ] && break
+		sleep 0.1
+	done
+	if [ "$row" = "$netprobe|connect|1|0|0|netprobe" ]; then
+		h_pass "attribution: the log row of the short-lived process names it"
+	else
+		h_fail "attribution: the log row of the short-lived process names it" "row '$row'"
+	fi
+	if [ "$crow" = "$id|docker|docker-$id.scope" ]; then
+		h_pass "attribution: the log row names the container"
+	else
+		h_fail "attribution: the log row names the container" "row '$crow'"
+	fi
+else
+	h_fail "attribution: log rows" "no sqlite3 or no database $db"
+fi
+
 h_done
