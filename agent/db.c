@@ -416,6 +416,13 @@ int db_open(const char *path, enum db_mode mode, struct db **out, char *err, siz
 		db_close(db);
 		return rc;
 	}
+	/* Keep -wal and -shm when the writer closes: a reader in group hush
+	 * cannot create them in the 0750 directory. */
+	if (mode == DB_RDWR) {
+		int on = 1;
+
+		sqlite3_file_control(db->h, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+	}
 	/* WAL: readers (hush log) never block the writer, nor it them. */
 	if (mode == DB_RDWR && (exec_sql(db, "PRAGMA journal_mode=WAL", err, errlen) ||
 				exec_sql(db, "PRAGMA synchronous=NORMAL", err, errlen))) {
@@ -960,10 +967,12 @@ static int store_marks(struct db *db, const struct db_mark *m, size_t n)
 /* Running totals in meta ('attempts', 'lost'): they survive pruning. */
 static int add_totals(struct db *db, const struct db_row *rows, size_t n)
 {
-	int64_t att = 0, lost = 0;
+	int64_t att = 0, lost = 0, span = 0;
 	int rc = SQLITE_OK;
 
 	for (size_t k = 0; k < n; k++) {
+		if (rows[k].ts - rows[k].first_ts > span)
+			span = rows[k].ts - rows[k].first_ts;
 		if (strcmp(rows[k].kind, "attempt") == 0)
 			att += rows[k].count;
 		else if (strcmp(rows[k].kind, "gap") == 0)
@@ -977,6 +986,21 @@ static int add_totals(struct db *db, const struct db_row *rows, size_t n)
 		rc = sqlite3_step(db->add_meta);
 		sqlite3_reset(db->add_meta);
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	/* The longest span of a row: lets `hush log --until` bound its scan. */
+	if (rc == SQLITE_OK) {
+		sqlite3_stmt *st;
+
+		rc = sqlite3_prepare_v2(db->h,
+					"INSERT INTO meta VALUES('max_span', ?) ON CONFLICT(key)"
+					" DO UPDATE SET value = max(value, excluded.value)",
+					-1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, span);
+			rc = sqlite3_step(st);
+			sqlite3_finalize(st);
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		}
 	}
 	return rc;
 }

@@ -24,6 +24,12 @@ static const struct cmd {
      "run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet] [--log-allowed]\n"
      "           [--cgroup-parent DIR] -- CMD [ARGS...]   (exit: CMD's status; 125: hush failed)"},
     {"disable", do_disable, "disable                         detach and unpin hushd's enforcement"},
+    {"log", do_log,
+     "log [--db FILE] [--denied|--allowed|--audit] [--since DUR|TIME] [--until DUR|TIME]\n"
+     "           [--pid N] [--comm S] [--exe PATH] [--container ID] [--unit U] [--dest CIDR]\n"
+     "           [--port N] [--dns NAME] [--kind K] [--json|--csv] [--limit N] [--follow]\n"
+     "  hush log top --by dest|process|container|unit [filters] [--limit N] [--json|--csv]\n"
+     "  hush log verify [--head ID:HEX] | prune --older-than DUR [--max-size SIZE]"},
 };
 
 static void usage(FILE *f)
