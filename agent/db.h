@@ -4,7 +4,7 @@
  * appending rows, verification, pruning and summary figures.  Shared by
  * hushd (the writer) and hush (log, status).
  *
- * Schema, version 1 (PRAGMA user_version = 1):
+ * Schema, version 2 (PRAGMA user_version; 1 -> 2 added events(dport, ts)):
  *
  *   meta(key TEXT PRIMARY KEY, value)                 'created' (ns), 'counters_id',
  *                                                     'anchor_id', 'anchor_hash' (hex):
@@ -29,7 +29,8 @@
  *     proc INTEGER -> procs.id, cgroup INTEGER -> cgroups.id,
  *     note TEXT,                                      gap reason; note text
  *     hash BLOB NOT NULL)                             SHA-256 chain link
- *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts)
+ *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts),
+ *            events(dport, ts)
  *   view log: events joined with procs, cgroups and rules, the columns of
  *     DB_LOG_COLUMNS; the hash of row N is
  *     SHA-256(hash of row N-1 || encoding of row N's log columns but "hash"),
@@ -54,7 +55,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 

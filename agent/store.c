@@ -411,9 +411,13 @@ static void snapshot_marks(struct store *s, struct batch *b)
 		n += s->seq[k].dirty;
 	if (!n)
 		return;
-	b->marks = calloc(n, sizeof(*b->marks));
-	if (!b->marks)
+	/* A batch the writer could not take yet is snapshotted again: append
+	 * (merge_marks applies them in order, the later wins). */
+	struct db_mark *nm = realloc(b->marks, (b->n_marks + n) * sizeof(*b->marks));
+
+	if (!nm)
 		return; /* marks stay dirty: the next batch carries them */
+	b->marks = nm;
 	for (size_t k = 0; k < tot; k++) {
 		struct seqst *q = &s->seq[k];
 

@@ -345,6 +345,7 @@ static void test_open_create(void)
 			    {"index", "events_verdict_ts"},
 			    {"index", "events_cgroup_ts"},
 			    {"index", "events_dkey_ts"},
+			    {"index", "events_dport_ts"},
 			    {"view", "log"}};
 		for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
 			CHECK(&t,
@@ -407,7 +408,8 @@ static void test_open_reopen(void)
 		if (ro) {
 			sqlite3 *h = db_handle(ro);
 
-			CHECK(&t, qint(h, "PRAGMA user_version") == 1, "user_version");
+			CHECK(&t, qint(h, "PRAGMA user_version") == DB_SCHEMA_VERSION,
+			      "user_version");
 			CHECK(&t,
 			      strcmp(qtext(h, "PRAGMA journal_mode", buf, sizeof(buf)), "wal") == 0,
 			      "journal_mode %s on read-only handle", buf);
@@ -470,9 +472,41 @@ static void test_open_errors(void)
 	/* read-write migrates it */
 	db = open_rw(&t, p);
 	if (db) {
-		CHECK(&t, qint(db_handle(db), "PRAGMA user_version") == 1, "not migrated");
+		CHECK(&t, qint(db_handle(db), "PRAGMA user_version") == DB_SCHEMA_VERSION,
+		      "not migrated");
 		db_close(db);
 		db = open_ro(&t, p);
+		db_close(db);
+	}
+	tc_end(&t);
+
+	tc_begin(&t, "a version 1 database migrates to 2: the port index, rows kept");
+	tpath(p, "v1.db");
+	db = open_rw(&t, p);
+	if (db) {
+		sqlite3 *vh = db_handle(db);
+
+		CHECK(&t, append_attempts(&t, db, 0, 3, now_ns()), "append");
+		xsql(&t, vh, "DROP INDEX events_dport_ts; PRAGMA user_version = 1");
+		db_close(db);
+		err[0] = 0;
+		r = db_open(p, DB_RDONLY, &db, err, sizeof(err));
+		CHECK(&t, r < 0 && !db && strstr(err, "version 1") && strstr(err, "migrat"),
+		      "read-only open of v1: r %d: %s", r, err);
+		db = open_rw(&t, p);
+	}
+	if (db) {
+		sqlite3 *vh = db_handle(db);
+
+		CHECK(&t, qint(vh, "PRAGMA user_version") == 2, "user_version %lld",
+		      (long long)qint(vh, "PRAGMA user_version"));
+		CHECK(
+		    &t,
+		    qint(vh, "SELECT count(*) FROM sqlite_master WHERE name = 'events_dport_ts'") ==
+			1,
+		    "no events_dport_ts after migration");
+		CHECK(&t, nrows(db) == 3, "rows %llu", (unsigned long long)nrows(db));
+		verify_intact(&t, db, 3);
 		db_close(db);
 	}
 	tc_end(&t);
