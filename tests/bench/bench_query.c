@@ -1240,8 +1240,9 @@ static void report(const char *path, const struct info *in, bool cached, int run
 	       "generator version %d (tests/bench/bench_query.c)\n",
 	       RARE_PORT, GEN_VERSION);
 	printf("- **build rate** (built %s): %" PRIu64 " rows through `db_append()` (hash chain, "
-	       "dimension tables, the schema's four secondary indexes events(ts), "
-	       "events(verdict, ts), events(cgroup, ts), events(dkey, ts)) in %d-row "
+	       "dimension tables, the schema's five secondary indexes events(ts), "
+	       "events(verdict, ts), events(cgroup, ts), events(dkey, ts), events(dport, ts)) in "
+	       "%d-row "
 	       "transactions: **%.0f rows/s** over the whole build (%.0f s); first tenth %.0f "
 	       "rows/s, last tenth %.0f rows/s (the random-keyed indexes outgrow SQLite's page "
 	       "cache as the file grows)\n",
