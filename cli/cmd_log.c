@@ -891,7 +891,10 @@ static void sql_filters(struct sql *q, const struct filters *f)
 	sql_cgroup_filters(q, f);
 	sql_dest_filter(q, f);
 	if (f->port >= 0) {
-		sql_add(q, " AND e.dport = ?");
+		/* With a narrow destination, its index beats the port's (a common
+		 * port is much of the log): keep the port off its index. */
+		sql_add(q,
+			f->has_dest && !f->dest_broad ? " AND +e.dport = ?" : " AND e.dport = ?");
 		sql_int(q, f->port);
 	}
 	if (f->has_dns) {

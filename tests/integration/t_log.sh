@@ -407,14 +407,15 @@ expect_plan "plan: container uses events(cgroup, ts)" "USING COVERING INDEX even
 expect_plan "plan: unit uses events(cgroup, ts)" "USING COVERING INDEX events_cgroup_ts" "$DB" --unit nginx.service
 expect_plan "plan: dest uses events(dkey, ts)" "USING COVERING INDEX events_dkey_ts \(dkey>\? AND dkey<\?\)" "$DB" --dest 10.1.2.0/24
 expect_plan "plan: verdict and time use events(verdict, ts)" "USING (COVERING )?INDEX events_verdict_ts \(verdict=\? AND ts>\?\)" "$DB" --denied --since 1h
-expect_plan "plan: time range uses events(ts)" "USING (COVERING )?INDEX events_ts \(ts>\?\)" "$DB" --since 1h --port 443
+expect_plan "plan: port and time use events(dport, ts)" "USING (COVERING )?INDEX events_dport_ts \(dport=\? AND ts>\?\)" "$DB" --since 1h --port 443
+expect_plan "plan: a port alone uses events(dport, ts)" "USING (COVERING )?INDEX events_dport_ts \(dport=\?\)" "$DB" --port 6443
 expect_plan "plan: joins only by primary key" "SEARCH c USING INTEGER PRIMARY KEY" "$DB" --exe /usr/bin/curl
 expect_plan "plan: top with a time range uses events(ts)" "USING (COVERING )?INDEX events_ts \(ts>\?\)" "$DB" top --by dest --since 1h
 # A /8 holding much of a big table is no index range worth walking with
 # table lookups for --port: hush walks by time instead.
 DBB=$H_TMP/big.db
 "$DBFILL" --db "$DBB" --rows 70000 --seed 11 --span 86400 --batch 20000 >/dev/null 2>&1
-expect_plan "plan: a broad CIDR with --port walks by time" "USING (COVERING )?INDEX events_ts" "$DBB" --dest 10.0.0.0/8 --port 443
+expect_plan "plan: a broad CIDR with --port walks the port's index by time" "USING (COVERING )?INDEX events_dport_ts \(dport=\?\)" "$DBB" --dest 10.0.0.0/8 --port 443
 expect_plan "plan: a narrow CIDR keeps its index" "USING (COVERING )?INDEX events_dkey_ts" "$DBB" --dest 10.0.1.0/24 --port 443
 check "broad CIDR: same rows as without the index" \
 	"$(sqlite3 "$DBB" "SELECT id FROM events WHERE dkey BETWEEN x'00000000000000000000ffff0a000000' AND x'00000000000000000000ffff0affffff' AND dport = 443 ORDER BY ts DESC, id DESC LIMIT 5" | tr '\n' ' ')" \
