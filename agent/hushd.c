@@ -193,9 +193,11 @@ static void check_lost(struct hushd *d)
 	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
 		lost += c[HUSH_CTR_IDX(h, HUSH_EV_LOST)];
 	if (lost > d->lost_seen) {
-		log_warnx("%llu events lost (ring buffer full; the kernel counters keep the "
-			  "totals, see `hush status`)",
-			  (unsigned long long)(lost - d->lost_seen));
+		log_warnx("%llu events lost in the last second (ring buffer full): counted by "
+			  "the kernel%s; a larger --ringbuf-size holds longer bursts",
+			  (unsigned long long)(lost - d->lost_seen),
+			  d->store ? " and recorded as gap rows in the log"
+				   : ", see `hush status`");
 		d->lost_seen = lost;
 	}
 }
@@ -555,6 +557,7 @@ static int run_loop(struct hushd *d, int lfd)
 		/* Scope cgroups come and go (a restarted service gets a new
 		 * cgroup id): rebind once a second. */
 		if (tick_due(&next_check)) {
+			check_lost(d);
 			if (engine_scopes_stale(d->eng)) {
 				char *norm = policy_to_string(d->pol);
 				int r = norm ? engine_apply(d->eng, d->pc, norm) : -ENOMEM;
@@ -574,7 +577,6 @@ static int run_loop(struct hushd *d, int lfd)
 		if (d->store)
 			store_tick(d->store);
 		fflush(stdout);
-		check_lost(d);
 	}
 	engine_drain(d->eng);
 	fflush(stdout);
