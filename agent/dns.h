@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * DNS wire format for hushd's DNS proxy: parse one query, build an error
+ * response to it, TCP length framing, and the name matching used by
+ * `allow dns` entries.  Pure code: no I/O, no allocation, caller-provided
+ * buffers only, so the whole file is a libFuzzer target (tests/fuzz/fuzz_dns.c).
+ *
+ * Names are handled in presentation form: labels joined by '.', no trailing
+ * dot, the root is "".  Letters are lower-cased (ASCII only).  Any label byte
+ * that is not printable ASCII (0x21..0x7e), and '.', '\\', is written as a
+ * three-digit decimal escape "\DDD", so the label "a.b" becomes "a\046b" and
+ * can never be mistaken for the two labels "a" and "b".
+ *
+ * What dns_parse_query() accepts (anything else is FORMERR unless noted):
+ *   - a 12-byte header with QR=0; an OPCODE other than QUERY is NOTIMP
+ *     (checked before anything past the header is looked at);
+ *   - QDCOUNT exactly 1, ANCOUNT and NSCOUNT 0 (a query carries no answers);
+ *   - a question name of at most 255 wire bytes (253 presentation
+ *     characters without escapes), labels of at most 63 bytes, no 0x40/0x80
+ *     label types; compression pointers are allowed but must point strictly
+ *     backwards and past the header (offset >= 12), at most DNS_MAX_HOPS of
+ *     them per name.  As the question always starts at offset 12, its bytes
+ *     [12, qend) are then self-contained and are echoed verbatim (with the
+ *     client's letter case, for 0x20 randomization) in responses;
+ *   - ARCOUNT records, each well formed (names as above); at most one OPT
+ *     (EDNS0) record, with the root as owner name and a well-formed option
+ *     list; other additional records (e.g. TSIG) are skipped, not checked;
+ *   - no bytes after the last record (trailing garbage is FORMERR);
+ *   - an OPT with VERSION > 0 parses fully but returns DNS_E_BADVERS.
+ * QCLASS and QTYPE are not judged here (AXFR, ANY, CHAOS... are the caller's
+ * business).
+ */
+#ifndef HUSH_AGENT_DNS_H
+#define HUSH_AGENT_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* RCODEs (RFC 1035, 6891).  BADVERS only travels in an OPT record. */
+#define DNS_RCODE_NOERROR  0
+#define DNS_RCODE_FORMERR  1
+#define DNS_RCODE_SERVFAIL 2
+#define DNS_RCODE_NXDOMAIN 3
+#define DNS_RCODE_NOTIMP   4
+#define DNS_RCODE_REFUSED  5
+#define DNS_RCODE_BADVERS  16
+
+/* dns_parse_query() errors: minus the RCODE to answer with. */
+#define DNS_E_FORMERR (-DNS_RCODE_FORMERR)
+#define DNS_E_NOTIMP  (-DNS_RCODE_NOTIMP)
+#define DNS_E_BADVERS (-DNS_RCODE_BADVERS)
+
+/* Header flag bits (second 16-bit word of the header). */
+#define DNS_FLAG_QR	  0x8000
+#define DNS_FLAG_AA	  0x0400
+#define DNS_FLAG_TC	  0x0200
+#define DNS_FLAG_RD	  0x0100
+#define DNS_FLAG_RA	  0x0080
+#define DNS_FLAG_AD	  0x0020
+#define DNS_FLAG_CD	  0x0010
+#define DNS_OPCODE(flags) (((flags) >> 11) & 0xf)
+
+#define DNS_HDR_LEN	  12
+#define DNS_MAX_WIRE_NAME 255
+#define DNS_MAX_LABEL	  63
+#define DNS_MAX_HOPS	  64   /* compression pointers followed per name */
+#define DNS_EDNS_UDP_SIZE 1232 /* payload size advertised in our OPT records */
+/* Presentation buffer: 254 data bytes at 4 characters each, dots, NUL. */
+#define DNS_NAME_STRLEN	 1024
+#define DNS_QTYPE_STRLEN 16
+
+#define DNS_TYPE_A     1
+#define DNS_TYPE_NS    2
+#define DNS_TYPE_CNAME 5
+#define DNS_TYPE_SOA   6
+#define DNS_TYPE_PTR   12
+#define DNS_TYPE_MX    15
+#define DNS_TYPE_TXT   16
+#define DNS_TYPE_AAAA  28
+#define DNS_TYPE_SRV   33
+#define DNS_TYPE_OPT   41
+#define DNS_TYPE_SVCB  64
+#define DNS_TYPE_HTTPS 65
+#define DNS_TYPE_ANY   255
+#define DNS_CLASS_IN   1
+
+struct dns_edns {
+	bool present;	   /* the query carried an OPT record */
+	bool do_bit;	   /* DNSSEC OK */
+	uint8_t version;   /* EDNS version (0; > 0 gives DNS_E_BADVERS) */
+	uint8_t ext_rcode; /* upper RCODE bits as sent (0 in a sane query) */
+	uint16_t udp_size; /* requestor's UDP payload size as sent (< 512 means 512) */
+};
+
+struct dns_query {
+	uint16_t id;
+	uint16_t flags; /* header flags word as received (DNS_FLAG_*, opcode) */
+	uint16_t qtype;
+	uint16_t qclass;
+	/* End of the question section (offset into the message), or 0 when the
+	 * question was not (validly) parsed.  Set as soon as the question is
+	 * valid, so a FORMERR for a later section can still echo it. */
+	size_t qend;
+	struct dns_edns edns;	    /* valid only when dns_parse_query() returns 0 or BADVERS */
+	char name[DNS_NAME_STRLEN]; /* QNAME, presentation form, "" when not parsed */
+};
+
+/*
+ * Parse the query msg[0..len).  Returns 0, DNS_E_FORMERR, DNS_E_NOTIMP or
+ * DNS_E_BADVERS (so -ret is the RCODE to answer with).  Never reads outside
+ * msg.  On error q is filled as far as parsing got (see qend).
+ */
+int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q);
+
+/*
+ * Build an error response to query[0..qlen) in out[0..outcap): same id and
+ * opcode, QR=1, RD copied, RA=0, RCODE rcode (0..4095; above 15 only with
+ * EDNS, the upper bits going into the OPT).  When q is not NULL and its
+ * question was parsed (q->qend != 0), the question section is copied byte
+ * for byte with QDCOUNT=1; otherwise the response is the header alone with
+ * QDCOUNT=0 (the id is copied if the query has at least 2 bytes, the opcode
+ * and RD if it has 3).  When q->edns.present, an OPT record is appended
+ * (payload DNS_EDNS_UDP_SIZE, version 0, DO copied, no options).
+ * NXDOMAIN and REFUSED carry no SOA record: negative caching of hushd's
+ * denials is not wanted, a denied name must not be cached as non-existent
+ * upstream of a policy change.
+ * Returns 0 with *outlen set, -ENOSPC if out is too small, -EINVAL for a bad
+ * rcode.
+ */
+int dns_build_error(const uint8_t *query, size_t qlen, const struct dns_query *q, int rcode,
+		    uint8_t *out, size_t outcap, size_t *outlen);
+
+/*
+ * DNS over TCP (RFC 1035 4.2.2, 7766): each message is preceded by its
+ * length as 2 bytes big-endian.  dns_tcp_frame_len() returns the size of
+ * the whole frame (2 + message length) starting at buf, or 0 when fewer than
+ * 2 bytes are there; the message is complete once have >= that size.
+ * dns_tcp_frame_hdr() writes the prefix for a message of msglen bytes;
+ * returns 0, or -EMSGSIZE above 65535.
+ */
+size_t dns_tcp_frame_len(const uint8_t *buf, size_t have);
+int dns_tcp_frame_hdr(size_t msglen, uint8_t hdr[2]);
+
+/*
+ * Does name match an `allow dns` pattern?  Both in presentation form (as
+ * above); letters compare case-insensitively, one trailing dot on either is
+ * ignored.  A pattern "*.SUFFIX" matches every name strictly below SUFFIX
+ * (any number of labels), not SUFFIX itself; the pattern "*" matches every
+ * name but the root.  Any other pattern matches only the name equal to it.
+ * There is no search-domain logic: a client that appends a search suffix
+ * asks for that longer name, and it is judged as such.
+ */
+bool dns_name_match(const char *pattern, const char *name);
+
+/*
+ * Normalize a pattern from the policy into out[0..outlen): lower-case, one
+ * trailing dot stripped.  Rejected (-EINVAL): the empty name or root, empty
+ * labels ("a..b", ".a"), labels over 63 bytes, more than 253 characters,
+ * bytes outside printable ASCII, '\\' (patterns have no escapes), and '*'
+ * anywhere but as the whole first label.  -ENOSPC if out is too small.
+ */
+int dns_name_normalize(const char *in, char *out, size_t outlen);
+
+/* "A", "AAAA", ..., or "TYPE<n>" (RFC 3597) written into buf; returns the name. */
+const char *dns_qtype_name(uint16_t qtype, char *buf, size_t len);
+
+#endif /* HUSH_AGENT_DNS_H */
