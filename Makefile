@@ -117,7 +117,7 @@ $(OUTPUT)/tests/%: tests/tools/%.c $(HDRS) $(LIB) | $(OUTPUT)/tests
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 SAN_LIB_SRCS := $(RULES_SRCS) agent/attrib.c $(wildcard agent/dns.c)
 UNIT_LIB_SRCS := $(SAN_LIB_SRCS) agent/db.c
-$(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) | $(OUTPUT)/unit
+$(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(filter-out -O2,$(ALL_CFLAGS)) $(SAN_FLAGS) $< $(UNIT_LIB_SRCS) $(PKG_LIBS) -o $@
 

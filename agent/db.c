@@ -735,7 +735,6 @@ static int tail(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN])
 /* Insert rows inside an open transaction, extending the chain. */
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN]);
-static void hex(const uint8_t *b, size_t n, char *out);
 
 /*
  * Before extending the chain: does the database still reach the head we
@@ -751,7 +750,7 @@ static int check_head(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN
 
 	if (!db->head_known || db->head_id == 0)
 		return SQLITE_OK;
-	hex(db->head_hash, DB_HASH_LEN, hx);
+	db_hex(db->head_hash, DB_HASH_LEN, hx);
 	if (db->head_id > *last_id) {
 		snprintf(note, sizeof(note),
 			 "TAMPER: rows %llu..%llu deleted: the database ended at row %llu, but the "
@@ -881,7 +880,7 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 	return rc;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
+void db_hex(const uint8_t *b, size_t n, char *out)
 {
 	static const char d[] = "0123456789abcdef";
 
@@ -892,27 +891,22 @@ static void hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int unhex(const char *s, uint8_t *out, size_t n)
+int db_unhex(const char *s, size_t slen, uint8_t *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		int v = 0;
+	if (slen != 2 * n)
+		return -EINVAL;
+	for (size_t i = 0; i < 2 * n; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
 
-		for (int j = 0; j < 2; j++) {
-			char c = s[2 * i + j];
-
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= c - '0';
-			else if (c >= 'a' && c <= 'f')
-				v |= c - 'a' + 10;
-			else if (c >= 'A' && c <= 'F')
-				v |= c - 'A' + 10;
-			else
-				return -EINVAL;
-		}
-		out[i] = (uint8_t)v;
+		if (v < 0)
+			return -EINVAL;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
 	}
-	return s[2 * n] == 0 || s[2 * n] == '\n' || s[2 * n] == ' ' ? 0 : -EINVAL;
+	return 0;
 }
 
 /* "<db>.head": "ID HASHHEX\n", replaced atomically. */
@@ -929,7 +923,7 @@ static void head_write(struct db *db, uint64_t id, const uint8_t h[DB_HASH_LEN])
 	f = fopen(tmp, "we");
 	if (!f)
 		return;
-	hex(h, DB_HASH_LEN, hx);
+	db_hex(h, DB_HASH_LEN, hx);
 	fprintf(f, "%llu %s\n", (unsigned long long)id, hx);
 	if (fclose(f) != 0 || rename(tmp, p) < 0)
 		unlink(tmp);
@@ -947,7 +941,7 @@ static int head_read(const char *dbpath, uint64_t *id, uint8_t h[DB_HASH_LEN])
 	if (!f)
 		return -errno;
 	ok = fgets(line, sizeof(line), f) && sscanf(line, "%llu %65s", &v, hx) == 2 &&
-	     strlen(hx) == 2 * DB_HASH_LEN && unhex(hx, h, DB_HASH_LEN) == 0;
+	     db_unhex(hx, strlen(hx), h, DB_HASH_LEN) == 0;
 	fclose(f);
 	if (!ok)
 		return -EINVAL;
@@ -1270,7 +1264,7 @@ int db_verify(struct db *db, uint64_t head_id, const uint8_t *head_hash, uint64_
 		sqlite3_stmt *q;
 		bool found = false;
 
-		hex(anchor, DB_HASH_LEN, hx);
+		db_hex(anchor, DB_HASH_LEN, hx);
 		snprintf(want, sizeof(want), "%%chain now starts at row %llu after hash %s%%",
 			 (unsigned long long)aid, hx);
 		if (sqlite3_prepare_v2(db->h,
@@ -1307,7 +1301,7 @@ out:
 
 /* ---- pruning ---- */
 
-static int64_t file_bytes(struct db *db)
+int64_t db_file_bytes(const struct db *db)
 {
 	char p[PATH_MAX + 8];
 	struct stat s;
@@ -1398,7 +1392,7 @@ static int prune_below(struct db *db, int64_t upto, const char *why, uint64_t *r
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return sql_err(db, err, errlen, rc, "cannot prune");
-	hex(ah, DB_HASH_LEN, hx);
+	db_hex(ah, DB_HASH_LEN, hx);
 	snprintf(note, sizeof(note),
 		 "prune: removed rows %lld..%lld (%s); chain now starts at row %lld after hash %s",
 		 (long long)first, (long long)upto - 1, why, (long long)upto, hx);
@@ -1506,7 +1500,7 @@ int db_stats(struct db *db, struct db_stats *s)
 	s->attempts = (uint64_t)q_int(db, "SELECT value FROM meta WHERE key = 'attempts'", 0, 0);
 	s->lost = (uint64_t)q_int(db, "SELECT value FROM meta WHERE key = 'lost'", 0, 0);
 	sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
-	s->file_bytes = file_bytes(db);
+	s->file_bytes = db_file_bytes(db);
 	return 0;
 }
 

@@ -199,6 +199,13 @@ struct db_stats {
 	int64_t file_bytes; /* database + WAL */
 };
 int db_stats(struct db *db, struct db_stats *st);
+/* Bytes on disk: the database file plus its WAL (a stat each, no query). */
+int64_t db_file_bytes(const struct db *db);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes); and back: exactly 2n
+ * hex digits, either case (else -EINVAL). */
+void db_hex(const uint8_t *b, size_t n, char *out);
+int db_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
 
 /* "90d", "12h", "30m", "45s", "2w" -> ns.  Returns 0 or -EINVAL. */
 int db_parse_duration(const char *s, int64_t *ns);

@@ -122,12 +122,6 @@ static int load_policy(const char *name, const char *text, size_t len, struct po
 	return 0;
 }
 
-static void hash_hex(const uint8_t h[32], char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", h[i]);
-}
-
 /* Apply a new policy; on any failure the running one stays. */
 static int reload(struct hushd *d, const char *name, const char *text, size_t len, char *msg,
 		  size_t msglen)
@@ -296,7 +290,7 @@ static void handle_control(struct hushd *d, int lfd)
 			policy_free(tmp);
 			tmp = NULL;
 			engine_pinned_read(d->pin_dir, &st);
-			hash_hex(st.policy_hash, hex);
+			db_hex(st.policy_hash, 32, hex);
 			log_info("%s, sha256 %s", msg, hex);
 			snprintf(msg, sizeof(msg), "seq %llu sha256 %s",
 				 (unsigned long long)engine_policy_seq(d->eng), hex);
@@ -827,7 +821,7 @@ int main(int argc, char **argv)
 				  "stdout only)",
 				  d.db_path);
 		engine_pinned_read(d.pin_dir, &st);
-		hash_hex(st.policy_hash, hex);
+		db_hex(st.policy_hash, 32, hex);
 		if (d.store)
 			store_note(d.store,
 				   "hushd started (pid %d) %s on %s: policy %s seq %llu sha256 %s",

@@ -631,28 +631,32 @@ static struct db_row *row_add(struct rowbuf *rb)
 	return &rb->rows[rb->n++];
 }
 
+static void add_gap_row(struct rowbuf *rb, unsigned h, unsigned v, const struct gapacc *g,
+			const char *why)
+{
+	struct db_row *r;
+
+	if (!g->count || !(r = row_add(rb)))
+		return;
+	r->kind = "gap";
+	r->ts = g->last_ts;
+	r->first_ts = g->first_ts;
+	r->count = (int64_t)g->count;
+	r->hook = engine_hook_name(h);
+	r->verdict = engine_ev_name(v);
+	r->note = why;
+}
+
 static void add_gap_rows(struct rowbuf *rb, struct gapacc g[HUSH_HOOK_MAX][HUSH_EV_MAX],
 			 const char *why)
 {
 	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
-		for (unsigned v = 0; v < HUSH_EV_MAX; v++) {
-			struct db_row *r;
-
-			if (!g[h][v].count || !(r = row_add(rb)))
-				continue;
-			r->kind = "gap";
-			r->ts = g[h][v].last_ts;
-			r->first_ts = g[h][v].first_ts;
-			r->count = (int64_t)g[h][v].count;
-			r->hook = engine_hook_name(h);
-			r->verdict = engine_ev_name(v);
-			r->note = why;
-		}
+		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
+			add_gap_row(rb, h, v, &g[h][v], why);
 }
 
 /* Rows for a batch; strings point into the batch (and daddr buffers). */
-static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char (*addrs)[48],
-		      char (*lost_why)[HUSH_HOOK_MAX][160])
+static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char (*addrs)[48])
 {
 	for (size_t i = 0; i < s->n_wnotes; i++) {
 		struct db_row *r = row_add(rb);
@@ -724,25 +728,20 @@ static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char 
 		}
 	}
 	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++) {
+		const char *why;
 		uint64_t tot = 0;
 
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
 			tot += b->lost[h][v].count;
 		if (!tot)
 			continue;
-		if (b->ring_lost[h] >= tot)
-			snprintf((*lost_why)[h], sizeof((*lost_why)[h]),
-				 "ring buffer full: counted by the kernel, not reported");
-		else
-			snprintf((*lost_why)[h], sizeof((*lost_why)[h]),
-				 "not reported: lost between the kernel and the database (ring "
-				 "buffer full, or hushd stopped before writing them)");
-		for (unsigned v = 0; v < HUSH_EV_MAX; v++) {
-			struct gapacc one[HUSH_HOOK_MAX][HUSH_EV_MAX] = {{{0}}};
-
-			one[h][v] = b->lost[h][v];
-			add_gap_rows(rb, one, (*lost_why)[h]);
-		}
+		/* The kernel's own lost count for the hook tells which it was. */
+		why = b->ring_lost[h] >= tot
+			  ? "ring buffer full: counted by the kernel, not reported"
+			  : "not reported: lost between the kernel and the database (ring "
+			    "buffer full, or hushd stopped before writing them)";
+		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
+			add_gap_row(rb, h, v, &b->lost[h][v], why);
 	}
 	add_gap_rows(rb, b->over,
 		     "not recorded in detail: the database writer fell behind (counted here)");
@@ -819,7 +818,6 @@ static void write_batch(struct store *s, struct batch *b)
 {
 	struct rowbuf rb = {0};
 	char(*addrs)[48] = NULL;
-	char lost_why[HUSH_HOOK_MAX][160];
 	struct db_mark *marks = NULL;
 	size_t nm = 0, tot = (size_t)s->ncpu * HUSH_CTR_MAX;
 	char err[512] = "out of memory";
@@ -838,7 +836,7 @@ static void write_batch(struct store *s, struct batch *b)
 	if (b && b->n)
 		addrs = malloc((size_t)b->n * sizeof(*addrs));
 	marks = calloc(tot, sizeof(*marks));
-	if ((!b || !b->n || addrs) && marks && build_rows(s, b, &rb, addrs, &lost_why) == 0) {
+	if ((!b || !b->n || addrs) && marks && build_rows(s, b, &rb, addrs) == 0) {
 		for (size_t k = 0; k < tot; k++)
 			if (s->wmark_set[k])
 				marks[nm++] = s->wmarks[k];
@@ -896,7 +894,6 @@ static void retain(struct store *s)
 {
 	int64_t now = mono_ns(), cutoff = 0;
 	uint64_t removed = 0;
-	struct db_stats st;
 	char err[512];
 
 	if (!s->db || (!s->o.retain_ns && !s->o.max_bytes))
@@ -905,8 +902,7 @@ static void retain(struct store *s)
 		s->next_retain = now + RETAIN_EVERY_S * 1000000000LL;
 		cutoff = real_ns() - s->o.retain_ns;
 	}
-	if (!cutoff &&
-	    !(s->o.max_bytes && db_stats(s->db, &st) == 0 && st.file_bytes > s->o.max_bytes))
+	if (!cutoff && !(s->o.max_bytes && db_file_bytes(s->db) > s->o.max_bytes))
 		return;
 	if (db_prune(s->db, cutoff, s->o.max_bytes, &removed, err, sizeof(err)))
 		log_warnx("retention: %s", err);

@@ -398,24 +398,6 @@ static int parse_dns(struct filters *f, const char *s)
 	return 0;
 }
 
-static int unhex(const char *s, size_t slen, uint8_t *out, size_t n)
-{
-	if (slen != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9'   ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : -1;
-
-		if (v < 0)
-			return -EINVAL;
-		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
-	}
-	return 0;
-}
-
 /* "ID:HASHHEX" (or "ID HASHHEX", as in a head file), or a file holding that. */
 static int parse_head(struct opts *o, const char *s)
 {
@@ -450,7 +432,7 @@ static int parse_head(struct opts *o, const char *s)
 		if (parse_int(idb, 1, INT64_MAX, &id))
 			return -EINVAL;
 	}
-	if (unhex(sep + 1, strlen(sep + 1), o->head_hash, DB_HASH_LEN))
+	if (db_unhex(sep + 1, strlen(sep + 1), o->head_hash, DB_HASH_LEN))
 		return -EINVAL;
 	o->head_id = (uint64_t)id;
 	return 0;
@@ -1059,7 +1041,9 @@ static size_t cp_off(const char *s, int k)
 	return i;
 }
 
-static void fmt_local(int64_t ns, char *buf, size_t len)
+/* Local time to the millisecond for the table, or RFC 3339 UTC to the
+ * nanosecond for JSON and CSV. */
+static void fmt_time(int64_t ns, bool utc, char *buf, size_t len)
 {
 	time_t sec = (time_t)(ns / 1000000000LL);
 	int64_t rem = ns % 1000000000LL;
@@ -1070,25 +1054,25 @@ static void fmt_local(int64_t ns, char *buf, size_t len)
 		rem += 1000000000LL;
 		sec--;
 	}
-	localtime_r(&sec, &tm);
-	n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03lld", (long long)(rem / 1000000));
+	if (utc)
+		gmtime_r(&sec, &tm);
+	else
+		localtime_r(&sec, &tm);
+	n = strftime(buf, len, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+	if (utc)
+		snprintf(buf + n, len - n, ".%09lldZ", (long long)rem);
+	else
+		snprintf(buf + n, len - n, ".%03lld", (long long)(rem / 1000000));
+}
+
+static void fmt_local(int64_t ns, char *buf, size_t len)
+{
+	fmt_time(ns, false, buf, len);
 }
 
 static void fmt_utc(int64_t ns, char *buf, size_t len)
 {
-	time_t sec = (time_t)(ns / 1000000000LL);
-	int64_t rem = ns % 1000000000LL;
-	struct tm tm;
-	size_t n;
-
-	if (rem < 0) {
-		rem += 1000000000LL;
-		sec--;
-	}
-	gmtime_r(&sec, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%09lldZ", (long long)rem);
+	fmt_time(ns, true, buf, len);
 }
 
 /* "198.18.2.2:443", "[fd00::1]:443"; no port for ICMP. */
@@ -1403,16 +1387,11 @@ static void rec_col(struct rec *r, const char *name, sqlite3_stmt *st, int c)
 		const uint8_t *b = sqlite3_column_blob(st, c);
 		int n = sqlite3_column_bytes(st, c);
 		char hx[2 * 64 + 1];
-		static const char d[] = "0123456789abcdef";
 
 		if (n > 64)
 			n = 64;
-		for (int i = 0; i < n; i++) {
-			hx[2 * i] = d[b[i] >> 4];
-			hx[2 * i + 1] = d[b[i] & 15];
-		}
-		hx[2 * n] = 0;
-		rec_str(r, name, hx, 2 * n);
+		db_hex(b, (size_t)n, hx);
+		rec_str(r, name, hx, 2 * (size_t)n);
 		break;
 	}
 	default:
