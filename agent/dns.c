@@ -1,18 +1,30 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * DNS query parser, error-response builder, TCP framing and name matching.
- * The rules of what is accepted are in dns.h.  Every read is bounds-checked
- * against the message length; names are walked with a hop limit and
- * strictly-backward pointers, so no input can loop.
+ * DNS query and response parsers, error-response builder, TCP framing and
+ * name matching.  The rules of what is accepted are in dns.h.  Every read is
+ * bounds-checked against the message length; names are walked with a hop
+ * limit and strictly-backward pointers, so no input can loop.
+ *
+ * A response is read in passes over the same bytes rather than into a
+ * record table (no allocation): one pass checks every record of every
+ * section, then the answer section is walked again to follow the CNAME
+ * chain (once per name added, as records may come in any order) and once
+ * more to collect the addresses.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "agent/dns.h"
 
 static uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -44,28 +56,36 @@ static size_t put_label_byte(char *out, size_t o, uint8_t c)
  * Walk the name at *pos.  On success *pos is just past the name (past the
  * first pointer if there is one), *wire its uncompressed wire length, and
  * out (if not NULL, DNS_NAME_STRLEN bytes) its presentation form.
+ *
+ * What a pointer leads to must lie wholly before the pointer (limit): a
+ * compressor points at an earlier, complete name, so this costs nothing real,
+ * and it makes every name self-contained in the bytes from its start to its
+ * end (*pos).  Without it a question name could jump back and read on past
+ * its own end into QTYPE and the records after it, and the question bytes
+ * echoed in a response would decode to another name, or to none.
  */
 static int name_parse(const uint8_t *msg, size_t len, size_t *pos, char *out, size_t *wire)
 {
-	size_t off = *pos, end = 0, w = 0, o = 0;
+	size_t off = *pos, end = 0, w = 0, o = 0, limit = len;
 	unsigned int hops = 0;
 
 	for (;;) {
 		uint8_t c;
 
-		if (off >= len)
+		if (off >= limit)
 			return DNS_E_FORMERR;
 		c = msg[off];
 		if ((c & 0xc0) == 0xc0) {
 			size_t target;
 
-			if (off + 1 >= len)
+			if (off + 1 >= limit)
 				return DNS_E_FORMERR;
 			target = (size_t)(c & 0x3f) << 8 | msg[off + 1];
 			if (target < DNS_HDR_LEN || target >= off || ++hops > DNS_MAX_HOPS)
 				return DNS_E_FORMERR;
 			if (!end)
 				end = off + 2;
+			limit = off;
 			off = target;
 			continue;
 		}
@@ -78,7 +98,7 @@ static int name_parse(const uint8_t *msg, size_t len, size_t *pos, char *out, si
 			break;
 		}
 		/* this label plus at least the final root byte must fit in 255 */
-		if (w + 1 + c + 1 > DNS_MAX_WIRE_NAME || c > len - off - 1)
+		if (w + 1 + c + 1 > DNS_MAX_WIRE_NAME || c > limit - off - 1)
 			return DNS_E_FORMERR;
 		if (out) {
 			if (o)
@@ -96,6 +116,39 @@ static int name_parse(const uint8_t *msg, size_t len, size_t *pos, char *out, si
 	return 0;
 }
 
+/* A resource record as rr_next() finds it: offsets into the message. */
+struct rr {
+	size_t owner;	   /* the owner name */
+	size_t owner_wire; /* its uncompressed wire length */
+	size_t rdata;	   /* the RDATA, rdlen bytes */
+	uint16_t type, class, rdlen;
+	uint32_t ttl;
+};
+
+/* Read the record at *pos: owner name, fixed part, RDATA within len; *pos is then past it. */
+static int rr_next(const uint8_t *msg, size_t len, size_t *pos, struct rr *rr)
+{
+	size_t p = *pos;
+	int r;
+
+	rr->owner = p;
+	r = name_parse(msg, len, &p, NULL, &rr->owner_wire);
+	if (r < 0)
+		return r;
+	if (len - p < 10)
+		return DNS_E_FORMERR;
+	rr->type = get16(msg + p);
+	rr->class = get16(msg + p + 2);
+	rr->ttl = get32(msg + p + 4);
+	rr->rdlen = get16(msg + p + 8);
+	p += 10;
+	if (rr->rdlen > len - p)
+		return DNS_E_FORMERR;
+	rr->rdata = p;
+	*pos = p + rr->rdlen;
+	return 0;
+}
+
 /* Check an OPT record's option list: (code, length, data) filling rdlen. */
 static int opt_options_check(const uint8_t *p, size_t rdlen)
 {
@@ -109,6 +162,24 @@ static int opt_options_check(const uint8_t *p, size_t rdlen)
 			return DNS_E_FORMERR;
 		i += 4 + olen;
 	}
+	return 0;
+}
+
+/* An OPT record (RFC 6891 6.1): the only one, root owner, well-formed options. */
+static int opt_parse(const uint8_t *msg, const struct rr *rr, struct dns_edns *e)
+{
+	int r;
+
+	if (e->present || rr->owner_wire != 1)
+		return DNS_E_FORMERR;
+	r = opt_options_check(msg + rr->rdata, rr->rdlen);
+	if (r < 0)
+		return r;
+	e->present = true;
+	e->udp_size = rr->class;
+	e->ext_rcode = (uint8_t)(rr->ttl >> 24);
+	e->version = (uint8_t)(rr->ttl >> 16);
+	e->do_bit = rr->ttl & 0x8000;
 	return 0;
 }
 
@@ -155,40 +226,16 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q)
 
 	/* additional records: at most one OPT, the rest skipped */
 	for (unsigned int i = 0; i < arcount; i++) {
-		uint16_t type, class, rdlen;
-		uint32_t ttl;
+		struct rr rr;
 
-		r = name_parse(msg, len, &pos, NULL, &wire);
+		r = rr_next(msg, len, &pos, &rr);
 		if (r < 0)
 			goto bad_edns;
-		if (len - pos < 10) {
-			r = DNS_E_FORMERR;
-			goto bad_edns;
-		}
-		type = get16(msg + pos);
-		class = get16(msg + pos + 2);
-		ttl = (uint32_t)get16(msg + pos + 4) << 16 | get16(msg + pos + 6);
-		rdlen = get16(msg + pos + 8);
-		pos += 10;
-		if (rdlen > len - pos) {
-			r = DNS_E_FORMERR;
-			goto bad_edns;
-		}
-		if (type == DNS_TYPE_OPT) {
-			if (q->edns.present || wire != 1) {
-				r = DNS_E_FORMERR;
-				goto bad_edns;
-			}
-			r = opt_options_check(msg + pos, rdlen);
+		if (rr.type == DNS_TYPE_OPT) {
+			r = opt_parse(msg, &rr, &q->edns);
 			if (r < 0)
 				goto bad_edns;
-			q->edns.present = true;
-			q->edns.udp_size = class;
-			q->edns.ext_rcode = (uint8_t)(ttl >> 24);
-			q->edns.version = (uint8_t)(ttl >> 16);
-			q->edns.do_bit = ttl & 0x8000;
 		}
-		pos += rdlen;
 	}
 	if (pos != len) {
 		r = DNS_E_FORMERR;
@@ -242,6 +289,208 @@ int dns_build_error(const uint8_t *query, size_t qlen, const struct dns_query *q
 	}
 	*outlen = n;
 	return 0;
+}
+
+/* RDATA that must have a shape: A/AAAA of class IN a fixed size, CNAME one name exactly. */
+static int rr_check(const uint8_t *msg, size_t len, const struct rr *rr)
+{
+	size_t p = rr->rdata, wire;
+
+	if (rr->class == DNS_CLASS_IN && ((rr->type == DNS_TYPE_A && rr->rdlen != 4) ||
+					  (rr->type == DNS_TYPE_AAAA && rr->rdlen != 16)))
+		return DNS_E_FORMERR;
+	if (rr->type == DNS_TYPE_CNAME &&
+	    (name_parse(msg, len, &p, NULL, &wire) < 0 || p != rr->rdata + rr->rdlen))
+		return DNS_E_FORMERR;
+	return 0;
+}
+
+/* RFC 2181 8: a TTL with the most significant bit set is taken as zero. */
+static uint32_t ttl_value(uint32_t ttl)
+{
+	return ttl & 0x80000000u ? 0 : ttl;
+}
+
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Index of name in out->chain, or -1. */
+static int chain_find(const struct dns_response *out, const char *name)
+{
+	for (size_t i = 0; i < out->nchain; i++)
+		if (!strcmp(out->chain[i], name))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Follow the CNAME chain from chain[0] through the an answer records at
+ * out->qend (already checked by dns_parse_response(), so the re-reads
+ * cannot fail).  A pass over the answers takes every link it meets in
+ * order, so an in-order chain needs one pass; another pass is made only
+ * while the last one added a name.  ttl[i] is the smallest TTL of the
+ * CNAMEs from chain[0] to chain[i].
+ */
+static void chain_walk(const uint8_t *msg, size_t len, unsigned int an, struct dns_response *out,
+		       uint32_t ttl[DNS_CHAIN_MAX])
+{
+	char owner[DNS_NAME_STRLEN], target[DNS_NAME_STRLEN];
+	bool grew = true;
+
+	while (grew) {
+		size_t pos = out->qend;
+
+		grew = false;
+		for (unsigned int i = 0; i < an; i++) {
+			size_t p, wire;
+			struct rr rr;
+
+			if (rr_next(msg, len, &pos, &rr) < 0)
+				return;
+			if (rr.type != DNS_TYPE_CNAME || rr.class != DNS_CLASS_IN)
+				continue;
+			p = rr.owner;
+			if (name_parse(msg, len, &p, owner, &wire) < 0)
+				return;
+			if (strcmp(owner, out->chain[out->nchain - 1]))
+				continue;
+			p = rr.rdata;
+			if (name_parse(msg, len, &p, target, &wire) < 0)
+				return;
+			if (chain_find(out, target) >= 0) {
+				out->chain_loop = true;
+				return;
+			}
+			if (out->nchain == DNS_CHAIN_MAX) {
+				out->chain_truncated = true;
+				return;
+			}
+			memcpy(out->chain[out->nchain], target, strlen(target) + 1);
+			ttl[out->nchain] = min32(ttl[out->nchain - 1], ttl_value(rr.ttl));
+			out->nchain++;
+			grew = true;
+		}
+	}
+}
+
+/* Collect the class IN A/AAAA answers owned by a chain name (records as in chain_walk()). */
+static void addrs_collect(const uint8_t *msg, size_t len, unsigned int an, struct dns_response *out,
+			  const uint32_t ttl[DNS_CHAIN_MAX])
+{
+	char owner[DNS_NAME_STRLEN];
+	size_t pos = out->qend;
+
+	for (unsigned int i = 0; i < an; i++) {
+		struct dns_addr *a;
+		size_t p, wire;
+		struct rr rr;
+		int k;
+
+		if (rr_next(msg, len, &pos, &rr) < 0)
+			return;
+		if ((rr.type != DNS_TYPE_A && rr.type != DNS_TYPE_AAAA) || rr.class != DNS_CLASS_IN)
+			continue;
+		p = rr.owner;
+		if (name_parse(msg, len, &p, owner, &wire) < 0)
+			return;
+		k = chain_find(out, owner);
+		if (k < 0)
+			continue;
+		if (out->naddrs == DNS_ADDRS_MAX) {
+			out->addrs_truncated = true;
+			return;
+		}
+		a = &out->addrs[out->naddrs++];
+		a->family = rr.type == DNS_TYPE_A ? AF_INET : AF_INET6;
+		memset(a->addr, 0, sizeof(a->addr));
+		memcpy(a->addr, msg + rr.rdata, rr.rdlen); /* 4 or 16, as rr_check() made sure */
+		a->ttl = min32(ttl_value(rr.ttl), ttl[k]);
+	}
+}
+
+int dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out)
+{
+	uint32_t ttl[DNS_CHAIN_MAX];
+	size_t pos = DNS_HDR_LEN, wire;
+	unsigned int an, ar0, nrr; /* answers [0, an), additional [ar0, nrr) */
+	int r;
+
+	out->id = 0;
+	out->flags = 0;
+	out->qtype = 0;
+	out->qclass = 0;
+	out->rcode = 0;
+	out->truncated = false;
+	out->qend = 0;
+	memset(&out->edns, 0, sizeof(out->edns));
+	out->qname[0] = '\0';
+	out->nchain = 0;
+	out->chain_loop = false;
+	out->chain_truncated = false;
+	out->naddrs = 0;
+	out->addrs_truncated = false;
+
+	if (len < DNS_HDR_LEN)
+		return DNS_E_FORMERR;
+	out->id = get16(msg);
+	out->flags = get16(msg + 2);
+	out->rcode = out->flags & 0xf;
+	out->truncated = out->flags & DNS_FLAG_TC;
+	if (!(out->flags & DNS_FLAG_QR) || get16(msg + 4) != 1)
+		return DNS_E_FORMERR;
+	an = get16(msg + 6);
+	ar0 = an + get16(msg + 8);
+	nrr = ar0 + get16(msg + 10);
+
+	/* question */
+	r = name_parse(msg, len, &pos, out->qname, &wire);
+	if (r < 0 || len - pos < 4) {
+		out->qname[0] = '\0';
+		return DNS_E_FORMERR;
+	}
+	out->qtype = get16(msg + pos);
+	out->qclass = get16(msg + pos + 2);
+	pos += 4;
+	out->qend = pos;
+
+	/* every record of every section well formed; the OPT read */
+	for (unsigned int i = 0; i < nrr; i++) {
+		struct rr rr;
+
+		r = rr_next(msg, len, &pos, &rr);
+		if (r == 0)
+			r = rr_check(msg, len, &rr);
+		if (r == 0 && i >= ar0 && rr.type == DNS_TYPE_OPT)
+			r = opt_parse(msg, &rr, &out->edns);
+		if (r < 0)
+			goto bad;
+	}
+	if (pos != len) {
+		r = DNS_E_FORMERR;
+		goto bad;
+	}
+	if (out->edns.present)
+		out->rcode |= out->edns.ext_rcode << 4;
+
+	/* the CNAME chain from the question name, then its addresses */
+	memcpy(out->chain[0], out->qname, strlen(out->qname) + 1);
+	out->nchain = 1;
+	ttl[0] = UINT32_MAX;
+	chain_walk(msg, len, an, out, ttl);
+	addrs_collect(msg, len, an, out, ttl);
+	return 0;
+
+bad:
+	memset(&out->edns, 0, sizeof(out->edns));
+	return r;
+}
+
+void dns_set_id(uint8_t *msg, size_t len, uint16_t id)
+{
+	if (len >= 2)
+		put16(msg, id);
 }
 
 size_t dns_tcp_frame_len(const uint8_t *buf, size_t have)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * DNS wire format for hushd's DNS proxy: parse one query, build an error
- * response to it, TCP length framing, and the name matching used by
- * `allow dns` entries.  Pure code: no I/O, no allocation, caller-provided
- * buffers only, so the whole file is a libFuzzer target (tests/fuzz/fuzz_dns.c).
+ * response to it, parse the upstream resolver's response (to match it to
+ * the query and learn the addresses of names), TCP length framing, and the
+ * name matching used by `allow dns` entries.  Pure code: no I/O, no
+ * allocation, caller-provided buffers only, so the whole file is a
+ * libFuzzer target (tests/fuzz/fuzz_dns.c).
  *
  * Names are handled in presentation form: labels joined by '.', no trailing
  * dot, the root is "".  Letters are lower-cased (ASCII only).  Any label byte
@@ -18,8 +20,9 @@
  *   - a question name of at most 255 wire bytes (253 presentation
  *     characters without escapes), labels of at most 63 bytes, no 0x40/0x80
  *     label types; compression pointers are allowed but must point strictly
- *     backwards and past the header (offset >= 12), at most DNS_MAX_HOPS of
- *     them per name.  As the question always starts at offset 12, its bytes
+ *     backwards and past the header (offset >= 12), the name they lead to
+ *     must lie wholly before the pointer, and at most DNS_MAX_HOPS of them
+ *     per name.  As the question always starts at offset 12, its bytes
  *     [12, qend) are then self-contained and are echoed verbatim (with the
  *     client's letter case, for 0x20 randomization) in responses;
  *   - ARCOUNT records, each well formed (names as above); at most one OPT
@@ -130,6 +133,86 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q);
  */
 int dns_build_error(const uint8_t *query, size_t qlen, const struct dns_query *q, int rcode,
 		    uint8_t *out, size_t outcap, size_t *outlen);
+
+#define DNS_CHAIN_MAX 16 /* names in a CNAME chain, qname included */
+#define DNS_ADDRS_MAX 64 /* addresses reported per response */
+
+struct dns_addr {
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order, v4 in addr[0..3], rest zero */
+	uint32_t ttl;	  /* min(TTL of this A/AAAA record, TTLs of the CNAMEs leading to it) */
+};
+
+struct dns_response {
+	uint16_t id;
+	uint16_t flags; /* header flags word as received (DNS_FLAG_*, opcode, low RCODE bits) */
+	uint16_t qtype;
+	uint16_t qclass;
+	int rcode;	/* flags & 0xf, with the OPT's extended RCODE bits above when present */
+	bool truncated; /* TC bit */
+	size_t qend;	/* end of the question section, 0 when it was not (validly) parsed */
+	struct dns_edns edns;	     /* the response's OPT record, if any (valid when 0 returned) */
+	char qname[DNS_NAME_STRLEN]; /* question name, same form as dns_query.name */
+	/* The CNAME chain starting at qname: chain[0] is qname, chain[i + 1]
+	 * the target of chain[i]'s CNAME.  The walk stops at a CNAME whose
+	 * target is already in the chain (chain_loop) or that would make it
+	 * longer than DNS_CHAIN_MAX names (chain_truncated). */
+	size_t nchain;
+	char chain[DNS_CHAIN_MAX][DNS_NAME_STRLEN];
+	bool chain_loop;
+	bool chain_truncated;
+	/* A/AAAA records of the answer section owned by a name of the chain,
+	 * in message order; past DNS_ADDRS_MAX the rest is dropped and
+	 * addrs_truncated set. */
+	size_t naddrs;
+	struct dns_addr addrs[DNS_ADDRS_MAX];
+	bool addrs_truncated;
+};
+
+/*
+ * Parse the response msg[0..len) from an upstream resolver.  Returns 0 or
+ * DNS_E_FORMERR; never reads outside msg.  Accepted:
+ *   - a 12-byte header with QR=1 and QDCOUNT exactly 1 (a response without
+ *     its question, such as some FORMERR/NOTIMP answers, cannot be matched
+ *     to a query and is FORMERR here); the opcode is not judged;
+ *   - the question, with names as in dns_parse_query();
+ *   - ANCOUNT + NSCOUNT + ARCOUNT records, every one well formed: owner
+ *     name, fixed part, RDLENGTH within the message.  Class IN A records
+ *     must have RDLENGTH 4 and AAAA 16, a CNAME's RDATA must be exactly one
+ *     valid name, in any section; at most one OPT in the additional
+ *     section, with the root as owner and a well-formed option list (its
+ *     VERSION is reported, not judged); other RDATA is not looked into;
+ *   - no bytes after the last record.
+ * Counts larger than the packet holds make the last record truncated, so
+ * FORMERR.  A response with TC set must be just as well formed (RFC 2181
+ * 9: truncation drops whole records and lowers the counts).
+ *
+ * Then the answer section alone is walked: the CNAME chain is followed from
+ * the question name (class IN records only; names compare
+ * case-insensitively, which their lower-case form makes plain strcmp();
+ * records in any order; the first CNAME of an owner wins), and the class
+ * IN A and AAAA records owned by a chain name are reported in addrs.  The
+ * synthesized CNAME of a DNAME answer is followed like any other.  Records
+ * of other types or classes, or of owners outside the chain, are skipped;
+ * so is everything in the authority and additional sections (glue is not
+ * learned).  A TTL with the top bit set counts as 0 (RFC 2181 8).  The
+ * upstream resolver is trusted: no bailiwick check is made.
+ *
+ * To check that a response answers a query hushd sent (RFC 5452 9.1): the
+ * id equals the one sent, and msg[DNS_HDR_LEN..qend) equals the sent
+ * query's question bytes [DNS_HDR_LEN..dns_query.qend) byte for byte,
+ * which also checks the letter case of a 0x20-randomized name.
+ *
+ * On error out is filled as far as parsing got: id, flags, rcode (without
+ * OPT bits) and truncated once the header is there, the question fields and
+ * qend once the question parsed; edns, the chain and the addresses are
+ * left empty (nchain and naddrs 0).  struct dns_response is about 19 KiB:
+ * keep one per thread, not on a small stack.
+ */
+int dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out);
+
+/* Overwrite the 16-bit message id of msg[0..len) in place; nothing if len < 2. */
+void dns_set_id(uint8_t *msg, size_t len, uint16_t id);
 
 /*
  * DNS over TCP (RFC 1035 4.2.2, 7766): each message is preceded by its

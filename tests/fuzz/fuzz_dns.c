@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the DNS library (agent/dns.c).
  *
- * For any input bytes, as a DNS query (and again after a TCP length prefix):
+ * For any input bytes, as a DNS query and as a DNS response (and both again
+ * after a TCP length prefix):
  *   - dns_parse_query() returns 0, FORMERR, NOTIMP or BADVERS, and the name
  *     it fills is NUL-terminated and never contains an unescaped byte
  *     outside printable ASCII;
@@ -11,7 +12,16 @@
  *     parsed) the question bytes equal to the query's; it never writes past
  *     a buffer of exactly the needed size, and reports -ENOSPC one byte
  *     short;
- *   - the response does not parse as a query (QR is set).
+ *   - the response does not parse as a query (QR is set), but parses as a
+ *     response with the RCODE asked for (extended bits in its OPT) and the
+ *     question echoed, or is FORMERR there when it has no question;
+ *   - dns_parse_response() returns 0 or FORMERR, fills the header fields it
+ *     reports from the header bytes, and on success gives a CNAME chain that
+ *     starts at the question name, has at most DNS_CHAIN_MAX distinct names
+ *     in presentation form, and at most DNS_ADDRS_MAX addresses, each v4
+ *     with zero padding or v6; on failure no chain and no addresses;
+ *     dns_set_id() changes the id it reports and nothing else;
+ *   - no input is both a valid query and a valid response.
  * The input is also split at its first NUL into a pattern and a name for
  * dns_name_match() and dns_name_normalize(): a normalized pattern must match
  * itself, and "*.P" must match "x.P".  Any violation abort()s.
@@ -21,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "agent/dns.h"
 
@@ -43,6 +54,8 @@ static void check_name(const char *name)
 			die("raw byte in presentation name");
 	}
 }
+
+static struct dns_response res, res2; /* ~19 KiB each */
 
 static void check_response(const uint8_t *msg, size_t len, const struct dns_query *q, int rcode)
 {
@@ -86,6 +99,14 @@ static void check_response(const uint8_t *msg, size_t len, const struct dns_quer
 	}
 	if (dns_parse_query(out, n, &rq) != DNS_E_FORMERR)
 		die("response parsed as a query");
+	r = dns_parse_response(out, n, &res);
+	if (q && q->qend) {
+		if (r != 0 || res.rcode != rcode || res.qend != q->qend ||
+		    strcmp(res.qname, q->name) || res.nchain != 1 || res.naddrs != 0)
+			die("built response does not parse back");
+	} else if (r != DNS_E_FORMERR) {
+		die("response without a question parsed");
+	}
 	free(out);
 }
 
@@ -120,6 +141,83 @@ static void one_query(const uint8_t *data, size_t size)
 			die("empty qtype name");
 		if (!dns_name_match(q.name, q.name))
 			die("name does not match itself");
+	}
+	free(copy);
+}
+
+static void check_parsed_response(const uint8_t *msg, size_t size, int r)
+{
+	if (r != 0 && r != DNS_E_FORMERR)
+		die("unexpected response parse result");
+	check_name(res.qname);
+	if (size >= 12) {
+		if (res.id != (msg[0] << 8 | msg[1]) || res.flags != (msg[2] << 8 | msg[3]) ||
+		    res.truncated != !!(msg[2] & 0x02))
+			die("header fields not as sent");
+	} else if (res.id || res.flags || res.truncated) {
+		die("header fields without a header");
+	}
+	if (res.qend && (res.qend < 17 || res.qend > size))
+		die("response qend out of range");
+	if (r != 0) {
+		if (res.nchain || res.naddrs || res.edns.present)
+			die("chain, addresses or OPT from a bad response");
+		return;
+	}
+	if (!res.qend || !(res.flags & DNS_FLAG_QR))
+		die("response parsed without a question or QR");
+	if ((res.rcode & 0xf) != (res.flags & 0xf) ||
+	    res.rcode >> 4 != (res.edns.present ? res.edns.ext_rcode : 0))
+		die("rcode not from flags and OPT");
+	if (res.nchain < 1 || res.nchain > DNS_CHAIN_MAX || strcmp(res.chain[0], res.qname))
+		die("chain does not start at the question name");
+	if (res.chain_truncated && res.nchain != DNS_CHAIN_MAX)
+		die("chain truncated short of the maximum");
+	for (size_t i = 0; i < res.nchain; i++) {
+		check_name(res.chain[i]);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(res.chain[i], res.chain[j]))
+				die("name twice in the chain");
+	}
+	if (res.naddrs > DNS_ADDRS_MAX || (res.addrs_truncated && res.naddrs != DNS_ADDRS_MAX))
+		die("address count");
+	for (size_t i = 0; i < res.naddrs; i++) {
+		static const uint8_t zero[12];
+		const struct dns_addr *a = &res.addrs[i];
+
+		if (a->family == AF_INET ? memcmp(a->addr + 4, zero, 12) != 0
+					 : a->family != AF_INET6)
+			die("bad address");
+		if (a->ttl & 0x80000000u)
+			die("TTL with the top bit set");
+	}
+}
+
+static void one_response(const uint8_t *data, size_t size)
+{
+	struct dns_query q;
+	uint8_t *copy;
+	int r, r2;
+
+	/* exact-size copy so ASan catches any over-read */
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		abort();
+	memcpy(copy, data, size);
+	r = dns_parse_response(copy, size, &res);
+	check_parsed_response(copy, size, r);
+	if (r == 0 && dns_parse_query(copy, size, &q) == 0)
+		die("both a query and a response");
+	if (size >= 2) {
+		uint16_t id = (uint16_t)~res.id;
+
+		dns_set_id(copy, size, id);
+		r2 = dns_parse_response(copy, size, &res2);
+		if (r2 != r || (size >= 12 && res2.id != id) || res2.nchain != res.nchain ||
+		    res2.naddrs != res.naddrs || res2.rcode != res.rcode ||
+		    memcmp(res2.addrs, res.addrs, res.naddrs * sizeof(res.addrs[0])) ||
+		    memcmp(copy + 2, data + 2, size - 2))
+			die("dns_set_id changed more than the id");
 	}
 	free(copy);
 }
@@ -165,10 +263,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t flen;
 
 	one_query(data, size);
+	one_response(data, size);
 	/* TCP: a length-prefixed message inside the input */
 	flen = dns_tcp_frame_len(data, size);
-	if (flen && flen <= size)
+	if (flen && flen <= size) {
 		one_query(data + 2, flen - 2);
+		one_response(data + 2, flen - 2);
+	}
 	names(data, size);
 	return 0;
 }
