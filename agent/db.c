@@ -191,7 +191,23 @@ static void dim_put(struct dim_cache *c, const char *key, int64_t id)
 
 /* ---- open and migrate ---- */
 
-static const char schema_v1[] =
+/* The log view of schema version 3 (2 lacked its last column, qtype). */
+#define VIEW_LOG                                                                                   \
+	"CREATE VIEW log AS SELECT e.id AS id, e.kind AS kind, e.ts AS ts,"                        \
+	" e.first_ts AS first_ts, e.count AS count, e.hook AS hook, e.verdict AS verdict,"         \
+	" r.scope AS rule_scope, r.text AS rule_text, e.family AS family, e.proto AS proto,"       \
+	" e.daddr AS daddr, e.dkey AS dkey, e.dport AS dport, e.qname AS qname,"                   \
+	" e.flags AS flags, e.pid AS pid, e.tgid AS tgid, e.uid AS uid, e.gid AS gid,"             \
+	" e.comm AS comm, p.exe AS exe, p.cmdline AS cmdline, c.cgid AS cgid,"                     \
+	" c.path AS cgroup_path, c.container AS container, c.runtime AS runtime,"                  \
+	" c.unit AS unit, c.pod AS pod, e.note AS note, e.hash AS hash,"                           \
+	" e.qtype AS qtype"                                                                        \
+	" FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"     \
+	" LEFT JOIN cgroups c ON c.id = e.cgroup;"
+
+/* A new database gets the current schema at once.  events.qtype comes last,
+ * where ALTER TABLE put it in a migrated database: both look the same. */
+static const char schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE procs(id INTEGER PRIMARY KEY, exe TEXT NOT NULL, cmdline TEXT NOT NULL,"
     " UNIQUE(exe, cmdline));"
@@ -206,20 +222,12 @@ static const char schema_v1[] =
     " first_ts INTEGER NOT NULL, count INTEGER NOT NULL, hook TEXT, verdict TEXT,"
     " rule INTEGER, family INTEGER, proto TEXT, daddr TEXT, dkey BLOB, dport INTEGER,"
     " qname TEXT, flags INTEGER, pid INTEGER, tgid INTEGER, uid INTEGER, gid INTEGER,"
-    " comm TEXT, proc INTEGER, cgroup INTEGER, note TEXT, hash BLOB NOT NULL);"
+    " comm TEXT, proc INTEGER, cgroup INTEGER, note TEXT, hash BLOB NOT NULL, qtype TEXT);"
     "CREATE INDEX events_ts ON events(ts);"
     "CREATE INDEX events_verdict_ts ON events(verdict, ts);"
     "CREATE INDEX events_cgroup_ts ON events(cgroup, ts);"
     "CREATE INDEX events_dkey_ts ON events(dkey, ts);"
-    "CREATE VIEW log AS SELECT e.id AS id, e.kind AS kind, e.ts AS ts, e.first_ts AS first_ts,"
-    " e.count AS count, e.hook AS hook, e.verdict AS verdict, r.scope AS rule_scope,"
-    " r.text AS rule_text, e.family AS family, e.proto AS proto, e.daddr AS daddr,"
-    " e.dkey AS dkey, e.dport AS dport, e.qname AS qname, e.flags AS flags, e.pid AS pid,"
-    " e.tgid AS tgid, e.uid AS uid, e.gid AS gid, e.comm AS comm, p.exe AS exe,"
-    " p.cmdline AS cmdline, c.cgid AS cgid, c.path AS cgroup_path, c.container AS container,"
-    " c.runtime AS runtime, c.unit AS unit, c.pod AS pod, e.note AS note, e.hash AS hash"
-    " FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"
-    " LEFT JOIN cgroups c ON c.id = e.cgroup;";
+    "CREATE INDEX events_dport_ts ON events(dport, ts);" VIEW_LOG;
 
 static int64_t now_ns(void)
 {
@@ -229,17 +237,54 @@ static int64_t now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static int migrate(struct db *db, char *err, size_t errlen)
+static int user_version(struct db *db)
 {
 	sqlite3_stmt *st;
-	int ver = -1, rc;
+	int ver = -1;
 
-	rc = sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL);
-	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		ver = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	return ver;
+}
+
+/*
+ * One step to version `to` in one transaction: a crash leaves the old
+ * version.  The version is read again under the write lock, so a process
+ * that migrated first (hushd and hush starting together) leaves nothing to
+ * do rather than a failed second attempt.
+ */
+static int migrate_to(struct db *db, int to, const char *sql, char *err, size_t errlen)
+{
+	char tail[64];
+	int ver;
+
+	if (exec_sql(db, "BEGIN IMMEDIATE", err, errlen))
+		return -EIO;
+	ver = user_version(db);
+	if (ver < 0) {
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		return sql_err(db, err, errlen, SQLITE_ERROR, "cannot read");
+	}
+	snprintf(tail, sizeof(tail), "PRAGMA user_version=%d", to);
+	if (ver < to && (exec_sql(db, sql, err, errlen) || exec_sql(db, tail, err, errlen))) {
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	if (exec_sql(db, "COMMIT", err, errlen)) {
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int migrate(struct db *db, char *err, size_t errlen)
+{
+	int ver = user_version(db);
+
 	if (ver < 0)
-		return sql_err(db, err, errlen, rc, "cannot read");
+		return sql_err(db, err, errlen, SQLITE_ERROR, "cannot read");
 	if (ver > DB_SCHEMA_VERSION)
 		return fail(
 		    err, errlen, -EPROTO,
@@ -253,34 +298,44 @@ static int migrate(struct db *db, char *err, size_t errlen)
 			    "%s has schema version %d and needs migrating to %d: run hushd (or "
 			    "any hush log command as root with write access) once",
 			    db->path, ver, DB_SCHEMA_VERSION);
-	/* Migrations run in one transaction each: a crash leaves the old version. */
 	if (ver == 0) {
-		char sql[sizeof(schema_v1) + 256];
+		char sql[sizeof(schema) + 128];
 
 		/* auto_vacuum must be set before the first table exists. */
 		if (exec_sql(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen))
 			return -EIO;
-		snprintf(sql, sizeof(sql),
-			 "BEGIN IMMEDIATE;%s"
-			 "INSERT INTO meta VALUES('created', %lld);"
-			 "PRAGMA user_version=1;COMMIT;",
-			 schema_v1, (long long)now_ns());
-		if (exec_sql(db, sql, err, errlen)) {
-			sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-			return -EIO;
-		}
+		snprintf(sql, sizeof(sql), "%sINSERT INTO meta VALUES('created', %lld);", schema,
+			 (long long)now_ns());
+		return migrate_to(db, DB_SCHEMA_VERSION, sql, err, errlen);
 	}
 	/* 2: an index for port filters (a rare or absent port scanned the whole
 	 * log: 2.9 s on 10M rows, 0.1 ms with it; inserts 9.6% slower). */
-	if (ver < 2 && exec_sql(db,
-				"BEGIN IMMEDIATE;"
-				"CREATE INDEX IF NOT EXISTS events_dport_ts ON events(dport, ts);"
-				"PRAGMA user_version=2;COMMIT;",
-				err, errlen)) {
-		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	if (ver < 2 &&
+	    migrate_to(db, 2, "CREATE INDEX IF NOT EXISTS events_dport_ts ON events(dport, ts);",
+		       err, errlen))
 		return -EIO;
+	/* 3: the DNS proxy's query type, and the view's new last column.  Old
+	 * rows get NULL, which the chain hash leaves out: they still verify. */
+	if (ver < 3) {
+		sqlite3_stmt *st;
+		bool have = false;
+
+		/* (Only a hand-edited version 2 database has it already.) */
+		if (sqlite3_prepare_v2(db->h,
+				       "SELECT 1 FROM pragma_table_info('events') WHERE name = "
+				       "'qtype'",
+				       -1, &st, NULL) == SQLITE_OK) {
+			have = sqlite3_step(st) == SQLITE_ROW;
+			sqlite3_finalize(st);
+		}
+		if (migrate_to(db, 3,
+			       have ? "DROP VIEW IF EXISTS log;" VIEW_LOG
+				    : "ALTER TABLE events ADD COLUMN qtype TEXT;"
+				      "DROP VIEW IF EXISTS log;" VIEW_LOG,
+			       err, errlen))
+			return -EIO;
 	}
-	/* Next: if (ver < 3) { ...; PRAGMA user_version=3 } in one transaction. */
+	/* Next: if (ver < 4) migrate_to(db, 4, ...). */
 	return 0;
 }
 
@@ -296,7 +351,8 @@ static int prepare_writer(struct db *db, char *err, size_t errlen)
 	if (prepare(db, &db->ins_event,
 		    "INSERT INTO events(id, kind, ts, first_ts, count, hook, verdict, rule, family,"
 		    " proto, daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, proc,"
-		    " cgroup, note, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		    " cgroup, note, hash, qtype)"
+		    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		    err, errlen) ||
 	    prepare(db, &db->last_row, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", err,
 		    errlen) ||
@@ -531,51 +587,70 @@ static void hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const str
 	EVP_DigestFinal_ex(md, out, &olen);
 }
 
-static void stmt_vals(sqlite3_stmt *st, struct hval *v, int n)
+/*
+ * What the chain hashes of a row: the log columns before "hash", then qtype
+ * when it is not NULL (schema 3: rows without one, all rows written before,
+ * hash as they always did).  In the array of hashed values qtype sits at
+ * index HV_QTYPE, the place "hash" has among the columns.
+ */
+#define HV_QTYPE DB_C_HASH
+#define HV_MAX	 (DB_C_HASH + 1)
+
+static void stmt_val(sqlite3_stmt *st, int c, struct hval *v)
 {
-	for (int k = 0; k < n; k++) {
-		v[k].type = sqlite3_column_type(st, k);
-		switch (v[k].type) {
-		case SQLITE_INTEGER:
-			v[k].i = sqlite3_column_int64(st, k);
-			break;
-		case SQLITE_TEXT:
-			v[k].p = sqlite3_column_text(st, k);
-			v[k].len = (size_t)sqlite3_column_bytes(st, k);
-			break;
-		case SQLITE_BLOB:
-			v[k].p = sqlite3_column_blob(st, k);
-			v[k].len = (size_t)sqlite3_column_bytes(st, k);
-			break;
-		case SQLITE_FLOAT: /* never written; hash its text so it cannot match */
-			v[k].type = SQLITE_TEXT;
-			v[k].p = sqlite3_column_text(st, k);
-			v[k].len = (size_t)sqlite3_column_bytes(st, k);
-			break;
-		default:
-			v[k].type = SQLITE_NULL;
-		}
+	v->type = sqlite3_column_type(st, c);
+	switch (v->type) {
+	case SQLITE_INTEGER:
+		v->i = sqlite3_column_int64(st, c);
+		break;
+	case SQLITE_TEXT:
+		v->p = sqlite3_column_text(st, c);
+		v->len = (size_t)sqlite3_column_bytes(st, c);
+		break;
+	case SQLITE_BLOB:
+		v->p = sqlite3_column_blob(st, c);
+		v->len = (size_t)sqlite3_column_bytes(st, c);
+		break;
+	case SQLITE_FLOAT: /* never written; hash its text so it cannot match */
+		v->type = SQLITE_TEXT;
+		v->p = sqlite3_column_text(st, c);
+		v->len = (size_t)sqlite3_column_bytes(st, c);
+		break;
+	default:
+		v->type = SQLITE_NULL;
 	}
+}
+
+/* The hashed values of the log row at st; returns how many. */
+static size_t stmt_vals(sqlite3_stmt *st, struct hval v[HV_MAX])
+{
+	for (int k = 0; k < DB_C_HASH; k++)
+		stmt_val(st, k, &v[k]);
+	if (sqlite3_column_count(st) <= DB_C_QTYPE)
+		return DB_C_HASH;
+	stmt_val(st, DB_C_QTYPE, &v[HV_QTYPE]);
+	return v[HV_QTYPE].type == SQLITE_NULL ? DB_C_HASH : HV_MAX;
 }
 
 void db_row_hash_stmt(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], uint8_t out[DB_HASH_LEN])
 {
-	struct hval v[DB_C_HASH];
+	struct hval v[HV_MAX];
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t n = stmt_vals(st, v);
 
-	stmt_vals(st, v, DB_C_HASH);
 	if (md) {
-		hash_vals(md, prev, v, DB_C_HASH, out);
+		hash_vals(md, prev, v, n, out);
 		EVP_MD_CTX_free(md);
 	} else {
 		memset(out, 0, DB_HASH_LEN);
 	}
 }
 
-/* The log view's values for a row about to be written, in column order. */
-static size_t row_vals(const struct db_row *r, int64_t id, struct hval *v)
+/* The hashed values for a row about to be written (log columns in order,
+ * then qtype if set); returns how many. */
+static size_t row_vals(const struct db_row *r, int64_t id, struct hval v[HV_MAX])
 {
-	memset(v, 0, sizeof(*v) * DB_C_HASH);
+	memset(v, 0, sizeof(*v) * HV_MAX);
 	h_int(&v[DB_C_ID], id);
 	h_text(&v[DB_C_KIND], r->kind);
 	h_int(&v[DB_C_TS], r->ts);
@@ -623,7 +698,8 @@ static size_t row_vals(const struct db_row *r, int64_t id, struct hval *v)
 		h_text(&v[DB_C_POD], r->pod);
 	}
 	h_text(&v[DB_C_NOTE], r->note);
-	return DB_C_HASH;
+	h_text(&v[HV_QTYPE], r->qtype);
+	return v[HV_QTYPE].type == SQLITE_NULL ? DB_C_HASH : HV_MAX;
 }
 
 static void bind_val(sqlite3_stmt *st, int idx, const struct hval *v)
@@ -812,12 +888,12 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 
 	for (size_t k = 0; rc == SQLITE_OK && k < n; k++) {
 		const struct db_row *r = &rows[k];
-		struct hval v[DB_C_HASH], a[6];
+		struct hval v[HV_MAX], a[6];
 		int64_t id = (int64_t)*last_id + 1, rule = 0, proc = 0, cg = 0;
 		uint8_t h[DB_HASH_LEN];
 		sqlite3_stmt *st = db->ins_event;
+		size_t nv = row_vals(r, id, v);
 
-		row_vals(r, id, v);
 		if (v[DB_C_RULE_SCOPE].type == SQLITE_TEXT) {
 			a[0] = v[DB_C_RULE_SCOPE];
 			a[1] = v[DB_C_RULE_TEXT];
@@ -834,7 +910,7 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 		}
 		if (rc != SQLITE_OK)
 			break;
-		hash_vals(db->md, hash, v, DB_C_HASH, h);
+		hash_vals(db->md, hash, v, nv, h);
 		sqlite3_bind_int64(st, 1, id);
 		bind_val(st, 2, &v[DB_C_KIND]);
 		bind_val(st, 3, &v[DB_C_TS]);
@@ -868,6 +944,7 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 			sqlite3_bind_null(st, 22);
 		bind_val(st, 23, &v[DB_C_NOTE]);
 		sqlite3_bind_blob(st, 24, h, DB_HASH_LEN, SQLITE_STATIC);
+		bind_val(st, 25, &v[HV_QTYPE]);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
@@ -1125,11 +1202,11 @@ int db_meta_set_int(struct db *db, const char *key, int64_t v)
 /* Does the row at st link to prev? */
 static bool links(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], EVP_MD_CTX *md)
 {
-	struct hval v[DB_C_HASH];
+	struct hval v[HV_MAX];
 	uint8_t h[DB_HASH_LEN];
+	size_t n = stmt_vals(st, v);
 
-	stmt_vals(st, v, DB_C_HASH);
-	hash_vals(md, prev, v, DB_C_HASH, h);
+	hash_vals(md, prev, v, n, h);
 	return sqlite3_column_bytes(st, DB_C_HASH) == DB_HASH_LEN &&
 	       memcmp(h, sqlite3_column_blob(st, DB_C_HASH), DB_HASH_LEN) == 0;
 }

@@ -4,7 +4,8 @@
  * appending rows, verification, pruning and summary figures.  Shared by
  * hushd (the writer) and hush (log, status).
  *
- * Schema, version 2 (PRAGMA user_version; 1 -> 2 added events(dport, ts)):
+ * Schema, version 3 (PRAGMA user_version; 1 -> 2 added events(dport, ts);
+ * 2 -> 3 added events.qtype and the view's last column):
  *
  *   meta(key TEXT PRIMARY KEY, value)                 'created' (ns), 'counters_id',
  *                                                     'anchor_id', 'anchor_hash' (hex):
@@ -20,22 +21,34 @@
  *     ts INTEGER NOT NULL,                            last attempt, ns since the epoch
  *     first_ts INTEGER NOT NULL,                      first attempt coalesced into the row
  *     count INTEGER NOT NULL,                         attempts (gap: attempts lost; note: 0)
- *     hook TEXT, verdict TEXT,                        'connect4'..'egress'; 'allow'|'deny'|'audit'
+ *     hook TEXT, verdict TEXT,                        'connect4'..'egress', 'dns' (a query
+ *                                                     hushd's DNS proxy judged);
+ *                                                     'allow'|'deny'|'audit'
  *     rule INTEGER -> rules.id,
  *     family INTEGER, proto TEXT,                     4 | 6; 'tcp', 'udp', 'icmp', ...
- *     daddr TEXT, dkey BLOB, dport INTEGER,           dkey: 16 bytes, IPv4 as ::ffff:a.b.c.d
- *     qname TEXT, flags INTEGER,
+ *     daddr TEXT, dkey BLOB, dport INTEGER,           dkey: 16 bytes, IPv4 as ::ffff:a.b.c.d;
+ *                                                     dns: the resolver the client asked
+ *     qname TEXT, flags INTEGER,                      dns: the name asked (presentation form);
+ *                                                     attempt: the name a DNS answer gave
+ *                                                     the destination
  *     pid, tgid, uid, gid INTEGER, comm TEXT,
  *     proc INTEGER -> procs.id, cgroup INTEGER -> cgroups.id,
- *     note TEXT,                                      gap reason; note text
- *     hash BLOB NOT NULL)                             SHA-256 chain link
+ *     note TEXT,                                      gap reason; note text; dns: what was
+ *                                                     wrong with the query
+ *     hash BLOB NOT NULL,                             SHA-256 chain link
+ *     qtype TEXT)                                     dns: 'A', 'AAAA', 'TYPE65' (since 3)
  *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts),
  *            events(dport, ts)
  *   view log: events joined with procs, cgroups and rules, the columns of
  *     DB_LOG_COLUMNS; the hash of row N is
- *     SHA-256(hash of row N-1 || encoding of row N's log columns but "hash"),
+ *     SHA-256(hash of row N-1 || encoding of row N's log columns before
+ *     "hash" || encoding of qtype if qtype is not NULL),
  *     each value encoded by type: NULL 'n'; integer 'i' + 8 bytes big-endian;
  *     text 't' + 4-byte big-endian length + bytes; blob 'b' + length + bytes.
+ *     A NULL qtype adds nothing, so rows written before version 3 (and every
+ *     row that is not a DNS query) hash as they always did; setting or
+ *     clearing a qtype changes the input, and the values are self-delimiting,
+ *     so it cannot be mistaken for another row.
  *     Row 1 (or the first row after a prune) links to the anchor (32 zero
  *     bytes before any prune).  Dimension rows are covered through the rows
  *     that name them: editing an exe edits every row that points to it.
@@ -55,15 +68,16 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 
-/* Columns of the view "log", in chain order (the hash covers all but the last). */
+/* Columns of the view "log", in chain order (the hash covers all but "hash";
+ * qtype, added in version 3, only when it is not NULL). */
 #define DB_LOG_COLUMNS                                                                             \
 	"id, kind, ts, first_ts, count, hook, verdict, rule_scope, rule_text, family, proto, "     \
 	"daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, exe, cmdline, cgid, "        \
-	"cgroup_path, container, runtime, unit, pod, note, hash"
+	"cgroup_path, container, runtime, unit, pod, note, hash, qtype"
 
 enum db_log_col {
 	DB_C_ID,
@@ -97,6 +111,7 @@ enum db_log_col {
 	DB_C_POD,
 	DB_C_NOTE,
 	DB_C_HASH,
+	DB_C_QTYPE,
 	DB_C_MAX
 };
 
@@ -124,6 +139,7 @@ struct db_row {
 	uint64_t cgid;
 	const char *cgroup_path, *container, *runtime, *unit, *pod;
 	const char *note;
+	const char *qtype; /* DNS query type ("AAAA"); NULL for every other row */
 };
 
 struct db;
@@ -166,7 +182,9 @@ int db_marks_reset(struct db *db);
 int db_meta_get_int(struct db *db, const char *key, int64_t *v);
 int db_meta_set_int(struct db *db, const char *key, int64_t v);
 
-/* Hash one row of the view "log" (stmt positioned on it) given prev. */
+/* Hash one row of the view "log" (stmt positioned on it, its columns those
+ * of DB_LOG_COLUMNS; a statement without the qtype column hashes as if it
+ * were NULL) given prev. */
 void db_row_hash_stmt(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], uint8_t out[DB_HASH_LEN]);
 
 /*

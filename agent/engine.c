@@ -96,6 +96,8 @@ const char *engine_hook_name(unsigned hook)
 {
 	static const char *const n[HUSH_HOOK_MAX] = {"connect4", "connect6", "sendmsg4", "sendmsg6",
 						     "egress"};
+	if (hook == HUSH_HOOK_DNS)
+		return "dns";
 	return hook < HUSH_HOOK_MAX ? n[hook] : "unknown";
 }
 

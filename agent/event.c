@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +72,10 @@ const char *event_rule_text(const struct policy_compiled *pc, uint32_t id)
 		return "default deny";
 	if (id == HUSH_RULE_LOOPBACK)
 		return "implicit allow loopback";
+	if (id == HUSH_RULE_NOPROXY)
+		return "DNS proxy unavailable: fail closed";
+	if (id == HUSH_RULE_RESOLVER)
+		return "hushd's DNS proxy to the policy resolver";
 	if (!pc)
 		return NULL;
 	ri = policy_compiled_rule(pc, id);
@@ -199,8 +204,16 @@ size_t event_cmdline_json(const struct hush_proc *proc, char *buf, size_t len)
 	return (size_t)n;
 }
 
-int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
-		     int64_t boot_to_real, const struct hush_proc *proc)
+/* A DNS query's strings (any may be NULL). */
+struct ev_dns {
+	const char *qname, *qtype, *note;
+};
+
+/* One JSON line.  A DNS event (hook HUSH_HOOK_DNS) gets "qname" and "qtype"
+ * from dns (null when dns or they are NULL), and "note" when set. */
+static int print_json(FILE *f, const struct hush_event *e, const struct ev_dns *dns,
+		      const struct policy_compiled *pc, int64_t boot_to_real,
+		      const struct hush_proc *proc)
 {
 	int64_t ns = (int64_t)e->ts_ns + boot_to_real;
 	time_t sec = (time_t)(ns / 1000000000LL);
@@ -221,6 +234,17 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 	fprintf(f, ",\"family\":\"%s\",\"proto\":\"%s\",\"daddr\":\"%s\",\"dport\":%u,",
 		e->family == 2 ? "ipv4" : "ipv6", event_proto_name(e->proto, pb, sizeof(pb)),
 		event_addr(e, addr, sizeof(addr)), e->dport);
+	if (e->hook == HUSH_HOOK_DNS) {
+		fputs("\"qname\":", f);
+		json_str_or_null(f, dns ? dns->qname : NULL);
+		fputs(",\"qtype\":", f);
+		json_str_or_null(f, dns ? dns->qtype : NULL);
+		if (dns && dns->note && dns->note[0]) {
+			fputs(",\"note\":", f);
+			json_str(f, dns->note, 4096);
+		}
+		fputc(',', f);
+	}
 	fprintf(f, "\"pid\":%u,\"tgid\":%u,\"uid\":%u,\"gid\":%u,\"comm\":", e->pid, e->tgid,
 		e->uid, e->gid);
 	json_str(f, e->comm, sizeof(e->comm));
@@ -261,8 +285,8 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 		fprintf(f, "\"#%u\"", e->scope);
 	fputs(",\"flags\":[", f);
 	{
-		static const char *const names[] = {"mapped", "anyaddr", "routed", "fragment",
-						    "noproc"};
+		static const char *const names[] = {"mapped",	"anyaddr", "routed",
+						    "fragment", "noproc",  "no_dns_proxy"};
 		int first = 1;
 
 		for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -276,12 +300,72 @@ int event_print_json(FILE *f, const struct hush_event *e, const struct policy_co
 	return ferror(f) ? -1 : 0;
 }
 
-int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc)
+int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
+		     int64_t boot_to_real, const struct hush_proc *proc)
 {
-	char addr[INET6_ADDRSTRLEN], pb[8], comm[17];
+	return print_json(f, e, NULL, pc, boot_to_real, proc);
+}
+
+int event_print_json_dns(FILE *f, const struct hush_event *e, const char *qname, const char *qtype,
+			 const char *note, const struct policy_compiled *pc, int64_t boot_to_real,
+			 const struct hush_proc *proc)
+{
+	const struct ev_dns d = {.qname = qname, .qtype = qtype, .note = note};
+	struct hush_event q = *e;
+
+	q.hook = HUSH_HOOK_DNS;
+	return print_json(f, &q, &d, pc, boot_to_real, proc);
+}
+
+/* s (at most max bytes) for a terminal: control and non-ASCII bytes as '?'. */
+static void put_clean(FILE *f, const char *s, size_t max)
+{
+	for (size_t i = 0; i < max && s[i]; i++)
+		fputc((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i], f);
+}
+
+/* What was tried: "tcp 198.18.2.2:443", or a DNS query's "dns query
+ * example.com AAAA" (dns may be NULL: the name is not known here). */
+static void print_what(FILE *f, const struct hush_event *e, const struct ev_dns *dns)
+{
+	char addr[INET6_ADDRSTRLEN], pb[8];
+
+	if (e->hook != HUSH_HOOK_DNS) {
+		fprintf(f, "%s %s%s%s:%u", event_proto_name(e->proto, pb, sizeof(pb)),
+			e->family == 10 ? "[" : "", event_addr(e, addr, sizeof(addr)),
+			e->family == 10 ? "]" : "", e->dport);
+		return;
+	}
+	fputs("dns query ", f);
+	if (dns && dns->qname) {
+		/* the root is "" */
+		if (dns->qname[0])
+			put_clean(f, dns->qname, 1024);
+		else
+			fputc('.', f);
+		if (dns->qtype && dns->qtype[0]) {
+			fputc(' ', f);
+			put_clean(f, dns->qtype, 16);
+		}
+	} else if (!dns || !dns->note || !dns->note[0]) {
+		fputs("(name unknown)", f);
+		return;
+	}
+	if (dns->note && dns->note[0]) {
+		fputs(dns->qname ? " (" : "(", f);
+		put_clean(f, dns->note, 256);
+		fputc(')', f);
+	}
+}
+
+static int print_text(FILE *f, const struct hush_event *e, const struct ev_dns *dns,
+		      const struct policy_compiled *pc)
+{
+	char comm[17];
 	const char *rt = event_rule_text(pc, e->rule);
-	const char *what = e->verdict == HUSH_EV_DENY	 ? "denied"
-			   : e->verdict == HUSH_EV_AUDIT ? "would deny"
+	bool q = e->hook == HUSH_HOOK_DNS;
+	const char *what = e->verdict == HUSH_EV_DENY	 ? (q ? "refused" : "denied")
+			   : e->verdict == HUSH_EV_AUDIT ? (q ? "would refuse" : "would deny")
 							 : "allowed";
 
 	memcpy(comm, e->comm, 16);
@@ -289,13 +373,27 @@ int event_print_text(FILE *f, const struct hush_event *e, const struct policy_co
 	for (char *c = comm; *c; c++)
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
 			*c = '?';
-	fprintf(f, "%s %s %s%s%s:%u", what, event_proto_name(e->proto, pb, sizeof(pb)),
-		e->family == 10 ? "[" : "", event_addr(e, addr, sizeof(addr)),
-		e->family == 10 ? "]" : "", e->dport);
+	fprintf(f, "%s ", what);
+	print_what(f, e, dns);
 	if (e->flags & HUSH_EVF_NOPROC)
 		fprintf(f, " (process unknown)");
 	else
 		fprintf(f, " by pid %u (%s)", e->tgid, comm);
 	fprintf(f, " [%s: %s%s]\n", engine_hook_name(e->hook), rt ? rt : "rule ", rt ? "" : "?");
 	return ferror(f) ? -1 : 0;
+}
+
+int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc)
+{
+	return print_text(f, e, NULL, pc);
+}
+
+int event_print_text_dns(FILE *f, const struct hush_event *e, const char *qname, const char *qtype,
+			 const char *note, const struct policy_compiled *pc)
+{
+	const struct ev_dns d = {.qname = qname, .qtype = qtype, .note = note};
+	struct hush_event q = *e;
+
+	q.hook = HUSH_HOOK_DNS;
+	return print_text(f, &q, &d, pc);
 }

@@ -31,8 +31,22 @@ int event_proc(const struct engine *eng, const struct hush_event *e, struct hush
  * scopes; proc (may be NULL) adds "exe" and "cmdline". */
 int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,
 		     int64_t boot_to_real, const struct hush_proc *proc);
+/* The same for a query hushd's DNS proxy judged (e as for store_dns(); the
+ * hook is taken as HUSH_HOOK_DNS: "hook":"dns"; daddr/dport the resolver), with
+ * "qname" and "qtype" (null when NULL) after "dport", and "note" when set.
+ * (event_print_json() of a DNS event prints both as null.) */
+int event_print_json_dns(FILE *f, const struct hush_event *e, const char *qname, const char *qtype,
+			 const char *note, const struct policy_compiled *pc, int64_t boot_to_real,
+			 const struct hush_proc *proc);
 /* "denied tcp 198.18.2.2:443 by pid 123 (curl) [connect4: default deny]" */
 int event_print_text(FILE *f, const struct hush_event *e, const struct policy_compiled *pc);
+/* "refused dns query example.com AAAA by pid 123 (curl) [dns: default deny]";
+ * "would refuse" (audit), "allowed"; a note follows in parentheses and
+ * stands for a NULL qname ("refused dns query (malformed query: FORMERR) by
+ * ..."), else that reads "(name unknown)", as event_print_text() of a DNS
+ * event does. */
+int event_print_text_dns(FILE *f, const struct hush_event *e, const char *qname, const char *qtype,
+			 const char *note, const struct policy_compiled *pc);
 
 /* Rule text for a rule id ("default deny", "allow tcp 10.0.0.0/8 port 443"), or NULL. */
 const char *event_rule_text(const struct policy_compiled *pc, uint32_t id);

@@ -29,13 +29,44 @@
 #define QUEUE_MAX      16	  /* batches waiting for the writer */
 #define PCACHE	       512	  /* per-batch process cache (direct-mapped by tgid) */
 #define RETAIN_EVERY_S 60
+#define QNAME_MAX      1024 /* DNS name in presentation form, escapes included */
+#define QTYPE_MAX      16
+#define DNSNOTE_MAX    256
+
+/*
+ * Rows of the accumulators of attempts counted but not stored in detail
+ * (batch full, write failed): one per kernel hook, and one for the DNS
+ * proxy's queries, which have no kernel sequence and no hook number below
+ * HUSH_HOOK_MAX.  The sequence holes (batch.lost) are kernel hooks only.
+ */
+#define GAP_DNS	 HUSH_HOOK_MAX
+#define GAP_ROWS (HUSH_HOOK_MAX + 1)
+
+static unsigned gap_row(unsigned hook)
+{
+	return hook == HUSH_HOOK_DNS ? GAP_DNS : hook % HUSH_HOOK_MAX;
+}
+
+static unsigned gap_hook(unsigned row)
+{
+	return row == GAP_DNS ? HUSH_HOOK_DNS : row;
+}
 
 struct bent {
-	struct hush_event key; /* ts, cookie, seq, cpu zeroed: the coalescing key */
+	/* ts, seq, cpu zeroed: the coalescing key.  cookie: 0 for attempts; for
+	 * DNS rows a hash of qname, qtype and note (which are compared too). */
+	struct hush_event key;
 	uint64_t count;
 	int64_t first_ts, last_ts; /* realtime ns */
-	/* Arena offsets (0: NULL). */
+	/* Arena offsets (0: NULL).  qname: a DNS row's query, or the name a DNS
+	 * answer gave an attempt's destination; qtype, note: DNS rows only. */
 	uint32_t comm, rule_scope, rule_text, exe, cmdline, cgpath, container, runtime, unit, pod;
+	uint32_t qname, qtype, note;
+};
+
+/* A DNS query's strings (store_dns). */
+struct dnsq {
+	const char *qname, *qtype, *note;
 };
 
 struct gapacc {
@@ -56,7 +87,7 @@ struct batch {
 	char *arena;
 	size_t used, acap;
 	struct gapacc lost[HUSH_HOOK_MAX][HUSH_EV_MAX]; /* sequence holes */
-	struct gapacc over[HUSH_HOOK_MAX][HUSH_EV_MAX]; /* batch full, writer behind */
+	struct gapacc over[GAP_ROWS][HUSH_EV_MAX];	/* batch full, writer behind */
 	uint64_t ring_lost[HUSH_HOOK_MAX];		/* kernel LOST counter delta */
 	struct note *notes;
 	size_t n_notes;
@@ -91,6 +122,8 @@ struct store {
 	uint64_t lost_seen[HUSH_HOOK_MAX];
 	bool lost_init;
 	struct batch *cur;
+	store_namer_fn namer;
+	void *namer_ctx;
 	int64_t next_reconcile;
 	int64_t last_reconcile_real;
 
@@ -108,7 +141,7 @@ struct store {
 	struct db *db;
 	int64_t next_open_try;
 	int64_t next_retain;
-	struct gapacc wgap[HUSH_HOOK_MAX][HUSH_EV_MAX]; /* rows a failed write could not store */
+	struct gapacc wgap[GAP_ROWS][HUSH_EV_MAX]; /* rows a failed write could not store */
 	char wgap_why[640];
 	struct note *wnotes;
 	size_t n_wnotes;
@@ -205,6 +238,47 @@ static uint32_t intern(struct batch *b, const char *str, size_t max)
 static const char *astr(const struct batch *b, uint32_t off)
 {
 	return off ? b->arena + off : NULL;
+}
+
+/* Is the arena string at off what intern(b, str, max) stored? */
+static bool astr_is(const struct batch *b, uint32_t off, const char *str, size_t max)
+{
+	size_t n;
+
+	if (!str || !*str)
+		return off == 0;
+	n = strnlen(str, max);
+	return off && strncmp(b->arena + off, str, n) == 0 && b->arena[off + n] == 0;
+}
+
+/* FNV-1a over a string as intern() keeps it, then a separator. */
+static uint64_t str_hash(uint64_t h, const char *str, size_t max)
+{
+	size_t n = str ? strnlen(str, max) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)str[i]) * 1099511628211ull;
+	return (h ^ 0x1f) * 1099511628211ull;
+}
+
+/* The part of a DNS row's identity that is not in the event: the key's
+ * cookie.  Only a hint: entries with equal keys compare the strings too, so
+ * a name crafted to collide still gets its own row. */
+static uint64_t dnsq_hash(const struct dnsq *q)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	h = str_hash(h, q->qname, QNAME_MAX);
+	h = str_hash(h, q->qtype, QTYPE_MAX);
+	h = str_hash(h, q->note, DNSNOTE_MAX);
+	return h;
+}
+
+static bool dnsq_is(const struct batch *b, const struct bent *en, const struct dnsq *q)
+{
+	return astr_is(b, en->qname, q->qname, QNAME_MAX) &&
+	       astr_is(b, en->qtype, q->qtype, QTYPE_MAX) &&
+	       astr_is(b, en->note, q->note, DNSNOTE_MAX);
 }
 
 static uint64_t key_hash(const struct hush_event *k)
@@ -437,29 +511,33 @@ static void snapshot_marks(struct store *s, struct batch *b)
 
 /* ---- drain thread API ---- */
 
-void store_event(struct store *s, const struct hush_event *e, const struct policy_compiled *pc,
-		 int64_t boot_to_real)
+/*
+ * Coalesce one event into the open batch: count it into the row with the
+ * same key (and, for a DNS query, the same strings), or open a new row and
+ * enrich it.  q: the strings of a DNS query, NULL for an attempt.
+ */
+static void batch_add(struct store *s, const struct hush_event *e, const struct dnsq *q,
+		      const struct policy_compiled *pc, int64_t boot_to_real)
 {
 	struct hush_event k = *e;
 	int64_t ts = (int64_t)e->ts_ns + boot_to_real;
+	struct gapacc *over;
 	struct batch *b;
 	uint64_t h;
 	uint32_t j;
 
-	if (!seq_accept(s, e)) {
-		pthread_mutex_lock(&s->mu);
-		s->st.late_events++;
-		pthread_mutex_unlock(&s->mu);
-		return;
-	}
 	b = cur_batch(s);
 	if (!b) {
-		log_warnx("out of memory: an attempt is counted only by the kernel");
+		log_warnx(q ? "out of memory: a DNS query is not recorded"
+			    : "out of memory: an attempt is counted only by the kernel");
 		return;
 	}
+	over = &b->over[gap_row(e->hook)][e->verdict % HUSH_EV_MAX];
 	k.ts_ns = k.cookie = k.seq = 0;
 	k.cpu = 0;
 	k.pad = 0;
+	if (q)
+		k.cookie = dnsq_hash(q);
 	/* comm bytes past the NUL are not part of the identity. */
 	{
 		size_t cl = strnlen(k.comm, sizeof(k.comm));
@@ -473,7 +551,7 @@ void store_event(struct store *s, const struct hush_event *e, const struct polic
 	for (j = (uint32_t)h & (b->idx_cap - 1); b->idx[j]; j = (j + 1) & (b->idx_cap - 1)) {
 		struct bent *en = &b->ents[b->idx[j] - 1];
 
-		if (memcmp(&en->key, &k, sizeof(k)) == 0) {
+		if (memcmp(&en->key, &k, sizeof(k)) == 0 && (!q || dnsq_is(b, en, q))) {
 			en->count++;
 			if (ts < en->first_ts)
 				en->first_ts = ts;
@@ -484,7 +562,7 @@ void store_event(struct store *s, const struct hush_event *e, const struct polic
 	}
 	/* A new row. */
 	if (b->n >= BATCH_KEYS_MAX || (b->n == b->cap && b->cap >= BATCH_KEYS_MAX)) {
-		gap_add(&b->over[e->hook % HUSH_HOOK_MAX][e->verdict % HUSH_EV_MAX], 1, ts, ts);
+		gap_add(over, 1, ts, ts);
 		return;
 	}
 	if (b->n == b->cap) {
@@ -492,8 +570,7 @@ void store_event(struct store *s, const struct hush_event *e, const struct polic
 		struct bent *ne = realloc(b->ents, ncap * sizeof(*ne));
 
 		if (!ne) {
-			gap_add(&b->over[e->hook % HUSH_HOOK_MAX][e->verdict % HUSH_EV_MAX], 1, ts,
-				ts);
+			gap_add(over, 1, ts, ts);
 			return;
 		}
 		b->ents = ne;
@@ -501,8 +578,7 @@ void store_event(struct store *s, const struct hush_event *e, const struct polic
 	}
 	if ((b->n + 1) * 2 > b->idx_cap) {
 		if (idx_grow(b)) {
-			gap_add(&b->over[e->hook % HUSH_HOOK_MAX][e->verdict % HUSH_EV_MAX], 1, ts,
-				ts);
+			gap_add(over, 1, ts, ts);
 			return;
 		}
 		for (j = (uint32_t)h & (b->idx_cap - 1); b->idx[j]; j = (j + 1) & (b->idx_cap - 1))
@@ -515,7 +591,50 @@ void store_event(struct store *s, const struct hush_event *e, const struct polic
 	en->count = 1;
 	en->first_ts = en->last_ts = ts;
 	enrich(s, b, en, e, pc);
+	if (q) {
+		en->qname = intern(b, q->qname, QNAME_MAX);
+		en->qtype = intern(b, q->qtype, QTYPE_MAX);
+		en->note = intern(b, q->note, DNSNOTE_MAX);
+	} else if (s->namer) {
+		char name[QNAME_MAX];
+
+		if (s->namer(s->namer_ctx, e->family, e->daddr, name, sizeof(name)) == 0) {
+			name[sizeof(name) - 1] = 0;
+			en->qname = intern(b, name, sizeof(name));
+		}
+	}
 	b->idx[j] = ++b->n;
+}
+
+void store_event(struct store *s, const struct hush_event *e, const struct policy_compiled *pc,
+		 int64_t boot_to_real)
+{
+	if (!seq_accept(s, e)) {
+		pthread_mutex_lock(&s->mu);
+		s->st.late_events++;
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	batch_add(s, e, NULL, pc, boot_to_real);
+}
+
+void store_dns(struct store *s, const struct hush_event *e, const char *qname, const char *qtype,
+	       const char *note, const struct policy_compiled *pc, int64_t boot_to_real)
+{
+	struct hush_event d = *e;
+	struct dnsq q = {.qname = qname, .qtype = qtype, .note = note};
+
+	/* Never part of the kernel's sequence accounting, whatever the caller
+	 * left in these. */
+	d.hook = HUSH_HOOK_DNS;
+	d.seq = 0;
+	batch_add(s, &d, &q, pc, boot_to_real);
+}
+
+void store_set_namer(struct store *s, store_namer_fn fn, void *ctx)
+{
+	s->namer = fn;
+	s->namer_ctx = ctx;
 }
 
 void store_note(struct store *s, const char *fmt, ...)
@@ -547,9 +666,9 @@ static bool batch_empty(const struct batch *b)
 {
 	if (b->n || b->n_notes || b->n_marks)
 		return false;
-	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+	for (unsigned h = 0; h < GAP_ROWS; h++)
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
-			if (b->lost[h][v].count || b->over[h][v].count)
+			if ((h < HUSH_HOOK_MAX && b->lost[h][v].count) || b->over[h][v].count)
 				return false;
 	return true;
 }
@@ -647,12 +766,11 @@ static void add_gap_row(struct rowbuf *rb, unsigned h, unsigned v, const struct 
 	r->note = why;
 }
 
-static void add_gap_rows(struct rowbuf *rb, struct gapacc g[HUSH_HOOK_MAX][HUSH_EV_MAX],
-			 const char *why)
+static void add_gap_rows(struct rowbuf *rb, struct gapacc g[GAP_ROWS][HUSH_EV_MAX], const char *why)
 {
-	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+	for (unsigned h = 0; h < GAP_ROWS; h++)
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
-			add_gap_row(rb, h, v, &g[h][v], why);
+			add_gap_row(rb, gap_hook(h), v, &g[h][v], why);
 }
 
 /* Rows for a batch; strings point into the batch (and daddr buffers). */
@@ -706,6 +824,11 @@ static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char 
 			memcpy(r->dkey, e->daddr, 16);
 		}
 		r->dport = e->dport;
+		r->qname = astr(b, en->qname);
+		if (e->hook == HUSH_HOOK_DNS) {
+			r->qtype = astr(b, en->qtype);
+			r->note = astr(b, en->note);
+		}
 		r->flags = e->flags;
 		if (!(e->flags & HUSH_EVF_NOPROC)) {
 			r->has_proc_ids = true;
@@ -759,14 +882,19 @@ static void fold_failed(struct store *s, struct batch *b, const char *err)
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct bent *en = &b->ents[i];
 
-		gap_add(&s->wgap[en->key.hook % HUSH_HOOK_MAX][en->key.verdict % HUSH_EV_MAX],
-			en->count, en->first_ts, en->last_ts);
+		/* DNS rows go to their own accumulator: a gap row with hook "dns". */
+		gap_add(&s->wgap[gap_row(en->key.hook)][en->key.verdict % HUSH_EV_MAX], en->count,
+			en->first_ts, en->last_ts);
 	}
-	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+	for (unsigned h = 0; h < GAP_ROWS; h++)
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++) {
-			struct gapacc *g = &b->lost[h][v], *o = &b->over[h][v];
+			struct gapacc *o = &b->over[h][v];
 
-			gap_add(&s->wgap[h][v], g->count, g->first_ts, g->last_ts);
+			if (h < HUSH_HOOK_MAX) {
+				struct gapacc *g = &b->lost[h][v];
+
+				gap_add(&s->wgap[h][v], g->count, g->first_ts, g->last_ts);
+			}
 			gap_add(&s->wgap[h][v], o->count, o->first_ts, o->last_ts);
 		}
 	for (size_t i = 0; i < b->n_notes && s->n_wnotes < 64; i++) {
@@ -830,7 +958,7 @@ static void write_batch(struct store *s, struct batch *b)
 		fold_failed(s, b, s->last_err[0] ? s->last_err : "database not open");
 		return;
 	}
-	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+	for (unsigned h = 0; h < GAP_ROWS; h++)
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
 			had_gap += s->wgap[h][v].count;
 	if (b && b->n)
@@ -912,7 +1040,7 @@ static void retain(struct store *s)
 
 static bool wgap_pending(const struct store *s)
 {
-	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
+	for (unsigned h = 0; h < GAP_ROWS; h++)
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
 			if (s->wgap[h][v].count)
 				return true;

@@ -13,6 +13,9 @@
 #define HUSH_HOOK_SENDMSG6 3
 #define HUSH_HOOK_EGRESS   4 /* cgroup_skb/egress backstop */
 #define HUSH_HOOK_MAX	   5
+/* User space only: a query judged by hushd's DNS proxy (no kernel counter,
+ * no sequence number; never in the ring buffer). */
+#define HUSH_HOOK_DNS 5
 
 /* Event verdicts (event.verdict, counter columns). */
 #define HUSH_EV_ALLOW 0
@@ -37,6 +40,9 @@
 			      * source-route option, not the IP destination */
 #define HUSH_EVF_FRAG	0x08 /* non-first IP fragment: port unknown */
 #define HUSH_EVF_NOPROC 0x10 /* no process context: pid/comm not meaningful */
+/* DNS to port 53 denied because no DNS proxy could take it (hushd down, or
+ * the socket is in another network namespace). */
+#define HUSH_EVF_DNS 0x20
 
 struct hush_event {
 	__u64 ts_ns;	 /* bpf_ktime_get_boot_ns() */

@@ -48,6 +48,8 @@
  * 1..N in policy order; these two are implicit. */
 #define HUSH_RULE_DEFAULT  0	      /* nothing matched: default deny */
 #define HUSH_RULE_LOOPBACK 0xfffffffe /* implicit "allow loopback" */
+#define HUSH_RULE_NOPROXY  0xfffffffd /* DNS: no proxy could take the query */
+#define HUSH_RULE_RESOLVER 0xfffffffc /* hushd's proxy forwarding to the resolver */
 
 /* Maximum cgroup depth searched for a scope. */
 #define HUSH_MAX_CGROUP_DEPTH 32

@@ -38,6 +38,12 @@
  * the first page of rows (capped), then keeps them: --limit 0 and --follow
  * stream.  Text from the kernel side (comm, exe, DNS names) is untrusted:
  * the table prints control characters and invalid UTF-8 as '?'.
+ *
+ * DNS queries hushd's proxy judged are attempt rows with hook "dns": DEST is
+ * the resolver the client asked, as for any attempt, and the DNS column,
+ * which names the destination of other attempts, holds the query
+ * ("example.com AAAA", or the note of a malformed one).  The DNS column is
+ * cut on the left, like paths: the domain and the type stay in view.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,6 +89,7 @@ struct filters {
 	int port;      /* -1: any */
 	char dns[300]; /* lower case, no trailing dot; LIKE pattern if wild */
 	bool has_dns, dns_wild;
+	char qtype[20]; /* upper case; "" for any */
 	/* The dest / cgroup filter matches much of the table: keep it off
 	 * its index (see probe_broad). */
 	bool dest_broad, cg_broad;
@@ -136,6 +143,7 @@ static void log_usage(FILE *f)
 	    "  --dest CIDR          destination address or prefix (IPv4 or IPv6)\n"
 	    "  --port N             destination port\n"
 	    "  --dns NAME           DNS name (case-insensitive; *.suffix: its subdomains)\n"
+	    "  --qtype TYPE         DNS query type of a query row (A, AAAA, TXT, TYPE65)\n"
 	    "  --kind attempt|gap|note\n"
 	    "\n"
 	    "  --db FILE            the database (default " DB_DEFAULT_PATH ")\n"
@@ -398,6 +406,25 @@ static int parse_dns(struct filters *f, const char *s)
 	return 0;
 }
 
+/* A query type as the proxy stores it: letters and digits (and '-'), upper case. */
+static int parse_qtype(struct filters *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(f->qtype))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return -EINVAL;
+		f->qtype[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+	}
+	f->qtype[n] = 0;
+	return 0;
+}
+
 /* "ID:HASHHEX" (or "ID HASHHEX", as in a head file), or a file holding that. */
 static int parse_head(struct opts *o, const char *s)
 {
@@ -461,6 +488,7 @@ enum opt_id {
 	O_DEST,
 	O_PORT,
 	O_DNS,
+	O_QTYPE,
 	O_KIND,
 	O_JSON,
 	O_CSV,
@@ -493,6 +521,7 @@ static const struct opt {
     {"dest", O_DEST, true, VB_ROWS},
     {"port", O_PORT, true, VB_ROWS},
     {"dns", O_DNS, true, VB_ROWS},
+    {"qtype", O_QTYPE, true, VB_ROWS},
     {"kind", O_KIND, true, VB_ROWS},
     {"json", O_JSON, false, VB_ROWS},
     {"csv", O_CSV, false, VB_ROWS},
@@ -596,6 +625,11 @@ static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_
 	case O_DNS:
 		if (parse_dns(f, v))
 			return usage_err("--dns \"%s\": give a name (example.com) or *.suffix", v);
+		return 0;
+	case O_QTYPE:
+		if (parse_qtype(f, v))
+			return usage_err("--qtype \"%s\": give a query type (A, AAAA, TXT, TYPE65)",
+					 v);
 		return 0;
 	case O_KIND:
 		if (strcmp(v, "attempt") && strcmp(v, "gap") && strcmp(v, "note"))
@@ -884,6 +918,10 @@ static void sql_filters(struct sql *q, const struct filters *f)
 				       : " AND rtrim(e.qname, '.') = ? COLLATE NOCASE");
 		sql_text(q, f->dns);
 	}
+	if (f->qtype[0]) {
+		sql_add(q, " AND e.qtype = ?");
+		sql_text(q, f->qtype);
+	}
 }
 
 /*
@@ -952,7 +990,7 @@ static void probe_broad(sqlite3 *h, struct filters *f)
 	"SELECT e.id, e.kind, e.ts, e.first_ts, e.count, e.hook, e.verdict, r.scope, r.text,"      \
 	" e.family, e.proto, e.daddr, e.dkey, e.dport, e.qname, e.flags, e.pid, e.tgid, e.uid,"    \
 	" e.gid, e.comm, p.exe, p.cmdline, c.cgid, c.path, c.container, c.runtime, c.unit, c.pod," \
-	" e.note, e.hash, CASE WHEN json_valid(p.cmdline) THEN json(p.cmdline) END"
+	" e.note, e.hash, e.qtype, CASE WHEN json_valid(p.cmdline) THEN json(p.cmdline) END"
 #define LOG_JOINS                                                                                  \
 	" LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"                   \
 	" LEFT JOIN cgroups c ON c.id = e.cgroup"
@@ -963,7 +1001,7 @@ static const char *const log_names[DB_C_MAX] = {
     "id",	   "kind",	"ts",	   "first_ts", "count", "hook",	 "verdict", "rule_scope",
     "rule_text",   "family",	"proto",   "daddr",    "dkey",	"dport", "qname",   "flags",
     "pid",	   "tgid",	"uid",	   "gid",      "comm",	"exe",	 "cmdline", "cgid",
-    "cgroup_path", "container", "runtime", "unit",     "pod",	"note",	 "hash"};
+    "cgroup_path", "container", "runtime", "unit",     "pod",	"note",	 "hash",    "qtype"};
 
 /* ---- text helpers ---- */
 
@@ -1409,7 +1447,7 @@ struct out {
 
 static const struct tcol log_cols[] = {
     {"TIME", 23, 0}, {"VERDICT", 7, 0},	    {"COUNT", 0, T_RIGHT}, {"HOOK", 9, 0},
-    {"PROTO", 6, 0}, {"DEST", 47, 0},	    {"DNS", 32, 0},	   {"PID", 0, T_RIGHT},
+    {"PROTO", 6, 0}, {"DEST", 47, 0},	    {"DNS", 40, T_LTRUNC}, {"PID", 0, T_RIGHT},
     {"COMM", 16, 0}, {"EXE", 32, T_LTRUNC}, {"CONTAINER", 12, 0},  {"UNIT", 32, 0},
     {"RULE", 40, 0},
 };
@@ -1464,7 +1502,7 @@ static int log_table_row(struct out *o, sqlite3_stmt *st)
 	char b[LC_MAX][320], raw[320];
 	const char *cell[LC_MAX] = {0};
 	const char *kind = col_text(st, DB_C_KIND), *verdict = col_text(st, DB_C_VERDICT);
-	const char *proto = col_text(st, DB_C_PROTO);
+	const char *proto = col_text(st, DB_C_PROTO), *hook = col_text(st, DB_C_HOOK);
 	int span = LC_MAX;
 
 	fmt_local(sqlite3_column_int64(st, DB_C_TS), b[LC_TIME], sizeof(b[0]));
@@ -1499,7 +1537,25 @@ static int log_table_row(struct out *o, sqlite3_stmt *st)
 		clean(b[LC_DEST], sizeof(b[0]), raw);
 		cell[LC_DEST] = b[LC_DEST];
 	}
-	cell[LC_DNS] = cell_text(st, DB_C_QNAME, b[LC_DNS], sizeof(b[0]));
+	if (hook && strcmp(hook, "dns") == 0) {
+		/* a query: its name and type, and what was wrong with it; a
+		 * long one keeps its tail (the cell is cut on the left) */
+		const char *qn = col_text(st, DB_C_QNAME), *qt = col_text(st, DB_C_QTYPE);
+		const char *note = col_text(st, DB_C_NOTE);
+		char q[1400];
+		size_t n;
+
+		snprintf(q, sizeof(q), "%s%s%s%s%s%s%s", qn ? (*qn ? qn : ".") : "",
+			 qn && qt ? " " : "", qt ? qt : "", (qn || qt) && note ? " " : "",
+			 note ? "(" : "", note ? note : "", note ? ")" : "");
+		n = strlen(q);
+		if (n) {
+			clean(b[LC_DNS], sizeof(b[0]), n > 256 ? q + n - 256 : q);
+			cell[LC_DNS] = b[LC_DNS];
+		}
+	} else {
+		cell[LC_DNS] = cell_text(st, DB_C_QNAME, b[LC_DNS], sizeof(b[0]));
+	}
 	if (sqlite3_column_type(st, DB_C_TGID) != SQLITE_NULL ||
 	    sqlite3_column_type(st, DB_C_PID) != SQLITE_NULL) {
 		int c = sqlite3_column_type(st, DB_C_TGID) != SQLITE_NULL &&

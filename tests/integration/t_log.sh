@@ -224,7 +224,7 @@ got=$(jq -r '(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}
 	(.hash | test("^[0-9a-f]{64}$")) and .dkey == "00000000000000000000ffff0a090909"' <<<"$row3")
 check "json: RFC 3339 ns times, ts_ns, hash and dkey as hex" true "$got"
 keys=$("$HUSH" log --db "$DB" --json --limit 1 | jq -r 'keys_unsorted | join(",")')
-check "json: keys in view order" "id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash" "$keys"
+check "json: keys in view order" "id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype" "$keys"
 got=$("$HUSH" log --db "$DB" --json --audit | jq -r .comm)
 check "json: control characters survive as JSON escapes" $'ssh\e]0;pwned\a' "$got"
 n=$("$HUSH" log --db "$DB" --json | jq -s 'length')
@@ -232,7 +232,7 @@ check "json: one object per line, all parse" 9 "$n"
 
 "$HUSH" log --db "$DB" --csv >"$H_TMP/a.csv"
 hdr=$(head -n 1 "$H_TMP/a.csv")
-check "csv: header" $'id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash\r' "$hdr"
+check "csv: header" $'id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype\r' "$hdr"
 check "csv: header and one record per row, CRLF" 10 "$(grep -c $'\r$' "$H_TMP/a.csv")"
 check "csv: ids newest first" "$ALL" "$(tail -n +2 "$H_TMP/a.csv" | cut -d, -f1 | tr '\n' ' ' | sed 's/ $//')"
 if grep -q ',"\[""curl"",""--retry"",""5"",""https://www.example.com/""\]",' "$H_TMP/a.csv"; then
@@ -278,6 +278,31 @@ else
 	h_fail "table: destinations as addr:port / [v6]:port, container id cut to 12" "$(head -3 "$H_TMP/a.txt")"
 fi
 check "table: no limit note when nothing was cut" "" "$(cat "$H_TMP/a.txt.err")"
+
+# ---- DNS query rows (hook dns; dbfill has no qtype: set afterwards, so
+# this database is not verified) ----
+
+DB=$H_TMP/d.db
+fill "$DB" <<EOF
+{"ts":$((now - 4 * M)),"first_ts":$((now - 5 * M)),"count":3,"verdict":"deny","hook":"dns","proto":"udp","daddr":"10.0.0.53","dport":53,"qname":"x7f3a.exfil.example.com","pid":71,"tgid":71,"uid":1000,"gid":1000,"comm":"curl","exe":"/usr/bin/curl","rule_scope":"/","rule_text":"default deny"}
+{"ts":$((now - 3 * M)),"verdict":"allow","hook":"dns","proto":"udp","daddr":"10.0.0.53","dport":53,"qname":"www.example.com","pid":72,"tgid":72,"uid":1000,"gid":1000,"comm":"curl","rule_scope":"/","rule_text":"allow dns *.example.com"}
+{"ts":$((now - 2 * M)),"verdict":"deny","hook":"dns","proto":"udp","daddr":"10.0.0.53","dport":53,"note":"malformed query: FORMERR","pid":73,"tgid":73,"uid":0,"gid":0,"comm":"nc"}
+{"ts":$((now - 1 * M)),"verdict":"allow","hook":"connect4","proto":"tcp","daddr":"93.184.216.34","dport":443,"qname":"www.example.com","pid":72,"tgid":72,"uid":1000,"gid":1000,"comm":"curl"}
+EOF
+sqlite3 "$DB" "UPDATE events SET qtype = 'AAAA' WHERE id = 1; UPDATE events SET qtype = 'A' WHERE id = 2"
+expect_ids "qtype, any case" "1" --qtype aaaa
+expect_ids "qtype A is not AAAA" "2" --qtype A
+expect_ids "dns matches query rows and named attempts" "4 2 1" --dns '*.example.com'
+check "json: qtype of a query row, null elsewhere" "AAAA|null|null" \
+	"$("$HUSH" log --db "$DB" --json --dns '*.exfil.example.com' | jq -r .qtype)|$("$HUSH" log --db "$DB" --json --kind attempt --limit 1 | jq -r .qtype)|$("$HUSH" log --db "$DB" --json --comm nc | jq -r .qtype)"
+"$HUSH" log --db "$DB" >"$H_TMP/d.txt" 2>&1
+if grep -Eq ' dns +udp +10\.0\.0\.53:53 +x7f3a\.exfil\.example\.com AAAA +71 ' "$H_TMP/d.txt" &&
+	grep -Eq ' dns +udp +10\.0\.0\.53:53 +\(malformed query: FORMERR\) +73 ' "$H_TMP/d.txt" &&
+	grep -Eq ' connect4 +tcp +93\.184\.216\.34:443 +www\.example\.com +72 ' "$H_TMP/d.txt"; then
+	h_pass "table: a query row shows the resolver, then name and type (or its note)"
+else
+	h_fail "table: a query row shows the resolver, then name and type (or its note)" "$(cat "$H_TMP/d.txt")"
+fi
 
 # ---- the default limit, on a synthetic database ----
 
@@ -362,6 +387,7 @@ expect_usage "bad limit" "--limit -1" --limit -1
 expect_usage "missing value" "--comm needs a value" --comm
 expect_usage "json and csv" "exclude each other" --json --csv
 expect_usage "dns wildcard in the middle" "--dns" --dns 'a.*.com'
+expect_usage "bad query type" "--qtype" --qtype 'A A'
 expect_usage "top needs --by" "top needs --by" top
 expect_usage "bad --by" "--by pod" top --by pod
 expect_usage "--by without top" "--by belongs to .hush log top." --by dest
@@ -498,7 +524,7 @@ expect_tamper "verify: a row inserted at the end is named" "^row 61: (edited or 
 fresh ins2
 sqlite3 "$DB" "CREATE TEMP TABLE t AS SELECT * FROM events WHERE id >= 30;
 	DELETE FROM events WHERE id >= 30;
-	INSERT INTO events SELECT id + 1, kind, ts, first_ts, count, hook, verdict, rule, family, proto, daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, proc, cgroup, note, hash FROM t;
+	INSERT INTO events SELECT id + 1, kind, ts, first_ts, count, hook, verdict, rule, family, proto, daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, proc, cgroup, note, hash, qtype FROM t;
 	INSERT INTO events(id, kind, ts, first_ts, count, verdict, hash) SELECT 30, 'attempt', ts, ts, 1, 'allow', hash FROM t WHERE id = 30;"
 expect_tamper "verify: a row inserted in the middle is named" "^row 30: "
 

@@ -88,7 +88,7 @@ static const char *qtext(sqlite3 *h, const char *sql, char *buf, size_t len)
 __attribute__((format(printf, 3, 4))) static bool xsql(struct tc *t, sqlite3 *h, const char *fmt,
 						       ...)
 {
-	char sql[1024], *e = NULL;
+	char sql[4096], *e = NULL;
 	va_list ap;
 	int rc;
 
@@ -255,6 +255,54 @@ static int64_t used_bytes(sqlite3 *h)
 {
 	return (qint(h, "PRAGMA page_count") - qint(h, "PRAGMA freelist_count")) *
 	       qint(h, "PRAGMA page_size");
+}
+
+/* The view "log" of schema versions 1 and 2 (without qtype). */
+#define VIEW_LOG_V2                                                                                \
+	"CREATE VIEW log AS SELECT e.id AS id, e.kind AS kind, e.ts AS ts,"                        \
+	" e.first_ts AS first_ts, e.count AS count, e.hook AS hook, e.verdict AS verdict,"         \
+	" r.scope AS rule_scope, r.text AS rule_text, e.family AS family, e.proto AS proto,"       \
+	" e.daddr AS daddr, e.dkey AS dkey, e.dport AS dport, e.qname AS qname,"                   \
+	" e.flags AS flags, e.pid AS pid, e.tgid AS tgid, e.uid AS uid, e.gid AS gid,"             \
+	" e.comm AS comm, p.exe AS exe, p.cmdline AS cmdline, c.cgid AS cgid,"                     \
+	" c.path AS cgroup_path, c.container AS container, c.runtime AS runtime,"                  \
+	" c.unit AS unit, c.pod AS pod, e.note AS note, e.hash AS hash"                            \
+	" FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"     \
+	" LEFT JOIN cgroups c ON c.id = e.cgroup"
+
+/* Turn the (closed) database at path back into schema version 1 or 2, rows
+ * kept: the file an older hush left. */
+static bool downgrade(struct tc *t, const char *path, int ver)
+{
+	sqlite3 *h;
+	bool ok;
+
+	if (!CHECK(t, sqlite3_open(path, &h) == SQLITE_OK, "sqlite3_open %s", path))
+		return false;
+	ok = xsql(t, h, "DROP VIEW log; ALTER TABLE events DROP COLUMN qtype; " VIEW_LOG_V2) &&
+	     (ver > 1 || xsql(t, h, "DROP INDEX events_dport_ts")) &&
+	     xsql(t, h, "PRAGMA user_version = %d", ver);
+	sqlite3_close(h);
+	return ok;
+}
+
+/* A DNS query row as the proxy's store writes it. */
+static struct db_row dns_row(int64_t ts, const char *qname, const char *qtype, const char *note)
+{
+	struct db_row r = attempt(1, ts);
+
+	r.hook = "dns";
+	r.verdict = "deny";
+	r.rule_scope = "/";
+	r.rule_text = "default deny";
+	r.proto = "udp";
+	r.daddr = "10.0.0.53";
+	ipv4_key(r.dkey, 10, 0, 0, 53);
+	r.dport = 53;
+	r.qname = qname;
+	r.qtype = qtype;
+	r.note = note;
+	return r;
 }
 
 /* ---- open and migrate ---- */
@@ -433,15 +481,14 @@ static void test_open_errors(void)
 	}
 	tc_end(&t);
 
-	tc_begin(&t, "a version 1 database migrates to 2: the port index, rows kept");
+	tc_begin(&t, "a version 1 database migrates to 2 and 3: the port index, rows kept");
 	tpath(p, "v1.db");
 	db = open_rw(&t, p);
 	if (db) {
-		sqlite3 *vh = db_handle(db);
-
 		CHECK(&t, append_attempts(&t, db, 0, 3, now_ns()), "append");
-		xsql(&t, vh, "DROP INDEX events_dport_ts; PRAGMA user_version = 1");
 		db_close(db);
+		db = NULL;
+		downgrade(&t, p, 1);
 		err[0] = 0;
 		r = db_open(p, DB_RDONLY, &db, err, sizeof(err));
 		CHECK(&t, r < 0 && !db && strstr(err, "version 1") && strstr(err, "migrat"),
@@ -451,13 +498,17 @@ static void test_open_errors(void)
 	if (db) {
 		sqlite3 *vh = db_handle(db);
 
-		CHECK(&t, qint(vh, "PRAGMA user_version") == 2, "user_version %lld",
+		CHECK(&t, qint(vh, "PRAGMA user_version") == DB_SCHEMA_VERSION, "user_version %lld",
 		      (long long)qint(vh, "PRAGMA user_version"));
 		CHECK(
 		    &t,
 		    qint(vh, "SELECT count(*) FROM sqlite_master WHERE name = 'events_dport_ts'") ==
 			1,
 		    "no events_dport_ts after migration");
+		CHECK(&t,
+		      qint(vh, "SELECT count(*) FROM pragma_table_info('events') WHERE name = "
+			       "'qtype'") == 1,
+		      "no events.qtype after migration");
 		CHECK(&t, nrows(db) == 3, "rows %llu", (unsigned long long)nrows(db));
 		verify_intact(&t, db, 3);
 		db_close(db);
@@ -555,8 +606,9 @@ static void test_append_minimal(void)
 			CHECK(&t, col_int(s, DB_C_FIRST_TS, rows[id - 1].first_ts),
 			      "row %d first_ts", id);
 			CHECK(&t, col_int(s, DB_C_COUNT, rows[id - 1].count), "row %d count", id);
-			for (int c = DB_C_HOOK; c < DB_C_HASH; c++)
-				if (c != DB_C_COUNT && c != DB_C_TS && c != DB_C_FIRST_TS)
+			for (int c = DB_C_HOOK; c < DB_C_MAX; c++)
+				if (c != DB_C_COUNT && c != DB_C_TS && c != DB_C_FIRST_TS &&
+				    c != DB_C_HASH)
 					CHECK(&t, col_null(s, c), "row %d column %d not NULL", id,
 					      c);
 			CHECK(&t,
@@ -633,6 +685,7 @@ static void test_append_full(void)
 			CHECK(&t, col_null(s, DB_C_UNIT), "unit");
 			CHECK(&t, col_text(s, DB_C_POD, r.pod), "pod");
 			CHECK(&t, col_text(s, DB_C_NOTE, "first"), "note");
+			CHECK(&t, col_null(s, DB_C_QTYPE), "qtype");
 			/* the cmdline is JSON an SQL reader can take apart */
 			CHECK(&t,
 			      qint(db_handle(db),
@@ -658,6 +711,7 @@ static void test_append_defaults(void)
 		r[i] = attempt(i, 5000 + i);
 	r[0].comm = "";
 	r[0].qname = "";
+	r[0].qtype = "";
 	r[0].proto = "";
 	r[0].cmdline = NULL;   /* -> "[]" */
 	r[0].container = "";   /* -> NULL */
@@ -675,7 +729,7 @@ static void test_append_defaults(void)
 		if (CHECK(&t, s, "row 1")) {
 			CHECK(&t,
 			      col_null(s, DB_C_COMM) && col_null(s, DB_C_QNAME) &&
-				  col_null(s, DB_C_PROTO),
+				  col_null(s, DB_C_QTYPE) && col_null(s, DB_C_PROTO),
 			      "empty strings not NULL");
 			CHECK(&t, col_text(s, DB_C_CMDLINE, "[]"), "NULL cmdline not []");
 			CHECK(&t, col_null(s, DB_C_CONTAINER), "empty container not NULL");
@@ -1350,6 +1404,256 @@ static void test_tamper(void)
 	tc_end(&t);
 }
 
+/* ---- schema 3: DNS query rows and qtype ---- */
+
+/* All stored hashes, in order, as one hex string (into buf). */
+static const char *all_hashes(sqlite3 *h, char *buf, size_t len)
+{
+	return qtext(
+	    h, "SELECT group_concat(hex(hash), ' ') FROM (SELECT hash FROM events ORDER BY id)",
+	    buf, len);
+}
+
+/* Recompute the chain with db_row_hash_stmt: how many rows differ (-1: error). */
+static int rehash_mismatches(sqlite3 *h)
+{
+	uint8_t prev[DB_HASH_LEN] = {0}, hh[DB_HASH_LEN];
+	sqlite3_stmt *s;
+	int bad = 0;
+
+	if (sqlite3_prepare_v2(h, "SELECT " DB_LOG_COLUMNS " FROM log ORDER BY id", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		db_row_hash_stmt(s, prev, hh);
+		if (sqlite3_column_bytes(s, DB_C_HASH) != DB_HASH_LEN ||
+		    memcmp(hh, sqlite3_column_blob(s, DB_C_HASH), DB_HASH_LEN))
+			bad++;
+		memcpy(prev, hh, DB_HASH_LEN);
+	}
+	sqlite3_finalize(s);
+	return bad;
+}
+
+static void test_qtype(void)
+{
+	struct tc t;
+	char p[PATH_MAX], fresh[PATH_MAX], err[512], before[4096], after[4096], a[1024], b[1024];
+	int64_t ts0 = now_ns() - 600000000000LL;
+	struct db *db, *fdb;
+	int r;
+
+	tc_begin(&t, "rows without a qtype hash exactly as schema 2 wrote them");
+	db = chain(&t, "golden.db", 0, p);
+	if (db) {
+		/* Hashes by the schema 2 code (hush before the DNS proxy). */
+		static const char *const want[] = {
+		    "3F585CD11727252B2BCE09527FB053C3710CF38119564A506CEFAB8CAADC2975",
+		    "C1DB4B3FD4ACE9896988DE400D3A335B064C1858EEF995D2C5D7EF43337E1D24"};
+		struct db_row g[2] = {{0}};
+
+		g[0].kind = "attempt";
+		g[0].ts = 1700000000000000000LL;
+		g[0].first_ts = g[0].ts - 5;
+		g[0].count = 3;
+		g[0].hook = "connect4";
+		g[0].verdict = "deny";
+		g[0].rule_scope = "/";
+		g[0].rule_text = "default deny";
+		g[0].family = 4;
+		g[0].proto = "udp";
+		g[0].daddr = "198.18.0.53";
+		ipv4_key(g[0].dkey, 198, 18, 0, 53);
+		g[0].has_dest = true;
+		g[0].dport = 53;
+		g[0].qname = "example.com";
+		g[0].flags = 0;
+		g[0].has_proc_ids = true;
+		g[0].pid = g[0].tgid = 7;
+		g[0].uid = g[0].gid = 1000;
+		g[0].comm = "dig";
+		g[0].exe = "/usr/bin/dig";
+		g[0].cmdline = "[\"dig\",\"example.com\"]";
+		g[0].has_cgroup = true;
+		g[0].cgid = 42;
+		g[0].cgroup_path = "/user.slice";
+		g[0].unit = "user.slice";
+		g[1].kind = "note";
+		g[1].ts = g[1].first_ts = 1700000000000000001LL;
+		g[1].flags = -1;
+		g[1].note = "hushd started";
+		if (append(&t, db, g, 2)) {
+			for (int id = 1; id <= 2; id++) {
+				char sql[64];
+
+				snprintf(sql, sizeof(sql),
+					 "SELECT hex(hash) FROM events WHERE id = %d", id);
+				qtext(db_handle(db), sql, a, sizeof(a));
+				CHECK(&t, strcmp(a, want[id - 1]) == 0, "row %d hash %s, want %s",
+				      id, a, want[id - 1]);
+			}
+		}
+		db_close(db);
+	}
+	tc_end(&t);
+
+	tc_begin(&t, "a version 2 database with rows migrates to 3 and verifies intact");
+	db = chain(&t, "v2.db", 6, p);
+	if (db) {
+		struct db_row n = {.kind = "note",
+				   .ts = ts0,
+				   .first_ts = ts0,
+				   .flags = -1,
+				   .note = "policy applied"};
+
+		append(&t, db, &n, 1);
+		all_hashes(db_handle(db), before, sizeof(before));
+		db_close(db);
+		db = NULL;
+		downgrade(&t, p, 2);
+		err[0] = 0;
+		r = db_open(p, DB_RDONLY, &db, err, sizeof(err));
+		CHECK(&t, r < 0 && !db && strstr(err, "version 2") && strstr(err, "migrat"),
+		      "read-only open of v2: r %d: %s", r, err);
+		db = open_rw(&t, p);
+	}
+	fdb = chain(&t, "v3-fresh.db", 0, fresh);
+	if (db && fdb) {
+		sqlite3 *h = db_handle(db), *fh = db_handle(fdb);
+		sqlite3_stmt *s;
+		struct db_row d[3];
+
+		CHECK(&t, qint(h, "PRAGMA user_version") == 3, "user_version %lld",
+		      (long long)qint(h, "PRAGMA user_version"));
+		CHECK(&t, strcmp(all_hashes(h, after, sizeof(after)), before) == 0,
+		      "stored hashes changed by the migration");
+		CHECK(&t, qint(h, "SELECT count(*) FROM events WHERE qtype IS NOT NULL") == 0,
+		      "old rows got a qtype");
+		verify_intact(&t, db, 7);
+		/* a migrated database has the same schema as a new one */
+		CHECK(&t,
+		      strcmp(qtext(h,
+				   "SELECT group_concat(name || ' ' || type, ',') FROM "
+				   "pragma_table_info('events')",
+				   a, sizeof(a)),
+			     qtext(fh,
+				   "SELECT group_concat(name || ' ' || type, ',') FROM "
+				   "pragma_table_info('events')",
+				   b, sizeof(b))) == 0,
+		      "events columns: migrated [%s], new [%s]", a, b);
+		CHECK(&t,
+		      strcmp(qtext(h, "SELECT sql FROM sqlite_master WHERE name = 'log'", a,
+				   sizeof(a)),
+			     qtext(fh, "SELECT sql FROM sqlite_master WHERE name = 'log'", b,
+				   sizeof(b))) == 0,
+		      "view log: migrated [%s], new [%s]", a, b);
+		CHECK(&t,
+		      qint(h, "SELECT count(*) FROM sqlite_master WHERE type = 'index'") ==
+			  qint(fh, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"),
+		      "indexes differ");
+		if (CHECK(&t, sqlite3_prepare_v2(h, "SELECT * FROM log", -1, &s, NULL) == SQLITE_OK,
+			  "prepare")) {
+			CHECK(&t,
+			      sqlite3_column_count(s) == DB_C_MAX &&
+				  strcmp(sqlite3_column_name(s, DB_C_QTYPE), "qtype") == 0,
+			      "log: %d columns, last %s", sqlite3_column_count(s),
+			      sqlite3_column_name(s, sqlite3_column_count(s) - 1));
+			sqlite3_finalize(s);
+		}
+		/* new rows after the migration: DNS queries and an attempt */
+		d[0] = dns_row(ts0 + 1, "example.com", "AAAA", NULL);
+		d[1] = dns_row(ts0 + 2, NULL, NULL, "malformed query: FORMERR");
+		d[2] = attempt(3, ts0 + 3);
+		d[2].qname = "example.com";
+		append(&t, db, d, 3);
+		verify_intact(&t, db, 10);
+		CHECK(&t, rehash_mismatches(h) == 0, "db_row_hash_stmt disagrees with the chain");
+		s = log_row(h, 8);
+		if (CHECK(&t, s, "row 8")) {
+			CHECK(&t,
+			      col_text(s, DB_C_HOOK, "dns") &&
+				  col_text(s, DB_C_QNAME, "example.com") &&
+				  col_text(s, DB_C_QTYPE, "AAAA") && col_null(s, DB_C_NOTE) &&
+				  col_int(s, DB_C_DPORT, 53),
+			      "DNS row read back wrong");
+			sqlite3_finalize(s);
+		}
+		s = log_row(h, 9);
+		if (CHECK(&t, s, "row 9")) {
+			CHECK(&t,
+			      col_null(s, DB_C_QNAME) && col_null(s, DB_C_QTYPE) &&
+				  col_text(s, DB_C_NOTE, "malformed query: FORMERR"),
+			      "malformed query row read back wrong");
+			sqlite3_finalize(s);
+		}
+		/* and it reopens as version 3 with nothing to do */
+		db_close(db);
+		db = open_ro(&t, p);
+		if (db)
+			verify_intact(&t, db, 10);
+	}
+	db_close(db);
+	db_close(fdb);
+	tc_end(&t);
+
+	tc_begin(&t, "a version 2 file that already has the column migrates too");
+	db = chain(&t, "v2-col.db", 3, p);
+	if (db) {
+		sqlite3 *h;
+
+		db_close(db);
+		db = NULL;
+		if (CHECK(&t, sqlite3_open(p, &h) == SQLITE_OK, "sqlite3_open")) {
+			xsql(&t, h, "PRAGMA user_version = 2");
+			sqlite3_close(h);
+		}
+		db = open_rw(&t, p);
+		if (db) {
+			CHECK(&t, qint(db_handle(db), "PRAGMA user_version") == 3, "user_version");
+			verify_intact(&t, db, 3);
+		}
+		db_close(db);
+	}
+	tc_end(&t);
+
+	static const struct {
+		const char *name, *sql, *want;
+	} ed[] = {
+	    {"a qtype edited", "UPDATE events SET qtype = 'A' WHERE id = 5", "row 5: edited"},
+	    {"a qtype removed", "UPDATE events SET qtype = NULL WHERE id = 6", "row 6: edited"},
+	    {"a qtype emptied", "UPDATE events SET qtype = '' WHERE id = 5", "row 5: edited"},
+	    {"a qtype added to an attempt", "UPDATE events SET qtype = 'A' WHERE id = 2",
+	     "row 2: edited"},
+	    {"a qtype added to a malformed query", "UPDATE events SET qtype = 'ANY' WHERE id = 7",
+	     "row 7: edited"},
+	    {"a DNS name edited", "UPDATE events SET qname = 'example.org' WHERE id = 6",
+	     "row 6: edited"},
+	};
+	for (size_t i = 0; i < sizeof(ed) / sizeof(ed[0]); i++) {
+		char name[64];
+
+		tc_begin(&t, "tamper: %s", ed[i].name);
+		snprintf(name, sizeof(name), "t-qtype%zu.db", i);
+		db = chain(&t, name, 4, p);
+		if (db) {
+			struct db_row d[4] = {
+			    dns_row(ts0 + 1, "example.com", "AAAA", NULL),
+			    dns_row(ts0 + 2, "example.com", "TYPE65", NULL),
+			    dns_row(ts0 + 3, NULL, NULL, "malformed query: FORMERR"),
+			    attempt(9, ts0 + 4),
+			};
+
+			append(&t, db, d, 4);
+			verify_intact(&t, db, 8);
+			xsql(&t, db_handle(db), "%s", ed[i].sql);
+			CHECK(&t, sqlite3_changes(db_handle(db)) == 1, "no row changed");
+			verify_tampered(&t, db, ed[i].want, NULL);
+			db_close(db);
+		}
+		tc_end(&t);
+	}
+}
+
 /* ---- pruning ---- */
 
 static void test_prune_age(void)
@@ -1778,6 +2082,7 @@ int main(void)
 	test_two_writers();
 	test_verify_during_writes();
 	test_tamper();
+	test_qtype();
 	test_prune_age();
 	test_prune_size();
 	test_readonly();
