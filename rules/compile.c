@@ -912,11 +912,33 @@ static size_t ancestors(const struct policy *p, const struct pathidx *sorted, si
 
 int policy_compile(const struct policy *p, struct policy_compiled **out, struct policy_errors *errs)
 {
+	return policy_compile_learned(p, NULL, 0, out, errs);
+}
+
+/* An explicit deny rule (not "deny any") among eff[0..ne) covers l. */
+static bool deny_covers(const struct policy_rule *const *eff, size_t ne,
+			const struct policy_learned *l)
+{
+	for (size_t i = 0; i < ne; i++) {
+		const struct policy_rule *r = eff[i];
+
+		if (r->action == POLICY_DENY && r->plen > 0 && r->family == l->family &&
+		    prefix_match(r->addr, r->plen, l->addr))
+			return true;
+	}
+	return false;
+}
+
+int policy_compile_learned(const struct policy *p, const struct policy_learned *learned,
+			   size_t nlearned, struct policy_compiled **out,
+			   struct policy_errors *errs)
+{
+	struct policy_rule *lr = NULL;
 	struct cctx x = {0};
 	struct policy_compiled *c;
 	struct pathidx *sorted = NULL;
 	const struct policy_rule **eff = NULL;
-	size_t *anc = NULL, s, i, k, maxeff = 0, maxdepth = 1;
+	size_t *anc = NULL, s, i, k, maxeff = 0, maxdepth = 1, nexp;
 	int r = 0;
 
 	*out = NULL;
@@ -950,9 +972,25 @@ int policy_compile(const struct policy *p, struct policy_compiled **out, struct 
 	}
 	qsort(sorted, p->nscopes - 1, sizeof(*sorted), cmp_pathidx);
 	anc = calloc(maxdepth + 1, sizeof(*anc));
-	eff = calloc(maxeff + 1, sizeof(*eff));
-	if (!anc || !eff)
+	eff = calloc(maxeff + nlearned + 1, sizeof(*eff));
+	lr = calloc(nlearned + 1, sizeof(*lr));
+	if (!anc || !eff || !lr)
 		goto nomem;
+	/* A learned address is "allow ADDR/32|128 PROTO PORTS" with its "allow
+	 * host" rule's id, in the rule's scope. */
+	for (i = 0; i < nlearned; i++) {
+		const struct policy_learned *l = &learned[i];
+
+		lr[i].id = l->host->id;
+		lr[i].action = POLICY_ALLOW;
+		lr[i].family = l->family;
+		memcpy(lr[i].addr, l->addr, 16);
+		lr[i].plen = l->family == AF_INET ? 32 : 128;
+		lr[i].proto = l->host->proto;
+		lr[i].nports = l->host->nports;
+		lr[i].ports = l->host->ports;
+		lr[i].loc = l->host->loc;
+	}
 	r = fill_rules(p, c);
 	if (r < 0)
 		goto out;
@@ -970,6 +1008,15 @@ int policy_compile(const struct policy *p, struct policy_compiled **out, struct 
 		for (i = 0; i < na; i++)
 			for (k = 0; k < p->scopes[anc[i]].nrules; k++)
 				eff[ne++] = &p->scopes[anc[i]].rules[k];
+		/* Learned addresses of this scope and its ancestors, unless an
+		 * explicit deny covers them (DNS never opens a denied range). */
+		for (k = 0, nexp = ne; k < nlearned; k++)
+			for (i = 0; i < na; i++)
+				if (learned[k].scope == anc[i] &&
+				    !deny_covers(eff, nexp, &learned[k])) {
+					eff[ne++] = &lr[k];
+					break;
+				}
 		qsort(eff, ne, sizeof(*eff), cmp_ruleptr);
 		r = compile_family(&x, s, AF_INET, eff, ne);
 		if (!r)
@@ -985,6 +1032,7 @@ int policy_compile(const struct policy *p, struct policy_compiled **out, struct 
 nomem:
 	r = -ENOMEM;
 out:
+	free(lr);
 	free(sorted);
 	free(anc);
 	free(eff);

@@ -184,6 +184,25 @@ struct policy_compiled {
 int policy_compile(const struct policy *p, struct policy_compiled **out,
 		   struct policy_errors *errs);
 void policy_compiled_free(struct policy_compiled *c);
+
+/* An address a DNS answer gave for the name of an "allow host" rule. */
+struct policy_learned {
+	size_t scope;			/* index of the scope holding the rule */
+	const struct policy_host *host; /* the rule (in the policy compiled) */
+	int family;			/* AF_INET or AF_INET6 */
+	uint8_t addr[16];		/* network order, v4 in addr[0..3] */
+};
+
+/*
+ * Compile with learned addresses: each is "allow ADDR/32 (or /128) PROTO
+ * PORTS" of its rule's scope with the rule's id, so it reaches the scope's
+ * subtree like any rule of the scope.  An address that an explicit deny rule
+ * of the scope covers (any prefix but /0) is left out: an answer never opens
+ * what the policy denies by address.
+ */
+int policy_compile_learned(const struct policy *p, const struct policy_learned *learned,
+			   size_t nlearned, struct policy_compiled **out,
+			   struct policy_errors *errs);
 /* Rule text for an id, or NULL ("default deny"/"loopback" are implicit). */
 const struct compiled_rule_info *policy_compiled_rule(const struct policy_compiled *c, uint32_t id);
 

@@ -1671,6 +1671,101 @@ static void test_scale(void)
 	tc_end(&t);
 }
 
+/* Learned addresses (allow host): compiled as /32 or /128 allows of the
+ * rule's scope with its id and ports, reaching the scope's subtree, never
+ * over an explicit deny. */
+static void test_learned(void)
+{
+	static const char *text = "deny 10.9.0.0/16\n"			    /* 1 */
+				  "deny any tcp 22\n"			    /* 2 */
+				  "allow dns *.corp.test\n"		    /* 3 */
+				  "allow host web.corp.test tcp 443,8443\n" /* 4 */
+				  "scope a {\n"
+				  "  allow host db.corp.test\n" /* 5 */
+				  "}\n"
+				  "scope a/b {\n"
+				  "}\n"
+				  "scope c {\n"
+				  "}\n";
+	struct policy_compiled *c = NULL;
+	struct policy_verdict v;
+	struct policy *p;
+	struct tc t;
+	uint8_t web[16] = {10, 1, 2, 3}, db6[16] = {0xfd, 0, 0, 0x10, [15] = 7};
+	uint8_t denied[16] = {10, 9, 1, 1}, other[16] = {10, 1, 2, 4};
+	int r;
+
+	tc_begin(&t, "learned: allow host addresses compile as exact allows");
+	p = parse_ok(&t, text);
+	if (!p) {
+		tc_end(&t);
+		return;
+	}
+	{
+		struct policy_learned l[] = {
+		    {0, &p->scopes[0].hosts[0], AF_INET, {0}},
+		    {1, &p->scopes[1].hosts[0], AF_INET6, {0}},
+		    {0, &p->scopes[0].hosts[0], AF_INET, {0}},
+		};
+
+		memcpy(l[0].addr, web, 16);
+		memcpy(l[1].addr, db6, 16);
+		memcpy(l[2].addr, denied, 16);
+		r = policy_compile_learned(p, l, 3, &c, NULL);
+	}
+	if (CHECK(&t, r == 0 && c, "policy_compile_learned: %d", r)) {
+		v = policy_compiled_judge(c, 0, AF_INET, web, 6, 443);
+		CHECK(&t, v.verdict == HUSH_VERDICT_ALLOW && v.rule == 4,
+		      "web tcp 443 top level: %u rule %u", v.verdict, v.rule);
+		v = policy_compiled_judge(c, 0, AF_INET, web, 6, 8443);
+		CHECK(&t, v.verdict == HUSH_VERDICT_ALLOW, "web tcp 8443: %u", v.verdict);
+		v = policy_compiled_judge(c, 0, AF_INET, web, 6, 80);
+		CHECK(&t, v.verdict == HUSH_VERDICT_DENY, "web tcp 80 (not a host port): %u",
+		      v.verdict);
+		v = policy_compiled_judge(c, 0, AF_INET, web, 17, 443);
+		CHECK(&t, v.verdict == HUSH_VERDICT_DENY, "web udp 443 (proto tcp only): %u",
+		      v.verdict);
+		v = policy_compiled_judge(c, 0, AF_INET, other, 6, 443);
+		CHECK(&t, v.verdict == HUSH_VERDICT_DENY, "a neighbour address: %u", v.verdict);
+		v = policy_compiled_judge(c, 3, AF_INET, web, 6, 443);
+		CHECK(&t, v.verdict == HUSH_VERDICT_ALLOW, "top-level learned reaches scope c: %u",
+		      v.verdict);
+		v = policy_compiled_judge(c, 1, AF_INET6, db6, 6, 5432);
+		CHECK(&t, v.verdict == HUSH_VERDICT_ALLOW && v.rule == 5,
+		      "db in scope a, any port: %u rule %u", v.verdict, v.rule);
+		v = policy_compiled_judge(c, 2, AF_INET6, db6, 17, 53);
+		CHECK(&t, v.verdict == HUSH_VERDICT_ALLOW, "scope a's learned reaches a/b: %u",
+		      v.verdict);
+		v = policy_compiled_judge(c, 3, AF_INET6, db6, 6, 5432);
+		CHECK(&t, v.verdict == HUSH_VERDICT_DENY, "scope a's learned not in scope c: %u",
+		      v.verdict);
+		v = policy_compiled_judge(c, 1, AF_INET6, db6, 6, 22);
+		CHECK(&t, v.verdict == HUSH_VERDICT_ALLOW,
+		      "deny any tcp 22 is /0: a learned /128 is more specific: %u", v.verdict);
+		v = policy_compiled_judge(c, 0, AF_INET, denied, 6, 443);
+		CHECK(&t, v.verdict == HUSH_VERDICT_DENY && v.rule == 1,
+		      "an address under an explicit deny is not learned: %u rule %u", v.verdict,
+		      v.rule);
+		CHECK(&t,
+		      policy_compiled_rule(c, 4) &&
+			  !strcmp(policy_compiled_rule(c, 4)->text,
+				  "allow host web.corp.test tcp 443,8443"),
+		      "rule 4 keeps the host rule's text: %s",
+		      policy_compiled_rule(c, 4) ? policy_compiled_rule(c, 4)->text : "(none)");
+	}
+	policy_compiled_free(c);
+	c = NULL;
+	r = policy_compile_learned(p, NULL, 0, &c, NULL);
+	if (CHECK(&t, r == 0 && c, "no learned addresses: %d", r)) {
+		v = policy_compiled_judge(c, 0, AF_INET, web, 6, 443);
+		CHECK(&t, v.verdict == HUSH_VERDICT_DENY, "nothing learned: web denied: %u",
+		      v.verdict);
+	}
+	policy_compiled_free(c);
+	policy_free(p);
+	tc_end(&t);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1686,5 +1781,6 @@ int main(void)
 	test_compile_errors();
 	test_differential();
 	test_scale();
+	test_learned();
 	return nfail ? 1 : 0;
 }
