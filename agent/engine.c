@@ -20,11 +20,14 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <linux/magic.h>
+#include <netinet/in.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,7 +45,8 @@ _Static_assert(sizeof(struct hush_ptab) == 8 + HUSH_L4_MAX * HUSH_SEG_MAX * 8, "
 _Static_assert(sizeof(struct hush_lpm4_key) == 12, "lpm4 key layout");
 _Static_assert(sizeof(struct hush_lpm6_key) == 24, "lpm6 key layout");
 _Static_assert(sizeof(struct hush_scope_val) == 8, "scope value layout");
-_Static_assert(sizeof(struct hush_cfg) == 48, "cfg layout");
+_Static_assert(sizeof(struct hush_cfg) == 88, "cfg layout");
+_Static_assert(sizeof(struct hush_dns_client) == 104, "dns client layout");
 _Static_assert(sizeof(struct hush_dkey) == 32, "dcache key layout");
 _Static_assert(sizeof(struct hush_dval) == 12, "dcache value layout");
 
@@ -50,9 +54,9 @@ _Static_assert(sizeof(struct hush_dval) == 12, "dcache value layout");
 
 /* Maps both objects share, by name (identical definitions in hush.bpf.h). */
 static const char *const shared_maps[] = {
-    "hush_scopes", "hush_scache", "hush_lpm4",	 "hush_lpm6",	  "hush_ptabs",
-    "hush_ptext",  "hush_cfg",	  "hush_events", "hush_counters", "hush_sk",
-    "hush_dcache", "hush_last",	  "hush_evseq",
+    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6",	 "hush_ptabs",	"hush_ptext",
+    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	 "hush_dcache", "hush_last",
+    "hush_evseq",  "hush_dnsck",  "hush_dnscl",	   "hush_dnssk",
 };
 #define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 
@@ -60,6 +64,8 @@ static const char *const link_names[ENGINE_LINK_MAX] = {
     [ENGINE_LINK_SOCK_CREATE] = "sock_create", [ENGINE_LINK_EGRESS] = "egress",
     [ENGINE_LINK_CONNECT4] = "connect4",       [ENGINE_LINK_CONNECT6] = "connect6",
     [ENGINE_LINK_SENDMSG4] = "sendmsg4",       [ENGINE_LINK_SENDMSG6] = "sendmsg6",
+    [ENGINE_LINK_RECVMSG4] = "recvmsg4",       [ENGINE_LINK_RECVMSG6] = "recvmsg6",
+    [ENGINE_LINK_GETPEER4] = "getpeername4",   [ENGINE_LINK_GETPEER6] = "getpeername6",
 };
 
 struct engine {
@@ -122,6 +128,14 @@ static struct bpf_program *link_prog(struct engine *e, enum engine_link l)
 		return e->sa->progs.hush_sendmsg4;
 	case ENGINE_LINK_SENDMSG6:
 		return e->sa->progs.hush_sendmsg6;
+	case ENGINE_LINK_RECVMSG4:
+		return e->sa->progs.hush_recvmsg4;
+	case ENGINE_LINK_RECVMSG6:
+		return e->sa->progs.hush_recvmsg6;
+	case ENGINE_LINK_GETPEER4:
+		return e->sa->progs.hush_getpeer4;
+	case ENGINE_LINK_GETPEER6:
+		return e->sa->progs.hush_getpeer6;
 	default:
 		return NULL;
 	}
@@ -993,6 +1007,106 @@ uint32_t engine_evseq_id(const struct engine *e)
 	return info.id;
 }
 
+/* ---- the DNS redirect ---- */
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+static uint64_t netns_cookie(int fd)
+{
+	uint64_t c = 0;
+	socklen_t len = sizeof(c);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &len))
+		return 0;
+	return c;
+}
+
+static uint16_t sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+int engine_dns_register(struct engine *e, const int fds[HUSH_DNS_SLOTS])
+{
+	int mfd = bpf_map__fd(e->sa->maps.hush_dnssk);
+	uint64_t ns = 0;
+
+	engine_dns_unregister(e);
+	for (uint32_t i = 0; i < HUSH_DNS_SLOTS; i++) {
+		uint64_t v = (uint64_t)fds[i];
+
+		if (fds[i] < 0)
+			continue;
+		if (bpf_map_update_elem(mfd, &i, &v, BPF_ANY)) {
+			int ret = -errno;
+
+			log_errno(ret, "cannot hand the DNS proxy's socket to the redirect (socket "
+				       "map update; needs Linux >= 5.7 for UDP sockets)");
+			return ret;
+		}
+		if (!ns)
+			ns = netns_cookie(fds[i]);
+	}
+	if (!ns) {
+		log_warnx("cannot read the DNS proxy's network namespace cookie (SO_NETNS_COOKIE "
+			  "needs Linux >= 5.14): DNS stays denied");
+		return -ENOTSUP;
+	}
+	e->cfg->dns_netns = ns;
+	e->cfg->dns_tgid = (uint32_t)getpid();
+	/* Ports last: they switch the redirect on. */
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		__atomic_store_n(&e->cfg->dns_port[i], fds[i] >= 0 ? sock_port(fds[i]) : 0,
+				 __ATOMIC_RELEASE);
+	return 0;
+}
+
+void engine_dns_resolver(struct engine *e, int family, const uint8_t addr[16], uint16_t port)
+{
+	/* Port first: while it changes, the proxy's forwards may be refused,
+	 * never let through somewhere else. */
+	__atomic_store_n(&e->cfg->dns_resolver_port, 0, __ATOMIC_SEQ_CST);
+	memset(e->cfg->dns_resolver, 0, 16);
+	e->cfg->dns_resolver_family = 0;
+	if (!family)
+		return;
+	memcpy(e->cfg->dns_resolver, addr, family == AF_INET ? 4 : 16);
+	e->cfg->dns_resolver_family = family == AF_INET ? 2 : 10;
+	__atomic_store_n(&e->cfg->dns_resolver_port, port, __ATOMIC_SEQ_CST);
+}
+
+void engine_dns_unregister(struct engine *e)
+{
+	int mfd = bpf_map__fd(e->sa->maps.hush_dnssk);
+
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		__atomic_store_n(&e->cfg->dns_port[i], 0, __ATOMIC_SEQ_CST);
+	e->cfg->dns_tgid = 0;
+	for (uint32_t i = 0; i < HUSH_DNS_SLOTS; i++)
+		bpf_map_delete_elem(mfd, &i);
+}
+
+int engine_dns_client(const struct engine *e, unsigned slot, uint16_t port,
+		      struct hush_dns_client *out)
+{
+	struct hush_dns_pkey k = {.port = port, .slot = (uint8_t)slot};
+
+	if (bpf_map_lookup_elem(bpf_map__fd(e->eg->maps.hush_dnscl), &k, out))
+		return -ENOENT;
+	return 0;
+}
+
 /* ---- pinned state ---- */
 
 int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
@@ -1021,6 +1135,17 @@ int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 	st->policy_seq = cfg.policy_seq;
 	st->log_allowed = cfg.log_allowed;
 	memcpy(st->policy_hash, cfg.policy_hash, 32);
+	memcpy(st->dns_port, cfg.dns_port, sizeof(st->dns_port));
+	st->dns_tgid = cfg.dns_tgid;
+	fd = pinned_get(pin_dir, "maps", "hush_dnssk");
+	if (fd >= 0) {
+		for (uint32_t i = 0; i < HUSH_DNS_SLOTS; i++) {
+			uint64_t v;
+
+			st->dns_open[i] = bpf_map_lookup_elem(fd, &i, &v) == 0;
+		}
+		close(fd);
+	}
 
 	fd = pinned_get(pin_dir, "maps", "hush_counters");
 	if (fd >= 0) {

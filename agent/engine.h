@@ -20,6 +20,7 @@
 
 #include <linux/types.h>
 
+#include "../bpf/dns.h"
 #include "../bpf/events.h"
 #include "../bpf/exec.h"
 #include "../bpf/policy.h"
@@ -37,6 +38,10 @@ enum engine_link {
 	ENGINE_LINK_CONNECT6,
 	ENGINE_LINK_SENDMSG4,
 	ENGINE_LINK_SENDMSG6,
+	ENGINE_LINK_RECVMSG4, /* the DNS redirect's reply and peer rewrites */
+	ENGINE_LINK_RECVMSG6,
+	ENGINE_LINK_GETPEER4,
+	ENGINE_LINK_GETPEER6,
 	ENGINE_LINK_MAX,
 };
 
@@ -92,6 +97,25 @@ int engine_evseq(const struct engine *e, uint64_t *out, int ncpu);
  * (sequences restart at 0). */
 uint32_t engine_evseq_id(const struct engine *e);
 
+/* ---- the DNS redirect (bpf/dns.h) ---- */
+
+/*
+ * Hand the proxy's sockets (an fd per HUSH_DNS_* slot) to the redirect, with
+ * their ports, the calling process and its network namespace.  From then on
+ * port-53 traffic of enforced cgroups in this network namespace goes to them;
+ * elsewhere, and once the sockets are closed, it is denied.
+ */
+int engine_dns_register(struct engine *e, const int fds[HUSH_DNS_SLOTS]);
+/* Where the proxy forwards (its own sockets may reach only that); family 0:
+ * nowhere. */
+void engine_dns_resolver(struct engine *e, int family, const uint8_t addr[16], uint16_t port);
+/* Stop redirecting: port-53 traffic of enforced cgroups is denied from now. */
+void engine_dns_unregister(struct engine *e);
+/* Who sent what the proxy received on `slot` from local port `port`:
+ * 0, or -ENOENT (not a redirected client). */
+int engine_dns_client(const struct engine *e, unsigned slot, uint16_t port,
+		      struct hush_dns_client *out);
+
 /* ---- pinned state, for the CLI (no running hushd needed) ---- */
 
 struct engine_link_info {
@@ -108,7 +132,10 @@ struct engine_pinned {
 	uint32_t log_allowed;
 	uint64_t counters[HUSH_CTR_MAX];
 	struct engine_link_info links[ENGINE_LINK_MAX];
-	bool exec_tracking; /* links/exec pinned: exe/cmdline for events */
+	bool exec_tracking;		   /* links/exec pinned: exe/cmdline for events */
+	uint16_t dns_port[HUSH_DNS_SLOTS]; /* the DNS proxy's ports (0: none) */
+	bool dns_open[HUSH_DNS_SLOTS];	   /* its socket is open */
+	uint32_t dns_tgid;
 };
 
 int engine_pinned_read(const char *pin_dir, struct engine_pinned *st);

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "db.h"
+#include "dnsproxy.h"
 #include "engine.h"
 #include "event.h"
 #include "log.h"
@@ -67,7 +69,21 @@ struct hushd {
 	int64_t max_db_bytes;
 	bool quiet; /* no JSON lines on stdout */
 	struct store *store;
+
+	/* DNS proxy */
+	bool no_dns;
+	int dns_rcode;
+	uint32_t dns_grace;
+	struct dnsproxy *dns;
+	pthread_mutex_t apply_mu; /* engine_apply, d->pol and d->pc (the proxy's
+				   * learn callback runs on its threads) */
+	pthread_mutex_t dq_mu;	  /* queries reported, waiting for the drain loop */
+	struct dnsproxy_query *dq;
+	size_t ndq, dqcap;
+	uint64_t dq_overflow;
 };
+
+#define DQ_MAX 32768 /* queries waiting for the drain loop; then counted in a note */
 
 static void usage(FILE *f)
 {
@@ -76,7 +92,8 @@ static void usage(FILE *f)
 	    "usage: hushd [--policy FILE] [--cgroup PATH] [--pin-dir DIR] [--run-dir DIR]\n"
 	    "             [--foreground] [--log-allowed] [--ringbuf-size BYTES]\n"
 	    "             [--metrics-file FILE] [--db FILE | --no-db] [--retain DUR]\n"
-	    "             [--max-db-size SIZE] [--quiet] [-v]\n"
+	    "             [--max-db-size SIZE] [--quiet] [--dns-deny refused|nxdomain]\n"
+	    "             [--dns-grace SECONDS] [--no-dns-proxy] [-v]\n"
 	    "\n"
 	    "  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
 	    "  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
@@ -92,12 +109,16 @@ static void usage(FILE *f)
 	    "  --log-allowed     also report allowed attempts\n"
 	    "  --ringbuf-size N  event ring buffer bytes, a power of two (default 4 MiB)\n"
 	    "  --metrics-file F  Prometheus metrics (node_exporter textfile format), every 1 s\n"
+	    "  --dns-deny RCODE  answer denied DNS names with refused (default) or nxdomain\n"
+	    "  --dns-grace S     learned \"allow host\" addresses live TTL + S seconds (default "
+	    "5)\n"
+	    "  --no-dns-proxy    no DNS proxy: DNS from enforced cgroups is denied\n"
 	    "  -v, --verbose     debug messages, including libbpf's\n");
 }
 
 /* Parse and compile; every error is printed as "hushd: policy: file:l:c: msg". */
-static int load_policy(const char *name, const char *text, size_t len, struct policy **pol,
-		       struct policy_compiled **pc)
+static int load_policy(const char *name, const char *text, size_t len, bool dns_proxy,
+		       struct policy **pol, struct policy_compiled **pc)
 {
 	struct policy_errors errs = {0};
 	int ret;
@@ -118,8 +139,106 @@ static int load_policy(const char *name, const char *text, size_t len, struct po
 		return ret;
 	}
 	policy_errors_free(&errs);
-	policy_warn_unenforced(*pol);
+	policy_warn_unenforced(*pol, dns_proxy);
 	return 0;
+}
+
+/*
+ * Apply pol (compiled as pc) together with the addresses the DNS proxy has
+ * learned for its "allow host" rules.  Caller holds apply_mu.
+ */
+static int apply_locked(struct hushd *d, const struct policy *pol, const struct policy_compiled *pc)
+{
+	char *norm = policy_to_string(pol);
+	int ret = norm ? dnsproxy_apply(d->dns, d->eng, pol, pc, norm) : -ENOMEM;
+
+	free(norm);
+	return ret;
+}
+
+/* The proxy learned addresses (its thread): in force before the answer goes. */
+static int on_learn(void *ctx)
+{
+	struct hushd *d = ctx;
+	int ret;
+
+	pthread_mutex_lock(&d->apply_mu);
+	ret = apply_locked(d, d->pol, d->pc);
+	pthread_mutex_unlock(&d->apply_mu);
+	return ret;
+}
+
+/* A query the proxy judged (its threads): queued for the drain loop. */
+static void on_query(void *ctx, const struct dnsproxy_query *q)
+{
+	struct hushd *d = ctx;
+
+	pthread_mutex_lock(&d->dq_mu);
+	if (d->ndq == d->dqcap && d->dqcap < DQ_MAX) {
+		size_t nc = d->dqcap ? d->dqcap * 2 : 64;
+		struct dnsproxy_query *n = realloc(d->dq, nc * sizeof(*n));
+
+		if (n) {
+			d->dq = n;
+			d->dqcap = nc;
+		}
+	}
+	if (d->ndq < d->dqcap)
+		d->dq[d->ndq++] = *q;
+	else
+		d->dq_overflow++;
+	pthread_mutex_unlock(&d->dq_mu);
+}
+
+/* Queries reported since the last call: to the store and stdout. */
+static void dns_flush(struct hushd *d)
+{
+	struct dnsproxy_query *q;
+	size_t n, cap;
+	uint64_t over;
+
+	pthread_mutex_lock(&d->dq_mu);
+	q = d->dq;
+	n = d->ndq;
+	cap = d->dqcap;
+	over = d->dq_overflow;
+	d->dq = NULL;
+	d->ndq = d->dqcap = 0;
+	d->dq_overflow = 0;
+	pthread_mutex_unlock(&d->dq_mu);
+	for (size_t i = 0; i < n; i++) {
+		const struct dnsproxy_query *e = &q[i];
+		struct hush_proc proc;
+
+		d->events++;
+		if (d->store)
+			store_dns(d->store, &e->ev, e->qname[0] ? e->qname : NULL,
+				  e->qtype[0] ? e->qtype : NULL, e->note[0] ? e->note : NULL, d->pc,
+				  d->boot_to_real);
+		if (!d->quiet)
+			event_print_json_dns(stdout, &e->ev, e->qname[0] ? e->qname : NULL,
+					     e->qtype[0] ? e->qtype : NULL,
+					     e->note[0] ? e->note : NULL, d->pc, d->boot_to_real,
+					     event_proc(d->eng, &e->ev, &proc) == 0 ? &proc : NULL);
+	}
+	if (over) {
+		log_warnx("dns: %llu queries answered but not logged in detail (drain loop behind)",
+			  (unsigned long long)over);
+		if (d->store)
+			store_note(d->store,
+				   "%llu DNS queries were judged and answered but not logged in "
+				   "detail: the drain loop fell behind",
+				   (unsigned long long)over);
+	}
+	/* Keep the buffer for the next round unless someone refilled it. */
+	pthread_mutex_lock(&d->dq_mu);
+	if (!d->dq) {
+		d->dq = q;
+		d->dqcap = cap;
+		q = NULL;
+	}
+	pthread_mutex_unlock(&d->dq_mu);
+	free(q);
 }
 
 /* Apply a new policy; on any failure the running one stays. */
@@ -128,12 +247,11 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 {
 	struct policy_compiled *pc;
 	struct policy *pol;
-	char *norm;
 	int ret;
 
 	d->reload_ts = time(NULL);
 	d->reload_ok = false;
-	ret = load_policy(name, text, len, &pol, &pc);
+	ret = load_policy(name, text, len, !d->no_dns, &pol, &pc);
 	if (ret) {
 		snprintf(msg, msglen, "policy %s rejected; the running policy (seq %llu) stays",
 			 name, (unsigned long long)engine_policy_seq(d->eng));
@@ -141,10 +259,14 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 			store_note(d->store, "%s", msg);
 		return ret;
 	}
-	norm = policy_to_string(pol);
-	ret = norm ? engine_apply(d->eng, pc, norm) : -ENOMEM;
-	free(norm);
+	pthread_mutex_lock(&d->apply_mu);
+	ret = d->dns ? dnsproxy_set_policy(d->dns, pol) : 0;
+	if (!ret)
+		ret = apply_locked(d, pol, pc);
 	if (ret) {
+		if (d->dns)
+			dnsproxy_set_policy(d->dns, d->pol);
+		pthread_mutex_unlock(&d->apply_mu);
 		snprintf(msg, msglen, "cannot apply %s: %s; the running policy stays", name,
 			 strerror(-ret));
 		policy_compiled_free(pc);
@@ -155,6 +277,7 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 	policy_free(d->pol);
 	d->pc = pc;
 	d->pol = pol;
+	pthread_mutex_unlock(&d->apply_mu);
 	d->reload_ok = true;
 	snprintf(msg, msglen, "policy %s applied (seq %llu)", name,
 		 (unsigned long long)engine_policy_seq(d->eng));
@@ -248,6 +371,28 @@ static void status_json(struct hushd *d, char *buf, size_t len)
 		}
 	} else if (off < len) {
 		off += (size_t)snprintf(buf + off, len - off, ",\"db\":null");
+	}
+	if (off < len && d->dns) {
+		struct dnsproxy_stats ps;
+
+		dnsproxy_stats(d->dns, &ps);
+		off += (size_t)snprintf(
+		    buf + off, len - off,
+		    ",\"dns\":{\"proxy\":true,\"udp4\":%u,\"tcp4\":%u,\"udp6\":%u,\"tcp6\":%u,"
+		    "\"deny_rcode\":\"%s\",\"queries\":%llu,\"allowed\":%llu,\"denied\":%llu,"
+		    "\"audited\":%llu,\"malformed\":%llu,\"unattributed\":%llu,"
+		    "\"upstream_timeouts\":%llu,\"upstream_errors\":%llu,\"learned\":%llu,"
+		    "\"learned_now\":%llu}",
+		    ps.port[0], ps.port[1], ps.port[2], ps.port[3],
+		    d->dns_rcode == DNS_RCODE_NXDOMAIN ? "nxdomain" : "refused",
+		    (unsigned long long)ps.queries, (unsigned long long)ps.allowed,
+		    (unsigned long long)ps.denied, (unsigned long long)ps.audited,
+		    (unsigned long long)ps.malformed, (unsigned long long)ps.unattributed,
+		    (unsigned long long)ps.upstream_timeouts,
+		    (unsigned long long)ps.upstream_errors, (unsigned long long)ps.learned,
+		    (unsigned long long)ps.learned_now);
+	} else if (off < len) {
+		off += (size_t)snprintf(buf + off, len - off, ",\"dns\":{\"proxy\":false}");
 	}
 	if (off < len)
 		snprintf(buf + off, len - off, "}\n");
@@ -447,6 +592,36 @@ static void metrics_write(struct hushd *d)
 			(unsigned long long)ss.pending_rows, ss.lag_s,
 			ss.open && !ss.error[0] ? 1 : 0);
 	}
+	fprintf(f,
+		"# HELP hush_dns_proxy_up 1 while the DNS proxy takes the port-53 traffic of "
+		"enforced cgroups (0: that traffic is denied).\n"
+		"# TYPE hush_dns_proxy_up gauge\n"
+		"hush_dns_proxy_up %d\n",
+		d->dns ? 1 : 0);
+	if (d->dns) {
+		struct dnsproxy_stats ps;
+
+		dnsproxy_stats(d->dns, &ps);
+		fprintf(f,
+			"# HELP hush_dns_queries_total DNS queries the proxy judged, by verdict.\n"
+			"# TYPE hush_dns_queries_total counter\n"
+			"hush_dns_queries_total{verdict=\"allow\"} %llu\n"
+			"hush_dns_queries_total{verdict=\"deny\"} %llu\n"
+			"hush_dns_queries_total{verdict=\"audit\"} %llu\n"
+			"hush_dns_queries_total{verdict=\"malformed\"} %llu\n"
+			"# HELP hush_dns_upstream_failures_total Allowed queries answered SERVFAIL "
+			"because the resolver failed or did not answer in time.\n"
+			"# TYPE hush_dns_upstream_failures_total counter\n"
+			"hush_dns_upstream_failures_total %llu\n"
+			"# HELP hush_dns_learned_addresses Addresses allowed by \"allow host\" "
+			"rules right now.\n"
+			"# TYPE hush_dns_learned_addresses gauge\n"
+			"hush_dns_learned_addresses %llu\n",
+			(unsigned long long)ps.allowed, (unsigned long long)ps.denied,
+			(unsigned long long)ps.audited, (unsigned long long)ps.malformed,
+			(unsigned long long)(ps.upstream_timeouts + ps.upstream_errors),
+			(unsigned long long)ps.learned_now);
+	}
 	if (d->reload_ts)
 		fprintf(f,
 			"# HELP hush_policy_last_reload_success 1 if the last reload attempt "
@@ -551,15 +726,21 @@ static int run_loop(struct hushd *d, int lfd)
 		/* Scope cgroups come and go (a restarted service gets a new
 		 * cgroup id): rebind once a second. */
 		if (tick_due(&next_check)) {
-			check_lost(d);
-			if (engine_scopes_stale(d->eng)) {
-				char *norm = policy_to_string(d->pol);
-				int r = norm ? engine_apply(d->eng, d->pc, norm) : -ENOMEM;
+			size_t expired = d->dns ? dnsproxy_tick(d->dns) : 0;
+			bool stale = engine_scopes_stale(d->eng);
 
-				free(norm);
+			check_lost(d);
+			if (stale || expired) {
+				int r;
+
+				pthread_mutex_lock(&d->apply_mu);
+				r = apply_locked(d, d->pol, d->pc);
+				pthread_mutex_unlock(&d->apply_mu);
 				if (r)
-					log_errno(r, "cannot rebind policy scopes to new cgroups");
-				else
+					log_errno(r, "cannot re-apply the policy (%s)",
+						  stale ? "scope cgroups changed"
+							: "learned addresses expired");
+				else if (stale)
 					log_info("scope cgroups changed: policy re-applied (seq "
 						 "%llu)",
 						 (unsigned long long)engine_policy_seq(d->eng));
@@ -568,11 +749,13 @@ static int run_loop(struct hushd *d, int lfd)
 		}
 		/* Ready records and those submitted without a wakeup alike. */
 		engine_drain(d->eng);
+		dns_flush(d);
 		if (d->store)
 			store_tick(d->store);
 		fflush(stdout);
 	}
 	engine_drain(d->eng);
+	dns_flush(d);
 	fflush(stdout);
 	if (d->store)
 		store_note(d->store, "hushd stopped (pid %d)%s", (int)getpid(),
@@ -600,6 +783,9 @@ int main(int argc, char **argv)
 	    {"retain", required_argument, NULL, 'T'},
 	    {"max-db-size", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"dns-deny", required_argument, NULL, 'Y'},
+	    {"dns-grace", required_argument, NULL, 'G'},
+	    {"no-dns-proxy", no_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -608,6 +794,9 @@ int main(int argc, char **argv)
 	    .pin_dir = ENGINE_DEFAULT_PIN_DIR,
 	    .run_dir = ENGINE_DEFAULT_RUN_DIR,
 	    .db_path = DB_DEFAULT_PATH,
+	    .dns_rcode = DNS_RCODE_REFUSED,
+	    .apply_mu = PTHREAD_MUTEX_INITIALIZER,
+	    .dq_mu = PTHREAD_MUTEX_INITIALIZER,
 	};
 	struct engine_opts eo = {0};
 	const char *cg = NULL;
@@ -680,6 +869,30 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'Y':
+			if (strcmp(optarg, "refused") == 0) {
+				d.dns_rcode = DNS_RCODE_REFUSED;
+			} else if (strcmp(optarg, "nxdomain") == 0) {
+				d.dns_rcode = DNS_RCODE_NXDOMAIN;
+			} else {
+				log_warnx("--dns-deny %s: need refused or nxdomain", optarg);
+				return 2;
+			}
+			break;
+		case 'G': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || v < 1 || v > 3600) {
+				log_warnx("--dns-grace %s: need whole seconds, 1 to 3600", optarg);
+				return 2;
+			}
+			d.dns_grace = (uint32_t)v;
+			break;
+		}
+		case 'X':
+			d.no_dns = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -696,7 +909,7 @@ int main(int argc, char **argv)
 	log_libbpf_init();
 
 	/* 1. Policy: a bad one never reaches the kernel. */
-	if (load_policy(d.policy_path, NULL, 0, &d.pol, &d.pc))
+	if (load_policy(d.policy_path, NULL, 0, !d.no_dns, &d.pol, &d.pc))
 		return 1;
 
 	/* 2. Where to enforce. */
@@ -829,6 +1042,36 @@ int main(int argc, char **argv)
 				   d.cgroup, d.policy_path,
 				   (unsigned long long)engine_policy_seq(d.eng), hex);
 	}
+	/* The DNS proxy: after the fork (threads), before "ready". */
+	if (!d.no_dns) {
+		struct dnsproxy_opts po = {
+		    .eng = d.eng,
+		    .deny_rcode = d.dns_rcode,
+		    .grace_s = d.dns_grace,
+		    .report = on_query,
+		    .report_ctx = &d,
+		    .learn = on_learn,
+		    .learn_ctx = &d,
+		};
+		struct dnsproxy_stats ps;
+
+		ret = dnsproxy_start(&po, d.pol, &d.dns);
+		if (ret) {
+			log_errno(ret, "cannot start the DNS proxy: DNS from enforced cgroups is "
+				       "denied");
+		} else {
+			dnsproxy_stats(d.dns, &ps);
+			log_info("dns proxy on 127.0.0.1 udp %u tcp %u, ::1 udp %u tcp %u; denied "
+				 "names get %s",
+				 ps.port[HUSH_DNS_UDP4], ps.port[HUSH_DNS_TCP4],
+				 ps.port[HUSH_DNS_UDP6], ps.port[HUSH_DNS_TCP6],
+				 d.dns_rcode == DNS_RCODE_NXDOMAIN ? "NXDOMAIN" : "REFUSED");
+			if (d.store)
+				store_set_namer(d.store, dnsproxy_name_of, d.dns);
+		}
+	} else {
+		log_info("no DNS proxy (--no-dns-proxy): DNS from enforced cgroups is denied");
+	}
 	log_info("ready: %s %s on %s (cgroup id %llu), policy %s seq %llu, pinned in %s",
 		 engine_adopted(d.eng) ? "adopted enforcement" : "enforcing",
 		 d.pol->scopes[0].mode == HUSH_MODE_AUDIT ? "(audit mode)" : "(enforce mode)",
@@ -841,6 +1084,13 @@ int main(int argc, char **argv)
 	}
 
 	ret = run_loop(&d, lfd);
+	/* DNS fails closed from here (the redirect is switched off first). */
+	if (d.store)
+		store_set_namer(d.store, NULL, NULL);
+	dnsproxy_stop(d.dns);
+	d.dns = NULL;
+	dns_flush(&d);
+	free(d.dq);
 	store_close(d.store);
 	close(lfd);
 	{

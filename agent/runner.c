@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,8 +75,29 @@ static int make_cgroup(const char *parent, char *path, size_t len)
 	return -EEXIST;
 }
 
+/* The run's DNS proxy learned or forgot addresses: apply again. */
+struct learn_ctx {
+	pthread_mutex_t mu;
+	struct engine *eng;
+	struct dnsproxy *px;
+	const struct runner_opts *o;
+};
+
+static int run_learn(void *arg)
+{
+	struct learn_ctx *lc = arg;
+	int ret;
+
+	pthread_mutex_lock(&lc->mu);
+	ret = dnsproxy_apply(lc->px, lc->eng, lc->o->pol, lc->o->pc, lc->o->policy_text);
+	pthread_mutex_unlock(&lc->mu);
+	return ret;
+}
+
 int runner_run(const struct runner_opts *o, struct runner_result *r)
 {
+	struct learn_ctx lc = {.mu = PTHREAD_MUTEX_INITIALIZER, .o = o};
+	uint64_t next_tick = 0;
 	struct engine_opts eo = {.log_allowed = o->log_allowed};
 	struct epoll_event ev, evs[4];
 	struct engine *eng = NULL;
@@ -107,6 +129,23 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	}
 	if (o->engp)
 		*o->engp = eng;
+	lc.eng = eng;
+	if (o->pol) {
+		struct dnsproxy_opts po = {
+		    .eng = eng,
+		    .deny_rcode = o->dns_deny_rcode,
+		    .report = o->on_dns,
+		    .report_ctx = o->ctx,
+		    .learn = run_learn,
+		    .learn_ctx = &lc,
+		};
+
+		ret = dnsproxy_start(&po, o->pol, &lc.px);
+		if (ret) {
+			log_errno(ret, "cannot start the DNS proxy for %s", cg);
+			goto out;
+		}
+	}
 	rbfd = engine_events(eng, o->on_event, o->ctx);
 	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -183,6 +222,11 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 			}
 		}
 		engine_drain(eng);
+		if (lc.px && t >= next_tick) {
+			if (dnsproxy_tick(lc.px))
+				run_learn(&lc);
+			next_tick = t + 1000000000ull;
+		}
 		if (!exited && deadline && t >= deadline && !r->timed_out) {
 			r->timed_out = true;
 			kill_at = t;
@@ -229,6 +273,7 @@ out:
 		close(errpipe[1]);
 	if (o->engp)
 		*o->engp = NULL;
+	dnsproxy_stop(lc.px);
 	engine_close(eng);
 	if (cg_made)
 		cgroup_destroy(cg, 5000);

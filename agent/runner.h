@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dnsproxy.h"
 #include "engine.h"
 
 struct runner_opts {
@@ -25,6 +26,13 @@ struct runner_opts {
 	bool log_allowed;
 	int timeout_ms;	    /* 0: none */
 	const char *parent; /* parent cgroup; NULL: this process's own cgroup */
+	/* DNS: with pol (the policy pc was compiled from) set, a DNS proxy of
+	 * the run's own judges the command's port-53 traffic and reports each
+	 * query to on_dns (on the proxy's threads); without, that traffic is
+	 * denied. */
+	const struct policy *pol;
+	dnsproxy_report_fn on_dns;
+	int dns_deny_rcode; /* 0: REFUSED */
 };
 
 struct runner_result {

@@ -17,6 +17,7 @@
 
 #include "policy.h"
 #include "events.h"
+#include "dns.h"
 
 #define HUSH_AF_INET	2
 #define HUSH_AF_INET6	10
@@ -221,6 +222,33 @@ struct {
 	__type(value, __u64);
 } hush_evseq SEC(".maps");
 
+/* ---- the DNS redirect (see dns.h) ---- */
+
+/* Client socket cookie -> who asked which resolver (written by the socket
+ * hooks; read by egress, recvmsg and getpeername). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HUSH_DNS_CLIENTS);
+	__type(key, __u64);
+	__type(value, struct hush_dns_client);
+} hush_dnsck SEC(".maps");
+
+/* (proxy slot, client local port) -> the same record, for the proxy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HUSH_DNS_CLIENTS);
+	__type(key, struct hush_dns_pkey);
+	__type(value, struct hush_dns_client);
+} hush_dnscl SEC(".maps");
+
+/* The proxy's sockets, by slot; a closed socket leaves the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, HUSH_DNS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} hush_dnssk SEC(".maps");
+
 /* ---- per-socket state (socket-local storage) ---- */
 
 /* Socket-local state, only where it pays for its allocation: sockets a hook
@@ -229,6 +257,7 @@ struct {
  * creating process is recorded for the backstop's events). */
 #define HUSH_SKF_JUDGED 0x01 /* a socket hook judged daddr/dport at seq */
 #define HUSH_SKF_OWNER	0x04 /* owner fields valid (set at socket creation) */
+#define HUSH_SKF_PROXY	0x08 /* hushd's DNS proxy forwarding to the policy resolver */
 
 struct hush_sk_state {
 	__u8 daddr[16];
@@ -325,6 +354,13 @@ static __always_inline int hush_addr_eq(const __u8 *a, const __u8 *b)
 	__builtin_memcpy(&b0, b, 8);
 	__builtin_memcpy(&b1, b + 8, 8);
 	return a0 == b0 && a1 == b1;
+}
+
+/* The policy resolver, as hush_cfg names it (where the proxy forwards). */
+static __always_inline int hush_is_resolver(const struct hush_cfg *cfg, const struct hush_dest *d)
+{
+	return cfg->dns_resolver_port && d->family == cfg->dns_resolver_family &&
+	       d->port == cfg->dns_resolver_port && hush_addr_eq(d->addr, cfg->dns_resolver);
 }
 
 static __always_inline __u8 hush_l4(__u8 proto)

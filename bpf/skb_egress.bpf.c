@@ -374,6 +374,45 @@ static __noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt
 	return listen;
 }
 
+/*
+ * A packet from a redirected DNS client to the proxy (see dns.h): file the
+ * client's record under its local port, which is what the proxy sees, and let
+ * the packet pass (the redirect already decided).  Returns 1 if it was one.
+ */
+static __noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt *p,
+				    const struct hush_cfg *cfg)
+{
+	struct hush_dns_pkey key = {};
+	struct hush_dns_client *c;
+	__u64 cookie;
+	__u32 a, slot;
+
+	if (!p || !cfg || p->d.l4 == HUSH_L4_OTHER)
+		return 0;
+	slot = p->d.l4 == HUSH_L4_TCP ? 1 : 0;
+	if (p->d.family == HUSH_AF_INET) {
+		__builtin_memcpy(&a, p->d.addr, 4);
+		if (a != bpf_htonl(0x7f000001))
+			return 0;
+	} else {
+		__u8 lo6[16] = {[15] = 1};
+
+		if (!hush_addr_eq(p->d.addr, lo6))
+			return 0;
+		slot += 2;
+	}
+	if (p->d.port != cfg->dns_port[slot & (HUSH_DNS_SLOTS - 1)])
+		return 0;
+	cookie = bpf_get_socket_cookie(skb);
+	c = bpf_map_lookup_elem(&hush_dnsck, &cookie);
+	if (!c)
+		return 0; /* not redirected: an ordinary loopback packet */
+	key.port = p->sport;
+	key.slot = slot;
+	bpf_map_update_elem(&hush_dnscl, &key, c, BPF_ANY);
+	return 1;
+}
+
 SEC("cgroup_skb/egress")
 int hush_egress(struct __sk_buff *skb)
 {
@@ -416,6 +455,12 @@ int hush_egress(struct __sk_buff *skb)
 	seq = hush_seq(cfg);
 	gen = HUSH_GEN(seq);
 	leaf = bpf_skb_cgroup_id(skb);
+
+	/* A redirected DNS query on its way to the proxy. */
+	if (!bad && cfg->dns_port[0] && hush_dns_note(skb, &p, cfg)) {
+		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
+		return 1;
+	}
 
 	/* 3. Memoized ruling for plain packets, else judge the destination
 	 *    and every routed hop. */
@@ -474,6 +519,12 @@ int hush_egress(struct __sk_buff *skb)
 		}
 	} else if (ev != HUSH_EV_ALLOW && sk) {
 		st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
+	}
+	/* hushd's DNS proxy forwarding to the policy resolver. */
+	if (ev != HUSH_EV_ALLOW && st && (st->flags & HUSH_SKF_PROXY) &&
+	    hush_is_resolver(cfg, &p.d)) {
+		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
+		return 1;
 	}
 
 	/* 5. Count, and report what was not simply allowed. */

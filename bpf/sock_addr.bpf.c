@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * sock_addr family: cgroup/connect4, connect6, sendmsg4, sendmsg6.
+ * sock_addr family: cgroup/connect4, connect6, sendmsg4, sendmsg6, and the
+ * DNS redirect's recvmsg4/6 and getpeername4/6 (see dns.h).
  *
  * Every TCP connect, connected-UDP connect and unconnected UDP send from a
  * socket in the attached cgroup subtree is judged here, before a packet
@@ -68,6 +69,188 @@ static __always_inline void hush_remember(struct bpf_sock_addr *ctx, const struc
 	st->flags |= HUSH_SKF_JUDGED;
 }
 
+/* ---- the DNS redirect (see dns.h) ---- */
+
+#define HUSH_LO4 0x7f000001 /* 127.0.0.1, where the proxy listens (and ::1) */
+
+/* The proxy socket of a slot is open (a closed socket leaves the map). */
+static __always_inline int hush_dns_alive(__u32 slot)
+{
+	struct bpf_sock *sk = bpf_map_lookup_elem(&hush_dnssk, &slot);
+
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+/*
+ * Port-53 traffic of an enforced cgroup goes to hushd's DNS proxy, whatever
+ * resolver it names; the proxy's own forwards to the policy resolver pass.
+ * Returns 1 (redirected, or the proxy's forward: let through), 0 (no proxy
+ * can take it: denied, reported), -1 (not ours: judge as usual).
+ */
+static __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, int v6,
+					struct hush_dest *d, struct hush_cfg *cfg)
+{
+	__u64 leaf = bpf_get_current_cgroup_id(), cookie = bpf_get_socket_cookie(ctx);
+	__u32 gen = HUSH_GEN(hush_seq(cfg));
+	struct hush_dns_client c = {};
+	struct hush_ruling r = {};
+	struct hush_scope_val sv;
+	__u32 slot, tgid;
+	__u64 pt, ug;
+	__u16 port;
+	__u8 ev;
+
+	slot = (d->l4 == HUSH_L4_TCP ? 1 : 0) + (d->family == HUSH_AF_INET6 ? 2 : 0);
+	port = cfg->dns_port[slot & (HUSH_DNS_SLOTS - 1)];
+	pt = bpf_get_current_pid_tgid();
+	tgid = pt >> 32;
+	if (cfg->dns_tgid && tgid == cfg->dns_tgid) {
+		/* hushd's proxy forwarding to the resolver (only while it
+		 * lives: a recycled pid gets nothing). */
+		struct hush_sk_state *st;
+
+		if (!hush_is_resolver(cfg, d) || !hush_dns_alive(HUSH_DNS_UDP4))
+			return -1;
+		/* The backstop lets this socket's packets to it pass. */
+		st = bpf_sk_storage_get(&hush_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st)
+			st->flags |= HUSH_SKF_PROXY;
+		hush_count(hook, HUSH_EV_ALLOW);
+		return 1;
+	}
+	if (d->port != HUSH_DNS_PORT || hush_scope_current(gen, leaf, &sv))
+		return -1;
+
+	/* No proxy, a dead one, or one this socket cannot reach (another
+	 * network namespace has its own loopback): fail closed. */
+	if (!port || bpf_get_netns_cookie(ctx) != cfg->dns_netns || !hush_dns_alive(slot)) {
+		r.verdict = HUSH_VERDICT_DENY;
+		r.rule = HUSH_RULE_NOPROXY;
+		r.scope = sv.scope;
+		r.mode = sv.mode;
+		ev = hush_ev_of(&r);
+		d->flags |= HUSH_EVF_DNS;
+		hush_count(hook, ev);
+		hush_emit(hook, ev, d, &r, cookie, leaf, NULL, 1);
+		return ev == HUSH_EV_DENY ? 0 : 1;
+	}
+
+	/* Who asked which resolver, for the proxy and for recvmsg. */
+	ug = bpf_get_current_uid_gid();
+	c.cookie = cookie;
+	c.cgroup_id = leaf;
+	c.ts_ns = bpf_ktime_get_boot_ns();
+	c.pid = (__u32)pt;
+	c.tgid = tgid;
+	c.uid = (__u32)ug;
+	c.gid = ug >> 32;
+	c.scope = sv.scope;
+	c.mode = sv.mode;
+	c.family = d->family;
+	c.proto = d->proto;
+	c.hook = hook;
+	c.oport = d->port;
+	c.flags = d->flags;
+	__builtin_memcpy(c.daddr, d->addr, 16);
+	if (v6) {
+		__u32 w[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			      ctx->user_ip6[3]};
+
+		__builtin_memcpy(c.oaddr, w, 16);
+	} else {
+		__u32 ip4 = ctx->user_ip4;
+
+		__builtin_memcpy(c.oaddr, &ip4, 4);
+	}
+	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	bpf_map_update_elem(&hush_dnsck, &cookie, &c, BPF_ANY);
+
+	/* To the proxy: v4 (also a v6 socket naming a mapped address) or v6. */
+	if (!v6) {
+		ctx->user_ip4 = bpf_htonl(HUSH_LO4);
+	} else if (d->family == HUSH_AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+		ctx->user_ip6[3] = bpf_htonl(HUSH_LO4);
+	} else {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+	}
+	ctx->user_port = bpf_htons(port);
+	hush_count(hook, HUSH_EV_ALLOW);
+	return 1;
+}
+
+/* A reply from (or the peer of) the proxy: show the resolver the client
+ * asked.  For cgroup/recvmsg4/6 and getpeername4/6. */
+static __always_inline int hush_dns_unredirect(struct bpf_sock_addr *ctx, int v6)
+{
+	struct hush_dns_client *c;
+	struct hush_cfg *cfg;
+	__u32 zero = 0;
+	__u64 cookie;
+	__u16 port;
+	int slot;
+
+	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
+	if (!cfg)
+		return 1;
+	port = bpf_ntohs((__u16)ctx->user_port);
+	if (!port)
+		return 1;
+	if (!v6 || (ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 &&
+		    ctx->user_ip6[2] == bpf_htonl(0x0000ffff))) {
+		__u32 ip4 = v6 ? ctx->user_ip6[3] : ctx->user_ip4;
+
+		if (ip4 != bpf_htonl(HUSH_LO4))
+			return 1;
+		slot = HUSH_DNS_UDP4;
+	} else {
+		if (ctx->user_ip6[0] || ctx->user_ip6[1] || ctx->user_ip6[2] ||
+		    ctx->user_ip6[3] != bpf_htonl(1))
+			return 1;
+		slot = HUSH_DNS_UDP6;
+	}
+	if (port != cfg->dns_port[slot] && port != cfg->dns_port[slot + 1])
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	c = bpf_map_lookup_elem(&hush_dnsck, &cookie);
+	if (!c)
+		return 1;
+	if (v6 && (c->hook == HUSH_HOOK_CONNECT4 || c->hook == HUSH_HOOK_SENDMSG4)) {
+		/* A v6 socket that named a mapped address went through the v4
+		 * hook, which kept the v4 address. */
+		__u32 ip4;
+
+		__builtin_memcpy(&ip4, c->oaddr, 4);
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+		ctx->user_ip6[3] = ip4;
+	} else if (v6) {
+		__u32 w[4];
+
+		__builtin_memcpy(w, c->oaddr, 16);
+		ctx->user_ip6[0] = w[0];
+		ctx->user_ip6[1] = w[1];
+		ctx->user_ip6[2] = w[2];
+		ctx->user_ip6[3] = w[3];
+	} else {
+		__u32 ip4;
+
+		__builtin_memcpy(&ip4, c->oaddr, 4);
+		ctx->user_ip4 = ip4;
+	}
+	ctx->user_port = bpf_htons(c->oport);
+	return 1;
+}
+
 static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook, int v6)
 {
 	struct hush_ruling r = {};
@@ -104,9 +287,18 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	seq = hush_seq(cfg);
 	gen = HUSH_GEN(seq);
 
-	/* 3. Memoized ruling, else scope then verdict (no scope: deny). */
 	leaf = bpf_get_current_cgroup_id();
 	cookie = bpf_get_socket_cookie(ctx);
+
+	/* 3. DNS goes to the proxy (or fails closed). */
+	if (d.l4 != HUSH_L4_OTHER &&
+	    (d.port == HUSH_DNS_PORT || d.port == cfg->dns_resolver_port)) {
+		hit = hush_dns_redirect(ctx, hook, v6, &d, cfg);
+		if (hit >= 0)
+			return hit;
+	}
+
+	/* 4. Memoized ruling, else scope then verdict (no scope: deny). */
 	hit = hush_dcache_get((__u32)seq, leaf, &d, cookie, &k, &r);
 	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
@@ -126,11 +318,11 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	ev = hush_ev_of(&r);
 	hush_count(hook, ev);
 
-	/* 4. Audit: the backstop must not report this socket's packets again. */
+	/* 5. Audit: the backstop must not report this socket's packets again. */
 	if (ev == HUSH_EV_AUDIT)
 		hush_remember(ctx, &d, &r, ev);
 
-	/* 5. Log denials, would-denials and, if asked, allowed attempts. */
+	/* 6. Log denials, would-denials and, if asked, allowed attempts. */
 	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
 		hush_emit(hook, ev, &d, &r, cookie, leaf, NULL, 1);
 	return ev == HUSH_EV_DENY ? 0 : 1;
@@ -158,4 +350,28 @@ SEC("cgroup/sendmsg6")
 int hush_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return hush_sock_addr(ctx, HUSH_HOOK_SENDMSG6, 1);
+}
+
+SEC("cgroup/recvmsg4")
+int hush_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return hush_dns_unredirect(ctx, 0);
+}
+
+SEC("cgroup/recvmsg6")
+int hush_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return hush_dns_unredirect(ctx, 1);
+}
+
+SEC("cgroup/getpeername4")
+int hush_getpeer4(struct bpf_sock_addr *ctx)
+{
+	return hush_dns_unredirect(ctx, 0);
+}
+
+SEC("cgroup/getpeername6")
+int hush_getpeer6(struct bpf_sock_addr *ctx)
+{
+	return hush_dns_unredirect(ctx, 1);
 }

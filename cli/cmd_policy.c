@@ -36,7 +36,7 @@ static int check(const char *path, char **text, size_t *len, struct policy **pol
 		ret = policy_compile(*pol, &pc, &errs);
 	policy_compiled_free(pc);
 	if (!ret)
-		policy_warn_unenforced(*pol);
+		policy_warn_unenforced(*pol, true);
 	if (ret) {
 		policy_errors_print(&errs, "hush: policy: ", stderr);
 		fprintf(stderr, "hush: policy: %s rejected (%zu error%s); nothing was changed\n",

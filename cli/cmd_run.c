@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,16 @@ struct run_ctx {
 	struct engine *eng;
 	FILE *events;
 	bool quiet;
+	bool log_allowed;
 	int64_t boot_to_real;
+	pthread_mutex_t mu; /* events and stderr: the DNS proxy reports from its threads */
 };
 
 static int on_event(void *ctx, const struct hush_event *e)
 {
 	struct run_ctx *rc = ctx;
 
+	pthread_mutex_lock(&rc->mu);
 	if (rc->events) {
 		struct hush_proc proc;
 
@@ -46,7 +50,32 @@ static int on_event(void *ctx, const struct hush_event *e)
 		fputs("hush: ", stderr);
 		event_print_text(stderr, e, rc->pc);
 	}
+	pthread_mutex_unlock(&rc->mu);
 	return 0;
+}
+
+/* A DNS query the run's proxy judged: allowed ones only with --log-allowed. */
+static void on_dns(void *ctx, const struct dnsproxy_query *q)
+{
+	struct run_ctx *rc = ctx;
+	const char *qn = q->qname[0] ? q->qname : NULL, *qt = q->qtype[0] ? q->qtype : NULL;
+	const char *note = q->note[0] ? q->note : NULL;
+
+	if (q->ev.verdict == HUSH_EV_ALLOW && !rc->log_allowed)
+		return;
+	pthread_mutex_lock(&rc->mu);
+	if (rc->events) {
+		struct hush_proc proc;
+
+		event_print_json_dns(rc->events, &q->ev, qn, qt, note, rc->pc, rc->boot_to_real,
+				     event_proc(rc->eng, &q->ev, &proc) == 0 ? &proc : NULL);
+		fflush(rc->events);
+	}
+	if (!rc->quiet) {
+		fputs("hush: ", stderr);
+		event_print_text_dns(stderr, &q->ev, qn, qt, note, rc->pc);
+	}
+	pthread_mutex_unlock(&rc->mu);
 }
 
 static int run_usage(void)
@@ -69,7 +98,7 @@ int do_run(struct cli *c, int argc, char **argv)
 	};
 	struct policy_errors errs = {0};
 	struct policy_compiled *pc = NULL;
-	struct run_ctx rc = {0};
+	struct run_ctx rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct runner_opts ro = {0};
 	struct runner_result res;
 	struct policy *pol = NULL;
@@ -95,6 +124,7 @@ int do_run(struct cli *c, int argc, char **argv)
 			break;
 		case 'a':
 			ro.log_allowed = true;
+			rc.log_allowed = true;
 			break;
 		case 'g':
 			ro.parent = optarg;
@@ -127,7 +157,7 @@ int do_run(struct cli *c, int argc, char **argv)
 			policy_path ? policy_path : "(default)");
 		goto out;
 	}
-	policy_warn_unenforced(pol);
+	policy_warn_unenforced(pol, true);
 	text = policy_to_string(pol);
 	if (!text)
 		goto out;
@@ -144,6 +174,8 @@ int do_run(struct cli *c, int argc, char **argv)
 	ro.policy_text = text;
 	ro.argv = argv + optind;
 	ro.on_event = on_event;
+	ro.on_dns = on_dns;
+	ro.pol = pol;
 	ro.ctx = &rc;
 	ro.engp = &rc.eng;
 	ret = runner_run(&ro, &res);

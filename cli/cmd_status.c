@@ -176,6 +176,34 @@ static const char *lsm_reason(const struct status *s)
 	return buf;
 }
 
+/* The DNS redirect: up when the proxy's UDP socket on 127.0.0.1 is open. */
+static bool dns_up(const struct status *s)
+{
+	return s->st.dns_port[HUSH_DNS_UDP4] && s->st.dns_open[HUSH_DNS_UDP4];
+}
+
+static const char *const dns_slot_name[HUSH_DNS_SLOTS] = {"udp4", "tcp4", "udp6", "tcp6"};
+
+static void print_dns(const struct status *s)
+{
+	if (!dns_up(s)) {
+		printf(
+		    "dns:         no proxy running: DNS (port 53) from enforced cgroups is denied "
+		    "(fail closed)%s\n",
+		    s->hushd_pid ? "; hushd runs without it (see its log)" : "");
+		return;
+	}
+	printf("dns:         proxy up (pid %u):", s->st.dns_tgid);
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
+		if (s->st.dns_port[i] && s->st.dns_open[i])
+			printf(" %s %s:%u", dns_slot_name[i], i < 2 ? "127.0.0.1" : "[::1]",
+			       s->st.dns_port[i]);
+		else
+			printf(" %s DENIED", dns_slot_name[i]);
+	}
+	printf("; port-53 traffic of enforced cgroups is judged by name there\n");
+}
+
 static void print_json(const struct status *s, const struct cli *c)
 {
 	printf("{\"enforced\":%s,\"pin_dir\":", active(s) ? "true" : "false");
@@ -196,6 +224,7 @@ static void print_json(const struct status *s, const struct cli *c)
 		       engine_link_name(l), s->st.links[l].present ? "true" : "false",
 		       s->st.links[l].prog_id);
 	printf(",{\"name\":\"exec\",\"active\":%s}", s->st.exec_tracking ? "true" : "false");
+	printf(",{\"name\":\"dns\",\"active\":%s}", dns_up(s) ? "true" : "false");
 	printf(",{\"name\":\"lsm\",\"active\":false,\"reason\":");
 	json_str(stdout, lsm_reason(s), 512);
 	printf("}],\"counters\":{");
@@ -206,6 +235,11 @@ static void print_json(const struct status *s, const struct cli *c)
 			       (unsigned long long)s->st.counters[HUSH_CTR_IDX(h, v)]);
 		printf("}");
 	}
+	printf("},\"dns\":{\"proxy\":%s,\"fail_closed\":%s,\"pid\":%u",
+	       dns_up(s) ? "true" : "false", dns_up(s) ? "false" : "true",
+	       dns_up(s) ? s->st.dns_tgid : 0);
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		printf(",\"%s\":%u", dns_slot_name[i], s->st.dns_open[i] ? s->st.dns_port[i] : 0);
 	printf("},\"db\":{\"path\":");
 	json_str(stdout, s->db_path, PATH_MAX);
 	printf(",\"readable\":%s", s->db_ok ? "true" : "false");
@@ -287,7 +321,9 @@ static void print_table(const struct status *s, const struct cli *c)
 	       s->nscopes == 1 ? "" : "s", (unsigned long long)s->st.policy_seq);
 	for (int i = 0; i < 32; i++)
 		printf("%02x", s->st.policy_hash[i]);
-	printf("\nlayers:\n");
+	printf("\n");
+	print_dns(s);
+	printf("layers:\n");
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
 		if (s->st.links[l].present)
 			printf("  %-12s active (prog %s, id %u)\n", engine_link_name(l),

@@ -594,7 +594,9 @@ h_hushd_start() {
 	if timeout 5 "$HUSHD" --help 2>&1 | grep -q -- "--db"; then
 		set -- --db "$H_RUN_DIR/hush.db" "$@"
 	fi
-	h_bg --out "$H_HUSHD_OUT" --err "$H_HUSHD_ERR" -- "$HUSHD" --policy "$policy" \
+	# H_HUSHD_CG: run hushd in that cgroup (default aux, never enforced).
+	h_bg --out "$H_HUSHD_OUT" --err "$H_HUSHD_ERR" ${H_HUSHD_CG:+--cg "$H_HUSHD_CG"} -- \
+		"$HUSHD" --policy "$policy" \
 		--cgroup "$cg" --pin-dir "$H_PIN_DIR" --run-dir "$H_RUN_DIR" --foreground "$@"
 	H_HUSHD_PID=$H_LAST_PID
 	local deadline=$(($(h_now_ms) + 15000))
