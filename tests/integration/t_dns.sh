@@ -208,6 +208,16 @@ h_assert_json "$log" "select(.hook == \"connect4\" and (.qname | test(\"corp.tes
 st=$(h_hush status --json 2>&1)
 h_assert_json "$st" '.dns.proxy == true and .dns.udp4 > 0 and .dns.tcp6 > 0' "hush status: DNS proxy up"
 
+# -- a socket of the enforced cgroup in another network namespace cannot reach
+#    the proxy (its loopback is not hushd's): denied at once, flagged --
+# shellcheck disable=SC2016
+DQ=$(nsenter "--net=/run/netns/$H_NS_INT" -- sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' \
+	_ "$cg" "$DNSQ" "$H_INT4" web.corp.test 2>/dev/null)
+h_assert_json "$DQ" ".ok == false and .error == \"Operation not permitted\" and .us < $H_AT_ONCE_US" \
+	"another network namespace: DNS denied at once"
+h_expect_event "another network namespace: event says no DNS proxy" "$OUT" \
+	'.hook == "sendmsg4" and .verdict == "deny" and .dport == 53 and (.flags | index("no_dns_proxy"))'
+
 # -- hushd down: DNS fails closed at once (and hush status says so) --
 h_stop "$H_HUSHD_PID" TERM
 expect_dns "hushd stopped: DNS denied at once" ".ok == false and .error == \"Operation not permitted\" and .us < $H_AT_ONCE_US" \
@@ -258,5 +268,16 @@ h_assert_json "$H_TMP/run2.events" '.hook == "dns" and .verdict == "deny" and .q
 h_hush_run_capture run3 "$runcg" --policy "$runpol" -- sh -c \
 	"$DNSQ $H_INT4 app.corp.test >/dev/null && $NETPROBE connect $WEB4 8080"
 h_assert_json "$H_RUN_OUT" '.result == "ok"' "hush run: allow host learned through its proxy"
+
+# -- a resolver that does not answer: SERVFAIL from the proxy, before the
+#    client's own timeout (nothing listens on the forbidden host's port 53) --
+deadpol=$(h_policy dead.policy <<EOF
+resolver $H_FORB4
+allow dns exact.test
+EOF
+)
+h_hush_run_capture run4 "$runcg" --policy "$deadpol" -- "$DNSQ" --timeout-ms 8000 "$H_INT4" exact.test
+h_assert_json "$H_RUN_OUT" '.ok and .rcode == 2 and .us < 6000000' \
+	"silent resolver: SERVFAIL after the proxy's upstream timeout"
 : "$dnsmasq_pid"
 h_done
