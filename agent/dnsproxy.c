@@ -98,7 +98,8 @@ struct dnsproxy {
 	bool started;
 	atomic_int ntcp;
 
-	pthread_mutex_t mu; /* view, learned, names, stats */
+	int tcpfd[DNSPROXY_TCP_MAX]; /* open client connections (-1: none), under mu */
+	pthread_mutex_t mu;	     /* view, learned, names, stats, tcpfd */
 	struct view *v;
 	struct learned *lrn;
 	size_t nlrn, lrncap;
@@ -325,7 +326,9 @@ static enum act judge(struct dnsproxy *px, const uint8_t *msg, size_t len, const
 		px->st.unattributed++;
 	if (scope >= px->v->nscopes)
 		scope = 0;
-	mode = w->known ? w->c.mode : px->v->sc[scope].mode;
+	/* Not redirected, so not judged by a scope: enforce whatever the top
+	 * level's mode (it is the most restrictive set of names). */
+	mode = w->known ? w->c.mode : HUSH_MODE_ENFORCE;
 	if (ret == 0) {
 		const struct vscope *s = &px->v->sc[scope];
 
@@ -771,7 +774,7 @@ static void udp_expire(struct dnsproxy *px)
 
 struct tcpconn {
 	struct dnsproxy *px;
-	int fd, slot;
+	int fd, slot, idx;
 	struct sockaddr_storage peer;
 };
 
@@ -896,6 +899,9 @@ static void *tcp_main(void *arg)
 done:
 	if (up >= 0)
 		close(up);
+	pthread_mutex_lock(&px->mu);
+	px->tcpfd[tc->idx] = -1;
+	pthread_mutex_unlock(&px->mu);
 	close(tc->fd);
 	free(in);
 	free(out);
@@ -934,10 +940,19 @@ static void tcp_accept(struct dnsproxy *px, int slot)
 		tc->fd = fd;
 		tc->slot = slot;
 		tc->peer = peer;
+		pthread_mutex_lock(&px->mu);
+		for (tc->idx = 0; tc->idx < DNSPROXY_TCP_MAX - 1 && px->tcpfd[tc->idx] >= 0;
+		     tc->idx++)
+			; /* a free one exists: ntcp <= DNSPROXY_TCP_MAX */
+		px->tcpfd[tc->idx] = fd;
+		pthread_mutex_unlock(&px->mu);
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&at, 256 * 1024);
 		if (pthread_create(&t, &at, tcp_main, tc)) {
+			pthread_mutex_lock(&px->mu);
+			px->tcpfd[tc->idx] = -1;
+			pthread_mutex_unlock(&px->mu);
 			atomic_fetch_sub(&px->ntcp, 1);
 			close(fd);
 			free(tc);
@@ -1061,6 +1076,8 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 	px->up4 = px->up6 = px->ep = px->stopfd = -1;
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
 		px->fd[i] = -1;
+	for (int i = 0; i < DNSPROXY_TCP_MAX; i++)
+		px->tcpfd[i] = -1;
 	pthread_mutex_init(&px->mu, NULL);
 	px->pend = calloc(65536, sizeof(*px->pend));
 	px->names = calloc(NAMES_CAP, sizeof(*px->names));
@@ -1182,10 +1199,15 @@ void dnsproxy_stop(struct dnsproxy *px)
 		pthread_join(px->thr, NULL);
 	}
 	close_all(px);
-	/* TCP threads hold px: wait for them (each ends within its timeouts;
-	 * their client sockets see the listener gone). */
+	/* TCP threads hold px: end their connections and wait for them (an
+	 * upstream exchange in progress ends within its timeout). */
+	pthread_mutex_lock(&px->mu);
+	for (int i = 0; i < DNSPROXY_TCP_MAX; i++)
+		if (px->tcpfd[i] >= 0)
+			shutdown(px->tcpfd[i], SHUT_RDWR);
+	pthread_mutex_unlock(&px->mu);
 	for (int i = 0; i < 200 && atomic_load(&px->ntcp) > 0; i++)
-		usleep(50000);
+		usleep(25000);
 	if (atomic_load(&px->ntcp) > 0) {
 		log_warnx("dns: %d TCP clients still connected at exit", atomic_load(&px->ntcp));
 		return; /* leak rather than free under them */

@@ -403,12 +403,17 @@ static __noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt
 	}
 	if (p->d.port != cfg->dns_port[slot & (HUSH_DNS_SLOTS - 1)])
 		return 0;
-	cookie = bpf_get_socket_cookie(skb);
-	c = bpf_map_lookup_elem(&hush_dnsck, &cookie);
-	if (!c)
-		return 0; /* not redirected: an ordinary loopback packet */
 	key.port = p->sport;
 	key.slot = slot;
+	cookie = bpf_get_socket_cookie(skb);
+	c = bpf_map_lookup_elem(&hush_dnsck, &cookie);
+	if (!c) {
+		/* Not redirected (someone talking to the proxy's port itself):
+		 * an ordinary loopback packet, and no earlier client's record
+		 * may stand for it. */
+		bpf_map_delete_elem(&hush_dnscl, &key);
+		return 0;
+	}
 	bpf_map_update_elem(&hush_dnscl, &key, c, BPF_ANY);
 	return 1;
 }

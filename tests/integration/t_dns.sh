@@ -208,6 +208,16 @@ h_assert_json "$log" "select(.hook == \"connect4\" and (.qname | test(\"corp.tes
 st=$(h_hush status --json 2>&1)
 h_assert_json "$st" '.dns.proxy == true and .dns.udp4 > 0 and .dns.tcp6 > 0' "hush status: DNS proxy up"
 
+# -- talking to the proxy's port directly (not redirected): judged by the
+#    top-level names in enforce mode, reported without a process --
+pport=$(h_json_get "$st" '.dns.udp4' 0)
+DQ=$(h_ns "$H_NS_HOST" "$DNSQ" "127.0.0.1:$pport" denied.test 2>/dev/null)
+h_assert_json "$DQ" '.ok and .rcode == 5' "proxy port asked directly: denied name refused"
+h_expect_event "proxy port asked directly: reported without a process" "$OUT" \
+	'.hook == "dns" and .verdict == "deny" and .qname == "denied.test" and (.flags | index("noproc"))'
+DQ=$(h_ns "$H_NS_HOST" "$DNSQ" "127.0.0.1:$pport" exact.test 2>/dev/null)
+h_assert_json "$DQ" '.ok and .rcode == 0' "proxy port asked directly: allowed name answered"
+
 # -- a socket of the enforced cgroup in another network namespace cannot reach
 #    the proxy (its loopback is not hushd's): denied at once, flagged --
 # shellcheck disable=SC2016
