@@ -78,7 +78,6 @@ struct nament {
 /* ---- pending UDP queries, by the id sent upstream ---- */
 
 struct pending {
-	bool used;
 	uint16_t cid; /* client's id */
 	int slot;     /* HUSH_DNS_UDP4/6: the socket to answer on */
 	struct sockaddr_storage peer;
@@ -107,6 +106,8 @@ struct dnsproxy {
 	struct dnsproxy_stats st;
 
 	struct pending *pend; /* 65536, UDP thread only */
+	int64_t *pdl;	      /* their deadlines (0: slot free), scanned for timeouts */
+	uint32_t npend;
 	uint8_t buf[MSG_MAX + 2], out[MSG_MAX + 2];
 	struct dns_query q;
 	struct dns_response resp;
@@ -625,7 +626,7 @@ static uint16_t new_id(struct dnsproxy *px)
 
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		id = (uint16_t)mono_ns();
-	for (int i = 0; i < 65536 && px->pend[id].used; i++)
+	for (int i = 0; i < 65536 && px->pdl[id]; i++)
 		id++;
 	return id;
 }
@@ -640,13 +641,12 @@ static const char *forward_udp(struct dnsproxy *px, int slot, size_t n,
 	const char *why = NULL;
 	int up;
 
-	if (p->used)
+	if (px->pdl[id])
 		return "65536 queries in flight";
 	p->cid = px->q.id;
 	p->slot = slot;
 	p->peer = *peer;
 	p->plen = plen;
-	p->deadline = mono_ns() + (int64_t)DNSPROXY_TIMEOUT_MS * 1000000;
 	p->learn = lrn;
 	p->qseclen = px->q.qend - DNS_HDR_LEN;
 	if (p->qseclen > sizeof(p->qsec))
@@ -660,13 +660,16 @@ static const char *forward_udp(struct dnsproxy *px, int slot, size_t n,
 	else if (sendto(up, px->buf, n, MSG_DONTWAIT, (struct sockaddr *)&px->v->resolver,
 			px->v->rlen) < 0)
 		why = strerror(errno);
-	else
-		p->used = true;
 	pthread_mutex_unlock(&px->mu);
+	if (!why) {
+		px->pdl[id] = mono_ns() + (int64_t)DNSPROXY_TIMEOUT_MS * 1000000;
+		px->npend++;
+	}
 	return why;
 }
 
-static void udp_query(struct dnsproxy *px, int slot)
+/* One datagram from a client; false when there was none. */
+static bool udp_query(struct dnsproxy *px, int slot)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
@@ -678,7 +681,7 @@ static void udp_query(struct dnsproxy *px, int slot)
 
 	n = recvfrom(px->fd[slot], px->buf, MSG_MAX, MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
 	if (n < 0)
-		return;
+		return errno != EAGAIN && errno != EWOULDBLOCK;
 	who_of(px, slot, &peer, &w);
 	rep_init(&rep, &w, IPPROTO_UDP, &peer);
 	switch (judge(px, px->buf, (size_t)n, &w, &rep, px->out, &outlen, &lrn, &px->q)) {
@@ -707,9 +710,11 @@ static void udp_query(struct dnsproxy *px, int slot)
 	}
 	}
 	report(px, &rep);
+	return true;
 }
 
-static void udp_answer(struct dnsproxy *px, int up)
+/* One datagram from the resolver; false when there was none. */
+static bool udp_answer(struct dnsproxy *px, int up)
 {
 	struct sockaddr_storage from;
 	socklen_t flen = sizeof(from);
@@ -719,8 +724,10 @@ static void udp_answer(struct dnsproxy *px, int up)
 	uint16_t id;
 
 	n = recvfrom(up, px->buf, MSG_MAX, MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+	if (n < 0)
+		return errno != EAGAIN && errno != EWOULDBLOCK;
 	if (n < DNS_HDR_LEN)
-		return;
+		return true;
 	pthread_mutex_lock(&px->mu);
 	ok = px->v->has_resolver && flen == px->v->rlen &&
 	     !memcmp(&from, &px->v->resolver,
@@ -728,18 +735,20 @@ static void udp_answer(struct dnsproxy *px, int up)
 					       : sizeof(struct sockaddr_in6));
 	pthread_mutex_unlock(&px->mu);
 	if (!ok)
-		return; /* not from the resolver: ignored */
+		return true; /* not from the resolver: ignored */
 	id = (uint16_t)(px->buf[0] << 8 | px->buf[1]);
 	p = &px->pend[id];
-	if (!p->used || (size_t)n < DNS_HDR_LEN + p->qseclen ||
+	if (!px->pdl[id] || (size_t)n < DNS_HDR_LEN + p->qseclen ||
 	    memcmp(px->buf + DNS_HDR_LEN, p->qsec, p->qseclen))
-		return; /* no such question outstanding: a late or forged answer */
-	p->used = false;
+		return true; /* no such question outstanding: a late or forged answer */
+	px->pdl[id] = 0;
+	px->npend--;
 	if (p->learn)
 		answer_learn(px, px->buf, (size_t)n, &px->resp);
 	dns_set_id(px->buf, (size_t)n, p->cid);
 	sendto(px->fd[p->slot], px->buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&p->peer,
 	       p->plen);
+	return true;
 }
 
 /* Unanswered upstream: SERVFAIL, so no client waits out its own timeout. */
@@ -748,12 +757,14 @@ static void udp_expire(struct dnsproxy *px)
 	int64_t now = mono_ns();
 	uint8_t hdr[DNS_HDR_LEN];
 
-	for (uint32_t id = 0; id < 65536; id++) {
-		struct pending *p = &px->pend[id];
+	for (uint32_t id = 0; id < 65536 && px->npend; id++) {
+		struct pending *p;
 
-		if (!p->used || p->deadline > now)
+		if (!px->pdl[id] || px->pdl[id] > now)
 			continue;
-		p->used = false;
+		p = &px->pend[id];
+		px->pdl[id] = 0;
+		px->npend--;
 		pthread_mutex_lock(&px->mu);
 		px->st.upstream_timeouts++;
 		pthread_mutex_unlock(&px->mu);
@@ -977,17 +988,18 @@ static void *udp_main(void *arg)
 
 			if (fd == px->stopfd)
 				return NULL;
+			/* Up to 64 datagrams per wake-up, stopping when drained. */
 			if (fd == px->up4 || fd == px->up6) {
-				for (int k = 0; k < 64; k++)
-					udp_answer(px, fd);
+				for (int k = 0; k < 64 && udp_answer(px, fd); k++)
+					;
 				continue;
 			}
 			slot = slot_of_fd(px, fd);
 			if (slot == HUSH_DNS_TCP4 || slot == HUSH_DNS_TCP6)
 				tcp_accept(px, slot);
 			else if (slot >= 0)
-				for (int k = 0; k < 64; k++)
-					udp_query(px, slot);
+				for (int k = 0; k < 64 && udp_query(px, slot); k++)
+					;
 		}
 		if (mono_ns() >= next_expire) {
 			udp_expire(px);
@@ -1080,9 +1092,10 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 		px->tcpfd[i] = -1;
 	pthread_mutex_init(&px->mu, NULL);
 	px->pend = calloc(65536, sizeof(*px->pend));
+	px->pdl = calloc(65536, sizeof(*px->pdl));
 	px->names = calloc(NAMES_CAP, sizeof(*px->names));
 	px->v = view_build(p);
-	if (!px->pend || !px->names || !px->v) {
+	if (!px->pend || !px->pdl || !px->names || !px->v) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -1148,6 +1161,7 @@ fail:
 	close_all(px);
 	view_free(px->v);
 	free(px->pend);
+	free(px->pdl);
 	free(px->names);
 	free(px);
 	return ret;
@@ -1219,6 +1233,7 @@ void dnsproxy_stop(struct dnsproxy *px)
 	}
 	free(px->lrn);
 	free(px->pend);
+	free(px->pdl);
 	free(px->names);
 	pthread_mutex_destroy(&px->mu);
 	free(px);
