@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # hush benchmarks (`make bench`, as root, from the repository root).  Runs
-# the parts named in BENCH (default all three, in this order) and writes
+# the parts named in BENCH (default all four, in this order) and writes
 # tests/bench/RESULTS.md; a part not run keeps its section from the file as
 # it was.
 #
@@ -13,8 +13,11 @@
 #             audit log (issue 3; knobs STORM_*, described there)
 #   query     tests/bench/bench_query.c: `hush log` latency on a 10M-row
 #             database, cached under $OUTPUT/bench (issue 3)
+#   dns       tests/bench/dns.sh: resolution latency and queries/s through
+#             hushd's DNS proxy vs. directly to dnsmasq (issue 4; knobs
+#             DNS_*, described there)
 #
-# Knobs (environment): BENCH ("sockaddr store query"; e.g. BENCH=store, or
+# Knobs (environment): BENCH ("sockaddr store query dns"; e.g. BENCH=store, or
 # BENCH="store query"), RESULTS (file written, default tests/bench/RESULTS.md;
 # "-" for none), HUSH_REV (source revision to report; default: git describe
 # --dirty); for query: QUERY_ROWS (10000000), QUERY_RUNS (25), QUERY_DB
@@ -31,7 +34,7 @@ set -u
 OUTPUT=${OUTPUT:-$(pwd)/.output}
 export OUTPUT
 cd "$(dirname "$0")/../.." || exit 2
-BENCH=${BENCH:-sockaddr store query}
+BENCH=${BENCH:-sockaddr store query dns}
 RESULTS=${RESULTS:-tests/bench/RESULTS.md}
 HUSH_REV=${HUSH_REV:-$(git describe --always --dirty 2>/dev/null || echo unknown)}
 export HUSH_REV
@@ -43,6 +46,7 @@ QUERY_CANDIDATES=${QUERY_CANDIDATES-dport=CREATE INDEX events_dport_ts ON events
 AUDIT_HEAD='## Audit log (issue 3)'
 STORE_HEAD='### Storm of denied attempts into SQLite'
 QUERY_HEAD='### Query latency on a'
+DNS_HEAD='## DNS proxy (issue 4)'
 
 die() {
 	echo "run.sh: $*" >&2
@@ -55,8 +59,8 @@ want() {
 [ "$(id -u)" = 0 ] || die "needs root"
 for b in ${BENCH//,/ }; do
 	case $b in
-	sockaddr | store | query) ;;
-	*) die "BENCH: unknown part '$b' (sockaddr, store, query)" ;;
+	sockaddr | store | query | dns) ;;
+	*) die "BENCH: unknown part '$b' (sockaddr, store, query, dns)" ;;
 	esac
 done
 
@@ -99,14 +103,21 @@ if want query; then
 		fails=$((fails + 1))
 	fi
 fi
+if want dns; then
+	echo "# bench: dns (DNS proxy vs. direct)" >&2
+	tests/bench/dns.sh >"$TMPD/dns.md" || fails=$((fails + 1))
+	[ -s "$TMPD/dns.md" ] || rm -f "$TMPD/dns.md"
+fi
 
-# The sections of the file as it is: top (connect/sendto), storm, query.
-old_part() { # top|store|query
+# The sections of the file as it is: top (connect/sendto), storm, query, dns.
+old_part() { # top|store|query|dns
 	[ -f "$RESULTS" ] || return 0
-	awk -v part="$1" -v audit="$AUDIT_HEAD" -v store="$STORE_HEAD" -v query="$QUERY_HEAD" '
+	awk -v part="$1" -v audit="$AUDIT_HEAD" -v store="$STORE_HEAD" -v query="$QUERY_HEAD" \
+		-v dns="$DNS_HEAD" '
 		$0 == audit { sec = "audit"; next }
 		$0 == store { sec = "store" }
 		index($0, query) == 1 { sec = "query" }
+		$0 == dns { sec = "dns" }
 		{ if ((sec == "" ? "top" : sec) == part) print }' "$RESULTS"
 }
 section() { # NAME: the new section, or the old one, or a placeholder
@@ -122,6 +133,7 @@ section() { # NAME: the new section, or the old one, or a placeholder
 		case $1 in
 		store) echo "$STORE_HEAD" ;;
 		query) echo "${QUERY_HEAD} large database" ;;
+		dns) echo "$DNS_HEAD" ;;
 		esac
 		echo
 		echo "Not run yet (\`BENCH=$1 make bench\`)."
@@ -148,6 +160,8 @@ assemble() {
 	section store | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 	echo
 	section query | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+	echo
+	section dns | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 }
 
 assemble >"$TMPD/RESULTS.md"
