@@ -183,9 +183,29 @@ static int opt_parse(const uint8_t *msg, const struct rr *rr, struct dns_edns *e
 	return 0;
 }
 
+/* The question at *pos: name (into name, "" on failure), type and class;
+ * *pos moves past it.  Returns 0 or a name_parse() error / DNS_E_FORMERR. */
+static int question_parse(const uint8_t *msg, size_t len, size_t *pos, char *name,
+			  uint16_t *qtype, uint16_t *qclass)
+{
+	size_t wire;
+	int r = name_parse(msg, len, pos, name, &wire);
+
+	if (r == 0 && len - *pos < 4)
+		r = DNS_E_FORMERR;
+	if (r < 0) {
+		name[0] = '\0';
+		return r;
+	}
+	*qtype = get16(msg + *pos);
+	*qclass = get16(msg + *pos + 2);
+	*pos += 4;
+	return 0;
+}
+
 int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q)
 {
-	size_t pos = DNS_HDR_LEN, wire;
+	size_t pos = DNS_HDR_LEN;
 	uint16_t arcount;
 	int r;
 
@@ -209,19 +229,9 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q)
 		return DNS_E_FORMERR;
 	arcount = get16(msg + 10);
 
-	/* question */
-	r = name_parse(msg, len, &pos, q->name, &wire);
-	if (r < 0) {
-		q->name[0] = '\0';
+	r = question_parse(msg, len, &pos, q->name, &q->qtype, &q->qclass);
+	if (r < 0)
 		return r;
-	}
-	if (len - pos < 4) {
-		q->name[0] = '\0';
-		return DNS_E_FORMERR;
-	}
-	q->qtype = get16(msg + pos);
-	q->qclass = get16(msg + pos + 2);
-	pos += 4;
 	q->qend = pos;
 
 	/* additional records: at most one OPT, the rest skipped */
@@ -413,7 +423,7 @@ static void addrs_collect(const uint8_t *msg, size_t len, unsigned int an, struc
 int dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out)
 {
 	uint32_t ttl[DNS_CHAIN_MAX];
-	size_t pos = DNS_HDR_LEN, wire;
+	size_t pos = DNS_HDR_LEN;
 	unsigned int an, ar0, nrr; /* answers [0, an), additional [ar0, nrr) */
 	int r;
 
@@ -444,15 +454,9 @@ int dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out)
 	ar0 = an + get16(msg + 8);
 	nrr = ar0 + get16(msg + 10);
 
-	/* question */
-	r = name_parse(msg, len, &pos, out->qname, &wire);
-	if (r < 0 || len - pos < 4) {
-		out->qname[0] = '\0';
+	r = question_parse(msg, len, &pos, out->qname, &out->qtype, &out->qclass);
+	if (r < 0)
 		return DNS_E_FORMERR;
-	}
-	out->qtype = get16(msg + pos);
-	out->qclass = get16(msg + pos + 2);
-	pos += 4;
 	out->qend = pos;
 
 	/* every record of every section well formed; the OPT read */
