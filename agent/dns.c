@@ -185,8 +185,8 @@ static int opt_parse(const uint8_t *msg, const struct rr *rr, struct dns_edns *e
 
 /* The question at *pos: name (into name, "" on failure), type and class;
  * *pos moves past it.  Returns 0 or a name_parse() error / DNS_E_FORMERR. */
-static int question_parse(const uint8_t *msg, size_t len, size_t *pos, char *name,
-			  uint16_t *qtype, uint16_t *qclass)
+static int question_parse(const uint8_t *msg, size_t len, size_t *pos, char *name, uint16_t *qtype,
+			  uint16_t *qclass)
 {
 	size_t wire;
 	int r = name_parse(msg, len, pos, name, &wire);

@@ -244,7 +244,7 @@ fi
 # This time hushd runs inside the enforced subtree: its forwards to the
 # policy resolver pass (and only those), nothing else of it is redirected.
 H_HUSHD_CG=$(h_cgroup_create enf/hushd)
-h_hushd_start "$policy" "$ecg" --dns-deny nxdomain || h_done
+h_hushd_start "$policy" "$ecg" --dns-deny nxdomain --metrics-file "$H_TMP/metrics.prom" || h_done
 H_HUSHD_CG=
 OUT=$H_HUSHD_OUT
 expect_dns "hushd in an enforced cgroup: allowed name resolves (udp)" ".rcode == 0" \
@@ -254,6 +254,14 @@ expect_dns "hushd in an enforced cgroup: allowed name resolves (tcp)" ".rcode ==
 h_expect_no_event "hushd in an enforced cgroup: its forwards are not denied" "$OUT" \
 	".verdict == \"deny\" and .tgid == $H_HUSHD_PID"
 expect_dns "--dns-deny nxdomain" ".rcode == 3 and .us < $H_AT_ONCE_US" -- "$H_INT4" denied.test
+sleep 1.5
+if grep -q '^hush_dns_proxy_up 1$' "$H_TMP/metrics.prom" &&
+	grep -q '^hush_dns_queries_total{verdict="deny"} 1$' "$H_TMP/metrics.prom" &&
+	grep -q '^hush_dns_queries_total{verdict="allow"} 2$' "$H_TMP/metrics.prom"; then
+	h_pass "metrics: proxy up, queries by verdict"
+else
+	h_fail "metrics: proxy up, queries by verdict" "$(grep hush_dns "$H_TMP/metrics.prom" | tr '\n' ' ')"
+fi
 h_stop "$H_HUSHD_PID" KILL
 expect_dns "hushd SIGKILLed: DNS denied at once" ".ok == false and .error == \"Operation not permitted\"" \
 	-- "$H_INT4" web.corp.test
