@@ -24,7 +24,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPU
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
 	     libssl-dev libsqlite3-dev pkg-config make gcc
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
-	     clang-format git sqlite3
+	     clang-format git sqlite3 libxml2-utils curl openssl
 
 ifeq ($(V),1)
 Q =

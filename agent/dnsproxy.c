@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -845,6 +846,9 @@ static void *tcp_main(void *arg)
 
 	if (!in || !out || !resp || !q)
 		goto done;
+	/* The upstream connection is made from the proxy's namespace. */
+	if (px->o.netns_fd > 0 && setns(px->o.netns_fd, CLONE_NEWNET))
+		goto done;
 	who_of(px, tc->slot, &tc->peer, &w);
 	set_timeout(tc->fd, 10000);
 	for (;;) {
@@ -1074,7 +1078,7 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 	static const int fam[HUSH_DNS_SLOTS] = {AF_INET, AF_INET, AF_INET6, AF_INET6};
 	static const int typ[HUSH_DNS_SLOTS] = {SOCK_DGRAM, SOCK_STREAM, SOCK_DGRAM, SOCK_STREAM};
 	struct dnsproxy *px;
-	int ret;
+	int ret, home = -1;
 
 	*out = NULL;
 	px = calloc(1, sizeof(*px));
@@ -1099,6 +1103,15 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 		ret = -ENOMEM;
 		goto fail;
 	}
+	if (o->netns_fd > 0) {
+		/* Sockets keep the namespace they were made in. */
+		home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (home < 0 || setns(o->netns_fd, CLONE_NEWNET)) {
+			ret = -errno;
+			log_errno(ret, "dns: cannot enter the command's network namespace");
+			goto fail;
+		}
+	}
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
 		px->fd[i] = open_sock(fam[i], typ[i], true);
 		if (px->fd[i] < 0) {
@@ -1122,6 +1135,15 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 		px->up4 = -1;
 	if (px->up6 < 0)
 		px->up6 = -1;
+	if (home >= 0) {
+		if (setns(home, CLONE_NEWNET)) {
+			ret = -errno;
+			log_errno(ret, "dns: cannot return to hush's network namespace");
+			goto fail;
+		}
+		close(home);
+		home = -1;
+	}
 	px->ep = epoll_create1(EPOLL_CLOEXEC);
 	px->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (px->ep < 0 || px->stopfd < 0) {
@@ -1158,6 +1180,11 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 	*out = px;
 	return 0;
 fail:
+	if (home >= 0) {
+		if (setns(home, CLONE_NEWNET))
+			log_warn("dns: cannot return to hush's network namespace");
+		close(home);
+	}
 	close_all(px);
 	view_free(px->v);
 	free(px->pend);

@@ -68,6 +68,7 @@ struct dnsproxy_opts {
 	void *report_ctx;
 	dnsproxy_learn_fn learn;
 	void *learn_ctx;
+	int netns_fd; /* > 0: open every socket in this network namespace */
 };
 
 /* Open the sockets, register them with the engine's redirect, start. */

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +34,17 @@ static uint64_t now_ns(void)
 }
 
 /* Child side of clone3: runs in the enforced cgroup already. */
-static void child_exec(char *const *argv, int errpipe, const sigset_t *orig)
+static void child_exec(char *const *argv, int errpipe, const sigset_t *orig, int netns_fd)
 {
 	int err;
 
 	sigprocmask(SIG_SETMASK, orig, NULL);
+	if (netns_fd > 0 && setns(netns_fd, CLONE_NEWNET)) {
+		err = errno;
+		if (write(errpipe, &err, sizeof(err)) < 0)
+			_exit(126);
+		_exit(126);
+	}
 	/* Nothing but stdio crosses: a socket keeps the cgroup it was made in. */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	execvp(argv[0], argv);
@@ -47,7 +54,7 @@ static void child_exec(char *const *argv, int errpipe, const sigset_t *orig)
 	_exit(err == ENOENT ? 127 : 126);
 }
 
-static int make_cgroup(const char *parent, char *path, size_t len)
+static int make_cgroup(const char *parent, const char *prefix, char *path, size_t len)
 {
 	char base[PATH_MAX];
 	int ret;
@@ -62,7 +69,7 @@ static int make_cgroup(const char *parent, char *path, size_t len)
 		return ret;
 	}
 	for (int i = 0; i < 100; i++) {
-		if (snprintf(path, len, "%s/hush-run.%d.%d", base, (int)getpid(), i) >= (int)len)
+		if (snprintf(path, len, "%s/%s.%d.%d", base, prefix, (int)getpid(), i) >= (int)len)
 			return -ENAMETOOLONG;
 		if (mkdir(path, 0755) == 0)
 			return 0;
@@ -73,6 +80,18 @@ static int make_cgroup(const char *parent, char *path, size_t len)
 		}
 	}
 	return -EEXIST;
+}
+
+/* "populated 1" in cgroup.events (fd kept open, read from the start). */
+static bool cgroup_populated(int fd)
+{
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strstr(buf, "populated 1") != NULL;
 }
 
 /* The run's DNS proxy learned or forgot addresses: apply again. */
@@ -98,14 +117,15 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 {
 	struct learn_ctx lc = {.mu = PTHREAD_MUTEX_INITIALIZER, .o = o};
 	uint64_t next_tick = 0;
-	struct engine_opts eo = {.log_allowed = o->log_allowed};
+	struct engine_opts eo = {.log_allowed = o->log_allowed, .ringbuf_bytes = o->ringbuf_bytes};
 	struct epoll_event ev, evs[4];
 	struct engine *eng = NULL;
 	char cg[PATH_MAX];
 	sigset_t mask, orig;
 	int cgfd = -1, pidfd = -1, sfd = -1, ep = -1, rbfd, ret, errpipe[2] = {-1, -1};
 	uint64_t start, deadline = 0, kill_at = 0;
-	bool exited = false, cg_made = false;
+	bool exited = false, cg_made = false, populated = true;
+	int evfd = -1;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
@@ -117,7 +137,8 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	sigprocmask(SIG_BLOCK, &mask, &orig);
 
 	/* 1. A fresh cgroup, enforced before anything runs in it. */
-	ret = make_cgroup(o->parent, cg, sizeof(cg));
+	ret = make_cgroup(o->parent, o->cgroup_prefix ? o->cgroup_prefix : "hush-run", cg,
+			  sizeof(cg));
 	if (ret)
 		goto out;
 	cg_made = true;
@@ -138,6 +159,7 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 		    .report_ctx = o->ctx,
 		    .learn = run_learn,
 		    .learn_ctx = &lc,
+		    .netns_fd = o->netns_fd,
 		};
 
 		ret = dnsproxy_start(&po, o->pol, &lc.px);
@@ -173,7 +195,7 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 			goto out;
 		}
 		if (pid == 0)
-			child_exec(o->argv, errpipe[1], &orig);
+			child_exec(o->argv, errpipe[1], &orig, o->netns_fd);
 	}
 	close(errpipe[1]);
 	errpipe[1] = -1;
@@ -187,9 +209,22 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = rbfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, rbfd, &ev);
+	if (o->wait_all) {
+		/* cgroup.events signals "populated 0" (EPOLLPRI) once the last
+		 * process of the cgroup is gone. */
+		char p[PATH_MAX];
+
+		if (snprintf(p, sizeof(p), "%s/cgroup.events", cg) < (int)sizeof(p))
+			evfd = open(p, O_RDONLY | O_CLOEXEC);
+		if (evfd >= 0) {
+			ev.events = EPOLLPRI;
+			ev.data.fd = evfd;
+			epoll_ctl(ep, EPOLL_CTL_ADD, evfd, &ev);
+		}
+	}
 
 	/* 3. Supervise: events, signals, exit, timeout. */
-	while (!exited) {
+	while (!exited || (o->wait_all && populated)) {
 		int n = epoll_wait(ep, evs, 4, 100);
 		uint64_t t = now_ns();
 
@@ -208,6 +243,8 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 						kill_at = t + 5000000000ull;
 					r->interrupted = (int)si.ssi_signo;
 				}
+			} else if (evs[i].data.fd == evfd) {
+				populated = cgroup_populated(evfd);
 			} else if (evs[i].data.fd == pidfd) {
 				siginfo_t si = {0};
 
@@ -221,17 +258,21 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 				}
 			}
 		}
+		if (exited && o->wait_all && populated && evfd < 0)
+			populated = false; /* cannot watch: stop with the command */
 		engine_drain(eng);
+		if (o->on_tick)
+			o->on_tick(o->ctx, t - start);
 		if (lc.px && t >= next_tick) {
 			if (dnsproxy_tick(lc.px))
 				run_learn(&lc);
 			next_tick = t + 1000000000ull;
 		}
-		if (!exited && deadline && t >= deadline && !r->timed_out) {
+		if ((!exited || populated) && deadline && t >= deadline && !r->timed_out) {
 			r->timed_out = true;
 			kill_at = t;
 		}
-		if (!exited && kill_at && t >= kill_at) {
+		if ((!exited || (o->wait_all && populated)) && kill_at && t >= kill_at) {
 			/* Everything in the cgroup, grandchildren included. */
 			cgroup_destroy(cg, 0);
 			kill_at = t + 1000000000ull;
@@ -248,6 +289,8 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	}
 
 	/* 4. Leftovers die with the cgroup; collect their last events. */
+	if (evfd >= 0 && cgroup_populated(evfd))
+		r->others_left = true;
 	ret = cgroup_destroy(cg, 5000);
 	if (ret)
 		log_errno(ret, "cannot remove cgroup %s", cg);
@@ -267,6 +310,8 @@ out:
 		close(pidfd);
 	if (cgfd >= 0)
 		close(cgfd);
+	if (evfd >= 0)
+		close(evfd);
 	if (errpipe[0] >= 0)
 		close(errpipe[0]);
 	if (errpipe[1] >= 0)

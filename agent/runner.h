@@ -33,6 +33,18 @@ struct runner_opts {
 	const struct policy *pol;
 	dnsproxy_report_fn on_dns;
 	int dns_deny_rcode; /* 0: REFUSED */
+	/* Run until every process of the cgroup has exited (a daemon's
+	 * grandchildren too), not only the command; then, or at the timeout,
+	 * the rest is killed. */
+	bool wait_all;
+	/* > 0: the command (and the DNS proxy's sockets) live in this network
+	 * namespace. */
+	int netns_fd;
+	/* Called about every 100 ms while the command runs (elapsed time);
+	 * may be NULL. */
+	void (*on_tick)(void *ctx, uint64_t elapsed_ns);
+	const char *cgroup_prefix; /* name of the cgroup made: PREFIX.PID.N (default hush-run) */
+	uint32_t ringbuf_bytes;	   /* 0: the engine's default */
 };
 
 struct runner_result {
@@ -43,6 +55,7 @@ struct runner_result {
 	uint64_t counters[HUSH_CTR_MAX];
 	uint64_t lost; /* events the ring buffer could not take */
 	uint64_t duration_ns;
+	bool others_left; /* processes of the cgroup outlived the command (killed) */
 };
 
 /* Returns 0 when the command ran (whatever its exit status), negative errno

@@ -21,6 +21,7 @@ int do_status(struct cli *c, int argc, char **argv);
 int do_policy(struct cli *c, int argc, char **argv);
 int do_disable(struct cli *c, int argc, char **argv);
 int do_run(struct cli *c, int argc, char **argv);
+int do_test(struct cli *c, int argc, char **argv);
 int do_log(struct cli *c, int argc, char **argv);
 
 /* Read a whole file (policy files are at most 16 MiB). */

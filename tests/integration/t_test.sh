@@ -1,0 +1,201 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# hush test: the network silence test for CI gates.  Each case runs `hush
+# test` in the harness's host namespace (every command it tests sends only
+# to the harness's private int/forb hosts or loopback) and checks the exit
+# code, the JSON and JUnit reports and the human summary.
+set -u
+# shellcheck source=tests/lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+
+h_init test
+h_require_hush
+h_require_netprobe
+h_require_tools xmllint
+DNSQ=$OUTPUT/tests/dnsq
+XSD=$(cd "$(dirname "$0")" && pwd)/junit.xsd
+h_netns_up
+tcg=$(h_cgroup_create tests)
+h_listen "$H_NS_INT" tcp :: 443
+
+# ht TAG [HUSH TEST OPTIONS] -- CMD...: run `hush test` (JSON and JUnit into
+# $H_TMP/TAG.json, .xml); HT_RC, HT_JSON, HT_OUT.
+ht() {
+	local tag=$1
+	shift
+	h_cgroup_run "$H_CG_AUX" "$HUSH" test --cgroup-parent "$tcg" --json "$H_TMP/$tag.json" \
+		--junit "$H_TMP/$tag.xml" "$@" >"$H_TMP/$tag.out" 2>"$H_TMP/$tag.err" </dev/null
+	HT_RC=$?
+	HT_JSON=$(cat "$H_TMP/$tag.json" 2>/dev/null)
+	HT_OUT=$(cat "$H_TMP/$tag.out")
+}
+
+# rc NAME WANT: the last ht exited WANT.
+rc() {
+	if [ "$HT_RC" = "$2" ]; then
+		h_pass "$1: exit $2"
+	else
+		h_fail "$1: exit $2" "exit $HT_RC; out: $HT_OUT; err: $(tail -n 3 "$H_TMP/$3.err" 2>/dev/null | tr '\n' ' ')"
+	fi
+}
+
+# junit NAME TAG: the JUnit report validates against the schema.
+junit() {
+	if xmllint --noout --schema "$XSD" "$H_TMP/$2.xml" 2>"$H_TMP/$2.xmllint"; then
+		h_pass "$1: JUnit valid"
+	else
+		h_fail "$1: JUnit valid" "$(tr '\n' ' ' <"$H_TMP/$2.xmllint")"
+	fi
+}
+
+# -- silent --
+ht silent -- /bin/true
+rc "silent command" 0 silent
+h_assert_json "$HT_JSON" '.result == "silent" and .attempts == [] and .dropped_events == 0 and .command == ["/bin/true"] and (.duration_ms | type == "number") and .exit_code == 0' \
+	"silent command: JSON"
+junit "silent command" silent
+if grep -q '<testcase classname="hush.test" name="/bin/true"' "$H_TMP/silent.xml" &&
+	! grep -q '<failure' "$H_TMP/silent.xml"; then
+	h_pass "silent command: one passing test case"
+else
+	h_fail "silent command: one passing test case" "$(cat "$H_TMP/silent.xml")"
+fi
+if printf '%s\n' "$HT_OUT" | grep -q '^hush test: SILENT (/bin/true: '; then
+	h_pass "silent command: verdict line"
+else
+	h_fail "silent command: verdict line" "$HT_OUT"
+fi
+
+# -- a command that connects --
+ht connect -- "$NETPROBE" connect "$H_FORB4" 443 --timeout-ms 500
+rc "connecting command" 1 connect
+h_assert_json "$HT_JSON" ".result == \"noisy\" and (.attempts | length) == 1 and (.attempts[0] | .hook == \"connect4\" and .proto == \"tcp\" and .daddr == \"$H_FORB4\" and .dport == 443 and .verdict == \"deny\" and .count == 1 and .qname == null and (.pid > 0) and .comm == \"netprobe\" and (.exe | endswith(\"netprobe\")) and .cmdline[1] == \"connect\" and (.ts | test(\"Z$\")))" \
+	"connecting command: the attempt with process and destination"
+junit "connecting command" connect
+if grep -q '<failure message="noisy: 1 attempt outside the policy" type="noisy">' "$H_TMP/connect.xml" &&
+	grep -q "tcp $H_FORB4:443 deny x1" "$H_TMP/connect.xml"; then
+	h_pass "connecting command: JUnit failure lists the attempt"
+else
+	h_fail "connecting command: JUnit failure lists the attempt" "$(cat "$H_TMP/connect.xml")"
+fi
+if printf '%s\n' "$HT_OUT" | grep -q '^hush test: NOISY, 1 attempt outside the policy' &&
+	printf '%s\n' "$HT_OUT" | grep -q "^  tcp $H_FORB4:443: 1 attempt, denied" &&
+	printf '%s\n' "$HT_OUT" | grep -q 'pid [0-9]* netprobe .*netprobe: .*netprobe connect'; then
+	h_pass "connecting command: human report grouped by destination"
+else
+	h_fail "connecting command: human report grouped by destination" "$HT_OUT"
+fi
+
+# -- a command that only resolves a name (default policy: no names) --
+ht resolve -- "$DNSQ" "$H_INT4" models.example.test AAAA
+rc "resolving command" 1 resolve
+h_assert_json "$HT_JSON" ".result == \"noisy\" and (.attempts | length) == 1 and (.attempts[0] | .hook == \"dns\" and .qname == \"models.example.test\" and .qtype == \"AAAA\" and .daddr == \"$H_INT4\" and .dport == 53 and (.exe | endswith(\"dnsq\")))" \
+	"resolving command: the name asked is the attempt"
+h_assert_json "$(grep '^{' "$H_TMP/resolve.out")" ".rcode == 5 and .us < $H_AT_ONCE_US" \
+	"resolving command: refused at once"
+
+# -- a grandchild that phones home after its parent exited --
+ht grandchild -- sh -c "(sleep 0.5; exec $NETPROBE connect $H_FORB4 443 --timeout-ms 500 >/dev/null) & exit 0"
+rc "grandchild after its parent exited" 1 grandchild
+h_assert_json "$HT_JSON" ".attempts[0].daddr == \"$H_FORB4\" and .exit_code == 0 and .duration_ms >= 400" \
+	"grandchild after its parent exited: caught"
+
+# -- phones home only after 2 s --
+ht late -- sh -c "sleep 2; exec $NETPROBE connect $H_FORB4 443 --timeout-ms 500"
+rc "phones home after 2 s" 1 late
+h_assert_json "$HT_JSON" '.attempts[0].hook == "connect4" and .duration_ms >= 2000' \
+	"phones home after 2 s: caught"
+
+# -- timeout --
+ht timeout --timeout 1s -- sh -c "sleep 3; exec $NETPROBE connect $H_FORB4 443"
+rc "timeout: stopped before its attempt" 0 timeout
+h_assert_json "$HT_JSON" '.timed_out == true and .duration_ms >= 900 and .duration_ms < 2500 and .attempts == []' \
+	"timeout: stopped at 1 s, everything killed"
+ht timeout2 --timeout 0.5x -- /bin/true
+rc "bad --timeout" 2 timeout2
+
+# -- --ready --
+ht ready --ready tcp:18080 --timeout 2s -- "$NETPROBE" listen-tcp 127.0.0.1 18080
+rc "--ready tcp: a service that comes up" 0 ready
+h_assert_json "$HT_JSON" '(.ready_ms | type == "number") and .timed_out == true' "--ready tcp: ready time reported"
+ht notready --ready tcp:18081 --timeout 1s -- sleep 5
+rc "--ready tcp: never ready" 2 notready
+h_assert_json "$HT_JSON" '.result == "error" and .ready_ms == null and (.error | test("never became ready"))' \
+	"--ready tcp: never ready is an error"
+junit "--ready tcp: never ready" notready
+ht readycmd --ready "test -e $H_TMP/ready.flag" --timeout 2s -- sh -c "sleep 0.5; touch $H_TMP/ready.flag; sleep 5"
+rc "--ready CMD" 0 readycmd
+h_assert_json "$HT_JSON" '.ready_ms >= 400' "--ready CMD: ready once the command succeeds"
+
+# -- audit mode lets attempts through and records them --
+ht audit --mode audit -- "$NETPROBE" connect "$H_INT4" 443 --timeout-ms 1000
+rc "audit mode" 1 audit
+h_assert_json "$HT_JSON" ".mode == \"audit\" and .attempts[0].verdict == \"audit\" and .attempts[0].daddr == \"$H_INT4\"" \
+	"audit mode: recorded as audit"
+if grep -q '"result":"ok"' "$H_TMP/audit.out"; then
+	h_pass "audit mode: the connection went through"
+else
+	h_fail "audit mode: the connection went through" "$(cat "$H_TMP/audit.out")"
+fi
+
+# -- a policy: allowed destinations are not attempts --
+pol=$(h_policy t.policy <<EOF
+allow $H_INT4 tcp 443
+EOF
+)
+ht policy --policy "$pol" -- sh -c "$NETPROBE connect $H_INT4 443 && $NETPROBE connect $H_FORB4 443 --timeout-ms 300; exit 0"
+rc "policy: only what it does not allow" 1 policy
+h_assert_json "$HT_JSON" "(.attempts | length) == 1 and .attempts[0].daddr == \"$H_FORB4\"" \
+	"policy: the allowed connect is not an attempt"
+
+# -- coalescing: repeats by one process to one destination are one attempt --
+ht repeat -- "$NETPROBE" sendto "$H_FORB4" 9 --count 50
+rc "repeats" 1 repeat
+h_assert_json "$HT_JSON" '(.attempts | length) == 1 and .attempts[0].count >= 1 and .attempts_total == .attempts[0].count' \
+	"repeats: coalesced with a count"
+
+# -- inconclusive: events lost --
+ht lost --ringbuf-size 4096 -- "$NETPROBE" storm "$H_FORB4" 9 --count 200000 --ports 1000
+rc "events lost" 3 lost
+h_assert_json "$HT_JSON" '.result == "inconclusive" and .dropped_events > 0' "events lost: inconclusive, dropped_events counted"
+junit "events lost" lost
+
+# -- usage --
+ht usage --mode loud -- /bin/true
+rc "usage error" 2 usage
+ht noexec -- /nonexistent/cmd
+rc "a command that cannot start" 2 noexec
+
+# -- two tests in parallel do not see each other's events --
+h_cgroup_run "$H_CG_AUX" "$HUSH" test --cgroup-parent "$tcg" --json "$H_TMP/pa.json" -- \
+	sh -c "sleep 0.3; $NETPROBE connect $H_FORB4 443 --timeout-ms 300; sleep 0.5" >/dev/null 2>&1 &
+pa=$!
+h_cgroup_run "$H_CG_AUX" "$HUSH" test --cgroup-parent "$tcg" --json "$H_TMP/pb.json" -- \
+	sh -c "sleep 1" >/dev/null 2>&1 &
+pb=$!
+wait $pa
+rca=$?
+wait $pb
+rcb=$?
+if [ $rca = 1 ] && [ $rcb = 0 ] && jq -e '.attempts == []' "$H_TMP/pb.json" >/dev/null; then
+	h_pass "two tests in parallel: each sees only its own attempts"
+else
+	h_fail "two tests in parallel: each sees only its own attempts" "rc $rca/$rcb: $(cat "$H_TMP/pb.json")"
+fi
+
+# -- with hushd enforcing around it, both policies apply --
+hpol=$(h_policy h.policy <<EOF
+allow $H_FORB4 tcp 443
+EOF
+)
+hcg=$(h_cgroup_create hd)
+h_hushd_start "$hpol" "$hcg" || h_done
+ht both --cgroup-parent "$hcg" -- "$NETPROBE" connect "$H_FORB4" 443 --timeout-ms 500
+rc "hushd around: the test's policy still applies" 1 both
+if grep -q '"errno":"EPERM"' "$H_TMP/both.out"; then
+	h_pass "hushd around: denied by the test's policy though hushd allows it"
+else
+	h_fail "hushd around: denied by the test's policy though hushd allows it" "$(cat "$H_TMP/both.out")"
+fi
+h_done
