@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # hush benchmarks (`make bench`, as root, from the repository root).  Runs
-# the parts named in BENCH (default all four, in this order) and writes
+# the parts named in BENCH (default all five, in this order) and writes
 # tests/bench/RESULTS.md; a part not run keeps its section from the file as
 # it was.
 #
@@ -16,8 +16,10 @@
 #   dns       tests/bench/dns.sh: resolution latency and queries/s through
 #             hushd's DNS proxy vs. directly to dnsmasq (issue 4; knobs
 #             DNS_*, described there)
+#   test      tests/bench/hushtest.sh: wall time of `hush test -- /bin/true`
+#             vs. /bin/true and `unshare -n /bin/true` (issue 5; TEST_ROUNDS)
 #
-# Knobs (environment): BENCH ("sockaddr store query dns"; e.g. BENCH=store, or
+# Knobs (environment): BENCH ("sockaddr store query dns test"; e.g. BENCH=store, or
 # BENCH="store query"), RESULTS (file written, default tests/bench/RESULTS.md;
 # "-" for none), HUSH_REV (source revision to report; default: git describe
 # --dirty); for query: QUERY_ROWS (10000000), QUERY_RUNS (25), QUERY_DB
@@ -34,7 +36,7 @@ set -u
 OUTPUT=${OUTPUT:-$(pwd)/.output}
 export OUTPUT
 cd "$(dirname "$0")/../.." || exit 2
-BENCH=${BENCH:-sockaddr store query dns}
+BENCH=${BENCH:-sockaddr store query dns test}
 RESULTS=${RESULTS:-tests/bench/RESULTS.md}
 HUSH_REV=${HUSH_REV:-$(git describe --always --dirty 2>/dev/null || echo unknown)}
 export HUSH_REV
@@ -47,6 +49,7 @@ AUDIT_HEAD='## Audit log (issue 3)'
 STORE_HEAD='### Storm of denied attempts into SQLite'
 QUERY_HEAD='### Query latency on a'
 DNS_HEAD='## DNS proxy (issue 4)'
+TEST_HEAD='## hush test (issue 5)'
 
 die() {
 	echo "run.sh: $*" >&2
@@ -59,8 +62,8 @@ want() {
 [ "$(id -u)" = 0 ] || die "needs root"
 for b in ${BENCH//,/ }; do
 	case $b in
-	sockaddr | store | query | dns) ;;
-	*) die "BENCH: unknown part '$b' (sockaddr, store, query, dns)" ;;
+	sockaddr | store | query | dns | test) ;;
+	*) die "BENCH: unknown part '$b' (sockaddr, store, query, dns, test)" ;;
 	esac
 done
 
@@ -108,16 +111,22 @@ if want dns; then
 	tests/bench/dns.sh >"$TMPD/dns.md" || fails=$((fails + 1))
 	[ -s "$TMPD/dns.md" ] || rm -f "$TMPD/dns.md"
 fi
+if want test; then
+	echo "# bench: test (hush test -- /bin/true)" >&2
+	tests/bench/hushtest.sh >"$TMPD/test.md" || fails=$((fails + 1))
+	[ -s "$TMPD/test.md" ] || rm -f "$TMPD/test.md"
+fi
 
 # The sections of the file as it is: top (connect/sendto), storm, query, dns.
-old_part() { # top|store|query|dns
+old_part() { # top|store|query|dns|test
 	[ -f "$RESULTS" ] || return 0
 	awk -v part="$1" -v audit="$AUDIT_HEAD" -v store="$STORE_HEAD" -v query="$QUERY_HEAD" \
-		-v dns="$DNS_HEAD" '
+		-v dns="$DNS_HEAD" -v test="$TEST_HEAD" '
 		$0 == audit { sec = "audit"; next }
 		$0 == store { sec = "store" }
 		index($0, query) == 1 { sec = "query" }
 		$0 == dns { sec = "dns" }
+		$0 == test { sec = "test" }
 		{ if ((sec == "" ? "top" : sec) == part) print }' "$RESULTS"
 }
 section() { # NAME: the new section, or the old one, or a placeholder
@@ -134,6 +143,7 @@ section() { # NAME: the new section, or the old one, or a placeholder
 		store) echo "$STORE_HEAD" ;;
 		query) echo "${QUERY_HEAD} large database" ;;
 		dns) echo "$DNS_HEAD" ;;
+		test) echo "$TEST_HEAD" ;;
 		esac
 		echo
 		echo "Not run yet (\`BENCH=$1 make bench\`)."
@@ -162,6 +172,8 @@ assemble() {
 	section query | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 	echo
 	section dns | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+	echo
+	section test | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 }
 
 assemble >"$TMPD/RESULTS.md"
