@@ -73,6 +73,8 @@ struct test {
 	pthread_mutex_t mu; /* attempts: the DNS proxy reports from its threads */
 	struct attempt *at;
 	size_t nat, atcap;
+	uint32_t *idx;	  /* open addressing over at[]: index + 1, 0 empty */
+	size_t idxcap;	  /* power of two, > 2 * nat */
 	uint64_t dropped; /* attempts not kept in detail (ATTEMPTS_MAX) */
 	uint64_t total;	  /* attempts, counting repeats */
 	/* readiness */
@@ -95,19 +97,74 @@ static bool same_attempt(const struct attempt *a, const struct hush_event *e, co
 	       !memcmp(a->ev.daddr, e->daddr, 16) && !strcmp(a->qname, qname ? qname : "");
 }
 
+/* FNV-1a over what makes an attempt the same one. */
+static uint64_t attempt_hash(const struct hush_event *e, const char *qname)
+{
+	uint64_t h = 1469598103934665603ull;
+	uint8_t k[28];
+
+	memcpy(k, &e->tgid, 4);
+	memcpy(k + 4, e->daddr, 16);
+	memcpy(k + 20, &e->dport, 2);
+	k[22] = e->proto;
+	k[23] = e->family;
+	k[24] = e->verdict;
+	k[25] = k[26] = k[27] = 0;
+	for (size_t i = 0; i < sizeof(k); i++)
+		h = (h ^ k[i]) * 1099511628211ull;
+	for (const char *c = qname ? qname : ""; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	return h;
+}
+
+/* Room for one more attempt in at[] and its index; false if none. */
+static bool grow(struct test *t)
+{
+	if (t->nat == t->atcap) {
+		size_t nc = t->atcap ? t->atcap * 2 : 16;
+		struct attempt *n = nc <= ATTEMPTS_MAX ? realloc(t->at, nc * sizeof(*n)) : NULL;
+
+		if (!n)
+			return false;
+		t->at = n;
+		t->atcap = nc;
+	}
+	if ((t->nat + 1) * 2 > t->idxcap) {
+		size_t nc = t->idxcap ? t->idxcap * 2 : 64;
+		uint32_t *n = calloc(nc, sizeof(*n));
+
+		if (!n)
+			return false;
+		for (size_t i = 0; i < t->nat; i++) {
+			size_t j = attempt_hash(&t->at[i].ev, t->at[i].qname) & (nc - 1);
+
+			while (n[j])
+				j = (j + 1) & (nc - 1);
+			n[j] = (uint32_t)i + 1;
+		}
+		free(t->idx);
+		t->idx = n;
+		t->idxcap = nc;
+	}
+	return true;
+}
+
 static void collect(struct test *t, const struct hush_event *e, const char *qname,
 		    const char *qtype, const char *note)
 {
 	int64_t ts = (int64_t)e->ts_ns + t->boot_to_real;
 	struct attempt *a = NULL;
+	size_t j = 0;
 
 	pthread_mutex_lock(&t->mu);
 	t->total++;
-	for (size_t i = t->nat; i-- > 0;)
-		if (same_attempt(&t->at[i], e, qname)) {
-			a = &t->at[i];
-			break;
-		}
+	if (t->idxcap)
+		for (j = attempt_hash(e, qname) & (t->idxcap - 1); t->idx[j];
+		     j = (j + 1) & (t->idxcap - 1))
+			if (same_attempt(&t->at[t->idx[j] - 1], e, qname)) {
+				a = &t->at[t->idx[j] - 1];
+				break;
+			}
 	if (a) {
 		a->count++;
 		if (ts > a->last_ns)
@@ -115,18 +172,14 @@ static void collect(struct test *t, const struct hush_event *e, const char *qnam
 		pthread_mutex_unlock(&t->mu);
 		return;
 	}
-	if (t->nat == t->atcap) {
-		size_t nc = t->atcap ? t->atcap * 2 : 16;
-		struct attempt *n = nc <= ATTEMPTS_MAX ? realloc(t->at, nc * sizeof(*n)) : NULL;
-
-		if (!n) {
-			t->dropped++;
-			pthread_mutex_unlock(&t->mu);
-			return;
-		}
-		t->at = n;
-		t->atcap = nc;
+	if (!grow(t)) {
+		t->dropped++;
+		pthread_mutex_unlock(&t->mu);
+		return;
 	}
+	for (j = attempt_hash(e, qname) & (t->idxcap - 1); t->idx[j]; j = (j + 1) & (t->idxcap - 1))
+		;
+	t->idx[j] = (uint32_t)t->nat + 1;
 	a = &t->at[t->nat++];
 	memset(a, 0, sizeof(*a));
 	a->ev = *e;
@@ -761,6 +814,7 @@ report:
 	    code == EXIT_SILENT)
 		code = EXIT_SETUP;
 	free(t.at);
+	free(t.idx);
 	free(text);
 	policy_compiled_free(pc);
 	policy_free(pol);
