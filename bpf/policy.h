@@ -109,9 +109,15 @@ struct hush_lpm_val {
 /* hush_scopes value (key: __u64 cgroup id). */
 struct hush_scope_val {
 	__u32 scope;
-	__u8 mode; /* HUSH_MODE_* */
-	__u8 pad[3];
+	__u8 mode;  /* HUSH_MODE_* */
+	__u8 flags; /* HUSH_SCOPE_F_* */
+	__u8 pad[2];
 };
+
+/* Some rule of the scope allows protocols other than TCP and UDP (ICMP, raw
+ * IP, ...) somewhere beyond loopback.  Without it, a raw, ping or other
+ * non-TCP/UDP socket can be of no allowed use but loopback. */
+#define HUSH_SCOPE_F_OTHER 0x01
 
 /*
  * Destination verdict cache (hush_dcache): a memo of the judge.  One global

@@ -1017,6 +1017,18 @@ int policy_compile_learned(const struct policy *p, const struct policy_learned *
 					eff[ne++] = &lr[k];
 					break;
 				}
+		/* Other protocols (no ports) allowed beyond loopback? */
+		for (k = 0; k < ne; k++) {
+			const struct policy_rule *er = eff[k];
+
+			if (er->action == POLICY_ALLOW && er->proto == POLICY_PROTO_ANY &&
+			    !er->nports &&
+			    !((er->family == AF_INET && er->plen >= 8 &&
+			       prefix_match(loop4, 8, er->addr)) ||
+			      (er->family == AF_INET6 && er->plen == 128 &&
+			       !memcmp(er->addr, loop6, 16))))
+				c->scopes[s].flags |= HUSH_SCOPE_F_OTHER;
+		}
 		qsort(eff, ne, sizeof(*eff), cmp_ruleptr);
 		r = compile_family(&x, s, AF_INET, eff, ne);
 		if (!r)

@@ -153,6 +153,7 @@ char *policy_to_string(const struct policy *p);
 struct compiled_scope {
 	char *path; /* as in policy_scope; "" = the attach cgroup itself */
 	uint8_t mode;
+	uint8_t flags; /* HUSH_SCOPE_F_* */
 };
 
 struct compiled_rule_info {

@@ -1766,6 +1766,38 @@ static void test_learned(void)
 	tc_end(&t);
 }
 
+/* HUSH_SCOPE_F_OTHER: some rule allows protocols without ports beyond
+ * loopback, in the scope or an ancestor. */
+static void test_scope_other(void)
+{
+	static const struct {
+		const char *text;
+		uint8_t want[3]; /* top level, scope a, scope b */
+	} cases[] = {
+	    {"scope a {\n}\nscope b {\n}\n", {0, 0, 0}},
+	    {"allow 10.0.0.0/8\nscope a {\n}\nscope b {\n}\n", {1, 1, 1}},
+	    {"allow 10.0.0.0/8 tcp 443\nscope a {\n}\nscope b {\n}\n", {0, 0, 0}},
+	    {"allow 10.0.0.0/8 any 53\nscope a {\n}\nscope b {\n}\n", {0, 0, 0}},
+	    {"allow 127.0.0.0/8\nallow ::1\nscope a {\n}\nscope b {\n}\n", {0, 0, 0}},
+	    {"scope a {\n  allow fd00::/8\n}\nscope b {\n}\n", {0, 1, 0}},
+	    {"deny 10.0.0.0/8\nscope a {\n}\nscope b {\n  allow any\n}\n", {0, 0, 1}},
+	};
+	struct tc t;
+
+	tc_begin(&t, "scope flag: other protocols allowed beyond loopback");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct policy *p = parse_ok(&t, cases[i].text);
+		struct policy_compiled *c = p ? compile_ok(&t, p) : NULL;
+
+		for (size_t s = 0; c && s < 3; s++)
+			CHECK(&t, (c->scopes[s].flags & HUSH_SCOPE_F_OTHER) == cases[i].want[s],
+			      "case %zu scope %zu: flags %u", i, s, c->scopes[s].flags);
+		policy_compiled_free(c);
+		policy_free(p);
+	}
+	tc_end(&t);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1782,5 +1814,6 @@ int main(void)
 	test_differential();
 	test_scale();
 	test_learned();
+	test_scope_other();
 	return nfail ? 1 : 0;
 }
