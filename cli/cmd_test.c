@@ -37,6 +37,7 @@
 #include "../agent/log.h"
 #include "../agent/polwarn.h"
 #include "../agent/runner.h"
+#include "../agent/sinkhole.h"
 #include "cli.h"
 
 #define EXIT_SILENT	  0
@@ -59,6 +60,13 @@ struct attempt {
 	char note[160];
 	bool has_proc;
 	struct hush_proc proc;
+	/* --sinkhole: what the connection revealed */
+	char sname[256];  /* the name the sinkhole's DNS gave this address for */
+	char sproto[8];	  /* "tls", "http", "other", "none" */
+	char sni[256];	  /* TLS server_name */
+	char shost[256];  /* HTTP Host */
+	char smethod[16]; /* HTTP method and path */
+	char spath[512];
 };
 
 struct test {
@@ -86,6 +94,10 @@ struct test {
 	bool live;
 	uint64_t live_next;
 	struct runner_result res;
+	/* --sinkhole */
+	bool sinkhole;
+	struct sinkhole *sk;
+	uint64_t sink_lost;
 };
 
 /* ---- collecting ---- */
@@ -383,6 +395,55 @@ static int cmp_dest(const void *x, const void *y)
 	return a->first_ns < b->first_ns ? -1 : a->first_ns > b->first_ns;
 }
 
+/* --sinkhole: name each attempt's address and add what its connection
+ * revealed (TLS SNI, HTTP request). */
+static void sinkhole_merge(struct test *t)
+{
+	struct sinkhole_rec *rec = NULL;
+	size_t n;
+
+	sinkhole_settle(t->sk, SINKHOLE_FIRST_MS + 1000);
+	n = sinkhole_records(t->sk, &rec);
+	t->sink_lost = sinkhole_lost(t->sk);
+	for (size_t i = 0; i < t->nat; i++) {
+		struct attempt *a = &t->at[i];
+		int fam = a->ev.family == 2 ? AF_INET : AF_INET6;
+
+		if (a->ev.hook == HUSH_HOOK_DNS)
+			continue;
+		sinkhole_name_of(t->sk, fam, a->ev.daddr, a->sname, sizeof(a->sname));
+		for (size_t k = 0; k < n; k++) {
+			const struct sinkhole_rec *r = &rec[k];
+
+			if (strcmp(r->kind, "tcp") || r->family != fam || r->dport != a->ev.dport ||
+			    memcmp(r->daddr, a->ev.daddr, fam == AF_INET ? 4 : 16))
+				continue;
+			snprintf(a->sproto, sizeof(a->sproto), "%s", r->proto);
+			snprintf(a->sni, sizeof(a->sni), "%s", r->sni);
+			snprintf(a->shost, sizeof(a->shost), "%s", r->host);
+			snprintf(a->smethod, sizeof(a->smethod), "%s", r->method);
+			snprintf(a->spath, sizeof(a->spath), "%s", r->path);
+			if (r->sni[0] || r->host[0])
+				break; /* the most telling record */
+		}
+	}
+	free(rec);
+}
+
+/* ", SNI huggingface.co" / ", HTTP GET models.x /v1" / "" */
+static void fmt_intent(const struct attempt *a, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (a->sname[0])
+		o += (size_t)snprintf(buf + o, len - o, ", name %s", a->sname);
+	if (o < len && a->sni[0])
+		o += (size_t)snprintf(buf + o, len - o, ", SNI %s", a->sni);
+	if (o < len && (a->smethod[0] || a->shost[0]))
+		snprintf(buf + o, len - o, ", HTTP %s http://%s%s", a->smethod, a->shost, a->spath);
+}
+
 /* Same destination: the same name (DNS), or the same address, port and
  * protocol. */
 static bool same_dest(const struct attempt *a, const struct attempt *b)
@@ -412,7 +473,7 @@ static void print_human(struct test *t, int code, const char *why)
 	/* Grouped by destination (or name), with the processes behind each. */
 	for (size_t i = 0; i < t->nat; i++) {
 		const struct attempt *a = &t->at[i];
-		char dest[DNS_NAME_STRLEN + 96], cl[300];
+		char dest[DNS_NAME_STRLEN + 96], cl[300], intent[1400];
 
 		if (!i || !same_dest(a, &t->at[i - 1])) {
 			uint64_t n = 0;
@@ -420,7 +481,8 @@ static void print_human(struct test *t, int code, const char *why)
 			for (size_t k = i; k < t->nat && same_dest(&t->at[k], a); k++)
 				n += t->at[k].count;
 			fmt_dest(a, dest, sizeof(dest));
-			printf("  %s: %llu attempt%s, %s\n", dest, (unsigned long long)n,
+			fmt_intent(a, intent, sizeof(intent));
+			printf("  %s%s: %llu attempt%s, %s\n", dest, intent, (unsigned long long)n,
 			       n == 1 ? "" : "s",
 			       a->ev.verdict == HUSH_EV_AUDIT ? "let through (audit)"
 			       : a->ev.hook == HUSH_HOOK_DNS  ? "refused"
@@ -438,6 +500,14 @@ static void print_human(struct test *t, int code, const char *why)
 	if (t->dropped)
 		printf("  (%llu more attempts not listed: more than %d distinct)\n",
 		       (unsigned long long)t->dropped, ATTEMPTS_MAX);
+}
+
+static void json_str_or_null(FILE *f, const char *s)
+{
+	if (s[0])
+		json_str(f, s, 4096);
+	else
+		fputs("null", f);
 }
 
 static void json_cmdline(FILE *f, const struct attempt *a)
@@ -483,6 +553,9 @@ static void write_json(FILE *f, struct test *t, int code, const char *why)
 		json_str(f, why, 1024);
 	else
 		fputs("null", f);
+	fprintf(f, ",\"sinkhole\":%s", t->sinkhole ? "true" : "false");
+	if (t->sinkhole)
+		fprintf(f, ",\"sinkhole_lost\":%llu", (unsigned long long)t->sink_lost);
 	fprintf(f, ",\"attempts_total\":%llu,\"attempts\":[", (unsigned long long)t->total);
 	for (size_t i = 0; i < t->nat; i++) {
 		const struct attempt *a = &t->at[i];
@@ -520,6 +593,21 @@ static void write_json(FILE *f, struct test *t, int code, const char *why)
 			fputs("null", f);
 		fprintf(f, ",\"verdict\":\"%s\",\"count\":%llu", engine_ev_name(a->ev.verdict),
 			(unsigned long long)a->count);
+		if (t->sinkhole && a->ev.hook != HUSH_HOOK_DNS) {
+			fputs(",\"sinkhole\":{\"name\":", f);
+			json_str_or_null(f, a->sname);
+			fputs(",\"proto\":", f);
+			json_str_or_null(f, a->sproto);
+			fputs(",\"sni\":", f);
+			json_str_or_null(f, a->sni);
+			fputs(",\"http_host\":", f);
+			json_str_or_null(f, a->shost);
+			fputs(",\"http_method\":", f);
+			json_str_or_null(f, a->smethod);
+			fputs(",\"http_path\":", f);
+			json_str_or_null(f, a->spath);
+			fputc('}', f);
+		}
 		if (a->note[0]) {
 			fputs(",\"note\":", f);
 			json_str(f, a->note, sizeof(a->note));
@@ -576,7 +664,7 @@ static void write_junit(FILE *f, struct test *t, int code, const char *why)
 	xml_str(f, cmd);
 	fprintf(f, "\" time=\"%.3f\">\n", secs);
 	if (code != EXIT_SILENT) {
-		char msg[640];
+		char msg[700];
 
 		if (code == EXIT_NOISY)
 			snprintf(msg, sizeof(msg), "noisy: %llu attempt%s outside the policy",
@@ -591,13 +679,16 @@ static void write_junit(FILE *f, struct test *t, int code, const char *why)
 		fprintf(f, "\" type=\"%s\">", result_name(code));
 		for (size_t i = 0; i < t->nat; i++) {
 			const struct attempt *a = &t->at[i];
-			char dest[DNS_NAME_STRLEN + 96], line[DNS_NAME_STRLEN + 600], cl[300];
+			char dest[DNS_NAME_STRLEN + 96], line[DNS_NAME_STRLEN + 2100], cl[300],
+			    intent[1400];
 
 			fmt_dest(a, dest, sizeof(dest));
 			cmdline_text(a, cl, sizeof(cl));
-			snprintf(line, sizeof(line), "%s %s x%llu by pid %u %s%s%s\n", dest,
-				 engine_ev_name(a->ev.verdict), (unsigned long long)a->count,
-				 a->ev.tgid, a->has_proc ? a->proc.exe : "", cl[0] ? ": " : "", cl);
+			fmt_intent(a, intent, sizeof(intent));
+			snprintf(line, sizeof(line), "%s%s %s x%llu by pid %u %s%s%s\n", dest,
+				 intent, engine_ev_name(a->ev.verdict),
+				 (unsigned long long)a->count, a->ev.tgid,
+				 a->has_proc ? a->proc.exe : "", cl[0] ? ": " : "", cl);
 			xml_str(f, line);
 		}
 		if (why) {
@@ -636,7 +727,8 @@ static int test_usage(void)
 	fprintf(stderr,
 		"usage: hush test [--policy FILE] [--timeout DUR] [--ready CMD|tcp:PORT]\n"
 		"                 [--mode enforce|audit] [--json FILE] [--junit FILE]\n"
-		"                 [--cgroup-parent DIR] [--ringbuf-size BYTES] -- CMD [ARGS...]\n"
+		"                 [--cgroup-parent DIR] [--ringbuf-size BYTES] [--sinkhole]\n"
+		"                 -- CMD [ARGS...]\n"
 		"exit: 0 silent, 1 noisy, 2 usage or set-up error, 3 inconclusive (events lost)\n");
 	return EXIT_SETUP;
 }
@@ -652,6 +744,7 @@ int do_test(struct cli *c, int argc, char **argv)
 	    {"junit", required_argument, NULL, 'u'},
 	    {"cgroup-parent", required_argument, NULL, 'g'},
 	    {"ringbuf-size", required_argument, NULL, 'b'},
+	    {"sinkhole", no_argument, NULL, 's'},
 	    {0},
 	};
 	struct test t = {.mu = PTHREAD_MUTEX_INITIALIZER, .ready_ns = -1};
@@ -660,7 +753,7 @@ int do_test(struct cli *c, int argc, char **argv)
 	struct runner_opts ro = {0};
 	struct policy *pol = NULL;
 	const char *timeout = DEFAULT_TIMEOUT, *why = NULL;
-	char whybuf[512], *text = NULL;
+	char whybuf[640], *text = NULL;
 	int opt, ret, code = EXIT_SETUP;
 
 	(void)c;
@@ -687,6 +780,9 @@ int do_test(struct cli *c, int argc, char **argv)
 			break;
 		case 'g':
 			ro.parent = optarg;
+			break;
+		case 's':
+			t.sinkhole = true;
 			break;
 		case 'b': {
 			char *end;
@@ -736,6 +832,36 @@ int do_test(struct cli *c, int argc, char **argv)
 			    strcmp(t.mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE;
 			pol->scopes[i].has_mode = true;
 		}
+	if (!ret && t.sinkhole) {
+		/* Everything goes to the sinkhole and is let through (audit),
+		 * names too: it answers them all. */
+		char err[512];
+		int fam;
+
+		if (t.mode && strcmp(t.mode, "audit")) {
+			log_warnx("--sinkhole lets every attempt through to the sinkhole: it "
+				  "cannot be combined with --mode %s",
+				  t.mode);
+			policy_free(pol);
+			return test_usage();
+		}
+		ret = sinkhole_start(&t.sk, err, sizeof(err));
+		if (ret) {
+			snprintf(whybuf, sizeof(whybuf), "cannot set up the sinkhole: %s", err);
+			why = whybuf;
+			goto report;
+		}
+		for (size_t i = 0; i < pol->nscopes; i++) {
+			pol->scopes[i].mode = HUSH_MODE_AUDIT;
+			pol->scopes[i].has_mode = true;
+		}
+		sinkhole_resolver(t.sk, &fam, pol->resolver);
+		pol->has_resolver = true;
+		pol->resolver_family = fam;
+		pol->resolver_port = 53;
+		ro.netns_fd = sinkhole_netns_fd(t.sk);
+		t.mode = "audit";
+	}
 	if (!ret)
 		ret = policy_compile(pol, &pc, &errs);
 	if (ret) {
@@ -803,6 +929,8 @@ int do_test(struct cli *c, int argc, char **argv)
 		code = EXIT_INCONCLUSIVE;
 		why = "interrupted before the command finished";
 	}
+	if (t.sk)
+		sinkhole_merge(&t);
 	qsort(t.at, t.nat, sizeof(*t.at), cmp_dest);
 report:
 	print_human(&t, code, why);
@@ -813,6 +941,7 @@ report:
 	if (t.junit_path && write_file(t.junit_path, write_junit, &t, code, why) &&
 	    code == EXIT_SILENT)
 		code = EXIT_SETUP;
+	sinkhole_stop(t.sk);
 	free(t.at);
 	free(t.idx);
 	free(text);

@@ -184,6 +184,31 @@ else
 	h_fail "two tests in parallel: each sees only its own attempts" "rc $rca/$rcb: $(cat "$H_TMP/pb.json")"
 fi
 
+# -- --sinkhole: everything goes to a sealed sinkhole, which tells what the
+#    command wanted (real TLS and HTTP clients) --
+# shellcheck disable=SC2016
+sinkcmd='A=$('"$DNSQ"' 10.0.0.53 huggingface.co | jq -r ".answers[0]")
+curl -sk --max-time 3 --resolve huggingface.co:443:$A https://huggingface.co/api/models -o /dev/null
+openssl s_client -connect "$A:8443" -servername cdn.example.org </dev/null >/dev/null 2>&1
+curl -s --max-time 3 --resolve models.example.test:8080:$A http://models.example.test:8080/v1/weights -o /dev/null
+exit 0'
+ht sink --sinkhole --timeout 20s -- sh -c "$sinkcmd"
+rc "sinkhole: noisy" 1 sink
+h_assert_json "$HT_JSON" '.sinkhole == true and .mode == "audit" and (.attempts[] | select(.hook == "dns" and .qname == "huggingface.co" and .verdict == "audit"))' \
+	"sinkhole: the name asked"
+h_assert_json "$HT_JSON" '.attempts[] | select(.dport == 443 and .sinkhole.proto == "tls" and .sinkhole.sni == "huggingface.co" and .sinkhole.name == "huggingface.co" and (.exe | endswith("curl")))' \
+	"sinkhole: curl's TLS SNI"
+h_assert_json "$HT_JSON" '.attempts[] | select(.dport == 8443 and .sinkhole.sni == "cdn.example.org" and (.exe | endswith("openssl")))' \
+	"sinkhole: openssl s_client's SNI"
+h_assert_json "$HT_JSON" '.attempts[] | select(.dport == 8080 and .sinkhole.proto == "http" and .sinkhole.http_host == "models.example.test:8080" and .sinkhole.http_path == "/v1/weights" and .sinkhole.http_method == "GET")' \
+	"sinkhole: HTTP Host and path"
+if grep -q 'tcp 198\.19\.[0-9.]*:443, name huggingface.co, SNI huggingface.co: 1 attempt, let through' "$H_TMP/sink.out"; then
+	h_pass "sinkhole: the report says tcp 443, SNI huggingface.co"
+else
+	h_fail "sinkhole: the report says tcp 443, SNI huggingface.co" "$(cat "$H_TMP/sink.out")"
+fi
+junit "sinkhole" sink
+
 # -- with hushd enforcing around it, both policies apply --
 hpol=$(h_policy h.policy <<EOF
 allow $H_FORB4 tcp 443
