@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,13 +34,101 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Sockets of resolver daemons a C library may ask instead of DNS. */
+static const char *const resolver_dirs[] = {"/run/nscd", "/var/run/nscd", "/run/systemd/resolve",
+					    "/var/run/systemd/resolve"};
+
+/*
+ * Child: a private mount namespace where lookups go through DNS only
+ * (nsswitch.conf and resolv.conf replaced by the files in dir, resolver
+ * daemons' socket directories hidden under an empty tmpfs).  0 or -errno.
+ */
+static int child_dns_only(const char *dir)
+{
+	char p[PATH_MAX];
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
+		return -errno;
+	snprintf(p, sizeof(p), "%s/nsswitch.conf", dir);
+	if (access(p, F_OK) == 0 && mount(p, "/etc/nsswitch.conf", NULL, MS_BIND, NULL))
+		return -errno;
+	snprintf(p, sizeof(p), "%s/resolv.conf", dir);
+	if (access(p, F_OK) == 0 && mount(p, "/etc/resolv.conf", NULL, MS_BIND, NULL))
+		return -errno;
+	for (size_t i = 0; i < sizeof(resolver_dirs) / sizeof(resolver_dirs[0]); i++) {
+		struct stat st;
+
+		if (lstat(resolver_dirs[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    mount("tmpfs", resolver_dirs[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "size=4k,mode=0755"))
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Parent: the files child_dns_only() mounts, in a fresh directory: the
+ * host's nsswitch.conf with its hosts line made "files dns", and resolv.conf
+ * when given.  Returns 0 or -errno; *dir is set when made.
+ */
+static int dns_only_files(const char *resolv_conf, char *dir, size_t len)
+{
+	FILE *in, *out;
+	char p[PATH_MAX], line[1024];
+	int ret = 0;
+
+	snprintf(dir, len, "/tmp/hush-dns.XXXXXX");
+	if (!mkdtemp(dir)) {
+		dir[0] = 0;
+		return -errno;
+	}
+	snprintf(p, sizeof(p), "%s/nsswitch.conf", dir);
+	out = fopen(p, "w");
+	if (!out)
+		return -errno;
+	in = fopen("/etc/nsswitch.conf", "r");
+	while (in && fgets(line, sizeof(line), in))
+		if (strncmp(line, "hosts:", 6) != 0)
+			fputs(line, out);
+	if (in)
+		fclose(in);
+	fputs("hosts: files dns\n", out);
+	if (fclose(out))
+		return -errno;
+	if (resolv_conf) {
+		snprintf(p, sizeof(p), "%s/resolv.conf", dir);
+		out = fopen(p, "w");
+		if (!out)
+			return -errno;
+		fputs(resolv_conf, out);
+		if (fclose(out))
+			ret = -errno;
+	}
+	return ret;
+}
+
+static void dns_only_cleanup(const char *dir)
+{
+	char p[PATH_MAX];
+
+	if (!dir[0])
+		return;
+	snprintf(p, sizeof(p), "%s/nsswitch.conf", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/resolv.conf", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
 /* Child side of clone3: runs in the enforced cgroup already. */
-static void child_exec(char *const *argv, int errpipe, const sigset_t *orig, int netns_fd)
+static void child_exec(char *const *argv, int errpipe, const sigset_t *orig, int netns_fd,
+		       const char *dns_dir)
 {
 	int err;
 
 	sigprocmask(SIG_SETMASK, orig, NULL);
-	if (netns_fd > 0 && setns(netns_fd, CLONE_NEWNET)) {
+	if ((netns_fd > 0 && setns(netns_fd, CLONE_NEWNET)) ||
+	    (dns_dir && (errno = -child_dns_only(dns_dir)))) {
 		err = errno;
 		if (write(errpipe, &err, sizeof(err)) < 0)
 			_exit(126);
@@ -125,6 +214,7 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	int cgfd = -1, pidfd = -1, sfd = -1, ep = -1, rbfd, ret, errpipe[2] = {-1, -1};
 	uint64_t start, deadline = 0, kill_at = 0;
 	bool exited = false, cg_made = false, populated = true;
+	char dns_dir[64] = "";
 	int evfd = -1;
 	pid_t pid;
 
@@ -178,6 +268,14 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 		goto out;
 	}
 
+	if (o->dns_only) {
+		ret = dns_only_files(o->resolv_conf, dns_dir, sizeof(dns_dir));
+		if (ret) {
+			log_errno(ret, "cannot prepare the command's name service files in /tmp");
+			goto out;
+		}
+	}
+
 	/* 2. clone3 straight into the cgroup. */
 	{
 		struct clone_args ca = {
@@ -195,7 +293,8 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 			goto out;
 		}
 		if (pid == 0)
-			child_exec(o->argv, errpipe[1], &orig, o->netns_fd);
+			child_exec(o->argv, errpipe[1], &orig, o->netns_fd,
+				   o->dns_only ? dns_dir : NULL);
 	}
 	close(errpipe[1]);
 	errpipe[1] = -1;
@@ -319,6 +418,7 @@ out:
 	if (o->engp)
 		*o->engp = NULL;
 	dnsproxy_stop(lc.px);
+	dns_only_cleanup(dns_dir);
 	engine_close(eng);
 	if (cg_made)
 		cgroup_destroy(cg, 5000);

@@ -45,6 +45,14 @@ struct runner_opts {
 	void (*on_tick)(void *ctx, uint64_t elapsed_ns);
 	const char *cgroup_prefix; /* name of the cgroup made: PREFIX.PID.N (default hush-run) */
 	uint32_t ringbuf_bytes;	   /* 0: the engine's default */
+	/* Name lookups only through DNS, which the proxy judges: the command
+	 * gets a private mount namespace where nsswitch.conf's hosts line is
+	 * "files dns" and the sockets of host resolver daemons (nscd,
+	 * systemd-resolved) are hidden, so no lookup reaches the host's network
+	 * over a Unix socket.  resolv_conf (may be NULL): the resolv.conf it
+	 * sees instead of the host's. */
+	bool dns_only;
+	const char *resolv_conf;
 };
 
 struct runner_result {

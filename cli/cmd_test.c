@@ -891,6 +891,7 @@ int do_test(struct cli *c, int argc, char **argv)
 	ro.engp = &t.eng;
 	ro.timeout_ms = t.timeout_ns ? (int)(t.timeout_ns / 1000000) : 0;
 	ro.wait_all = true;
+	ro.dns_only = true; /* no lookups around the DNS proxy (nscd, resolved) */
 	ro.cgroup_prefix = "hush-test";
 	ret = runner_run(&ro, &t.res);
 	if (t.live)

@@ -184,6 +184,23 @@ else
 	h_fail "two tests in parallel: each sees only its own attempts" "rc $rca/$rcb: $(cat "$H_TMP/pb.json")"
 fi
 
+# -- name lookups only through DNS: no resolver daemon's Unix socket --
+made_nscd=
+if [ ! -e /run/nscd ]; then
+	mkdir /run/nscd && made_nscd=1 && touch /run/nscd/socket
+fi
+ht nss -- sh -c 'grep "^hosts:" /etc/nsswitch.conf; ls -A /run/nscd | wc -l'
+rc "name service: test ran" 0 nss
+if [ "$(grep -v '^hush test' "$H_TMP/nss.out" | tr -s ' ' | tr '\n' '|')" = "hosts: files dns|0|" ]; then
+	h_pass "name service: hosts via files and DNS only, nscd's socket hidden"
+else
+	h_fail "name service: hosts via files and DNS only, nscd's socket hidden" "$(cat "$H_TMP/nss.out")"
+fi
+if [ -n "$made_nscd" ]; then
+	rm -f /run/nscd/socket
+	rmdir /run/nscd
+fi
+
 # -- --sinkhole: everything goes to a sealed sinkhole, which tells what the
 #    command wanted (real TLS and HTTP clients) --
 # shellcheck disable=SC2016
