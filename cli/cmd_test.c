@@ -879,7 +879,11 @@ int do_test(struct cli *c, int argc, char **argv)
 	}
 	t.pc = pc;
 	t.boot_to_real = event_boot_to_real();
-	t.live = isatty(STDERR_FILENO) && !getenv("CI");
+	{
+		const char *ci = getenv("CI");
+
+		t.live = isatty(STDERR_FILENO) && (!ci || !*ci || !strcmp(ci, "false"));
+	}
 	ro.pc = pc;
 	ro.pol = pol;
 	ro.policy_text = text;

@@ -184,6 +184,25 @@ else
 	h_fail "two tests in parallel: each sees only its own attempts" "rc $rca/$rcb: $(cat "$H_TMP/pb.json")"
 fi
 
+# -- the live line: on a terminal only, never in CI --
+live() { # OUTFILE: hush test on a pseudo-terminal (script(1)), CI unset
+	h_cgroup_run "$H_CG_AUX" env -u CI script -qec \
+		"$HUSH test --cgroup-parent $tcg -- sleep 0.8" /dev/null >"$1" 2>&1 </dev/null
+}
+live "$H_TMP/live.tty"
+if grep -q 'hush test: [0-9.]* s / 60 s, 0 attempts' "$H_TMP/live.tty"; then
+	h_pass "live line on a terminal"
+else
+	h_fail "live line on a terminal" "$(tr '\r' '\n' <"$H_TMP/live.tty" | head -n 5)"
+fi
+h_cgroup_run "$H_CG_AUX" env CI=true script -qec "$HUSH test --cgroup-parent $tcg -- sleep 0.5" \
+	/dev/null >"$H_TMP/live.ci" 2>&1 </dev/null
+if grep -q ' s / 60 s' "$H_TMP/live.ci" || ! grep -q 'hush test: SILENT' "$H_TMP/live.ci"; then
+	h_fail "no live line in CI" "$(tr '\r' '\n' <"$H_TMP/live.ci" | head -n 5)"
+else
+	h_pass "no live line in CI"
+fi
+
 # -- name lookups only through DNS: no resolver daemon's Unix socket --
 made_nscd=
 if [ ! -e /run/nscd ]; then
