@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Engine: see engine.h.  Lifecycle, in order (bcc / systemd habits):
- *   open skeletons -> size maps, set rodata -> reuse pinned maps -> load ->
- *   apply policy into the idle generation and flip -> attach or adopt links
- *   -> pin.
+ *   open skeletons -> size maps, set rodata -> reuse pinned maps -> create
+ *   the generation arrays, fill the idle generation and start installing it
+ *   -> load (exec tracking in a thread meanwhile) -> flip -> attach or adopt
+ *   links -> pin.
+ * The installs and the loads overlap because each install waits for an RCU
+ * grace period in the kernel (see apply_start); a private instance is set up
+ * in ~25-40 ms, most of it the verifier and libbpf's parse of kernel BTF.
  *
  * Pin layout under pin_dir:
  *   maps/<map name>     every map shared by the two program objects
@@ -14,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,10 +298,46 @@ static int sha256(const void *data, size_t len, uint8_t out[32])
 
 /* ---- policy apply ---- */
 
+/*
+ * A policy goes into the idle generation in three steps: fresh inner maps,
+ * filled completely (apply_start); installed in the idle slots of their
+ * outer maps; the flip (apply_finish).  The kernel makes every map-in-map
+ * update wait for an RCU grace period (maybe_wait_bpf_programs(): ~8-25 ms
+ * on this machine kind), so the six installs run in threads of their own:
+ * their waits overlap, and engine_open() loads the remaining objects
+ * meanwhile.  Nothing is live before the flip, which follows the last
+ * install: a reload stays atomic.
+ */
 struct inner {
 	int fd;
 	const char *outer;
+	int ofd;
+	__u32 slot;
+	int err;
+	bool threaded; /* installed by thr, to be joined */
+	pthread_t thr;
 };
+
+#define NINNER 6
+
+/* The generation arrays, in struct apply order. */
+static const char *const outer_maps[NINNER] = {"hush_scopes", "hush_scache", "hush_lpm4",
+					       "hush_lpm6",   "hush_ptabs",  "hush_ptext"};
+
+/* A policy between apply_start() and apply_finish(). */
+struct apply {
+	struct inner in[NINNER];
+	uint64_t nseq;
+	uint8_t hash[32];
+};
+
+static void *install_thread(void *arg)
+{
+	struct inner *in = arg;
+
+	in->err = bpf_map_update_elem(in->ofd, &in->slot, &in->fd, BPF_ANY) ? -errno : 0;
+	return NULL;
+}
 
 static int inner_create(enum bpf_map_type type, const char *name, __u32 ksz, __u32 vsz, __u32 max,
 			__u32 flags)
@@ -359,18 +401,30 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 	return 0;
 }
 
-static int apply_locked(struct engine *e, const struct policy_compiled *pc, const char *text)
+static int apply_finish(struct engine *e, struct apply *a, bool commit);
+
+/* Create and fill the idle generation of the policy now at sequence seq,
+ * then start installing it.  0: apply_finish() must follow; else nothing is
+ * left in flight. */
+static int apply_start(struct engine *e, const struct policy_compiled *pc, const char *text,
+		       uint64_t seq, struct apply *a)
 {
-	struct inner in[7] = {{-1, "hush_scopes"}, {-1, "hush_scache"}, {-1, "hush_lpm4"},
-			      {-1, "hush_lpm6"},   {-1, "hush_ptabs"},	{-1, "hush_ptext"},
-			      {-1, "hush_dcache"}};
 	size_t tlen = text ? strlen(text) : 0;
 	size_t nchunks = (tlen + HUSH_PTEXT_CHUNK - 1) / HUSH_PTEXT_CHUNK;
-	uint64_t seq = __atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE);
-	uint64_t nseq = seq + 1;
-	__u32 next = HUSH_GEN(nseq);
-	uint8_t hash[32];
+	struct inner *in = a->in;
+	__u32 next;
 	int ret = 0;
+
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < NINNER; i++) {
+		in[i].fd = -1;
+		in[i].outer = outer_maps[i];
+	}
+	a->nseq = seq + 1;
+	next = HUSH_GEN(a->nseq);
+	ret = sha256(text ? text : "", tlen, a->hash);
+	if (ret)
+		goto fail;
 
 	/* 1. Fresh inner maps for the idle generation, sized from the policy. */
 	in[0].fd = inner_create(BPF_MAP_TYPE_HASH, "hush_scopes_i", 8,
@@ -385,11 +439,11 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 				(__u32)pc->nptabs, BPF_F_INNER_MAP);
 	in[5].fd = inner_create(BPF_MAP_TYPE_ARRAY, "hush_ptext_i", 4,
 				sizeof(struct hush_ptext_chunk), (__u32)nchunks, BPF_F_INNER_MAP);
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < NINNER; i++) {
 		if (in[i].fd < 0) {
 			ret = in[i].fd;
 			log_errno(ret, "cannot create policy map %s", in[i].outer);
-			goto out;
+			goto fail;
 		}
 	}
 
@@ -397,7 +451,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 	ret = fill_scopes(e, in[0].fd, pc);
 	if (ret) {
 		log_errno(ret, "cannot fill policy scopes");
-		goto out;
+		goto fail;
 	}
 	for (int fam = 0; fam < 2; fam++) {
 		size_t n = fam ? pc->n6 : pc->n4;
@@ -417,7 +471,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 				ret = -errno;
 				log_errno(ret, "cannot fill %s (%zu prefixes)", in[2 + fam].outer,
 					  n);
-				goto out;
+				goto fail;
 			}
 			done += count;
 		}
@@ -426,7 +480,7 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 		if (bpf_map_update_elem(in[4].fd, &i, &pc->ptabs[i], BPF_ANY)) {
 			ret = -errno;
 			log_errno(ret, "cannot fill port tables");
-			goto out;
+			goto fail;
 		}
 	}
 	for (__u32 i = 0; i < nchunks; i++) {
@@ -438,35 +492,72 @@ static int apply_locked(struct engine *e, const struct policy_compiled *pc, cons
 		if (bpf_map_update_elem(in[5].fd, &i, &c, BPF_ANY)) {
 			ret = -errno;
 			log_errno(ret, "cannot store policy text");
-			goto out;
+			goto fail;
 		}
 	}
 
-	/* 3. Install them in the idle slots (no program looks there yet). */
-	for (int i = 0; i < 6; i++) {
-		int ofd = map_fd(e, in[i].outer);
+	/* 3. Install them in the idle slots (no program looks there yet),
+	 *    each in a thread of its own (inline if none can be made). */
+	for (int i = 0; i < NINNER; i++) {
+		in[i].slot = next;
+		in[i].ofd = map_fd(e, in[i].outer);
+		if (in[i].ofd < 0) {
+			in[i].err = in[i].ofd;
+			continue;
+		}
+		in[i].threaded = pthread_create(&in[i].thr, NULL, install_thread, &in[i]) == 0;
+		if (!in[i].threaded)
+			install_thread(&in[i]);
+	}
+	return 0;
+fail:
+	apply_finish(e, a, false);
+	return ret;
+}
 
-		if (ofd < 0 || bpf_map_update_elem(ofd, &next, &in[i].fd, BPF_ANY)) {
-			ret = ofd < 0 ? ofd : -errno;
-			log_errno(ret, "cannot install %s generation %u", in[i].outer, next);
-			goto out;
+/* Wait for the installs; then, if commit and all went in, make the new
+ * generation live.  Closes the inner maps (the outer ones hold them). */
+static int apply_finish(struct engine *e, struct apply *a, bool commit)
+{
+	int ret = 0;
+
+	for (int i = 0; i < NINNER; i++) {
+		struct inner *in = &a->in[i];
+
+		if (in->threaded)
+			pthread_join(in->thr, NULL);
+		in->threaded = false;
+		if (in->err && !ret) {
+			ret = in->err;
+			log_errno(ret, "cannot install %s generation %u", in->outer, in->slot);
 		}
 	}
 
 	/* 4. Flip: one aligned 8-byte store makes the new generation live.
 	 *    The old generation stays installed until the next apply, so a
 	 *    program that read the old sequence still finds complete maps. */
-	ret = sha256(text ? text : "", tlen, hash);
-	if (ret)
-		goto out;
-	memcpy(e->cfg->policy_hash, hash, sizeof(hash));
-	e->cfg->log_allowed = e->log_allowed;
-	__atomic_store_n(&e->cfg->policy_seq, nseq, __ATOMIC_SEQ_CST);
-out:
-	for (int i = 0; i < 6; i++)
-		if (in[i].fd >= 0)
-			close(in[i].fd);
+	if (commit && !ret) {
+		memcpy(e->cfg->policy_hash, a->hash, sizeof(a->hash));
+		e->cfg->log_allowed = e->log_allowed;
+		__atomic_store_n(&e->cfg->policy_seq, a->nseq, __ATOMIC_SEQ_CST);
+	}
+	for (int i = 0; i < NINNER; i++) {
+		if (a->in[i].fd >= 0)
+			close(a->in[i].fd);
+		a->in[i].fd = -1;
+	}
 	return ret;
+}
+
+static int apply_locked(struct engine *e, const struct policy_compiled *pc, const char *text)
+{
+	struct apply a;
+	int ret;
+
+	ret = apply_start(e, pc, text, __atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE), &a);
+	if (ret)
+		return ret;
+	return apply_finish(e, &a, true);
 }
 
 int engine_apply(struct engine *e, const struct policy_compiled *pc, const char *policy_text)
@@ -628,19 +719,23 @@ static int pin_maps(struct engine *e)
  * rest for hushd: the map keeps filling between two hushds; a new link
  * replaces the pinned one (tracepoint links cannot be updated in place).
  */
-static void exec_open(struct engine *e)
+static void exec_drop(struct engine *e)
 {
-	char mp[PATH_MAX] = "", lp[PATH_MAX] = "";
+	bpf_link__destroy(e->exec_link);
+	e->exec_link = NULL;
+	exec_bpf__destroy(e->ex);
+	e->ex = NULL;
+}
+
+/* Load (engine_open runs this in a thread of its own while the enforcing
+ * objects load); exec_attach() attaches once enforcement is in place. */
+static void exec_load(struct engine *e)
+{
+	char mp[PATH_MAX];
 	int ret, fd;
 
-	e->ex = exec_bpf__open();
-	if (!e->ex) {
-		snprintf(e->exec_why, sizeof(e->exec_why), "cannot open: %s", strerror(errno));
-		return;
-	}
 	if (e->pin_dir) {
 		pin_path(mp, sizeof(mp), e->pin_dir, "maps", "hush_procs");
-		pin_path(lp, sizeof(lp), e->pin_dir, "links", "exec");
 		fd = pinned_get(e->pin_dir, "maps", "hush_procs");
 		if (fd >= 0) {
 			if (check_compat(mp, fd, e->ex->maps.hush_procs) == 0)
@@ -651,7 +746,19 @@ static void exec_open(struct engine *e)
 	ret = exec_bpf__load(e->ex);
 	if (ret) {
 		snprintf(e->exec_why, sizeof(e->exec_why), "cannot load: %s", strerror(-ret));
-		goto fail;
+		exec_drop(e);
+	}
+}
+
+static void exec_attach(struct engine *e)
+{
+	char mp[PATH_MAX] = "", lp[PATH_MAX] = "";
+
+	if (!e->ex)
+		return;
+	if (e->pin_dir) {
+		pin_path(mp, sizeof(mp), e->pin_dir, "maps", "hush_procs");
+		pin_path(lp, sizeof(lp), e->pin_dir, "links", "exec");
 	}
 	e->exec_link = bpf_program__attach(e->ex->progs.hush_exec);
 	if (!e->exec_link) {
@@ -670,10 +777,7 @@ static void exec_open(struct engine *e)
 	}
 	return;
 fail:
-	bpf_link__destroy(e->exec_link);
-	e->exec_link = NULL;
-	exec_bpf__destroy(e->ex);
-	e->ex = NULL;
+	exec_drop(e);
 }
 
 const char *engine_exec_unavailable(const struct engine *e)
@@ -693,11 +797,77 @@ int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hu
 	return 0;
 }
 
+/*
+ * Create the generation arrays that no pinned map provides, ahead of the
+ * sock_addr object's load (libbpf creates maps only as part of loading a
+ * whole object), so that the policy's installs - each an RCU grace period
+ * in the kernel - wait while the programs are verified.  Same definitions
+ * as libbpf would use: the map's own and its inner map template's.
+ */
+static int outer_create(struct engine *e)
+{
+	for (int i = 0; i < NINNER; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(e->sa->obj, outer_maps[i]);
+		struct bpf_map *im = m ? bpf_map__inner_map(m) : NULL;
+		LIBBPF_OPTS(bpf_map_create_opts, to);
+		LIBBPF_OPTS(bpf_map_create_opts, oo);
+		int tfd, fd, ret;
+
+		if (!im)
+			return -ENOENT;
+		if (bpf_map__fd(m) >= 0)
+			continue; /* reused from pin_dir */
+		to.map_flags = bpf_map__map_flags(im);
+		tfd = bpf_map_create(bpf_map__type(im), NULL, bpf_map__key_size(im),
+				     bpf_map__value_size(im), bpf_map__max_entries(im), &to);
+		if (tfd < 0)
+			return -errno;
+		oo.map_flags = bpf_map__map_flags(m);
+		oo.inner_map_fd = (__u32)tfd;
+		fd = bpf_map_create(bpf_map__type(m), outer_maps[i], bpf_map__key_size(m),
+				    bpf_map__value_size(m), bpf_map__max_entries(m), &oo);
+		ret = fd < 0 ? -errno : bpf_map__reuse_fd(m, fd);
+		close(tfd);
+		if (fd >= 0)
+			close(fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The policy sequence before the first apply: a pinned hush_cfg's, else 0
+ * (libbpf creates hush_cfg zeroed). */
+static int start_seq(struct engine *e, uint64_t *seq)
+{
+	int fd = bpf_map__fd(e->sa->maps.hush_cfg);
+	struct hush_cfg cfg;
+	__u32 zero = 0;
+
+	*seq = 0;
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -errno;
+	*seq = cfg.policy_seq;
+	return 0;
+}
+
+static void *exec_load_thread(void *arg)
+{
+	exec_load(arg);
+	return NULL;
+}
+
 int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 		const char *policy_text, struct engine **out)
 {
 	uint32_t rb = o->ringbuf_bytes ? o->ringbuf_bytes : ENGINE_DEFAULT_RINGBUF;
+	bool applying = false, exec_threaded = false;
+	pthread_t exec_thr;
 	struct engine *e;
+	struct apply a;
+	uint64_t seq;
 	int ret, reused = 0;
 	void *cfg;
 
@@ -792,6 +962,39 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 			goto fail;
 		}
 	}
+
+	/* 4. Policy first, then programs: nothing attaches to empty maps.
+	 *    Pinned links of another cgroup are refused before any write.
+	 *    The installs wait in threads (see apply_start) while the
+	 *    programs load. */
+	if (e->pin_dir) {
+		ret = check_pinned_links(e);
+		if (ret)
+			goto fail;
+	}
+	ret = outer_create(e);
+	if (ret) {
+		log_errno(ret, "cannot create the policy maps");
+		goto fail;
+	}
+	ret = start_seq(e, &seq);
+	if (ret) {
+		log_errno(ret, "cannot read pinned hush_cfg");
+		goto fail;
+	}
+	ret = apply_start(e, pc, policy_text, seq, &a);
+	if (ret)
+		goto fail;
+	applying = true;
+
+	/* 5. Load sock_addr (its maps are shared from here on); exec tracking
+	 *    loads in a thread of its own meanwhile (libbpf parses the kernel's
+	 *    BTF for it; the objects share nothing). */
+	e->ex = exec_bpf__open();
+	if (!e->ex)
+		snprintf(e->exec_why, sizeof(e->exec_why), "cannot open: %s", strerror(errno));
+	else
+		exec_threaded = pthread_create(&exec_thr, NULL, exec_load_thread, e) == 0;
 	ret = sock_addr_bpf__load(e->sa);
 	if (ret) {
 		log_errno(ret,
@@ -799,7 +1002,17 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 		goto fail;
 	}
 
-	/* 4. skb_egress object shares every map of the first. */
+	/* The config switch, mapped for single-store flips. */
+	cfg = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
+		   map_fd(e, "hush_cfg"), 0);
+	if (cfg == MAP_FAILED) {
+		ret = -errno;
+		log_errno(ret, "cannot map hush_cfg");
+		goto fail;
+	}
+	e->cfg = cfg;
+
+	/* 6. skb_egress object shares every map of the first. */
 	e->eg = skb_egress_bpf__open();
 	if (!e->eg) {
 		ret = -errno;
@@ -815,33 +1028,23 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 			  "cannot load BPF object skb_egress (run with -v for the verifier log)");
 		goto fail;
 	}
+	if (exec_threaded)
+		pthread_join(exec_thr, NULL);
+	else if (e->ex)
+		exec_load(e);
+	exec_threaded = false;
 
-	/* 5. The config switch, mapped for single-store flips. */
-	cfg = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
-		   map_fd(e, "hush_cfg"), 0);
-	if (cfg == MAP_FAILED) {
-		ret = -errno;
-		log_errno(ret, "cannot map hush_cfg");
-		goto fail;
-	}
-	e->cfg = cfg;
-
-	/* 6. Policy first, then programs: nothing attaches to empty maps.
-	 *    Pinned links of another cgroup are refused before any write. */
-	if (e->pin_dir) {
-		ret = check_pinned_links(e);
-		if (ret)
-			goto fail;
-	}
-	ret = apply_locked(e, pc, policy_text);
+	/* 7. The policy goes live (once its last install is in). */
+	applying = false;
+	ret = apply_finish(e, &a, true);
 	if (ret)
 		goto fail;
 
-	/* 7. Attach, or take over pinned links; then pin what is new. */
+	/* 8. Attach, or take over pinned links; then pin what is new. */
 	ret = attach_all(e);
 	if (ret)
 		goto fail;
-	exec_open(e);
+	exec_attach(e);
 	if (e->pin_dir) {
 		ret = pin_maps(e);
 		if (ret)
@@ -852,6 +1055,10 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 	*out = e;
 	return 0;
 fail:
+	if (exec_threaded)
+		pthread_join(exec_thr, NULL);
+	if (applying)
+		apply_finish(e, &a, false);
 	engine_close(e);
 	return ret;
 }

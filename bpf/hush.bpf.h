@@ -11,6 +11,12 @@
 #ifndef HUSH_BPF_HUSH_BPF_H
 #define HUSH_BPF_HUSH_BPF_H
 
+/* No CO-RE: these programs read only UAPI contexts (__sk_buff, bpf_sock,
+ * bpf_sock_addr) and packet headers, whose layouts are fixed.  Without CO-RE
+ * relocations libbpf need not load and search the kernel's BTF (5 MB) for
+ * each object it loads.  Exec tracking (exec.bpf.c) reads kernel structs and
+ * uses CO-RE. */
+#define BPF_NO_PRESERVE_ACCESS_INDEX
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -23,6 +29,9 @@
 #define HUSH_AF_INET6	10
 #define HUSH_ETH_P_IP	0x0800
 #define HUSH_ETH_P_IPV6 0x86DD
+
+/* No scope applies (scope ids index the policy's scopes, never this). */
+#define HUSH_SCOPE_NONE ((__u32)-1)
 
 /* Stop clang from proving a bounds mask redundant and dropping it. */
 #define hush_barrier_var(v) asm volatile("" : "+r"(v))
@@ -378,7 +387,7 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 {
 	struct hush_ptab *pt = NULL;
 	struct hush_lpm_val *lv;
-	__u32 lo = 0, hi, i, l4;
+	__u32 pos = 0, n, i, l4;
 	void *inner;
 
 	if (!d || !r)
@@ -424,24 +433,30 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 		r->rule = pt->seg[l4][0].rule;
 		goto local;
 	}
-	/* Binary search: last segment whose lo <= port. */
-	hi = pt->nseg[l4];
-	if (hi == 0 || hi > HUSH_SEG_MAX)
+	/*
+	 * Binary search for the last of the n segments whose lo <= port
+	 * (sorted by lo, the first at 0): take each step of HUSH_SEG_MAX/2,
+	 * ..., 1 while it stays below n and on a segment starting at or below
+	 * the port.  Branch-free (a borrow into bit 31 is the comparison; the
+	 * barriers keep clang from turning it back into a branch), so the
+	 * verifier walks it in one state, not one per outcome.
+	 */
+	n = pt->nseg[l4];
+	if (n == 0 || n > HUSH_SEG_MAX)
 		return 0;
-	for (int step = 0; step < HUSH_SEG_SEARCH; step++) {
-		__u32 mid;
+	for (__u32 step = HUSH_SEG_MAX / 2; step; step >>= 1) {
+		__u32 at = pos + step, slo, below, at_or_under;
 
-		if (lo + 1 >= hi)
-			break;
-		mid = (lo + hi) / 2;
-		if (pt->seg[l4][mid & (HUSH_SEG_MAX - 1)].lo <= d->port)
-			lo = mid;
-		else
-			hi = mid;
+		hush_barrier_var(at);
+		below = (at - n) >> 31; /* at < n (both <= 2 * HUSH_SEG_MAX) */
+		slo = pt->seg[l4][at & (HUSH_SEG_MAX - 1)].lo;
+		hush_barrier_var(slo);
+		at_or_under = (slo - d->port - 1) >> 31; /* slo <= port (both < 2^16) */
+		pos += (below & at_or_under) * step;
 	}
-	lo &= HUSH_SEG_MAX - 1;
-	r->verdict = pt->seg[l4][lo].verdict;
-	r->rule = pt->seg[l4][lo].rule;
+	pos &= HUSH_SEG_MAX - 1;
+	r->verdict = pt->seg[l4][pos].verdict;
+	r->rule = pt->seg[l4][pos].rule;
 local:
 	/* A rule of this very prefix: its id is in the LPM value. */
 	if (r->rule >= HUSH_RULE_LOCAL0 && r->rule < HUSH_RULE_LOCAL0 + HUSH_LOCAL_RULES)

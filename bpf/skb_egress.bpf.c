@@ -122,22 +122,36 @@ static __always_inline int hush_parse_fast(struct __sk_buff *skb, struct hush_pk
 	return 0;
 }
 
-/* State of the IPv4 option walk (bpf_loop callback context). */
+/*
+ * The option and extension-header walks run under bpf_loop, one option or
+ * header per call, and each step is a global function: the verifier checks
+ * it once with unknown arguments instead of once per walk position (with
+ * the offsets known, every position was a state of its own: ~290k processed
+ * instructions, most of the program's load time).  A global function takes
+ * only structs of scalars, so the callbacks' contexts carry the pointers.
+ */
+
+/* State of the IPv4 option walk. */
 struct hush_optwalk {
-	struct hush_pkt *p;
 	__u32 off, olen;
-	int err;
+	__u32 err;
 	__u8 opt[64]; /* 40 used; indices masked with & 63 */
 };
 
-/* One IPv4 option per call: collect the hops of a source route. */
-static long hush_opt_step(__u32 i, void *ctx)
+struct hush_optctx {
+	struct hush_pkt *p;
+	struct hush_optwalk w;
+};
+
+/* One IPv4 option: collect the hops of a source route.  Returns 1 to stop. */
+__noinline int hush_opt_one(struct hush_optwalk *w, struct hush_pkt *p)
 {
-	struct hush_optwalk *w = ctx;
-	struct hush_pkt *p = w->p;
-	__u32 off = w->off, len, n;
+	__u32 off, len, n;
 	__u8 type;
 
+	if (!w || !p)
+		return 1;
+	off = w->off;
 	if (off >= w->olen || off >= 40)
 		return 1;
 	type = w->opt[off & 63];
@@ -185,12 +199,22 @@ static long hush_opt_step(__u32 i, void *ctx)
 	return 0;
 }
 
-static __noinline int hush_parse4(struct __sk_buff *skb, struct hush_pkt *p)
+static long hush_opt_step(__u32 i, void *ctx)
 {
-	struct hush_optwalk w = {};
+	struct hush_optctx *c = ctx;
+
+	return hush_opt_one(&c->w, c->p) ? 1 : 0; /* the verifier wants 0 or 1 */
+}
+
+/* Parse an IPv4 packet the fast parser declined (options, fragments). */
+__noinline int hush_parse4(struct __sk_buff *skb, struct hush_pkt *p)
+{
+	struct hush_optctx c = {};
 	struct iphdr iph;
 	__u32 ihl;
 
+	if (!p)
+		return -1;
 	if (bpf_skb_load_bytes(skb, 0, &iph, sizeof(iph)))
 		return -1;
 	hush_dest_v4(&p->d, iph.daddr);
@@ -209,20 +233,18 @@ static __noinline int hush_parse4(struct __sk_buff *skb, struct hush_pkt *p)
 		return 0;
 
 	/* IP options: every hop of a loose or strict source route. */
-	w.p = p;
-	w.olen = ihl - sizeof(iph);
-	if (w.olen == 0 || w.olen > 40)
+	c.p = p;
+	c.w.olen = ihl - sizeof(iph);
+	if (c.w.olen == 0 || c.w.olen > 40)
 		return -1;
-	if (bpf_skb_load_bytes(skb, sizeof(iph), w.opt, w.olen))
+	if (bpf_skb_load_bytes(skb, sizeof(iph), c.w.opt, c.w.olen))
 		return -1;
-	bpf_loop(40, hush_opt_step, &w, 0);
-	return w.err ? -1 : 0;
+	bpf_loop(40, hush_opt_step, &c, 0);
+	return c.w.err ? -1 : 0;
 }
 
-/* State of the IPv6 extension-header walk (bpf_loop callback context). */
+/* State of the IPv6 extension-header walk. */
 struct hush_extwalk {
-	struct __sk_buff *skb;
-	struct hush_pkt *p;
 	__u32 off;
 	__u8 nh;
 	__u8 done;
@@ -230,21 +252,29 @@ struct hush_extwalk {
 	__u8 pad;
 };
 
-/* One extension header per call; routing-header addresses become hops. */
-static long hush_ext_step(__u32 i, void *ctx)
+struct hush_extctx {
+	struct __sk_buff *skb;
+	struct hush_pkt *p;
+	struct hush_extwalk w;
+};
+
+/* One extension header; routing-header addresses become hops.  Returns 1
+ * to stop. */
+__noinline int hush_ext_one(struct __sk_buff *skb, struct hush_extwalk *w, struct hush_pkt *p)
 {
-	struct hush_extwalk *w = ctx;
-	struct hush_pkt *p = w->p;
-	__u8 h[8], nh = w->nh;
+	__u8 h[8], nh;
 	__u32 n;
 
+	if (!w || !p)
+		return 1;
+	nh = w->nh;
 	if (nh != HUSH_NEXTHDR_HOP && nh != HUSH_NEXTHDR_ROUTING && nh != HUSH_NEXTHDR_FRAG &&
 	    nh != HUSH_NEXTHDR_AUTH && nh != HUSH_NEXTHDR_DEST) {
 		w->done = 1;
 		return 1;
 	}
 	p->plain = 0;
-	if (bpf_skb_load_bytes(w->skb, w->off, h, sizeof(h))) {
+	if (bpf_skb_load_bytes(skb, w->off, h, sizeof(h))) {
 		w->err = 1;
 		return 1;
 	}
@@ -272,7 +302,7 @@ static long hush_ext_step(__u32 i, void *ctx)
 			}
 			hush_barrier_var(k); /* keep the mask: the verifier needs it */
 			k &= HUSH_MAX_ROUTED - 1;
-			if (bpf_skb_load_bytes(w->skb, w->off + 8 + 16 * j, p->routed[k], 16)) {
+			if (bpf_skb_load_bytes(skb, w->off + 8 + 16 * j, p->routed[k], 16)) {
 				w->err = 1;
 				return 1;
 			}
@@ -284,57 +314,139 @@ static long hush_ext_step(__u32 i, void *ctx)
 	return 0;
 }
 
-static __noinline int hush_parse6(struct __sk_buff *skb, struct hush_pkt *p)
+static long hush_ext_step(__u32 i, void *ctx)
 {
-	struct hush_extwalk w = {};
+	struct hush_extctx *c = ctx;
+
+	return hush_ext_one(c->skb, &c->w, c->p) ? 1 : 0;
+}
+
+/* Parse an IPv6 packet the fast parser declined (extension headers). */
+__noinline int hush_parse6(struct __sk_buff *skb, struct hush_pkt *p)
+{
+	struct hush_extctx c = {};
 	struct ipv6hdr ip6h;
 
+	if (!p)
+		return -1;
 	if (bpf_skb_load_bytes(skb, 0, &ip6h, sizeof(ip6h)))
 		return -1;
 	hush_dest_v6(&p->d, ip6h.daddr.in6_u.u6_addr32);
 	__builtin_memcpy(p->saddr, &ip6h.saddr, 16);
 	p->ipver = 6;
 	p->plain = 1;
-	w.skb = skb;
-	w.p = p;
-	w.off = sizeof(ip6h);
-	w.nh = ip6h.nexthdr;
-	bpf_loop(HUSH_MAX_EXTHDR, hush_ext_step, &w, 0);
-	if (w.err || !w.done)
+	c.skb = skb;
+	c.p = p;
+	c.w.off = sizeof(ip6h);
+	c.w.nh = ip6h.nexthdr;
+	bpf_loop(HUSH_MAX_EXTHDR, hush_ext_step, &c, 0);
+	if (c.w.err || !c.w.done)
 		return -1; /* unparsable, or more headers than we walk: deny */
-	p->d.proto = w.nh;
-	p->d.l4 = hush_l4(w.nh);
-	hush_ports(skb, w.off, p);
+	p->d.proto = c.w.nh;
+	p->d.l4 = hush_l4(c.w.nh);
+	hush_ports(skb, c.w.off, p);
 	return 0;
 }
 
-/* Scope of the packet's socket cgroup, cached per leaf. */
-static __always_inline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u64 leaf,
-					  struct hush_scope_val *sv)
-{
-	struct hush_scope_val *v;
-	void *scopes;
-	int found = 0;
+/* State of a scope walk (bpf_loop callback context). */
+struct hush_scopewalk {
+	struct __sk_buff *skb;
+	void *scopes;		   /* hush_scopes[gen] */
+	struct hush_scope_val *sv; /* the deepest hit so far */
+};
 
+/* One ancestor level (0: the root) per call; stops past the leaf. */
+static long hush_scope_step(__u32 lvl, void *ctx)
+{
+	struct hush_scopewalk *w = ctx;
+	struct hush_scope_val *v;
+	__u64 id = bpf_skb_ancestor_cgroup_id(w->skb, lvl);
+
+	if (!id)
+		return 1;
+	v = bpf_map_lookup_elem(w->scopes, &id);
+	if (v)
+		*w->sv = *v;
+	return 0;
+}
+
+/* Scope of the packet's socket cgroup: the deepest ancestor with a
+ * hush_scopes entry, cached per leaf.  Global, and the walk a bpf_loop (see
+ * hush_scope_cur in sock_addr.bpf.c). */
+__noinline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u64 leaf,
+			      struct hush_scope_val *sv)
+{
+	struct hush_scopewalk w = {.skb = skb, .sv = sv};
+
+	if (!sv)
+		return -1;
 	if (hush_scope_cached(gen, leaf, sv) == 0)
 		return 0;
-	scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
-	if (!scopes)
+	w.scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
+	if (!w.scopes)
 		return -1;
-	for (int lvl = 0; lvl < HUSH_MAX_CGROUP_DEPTH; lvl++) {
-		__u64 id = bpf_skb_ancestor_cgroup_id(skb, lvl);
-
-		if (!id)
-			break;
-		v = bpf_map_lookup_elem(scopes, &id);
-		if (v) {
-			*sv = *v;
-			found = 1;
-		}
-	}
-	if (!found)
+	sv->scope = HUSH_SCOPE_NONE;
+	bpf_loop(HUSH_MAX_CGROUP_DEPTH, hush_scope_step, &w, 0);
+	if (sv->scope == HUSH_SCOPE_NONE)
 		return -1;
 	hush_scope_remember(gen, leaf, sv);
+	return 0;
+}
+
+/* State of the routed-hops walk (bpf_loop callback context). */
+struct hush_hopwalk {
+	struct hush_pkt *p;
+	struct hush_ruling *r;
+	__u32 gen, scope;
+};
+
+/* Judge routed hop i while all so far are allowed; a hop that is not allowed
+ * becomes the reported destination. */
+static long hush_hop_step(__u32 i, void *ctx)
+{
+	struct hush_hopwalk *w = ctx;
+	struct hush_pkt *p = w->p;
+	struct hush_ruling *r = w->r;
+	struct hush_dest hop;
+
+	if (i >= p->nrouted || r->verdict != HUSH_VERDICT_ALLOW)
+		return 1;
+	hop = p->d;
+	hop.flags = 0;
+	__builtin_memcpy(hop.addr, p->routed[i & (HUSH_MAX_ROUTED - 1)], 16);
+	if (hop.family == HUSH_AF_INET) {
+		__u32 a;
+
+		__builtin_memcpy(&a, hop.addr, 4);
+		hush_dest_v4(&hop, a);
+	}
+	hush_lookup(w->gen, w->scope, &hop, r);
+	if (r->verdict != HUSH_VERDICT_ALLOW) {
+		p->d.flags |= HUSH_EVF_ROUTED;
+		__builtin_memcpy(p->d.addr, hop.addr, 16);
+	}
+	return 0;
+}
+
+/*
+ * The judge's miss path: the packet's scope, then its destination and every
+ * routed hop.  Returns 0 with r filled, or -1 when no scope applies (r
+ * untouched).  Global, and the hops a bpf_loop: the verifier checks it once,
+ * not once per state of the caller and per hop.
+ */
+__noinline int hush_judge_skb(struct __sk_buff *skb, struct hush_pkt *p, __u32 gen, __u64 leaf,
+			      struct hush_ruling *r)
+{
+	struct hush_hopwalk w = {.p = p, .r = r, .gen = gen};
+	struct hush_scope_val sv;
+
+	if (!p || !r || hush_scope_skb(skb, gen, leaf, &sv))
+		return -1;
+	r->scope = sv.scope;
+	r->mode = sv.mode;
+	hush_lookup(gen, sv.scope, &p->d, r);
+	w.scope = sv.scope;
+	bpf_loop(HUSH_MAX_ROUTED, hush_hop_step, &w, 0);
 	return 0;
 }
 
@@ -344,7 +456,7 @@ static __always_inline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u6
  * port 0 would: no established connection matches that, so only a listener
  * can.  A listener on the local port means the connection was accepted.
  */
-static __noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p)
+__noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *l;
@@ -379,8 +491,8 @@ static __noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt
  * client's record under its local port, which is what the proxy sees, and let
  * the packet pass (the redirect already decided).  Returns 1 if it was one.
  */
-static __noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt *p,
-				    const struct hush_cfg *cfg)
+__noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt *p,
+			     const struct hush_cfg *cfg)
 {
 	struct hush_dns_pkey key = {};
 	struct hush_dns_client *c;
@@ -418,20 +530,98 @@ static __noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt
 	return 1;
 }
 
-SEC("cgroup_skb/egress")
-int hush_egress(struct __sk_buff *skb)
+/*
+ * Judge a parsed packet (bad: unparsable, so denied), count it and report
+ * what was not simply allowed.  Returns 1 to pass, 0 to drop.  Global: the
+ * verifier checks it once for every way the packet was parsed.
+ */
+__noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad)
 {
 	struct hush_sk_state *st = NULL;
+	struct bpf_sock *sk = NULL;
 	struct hush_ruling r = {};
-	struct hush_pkt p = {};
-	struct hush_scope_val sv;
-	struct bpf_sock *sk;
 	struct hush_dkey k;
 	struct hush_cfg *cfg;
 	__u32 zero = 0, gen;
 	__u64 seq, leaf, cookie;
-	int bad, hit = -1;
+	int hit = -1;
 	__u8 ev;
+
+	if (!p)
+		return 0;
+	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
+	if (!cfg)
+		return 0;
+	seq = hush_seq(cfg);
+	gen = HUSH_GEN(seq);
+	leaf = bpf_skb_cgroup_id(skb);
+
+	/* A redirected DNS query on its way to the proxy. */
+	if (!bad && cfg->dns_port[0] && hush_dns_note(skb, p, cfg)) {
+		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
+		return 1;
+	}
+
+	/* 3. Memoized ruling for plain packets, else judge the destination
+	 *    and every routed hop. */
+	cookie = bpf_get_socket_cookie(skb);
+	if (!bad && !p->overflow && p->plain)
+		hit = hush_dcache_get((__u32)seq, leaf, &p->d, cookie, &k, &r);
+	if (hit < 0) {
+		r.verdict = HUSH_VERDICT_DENY;
+		r.rule = HUSH_RULE_DEFAULT;
+		r.mode = HUSH_MODE_ENFORCE;
+		r.scope = HUSH_SCOPE_NONE;
+		/* A plain packet has no routed hops: its ruling is the
+		 * destination's, and is memoized. */
+		if (!bad && !p->overflow && hush_judge_skb(skb, p, gen, leaf, &r) == 0 && p->plain)
+			hush_dcache_put(&k, &r);
+	}
+	r.seq = (__u32)seq;
+	ev = hush_ev_of(&r);
+
+	/* 4. Not allowed: a reply, or a packet a socket hook already reported? */
+	if (ev != HUSH_EV_ALLOW) {
+		sk = skb->sk;
+		if (sk)
+			sk = bpf_sk_fullsock(sk);
+	}
+	if (ev != HUSH_EV_ALLOW && !bad && !p->overflow && p->plain) {
+		if (sk && sk->protocol == IPPROTO_TCP && hush_is_reply(skb, p)) {
+			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
+			return 1;
+		}
+		if (sk)
+			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
+		if (ev == HUSH_EV_AUDIT && st && (st->flags & HUSH_SKF_JUDGED) &&
+		    st->seq == r.seq && st->family == p->d.family && st->dport == p->d.port &&
+		    hush_addr_eq(st->daddr, p->d.addr)) {
+			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_AUDIT);
+			return 1;
+		}
+	} else if (ev != HUSH_EV_ALLOW && sk) {
+		st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
+	}
+	/* hushd's DNS proxy forwarding to the policy resolver. */
+	if (ev != HUSH_EV_ALLOW && st && (st->flags & HUSH_SKF_PROXY) &&
+	    hush_is_resolver(cfg, &p->d)) {
+		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
+		return 1;
+	}
+
+	/* 5. Count, and report what was not simply allowed. */
+	hush_count(HUSH_HOOK_EGRESS, ev);
+	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
+		hush_emit(HUSH_HOOK_EGRESS, ev, &p->d, &r, cookie, leaf, st, 0);
+	return ev == HUSH_EV_DENY ? 0 : 1;
+}
+
+SEC("cgroup_skb/egress")
+int hush_egress(struct __sk_buff *skb)
+{
+	struct hush_pkt p = {};
+	struct bpf_sock *sk;
+	int bad;
 
 	/* 1. A listener only sends SYN-ACKs: replies, not egress. */
 	sk = skb->sk;
@@ -454,89 +644,8 @@ int hush_egress(struct __sk_buff *skb)
 			bad = hush_parse6(skb, &p);
 	}
 
-	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
-	if (!cfg)
-		return 0;
-	seq = hush_seq(cfg);
-	gen = HUSH_GEN(seq);
-	leaf = bpf_skb_cgroup_id(skb);
-
-	/* A redirected DNS query on its way to the proxy. */
-	if (!bad && cfg->dns_port[0] && hush_dns_note(skb, &p, cfg)) {
-		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
-		return 1;
-	}
-
-	/* 3. Memoized ruling for plain packets, else judge the destination
-	 *    and every routed hop. */
-	cookie = bpf_get_socket_cookie(skb);
-	if (!bad && !p.overflow && p.plain)
-		hit = hush_dcache_get((__u32)seq, leaf, &p.d, cookie, &k, &r);
-	if (hit < 0) {
-		r.verdict = HUSH_VERDICT_DENY;
-		r.rule = HUSH_RULE_DEFAULT;
-		r.mode = HUSH_MODE_ENFORCE;
-		r.scope = (__u32)-1;
-		if (!bad && !p.overflow && hush_scope_skb(skb, gen, leaf, &sv) == 0) {
-			r.scope = sv.scope;
-			r.mode = sv.mode;
-			hush_lookup(gen, sv.scope, &p.d, &r);
-			if (p.plain)
-				hush_dcache_put(&k, &r);
-			for (int i = 0; i < HUSH_MAX_ROUTED; i++) {
-				struct hush_dest hop;
-
-				if ((__u32)i >= p.nrouted || r.verdict != HUSH_VERDICT_ALLOW)
-					break;
-				hop = p.d;
-				hop.flags = 0;
-				__builtin_memcpy(hop.addr, p.routed[i], 16);
-				if (hop.family == HUSH_AF_INET) {
-					__u32 a;
-
-					__builtin_memcpy(&a, hop.addr, 4);
-					hush_dest_v4(&hop, a);
-				}
-				hush_lookup(gen, sv.scope, &hop, &r);
-				if (r.verdict != HUSH_VERDICT_ALLOW) {
-					p.d.flags |= HUSH_EVF_ROUTED;
-					__builtin_memcpy(p.d.addr, hop.addr, 16);
-				}
-			}
-		}
-	}
-	r.seq = (__u32)seq;
-	ev = hush_ev_of(&r);
-
-	/* 4. Not allowed: a reply, or a packet a socket hook already reported? */
-	if (ev != HUSH_EV_ALLOW && !bad && !p.overflow && p.plain) {
-		if (sk && sk->protocol == IPPROTO_TCP && hush_is_reply(skb, &p)) {
-			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
-			return 1;
-		}
-		if (sk)
-			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
-		if (ev == HUSH_EV_AUDIT && st && (st->flags & HUSH_SKF_JUDGED) &&
-		    st->seq == r.seq && st->family == p.d.family && st->dport == p.d.port &&
-		    hush_addr_eq(st->daddr, p.d.addr)) {
-			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_AUDIT);
-			return 1;
-		}
-	} else if (ev != HUSH_EV_ALLOW && sk) {
-		st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
-	}
-	/* hushd's DNS proxy forwarding to the policy resolver. */
-	if (ev != HUSH_EV_ALLOW && st && (st->flags & HUSH_SKF_PROXY) &&
-	    hush_is_resolver(cfg, &p.d)) {
-		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
-		return 1;
-	}
-
-	/* 5. Count, and report what was not simply allowed. */
-	hush_count(HUSH_HOOK_EGRESS, ev);
-	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)
-		hush_emit(HUSH_HOOK_EGRESS, ev, &p.d, &r, cookie, leaf, st, 0);
-	return ev == HUSH_EV_DENY ? 0 : 1;
+	/* 3.-5. Judge, count, report. */
+	return hush_judge_pkt(skb, &p, bad) ? 1 : 0;
 }
 
 SEC("cgroup/sock_create")

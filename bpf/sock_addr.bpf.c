@@ -19,31 +19,45 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Scope of the calling task's cgroup (sock_addr hooks run in the caller's
- * context; the ancestor walk is cached per leaf cgroup). */
-static __always_inline int hush_scope_current(__u32 gen, __u64 leaf, struct hush_scope_val *sv)
-{
-	struct hush_scope_val *v;
-	void *scopes;
-	int found = 0;
+/* State of a scope walk (bpf_loop callback context). */
+struct hush_scopewalk {
+	void *scopes;		   /* hush_scopes[gen] */
+	struct hush_scope_val *sv; /* the deepest hit so far */
+};
 
+/* One ancestor level (0: the root) per call; stops past the leaf. */
+static long hush_scope_step(__u32 lvl, void *ctx)
+{
+	struct hush_scopewalk *w = ctx;
+	struct hush_scope_val *v;
+	__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
+
+	if (!id)
+		return 1;
+	v = bpf_map_lookup_elem(w->scopes, &id);
+	if (v)
+		*w->sv = *v;
+	return 0;
+}
+
+/* Scope of the calling task's cgroup (sock_addr hooks run in the caller's
+ * context): the deepest ancestor with a hush_scopes entry, cached per leaf
+ * cgroup.  Global, and the walk a bpf_loop: the verifier checks one level
+ * once, not each level in each state of each caller. */
+__noinline int hush_scope_cur(__u32 gen, __u64 leaf, struct hush_scope_val *sv)
+{
+	struct hush_scopewalk w = {.sv = sv};
+
+	if (!sv)
+		return -1;
 	if (hush_scope_cached(gen, leaf, sv) == 0)
 		return 0;
-	scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
-	if (!scopes)
+	w.scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
+	if (!w.scopes)
 		return -1;
-	for (int lvl = 0; lvl < HUSH_MAX_CGROUP_DEPTH; lvl++) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
-
-		if (!id)
-			break;
-		v = bpf_map_lookup_elem(scopes, &id);
-		if (v) {
-			*sv = *v;
-			found = 1;
-		}
-	}
-	if (!found)
+	sv->scope = HUSH_SCOPE_NONE;
+	bpf_loop(HUSH_MAX_CGROUP_DEPTH, hush_scope_step, &w, 0);
+	if (sv->scope == HUSH_SCOPE_NONE)
 		return -1;
 	hush_scope_remember(gen, leaf, sv);
 	return 0;
@@ -84,25 +98,41 @@ static __always_inline int hush_dns_alive(__u32 slot)
 	return 1;
 }
 
+/* What a hook hands the redirect, and gets back. */
+struct hush_dnsreq {
+	__u8 oaddr[16]; /* in: the destination as the socket wrote it (v4 in [0..3]) */
+	__u16 port;	/* out: the proxy's port, host order */
+	__u8 pad[6];
+};
+
+#define HUSH_DNS_TO_PROXY 2 /* hush_dns_redirect: rewrite to the proxy */
+
 /*
  * Port-53 traffic of an enforced cgroup goes to hushd's DNS proxy, whatever
  * resolver it names; the proxy's own forwards to the policy resolver pass.
- * Returns 1 (redirected, or the proxy's forward: let through), 0 (no proxy
- * can take it: denied, reported), -1 (not ours: judge as usual).
+ * Returns HUSH_DNS_TO_PROXY (the client is recorded: the hook points the
+ * socket at 127.0.0.1/::1 port q->port and lets it through), 1 (the proxy's
+ * forward: let through), 0 (no proxy can take it: denied, reported), -1 (not
+ * ours: judge as usual).  A global function, checked once by the verifier;
+ * it leaves the address fields of ctx to the hook, because which of them a
+ * program may touch depends on its attach type.
  */
-static __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, int v6,
-					struct hush_dest *d, struct hush_cfg *cfg)
+__noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, struct hush_dest *d,
+				 const struct hush_cfg *cfg, struct hush_dnsreq *q)
 {
-	__u64 leaf = bpf_get_current_cgroup_id(), cookie = bpf_get_socket_cookie(ctx);
-	__u32 gen = HUSH_GEN(hush_seq(cfg));
 	struct hush_dns_client c = {};
 	struct hush_ruling r = {};
 	struct hush_scope_val sv;
-	__u32 slot, tgid;
-	__u64 pt, ug;
+	__u64 leaf, cookie, pt, ug;
+	__u32 gen, slot, tgid;
 	__u16 port;
 	__u8 ev;
 
+	if (!d || !cfg || !q)
+		return -1;
+	leaf = bpf_get_current_cgroup_id();
+	cookie = bpf_get_socket_cookie(ctx);
+	gen = HUSH_GEN(hush_seq(cfg));
 	slot = (d->l4 == HUSH_L4_TCP ? 1 : 0) + (d->family == HUSH_AF_INET6 ? 2 : 0);
 	port = cfg->dns_port[slot & (HUSH_DNS_SLOTS - 1)];
 	pt = bpf_get_current_pid_tgid();
@@ -121,7 +151,7 @@ static __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, i
 		hush_count(hook, HUSH_EV_ALLOW);
 		return 1;
 	}
-	if (d->port != HUSH_DNS_PORT || hush_scope_current(gen, leaf, &sv))
+	if (d->port != HUSH_DNS_PORT || hush_scope_cur(gen, leaf, &sv))
 		return -1;
 
 	/* No proxy, a dead one, or one this socket cannot reach (another
@@ -155,20 +185,19 @@ static __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, i
 	c.oport = d->port;
 	c.flags = d->flags;
 	__builtin_memcpy(c.daddr, d->addr, 16);
-	if (v6) {
-		__u32 w[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-			      ctx->user_ip6[3]};
-
-		__builtin_memcpy(c.oaddr, w, 16);
-	} else {
-		__u32 ip4 = ctx->user_ip4;
-
-		__builtin_memcpy(c.oaddr, &ip4, 4);
-	}
+	__builtin_memcpy(c.oaddr, q->oaddr, 16);
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 	bpf_map_update_elem(&hush_dnsck, &cookie, &c, BPF_ANY);
+	q->port = port;
+	hush_count(hook, HUSH_EV_ALLOW);
+	return HUSH_DNS_TO_PROXY;
+}
 
-	/* To the proxy: v4 (also a v6 socket naming a mapped address) or v6. */
+/* Point a redirected socket at the proxy: v4 (also a v6 socket naming a
+ * mapped address) or v6. */
+static __always_inline void hush_dns_to_proxy(struct bpf_sock_addr *ctx, int v6,
+					      const struct hush_dest *d, __u16 port)
+{
 	if (!v6) {
 		ctx->user_ip4 = bpf_htonl(HUSH_LO4);
 	} else if (d->family == HUSH_AF_INET) {
@@ -183,8 +212,6 @@ static __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, i
 		ctx->user_ip6[3] = bpf_htonl(1);
 	}
 	ctx->user_port = bpf_htons(port);
-	hush_count(hook, HUSH_EV_ALLOW);
-	return 1;
 }
 
 /* A reply from (or the peer of) the proxy: show the resolver the client
@@ -293,9 +320,25 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	/* 3. DNS goes to the proxy (or fails closed). */
 	if (d.l4 != HUSH_L4_OTHER &&
 	    (d.port == HUSH_DNS_PORT || d.port == cfg->dns_resolver_port)) {
-		hit = hush_dns_redirect(ctx, hook, v6, &d, cfg);
+		struct hush_dnsreq q = {};
+
+		if (v6) {
+			__u32 w[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+				      ctx->user_ip6[3]};
+
+			__builtin_memcpy(q.oaddr, w, 16);
+		} else {
+			__u32 ip4 = ctx->user_ip4;
+
+			__builtin_memcpy(q.oaddr, &ip4, 4);
+		}
+		hit = hush_dns_redirect(ctx, hook, &d, cfg, &q);
+		if (hit == HUSH_DNS_TO_PROXY) {
+			hush_dns_to_proxy(ctx, v6, &d, q.port);
+			return 1;
+		}
 		if (hit >= 0)
-			return hit;
+			return hit ? 1 : 0;
 	}
 
 	/* 4. Memoized ruling, else scope then verdict (no scope: deny). */
@@ -304,15 +347,15 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
 		r.mode = HUSH_MODE_ENFORCE;
-		r.scope = (__u32)-1;
-		if (hush_scope_current(gen, leaf, &sv) == 0) {
+		r.scope = HUSH_SCOPE_NONE;
+		if (hush_scope_cur(gen, leaf, &sv) == 0) {
 			r.scope = sv.scope;
 			r.mode = sv.mode;
 			hush_lookup(gen, sv.scope, &d, &r);
 			hush_dcache_put(&k, &r);
 		}
 	}
-	if (hit != 1 && r.scope != (__u32)-1)
+	if (hit != 1 && r.scope != HUSH_SCOPE_NONE)
 		hush_last_put(cookie, &k, &r);
 	r.seq = (__u32)seq;
 	ev = hush_ev_of(&r);
