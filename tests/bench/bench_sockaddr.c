@@ -447,11 +447,19 @@ static const struct {
 			      "floor_sendmsg4"},
     [ENGINE_LINK_SENDMSG6] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG,
 			      "floor_sendmsg6"},
+    [ENGINE_LINK_RECVMSG4] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_RECVMSG,
+			      "floor_recvmsg4"},
+    [ENGINE_LINK_RECVMSG6] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_RECVMSG,
+			      "floor_recvmsg6"},
+    [ENGINE_LINK_GETPEER4] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_GETPEERNAME,
+			      "floor_getpeer4"},
+    [ENGINE_LINK_GETPEER6] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_GETPEERNAME,
+			      "floor_getpeer6"},
 };
-_Static_assert(ENGINE_LINK_MAX == 6, "the floor mirrors hush's six hooks");
+_Static_assert(ENGINE_LINK_MAX == 10, "the floor mirrors hush's ten hooks");
 
-static int floor_prog[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1};
-static int floor_link[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1};
+static int floor_prog[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+static int floor_link[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 static uint32_t floor_id[ENGINE_LINK_MAX]; /* program ids while attached */
 
 static void floor_close(void)
