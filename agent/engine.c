@@ -106,8 +106,8 @@ const char *engine_link_name(enum engine_link l)
 
 const char *engine_hook_name(unsigned hook)
 {
-	static const char *const n[HUSH_HOOK_MAX] = {"connect4", "connect6", "sendmsg4", "sendmsg6",
-						     "egress"};
+	static const char *const n[HUSH_HOOK_MAX] = {"connect4", "connect6", "sendmsg4",
+						     "sendmsg6", "egress",   "sock_create"};
 	if (hook == HUSH_HOOK_DNS)
 		return "dns";
 	return hook < HUSH_HOOK_MAX ? n[hook] : "unknown";
@@ -372,7 +372,8 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 		return -ENOMEM;
 	e->nscopes = pc->nscopes;
 	for (size_t i = 0; i < pc->nscopes; i++) {
-		struct hush_scope_val v = {.scope = (__u32)i, .mode = pc->scopes[i].mode};
+		struct hush_scope_val v = {
+		    .scope = (__u32)i, .mode = pc->scopes[i].mode, .flags = pc->scopes[i].flags};
 		char p[PATH_MAX];
 		uint64_t id;
 		int ret;

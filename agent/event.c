@@ -76,6 +76,8 @@ const char *event_rule_text(const struct policy_compiled *pc, uint32_t id)
 		return "DNS proxy unavailable: fail closed";
 	if (id == HUSH_RULE_RESOLVER)
 		return "hushd's DNS proxy to the policy resolver";
+	if (id == HUSH_RULE_SOCK)
+		return "no rule allows this protocol beyond loopback";
 	if (!pc)
 		return NULL;
 	ri = policy_compiled_rule(pc, id);

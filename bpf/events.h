@@ -12,10 +12,11 @@
 #define HUSH_HOOK_SENDMSG4 2
 #define HUSH_HOOK_SENDMSG6 3
 #define HUSH_HOOK_EGRESS   4 /* cgroup_skb/egress backstop */
-#define HUSH_HOOK_MAX	   5
+#define HUSH_HOOK_SOCK	   5 /* cgroup/sock_create: a socket with no allowed use */
+#define HUSH_HOOK_MAX	   6
 /* User space only: a query judged by hushd's DNS proxy (no kernel counter,
  * no sequence number; never in the ring buffer). */
-#define HUSH_HOOK_DNS 5
+#define HUSH_HOOK_DNS 6
 
 /* Event verdicts (event.verdict, counter columns). */
 #define HUSH_EV_ALLOW 0

@@ -50,6 +50,7 @@
 #define HUSH_RULE_LOOPBACK 0xfffffffe /* implicit "allow loopback" */
 #define HUSH_RULE_NOPROXY  0xfffffffd /* DNS: no proxy could take the query */
 #define HUSH_RULE_RESOLVER 0xfffffffc /* hushd's proxy forwarding to the resolver */
+#define HUSH_RULE_SOCK	   0xfffffffb /* a raw/ping/other socket: no allowed use but loopback */
 
 /* Maximum cgroup depth searched for a scope. */
 #define HUSH_MAX_CGROUP_DEPTH 32

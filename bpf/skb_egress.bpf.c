@@ -348,17 +348,17 @@ __noinline int hush_parse6(struct __sk_buff *skb, struct hush_pkt *p)
 	return 0;
 }
 
-/* State of a scope walk (bpf_loop callback context). */
-struct hush_scopewalk {
+/* State of a packet's scope walk (bpf_loop callback context). */
+struct hush_skbwalk {
 	struct __sk_buff *skb;
 	void *scopes;		   /* hush_scopes[gen] */
 	struct hush_scope_val *sv; /* the deepest hit so far */
 };
 
 /* One ancestor level (0: the root) per call; stops past the leaf. */
-static long hush_scope_step(__u32 lvl, void *ctx)
+static long hush_skb_scope_step(__u32 lvl, void *ctx)
 {
-	struct hush_scopewalk *w = ctx;
+	struct hush_skbwalk *w = ctx;
 	struct hush_scope_val *v;
 	__u64 id = bpf_skb_ancestor_cgroup_id(w->skb, lvl);
 
@@ -372,11 +372,11 @@ static long hush_scope_step(__u32 lvl, void *ctx)
 
 /* Scope of the packet's socket cgroup: the deepest ancestor with a
  * hush_scopes entry, cached per leaf.  Global, and the walk a bpf_loop (see
- * hush_scope_cur in sock_addr.bpf.c). */
+ * hush_scope_cur in hush.bpf.h). */
 __noinline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u64 leaf,
 			      struct hush_scope_val *sv)
 {
-	struct hush_scopewalk w = {.skb = skb, .sv = sv};
+	struct hush_skbwalk w = {.skb = skb, .sv = sv};
 
 	if (!sv)
 		return -1;
@@ -386,7 +386,7 @@ __noinline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u64 leaf,
 	if (!w.scopes)
 		return -1;
 	sv->scope = HUSH_SCOPE_NONE;
-	bpf_loop(HUSH_MAX_CGROUP_DEPTH, hush_scope_step, &w, 0);
+	bpf_loop(HUSH_MAX_CGROUP_DEPTH, hush_skb_scope_step, &w, 0);
 	if (sv->scope == HUSH_SCOPE_NONE)
 		return -1;
 	hush_scope_remember(gen, leaf, sv);
@@ -648,6 +648,40 @@ int hush_egress(struct __sk_buff *skb)
 	return hush_judge_pkt(skb, &p, bad) ? 1 : 0;
 }
 
+/*
+ * A raw, ping or other non-TCP/UDP socket in a scope where no rule allows
+ * such protocols beyond loopback has no allowed use but loopback: report its
+ * creation (audit: it is made, so loopback stays usable; its packets meet
+ * the backstop).  `hush test` counts it as an attempt.
+ */
+__noinline int hush_sock_report(__u32 family, __u32 protocol, __u64 cookie)
+{
+	struct hush_ruling r = {};
+	struct hush_scope_val sv;
+	struct hush_dest d = {};
+	struct hush_cfg *cfg;
+	__u32 zero = 0, gen;
+	__u64 leaf;
+
+	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
+	if (!cfg)
+		return 0;
+	gen = HUSH_GEN(hush_seq(cfg));
+	leaf = bpf_get_current_cgroup_id();
+	if (hush_scope_cur(gen, leaf, &sv) || (sv.flags & HUSH_SCOPE_F_OTHER))
+		return 0;
+	d.family = family == HUSH_AF_INET ? HUSH_AF_INET : HUSH_AF_INET6;
+	d.proto = (__u8)protocol;
+	d.l4 = HUSH_L4_OTHER;
+	r.rule = HUSH_RULE_SOCK;
+	r.scope = sv.scope;
+	r.verdict = HUSH_VERDICT_DENY;
+	r.mode = HUSH_MODE_AUDIT;
+	hush_count(HUSH_HOOK_SOCK, HUSH_EV_AUDIT);
+	hush_emit(HUSH_HOOK_SOCK, HUSH_EV_AUDIT, &d, &r, cookie, leaf, NULL, 1);
+	return 0;
+}
+
 SEC("cgroup/sock_create")
 int hush_sock_create(struct bpf_sock *sk)
 {
@@ -660,6 +694,7 @@ int hush_sock_create(struct bpf_sock *sk)
 	 * spare them the storage (its allocation costs more than a judgement). */
 	if (sk->protocol == IPPROTO_TCP || sk->protocol == IPPROTO_UDP)
 		return 1;
+	hush_sock_report(sk->family, sk->protocol, bpf_get_socket_cookie(sk));
 	st = bpf_sk_storage_get(&hush_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
 		return 1;

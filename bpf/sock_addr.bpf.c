@@ -19,50 +19,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* State of a scope walk (bpf_loop callback context). */
-struct hush_scopewalk {
-	void *scopes;		   /* hush_scopes[gen] */
-	struct hush_scope_val *sv; /* the deepest hit so far */
-};
-
-/* One ancestor level (0: the root) per call; stops past the leaf. */
-static long hush_scope_step(__u32 lvl, void *ctx)
-{
-	struct hush_scopewalk *w = ctx;
-	struct hush_scope_val *v;
-	__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
-
-	if (!id)
-		return 1;
-	v = bpf_map_lookup_elem(w->scopes, &id);
-	if (v)
-		*w->sv = *v;
-	return 0;
-}
-
-/* Scope of the calling task's cgroup (sock_addr hooks run in the caller's
- * context): the deepest ancestor with a hush_scopes entry, cached per leaf
- * cgroup.  Global, and the walk a bpf_loop: the verifier checks one level
- * once, not each level in each state of each caller. */
-__noinline int hush_scope_cur(__u32 gen, __u64 leaf, struct hush_scope_val *sv)
-{
-	struct hush_scopewalk w = {.sv = sv};
-
-	if (!sv)
-		return -1;
-	if (hush_scope_cached(gen, leaf, sv) == 0)
-		return 0;
-	w.scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
-	if (!w.scopes)
-		return -1;
-	sv->scope = HUSH_SCOPE_NONE;
-	bpf_loop(HUSH_MAX_CGROUP_DEPTH, hush_scope_step, &w, 0);
-	if (sv->scope == HUSH_SCOPE_NONE)
-		return -1;
-	hush_scope_remember(gen, leaf, sv);
-	return 0;
-}
-
 /* Mark a socket let through in audit mode, for the egress backstop. */
 static __always_inline void hush_remember(struct bpf_sock_addr *ctx, const struct hush_dest *d,
 					  const struct hush_ruling *r, __u8 ev)

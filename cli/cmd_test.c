@@ -347,7 +347,10 @@ static void fmt_dest(const struct attempt *a, char *buf, size_t len)
 	const char *proto = event_proto_name(a->ev.proto, pb, sizeof(pb));
 
 	event_addr(&a->ev, addr, sizeof(addr));
-	if (a->ev.hook == HUSH_HOOK_DNS)
+	if (a->ev.hook == HUSH_HOOK_SOCK)
+		snprintf(buf, len, "%s socket (IPv%d): the policy allows it nothing but loopback",
+			 proto, a->ev.family == 2 ? 4 : 6);
+	else if (a->ev.hook == HUSH_HOOK_DNS)
 		snprintf(buf, len, "dns %s %s (asked %s%s%s)", a->qname[0] ? a->qname : "?",
 			 a->qtype, a->ev.family == 10 ? "[" : "", addr,
 			 a->ev.family == 10 ? "]" : "");
@@ -484,9 +487,10 @@ static void print_human(struct test *t, int code, const char *why)
 			fmt_intent(a, intent, sizeof(intent));
 			printf("  %s%s: %llu attempt%s, %s\n", dest, intent, (unsigned long long)n,
 			       n == 1 ? "" : "s",
-			       a->ev.verdict == HUSH_EV_AUDIT ? "let through (audit)"
-			       : a->ev.hook == HUSH_HOOK_DNS  ? "refused"
-							      : "denied");
+			       a->ev.hook == HUSH_HOOK_SOCK	? "created (reported)"
+			       : a->ev.verdict == HUSH_EV_AUDIT ? "let through (audit)"
+			       : a->ev.hook == HUSH_HOOK_DNS	? "refused"
+								: "denied");
 		}
 		cmdline_text(a, cl, sizeof(cl));
 		printf("    %llux pid %u %.16s", (unsigned long long)a->count, a->ev.tgid,
@@ -578,10 +582,13 @@ static void write_json(FILE *f, struct test *t, int code, const char *why)
 			json_cmdline(f, a);
 		else
 			fputs("null", f);
-		fprintf(
-		    f, ",\"hook\":\"%s\",\"proto\":\"%s\",\"daddr\":\"%s\",\"dport\":%u,\"qname\":",
-		    engine_hook_name(a->ev.hook), event_proto_name(a->ev.proto, pb, sizeof(pb)),
-		    event_addr(&a->ev, addr, sizeof(addr)), a->ev.dport);
+		fprintf(f, ",\"hook\":\"%s\",\"proto\":\"%s\",", engine_hook_name(a->ev.hook),
+			event_proto_name(a->ev.proto, pb, sizeof(pb)));
+		if (a->ev.hook == HUSH_HOOK_SOCK) /* a socket made: no destination yet */
+			fputs("\"daddr\":null,\"dport\":null,\"qname\":", f);
+		else
+			fprintf(f, "\"daddr\":\"%s\",\"dport\":%u,\"qname\":",
+				event_addr(&a->ev, addr, sizeof(addr)), a->ev.dport);
 		if (a->qname[0])
 			json_str(f, a->qname, sizeof(a->qname));
 		else

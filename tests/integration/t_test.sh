@@ -95,6 +95,23 @@ h_assert_json "$HT_JSON" ".result == \"noisy\" and (.attempts | length) == 1 and
 h_assert_json "$(grep '^{' "$H_TMP/resolve.out")" ".rcode == 5 and .us < $H_AT_ONCE_US" \
 	"resolving command: refused at once"
 
+# -- a socket the policy gives no use but loopback (ping socket, raw ICMP) --
+ht sock -- "$NETPROBE" ping 127.0.0.1
+rc "ping socket" 1 sock
+h_assert_json "$HT_JSON" '(.attempts | length) == 1 and (.attempts[0] | .hook == "sock_create" and .proto == "icmp" and .daddr == null and .verdict == "audit" and (.exe | endswith("netprobe")))' \
+	"ping socket: its creation is an attempt"
+if grep -q '"result":"ok"' "$H_TMP/sock.out"; then
+	h_pass "ping socket: loopback still answers"
+else
+	h_fail "ping socket: loopback still answers" "$(cat "$H_TMP/sock.out")"
+fi
+ipol=$(h_policy icmp.policy <<EOF
+allow $H_INT4
+EOF
+)
+ht sockok --policy "$ipol" -- "$NETPROBE" ping "$H_INT4"
+rc "ping socket: a policy that allows ICMP somewhere" 0 sockok
+
 # -- a grandchild that phones home after its parent exited --
 ht grandchild -- sh -c "(sleep 0.5; exec $NETPROBE connect $H_FORB4 443 --timeout-ms 500 >/dev/null) & exit 0"
 rc "grandchild after its parent exited" 1 grandchild
