@@ -99,6 +99,19 @@ struct engine {
 	uint64_t *scope_ids;
 };
 
+int engine_parse_ringbuf(const char *opt, const char *arg, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(arg, &end, 0);
+
+	if (*end || !*arg || v < 4096 || (v & (v - 1)) || v > (1ul << 30)) {
+		log_warnx("%s %s: need a power of two between 4096 and 1 GiB", opt, arg);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 const char *engine_link_name(enum engine_link l)
 {
 	return l < ENGINE_LINK_MAX ? link_names[l] : "?";

@@ -149,6 +149,10 @@ const char *engine_link_name(enum engine_link l);
 const char *engine_hook_name(unsigned hook);
 const char *engine_ev_name(unsigned ev);
 
+/* A --ringbuf-size argument: a power of two from 4096 to 1 GiB.  0, or
+ * -EINVAL after saying what is wrong (as "OPT ARG: ..."). */
+int engine_parse_ringbuf(const char *opt, const char *arg, uint32_t *out);
+
 /* Mount bpffs at /sys/fs/bpf if nothing is mounted there. */
 int engine_ensure_bpffs(void);
 

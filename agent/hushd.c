@@ -825,19 +825,10 @@ int main(int argc, char **argv)
 		case 'a':
 			d.log_allowed = true;
 			break;
-		case 'r': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 0);
-
-			if (*end || v < 4096 || (v & (v - 1)) || v > (1ul << 30)) {
-				log_warnx("--ringbuf-size %s: need a power of two between 4096 and "
-					  "1 GiB",
-					  optarg);
+		case 'r':
+			if (engine_parse_ringbuf("--ringbuf-size", optarg, &d.ringbuf))
 				return 2;
-			}
-			d.ringbuf = (uint32_t)v;
 			break;
-		}
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
 			break;

@@ -791,19 +791,10 @@ int do_test(struct cli *c, int argc, char **argv)
 		case 's':
 			t.sinkhole = true;
 			break;
-		case 'b': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 0);
-
-			if (*end || v < 4096 || (v & (v - 1)) || v > (1ul << 30)) {
-				log_warnx("--ringbuf-size %s: need a power of two between 4096 and "
-					  "1 GiB",
-					  optarg);
+		case 'b':
+			if (engine_parse_ringbuf("--ringbuf-size", optarg, &ro.ringbuf_bytes))
 				return test_usage();
-			}
-			ro.ringbuf_bytes = (uint32_t)v;
 			break;
-		}
 		default:
 			return test_usage();
 		}
