@@ -115,7 +115,7 @@ $(OUTPUT)/tests/%: tests/tools/%.c $(HDRS) $(LIB) | $(OUTPUT)/tests
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(PKG_LIBS) -o $@
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
-SAN_LIB_SRCS := $(RULES_SRCS) agent/attrib.c $(wildcard agent/dns.c)
+SAN_LIB_SRCS := $(RULES_SRCS) agent/attrib.c $(wildcard agent/dns.c) $(wildcard agent/sniff.c)
 UNIT_LIB_SRCS := $(SAN_LIB_SRCS) agent/db.c
 $(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)

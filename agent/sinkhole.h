@@ -60,9 +60,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SINKHOLE_FIRST_MAX 16384 /* bytes of a TCP connection read at most */
-#define SINKHOLE_FIRST_MS  2000	 /* time a TCP connection is given to speak */
-#define SINKHOLE_MAX_RECS  16384 /* records kept; more are counted as lost */
+#include "sniff.h" /* SINKHOLE_FIRST_MAX, the parsers */
+
+#define SINKHOLE_FIRST_MS 2000	/* time a TCP connection is given to speak */
+#define SINKHOLE_MAX_RECS 16384 /* records kept; more are counted as lost */
 
 struct sinkhole;
 
@@ -151,33 +152,6 @@ int sinkhole_name_of(struct sinkhole *s, int family, const uint8_t addr[16], cha
  * process is left in it).  NULL is ignored. */
 void sinkhole_stop(struct sinkhole *s);
 
-/*
- * The catcher's parsers, exposed for tests.  Pure code, bounds-checked to
- * the byte, no allocation.  Both return 1 when decided (fields filled, maybe
- * empty), 0 when more bytes are needed, -EINVAL when buf is not (a prefix
- * of) what they parse.
- *
- * sinkhole_tls_sni(): buf is the start of a TLS stream: records of type 22
- * (handshake) carrying a ClientHello, which may span several records.  The
- * server_name extension's first host_name goes to sni ("" if there is
- * none).  Decided as soon as the server_name extension has been read,
- * before the rest of the hello.  final: no more bytes will come; what began
- * as a well-formed ClientHello is then decided (1) even if incomplete, with
- * the name if it arrived.
- *
- * sinkhole_http_req(): buf is the start of an HTTP/1.x request: request line
- * "METHOD SP TARGET SP HTTP/1.d" CRLF (a bare LF is accepted), headers up to
- * the empty line; Host matched case-insensitively, its value without
- * surrounding blanks.  With final, a complete request line suffices (Host is
- * what has arrived of the headers).
- */
-struct sinkhole_http {
-	char method[16];
-	char path[512];
-	char host[256];
-};
-
-int sinkhole_tls_sni(const uint8_t *buf, size_t len, bool final, char *sni, size_t snilen);
-int sinkhole_http_req(const uint8_t *buf, size_t len, bool final, struct sinkhole_http *out);
+/* The catcher's parsers (TLS SNI, HTTP request) are in sniff.h. */
 
 #endif /* HUSH_AGENT_SINKHOLE_H */

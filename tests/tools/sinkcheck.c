@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "../../agent/sinkhole.h"
+#include "../../agent/sniff.h"
 
 #define MAX_INST 8
 
