@@ -20,7 +20,7 @@
  * Every address is local in S for what arrives from T, so whatever T sends
  * ends in S's sockets:
  *   - DNS, UDP and TCP port 53 to any address (S's own, the host's resolver
- *     from /etc/resolv.conf, 8.8.8.8...): answered by S.  A and AAAA of every
+ *     from /etc/resolv.conf, any other...): answered by S.  A and AAAA of every
  *     name get an address of the sinkhole pool, 198.19.128.0/17 and
  *     fd68:7573:6800:80::/64, distinct per name (the same index in both, so
  *     sinkhole_name_of() maps either back), TTL 60; ANY gets both; other
