@@ -556,8 +556,14 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	gen = HUSH_GEN(seq);
 	leaf = bpf_skb_cgroup_id(skb);
 
-	/* A redirected DNS query on its way to the proxy. */
-	if (!bad && cfg->dns_port[0] && hush_dns_note(skb, p, cfg)) {
+	/* A redirected DNS query on its way to the proxy (the port test inline:
+	 * every other packet skips the call). */
+	if (!bad && cfg->dns_port[0] &&
+	    (p->d.port == cfg->dns_port[HUSH_DNS_UDP4] ||
+	     p->d.port == cfg->dns_port[HUSH_DNS_TCP4] ||
+	     p->d.port == cfg->dns_port[HUSH_DNS_UDP6] ||
+	     p->d.port == cfg->dns_port[HUSH_DNS_TCP6]) &&
+	    hush_dns_note(skb, p, cfg)) {
 		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
 		return 1;
 	}

@@ -198,6 +198,22 @@ static bool digits(const char **p, int n, int *v)
 	return true;
 }
 
+/* A fraction of a second at **p (its separator first): nanoseconds into
+ * *frac (digits past the ninth are ignored); -EINVAL without a digit. */
+static int frac_part(const char **p, int64_t *frac)
+{
+	int fd = 0;
+
+	for ((*p)++; **p >= '0' && **p <= '9'; (*p)++, fd++)
+		if (fd < 9)
+			*frac = *frac * 10 + (**p - '0');
+	if (!fd)
+		return -EINVAL;
+	for (; fd < 9; fd++)
+		*frac *= 10;
+	return 0;
+}
+
 /*
  * An absolute time: "@EPOCH[.frac]", or "YYYY-MM-DD[(T| )HH:MM[:SS[.frac]]][Z|(+|-)HH[:]MM]"
  * (no zone: local time).
@@ -206,7 +222,7 @@ static int parse_abs_time(const char *s, int64_t *ns)
 {
 	struct tm tm = {0};
 	int64_t frac = 0, sec;
-	int y, mo, d, h = 0, mi = 0, se = 0, fd = 0;
+	int y, mo, d, h = 0, mi = 0, se = 0;
 	bool zone = false;
 	int off = 0;
 	const char *p = s;
@@ -223,15 +239,8 @@ static int parse_abs_time(const char *s, int64_t *ns)
 		if (errno || e > 9000000000LL)
 			return -EINVAL;
 		p = end;
-		if (*p == '.') {
-			for (p++; *p >= '0' && *p <= '9'; p++, fd++)
-				if (fd < 9)
-					frac = frac * 10 + (*p - '0');
-			if (!fd)
-				return -EINVAL;
-			for (; fd < 9; fd++)
-				frac *= 10;
-		}
+		if (*p == '.' && frac_part(&p, &frac))
+			return -EINVAL;
 		if (*p)
 			return -EINVAL;
 		*ns = (int64_t)e * 1000000000LL + frac;
@@ -248,15 +257,8 @@ static int parse_abs_time(const char *s, int64_t *ns)
 			p++;
 			if (!digits(&p, 2, &se))
 				return -EINVAL;
-			if (*p == '.' || *p == ',') {
-				for (p++; *p >= '0' && *p <= '9'; p++, fd++)
-					if (fd < 9)
-						frac = frac * 10 + (*p - '0');
-				if (!fd)
-					return -EINVAL;
-				for (; fd < 9; fd++)
-					frac *= 10;
-			}
+			if ((*p == '.' || *p == ',') && frac_part(&p, &frac))
+				return -EINVAL;
 		}
 	}
 	if (*p == 'Z' || *p == 'z') {
