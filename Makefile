@@ -11,8 +11,20 @@ PKG_CONFIG ?= pkg-config
 ARCH	  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3 libnl-3.0 libnl-route-3.0
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Recursively expanded (=, not :=): pkg-config runs when a recipe needs the
+# flags, after `make deps` has installed the packages on a fresh machine.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS  = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+# The version: `git describe` of the checkout (tags v*), else VERSION plus the
+# commit, else VERSION alone (a tarball).  Written to $(OUTPUT)/version.h only
+# when it changes, so a new commit rebuilds what prints it and nothing more.
+BASE_VERSION := $(shell cat VERSION 2>/dev/null || echo 0)
+HUSH_VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//' || true)
+ifeq ($(HUSH_VERSION),)
+HUSH_VERSION := $(BASE_VERSION)$(shell h=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	printf '+g%s' "$$h" && { git diff --quiet HEAD 2>/dev/null || printf '.dirty'; })
+endif
 
 WARN	  := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 CFLAGS	  ?= -O2 -g
@@ -36,7 +48,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
+.PHONY: FORCE all help deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
 	format-check install
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -77,6 +89,12 @@ $(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/agent $(OUTPUT)/rules $(OUTPUT)/cli $(OUTPUT)/
 $(OUTPUT)/unit $(OUTPUT)/fuzz $(OUTPUT)/bench $(OUTPUT)/bpftest $(OUTPUT)/san:
 	$(Q)mkdir -p $@
 
+$(OUTPUT)/version.h: FORCE | $(OUTPUT)
+	$(Q)printf '#define HUSH_VERSION "%s"\n' '$(HUSH_VERSION)' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+FORCE:
+
 # vmlinux.h from the running kernel's BTF (CO-RE relocates it elsewhere).
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(call msg,GEN,$@)
@@ -84,19 +102,22 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 		$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@; \
 	else echo "make: /sys/kernel/btf/vmlinux missing: need a kernel with CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; fi
 
-$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $@.d -MT $@ -c $< -o $@.tmp
 	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUTPUT)/%.o: %.c $(HDRS) $(SKELS) | $(OUTPUT)/agent $(OUTPUT)/rules $(OUTPUT)/cli
+# Header dependencies come from the compiler (-MMD -MP, the .d files below);
+# the generated headers must exist before the first compile.
+GEN_HDRS := $(SKELS) $(OUTPUT)/version.h $(OUTPUT)/vmlinux.h
+$(OUTPUT)/%.o: %.c | $(GEN_HDRS) $(OUTPUT)/agent $(OUTPUT)/rules $(OUTPUT)/cli
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -110,31 +131,32 @@ $(OUTPUT)/hush: $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/tools/%.c $(HDRS) $(LIB) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 SAN_LIB_SRCS := $(RULES_SRCS) agent/attrib.c $(wildcard agent/dns.c) $(wildcard agent/sniff.c)
 UNIT_LIB_SRCS := $(SAN_LIB_SRCS) agent/db.c
-$(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(OUTPUT)/unit
+# (several sources in one step: header dependencies by list, not -MMD)
+$(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(GEN_HDRS) $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(filter-out -O2,$(ALL_CFLAGS)) $(SAN_FLAGS) $< $(UNIT_LIB_SRCS) $(PKG_LIBS) -o $@
 
 # BPF tests: real programs in the real kernel (bpf_prog_test_run), ASan too.
-$(OUTPUT)/bpftest/%: tests/bpf/%.c $(LIB) $(HDRS) | $(OUTPUT)/bpftest
+$(OUTPUT)/bpftest/%: tests/bpf/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/bpftest
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
 
 # libFuzzer targets (clang).
-$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(SAN_LIB_SRCS) $(HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(SAN_LIB_SRCS) $(HDRS) | $(GEN_HDRS) $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I$(OUTPUT) -I. $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined $< $(SAN_LIB_SRCS) -o $@
 
-$(OUTPUT)/bench/%: tests/bench/%.c $(LIB) $(HDRS) | $(OUTPUT)/bench
+$(OUTPUT)/bench/%: tests/bench/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(PKG_LIBS) -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -lm -o $@
 
 unit: $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) ## build unit, BPF and fuzz test binaries
 
@@ -166,6 +188,8 @@ PREFIX ?= /usr/local
 install: all ## install hushd and hush under PREFIX
 	install -D -m 0755 $(OUTPUT)/hushd $(DESTDIR)$(PREFIX)/sbin/hushd
 	install -D -m 0755 $(OUTPUT)/hush $(DESTDIR)$(PREFIX)/sbin/hush
+
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 
 clean: ## remove the build directory
 	$(call msg,CLEAN,$(OUTPUT))
