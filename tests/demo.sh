@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# `sudo make demo`: hush denying a forbidden host, inside private network
+# `make demo` (as root): hush denying a forbidden host, inside private network
 # namespaces made for the demo (nothing leaves this machine, nothing is
 # attached outside a cgroup the demo creates), then everything is removed.
 set -u
@@ -20,7 +20,7 @@ die() {
 	exit 1
 }
 
-[ "$(id -u)" = 0 ] || die "needs root: sudo make demo"
+[ "$(id -u)" = 0 ] || die "needs root: run make demo as root"
 for f in "$OUTPUT/hushd" "$OUTPUT/hush" "$OUTPUT/tests/netprobe"; do
 	[ -x "$f" ] || die "$f is not built: run make first"
 done

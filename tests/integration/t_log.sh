@@ -415,8 +415,11 @@ else
 	h_fail "prune does not create a missing database" "rc $rc, $(ls "$H_TMP"/none.db* 2>&1)"
 fi
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v su >/dev/null; then
-	cp "$DB" "$H_TMP/private.db" && chmod 600 "$H_TMP/private.db" && chmod 755 "$H_TMP"
-	err=$(su nobody -s /bin/sh -c "'$HUSH' log --db '$H_TMP/private.db'" 2>&1)
+	# A copy of the binary in $H_TMP: the checkout may be where nobody cannot
+	# reach (a clone under /root, mode 0700).
+	cp "$DB" "$H_TMP/private.db" && chmod 600 "$H_TMP/private.db" && chmod 755 "$H_TMP" &&
+		install -m 0755 "$HUSH" "$H_TMP/hush-copy"
+	err=$(su nobody -s /bin/sh -c "'$H_TMP/hush-copy' log --db '$H_TMP/private.db'" 2>&1)
 	rc=$?
 	chmod 700 "$H_TMP"
 	if [ $rc = 1 ] && grep -q "need root or membership in group hush" <<<"$err"; then
