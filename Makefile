@@ -11,10 +11,11 @@ PKG_CONFIG ?= pkg-config
 ARCH	  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3 libnl-3.0 libnl-route-3.0
-# Recursively expanded (=, not :=): pkg-config runs when a recipe needs the
-# flags, after `make deps` has installed the packages on a fresh machine.
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS  = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Expanded on first use, once: pkg-config runs when a recipe first needs the
+# flags, after `make deps` has installed the packages on a fresh machine
+# (everything that uses them is recursively expanded, `=`).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 # The version: `git describe` of the checkout (tags v*), else VERSION plus the
 # commit, else VERSION alone (a tarball).  Written to $(OUTPUT)/version.h only
@@ -28,7 +29,7 @@ endif
 
 WARN	  := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 CFLAGS	  ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I$(OUTPUT) -I. $(PKG_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I$(OUTPUT) -I. $(PKG_CFLAGS)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPUT) -I.
 
