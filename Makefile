@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # hush: the one entry point.  `make help` lists the targets.
 
-OUTPUT	  ?= .output
+# SAN=1: hushd, hush and the tools with ASan/UBSan, in their own directory
+# (`make SAN=1 test TESTS=integration` runs the integration tier on them).
+SAN	  ?= 0
+OUTPUT	  ?= $(if $(filter 1,$(SAN)),.output-san,.output)
 ABS_OUTPUT := $(abspath $(OUTPUT))
 CC	  ?= cc
 CLANG	  ?= clang
@@ -28,16 +31,27 @@ HUSH_VERSION := $(BASE_VERSION)$(shell h=$$(git rev-parse --short=12 HEAD 2>/dev
 endif
 
 WARN	  := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
-CFLAGS	  ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I$(OUTPUT) -I. $(PKG_CFLAGS)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# Hardening, as Debian's hardening=+all: fortified libc calls, stack protector
+# and clash protection, position-independent executables, full RELRO.
+HARDEN_CFLAGS := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+ifeq ($(SAN),1)
+CFLAGS	  ?= $(SAN_FLAGS)
+HARDEN_CFLAGS := -fPIE
+else
+CFLAGS	  ?= -O2 -g
+endif
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -I$(OUTPUT) -I. $(PKG_CFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPUT) -I.
 
 # Debian packages `make deps` installs when missing (build, tests, demo, bench).
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
 	     libssl-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev pkg-config make gcc
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
-	     clang-format git sqlite3 libxml2-utils curl openssl
+	     clang-format git sqlite3 libxml2-utils curl openssl cppcheck shellcheck
 
 ifeq ($(V),1)
 Q =
@@ -49,7 +63,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: FORCE all help deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
+.PHONY: FORCE all help analyze compdb deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
 	format-check install
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -126,15 +140,15 @@ $(LIB): $(LIB_OBJS)
 
 $(OUTPUT)/hushd: $(OUTPUT)/agent/hushd.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(OUTPUT)/hush: $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 SAN_LIB_SRCS := $(RULES_SRCS) agent/attrib.c $(wildcard agent/dns.c) $(wildcard agent/sniff.c)
@@ -142,12 +156,12 @@ UNIT_LIB_SRCS := $(SAN_LIB_SRCS) agent/db.c
 # (several sources in one step: header dependencies by list, not -MMD)
 $(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(GEN_HDRS) $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(filter-out -O2,$(ALL_CFLAGS)) $(SAN_FLAGS) $< $(UNIT_LIB_SRCS) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $< $(UNIT_LIB_SRCS) $(PKG_LIBS) -o $@
 
 # BPF tests: real programs in the real kernel (bpf_prog_test_run), ASan too.
 $(OUTPUT)/bpftest/%: tests/bpf/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/bpftest
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
 
 # libFuzzer targets (clang).
 $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(SAN_LIB_SRCS) $(HDRS) | $(GEN_HDRS) $(OUTPUT)/fuzz
@@ -157,7 +171,7 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(SAN_LIB_SRCS) $(HDRS) | $(GEN_HDRS) $(OUTPUT)
 
 $(OUTPUT)/bench/%: tests/bench/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -lm -o $@
 
 unit: $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) ## build unit, BPF and fuzz test binaries
 
@@ -178,6 +192,20 @@ demo: deps-test all ## show hush denying a forbidden host inside private namespa
 
 bench: deps-test all $(BENCH_BINS) ## benchmarks; writes tests/bench/RESULTS.md (root)
 	$(Q)OUTPUT=$(ABS_OUTPUT) tests/bench/run.sh
+
+analyze: all ## static analysis: cppcheck and shellcheck (also in make check's lint tier)
+	$(Q)OUTPUT=$(ABS_OUTPUT) tests/analyze.sh
+
+# compile_commands.json for clangd and clang-tidy: every user-space source with
+# the flags the build uses.
+COMPDB_SRCS = $(RULES_SRCS) $(AGENT_SRCS) agent/hushd.c $(CLI_SRCS) $(TOOLS_SRCS) $(BPFT_SRCS) \
+	      $(BENCH_SRCS)
+compdb: | $(GEN_HDRS) ## write compile_commands.json (clangd, clang-tidy)
+	$(call msg,GEN,compile_commands.json)
+	$(Q){ sep='['; for f in $(COMPDB_SRCS); do \
+		printf '%s\n{"directory": "%s", "file": "%s", "command": "%s -c %s"}' \
+			"$$sep" "$(CURDIR)" "$$f" "$(CC) $(ALL_CFLAGS)" "$$f"; sep=','; done; \
+		echo; echo ']'; } > compile_commands.json
 
 format: ## clang-format every C file in place
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')

@@ -12,7 +12,8 @@
 # TESTS="unit bpf integration" (default: all tiers) and FILTER=regex narrow the run.
 set -u
 OUTPUT=${OUTPUT:-$(pwd)/.output}
-export OUTPUT HUSH_SRC=$(pwd)
+HUSH_SRC=$(pwd)
+export OUTPUT HUSH_SRC
 cd "$(dirname "$0")/.." || exit 2
 TIERS=${TESTS:-"lint unit fuzz bpf integration"}
 FILTER=${FILTER:-.}

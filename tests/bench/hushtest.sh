@@ -47,6 +47,7 @@ for k in $kinds; do
 done
 for r in $(seq 1 "$ROUNDS"); do
 	# Rotate the order every round.
+	# shellcheck disable=SC2086 # $kinds is a word list, split on purpose
 	set -- $kinds
 	for _ in $(seq 1 $((r % 4))); do
 		set -- "$@" "$1"

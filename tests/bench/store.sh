@@ -337,6 +337,7 @@ onset=$(jq -rs '[.[] | select(.name == "ramp")] as $r |
 md "**Loss starts**: $onset offered by $PROCS paced processes with the default 4 MiB ring buffer.  $(series_line ramp "The ramp")."
 md ""
 if [ "$DIAG" = 1 ]; then
+	# shellcheck disable=SC2017 # events per ring first, then per second: the order is meant
 	md "What the onset depends on: a 4 MiB ring holds $((4194304 / rec)) events, so between two of hushd's timed polls (every 100 ms) it absorbs up to $((4194304 / rec * 10)) attempts/s without any wakeup; faster, hushd must be woken.  Records are submitted without a wakeup except in windows of fill level above hush_wake_bytes (bpf/hush.bpf.h, hush_emit), and producers reserving concurrently on several CPUs can jump over a window, so no record wakes hushd until its timed poll.  The other two series isolate that: one producer (no concurrent reservations) and a 16 MiB ring (lasts longer than the poll interval at these rates).  $(series_line diag-1proc "One process").  $(series_line diag-16m "16 MiB")."
 	md ""
 fi

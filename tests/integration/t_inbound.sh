@@ -54,9 +54,11 @@ h_bg --out "$H_TMP/out.out" --err "$H_TMP/out.err" --cg "$cg" -- bash -c '
 	if read -r -t 2 line <&3; then echo "reply:$line"; else echo "no-reply"; fi
 ' _ "$H_FORB4" "$H_TMP/go-out"
 
-h_wait_for_line "$H_TMP/pre.out" '^connected' 5 &&
-	h_wait_for_line "$H_TMP/out.out" '^connected' 5 ||
-	{ h_fail "inbound: setup" "clients did not connect"; h_done; }
+if ! h_wait_for_line "$H_TMP/pre.out" '^connected' 5 ||
+	! h_wait_for_line "$H_TMP/out.out" '^connected' 5; then
+	h_fail "inbound: setup" "clients did not connect"
+	h_done
+fi
 
 h_hushd_start "$policy" "$cg" || h_done
 

@@ -80,6 +80,7 @@ else
 	h_fail "rows: a denied connect with process, cgroup and rule" "got '$row'"
 fi
 n=$(q "SELECT sum(count) || ' ' || count(*) || ' ' || (min(first_ts) <= max(ts)) FROM events WHERE tgid = $storm_pid AND kind = 'attempt'")
+# shellcheck disable=SC2086 # three numbers, split on purpose
 set -- $n
 if [ "${1:-0}" = 20000 ] && [ "${2:-0}" -ge 1 ] && [ "${2:-0}" -le 200 ] && [ "${3:-0}" = 1 ]; then
 	h_pass "rows: 20000 repeats coalesced into $2 rows with exact count"
@@ -122,6 +123,7 @@ h_stop "$H_HUSHD_PID"
 h_hushd_start "$policy" "$cg" --no-dns-proxy --db "$db" --quiet --ringbuf-size 65536 || h_done
 spids=()
 for p in 6000 7000; do
+	# shellcheck disable=SC2016 # the inner shell expands $$ and $1
 	nsenter "--net=/run/netns/$H_NS_HOST" -- sh -c \
 		'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$cg" \
 		"$NETPROBE" storm "$H_FORB4" "$p" --count 1500000 --ports 40 \
@@ -142,6 +144,7 @@ else
 	h_fail "kill: the storm was denied throughout (3M EPERM)" "$(cat "$H_TMP"/storm.*)"
 fi
 check_reconciled "kill: database counts + gap rows equal the kernel counters" 20
+# shellcheck disable=SC2086 # id and hash, split on purpose
 set -- $before
 if [ "$(q "SELECT hex(hash) FROM events WHERE id = ${1:-0}")" = "${2:-x}" ]; then
 	h_pass "kill: the last row committed before SIGKILL is still there, unchanged"
@@ -181,6 +184,7 @@ db2=$H_TMP/behind/hush.db
 h_hushd_start "$policy" "$cg" --no-dns-proxy --db "$db2" --quiet || h_done
 spids=()
 for p in 1 2; do
+	# shellcheck disable=SC2016 # the inner shell expands $$ and $1
 	nsenter "--net=/run/netns/$H_NS_HOST" -- sh -c \
 		'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$cg" \
 		"$NETPROBE" storm "$H_FORB4" 1 --count 2500000 --ports 60000 \

@@ -67,6 +67,7 @@ fr_run() {
 	[ -f "$dir/.hush-freshroot" ] || die "$dir is not a root made by freshroot.sh make"
 	dir=$(cd "$dir" && pwd)
 	# The inner script gets the root and the command as arguments.
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --mount --propagation private -- /bin/bash -euc '
 		r=$1
 		shift
