@@ -22,12 +22,17 @@ failures=()
 logdir=$OUTPUT/test-logs
 mkdir -p "$logdir"
 
+# The test binaries in a directory (not the compiler's .d files beside them).
+executables() {
+	find "$1" -maxdepth 1 -name 'test_*' -type f -perm -u+x 2>/dev/null | sort
+}
+
 list_tier() {
 	case $1 in
 	lint) echo tests/lint.sh ;;
-	unit) ls "$OUTPUT"/unit/test_* 2>/dev/null ;;
+	unit) executables "$OUTPUT"/unit ;;
 	fuzz) echo tests/fuzz/smoke.sh ;;
-	bpf) ls "$OUTPUT"/bpftest/test_* 2>/dev/null ;;
+	bpf) executables "$OUTPUT"/bpftest ;;
 	integration) ls tests/integration/t_*.sh 2>/dev/null ;;
 	esac
 }
