@@ -12,14 +12,14 @@
 #include "cgroup.h"
 #include "engine.h"
 #include "event.h"
+#include "json.h"
+#include "util.h"
 
 int64_t event_boot_to_real(void)
 {
-	struct timespec b, r;
+	int64_t b = boot_ns();
 
-	clock_gettime(CLOCK_BOOTTIME, &b);
-	clock_gettime(CLOCK_REALTIME, &r);
-	return ((int64_t)r.tv_sec - b.tv_sec) * 1000000000LL + (r.tv_nsec - b.tv_nsec);
+	return real_ns() - b;
 }
 
 const char *event_proto_name(uint8_t proto, char *buf, size_t len)
@@ -46,22 +46,6 @@ const char *event_addr(const struct hush_event *e, char *buf, size_t len)
 	if (!inet_ntop(e->family == 2 ? AF_INET : AF_INET6, e->daddr, buf, (socklen_t)len))
 		snprintf(buf, len, "?");
 	return buf;
-}
-
-void json_str(FILE *f, const char *s, size_t maxlen)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < maxlen && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
 }
 
 const char *event_rule_text(const struct policy_compiled *pc, uint32_t id)
@@ -160,56 +144,78 @@ const char *event_cgroup_name(uint64_t id)
 	return cgcache[slot].path;
 }
 
-static void json_str_or_null(FILE *f, const char *s)
-{
-	if (s && s[0])
-		json_str(f, s, 4096);
-	else
-		fputs("null", f);
-}
-
-static void print_cmdline(FILE *f, const struct hush_proc *proc)
+/* The command line (NUL-separated arguments) as an array of strings. */
+static void put_cmdline(struct json_writer *w, const struct hush_proc *proc)
 {
 	uint32_t len = proc->cmdline_len;
 	size_t i = 0;
-	int first = 1;
 
 	if (len > sizeof(proc->cmdline))
 		len = sizeof(proc->cmdline);
-	fputc('[', f);
+	jsonw_arr_begin(w);
 	while (i < len) {
 		size_t n = strnlen(proc->cmdline + i, len - i);
 
-		fputs(first ? "" : ",", f);
-		json_str(f, proc->cmdline + i, n);
-		first = 0;
+		jsonw_strn(w, proc->cmdline + i, n);
 		i += n + 1;
 	}
-	fputc(']', f);
+	jsonw_arr_end(w);
 }
 
 size_t event_cmdline_json(const struct hush_proc *proc, char *buf, size_t len)
 {
-	FILE *f = fmemopen(buf, len, "w");
-	long n;
+	struct json_writer w;
+	size_t n = 0;
 
-	if (!f) {
+	jsonw_init_buf(&w, 0);
+	put_cmdline(&w, proc);
+	if (jsonw_finish(&w) == 0 && w.len < len) {
+		memcpy(buf, w.buf, w.len + 1);
+		n = w.len;
+	} else {
 		snprintf(buf, len, "[]");
-		return 2;
+		n = 2;
 	}
-	print_cmdline(f, proc);
-	n = ftell(f);
-	if (fclose(f) != 0 || n < 0 || (size_t)n >= len) {
-		snprintf(buf, len, "[]");
-		return 2;
-	}
-	return (size_t)n;
+	jsonw_free(&w);
+	return n;
 }
 
 /* A DNS query's strings (any may be NULL). */
 struct ev_dns {
 	const char *qname, *qtype, *note;
 };
+
+/* "cgroup" and what its path tells: container, runtime, unit, pod. */
+static void put_cgroup(struct json_writer *w, uint64_t cgroup_id)
+{
+	const char *cg = event_cgroup_name(cgroup_id);
+	struct attrib a;
+
+	attrib_parse(cg, &a);
+	jsonw_key(w, "cgroup");
+	jsonw_str_or_null(w, cg);
+	jsonw_key(w, "container_id");
+	jsonw_str_or_null(w, a.container_id);
+	jsonw_key(w, "container_runtime");
+	jsonw_str_or_null(w, a.runtime);
+	jsonw_key(w, "unit");
+	jsonw_str_or_null(w, a.unit);
+	jsonw_key(w, "pod_uid");
+	jsonw_str_or_null(w, a.pod_uid);
+}
+
+static void put_flags(struct json_writer *w, uint32_t flags)
+{
+	static const char *const names[] = {"mapped",	"anyaddr", "routed",
+					    "fragment", "noproc",  "no_dns_proxy"};
+
+	jsonw_key(w, "flags");
+	jsonw_arr_begin(w);
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & (1u << i))
+			jsonw_str(w, names[i]);
+	jsonw_arr_end(w);
+}
 
 /* One JSON line.  A DNS event (hook HUSH_HOOK_DNS) gets "qname" and "qtype"
  * from dns (null when dns or they are NULL), and "note" when set. */
@@ -219,87 +225,64 @@ static int print_json(FILE *f, const struct hush_event *e, const struct ev_dns *
 {
 	int64_t ns = (int64_t)e->ts_ns + boot_to_real;
 	time_t sec = (time_t)(ns / 1000000000LL);
-	char ts[64], addr[INET6_ADDRSTRLEN], pb[8];
+	char ts[64], tsf[80], addr[INET6_ADDRSTRLEN], pb[8], sc[16];
 	const char *rt = event_rule_text(pc, e->rule);
+	struct json_writer w;
 	struct tm tm;
 
 	gmtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(f, "{\"ts\":\"%s.%06lldZ\",\"hook\":\"%s\",\"verdict\":\"%s\",\"rule\":%u,", ts,
-		(long long)(ns % 1000000000LL) / 1000, engine_hook_name(e->hook),
-		engine_ev_name(e->verdict), e->rule);
-	fputs("\"rule_text\":", f);
-	if (rt)
-		json_str(f, rt, 4096);
-	else
-		fputs("null", f);
-	fprintf(f, ",\"family\":\"%s\",\"proto\":\"%s\",\"daddr\":\"%s\",\"dport\":%u,",
-		e->family == 2 ? "ipv4" : "ipv6", event_proto_name(e->proto, pb, sizeof(pb)),
-		event_addr(e, addr, sizeof(addr)), e->dport);
+	snprintf(tsf, sizeof(tsf), "%s.%06lldZ", ts, (long long)(ns % 1000000000LL) / 1000);
+	jsonw_init_file(&w, f, JSON_LINES);
+	jsonw_obj_begin(&w);
+	jsonw_str_field(&w, "ts", tsf);
+	jsonw_str_field(&w, "hook", engine_hook_name(e->hook));
+	jsonw_str_field(&w, "verdict", engine_ev_name(e->verdict));
+	jsonw_uint_field(&w, "rule", e->rule);
+	jsonw_key(&w, "rule_text");
+	jsonw_strn(&w, rt, 4096);
+	jsonw_str_field(&w, "family", e->family == 2 ? "ipv4" : "ipv6");
+	jsonw_str_field(&w, "proto", event_proto_name(e->proto, pb, sizeof(pb)));
+	jsonw_str_field(&w, "daddr", event_addr(e, addr, sizeof(addr)));
+	jsonw_uint_field(&w, "dport", e->dport);
 	if (e->hook == HUSH_HOOK_DNS) {
-		fputs("\"qname\":", f);
-		json_str_or_null(f, dns ? dns->qname : NULL);
-		fputs(",\"qtype\":", f);
-		json_str_or_null(f, dns ? dns->qtype : NULL);
+		jsonw_key(&w, "qname");
+		jsonw_str_or_null(&w, dns ? dns->qname : NULL);
+		jsonw_key(&w, "qtype");
+		jsonw_str_or_null(&w, dns ? dns->qtype : NULL);
 		if (dns && dns->note && dns->note[0]) {
-			fputs(",\"note\":", f);
-			json_str(f, dns->note, 4096);
+			jsonw_key(&w, "note");
+			jsonw_strn(&w, dns->note, 4096);
 		}
-		fputc(',', f);
 	}
-	fprintf(f, "\"pid\":%u,\"tgid\":%u,\"uid\":%u,\"gid\":%u,\"comm\":", e->pid, e->tgid,
-		e->uid, e->gid);
-	json_str(f, e->comm, sizeof(e->comm));
-	fputs(",\"exe\":", f);
-	if (proc && proc->exe[0])
-		json_str(f, proc->exe, sizeof(proc->exe));
-	else
-		fputs("null", f);
-	fputs(",\"cmdline\":", f);
+	jsonw_uint_field(&w, "pid", e->pid);
+	jsonw_uint_field(&w, "tgid", e->tgid);
+	jsonw_uint_field(&w, "uid", e->uid);
+	jsonw_uint_field(&w, "gid", e->gid);
+	jsonw_key(&w, "comm");
+	jsonw_strn(&w, e->comm, sizeof(e->comm));
+	jsonw_key(&w, "exe");
+	jsonw_strn(&w, proc && proc->exe[0] ? proc->exe : NULL, sizeof(proc->exe));
+	jsonw_key(&w, "cmdline");
 	if (proc && proc->cmdline_len)
-		print_cmdline(f, proc);
+		put_cmdline(&w, proc);
 	else
-		fputs("null", f);
-	{
-		const char *cg = event_cgroup_name(e->cgroup_id);
-		struct attrib a;
-
-		attrib_parse(cg, &a);
-		fputs(",\"cgroup\":", f);
-		json_str_or_null(f, cg);
-		fputs(",\"container_id\":", f);
-		json_str_or_null(f, a.container_id);
-		fputs(",\"container_runtime\":", f);
-		json_str_or_null(f, a.runtime);
-		fputs(",\"unit\":", f);
-		json_str_or_null(f, a.unit);
-		fputs(",\"pod_uid\":", f);
-		json_str_or_null(f, a.pod_uid);
+		jsonw_null(&w);
+	put_cgroup(&w, e->cgroup_id);
+	jsonw_uint_field(&w, "cgroup_id", e->cgroup_id);
+	jsonw_uint_field(&w, "cookie", e->cookie);
+	jsonw_key(&w, "scope");
+	if (pc && e->scope < pc->nscopes) {
+		jsonw_strn(&w, pc->scopes[e->scope].path, 4096);
+	} else if (e->scope == (uint32_t)-1) {
+		jsonw_null(&w);
+	} else {
+		snprintf(sc, sizeof(sc), "#%u", e->scope);
+		jsonw_str(&w, sc);
 	}
-	fprintf(f,
-		",\"cgroup_id\":%llu,\"cookie\":%llu,\"scope\":", (unsigned long long)e->cgroup_id,
-		(unsigned long long)e->cookie);
-	if (pc && e->scope < pc->nscopes)
-		json_str(f, pc->scopes[e->scope].path, 4096);
-	else if (e->scope == (uint32_t)-1)
-		fputs("null", f);
-	else
-		fprintf(f, "\"#%u\"", e->scope);
-	fputs(",\"flags\":[", f);
-	{
-		static const char *const names[] = {"mapped",	"anyaddr", "routed",
-						    "fragment", "noproc",  "no_dns_proxy"};
-		int first = 1;
-
-		for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			if (e->flags & (1u << i)) {
-				fprintf(f, "%s\"%s\"", first ? "" : ",", names[i]);
-				first = 0;
-			}
-		}
-	}
-	fputs("]}\n", f);
-	return ferror(f) ? -1 : 0;
+	put_flags(&w, e->flags);
+	jsonw_obj_end(&w);
+	return jsonw_finish(&w) ? -1 : 0;
 }
 
 int event_print_json(FILE *f, const struct hush_event *e, const struct policy_compiled *pc,

@@ -12,6 +12,7 @@
 #include "../bpf/events.h"
 #include "../bpf/exec.h"
 #include "../rules/policy.h"
+#include "json.h" /* json_str(), for the emitters not yet on the writer */
 
 /* Nanoseconds to add to a CLOCK_BOOTTIME stamp to get CLOCK_REALTIME. */
 int64_t event_boot_to_real(void);
@@ -54,8 +55,5 @@ const char *event_rule_text(const struct policy_compiled *pc, uint32_t id);
 const char *event_cgroup_name(uint64_t id);
 /* proc's command line as a JSON array of strings into buf; returns its length. */
 size_t event_cmdline_json(const struct hush_proc *proc, char *buf, size_t len);
-
-/* JSON string with quotes; control characters and non-ASCII bytes escaped. */
-void json_str(FILE *f, const char *s, size_t maxlen);
 
 #endif /* HUSH_AGENT_EVENT_H */

@@ -4,6 +4,9 @@
 #define HUSH_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "../agent/fsutil.h"
 
 /* Exit codes shared by every command. */
 #define EXIT_OK	   0
@@ -24,7 +27,10 @@ int do_run(struct cli *c, int argc, char **argv);
 int do_test(struct cli *c, int argc, char **argv);
 int do_log(struct cli *c, int argc, char **argv);
 
-/* Read a whole file (policy files are at most 16 MiB). */
-int cli_read_file(const char *path, char **buf, size_t *len);
+/* Read a whole file ("-": standard input; policy files are at most 16 MiB). */
+static inline int cli_read_file(const char *path, char **buf, size_t *len)
+{
+	return read_file(path, buf, len);
+}
 
 #endif /* HUSH_CLI_CLI_H */

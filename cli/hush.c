@@ -47,62 +47,6 @@ static void usage(FILE *f)
 		   "see above)\n");
 }
 
-int cli_read_file(const char *path, char **buf, size_t *len)
-{
-	size_t cap = 8192, n = 0;
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	char *b;
-
-	if (!f)
-		return -errno;
-	b = malloc(cap);
-	if (!b) {
-		if (f != stdin)
-			fclose(f);
-		return -ENOMEM;
-	}
-	for (;;) {
-		size_t r;
-
-		if (n == cap) {
-			char *nb;
-
-			if (cap > (32u << 20)) {
-				free(b);
-				if (f != stdin)
-					fclose(f);
-				return -EFBIG;
-			}
-			cap *= 2;
-			nb = realloc(b, cap);
-			if (!nb) {
-				free(b);
-				if (f != stdin)
-					fclose(f);
-				return -ENOMEM;
-			}
-			b = nb;
-		}
-		r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		int err = -EIO;
-
-		free(b);
-		if (f != stdin)
-			fclose(f);
-		return err;
-	}
-	if (f != stdin)
-		fclose(f);
-	*buf = b;
-	*len = n;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct cli c = {.pin_dir = ENGINE_DEFAULT_PIN_DIR, .run_dir = ENGINE_DEFAULT_RUN_DIR};

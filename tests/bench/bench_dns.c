@@ -64,6 +64,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../agent/util.h"
+
 #define MAX_SOCKETS  64
 #define MAX_WINDOW   16384
 #define MAX_COUNT    50000000L
@@ -143,14 +145,6 @@ struct run {
 	int next_sock;
 	struct stats st;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -768,7 +762,7 @@ static int load_names(struct run *r, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[1024];
-	long cap = 0;
+	size_t cap = 0;
 	int ret = -1;
 
 	if (!f) {
@@ -790,15 +784,8 @@ static int load_names(struct run *r, const char *path)
 			fprintf(stderr, "bench_dns: %s: invalid name \"%s\"\n", path, p);
 			goto out;
 		}
-		if (r->nnames == cap) {
-			char **nn;
-
-			cap = cap ? cap * 2 : 1024;
-			nn = realloc(r->names, (size_t)cap * sizeof(*nn));
-			if (!nn)
-				goto out;
-			r->names = nn;
-		}
+		if (GROW(r->names, cap, (size_t)r->nnames + 1, 1024) < 0)
+			goto out;
 		r->names[r->nnames] = strdup(p);
 		if (!r->names[r->nnames])
 			goto out;

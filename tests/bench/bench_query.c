@@ -61,6 +61,7 @@
 #include <sqlite3.h>
 
 #include "../../agent/db.h"
+#include "../../agent/util.h"
 
 extern char **environ;
 
@@ -74,22 +75,6 @@ extern char **environ;
 #define MAX_RUNS      1000
 #define MAX_CAND      8
 #define INSERT_ROUNDS 2
-
-static int64_t real_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 /* ---- the synthetic log ---- */
 

@@ -80,6 +80,7 @@
 #include <bpf/bpf.h>
 
 #include "agent/engine.h"
+#include "agent/util.h"
 #include "rules/policy.h"
 
 extern char **environ;
@@ -144,23 +145,17 @@ static void note(const char *fmt, ...)
 	va_end(ap);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* CPU time of the calling thread.  This kernel has no IRQ time accounting,
  * so it includes the softirq work (loopback receive, ACKs) done while the
  * thread runs, and excludes time other jobs on the CPU take from us. */
 static double cpu_s(void)
 {
-	struct timespec ts;
+	return now_s(CLOCK_THREAD_CPUTIME_ID);
+}
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+static double wall_s(void)
+{
+	return now_s(CLOCK_MONOTONIC);
 }
 
 static void pin_cpu(int cpu)
@@ -319,9 +314,7 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 			b->len += (size_t)n;
 			return;
 		}
-		b->cap = (b->cap + (size_t)n + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p)
+		if (GROW(b->p, b->cap, b->len + (size_t)n + 1, 256) < 0)
 			die("out of memory");
 	}
 }
@@ -362,18 +355,18 @@ static void make_policy(struct pol *out, const uint32_t *v4, size_t n4, const ui
 		v6_text(s, sizeof(s), v6[i]);
 		bprintf(&b, "allow %s/48\n", s);
 	}
-	t0 = now_s();
+	t0 = wall_s();
 	if (policy_parse("bench", b.p, b.len, &p, &errs)) {
 		policy_errors_print(&errs, "bench_sockaddr: ", stderr);
 		die("generated policy does not parse");
 	}
-	out->parse_s = now_s() - t0;
-	t0 = now_s();
+	out->parse_s = wall_s() - t0;
+	t0 = wall_s();
 	if (policy_compile(p, &out->pc, &errs)) {
 		policy_errors_print(&errs, "bench_sockaddr: ", stderr);
 		die("generated policy does not compile");
 	}
-	out->compile_s = now_s() - t0;
+	out->compile_s = wall_s() - t0;
 	out->text = policy_to_string(p);
 	if (!out->text)
 		die("policy_to_string failed");
@@ -412,11 +405,11 @@ static void *reader_main(void *arg)
 
 	pin_cpu(opt.aux_cpu);
 	while (!atomic_load(&reader_stop)) {
-		double t0 = now_s();
+		double t0 = wall_s();
 		int n = engine_poll(e, 100);
 
 		atomic_fetch_add(&reader_polls, 1);
-		if (n >= 0 && now_s() - t0 < 0.090)
+		if (n >= 0 && wall_s() - t0 < 0.090)
 			atomic_fetch_add(&reader_wakes, 1);
 	}
 	engine_drain(e);
@@ -534,7 +527,7 @@ static void engines_open(void)
 	if (eng[CG_H10])
 		return;
 	for (int i = CG_H10; i <= CG_ENG_LAST; i++) {
-		double t0 = now_s();
+		double t0 = wall_s();
 		int ret;
 
 		ret = engine_open(&(struct engine_opts){.cgroup = cg_path[i], .forbid_root = true},
@@ -542,7 +535,7 @@ static void engines_open(void)
 		if (ret)
 			die("engine_open %s: %s", cg_path[i], strerror(-ret));
 		if (!n_opens)
-			pols[i].open_s = now_s() - t0;
+			pols[i].open_s = wall_s() - t0;
 	}
 	floor_open();
 	n_opens++;
@@ -725,7 +718,7 @@ static void nft_setup(const uint32_t *v4, size_t n4)
 		bprintf(&b, ", %s", s);
 	}
 	bprintf(&b, " }\n");
-	t0 = now_s();
+	t0 = wall_s();
 	r = nft_file("set.nft", b.p);
 	free(b.p);
 	if (r) {
@@ -734,7 +727,7 @@ static void nft_setup(const uint32_t *v4, size_t n4)
 		return;
 	}
 	nft_loaded = true;
-	nft_load_s = now_s() - t0;
+	nft_load_s = wall_s() - t0;
 }
 
 static void nft_chain_set(bool on)
@@ -933,7 +926,7 @@ static int inline_drain_fd = -1;
 static void loop_tcp(int fam, const void *sa, socklen_t len, int lfd, double secs, struct run *r)
 {
 	const struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	double c0 = cpu_s(), t0 = now_s(), t;
+	double c0 = cpu_s(), t0 = wall_s(), t;
 
 	do {
 		for (int i = 0; i < 8; i++) {
@@ -956,7 +949,7 @@ static void loop_tcp(int fam, const void *sa, socklen_t len, int lfd, double sec
 			}
 			close(fd);
 		}
-		t = now_s();
+		t = wall_s();
 	} while (t - t0 < secs);
 	r->secs = t - t0;
 	r->cpu = cpu_s() - c0;
@@ -966,7 +959,7 @@ static void loop_tcp(int fam, const void *sa, socklen_t len, int lfd, double sec
 static void loop_udp(int fd, const void *sa, socklen_t len, double secs, int expect, struct run *r)
 {
 	static const char payload[64] = "hush bench";
-	double c0 = cpu_s(), t0 = now_s(), t;
+	double c0 = cpu_s(), t0 = wall_s(), t;
 
 	do {
 		for (int i = 0; i < 32; i++) {
@@ -983,7 +976,7 @@ static void loop_udp(int fd, const void *sa, socklen_t len, double secs, int exp
 		}
 		if (inline_drain_fd >= 0)
 			drain_fd(inline_drain_fd, false);
-		t = now_s();
+		t = wall_s();
 	} while (t - t0 < secs);
 	r->secs = t - t0;
 	r->cpu = cpu_s() - c0;
@@ -1785,7 +1778,7 @@ int main(int argc, char **argv)
 	struct run warm, r;
 	uint32_t *v4;
 	uint64_t *v6;
-	double t_start = now_s(), t0;
+	double t_start = wall_s(), t0;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1864,10 +1857,10 @@ int main(int argc, char **argv)
 	}
 
 	/* Policies. */
-	t0 = now_s();
+	t0 = wall_s();
 	v4 = gen_v4((size_t)opt.prefixes);
 	v6 = gen_v6((size_t)opt.prefixes);
-	note("generated %d+%d prefixes in %.2f s", opt.prefixes, opt.prefixes, now_s() - t0);
+	note("generated %d+%d prefixes in %.2f s", opt.prefixes, opt.prefixes, wall_s() - t0);
 	make_policy(&pols[CG_H10], v4, (size_t)opt.small, v6, (size_t)opt.small);
 	make_policy(&pols[CG_H100K], v4, (size_t)opt.prefixes, v6, (size_t)opt.prefixes);
 	note("100k policy: parse %.2f s, compile %.2f s (%zu v4 + %zu v6 LPM entries)",
@@ -1974,7 +1967,7 @@ int main(int argc, char **argv)
 		}
 		if (nft_on)
 			nft_chain_set(false);
-		note("round %d/%d done (%.0f s)", rd + 1, opt.rounds, now_s() - t_start);
+		note("round %d/%d done (%.0f s)", rd + 1, opt.rounds, wall_s() - t_start);
 		for (int k = 0; opt.verbose && k < ncells; k++) {
 			int i = order[k];
 
@@ -2126,7 +2119,7 @@ int main(int argc, char **argv)
 	       "CPU %d, server/reader CPU %d\n",
 	       opt.rounds, ncells, opt.warm_ms, opt.ms, opt.tcp_server, opt.udp_sink, opt.batch_ms,
 	       opt.cpu, opt.aux_cpu);
-	printf("- benchmark wall time %.0f s\n", now_s() - t_start);
+	printf("- benchmark wall time %.0f s\n", wall_s() - t_start);
 	fflush(stdout);
 	cleanup();
 	return nchecks_failed ? 1 : 0;

@@ -47,25 +47,10 @@
 #include <sqlite3.h>
 
 #include "../../agent/engine.h"
+#include "../../agent/util.h"
 #include "../../bpf/events.h"
 
 #define MAX_PROCS 64
-
-static int64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static int64_t real_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static void usage(void)
 {

@@ -35,6 +35,7 @@
 #include <sqlite3.h>
 
 #include "../../agent/db.h"
+#include "../../agent/util.h"
 
 #define N_DEST	1000
 #define N_CG	50
@@ -45,14 +46,6 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: dbfill --db FILE [--rows N] [--seed S] [--span SEC] [--batch N]\n"
 			"       dbfill --db FILE --jsonl FILE|- [--batch N]\n");
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -247,7 +240,7 @@ static void synth_row(struct db_row *r, int64_t ts)
 static int fill_synthetic(struct db *db, uint64_t rows, uint64_t seed, uint64_t span, size_t batch)
 {
 	struct db_row *rb = calloc(batch, sizeof(*rb));
-	int64_t t0 = now_ns(), start, step;
+	int64_t t0 = real_ns(), start, step;
 	char err[512];
 	uint64_t done = 0;
 	double secs;
@@ -277,7 +270,7 @@ static int fill_synthetic(struct db *db, uint64_t rows, uint64_t seed, uint64_t 
 		done += n;
 	}
 	free(rb);
-	secs = (double)(now_ns() - t0) / 1e9;
+	secs = (double)(real_ns() - t0) / 1e9;
 	fprintf(stderr, "dbfill: %" PRIu64 " rows in %.2f s (%.0f rows/s)\n", rows, secs,
 		secs > 0 ? (double)rows / secs : 0.0);
 	return 0;
@@ -385,7 +378,7 @@ static int parse_line(sqlite3_stmt *st, const char *line, long lineno, struct jr
 	r->kind = j->s[J_KIND] ? j->s[J_KIND] : "attempt";
 	r->ts = has[J_TS] ? iv[J_TS] : 0;
 	if (!has[J_TS])
-		r->ts = now_ns();
+		r->ts = real_ns();
 	r->first_ts = has[J_FIRST_TS] ? iv[J_FIRST_TS] : r->ts;
 	r->count = has[J_COUNT] ? iv[J_COUNT] : strcmp(r->kind, "note") == 0 ? 0 : 1;
 	r->hook = j->s[J_HOOK];

@@ -28,14 +28,7 @@
 #include <unistd.h>
 
 #include "../../agent/dns.h"
-
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#include "../../agent/util.h"
 
 static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -117,7 +110,7 @@ static size_t build(uint8_t *b, const char *name, uint16_t qtype)
 	const char *p = name;
 
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = (uint16_t)now_us();
+		id = (uint16_t)mono_us();
 	memset(b, 0, 12);
 	b[0] = (uint8_t)(id >> 8);
 	b[1] = (uint8_t)id;
@@ -195,7 +188,7 @@ int main(int argc, char **argv)
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
-	t0 = now_us();
+	t0 = mono_us();
 	if (tcp || conn) {
 		if (connect(fd, (struct sockaddr *)&srv, slen)) {
 			err = errno;
@@ -242,7 +235,7 @@ int main(int argc, char **argv)
 		rlen = (size_t)n;
 	}
 out:
-	us = now_us() - t0;
+	us = mono_us() - t0;
 	fmt_addr(&from, fs, sizeof(fs));
 	if (err) {
 		printf("{\"ok\":false,\"errno\":%d,\"error\":\"%s\",\"peer\":\"%s\",\"us\":%lld}\n",

@@ -41,6 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../agent/json.h"
+#include "../../agent/util.h"
+
 #define EXIT_OK	   0
 #define EXIT_ERROR 1
 #define EXIT_USAGE 2
@@ -96,36 +99,10 @@ static void usage(void)
 		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- JSON output ---- */
 
-static void json_str(FILE *f, const char *s)
-{
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 /* Bytes (not NUL-terminated) as a JSON string, at most PAYLOAD_SHOWN. */
-static void json_bytes(FILE *f, const unsigned char *b, size_t n)
+static void json_bytes(struct json_writer *w, const unsigned char *b, size_t n)
 {
 	char buf[PAYLOAD_SHOWN + 1];
 
@@ -134,7 +111,7 @@ static void json_bytes(FILE *f, const unsigned char *b, size_t n)
 	for (size_t i = 0; i < n; i++)
 		buf[i] = b[i] ? (char)b[i] : '.';
 	buf[n] = '\0';
-	json_str(f, buf);
+	jsonw_str(w, buf);
 }
 
 static const char *family_name(int family)
@@ -152,31 +129,35 @@ static const char *errno_name(int err)
 static int report(const struct result *r)
 {
 	FILE *f = stdout;
+	struct json_writer w;
 
-	fputs("{\"op\":", f);
-	json_str(f, r->op);
-	fprintf(f, ",\"family\":\"%s\",\"sockfamily\":\"%s\",\"daddr\":", family_name(r->family),
-		family_name(r->sockfamily));
-	json_str(f, r->daddr);
+	jsonw_init_file(&w, f, JSON_LINES);
+	jsonw_obj_begin(&w);
+	jsonw_str_field(&w, "op", r->op);
+	jsonw_str_field(&w, "family", family_name(r->family));
+	jsonw_str_field(&w, "sockfamily", family_name(r->sockfamily));
+	jsonw_str_field(&w, "daddr", r->daddr);
 	if (r->dport >= 0)
-		fprintf(f, ",\"dport\":%d", r->dport);
-	if (r->via) {
-		fputs(",\"via\":", f);
-		json_str(f, r->via);
-	}
+		jsonw_int_field(&w, "dport", r->dport);
+	if (r->via)
+		jsonw_str_field(&w, "via", r->via);
 	if (r->err) {
-		fprintf(f, ",\"result\":\"error\",\"errno\":\"%s\",\"errno_num\":%d,\"stage\":",
-			errno_name(r->err), r->err);
-		json_str(f, r->stage);
+		jsonw_str_field(&w, "result", "error");
+		jsonw_str_field(&w, "errno", errno_name(r->err));
+		jsonw_int_field(&w, "errno_num", r->err);
+		jsonw_str_field(&w, "stage", r->stage);
 	} else {
-		fputs(",\"result\":\"ok\",\"errno\":null,\"errno_num\":0", f);
+		jsonw_str_field(&w, "result", "ok");
+		jsonw_null_field(&w, "errno");
+		jsonw_int_field(&w, "errno_num", 0);
 	}
-	fprintf(f, ",\"elapsed_us\":%lld", r->elapsed_us);
+	jsonw_int_field(&w, "elapsed_us", r->elapsed_us);
 	if (r->sent >= 0)
-		fprintf(f, ",\"sent\":%lld", r->sent);
+		jsonw_int_field(&w, "sent", r->sent);
 	if (r->reply_len >= 0)
-		fprintf(f, ",\"reply_len\":%lld", r->reply_len);
-	fprintf(f, ",\"pid\":%d}\n", (int)getpid());
+		jsonw_int_field(&w, "reply_len", r->reply_len);
+	jsonw_int_field(&w, "pid", getpid());
+	jsonw_obj_end(&w);
 	fflush(f);
 	return r->err ? EXIT_ERROR : EXIT_OK;
 }
@@ -314,7 +295,7 @@ static int wait_fd(int fd, short events, long long deadline)
 	struct pollfd pfd = {.fd = fd, .events = events};
 
 	for (;;) {
-		long long left = deadline - now_us();
+		long long left = deadline - mono_us();
 		int rc;
 
 		if (left <= 0)
@@ -353,7 +334,7 @@ static int do_connect(const char *op, int want_family, const char *addr, int por
 	/* RST on close: loops of probes must not exhaust ports in TIME_WAIT. */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 
-	t0 = now_us();
+	t0 = mono_us();
 	deadline = t0 + (long long)o->timeout_ms * 1000;
 	rc = connect(fd, (struct sockaddr *)&ss, len);
 	if (rc < 0 && errno == EINPROGRESS) {
@@ -368,7 +349,7 @@ static int do_connect(const char *op, int want_family, const char *addr, int por
 	} else if (rc < 0) {
 		r.err = errno;
 	}
-	r.elapsed_us = now_us() - t0;
+	r.elapsed_us = mono_us() - t0;
 	if (r.err) {
 		r.stage = "connect";
 		goto out;
@@ -385,7 +366,7 @@ static int do_connect(const char *op, int want_family, const char *addr, int por
 			goto out;
 		}
 		r.sent = n;
-		rc = wait_fd(fd, POLLIN, now_us() + (long long)o->timeout_ms * 1000);
+		rc = wait_fd(fd, POLLIN, mono_us() + (long long)o->timeout_ms * 1000);
 		if (rc) {
 			r.err = -rc;
 			r.stage = "recv";
@@ -435,7 +416,7 @@ static int do_sendto(const char *addr, int port, const struct opts *o)
 	}
 	if (ss.ss_family == AF_INET6)
 		set_v6only(fd, 0);
-	t0 = now_us();
+	t0 = mono_us();
 	for (long i = 0; i < o->count; i++) {
 		if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
 			r.err = errno;
@@ -444,7 +425,7 @@ static int do_sendto(const char *addr, int port, const struct opts *o)
 		}
 		r.sent++;
 	}
-	r.elapsed_us = now_us() - t0;
+	r.elapsed_us = mono_us() - t0;
 	close(fd);
 	return report(&r);
 }
@@ -466,7 +447,7 @@ static int do_storm(const char *addr, int port, const struct opts *o)
 		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
 		return EXIT_ERROR;
 	}
-	t0 = now_us();
+	t0 = mono_us();
 	for (long i = 0; i < o->count; i++) {
 		int p = port + (int)(i % ports);
 
@@ -483,7 +464,7 @@ static int do_storm(const char *addr, int port, const struct opts *o)
 			sent++;
 		}
 	}
-	el = now_us() - t0;
+	el = mono_us() - t0;
 	close(fd);
 	printf("{\"op\":\"storm\",\"daddr\":\"%s\",\"dport\":%d,\"ports\":%ld,\"count\":%ld,"
 	       "\"sent\":%ld,\"eperm\":%ld,\"other\":%ld,\"elapsed_us\":%lld,\"pid\":%d}\n",
@@ -517,14 +498,14 @@ static int do_sendto6_v4(const char *addr, int port, const struct opts *o)
 		return report(&r);
 	}
 	set_v6only(fd, 0);
-	t0 = now_us();
+	t0 = mono_us();
 	if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
 		r.err = errno;
 		r.stage = "send";
 	} else {
 		r.sent = 1;
 	}
-	r.elapsed_us = now_us() - t0;
+	r.elapsed_us = mono_us() - t0;
 	close(fd);
 	return report(&r);
 }
@@ -552,7 +533,7 @@ static int do_udpconnect(const char *addr, int port, const struct opts *o)
 	}
 	if (ss.ss_family == AF_INET6)
 		set_v6only(fd, 0);
-	t0 = now_us();
+	t0 = mono_us();
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
 		r.err = errno;
 		r.stage = "connect";
@@ -562,7 +543,7 @@ static int do_udpconnect(const char *addr, int port, const struct opts *o)
 	} else {
 		r.sent = 1;
 	}
-	r.elapsed_us = now_us() - t0;
+	r.elapsed_us = mono_us() - t0;
 	close(fd);
 	return report(&r);
 }
@@ -622,7 +603,7 @@ static int do_ping(const char *op, bool raw, const char *addr, const struct opts
 		memcpy(pkt + 2, &c, 2);
 	}
 
-	t0 = now_us();
+	t0 = mono_us();
 	deadline = t0 + (long long)o->timeout_ms * 1000;
 	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&ss, len) < 0) {
 		r.err = errno;
@@ -676,7 +657,7 @@ static int do_ping(const char *op, bool raw, const char *addr, const struct opts
 		break;
 	}
 out:
-	r.elapsed_us = now_us() - t0;
+	r.elapsed_us = mono_us() - t0;
 	close(fd);
 	return report(&r);
 }
@@ -729,14 +710,14 @@ static int do_srcroute(const char *addr, int port, const struct opts *o)
 		r.stage = "setsockopt";
 		goto out;
 	}
-	t0 = now_us();
+	t0 = mono_us();
 	if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
 		r.err = errno;
 		r.stage = "send";
 	} else {
 		r.sent = 1;
 	}
-	r.elapsed_us = now_us() - t0;
+	r.elapsed_us = mono_us() - t0;
 out:
 	close(fd);
 	return report(&r);
@@ -809,14 +790,14 @@ static int do_rthdr6(const char *addr, int port, const struct opts *o)
 		r.stage = "setsockopt";
 		goto out;
 	}
-	t0 = now_us();
+	t0 = mono_us();
 	if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
 		r.err = errno;
 		r.stage = "send";
 	} else {
 		r.sent = 1;
 	}
-	r.elapsed_us = now_us() - t0;
+	r.elapsed_us = mono_us() - t0;
 out:
 	close(fd);
 	return report(&r);
@@ -846,19 +827,22 @@ static void print_peer_event(const char *event, const struct sockaddr_storage *f
 			     const unsigned char *data, ssize_t len)
 {
 	char peer[INET6_ADDRSTRLEN + 16], addr[INET6_ADDRSTRLEN];
+	struct json_writer w;
 	int port;
 
 	peer_str(from, peer, sizeof(peer), addr, sizeof(addr), &port);
-	printf("{\"event\":\"%s\",\"peer\":", event);
-	json_str(stdout, peer);
-	printf(",\"peer_addr\":");
-	json_str(stdout, addr);
-	printf(",\"peer_port\":%d", port);
+	jsonw_init_file(&w, stdout, JSON_LINES);
+	jsonw_obj_begin(&w);
+	jsonw_str_field(&w, "event", event);
+	jsonw_str_field(&w, "peer", peer);
+	jsonw_str_field(&w, "peer_addr", addr);
+	jsonw_int_field(&w, "peer_port", port);
 	if (len >= 0) {
-		printf(",\"len\":%zd,\"payload\":", len);
-		json_bytes(stdout, data, (size_t)len);
+		jsonw_int_field(&w, "len", len);
+		jsonw_key(&w, "payload");
+		json_bytes(&w, data, (size_t)len);
 	}
-	printf("}\n");
+	jsonw_obj_end(&w);
 	fflush(stdout);
 }
 
@@ -882,7 +866,7 @@ static int listen_socket(int type, const char *addr, int port, const struct opts
 	if (type == SOCK_STREAM && listen(fd, 128) < 0)
 		goto fail;
 	printf("{\"event\":\"listening\",\"addr\":");
-	json_str(stdout, addr);
+	json_str(stdout, addr, SIZE_MAX);
 	printf(",\"port\":%d,\"pid\":%d}\n", port, (int)getpid());
 	fflush(stdout);
 	if (o->ready_file) {
@@ -921,7 +905,7 @@ static int do_listen_tcp(const char *addr, int port, const struct opts *o)
 	for (;;) {
 		int rc;
 
-		if (stop_at && (nconn == 0 || now_us() > stop_at))
+		if (stop_at && (nconn == 0 || mono_us() > stop_at))
 			return EXIT_OK;
 		rc = poll(pfd, (nfds_t)nconn + 1, stop_at ? 100 : -1);
 		if (rc < 0 && errno != EINTR) {
@@ -948,7 +932,7 @@ static int do_listen_tcp(const char *addr, int port, const struct opts *o)
 				}
 				if (o->count && ++accepted >= o->count) {
 					pfd[0].fd = -1; /* stop accepting */
-					stop_at = now_us() + 2000000;
+					stop_at = mono_us() + 2000000;
 				}
 			}
 		}
@@ -1022,7 +1006,7 @@ static int do_fds(void)
 		n = readlink(path, target, sizeof(target) - 1);
 		target[n < 0 ? 0 : n] = '\0';
 		printf("%s{\"fd\":%d,\"target\":", first ? "" : ",", fd);
-		json_str(stdout, target);
+		json_str(stdout, target, sizeof(target));
 		printf("}");
 		first = false;
 	}

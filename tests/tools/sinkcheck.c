@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../agent/json.h"
 #include "../../agent/sinkhole.h"
 #include "../../agent/sniff.h"
 
@@ -53,49 +54,34 @@
 
 extern char **environ;
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
+/* Strings as sinkhole keeps them: valid UTF-8 as is, the rest escaped. */
 static void print_rec(int inst, const struct sinkhole_rec *r)
 {
+	const struct {
+		const char *key, *val;
+	} strs[] = {{"qname", r->qname}, {"qtype", r->qtype}, {"rcode", r->rcode},
+		    {"sni", r->sni},	 {"host", r->host},   {"method", r->method},
+		    {"path", r->path}};
 	char a[INET6_ADDRSTRLEN] = "";
+	struct json_writer w;
 
 	inet_ntop(r->family, r->daddr, a, sizeof(a));
-	printf("{\"event\":\"record\",\"instance\":%d,\"ts_ns\":%lld,\"kind\":", inst,
-	       (long long)r->ts_ns);
-	json_str(r->kind);
-	printf(",\"proto\":");
-	json_str(r->proto);
-	printf(",\"family\":%d,\"daddr\":\"%s\",\"dport\":%u,\"qname\":",
-	       r->family == AF_INET6 ? 6 : 4, a, r->dport);
-	json_str(r->qname);
-	printf(",\"qtype\":");
-	json_str(r->qtype);
-	printf(",\"rcode\":");
-	json_str(r->rcode);
-	printf(",\"sni\":");
-	json_str(r->sni);
-	printf(",\"host\":");
-	json_str(r->host);
-	printf(",\"method\":");
-	json_str(r->method);
-	printf(",\"path\":");
-	json_str(r->path);
-	printf(",\"first_bytes\":%u,\"count\":%u,\"last_ns\":%lld}\n", r->first_bytes, r->count,
-	       (long long)r->last_ns);
+	jsonw_init_file(&w, stdout, JSON_LINES | JSON_UTF8);
+	jsonw_obj_begin(&w);
+	jsonw_str_field(&w, "event", "record");
+	jsonw_int_field(&w, "instance", inst);
+	jsonw_int_field(&w, "ts_ns", r->ts_ns);
+	jsonw_str_field(&w, "kind", r->kind);
+	jsonw_str_field(&w, "proto", r->proto);
+	jsonw_int_field(&w, "family", r->family == AF_INET6 ? 6 : 4);
+	jsonw_str_field(&w, "daddr", a);
+	jsonw_uint_field(&w, "dport", r->dport);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		jsonw_str_field(&w, strs[i].key, strs[i].val);
+	jsonw_uint_field(&w, "first_bytes", r->first_bytes);
+	jsonw_uint_field(&w, "count", r->count);
+	jsonw_int_field(&w, "last_ns", r->last_ns);
+	jsonw_obj_end(&w);
 }
 
 /* ---- --resolv ---- */
@@ -509,14 +495,20 @@ int main(int argc, char **argv)
 			}
 		}
 		for (int i = 0; i < ninst; i++) {
+			struct json_writer w;
 			int st = 0;
 
 			while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR)
 				;
-			printf("{\"event\":\"exit\",\"instance\":%d,\"cmd\":%d,\"argv0\":", i, cmd);
-			json_str(cargv[0]);
-			printf(",\"status\":%d}\n",
-			       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			jsonw_init_file(&w, stdout, JSON_LINES | JSON_UTF8);
+			jsonw_obj_begin(&w);
+			jsonw_str_field(&w, "event", "exit");
+			jsonw_int_field(&w, "instance", i);
+			jsonw_int_field(&w, "cmd", cmd);
+			jsonw_str_field(&w, "argv0", cargv[0]);
+			jsonw_int_field(&w, "status",
+					WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			jsonw_obj_end(&w);
 		}
 		ai = end;
 	}

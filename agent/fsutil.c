@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fsutil.h"
+#include "util.h"
+
+int mkdir_p(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, dir, n + 1);
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int read_file(const char *path, char **buf, size_t *len)
+{
+	_cleanup_fclose_ FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	_cleanup_free_ char *b = NULL;
+	size_t cap = 0, n = 0, r;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		size_t want;
+
+		/* room for 8 KiB more and the NUL */
+		if (GROW(b, cap, n + 8192 + 1, 8192 + 1) < 0)
+			return -ENOMEM;
+		/* one byte past the limit is enough to refuse the file */
+		want = cap - n - 1;
+		if (want > READ_FILE_MAX + 1 - n)
+			want = READ_FILE_MAX + 1 - n;
+		r = fread(b + n, 1, want, f);
+		n += r;
+		if (n > READ_FILE_MAX)
+			return -EFBIG;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f))
+		return -EIO;
+	b[n] = 0;
+	*len = n;
+	*buf = TAKE_PTR(b);
+	return 0;
+}

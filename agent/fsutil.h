@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* File-system helpers: make a directory with its parents, read a whole file. */
+#ifndef HUSH_AGENT_FSUTIL_H
+#define HUSH_AGENT_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The most read_file() reads. */
+#define READ_FILE_MAX (64u << 20)
+
+/* mkdir -p: missing parents with mode 0755, dir itself with mode (an
+ * existing one is left as it is).  0 or -errno (-ENAMETOOLONG past PATH_MAX). */
+int mkdir_p(const char *dir, mode_t mode);
+
+/* The whole of path ("-": standard input) into *buf (malloc'ed, with a NUL
+ * after the *len bytes).  0, -errno of open, -EIO, -ENOMEM, or -EFBIG past
+ * READ_FILE_MAX; *buf and *len are set only on success. */
+int read_file(const char *path, char **buf, size_t *len);
+
+#endif /* HUSH_AGENT_FSUTIL_H */
