@@ -899,10 +899,41 @@ static void close_all(struct dnsproxy *px)
 		close(px->stopfd);
 }
 
-int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct dnsproxy **out)
+/* The listening sockets (v4 required; without v6 loopback, v6 DNS fails
+ * closed) and the upstream ones, in the current network namespace. */
+static int open_socks(struct dnsproxy *px)
 {
 	static const int fam[HUSH_DNS_SLOTS] = {AF_INET, AF_INET, AF_INET6, AF_INET6};
 	static const int typ[HUSH_DNS_SLOTS] = {SOCK_DGRAM, SOCK_STREAM, SOCK_DGRAM, SOCK_STREAM};
+
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
+		px->fd[i] = open_sock(fam[i], typ[i], true);
+		px->st.port[i] = 0;
+		if (px->fd[i] >= 0)
+			continue;
+		if (fam[i] == AF_INET) {
+			int ret = px->fd[i];
+
+			px->fd[i] = -1;
+			log_errno(ret, "dns: cannot open the proxy's %s socket on 127.0.0.1",
+				  typ[i] == SOCK_DGRAM ? "UDP" : "TCP");
+			return ret;
+		}
+		log_warnx("dns: no %s socket on ::1 (%s): DNS over IPv6 is denied",
+			  typ[i] == SOCK_DGRAM ? "UDP" : "TCP", strerror(-px->fd[i]));
+		px->fd[i] = -1;
+	}
+	px->up4 = open_sock(AF_INET, SOCK_DGRAM, false);
+	px->up6 = open_sock(AF_INET6, SOCK_DGRAM, false);
+	if (px->up4 < 0)
+		px->up4 = -1;
+	if (px->up6 < 0)
+		px->up6 = -1;
+	return 0;
+}
+
+int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct dnsproxy **out)
+{
 	struct dnsproxy *px;
 	int ret, home = -1;
 
@@ -936,29 +967,9 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 			goto fail;
 		}
 	}
-	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
-		px->fd[i] = open_sock(fam[i], typ[i], true);
-		if (px->fd[i] < 0) {
-			if (fam[i] == AF_INET) {
-				ret = px->fd[i];
-				log_errno(ret,
-					  "dns: cannot open the proxy's %s socket on 127.0.0.1",
-					  typ[i] == SOCK_DGRAM ? "UDP" : "TCP");
-				goto fail;
-			}
-			/* No IPv6 loopback: v6 DNS fails closed. */
-			log_warnx("dns: no %s socket on ::1 (%s): DNS over IPv6 is denied",
-				  typ[i] == SOCK_DGRAM ? "UDP" : "TCP", strerror(-px->fd[i]));
-			px->fd[i] = -1;
-		}
-		px->st.port[i] = 0;
-	}
-	px->up4 = open_sock(AF_INET, SOCK_DGRAM, false);
-	px->up6 = open_sock(AF_INET6, SOCK_DGRAM, false);
-	if (px->up4 < 0)
-		px->up4 = -1;
-	if (px->up6 < 0)
-		px->up6 = -1;
+	ret = open_socks(px);
+	if (ret)
+		goto fail;
 	if (home >= 0) {
 		if (setns(home, CLONE_NEWNET)) {
 			ret = -errno;

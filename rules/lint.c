@@ -51,26 +51,29 @@ int policy_lint(const struct policy *p, bool dns_proxy, struct policy_errors *wa
 
 			if (dns_allowed(p, i, h->name))
 				continue;
-			ret = policy_errors_add(warn,
-						"%s:%u:%u: warning: \"allow host %s\" learns nothing: "
-						"no \"allow dns\" of its scope lets %s be resolved",
-						p->name, h->loc.line, h->loc.col, h->name, h->name);
+			ret = policy_errors_add(
+			    warn,
+			    "%s:%u:%u: warning: \"allow host %s\" learns nothing: "
+			    "no \"allow dns\" of its scope lets %s be resolved",
+			    p->name, h->loc.line, h->loc.col, h->name, h->name);
 			n++;
 		}
 	}
 	if (!ret && !dns_proxy && (ndns || nhosts || p->has_resolver)) {
-		ret = policy_errors_add(warn,
-					"%s: warning: no DNS proxy (--no-dns-proxy): \"allow dns\", "
-					"\"allow host\" and \"resolver\" have no effect, and DNS from "
-					"enforced cgroups is denied",
-					p->name);
+		ret = policy_errors_add(
+		    warn,
+		    "%s: warning: no DNS proxy (--no-dns-proxy): \"allow dns\", "
+		    "\"allow host\" and \"resolver\" have no effect, and DNS from "
+		    "enforced cgroups is denied",
+		    p->name);
 		n++;
 	}
 	if (!ret && dns_proxy && (ndns || nhosts) && !p->has_resolver) {
-		ret = policy_errors_add(warn,
-					"%s: warning: no \"resolver\": the DNS proxy answers allowed "
-					"names with SERVFAIL",
-					p->name);
+		ret =
+		    policy_errors_add(warn,
+				      "%s: warning: no \"resolver\": the DNS proxy answers allowed "
+				      "names with SERVFAIL",
+				      p->name);
 		n++;
 	}
 	return ret ? ret : n;

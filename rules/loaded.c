@@ -16,8 +16,7 @@ static int sha256(const char *text, uint8_t out[POLICY_HASH_LEN])
 }
 
 /* Messages errs[from..] to diag, prefixed. */
-static void diag_print(const struct policy_load_opts *o, const struct policy_errors *e,
-		       size_t from)
+static void diag_print(const struct policy_load_opts *o, const struct policy_errors *e, size_t from)
 {
 	if (!o->diag)
 		return;
@@ -25,8 +24,7 @@ static void diag_print(const struct policy_load_opts *o, const struct policy_err
 		fprintf(o->diag, "%s%s\n", o->prefix ? o->prefix : "", e->msg[i]);
 }
 
-static int parse(const struct policy_load_opts *o, struct policy **pol,
-		 struct policy_errors *errs)
+static int parse(const struct policy_load_opts *o, struct policy **pol, struct policy_errors *errs)
 {
 	int ret;
 

@@ -21,10 +21,10 @@
 
 struct policy_loaded {
 	struct policy *pol;
-	struct policy_compiled *pc;	 /* compiled from pol */
-	char *text;			 /* policy_to_string(pol) */
-	uint8_t hash[POLICY_HASH_LEN];	 /* SHA-256 of text */
-	struct policy_errors warn;	 /* policy_lint(pol): "file:l:c: warning: ..." */
+	struct policy_compiled *pc;    /* compiled from pol */
+	char *text;		       /* policy_to_string(pol) */
+	uint8_t hash[POLICY_HASH_LEN]; /* SHA-256 of text */
+	struct policy_errors warn;     /* policy_lint(pol): "file:l:c: warning: ..." */
 };
 
 struct policy_load_opts {
