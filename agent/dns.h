@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../rules/dnsname.h"
+
 /* RCODEs (RFC 1035, 6891).  BADVERS only travels in an OPT record. */
 #define DNS_RCODE_NOERROR  0
 #define DNS_RCODE_FORMERR  1
@@ -225,25 +227,7 @@ void dns_set_id(uint8_t *msg, size_t len, uint16_t id);
 size_t dns_tcp_frame_len(const uint8_t *buf, size_t have);
 int dns_tcp_frame_hdr(size_t msglen, uint8_t hdr[2]);
 
-/*
- * Does name match an `allow dns` pattern?  Both in presentation form (as
- * above); letters compare case-insensitively, one trailing dot on either is
- * ignored.  A pattern "*.SUFFIX" matches every name strictly below SUFFIX
- * (any number of labels), not SUFFIX itself; the pattern "*" matches every
- * name but the root.  Any other pattern matches only the name equal to it.
- * There is no search-domain logic: a client that appends a search suffix
- * asks for that longer name, and it is judged as such.
- */
-bool dns_name_match(const char *pattern, const char *name);
-
-/*
- * Normalize a pattern from the policy into out[0..outlen): lower-case, one
- * trailing dot stripped.  Rejected (-EINVAL): the empty name or root, empty
- * labels ("a..b", ".a"), labels over 63 bytes, more than 253 characters,
- * bytes outside printable ASCII, '\\' (patterns have no escapes), and '*'
- * anywhere but as the whole first label.  -ENOSPC if out is too small.
- */
-int dns_name_normalize(const char *in, char *out, size_t outlen);
+/* dns_name_match() and dns_name_normalize(): rules/dnsname.h (included above). */
 
 /* "A", "AAAA", ..., or "TYPE<n>" (RFC 3597) written into buf; returns the name. */
 const char *dns_qtype_name(uint16_t qtype, char *buf, size_t len);

@@ -44,8 +44,6 @@ struct vscope {
 	uint8_t mode;
 	size_t npats; /* effective: own and every ancestor's */
 	struct vpat *pats;
-	size_t nhosts; /* own only (learned addresses reach the subtree via the compiler) */
-	struct policy_host *hosts; /* name and id copied; ports not used here */
 };
 
 struct view {
@@ -59,15 +57,7 @@ struct view {
 	uint16_t rport;
 };
 
-/* ---- learned addresses and remembered names ---- */
-
-struct learned {
-	char *scope; /* scope path and rule name: survive reloads that renumber */
-	char *host;
-	int family;
-	uint8_t addr[16];
-	int64_t expires; /* CLOCK_MONOTONIC ns */
-};
+/* ---- remembered names ---- */
 
 struct nament {
 	uint8_t used, family;
@@ -99,10 +89,8 @@ struct dnsproxy {
 	atomic_int ntcp;
 
 	int tcpfd[DNSPROXY_TCP_MAX]; /* open client connections (-1: none), under mu */
-	pthread_mutex_t mu;	     /* view, learned, names, stats, tcpfd */
+	pthread_mutex_t mu;	     /* view, names, stats, tcpfd */
 	struct view *v;
-	struct learned *lrn;
-	size_t nlrn, lrncap;
 	struct nament *names;
 	struct dnsproxy_stats st;
 
@@ -148,20 +136,9 @@ static void view_free(struct view *v)
 	for (size_t i = 0; i < v->nscopes; i++) {
 		free(v->sc[i].path);
 		free(v->sc[i].pats);
-		for (size_t k = 0; k < v->sc[i].nhosts; k++)
-			free(v->sc[i].hosts[k].name);
-		free(v->sc[i].hosts);
 	}
 	free(v->sc);
 	free(v);
-}
-
-/* Is scope a (path pa) an ancestor of, or equal to, scope b (path pb)? */
-static bool is_ancestor(const char *pa, const char *pb)
-{
-	size_t n = strlen(pa);
-
-	return !n || (strncmp(pa, pb, n) == 0 && (pb[n] == 0 || pb[n] == '/'));
 }
 
 static struct view *view_build(const struct policy *p)
@@ -185,20 +162,20 @@ static struct view *view_build(const struct policy *p)
 		/* Mode: own, else the nearest ancestor's (longest path). */
 		s->mode = p->scopes[0].mode;
 		for (size_t j = 0, best = 0; j < p->nscopes; j++)
-			if (p->scopes[j].has_mode && is_ancestor(p->scopes[j].path, ps->path) &&
+			if (p->scopes[j].has_mode &&
+			    policy_scope_within(p->scopes[j].path, ps->path) &&
 			    strlen(p->scopes[j].path) >= best) {
 				best = strlen(p->scopes[j].path);
 				s->mode = p->scopes[j].mode;
 			}
 		for (size_t j = 0; j < p->nscopes; j++)
-			if (is_ancestor(p->scopes[j].path, ps->path))
+			if (policy_scope_within(p->scopes[j].path, ps->path))
 				n += p->scopes[j].ndns;
 		s->pats = calloc(n ? n : 1, sizeof(*s->pats));
-		s->hosts = calloc(ps->nhosts ? ps->nhosts : 1, sizeof(*s->hosts));
-		if (!s->pats || !s->hosts)
+		if (!s->pats)
 			goto fail;
 		for (size_t j = 0; j < p->nscopes; j++) {
-			if (!is_ancestor(p->scopes[j].path, ps->path))
+			if (!policy_scope_within(p->scopes[j].path, ps->path))
 				continue;
 			for (size_t k = 0; k < p->scopes[j].ndns; k++) {
 				const struct policy_dns *d = &p->scopes[j].dns[k];
@@ -207,15 +184,6 @@ static struct view *view_build(const struct policy *p)
 					 d->wildcard ? "*." : "", d->name);
 				s->pats[s->npats++].id = d->id;
 			}
-		}
-		for (size_t k = 0; k < ps->nhosts; k++) {
-			s->hosts[k] = ps->hosts[k];
-			s->hosts[k].name = strdup(ps->hosts[k].name);
-			s->hosts[k].ports = NULL;
-			s->hosts[k].nports = 0;
-			if (!s->hosts[k].name)
-				goto fail;
-			s->nhosts++;
 		}
 	}
 	if (p->has_resolver) {
@@ -433,169 +401,27 @@ int dnsproxy_name_of(void *ctx, int family, const uint8_t addr[16], char *name, 
 	return ret;
 }
 
-/* Learn from an allowed answer; returns true if the set in force grew. */
-static bool learn(struct dnsproxy *px, const struct dns_response *r)
+/* Remember which name each address of an answer belongs to. */
+static void names_remember(struct dnsproxy *px, const struct dns_response *r)
 {
 	int64_t now = mono_ns();
-	bool grew = false;
 
 	pthread_mutex_lock(&px->mu);
-	for (size_t a = 0; a < r->naddrs; a++) {
-		const struct dns_addr *ad = &r->addrs[a];
-
-		name_remember(px, ad->family, ad->addr, r->qname, now);
-		for (size_t s = 0; s < px->v->nscopes; s++) {
-			const struct vscope *sc = &px->v->sc[s];
-
-			for (size_t h = 0; h < sc->nhosts; h++) {
-				int64_t exp = now + ((int64_t)ad->ttl + px->o.grace_s) * 1000000000;
-				bool named = false;
-				size_t i;
-
-				for (size_t c = 0; c < r->nchain && !named; c++)
-					named = strcmp(r->chain[c], sc->hosts[h].name) == 0;
-				if (!named)
-					continue;
-				for (i = 0; i < px->nlrn; i++) {
-					struct learned *l = &px->lrn[i];
-
-					if (l->family == ad->family &&
-					    !memcmp(l->addr, ad->addr, 16) &&
-					    !strcmp(l->host, sc->hosts[h].name) &&
-					    !strcmp(l->scope, sc->path)) {
-						if (exp > l->expires)
-							l->expires = exp;
-						break;
-					}
-				}
-				if (i < px->nlrn)
-					continue;
-				if (px->nlrn == px->lrncap) {
-					size_t nc = px->lrncap ? px->lrncap * 2 : 64;
-					struct learned *nl;
-
-					if (nc > DNSPROXY_LEARNED_MAX ||
-					    !(nl = realloc(px->lrn, nc * sizeof(*nl)))) {
-						log_warnx("dns: %zu learned addresses in force: %s "
-							  "for %s not learned",
-							  px->nlrn, r->qname, sc->hosts[h].name);
-						continue;
-					}
-					px->lrn = nl;
-					px->lrncap = nc;
-				}
-				struct learned *l = &px->lrn[px->nlrn];
-
-				l->scope = strdup(sc->path);
-				l->host = strdup(sc->hosts[h].name);
-				if (!l->scope || !l->host) {
-					free(l->scope);
-					free(l->host);
-					continue;
-				}
-				px->nlrn++;
-				l->family = ad->family;
-				memcpy(l->addr, ad->addr, 16);
-				l->expires = exp;
-				px->st.learned++;
-				grew = true;
-			}
-		}
-	}
-	px->st.learned_now = px->nlrn;
+	for (size_t a = 0; a < r->naddrs; a++)
+		name_remember(px, r->addrs[a].family, r->addrs[a].addr, r->qname, now);
 	pthread_mutex_unlock(&px->mu);
-	return grew;
 }
 
-size_t dnsproxy_tick(struct dnsproxy *px)
-{
-	int64_t now = mono_ns();
-	size_t n = 0, j = 0;
-
-	pthread_mutex_lock(&px->mu);
-	for (size_t i = 0; i < px->nlrn; i++) {
-		if (px->lrn[i].expires <= now) {
-			free(px->lrn[i].scope);
-			free(px->lrn[i].host);
-			n++;
-			continue;
-		}
-		px->lrn[j++] = px->lrn[i];
-	}
-	px->nlrn = j;
-	px->st.learned_now = j;
-	pthread_mutex_unlock(&px->mu);
-	return n;
-}
-
-int dnsproxy_learned(struct dnsproxy *px, const struct policy *p, struct policy_learned **out,
-		     size_t *n)
-{
-	struct policy_learned *a;
-	size_t k = 0;
-
-	pthread_mutex_lock(&px->mu);
-	a = calloc(px->nlrn ? px->nlrn : 1, sizeof(*a));
-	if (!a) {
-		pthread_mutex_unlock(&px->mu);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < px->nlrn; i++) {
-		const struct learned *l = &px->lrn[i];
-
-		for (size_t s = 0; s < p->nscopes; s++) {
-			if (strcmp(p->scopes[s].path, l->scope))
-				continue;
-			for (size_t h = 0; h < p->scopes[s].nhosts; h++) {
-				if (strcmp(p->scopes[s].hosts[h].name, l->host))
-					continue;
-				a[k].scope = s;
-				a[k].host = &p->scopes[s].hosts[h];
-				a[k].family = l->family;
-				memcpy(a[k].addr, l->addr, 16);
-				k++;
-				break;
-			}
-			break;
-		}
-	}
-	pthread_mutex_unlock(&px->mu);
-	*out = a;
-	*n = k;
-	return 0;
-}
-
-int dnsproxy_apply(struct dnsproxy *px, struct engine *eng, const struct policy *pol,
-		   const struct policy_compiled *pc, const char *text)
-{
-	struct policy_compiled *lc = NULL;
-	struct policy_learned *l = NULL;
-	size_t n = 0;
-	int ret;
-
-	if (px && dnsproxy_learned(px, pol, &l, &n) == 0 && n) {
-		ret = policy_compile_learned(pol, l, n, &lc, NULL);
-		if (ret) {
-			log_errno(ret,
-				  "dns: cannot compile %zu learned addresses: they stay denied", n);
-			lc = NULL;
-		}
-	}
-	ret = engine_apply(eng, lc ? lc : pc, text);
-	policy_compiled_free(lc);
-	free(l);
-	return ret;
-}
-
-/* An allowed answer: learn, and put what it taught in force before the
- * client sees it. */
+/* An allowed answer: remember its names, and report it to the learn
+ * callback, which puts what it taught in force before the client sees it. */
 static void answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len,
 			 struct dns_response *r)
 {
 	if (dns_parse_response(msg, len, r) || r->rcode != DNS_RCODE_NOERROR || !r->naddrs)
 		return;
-	if (learn(px, r) && px->o.learn) {
-		int ret = px->o.learn(px->o.learn_ctx);
+	names_remember(px, r);
+	if (px->o.learn) {
+		int ret = px->o.learn(px->o.learn_ctx, r);
 
 		if (ret)
 			log_errno(ret,
@@ -1073,10 +899,41 @@ static void close_all(struct dnsproxy *px)
 		close(px->stopfd);
 }
 
-int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct dnsproxy **out)
+/* The listening sockets (v4 required; without v6 loopback, v6 DNS fails
+ * closed) and the upstream ones, in the current network namespace. */
+static int open_socks(struct dnsproxy *px)
 {
 	static const int fam[HUSH_DNS_SLOTS] = {AF_INET, AF_INET, AF_INET6, AF_INET6};
 	static const int typ[HUSH_DNS_SLOTS] = {SOCK_DGRAM, SOCK_STREAM, SOCK_DGRAM, SOCK_STREAM};
+
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
+		px->fd[i] = open_sock(fam[i], typ[i], true);
+		px->st.port[i] = 0;
+		if (px->fd[i] >= 0)
+			continue;
+		if (fam[i] == AF_INET) {
+			int ret = px->fd[i];
+
+			px->fd[i] = -1;
+			log_errno(ret, "dns: cannot open the proxy's %s socket on 127.0.0.1",
+				  typ[i] == SOCK_DGRAM ? "UDP" : "TCP");
+			return ret;
+		}
+		log_warnx("dns: no %s socket on ::1 (%s): DNS over IPv6 is denied",
+			  typ[i] == SOCK_DGRAM ? "UDP" : "TCP", strerror(-px->fd[i]));
+		px->fd[i] = -1;
+	}
+	px->up4 = open_sock(AF_INET, SOCK_DGRAM, false);
+	px->up6 = open_sock(AF_INET6, SOCK_DGRAM, false);
+	if (px->up4 < 0)
+		px->up4 = -1;
+	if (px->up6 < 0)
+		px->up6 = -1;
+	return 0;
+}
+
+int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct dnsproxy **out)
+{
 	struct dnsproxy *px;
 	int ret, home = -1;
 
@@ -1087,8 +944,6 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 	px->o = *o;
 	if (!px->o.deny_rcode)
 		px->o.deny_rcode = DNS_RCODE_REFUSED;
-	if (!px->o.grace_s)
-		px->o.grace_s = DNSPROXY_DEFAULT_GRACE;
 	px->up4 = px->up6 = px->ep = px->stopfd = -1;
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
 		px->fd[i] = -1;
@@ -1112,29 +967,9 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 			goto fail;
 		}
 	}
-	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
-		px->fd[i] = open_sock(fam[i], typ[i], true);
-		if (px->fd[i] < 0) {
-			if (fam[i] == AF_INET) {
-				ret = px->fd[i];
-				log_errno(ret,
-					  "dns: cannot open the proxy's %s socket on 127.0.0.1",
-					  typ[i] == SOCK_DGRAM ? "UDP" : "TCP");
-				goto fail;
-			}
-			/* No IPv6 loopback: v6 DNS fails closed. */
-			log_warnx("dns: no %s socket on ::1 (%s): DNS over IPv6 is denied",
-				  typ[i] == SOCK_DGRAM ? "UDP" : "TCP", strerror(-px->fd[i]));
-			px->fd[i] = -1;
-		}
-		px->st.port[i] = 0;
-	}
-	px->up4 = open_sock(AF_INET, SOCK_DGRAM, false);
-	px->up6 = open_sock(AF_INET6, SOCK_DGRAM, false);
-	if (px->up4 < 0)
-		px->up4 = -1;
-	if (px->up6 < 0)
-		px->up6 = -1;
+	ret = open_socks(px);
+	if (ret)
+		goto fail;
 	if (home >= 0) {
 		if (setns(home, CLONE_NEWNET)) {
 			ret = -errno;
@@ -1197,30 +1032,12 @@ fail:
 int dnsproxy_set_policy(struct dnsproxy *px, const struct policy *p)
 {
 	struct view *v = view_build(p), *old;
-	size_t j = 0;
 
 	if (!v)
 		return -ENOMEM;
 	pthread_mutex_lock(&px->mu);
 	old = px->v;
 	px->v = v;
-	/* Keep learned addresses whose rule (scope path + name) remains. */
-	for (size_t i = 0; i < px->nlrn; i++) {
-		bool keep = false;
-
-		for (size_t s = 0; s < v->nscopes && !keep; s++)
-			if (!strcmp(v->sc[s].path, px->lrn[i].scope))
-				for (size_t h = 0; h < v->sc[s].nhosts && !keep; h++)
-					keep = !strcmp(v->sc[s].hosts[h].name, px->lrn[i].host);
-		if (keep) {
-			px->lrn[j++] = px->lrn[i];
-		} else {
-			free(px->lrn[i].scope);
-			free(px->lrn[i].host);
-		}
-	}
-	px->nlrn = j;
-	px->st.learned_now = j;
 	engine_dns_resolver(px->o.eng, v->has_resolver ? v->rfamily : 0, v->raddr, v->rport);
 	pthread_mutex_unlock(&px->mu);
 	view_free(old);
@@ -1254,11 +1071,6 @@ void dnsproxy_stop(struct dnsproxy *px)
 		return; /* leak rather than free under them */
 	}
 	view_free(px->v);
-	for (size_t i = 0; i < px->nlrn; i++) {
-		free(px->lrn[i].scope);
-		free(px->lrn[i].host);
-	}
-	free(px->lrn);
 	free(px->pend);
 	free(px->pdl);
 	free(px->names);

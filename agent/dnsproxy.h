@@ -15,10 +15,10 @@
  *     policy: SERVFAIL.
  *   - Every query is reported (report callback) with the asking process as
  *     the redirect recorded it.
- *   - `allow host NAME` rules: the A/AAAA addresses of allowed answers for
- *     NAME (through CNAME chains) are learned for their TTL plus a grace;
- *     the learn callback puts them into the BPF policy before the answer
- *     reaches the client, and dnsproxy_tick() expires them.
+ *   - Every allowed answer with addresses is reported (learn callback)
+ *     before it is relayed: whoever enforces (enforcer.h) learns what it
+ *     teaches `allow host` rules and puts that in force first.  The proxy
+ *     itself never applies a policy.
  *
  * Threads: one for UDP (and accepting TCP), one per TCP connection (at
  * most DNSPROXY_TCP_MAX).  Callbacks run on those threads.
@@ -36,10 +36,8 @@
 #include "../rules/policy.h"
 #include "dns.h"
 
-#define DNSPROXY_TCP_MAX       64    /* concurrent TCP clients */
-#define DNSPROXY_TIMEOUT_MS    4000  /* upstream answer, then SERVFAIL */
-#define DNSPROXY_LEARNED_MAX   65536 /* learned addresses in force at once */
-#define DNSPROXY_DEFAULT_GRACE 5     /* seconds past an answer's TTL */
+#define DNSPROXY_TCP_MAX    64	 /* concurrent TCP clients */
+#define DNSPROXY_TIMEOUT_MS 4000 /* upstream answer, then SERVFAIL */
 
 struct engine;
 struct dnsproxy;
@@ -55,15 +53,14 @@ struct dnsproxy_query {
 };
 
 typedef void (*dnsproxy_report_fn)(void *ctx, const struct dnsproxy_query *q);
-/* The learned set changed: compile the policy with dnsproxy_learned() and
- * apply it.  Returns 0 or a negative errno (the answer is relayed anyway; its
- * addresses stay denied). */
-typedef int (*dnsproxy_learn_fn)(void *ctx);
+/* An allowed answer r (its CNAME chain and A/AAAA records with TTLs), before
+ * it is relayed.  Returns 0 or a negative errno (the answer is relayed
+ * anyway; its addresses stay denied). */
+typedef int (*dnsproxy_learn_fn)(void *ctx, const struct dns_response *r);
 
 struct dnsproxy_opts {
 	struct engine *eng;
-	int deny_rcode;	  /* DNS_RCODE_REFUSED (0 means that) or DNS_RCODE_NXDOMAIN */
-	uint32_t grace_s; /* 0: DNSPROXY_DEFAULT_GRACE */
+	int deny_rcode; /* DNS_RCODE_REFUSED (0 means that) or DNS_RCODE_NXDOMAIN */
 	dnsproxy_report_fn report;
 	void *report_ctx;
 	dnsproxy_learn_fn learn;
@@ -73,19 +70,9 @@ struct dnsproxy_opts {
 
 /* Open the sockets, register them with the engine's redirect, start. */
 int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct dnsproxy **out);
-/* A new policy (kept as the proxy's own copy).  Learned addresses of `allow
- * host` rules that are still there (same scope and name) are kept. */
+/* A new policy to judge names by (the proxy keeps its own copy of what it
+ * needs: names, modes, resolver). */
 int dnsproxy_set_policy(struct dnsproxy *px, const struct policy *p);
-/* Drop expired learned addresses; returns how many (then re-apply). */
-size_t dnsproxy_tick(struct dnsproxy *px);
-/* The learned addresses in force, for policy_compile_learned() of p (the
- * policy last given to dnsproxy_set_policy/start).  *out is malloc'd. */
-int dnsproxy_learned(struct dnsproxy *px, const struct policy *p, struct policy_learned **out,
-		     size_t *n);
-/* Apply pol (compiled as pc, normalized text `text`) to eng together with
- * the learned addresses: what a learn callback and an expiry do. */
-int dnsproxy_apply(struct dnsproxy *px, struct engine *eng, const struct policy *pol,
-		   const struct policy_compiled *pc, const char *text);
 /* The name a DNS answer last mapped addr to (even after it expired):
  * 0 with name filled, or -1. */
 int dnsproxy_name_of(void *px, int family, const uint8_t addr[16], char *name, size_t len);
@@ -95,7 +82,7 @@ void dnsproxy_stop(struct dnsproxy *px);
 struct dnsproxy_stats {
 	uint16_t port[4]; /* by HUSH_DNS_* slot, 0: not open */
 	uint64_t queries, allowed, denied, audited, malformed, unattributed;
-	uint64_t upstream_timeouts, upstream_errors, learned, learned_now, tcp_refused;
+	uint64_t upstream_timeouts, upstream_errors, tcp_refused;
 };
 void dnsproxy_stats(struct dnsproxy *px, struct dnsproxy_stats *st);
 

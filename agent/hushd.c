@@ -3,9 +3,10 @@
  * hushd: keeps the policy enforced on a cgroup subtree and reports every
  * attempt it denies.
  *
- * Start-up: parse + compile the policy (a bad policy never gets near the
- * kernel) -> engine_open (load, apply, attach or adopt pinned links, pin)
- * -> control socket -> drop capabilities -> "ready".  Then one loop: ring
+ * Start-up: load the policy (a bad policy never gets near the kernel) ->
+ * engine_open (load, apply, attach or adopt pinned links, pin) and the
+ * enforcer that owns the policy in force from then on -> control socket ->
+ * drop capabilities -> "ready".  Then one loop: ring
  * buffer events to stdout as JSON lines, SIGHUP / `hush policy apply`
  * reloads, SIGTERM exits.  Exiting, even by SIGKILL, leaves the pinned links
  * attached: enforcement fails closed; `hush disable` is the way out.
@@ -35,10 +36,10 @@
 #include "control.h"
 #include "db.h"
 #include "dnsproxy.h"
+#include "enforcer.h"
 #include "engine.h"
 #include "event.h"
 #include "log.h"
-#include "polwarn.h"
 #include "probe.h"
 #include "store.h"
 
@@ -47,14 +48,15 @@
 struct hushd {
 	const char *policy_path;
 	char cgroup[PATH_MAX];
+	bool cgroup_given; /* --cgroup, else the cgroup2 mount */
 	const char *pin_dir;
 	const char *run_dir;
 	bool foreground;
 	bool log_allowed;
 	uint32_t ringbuf;
 	struct engine *eng;
-	struct policy *pol;
-	struct policy_compiled *pc;
+	struct policy_loaded *loaded; /* in force; replaced on the main thread only */
+	struct enforcer *en;
 	int64_t boot_to_real;
 	uint64_t events;
 	uint64_t lost_seen;
@@ -75,9 +77,7 @@ struct hushd {
 	int dns_rcode;
 	uint32_t dns_grace;
 	struct dnsproxy *dns;
-	pthread_mutex_t apply_mu; /* engine_apply, d->pol and d->pc (the proxy's
-				   * learn callback runs on its threads) */
-	pthread_mutex_t dq_mu;	  /* queries reported, waiting for the drain loop */
+	pthread_mutex_t dq_mu; /* queries reported, waiting for the drain loop */
 	struct dnsproxy_query *dq;
 	size_t ndq, dqcap;
 	uint64_t dq_overflow;
@@ -116,56 +116,22 @@ static void usage(FILE *f)
 	    "  -v, --verbose     debug messages, including libbpf's\n");
 }
 
-/* Parse and compile; every error is printed as "hushd: policy: file:l:c: msg". */
-static int load_policy(const char *name, const char *text, size_t len, bool dns_proxy,
-		       struct policy **pol, struct policy_compiled **pc)
+/* Load the file `name`, or text[0..len) named so; every error and warning
+ * is printed as "hushd: policy: file:l:c: msg" (and errors kept in errs,
+ * which may be NULL). */
+static int load_policy(struct hushd *d, const char *name, const char *text, size_t len,
+		       struct policy_errors *errs, struct policy_loaded **out)
 {
-	struct policy_errors errs = {0};
-	int ret;
+	struct policy_load_opts o = {
+	    .name = name,
+	    .text = text,
+	    .len = len,
+	    .dns_proxy = !d->no_dns,
+	    .diag = stderr,
+	    .prefix = "hushd: policy: ",
+	};
 
-	*pol = NULL;
-	*pc = NULL;
-	if (text)
-		ret = policy_parse(name, text, len, pol, &errs);
-	else
-		ret = policy_load_file(name, pol, &errs);
-	if (!ret)
-		ret = policy_compile(*pol, pc, &errs);
-	if (ret) {
-		policy_errors_print(&errs, "hushd: policy: ", stderr);
-		policy_errors_free(&errs);
-		policy_free(*pol);
-		*pol = NULL;
-		return ret;
-	}
-	policy_errors_free(&errs);
-	policy_warn_unenforced(*pol, dns_proxy);
-	return 0;
-}
-
-/*
- * Apply pol (compiled as pc) together with the addresses the DNS proxy has
- * learned for its "allow host" rules.  Caller holds apply_mu.
- */
-static int apply_locked(struct hushd *d, const struct policy *pol, const struct policy_compiled *pc)
-{
-	char *norm = policy_to_string(pol);
-	int ret = norm ? dnsproxy_apply(d->dns, d->eng, pol, pc, norm) : -ENOMEM;
-
-	free(norm);
-	return ret;
-}
-
-/* The proxy learned addresses (its thread): in force before the answer goes. */
-static int on_learn(void *ctx)
-{
-	struct hushd *d = ctx;
-	int ret;
-
-	pthread_mutex_lock(&d->apply_mu);
-	ret = apply_locked(d, d->pol, d->pc);
-	pthread_mutex_unlock(&d->apply_mu);
-	return ret;
+	return policy_loaded_load(&o, out, errs);
 }
 
 /* A query the proxy judged (its threads): queued for the drain loop. */
@@ -213,12 +179,13 @@ static void dns_flush(struct hushd *d)
 		d->events++;
 		if (d->store)
 			store_dns(d->store, &e->ev, e->qname[0] ? e->qname : NULL,
-				  e->qtype[0] ? e->qtype : NULL, e->note[0] ? e->note : NULL, d->pc,
-				  d->boot_to_real);
+				  e->qtype[0] ? e->qtype : NULL, e->note[0] ? e->note : NULL,
+				  d->loaded->pc, d->boot_to_real);
 		if (!d->quiet)
 			event_print_json_dns(stdout, &e->ev, e->qname[0] ? e->qname : NULL,
 					     e->qtype[0] ? e->qtype : NULL,
-					     e->note[0] ? e->note : NULL, d->pc, d->boot_to_real,
+					     e->note[0] ? e->note : NULL, d->loaded->pc,
+					     d->boot_to_real,
 					     event_proc(d->eng, &e->ev, &proc) == 0 ? &proc : NULL);
 	}
 	if (over) {
@@ -241,17 +208,18 @@ static void dns_flush(struct hushd *d)
 	free(q);
 }
 
-/* Apply a new policy; on any failure the running one stays. */
-static int reload(struct hushd *d, const char *name, const char *text, size_t len, char *msg,
-		  size_t msglen)
+/* Load and apply a new policy; on any failure the running one stays.  What
+ * happened goes into msg (and the log's notes); the policy's errors into
+ * errs (may be NULL). */
+static int reload(struct hushd *d, const char *name, const char *text, size_t len,
+		  struct policy_errors *errs, char *msg, size_t msglen)
 {
-	struct policy_compiled *pc;
-	struct policy *pol;
+	struct policy_loaded *l;
 	int ret;
 
 	d->reload_ts = time(NULL);
 	d->reload_ok = false;
-	ret = load_policy(name, text, len, !d->no_dns, &pol, &pc);
+	ret = load_policy(d, name, text, len, errs, &l);
 	if (ret) {
 		snprintf(msg, msglen, "policy %s rejected; the running policy (seq %llu) stays",
 			 name, (unsigned long long)engine_policy_seq(d->eng));
@@ -259,25 +227,19 @@ static int reload(struct hushd *d, const char *name, const char *text, size_t le
 			store_note(d->store, "%s", msg);
 		return ret;
 	}
-	pthread_mutex_lock(&d->apply_mu);
-	ret = d->dns ? dnsproxy_set_policy(d->dns, pol) : 0;
+	ret = d->dns ? dnsproxy_set_policy(d->dns, l->pol) : 0;
 	if (!ret)
-		ret = apply_locked(d, pol, pc);
+		ret = enforcer_set_policy(d->en, l);
 	if (ret) {
 		if (d->dns)
-			dnsproxy_set_policy(d->dns, d->pol);
-		pthread_mutex_unlock(&d->apply_mu);
+			dnsproxy_set_policy(d->dns, d->loaded->pol);
 		snprintf(msg, msglen, "cannot apply %s: %s; the running policy stays", name,
 			 strerror(-ret));
-		policy_compiled_free(pc);
-		policy_free(pol);
+		policy_loaded_free(l);
 		return ret;
 	}
-	policy_compiled_free(d->pc);
-	policy_free(d->pol);
-	d->pc = pc;
-	d->pol = pol;
-	pthread_mutex_unlock(&d->apply_mu);
+	policy_loaded_free(d->loaded);
+	d->loaded = l;
 	d->reload_ok = true;
 	snprintf(msg, msglen, "policy %s applied (seq %llu)", name,
 		 (unsigned long long)engine_policy_seq(d->eng));
@@ -294,9 +256,9 @@ static int on_event(void *ctx, const struct hush_event *e)
 
 	d->events++;
 	if (d->store)
-		store_event(d->store, e, d->pc, d->boot_to_real);
+		store_event(d->store, e, d->loaded->pc, d->boot_to_real);
 	if (!d->quiet)
-		event_print_json(stdout, e, d->pc, d->boot_to_real,
+		event_print_json(stdout, e, d->loaded->pc, d->boot_to_real,
 				 event_proc(d->eng, e, &proc) == 0 ? &proc : NULL);
 	return 0;
 }
@@ -374,8 +336,10 @@ static void status_json(struct hushd *d, char *buf, size_t len)
 	}
 	if (off < len && d->dns) {
 		struct dnsproxy_stats ps;
+		struct enforcer_stats es;
 
 		dnsproxy_stats(d->dns, &ps);
+		enforcer_stats(d->en, &es);
 		off += (size_t)snprintf(
 		    buf + off, len - off,
 		    ",\"dns\":{\"proxy\":true,\"udp4\":%u,\"tcp4\":%u,\"udp6\":%u,\"tcp6\":%u,"
@@ -389,8 +353,8 @@ static void status_json(struct hushd *d, char *buf, size_t len)
 		    (unsigned long long)ps.denied, (unsigned long long)ps.audited,
 		    (unsigned long long)ps.malformed, (unsigned long long)ps.unattributed,
 		    (unsigned long long)ps.upstream_timeouts,
-		    (unsigned long long)ps.upstream_errors, (unsigned long long)ps.learned,
-		    (unsigned long long)ps.learned_now);
+		    (unsigned long long)ps.upstream_errors, (unsigned long long)es.learned,
+		    (unsigned long long)es.learned_now);
 	} else if (off < len) {
 		off += (size_t)snprintf(buf + off, len - off, ",\"dns\":{\"proxy\":false}");
 	}
@@ -398,56 +362,52 @@ static void status_json(struct hushd *d, char *buf, size_t len)
 		snprintf(buf + off, len - off, "}\n");
 }
 
+/* "apply NAME" with the policy text as body: loaded once, here.  The
+ * policy's errors go back to the client (and to our stderr). */
+static void control_apply(struct hushd *d, int cfd, const struct control_req *req)
+{
+	struct policy_errors errs = {0};
+	const char *name = req->arg[0] ? req->arg : "(policy)";
+	char msg[1024], hex[2 * POLICY_HASH_LEN + 1];
+	int ret;
+
+	ret = reload(d, name, req->body ? req->body : "", req->body_len, &errs, msg, sizeof(msg));
+	if (ret == 0) {
+		db_hex(d->loaded->hash, POLICY_HASH_LEN, hex);
+		log_info("%s, sha256 %s", msg, hex);
+		snprintf(msg, sizeof(msg), "seq %llu sha256 %s",
+			 (unsigned long long)engine_policy_seq(d->eng), hex);
+		control_reply(cfd, 1, msg, NULL);
+	} else if (errs.n) {
+		size_t tl = 0;
+		char *text = NULL;
+		FILE *mf = open_memstream(&text, &tl);
+
+		if (mf) {
+			policy_errors_print(&errs, "", mf);
+			fclose(mf);
+		}
+		log_warnx("%s", msg);
+		control_reply(cfd, 0, NULL, text ? text : "policy rejected\n");
+		free(text);
+	} else {
+		log_warnx("%s", msg);
+		strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
+		control_reply(cfd, 0, NULL, msg);
+	}
+	policy_errors_free(&errs);
+}
+
 static void handle_control(struct hushd *d, int lfd)
 {
 	struct control_req req;
-	char msg[1024];
 	int cfd;
 
 	cfd = control_accept(lfd, &req);
 	if (cfd < 0)
 		return;
 	if (strcmp(req.verb, "apply") == 0) {
-		/* Parse errors go to our stderr and back to the client. */
-		struct policy_errors errs = {0};
-		struct policy *tmp = NULL;
-		const char *name = req.arg[0] ? req.arg : "(policy)";
-
-		if (policy_parse(name, req.body, req.body_len, &tmp, &errs)) {
-			size_t tl = 0;
-			char *text = NULL;
-			FILE *mf = open_memstream(&text, &tl);
-
-			if (mf) {
-				policy_errors_print(&errs, "", mf);
-				fclose(mf);
-			}
-			log_warnx("policy %s rejected; the running policy (seq %llu) stays", name,
-				  (unsigned long long)engine_policy_seq(d->eng));
-			d->reload_ts = time(NULL);
-			d->reload_ok = false;
-			control_reply(cfd, 0, NULL, text ? text : "policy rejected\n");
-			free(text);
-		} else if (reload(d, name, req.body, req.body_len, msg, sizeof(msg)) == 0) {
-			char hex[65];
-			struct engine_pinned st;
-
-			policy_free(tmp);
-			tmp = NULL;
-			engine_pinned_read(d->pin_dir, &st);
-			db_hex(st.policy_hash, 32, hex);
-			log_info("%s, sha256 %s", msg, hex);
-			snprintf(msg, sizeof(msg), "seq %llu sha256 %s",
-				 (unsigned long long)engine_policy_seq(d->eng), hex);
-			control_reply(cfd, 1, msg, NULL);
-		} else {
-			/* Compile errors were printed by load_policy. */
-			log_warnx("%s", msg);
-			strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
-			control_reply(cfd, 0, NULL, msg);
-		}
-		policy_free(tmp);
-		policy_errors_free(&errs);
+		control_apply(d, cfd, &req);
 	} else if (strcmp(req.verb, "status") == 0) {
 		char buf[4096];
 
@@ -600,8 +560,10 @@ static void metrics_write(struct hushd *d)
 		d->dns ? 1 : 0);
 	if (d->dns) {
 		struct dnsproxy_stats ps;
+		struct enforcer_stats es;
 
 		dnsproxy_stats(d->dns, &ps);
+		enforcer_stats(d->en, &es);
 		fprintf(f,
 			"# HELP hush_dns_queries_total DNS queries the proxy judged, by verdict.\n"
 			"# TYPE hush_dns_queries_total counter\n"
@@ -620,7 +582,7 @@ static void metrics_write(struct hushd *d)
 			(unsigned long long)ps.allowed, (unsigned long long)ps.denied,
 			(unsigned long long)ps.audited, (unsigned long long)ps.malformed,
 			(unsigned long long)(ps.upstream_timeouts + ps.upstream_errors),
-			(unsigned long long)ps.learned_now);
+			(unsigned long long)es.learned_now);
 	}
 	if (d->reload_ts)
 		fprintf(f,
@@ -663,6 +625,59 @@ static bool tick_due(struct timespec *next)
 	return true;
 }
 
+/* The signals the loop reads from a signalfd. */
+static void loop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+}
+
+/* SIGHUP reloads the policy file; SIGTERM and SIGINT end the loop. */
+static void on_signals(struct hushd *d, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			char msg[1024];
+
+			if (reload(d, d->policy_path, NULL, 0, NULL, msg, sizeof(msg)))
+				log_warnx("SIGHUP: %s", msg);
+			else
+				log_info("SIGHUP: %s", msg);
+			metrics_write(d);
+		} else {
+			log_info("signal %d: exiting; enforcement stays pinned in %s (`hush "
+				 "disable` removes it)",
+				 (int)si.ssi_signo, d->pin_dir);
+			d->stop = true;
+		}
+	}
+}
+
+/* Once a second: learned addresses expire, and scope cgroups come and go
+ * (a restarted service gets a new cgroup id): re-apply for either. */
+static void on_tick(struct hushd *d)
+{
+	size_t expired = enforcer_expire(d->en);
+	bool stale = engine_scopes_stale(d->eng);
+
+	check_lost(d);
+	if (stale || expired) {
+		int r = enforcer_reapply(d->en);
+
+		if (r)
+			log_errno(r, "cannot re-apply the policy (%s)",
+				  stale ? "scope cgroups changed" : "learned addresses expired");
+		else if (stale)
+			log_info("scope cgroups changed: policy re-applied (seq %llu)",
+				 (unsigned long long)engine_policy_seq(d->eng));
+	}
+	metrics_write(d);
+}
+
 static int run_loop(struct hushd *d, int lfd)
 {
 	struct epoll_event ev, evs[4];
@@ -670,10 +685,7 @@ static int run_loop(struct hushd *d, int lfd)
 	sigset_t mask;
 	int ep, sfd, rbfd;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
+	loop_signals(&mask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	rbfd = engine_events(d->eng, on_event, d);
@@ -698,55 +710,14 @@ static int run_loop(struct hushd *d, int lfd)
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == sfd) {
-				struct signalfd_siginfo si;
-
-				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGHUP) {
-						char msg[1024];
-
-						if (reload(d, d->policy_path, NULL, 0, msg,
-							   sizeof(msg)))
-							log_warnx("SIGHUP: %s", msg);
-						else
-							log_info("SIGHUP: %s", msg);
-						metrics_write(d);
-					} else {
-						log_info(
-						    "signal %d: exiting; enforcement stays pinned "
-						    "in %s (`hush disable` removes it)",
-						    (int)si.ssi_signo, d->pin_dir);
-						d->stop = true;
-					}
-				}
+				on_signals(d, sfd);
 			} else if (evs[i].data.fd == lfd) {
 				handle_control(d, lfd);
 				metrics_write(d);
 			}
 		}
-		/* Scope cgroups come and go (a restarted service gets a new
-		 * cgroup id): rebind once a second. */
-		if (tick_due(&next_check)) {
-			size_t expired = d->dns ? dnsproxy_tick(d->dns) : 0;
-			bool stale = engine_scopes_stale(d->eng);
-
-			check_lost(d);
-			if (stale || expired) {
-				int r;
-
-				pthread_mutex_lock(&d->apply_mu);
-				r = apply_locked(d, d->pol, d->pc);
-				pthread_mutex_unlock(&d->apply_mu);
-				if (r)
-					log_errno(r, "cannot re-apply the policy (%s)",
-						  stale ? "scope cgroups changed"
-							: "learned addresses expired");
-				else if (stale)
-					log_info("scope cgroups changed: policy re-applied (seq "
-						 "%llu)",
-						 (unsigned long long)engine_policy_seq(d->eng));
-			}
-			metrics_write(d);
-		}
+		if (tick_due(&next_check))
+			on_tick(d);
 		/* Ready records and those submitted without a wakeup alike. */
 		engine_drain(d->eng);
 		dns_flush(d);
@@ -766,123 +737,123 @@ static int run_loop(struct hushd *d, int lfd)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"policy", required_argument, NULL, 'p'},
-	    {"cgroup", required_argument, NULL, 'c'},
-	    {"pin-dir", required_argument, NULL, 'P'},
-	    {"run-dir", required_argument, NULL, 'R'},
-	    {"foreground", no_argument, NULL, 'f'},
-	    {"log-allowed", no_argument, NULL, 'a'},
-	    {"ringbuf-size", required_argument, NULL, 'r'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"metrics-file", required_argument, NULL, 'm'},
-	    {"db", required_argument, NULL, 'D'},
-	    {"no-db", no_argument, NULL, 'N'},
-	    {"retain", required_argument, NULL, 'T'},
-	    {"max-db-size", required_argument, NULL, 'S'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"dns-deny", required_argument, NULL, 'Y'},
-	    {"dns-grace", required_argument, NULL, 'G'},
-	    {"no-dns-proxy", no_argument, NULL, 'X'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	struct hushd d = {
-	    .policy_path = DEFAULT_POLICY,
-	    .pin_dir = ENGINE_DEFAULT_PIN_DIR,
-	    .run_dir = ENGINE_DEFAULT_RUN_DIR,
-	    .db_path = DB_DEFAULT_PATH,
-	    .dns_rcode = DNS_RCODE_REFUSED,
-	    .apply_mu = PTHREAD_MUTEX_INITIALIZER,
-	    .dq_mu = PTHREAD_MUTEX_INITIALIZER,
-	};
-	struct engine_opts eo = {0};
-	const char *cg = NULL;
-	int c, ret, lfd, pidfd = -1, ready[2] = {-1, -1};
-	char *norm;
-	sigset_t mask;
+static const struct option hushd_opts[] = {
+    {"policy", required_argument, NULL, 'p'},
+    {"cgroup", required_argument, NULL, 'c'},
+    {"pin-dir", required_argument, NULL, 'P'},
+    {"run-dir", required_argument, NULL, 'R'},
+    {"foreground", no_argument, NULL, 'f'},
+    {"log-allowed", no_argument, NULL, 'a'},
+    {"ringbuf-size", required_argument, NULL, 'r'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"metrics-file", required_argument, NULL, 'm'},
+    {"db", required_argument, NULL, 'D'},
+    {"no-db", no_argument, NULL, 'N'},
+    {"retain", required_argument, NULL, 'T'},
+    {"max-db-size", required_argument, NULL, 'S'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"dns-deny", required_argument, NULL, 'Y'},
+    {"dns-grace", required_argument, NULL, 'G'},
+    {"no-dns-proxy", no_argument, NULL, 'X'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
 
-	log_init("hushd", LOG_LVL_INFO);
-	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
+/* An option with a value to check: 0, or 2 (usage) after saying why. */
+static int parse_value(struct hushd *d, int c, const char *arg)
+{
+	char *end;
+	unsigned long v;
+
+	switch (c) {
+	case 'r':
+		return engine_parse_ringbuf("--ringbuf-size", arg, &d->ringbuf) ? 2 : 0;
+	case 'T':
+		if (db_parse_duration(arg, &d->retain_ns) || d->retain_ns <= 0) {
+			log_warnx("--retain %s: need a duration such as 90d, 12h or 30m", arg);
+			return 2;
+		}
+		return 0;
+	case 'S':
+		if (db_parse_size(arg, &d->max_db_bytes) || d->max_db_bytes < (1 << 20)) {
+			log_warnx("--max-db-size %s: need a size of at least 1M, such as 10G or "
+				  "500M",
+				  arg);
+			return 2;
+		}
+		return 0;
+	case 'Y':
+		if (strcmp(arg, "refused") == 0) {
+			d->dns_rcode = DNS_RCODE_REFUSED;
+		} else if (strcmp(arg, "nxdomain") == 0) {
+			d->dns_rcode = DNS_RCODE_NXDOMAIN;
+		} else {
+			log_warnx("--dns-deny %s: need refused or nxdomain", arg);
+			return 2;
+		}
+		return 0;
+	default: /* 'G' */
+		v = strtoul(arg, &end, 10);
+		if (*end || !*arg || v < 1 || v > 3600) {
+			log_warnx("--dns-grace %s: need whole seconds, 1 to 3600", arg);
+			return 2;
+		}
+		d->dns_grace = (uint32_t)v;
+		return 0;
+	}
+}
+
+/* Options into d: -1 to go on, else the exit code (0 for --help, 2). */
+static int parse_args(struct hushd *d, int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "fvh", hushd_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			d.policy_path = optarg;
+			d->policy_path = optarg;
 			break;
 		case 'c':
-			cg = optarg;
+			snprintf(d->cgroup, sizeof(d->cgroup), "%s", optarg);
+			d->cgroup_given = true;
 			break;
 		case 'P':
-			d.pin_dir = optarg;
+			d->pin_dir = optarg;
 			break;
 		case 'R':
-			d.run_dir = optarg;
+			d->run_dir = optarg;
 			break;
 		case 'f':
-			d.foreground = true;
+			d->foreground = true;
 			break;
 		case 'a':
-			d.log_allowed = true;
-			break;
-		case 'r':
-			if (engine_parse_ringbuf("--ringbuf-size", optarg, &d.ringbuf))
-				return 2;
+			d->log_allowed = true;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
 			break;
 		case 'm':
-			d.metrics_file = optarg;
+			d->metrics_file = optarg;
 			break;
 		case 'D':
-			d.db_path = optarg;
+			d->db_path = optarg;
 			break;
 		case 'N':
-			d.db_path = NULL;
+			d->db_path = NULL;
 			break;
 		case 'q':
-			d.quiet = true;
+			d->quiet = true;
 			break;
-		case 'T':
-			if (db_parse_duration(optarg, &d.retain_ns) || d.retain_ns <= 0) {
-				log_warnx("--retain %s: need a duration such as 90d, 12h or 30m",
-					  optarg);
-				return 2;
-			}
-			break;
-		case 'S':
-			if (db_parse_size(optarg, &d.max_db_bytes) || d.max_db_bytes < (1 << 20)) {
-				log_warnx(
-				    "--max-db-size %s: need a size of at least 1M, such as 10G or "
-				    "500M",
-				    optarg);
-				return 2;
-			}
-			break;
-		case 'Y':
-			if (strcmp(optarg, "refused") == 0) {
-				d.dns_rcode = DNS_RCODE_REFUSED;
-			} else if (strcmp(optarg, "nxdomain") == 0) {
-				d.dns_rcode = DNS_RCODE_NXDOMAIN;
-			} else {
-				log_warnx("--dns-deny %s: need refused or nxdomain", optarg);
-				return 2;
-			}
-			break;
-		case 'G': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (*end || !*optarg || v < 1 || v > 3600) {
-				log_warnx("--dns-grace %s: need whole seconds, 1 to 3600", optarg);
-				return 2;
-			}
-			d.dns_grace = (uint32_t)v;
-			break;
-		}
 		case 'X':
-			d.no_dns = true;
+			d->no_dns = true;
+			break;
+		case 'r':
+		case 'T':
+		case 'S':
+		case 'Y':
+		case 'G':
+			if (parse_value(d, c, optarg))
+				return 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -897,16 +868,203 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* Load, apply, attach or adopt, pin; then the enforcer owns the policy. */
+static int enforce(struct hushd *d)
+{
+	struct engine_opts eo = {
+	    .cgroup = d->cgroup,
+	    .pin_dir = d->pin_dir,
+	    .ringbuf_bytes = d->ringbuf,
+	    .log_allowed = d->log_allowed,
+	    .forbid_root =
+		getenv("HUSH_FORBID_ROOT") && strcmp(getenv("HUSH_FORBID_ROOT"), "1") == 0,
+	};
+	int ret;
+
+	ret = engine_open(&eo, d->loaded->pc, d->loaded->text, &d->eng);
+	if (ret) {
+		log_errno(ret, "cannot enforce on %s", d->cgroup);
+		return ret;
+	}
+	ret = enforcer_new(d->eng, d->loaded, d->dns_grace, &d->en);
+	if (ret)
+		log_errno(ret, "cannot enforce on %s", d->cgroup);
+	return ret;
+}
+
+/* Layers that are off, said once at start. */
+static void report_layers(struct hushd *d)
+{
+	char why[256];
+
+	if (!probe_bpf_lsm(why, sizeof(why)))
+		log_info("layer lsm: unavailable: %s", why);
+	if (engine_exec_unavailable(d->eng))
+		log_warnx("exec tracking unavailable (%s): events name processes from /proc while "
+			  "they live",
+			  engine_exec_unavailable(d->eng));
+}
+
+/* Create (and migrate) the database while we may still chown it. */
+static void db_create(struct hushd *d)
+{
+	struct db *db;
+	char err[512];
+
+	if (!d->db_path)
+		return;
+	if (db_open(d->db_path, DB_RDWR, &db, err, sizeof(err)))
+		log_warnx("%s (enforcement continues; hushd retries each second)", err);
+	db_close(db);
+}
+
+/*
+ * Unless --foreground: fork; the parent waits for the child's "ready" and
+ * exits.  Returns -1 in the process that goes on (with *ready the pipe to
+ * write "ready" to, or -1), else the parent's exit code.
+ */
+static int daemonize(struct hushd *d, int *ready)
+{
+	int p[2], nfd;
+	pid_t pid;
+	char b;
+
+	*ready = -1;
+	if (d->foreground)
+		return -1;
+	if (pipe(p) < 0) {
+		log_warn("pipe");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("fork");
+		return 1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		/* Exit once the child has taken over. */
+		return read(p[0], &b, 1) == 1 ? 0 : 1;
+	}
+	close(p[0]);
+	setsid();
+	nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nfd >= 0) {
+		dup2(nfd, STDIN_FILENO);
+		close(nfd);
+	}
+	*ready = p[1];
+	return -1;
+}
+
+/* The database writer thread (after the fork: threads do not survive it). */
+static void start_store(struct hushd *d)
+{
+	struct store_opts so = {
+	    .path = d->db_path,
+	    .retain_ns = d->retain_ns,
+	    .max_bytes = d->max_db_bytes,
+	    .log_allowed = d->log_allowed,
+	};
+	char hex[2 * POLICY_HASH_LEN + 1];
+	int ret;
+
+	if (!d->db_path)
+		return;
+	ret = store_open(&so, d->eng, &d->store);
+	if (ret) {
+		log_errno(ret, "cannot start the database writer for %s (events go to stdout only)",
+			  d->db_path);
+		return;
+	}
+	db_hex(d->loaded->hash, POLICY_HASH_LEN, hex);
+	store_note(d->store, "hushd started (pid %d) %s on %s: policy %s seq %llu sha256 %s",
+		   (int)getpid(), engine_adopted(d->eng) ? "adopting" : "enforcing", d->cgroup,
+		   d->policy_path, (unsigned long long)engine_policy_seq(d->eng), hex);
+}
+
+/* The DNS proxy: after the fork (threads), before "ready".  It reports
+ * queries to the drain loop and allowed answers to the enforcer. */
+static void start_dns(struct hushd *d)
+{
+	struct dnsproxy_opts po = {
+	    .eng = d->eng,
+	    .deny_rcode = d->dns_rcode,
+	    .report = on_query,
+	    .report_ctx = d,
+	    .learn = enforcer_learn,
+	    .learn_ctx = d->en,
+	};
+	struct dnsproxy_stats ps;
+	int ret;
+
+	if (d->no_dns) {
+		log_info("no DNS proxy (--no-dns-proxy): DNS from enforced cgroups is denied");
+		return;
+	}
+	ret = dnsproxy_start(&po, d->loaded->pol, &d->dns);
+	if (ret) {
+		log_errno(ret, "cannot start the DNS proxy: DNS from enforced cgroups is denied");
+		return;
+	}
+	dnsproxy_stats(d->dns, &ps);
+	log_info("dns proxy on 127.0.0.1 udp %u tcp %u, ::1 udp %u tcp %u; denied names get %s",
+		 ps.port[HUSH_DNS_UDP4], ps.port[HUSH_DNS_TCP4], ps.port[HUSH_DNS_UDP6],
+		 ps.port[HUSH_DNS_TCP6],
+		 d->dns_rcode == DNS_RCODE_NXDOMAIN ? "NXDOMAIN" : "REFUSED");
+	if (d->store)
+		store_set_namer(d->store, dnsproxy_name_of, d->dns);
+}
+
+/* After the loop: DNS fails closed first (the redirect is switched off),
+ * then the rest; the pinned enforcement stays. */
+static void shut_down(struct hushd *d, int lfd)
+{
+	char p[PATH_MAX];
+
+	if (d->store)
+		store_set_namer(d->store, NULL, NULL);
+	dnsproxy_stop(d->dns);
+	d->dns = NULL;
+	dns_flush(d);
+	free(d->dq);
+	store_close(d->store);
+	close(lfd);
+	snprintf(p, sizeof(p), "%s/%s", d->run_dir, CONTROL_SOCK_NAME);
+	unlink(p);
+	enforcer_free(d->en);
+	engine_close(d->eng);
+	policy_loaded_free(d->loaded);
+}
+
+int main(int argc, char **argv)
+{
+	struct hushd d = {
+	    .policy_path = DEFAULT_POLICY,
+	    .pin_dir = ENGINE_DEFAULT_PIN_DIR,
+	    .run_dir = ENGINE_DEFAULT_RUN_DIR,
+	    .db_path = DB_DEFAULT_PATH,
+	    .dns_rcode = DNS_RCODE_REFUSED,
+	    .dq_mu = PTHREAD_MUTEX_INITIALIZER,
+	};
+	int ret, lfd, pidfd = -1, ready;
+	sigset_t mask;
+
+	log_init("hushd", LOG_LVL_INFO);
+	ret = parse_args(&d, argc, argv);
+	if (ret >= 0)
+		return ret;
 	log_libbpf_init();
 
 	/* 1. Policy: a bad one never reaches the kernel. */
-	if (load_policy(d.policy_path, NULL, 0, !d.no_dns, &d.pol, &d.pc))
+	if (load_policy(&d, d.policy_path, NULL, 0, NULL, &d.loaded))
 		return 1;
 
 	/* 2. Where to enforce. */
-	if (cg) {
-		snprintf(d.cgroup, sizeof(d.cgroup), "%s", cg);
-	} else {
+	if (!d.cgroup_given) {
 		ret = cgroup_find_mount(d.cgroup, sizeof(d.cgroup));
 		if (ret) {
 			log_errno(ret, "cannot find the cgroup2 mount in /proc/mounts (mount "
@@ -925,25 +1083,12 @@ int main(int argc, char **argv)
 
 	/* Block the signals the loop reads from a signalfd; from here on a
 	 * SIGTERM during set-up is handled once the loop starts. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
+	loop_signals(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	/* 4. Load, apply, attach or adopt, pin. */
-	norm = policy_to_string(d.pol);
-	eo.cgroup = d.cgroup;
-	eo.pin_dir = d.pin_dir;
-	eo.ringbuf_bytes = d.ringbuf;
-	eo.log_allowed = d.log_allowed;
-	eo.forbid_root = getenv("HUSH_FORBID_ROOT") && strcmp(getenv("HUSH_FORBID_ROOT"), "1") == 0;
-	ret = norm ? engine_open(&eo, d.pc, norm, &d.eng) : -ENOMEM;
-	free(norm);
-	if (ret) {
-		log_errno(ret, "cannot enforce on %s", d.cgroup);
+	if (enforce(&d))
 		return 1;
-	}
 	d.boot_to_real = event_boot_to_real();
 
 	/* 5. Control socket, then give up what we no longer need. */
@@ -953,145 +1098,32 @@ int main(int argc, char **argv)
 		engine_close(d.eng);
 		return 1;
 	}
-	{
-		char why[256];
-
-		if (!probe_bpf_lsm(why, sizeof(why)))
-			log_info("layer lsm: unavailable: %s", why);
-		if (engine_exec_unavailable(d.eng))
-			log_warnx("exec tracking unavailable (%s): events name processes from "
-				  "/proc while they live",
-				  engine_exec_unavailable(d.eng));
-	}
-	/* Create (and migrate) the database while we may still chown it. */
-	if (d.db_path) {
-		struct db *db;
-		char err[512];
-
-		if (db_open(d.db_path, DB_RDWR, &db, err, sizeof(err)))
-			log_warnx("%s (enforcement continues; hushd retries each second)", err);
-		db_close(db);
-	}
+	report_layers(&d);
+	db_create(&d);
 	ret = drop_caps();
 	if (ret)
 		log_errno(ret, "cannot drop capabilities (continuing with all of them)");
 
-	if (!d.foreground) {
-		pid_t pid;
-
-		if (pipe(ready) < 0) {
-			log_warn("pipe");
-			return 1;
-		}
-		pid = fork();
-		if (pid < 0) {
-			log_warn("fork");
-			return 1;
-		}
-		if (pid > 0) {
-			char b;
-
-			close(ready[1]);
-			/* Exit once the child has taken over. */
-			return read(ready[0], &b, 1) == 1 ? 0 : 1;
-		}
-		close(ready[0]);
-		setsid();
-		{
-			int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-			if (nfd >= 0) {
-				dup2(nfd, STDIN_FILENO);
-				close(nfd);
-			}
-		}
-	}
+	/* 6. Detach, then the threads: database writer, DNS proxy. */
+	ret = daemonize(&d, &ready);
+	if (ret >= 0)
+		return ret;
 	pidfile_write(pidfd);
-	/* The writer thread starts after the fork (threads do not survive it). */
-	if (d.db_path) {
-		struct store_opts so = {
-		    .path = d.db_path,
-		    .retain_ns = d.retain_ns,
-		    .max_bytes = d.max_db_bytes,
-		    .log_allowed = d.log_allowed,
-		};
-		char hex[65];
-		struct engine_pinned st;
-
-		ret = store_open(&so, d.eng, &d.store);
-		if (ret)
-			log_errno(ret,
-				  "cannot start the database writer for %s (events go to "
-				  "stdout only)",
-				  d.db_path);
-		engine_pinned_read(d.pin_dir, &st);
-		db_hex(st.policy_hash, 32, hex);
-		if (d.store)
-			store_note(d.store,
-				   "hushd started (pid %d) %s on %s: policy %s seq %llu sha256 %s",
-				   (int)getpid(), engine_adopted(d.eng) ? "adopting" : "enforcing",
-				   d.cgroup, d.policy_path,
-				   (unsigned long long)engine_policy_seq(d.eng), hex);
-	}
-	/* The DNS proxy: after the fork (threads), before "ready". */
-	if (!d.no_dns) {
-		struct dnsproxy_opts po = {
-		    .eng = d.eng,
-		    .deny_rcode = d.dns_rcode,
-		    .grace_s = d.dns_grace,
-		    .report = on_query,
-		    .report_ctx = &d,
-		    .learn = on_learn,
-		    .learn_ctx = &d,
-		};
-		struct dnsproxy_stats ps;
-
-		ret = dnsproxy_start(&po, d.pol, &d.dns);
-		if (ret) {
-			log_errno(ret, "cannot start the DNS proxy: DNS from enforced cgroups is "
-				       "denied");
-		} else {
-			dnsproxy_stats(d.dns, &ps);
-			log_info("dns proxy on 127.0.0.1 udp %u tcp %u, ::1 udp %u tcp %u; denied "
-				 "names get %s",
-				 ps.port[HUSH_DNS_UDP4], ps.port[HUSH_DNS_TCP4],
-				 ps.port[HUSH_DNS_UDP6], ps.port[HUSH_DNS_TCP6],
-				 d.dns_rcode == DNS_RCODE_NXDOMAIN ? "NXDOMAIN" : "REFUSED");
-			if (d.store)
-				store_set_namer(d.store, dnsproxy_name_of, d.dns);
-		}
-	} else {
-		log_info("no DNS proxy (--no-dns-proxy): DNS from enforced cgroups is denied");
-	}
+	start_store(&d);
+	start_dns(&d);
 	log_info("ready: %s %s on %s (cgroup id %llu), policy %s seq %llu, pinned in %s",
 		 engine_adopted(d.eng) ? "adopted enforcement" : "enforcing",
-		 d.pol->scopes[0].mode == HUSH_MODE_AUDIT ? "(audit mode)" : "(enforce mode)",
+		 d.loaded->pol->scopes[0].mode == HUSH_MODE_AUDIT ? "(audit mode)"
+								  : "(enforce mode)",
 		 d.cgroup, (unsigned long long)engine_cgroup_id(d.eng), d.policy_path,
 		 (unsigned long long)engine_policy_seq(d.eng), d.pin_dir);
-	if (ready[1] >= 0) {
-		if (write(ready[1], "r", 1) < 0)
+	if (ready >= 0) {
+		if (write(ready, "r", 1) < 0)
 			log_warn("cannot signal readiness");
-		close(ready[1]);
+		close(ready);
 	}
 
 	ret = run_loop(&d, lfd);
-	/* DNS fails closed from here (the redirect is switched off first). */
-	if (d.store)
-		store_set_namer(d.store, NULL, NULL);
-	dnsproxy_stop(d.dns);
-	d.dns = NULL;
-	dns_flush(&d);
-	free(d.dq);
-	store_close(d.store);
-	close(lfd);
-	{
-		char p[PATH_MAX];
-
-		snprintf(p, sizeof(p), "%s/%s", d.run_dir, CONTROL_SOCK_NAME);
-		unlink(p);
-	}
-	engine_close(d.eng);
-	policy_compiled_free(d.pc);
-	policy_free(d.pol);
+	shut_down(&d, lfd);
 	return ret ? 1 : d.disabled ? 3 : 0;
 }

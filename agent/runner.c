@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "enforcer.h"
 #include "log.h"
 #include "runner.h"
 
@@ -171,6 +172,13 @@ static int make_cgroup(const char *parent, const char *prefix, char *path, size_
 	return -EEXIST;
 }
 
+static void ep_watch(int ep, int fd, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.fd = fd};
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 /* "populated 1" in cgroup.events (fd kept open, read from the start). */
 static bool cgroup_populated(int fd)
 {
@@ -183,245 +191,291 @@ static bool cgroup_populated(int fd)
 	return strstr(buf, "populated 1") != NULL;
 }
 
-/* The run's DNS proxy learned or forgot addresses: apply again. */
-struct learn_ctx {
-	pthread_mutex_t mu;
-	struct engine *eng;
-	struct dnsproxy *px;
+/* One run's state, from the cgroup made to the last event collected. */
+struct run {
 	const struct runner_opts *o;
+	struct runner_result *r;
+	char cg[PATH_MAX];
+	bool cg_made;
+	struct engine *eng;
+	struct enforcer *en; /* the policy and what the DNS proxy taught it */
+	struct dnsproxy *px;
+	sigset_t mask, orig; /* signals read from sfd; the mask before */
+	int cgfd, pidfd, sfd, ep, evfd, errpipe[2];
+	char dns_dir[64]; /* --dns-only files, "" when none */
+	uint64_t start, deadline, kill_at, next_tick;
+	bool exited, populated;
 };
 
-static int run_learn(void *arg)
+/* 1. A fresh cgroup, enforced (and its DNS judged) before anything runs in
+ * it. */
+static int run_enforce(struct run *u)
 {
-	struct learn_ctx *lc = arg;
+	const struct runner_opts *o = u->o;
+	struct engine_opts eo = {
+	    .log_allowed = o->log_allowed,
+	    .ringbuf_bytes = o->ringbuf_bytes,
+	    .cgroup = u->cg,
+	};
+	struct dnsproxy_opts po = {
+	    .deny_rcode = o->dns_deny_rcode,
+	    .report = o->on_dns,
+	    .report_ctx = o->ctx,
+	    .learn = enforcer_learn,
+	    .netns_fd = o->netns_fd,
+	};
 	int ret;
 
-	pthread_mutex_lock(&lc->mu);
-	ret = dnsproxy_apply(lc->px, lc->eng, lc->o->pol, lc->o->pc, lc->o->policy_text);
-	pthread_mutex_unlock(&lc->mu);
+	ret = make_cgroup(o->parent, o->cgroup_prefix ? o->cgroup_prefix : "hush-run", u->cg,
+			  sizeof(u->cg));
+	if (ret)
+		return ret;
+	u->cg_made = true;
+	ret = engine_open(&eo, o->policy->pc, o->policy->text, &u->eng);
+	if (!ret)
+		ret = enforcer_new(u->eng, o->policy, 0, &u->en);
+	if (ret) {
+		log_errno(ret, "cannot enforce the policy on %s", u->cg);
+		return ret;
+	}
+	if (o->engp)
+		*o->engp = u->eng;
+	if (!o->dns_proxy)
+		return 0;
+	po.eng = u->eng;
+	po.learn_ctx = u->en;
+	ret = dnsproxy_start(&po, o->policy->pol, &u->px);
+	if (ret)
+		log_errno(ret, "cannot start the DNS proxy for %s", u->cg);
 	return ret;
 }
 
-int runner_run(const struct runner_opts *o, struct runner_result *r)
+/* What supervision waits on: events, signals, the command's exit (and,
+ * with wait_all, the cgroup emptying); the --dns-only files. */
+static int run_prepare(struct run *u)
 {
-	struct learn_ctx lc = {.mu = PTHREAD_MUTEX_INITIALIZER, .o = o};
-	uint64_t next_tick = 0;
-	struct engine_opts eo = {.log_allowed = o->log_allowed, .ringbuf_bytes = o->ringbuf_bytes};
-	struct epoll_event ev, evs[4];
-	struct engine *eng = NULL;
-	char cg[PATH_MAX];
-	sigset_t mask, orig;
-	int cgfd = -1, pidfd = -1, sfd = -1, ep = -1, rbfd, ret, errpipe[2] = {-1, -1};
-	uint64_t start, deadline = 0, kill_at = 0;
-	bool exited = false, cg_made = false, populated = true;
-	char dns_dir[64] = "";
-	int evfd = -1;
-	pid_t pid;
+	const struct runner_opts *o = u->o;
+	int rbfd, ret;
 
-	memset(r, 0, sizeof(*r));
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &mask, &orig);
-
-	/* 1. A fresh cgroup, enforced before anything runs in it. */
-	ret = make_cgroup(o->parent, o->cgroup_prefix ? o->cgroup_prefix : "hush-run", cg,
-			  sizeof(cg));
-	if (ret)
-		goto out;
-	cg_made = true;
-	eo.cgroup = cg;
-	ret = engine_open(&eo, o->pc, o->policy_text, &eng);
-	if (ret) {
-		log_errno(ret, "cannot enforce the policy on %s", cg);
-		goto out;
-	}
-	if (o->engp)
-		*o->engp = eng;
-	lc.eng = eng;
-	if (o->pol) {
-		struct dnsproxy_opts po = {
-		    .eng = eng,
-		    .deny_rcode = o->dns_deny_rcode,
-		    .report = o->on_dns,
-		    .report_ctx = o->ctx,
-		    .learn = run_learn,
-		    .learn_ctx = &lc,
-		    .netns_fd = o->netns_fd,
-		};
-
-		ret = dnsproxy_start(&po, o->pol, &lc.px);
-		if (ret) {
-			log_errno(ret, "cannot start the DNS proxy for %s", cg);
-			goto out;
-		}
-	}
-	rbfd = engine_events(eng, o->on_event, o->ctx);
-	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (rbfd < 0 || cgfd < 0 || sfd < 0 || ep < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+	rbfd = engine_events(u->eng, o->on_event, o->ctx);
+	u->cgfd = open(u->cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	u->sfd = signalfd(-1, &u->mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	u->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (rbfd < 0 || u->cgfd < 0 || u->sfd < 0 || u->ep < 0 ||
+	    pipe2(u->errpipe, O_CLOEXEC) < 0) {
 		ret = -errno;
 		log_errno(ret, "cannot set up the command's supervision");
-		goto out;
+		return ret;
 	}
-
-	if (o->dns_only) {
-		ret = dns_only_files(o->resolv_conf, dns_dir, sizeof(dns_dir));
-		if (ret) {
-			log_errno(ret, "cannot prepare the command's name service files in /tmp");
-			goto out;
-		}
-	}
-
-	/* 2. clone3 straight into the cgroup. */
-	{
-		struct clone_args ca = {
-		    .flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
-		    .pidfd = (uint64_t)(uintptr_t)&pidfd,
-		    .exit_signal = SIGCHLD,
-		    .cgroup = (uint64_t)cgfd,
-		};
-
-		start = now_ns();
-		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-		if (pid < 0) {
-			ret = -errno;
-			log_errno(ret, "cannot start %s in cgroup %s (clone3)", o->argv[0], cg);
-			goto out;
-		}
-		if (pid == 0)
-			child_exec(o->argv, errpipe[1], &orig, o->netns_fd,
-				   o->dns_only ? dns_dir : NULL);
-	}
-	close(errpipe[1]);
-	errpipe[1] = -1;
-	if (o->timeout_ms > 0)
-		deadline = start + (uint64_t)o->timeout_ms * 1000000ull;
-
-	ev.events = EPOLLIN;
-	ev.data.fd = pidfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, pidfd, &ev);
-	ev.data.fd = sfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.fd = rbfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, rbfd, &ev);
+	ep_watch(u->ep, u->sfd, EPOLLIN);
+	ep_watch(u->ep, rbfd, EPOLLIN);
 	if (o->wait_all) {
 		/* cgroup.events signals "populated 0" (EPOLLPRI) once the last
 		 * process of the cgroup is gone. */
 		char p[PATH_MAX];
 
-		if (snprintf(p, sizeof(p), "%s/cgroup.events", cg) < (int)sizeof(p))
-			evfd = open(p, O_RDONLY | O_CLOEXEC);
-		if (evfd >= 0) {
-			ev.events = EPOLLPRI;
-			ev.data.fd = evfd;
-			epoll_ctl(ep, EPOLL_CTL_ADD, evfd, &ev);
+		if (snprintf(p, sizeof(p), "%s/cgroup.events", u->cg) < (int)sizeof(p))
+			u->evfd = open(p, O_RDONLY | O_CLOEXEC);
+		if (u->evfd >= 0)
+			ep_watch(u->ep, u->evfd, EPOLLPRI);
+	}
+	if (o->dns_only) {
+		ret = dns_only_files(o->resolv_conf, u->dns_dir, sizeof(u->dns_dir));
+		if (ret) {
+			log_errno(ret, "cannot prepare the command's name service files in /tmp");
+			return ret;
 		}
 	}
+	return 0;
+}
 
-	/* 3. Supervise: events, signals, exit, timeout. */
-	while (!exited || (o->wait_all && populated)) {
-		int n = epoll_wait(ep, evs, 4, 100);
+/* 2. clone3 straight into the cgroup. */
+static int run_start(struct run *u)
+{
+	const struct runner_opts *o = u->o;
+	struct clone_args ca = {
+	    .flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+	    .pidfd = (uint64_t)(uintptr_t)&u->pidfd,
+	    .exit_signal = SIGCHLD,
+	    .cgroup = (uint64_t)u->cgfd,
+	};
+	pid_t pid;
+	int ret;
+
+	u->start = now_ns();
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0) {
+		ret = -errno;
+		log_errno(ret, "cannot start %s in cgroup %s (clone3)", o->argv[0], u->cg);
+		return ret;
+	}
+	if (pid == 0)
+		child_exec(o->argv, u->errpipe[1], &u->orig, o->netns_fd,
+			   o->dns_only ? u->dns_dir : NULL);
+	close(u->errpipe[1]);
+	u->errpipe[1] = -1;
+	if (o->timeout_ms > 0)
+		u->deadline = u->start + (uint64_t)o->timeout_ms * 1000000ull;
+	ep_watch(u->ep, u->pidfd, EPOLLIN);
+	return 0;
+}
+
+/* Signals to us are passed on to the command, which then has 5 s to end
+ * (a second signal: none). */
+static void run_on_signals(struct run *u, uint64_t t)
+{
+	struct signalfd_siginfo si;
+
+	while (read(u->sfd, &si, sizeof(si)) == sizeof(si)) {
+		/* A terminal's ^C reached the command already. */
+		if (si.ssi_code != SI_KERNEL)
+			syscall(SYS_pidfd_send_signal, u->pidfd, si.ssi_signo, NULL, 0);
+		u->kill_at = u->r->interrupted ? t : t + 5000000000ull;
+		u->r->interrupted = (int)si.ssi_signo;
+	}
+}
+
+static void run_on_exit(struct run *u)
+{
+	siginfo_t si = {0};
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)u->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
+		u->exited = true;
+		u->r->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	}
+}
+
+/* Once a second: learned addresses that expired leave the policy. */
+static void run_tick(struct run *u, uint64_t t)
+{
+	if (!u->px || t < u->next_tick)
+		return;
+	if (enforcer_expire(u->en))
+		enforcer_reapply(u->en);
+	u->next_tick = t + 1000000000ull;
+}
+
+/* 3. Supervise: events, signals, exit, timeout. */
+static void run_supervise(struct run *u)
+{
+	const struct runner_opts *o = u->o;
+	struct epoll_event evs[4];
+
+	while (!u->exited || (o->wait_all && u->populated)) {
+		int n = epoll_wait(u->ep, evs, 4, 100);
 		uint64_t t = now_ns();
 
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == sfd) {
-				struct signalfd_siginfo si;
-
-				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-					/* A terminal's ^C reached the command already. */
-					if (si.ssi_code != SI_KERNEL)
-						syscall(SYS_pidfd_send_signal, pidfd, si.ssi_signo,
-							NULL, 0);
-					if (r->interrupted)
-						kill_at = t; /* second signal: now */
-					else
-						kill_at = t + 5000000000ull;
-					r->interrupted = (int)si.ssi_signo;
-				}
-			} else if (evs[i].data.fd == evfd) {
-				populated = cgroup_populated(evfd);
-			} else if (evs[i].data.fd == pidfd) {
-				siginfo_t si = {0};
-
-				if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
-					   WEXITED | WNOHANG) == 0 &&
-				    si.si_pid) {
-					exited = true;
-					r->exit_code = si.si_code == CLD_EXITED
-							   ? si.si_status
-							   : 128 + si.si_status;
-				}
-			}
+			if (evs[i].data.fd == u->sfd)
+				run_on_signals(u, t);
+			else if (evs[i].data.fd == u->evfd)
+				u->populated = cgroup_populated(u->evfd);
+			else if (evs[i].data.fd == u->pidfd)
+				run_on_exit(u);
 		}
-		if (exited && o->wait_all && populated && evfd < 0)
-			populated = false; /* cannot watch: stop with the command */
-		engine_drain(eng);
+		if (u->exited && o->wait_all && u->populated && u->evfd < 0)
+			u->populated = false; /* cannot watch: stop with the command */
+		engine_drain(u->eng);
 		if (o->on_tick)
-			o->on_tick(o->ctx, t - start);
-		if (lc.px && t >= next_tick) {
-			if (dnsproxy_tick(lc.px))
-				run_learn(&lc);
-			next_tick = t + 1000000000ull;
+			o->on_tick(o->ctx, t - u->start);
+		run_tick(u, t);
+		if ((!u->exited || u->populated) && u->deadline && t >= u->deadline &&
+		    !u->r->timed_out) {
+			u->r->timed_out = true;
+			u->kill_at = t;
 		}
-		if ((!exited || populated) && deadline && t >= deadline && !r->timed_out) {
-			r->timed_out = true;
-			kill_at = t;
-		}
-		if ((!exited || (o->wait_all && populated)) && kill_at && t >= kill_at) {
+		if ((!u->exited || (o->wait_all && u->populated)) && u->kill_at &&
+		    t >= u->kill_at) {
 			/* Everything in the cgroup, grandchildren included. */
-			cgroup_destroy(cg, 0);
-			kill_at = t + 1000000000ull;
+			cgroup_destroy(u->cg, 0);
+			u->kill_at = t + 1000000000ull;
 		}
 	}
-	r->duration_ns = now_ns() - start;
-	{
-		int err = 0;
+	u->r->duration_ns = now_ns() - u->start;
+}
 
-		if (read(errpipe[0], &err, sizeof(err)) == sizeof(err)) {
-			r->exec_failed = true;
-			log_errno(-err, "cannot run %s", o->argv[0]);
-		}
+/* 4. Leftovers die with the cgroup; collect their last events. */
+static void run_finish(struct run *u)
+{
+	struct runner_result *r = u->r;
+	int err = 0, ret;
+
+	if (read(u->errpipe[0], &err, sizeof(err)) == sizeof(err)) {
+		r->exec_failed = true;
+		log_errno(-err, "cannot run %s", u->o->argv[0]);
 	}
-
-	/* 4. Leftovers die with the cgroup; collect their last events. */
-	if (evfd >= 0 && cgroup_populated(evfd))
+	if (u->evfd >= 0 && cgroup_populated(u->evfd))
 		r->others_left = true;
-	ret = cgroup_destroy(cg, 5000);
+	ret = cgroup_destroy(u->cg, 5000);
 	if (ret)
-		log_errno(ret, "cannot remove cgroup %s", cg);
+		log_errno(ret, "cannot remove cgroup %s", u->cg);
 	else
-		cg_made = false;
-	engine_drain(eng);
-	engine_counters(eng, r->counters);
+		u->cg_made = false;
+	engine_drain(u->eng);
+	engine_counters(u->eng, r->counters);
 	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++)
 		r->lost += r->counters[HUSH_CTR_IDX(h, HUSH_EV_LOST)];
-	ret = 0;
-out:
-	if (ep >= 0)
-		close(ep);
-	if (sfd >= 0)
-		close(sfd);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (cgfd >= 0)
-		close(cgfd);
-	if (evfd >= 0)
-		close(evfd);
-	if (errpipe[0] >= 0)
-		close(errpipe[0]);
-	if (errpipe[1] >= 0)
-		close(errpipe[1]);
-	if (o->engp)
-		*o->engp = NULL;
-	dnsproxy_stop(lc.px);
-	dns_only_cleanup(dns_dir);
-	engine_close(eng);
-	if (cg_made)
-		cgroup_destroy(cg, 5000);
-	sigprocmask(SIG_SETMASK, &orig, NULL);
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Everything a run made, whatever step it reached. */
+static void run_close(struct run *u)
+{
+	close_fd(u->ep);
+	close_fd(u->sfd);
+	close_fd(u->pidfd);
+	close_fd(u->cgfd);
+	close_fd(u->evfd);
+	close_fd(u->errpipe[0]);
+	close_fd(u->errpipe[1]);
+	if (u->o->engp)
+		*u->o->engp = NULL;
+	dnsproxy_stop(u->px);
+	dns_only_cleanup(u->dns_dir);
+	enforcer_free(u->en);
+	engine_close(u->eng);
+	if (u->cg_made)
+		cgroup_destroy(u->cg, 5000);
+	sigprocmask(SIG_SETMASK, &u->orig, NULL);
+}
+
+int runner_run(const struct runner_opts *o, struct runner_result *r)
+{
+	struct run u = {
+	    .o = o,
+	    .r = r,
+	    .cgfd = -1,
+	    .pidfd = -1,
+	    .sfd = -1,
+	    .ep = -1,
+	    .evfd = -1,
+	    .errpipe = {-1, -1},
+	    .populated = true,
+	};
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	sigemptyset(&u.mask);
+	sigaddset(&u.mask, SIGINT);
+	sigaddset(&u.mask, SIGTERM);
+	sigaddset(&u.mask, SIGHUP);
+	sigaddset(&u.mask, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &u.mask, &u.orig);
+
+	ret = run_enforce(&u);
+	if (!ret)
+		ret = run_prepare(&u);
+	if (!ret)
+		ret = run_start(&u);
+	if (!ret) {
+		run_supervise(&u);
+		run_finish(&u);
+	}
+	run_close(&u);
 	return ret;
 }

@@ -13,24 +13,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../rules/loaded.h"
 #include "dnsproxy.h"
 #include "engine.h"
 
 struct runner_opts {
-	const struct policy_compiled *pc;
-	const char *policy_text;
-	char *const *argv;	  /* command and arguments */
-	engine_event_fn on_event; /* may be NULL */
+	const struct policy_loaded *policy; /* kept alive by the caller until the run ends */
+	char *const *argv;		    /* command and arguments */
+	engine_event_fn on_event;	    /* may be NULL */
 	void *ctx;
 	struct engine **engp; /* if set, gets the engine while it runs */
 	bool log_allowed;
 	int timeout_ms;	    /* 0: none */
 	const char *parent; /* parent cgroup; NULL: this process's own cgroup */
-	/* DNS: with pol (the policy pc was compiled from) set, a DNS proxy of
-	 * the run's own judges the command's port-53 traffic and reports each
-	 * query to on_dns (on the proxy's threads); without, that traffic is
-	 * denied. */
-	const struct policy *pol;
+	/* DNS: with dns_proxy set, a DNS proxy of the run's own judges the
+	 * command's port-53 traffic and reports each query to on_dns (on the
+	 * proxy's threads); without, that traffic is denied. */
+	bool dns_proxy;
 	dnsproxy_report_fn on_dns;
 	int dns_deny_rcode; /* 0: REFUSED */
 	/* Run until every process of the cgroup has exited (a daemon's

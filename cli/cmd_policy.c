@@ -9,8 +9,7 @@
 #include "../agent/control.h"
 #include "../agent/engine.h"
 #include "../agent/log.h"
-#include "../agent/polwarn.h"
-#include "../rules/policy.h"
+#include "../rules/loaded.h"
 #include "cli.h"
 
 static int policy_usage(void)
@@ -19,31 +18,31 @@ static int policy_usage(void)
 	return EXIT_USAGE;
 }
 
-/* Parse and compile FILE; print errors as "hush: policy: file:l:c: msg". */
-static int check(const char *path, char **text, size_t *len, struct policy **pol)
+/* Read FILE ("-": stdin) into *text and load it; errors and warnings are
+ * printed as "hush: policy: file:l:c: msg". */
+static int check(const char *path, char **text, size_t *len, struct policy_loaded **out)
 {
 	struct policy_errors errs = {0};
-	struct policy_compiled *pc = NULL;
+	struct policy_load_opts o = {
+	    .name = strcmp(path, "-") == 0 ? "(stdin)" : path,
+	    .dns_proxy = true,
+	    .diag = stderr,
+	    .prefix = "hush: policy: ",
+	};
 	int ret;
 
+	*out = NULL;
 	ret = cli_read_file(path, text, len);
 	if (ret) {
 		log_errno(ret, "policy: %s", path);
 		return ret;
 	}
-	ret = policy_parse(strcmp(path, "-") == 0 ? "(stdin)" : path, *text, *len, pol, &errs);
-	if (!ret)
-		ret = policy_compile(*pol, &pc, &errs);
-	policy_compiled_free(pc);
-	if (!ret)
-		policy_warn_unenforced(*pol, true);
-	if (ret) {
-		policy_errors_print(&errs, "hush: policy: ", stderr);
+	o.text = *text ? *text : "";
+	o.len = *len;
+	ret = policy_loaded_load(&o, out, &errs);
+	if (ret)
 		fprintf(stderr, "hush: policy: %s rejected (%zu error%s); nothing was changed\n",
 			path, errs.n, errs.n == 1 ? "" : "s");
-		policy_free(*pol);
-		*pol = NULL;
-	}
 	policy_errors_free(&errs);
 	return ret;
 }
@@ -55,17 +54,17 @@ static int do_check(int n, char **paths)
 	int bad = 0;
 
 	for (int i = 0; i < n; i++) {
-		struct policy *pol = NULL;
+		struct policy_loaded *l;
 		char *text = NULL;
 		size_t len;
 
-		if (check(paths[i], &text, &len, &pol)) {
+		if (check(paths[i], &text, &len, &l)) {
 			bad++;
 		} else {
 			if (n > 1)
 				printf("%s# %s\n", i ? "\n" : "", paths[i]);
-			policy_print(pol, stdout);
-			policy_free(pol);
+			policy_print(l->pol, stdout);
+			policy_loaded_free(l);
 		}
 		free(text);
 	}
@@ -102,17 +101,18 @@ static int do_show(struct cli *c)
 static int do_apply(struct cli *c, const char *path)
 {
 	char *text = NULL, *detail = NULL, *reply = NULL, name[PATH_MAX];
-	struct policy *pol = NULL;
+	struct policy_loaded *l;
 	size_t len;
 	int ret;
 
-	/* Validate here first: errors come back even if hushd is down. */
-	ret = check(path, &text, &len, &pol);
+	/* Validate here first: errors come back even if hushd is down.  hushd
+	 * loads the text sent once more, as its own. */
+	ret = check(path, &text, &len, &l);
 	if (ret) {
 		free(text);
 		return EXIT_FAIL;
 	}
-	policy_free(pol);
+	policy_loaded_free(l);
 	if (!realpath(path, name))
 		snprintf(name, sizeof(name), "%s", path);
 	ret = control_call(c->run_dir, "apply", name, text, len, &detail, &reply);

@@ -18,7 +18,6 @@
 
 #include "../agent/event.h"
 #include "../agent/log.h"
-#include "../agent/polwarn.h"
 #include "../agent/runner.h"
 #include "cli.h"
 
@@ -85,6 +84,26 @@ static int run_usage(void)
 	return EXIT_RUN_SETUP;
 }
 
+/* The policy FILE (NULL: loopback only), every scope in --mode if given;
+ * errors and warnings printed as "hush: policy: file:l:c: msg". */
+static int load_policy(const char *path, const char *mode, struct policy_loaded **out)
+{
+	struct policy_load_opts o = {
+	    .name = path,
+	    .dns_proxy = true,
+	    .set_mode = mode != NULL,
+	    .mode = mode && strcmp(mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE,
+	    .diag = stderr,
+	    .prefix = "hush: policy: ",
+	};
+	int ret = policy_loaded_load(&o, out, NULL);
+
+	if (ret)
+		fprintf(stderr, "hush: policy %s rejected; nothing was run\n",
+			path ? path : "(default)");
+	return ret;
+}
+
 int do_run(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -96,14 +115,11 @@ int do_run(struct cli *c, int argc, char **argv)
 	    {"cgroup-parent", required_argument, NULL, 'g'},
 	    {0},
 	};
-	struct policy_errors errs = {0};
-	struct policy_compiled *pc = NULL;
+	struct policy_loaded *l = NULL;
 	struct run_ctx rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct runner_opts ro = {0};
 	struct runner_result res;
-	struct policy *pol = NULL;
 	const char *policy_path = NULL, *mode = NULL, *events = NULL;
-	char *text = NULL;
 	int opt, ret, code = EXIT_RUN_SETUP;
 
 	(void)c;
@@ -141,25 +157,8 @@ int do_run(struct cli *c, int argc, char **argv)
 	}
 
 	/* The policy: given, or loopback only. */
-	ret = policy_path ? policy_load_file(policy_path, &pol, &errs) : policy_default(&pol);
-	if (!ret && mode) {
-		for (size_t i = 0; i < pol->nscopes; i++) {
-			pol->scopes[i].mode =
-			    strcmp(mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE;
-			pol->scopes[i].has_mode = true;
-		}
-	}
-	if (!ret)
-		ret = policy_compile(pol, &pc, &errs);
-	if (ret) {
-		policy_errors_print(&errs, "hush: policy: ", stderr);
-		fprintf(stderr, "hush: policy %s rejected; nothing was run\n",
-			policy_path ? policy_path : "(default)");
-		goto out;
-	}
-	policy_warn_unenforced(pol, true);
-	text = policy_to_string(pol);
-	if (!text)
+	ret = load_policy(policy_path, mode, &l);
+	if (ret)
 		goto out;
 	if (events) {
 		rc.events = fopen(events, "a");
@@ -168,14 +167,13 @@ int do_run(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 	}
-	rc.pc = pc;
+	rc.pc = l->pc;
 	rc.boot_to_real = event_boot_to_real();
-	ro.pc = pc;
-	ro.policy_text = text;
+	ro.policy = l;
 	ro.argv = argv + optind;
 	ro.on_event = on_event;
 	ro.on_dns = on_dns;
-	ro.pol = pol;
+	ro.dns_proxy = true;
 	ro.ctx = &rc;
 	ro.engp = &rc.eng;
 	ret = runner_run(&ro, &res);
@@ -191,9 +189,6 @@ int do_run(struct cli *c, int argc, char **argv)
 out:
 	if (rc.events)
 		fclose(rc.events);
-	free(text);
-	policy_compiled_free(pc);
-	policy_free(pol);
-	policy_errors_free(&errs);
+	policy_loaded_free(l);
 	return code;
 }

@@ -35,7 +35,6 @@
 #include "../agent/db.h"
 #include "../agent/event.h"
 #include "../agent/log.h"
-#include "../agent/polwarn.h"
 #include "../agent/runner.h"
 #include "../agent/sinkhole.h"
 #include "cli.h"
@@ -98,6 +97,7 @@ struct test {
 	bool sinkhole;
 	struct sinkhole *sk;
 	uint64_t sink_lost;
+	char whybuf[640]; /* why the test failed to run, when it says so */
 };
 
 /* ---- collecting ---- */
@@ -740,7 +740,8 @@ static int test_usage(void)
 	return EXIT_SETUP;
 }
 
-int do_test(struct cli *c, int argc, char **argv)
+/* Options into t and ro: 0, or the usage exit code after saying why. */
+static int test_args(struct test *t, struct runner_opts *ro, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"policy", required_argument, NULL, 'p'},
@@ -754,45 +755,38 @@ int do_test(struct cli *c, int argc, char **argv)
 	    {"sinkhole", no_argument, NULL, 's'},
 	    {0},
 	};
-	struct test t = {.mu = PTHREAD_MUTEX_INITIALIZER, .ready_ns = -1};
-	struct policy_errors errs = {0};
-	struct policy_compiled *pc = NULL;
-	struct runner_opts ro = {0};
-	struct policy *pol = NULL;
-	const char *timeout = DEFAULT_TIMEOUT, *why = NULL;
-	char whybuf[640], *text = NULL;
-	int opt, ret, code = EXIT_SETUP;
+	const char *timeout = DEFAULT_TIMEOUT;
+	int opt;
 
-	(void)c;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			t.policy_path = optarg;
+			t->policy_path = optarg;
 			break;
 		case 't':
 			timeout = optarg;
 			break;
 		case 'r':
-			t.ready = optarg;
+			t->ready = optarg;
 			break;
 		case 'm':
-			t.mode = optarg;
+			t->mode = optarg;
 			break;
 		case 'j':
-			t.json_path = optarg;
+			t->json_path = optarg;
 			break;
 		case 'u':
-			t.junit_path = optarg;
+			t->junit_path = optarg;
 			break;
 		case 'g':
-			ro.parent = optarg;
+			ro->parent = optarg;
 			break;
 		case 's':
-			t.sinkhole = true;
+			t->sinkhole = true;
 			break;
 		case 'b':
-			if (engine_parse_ringbuf("--ringbuf-size", optarg, &ro.ringbuf_bytes))
+			if (engine_parse_ringbuf("--ringbuf-size", optarg, &ro->ringbuf_bytes))
 				return test_usage();
 			break;
 		default:
@@ -801,141 +795,173 @@ int do_test(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return test_usage();
-	t.argv = argv + optind;
-	if (t.mode && strcmp(t.mode, "enforce") && strcmp(t.mode, "audit")) {
-		log_warnx("--mode %s: use enforce or audit", t.mode);
+	t->argv = argv + optind;
+	if (t->mode && strcmp(t->mode, "enforce") && strcmp(t->mode, "audit")) {
+		log_warnx("--mode %s: use enforce or audit", t->mode);
 		return test_usage();
 	}
 	if (strcmp(timeout, "0") &&
-	    (db_parse_duration(timeout, &t.timeout_ns) || t.timeout_ns <= 0)) {
+	    (db_parse_duration(timeout, &t->timeout_ns) || t->timeout_ns <= 0)) {
 		log_warnx("--timeout %s: need a duration such as 30s, 5m or 1h (0: none)", timeout);
 		return test_usage();
 	}
-	if (t.ready && !strncmp(t.ready, "tcp:", 4)) {
+	if (t->ready && !strncmp(t->ready, "tcp:", 4)) {
 		char *end;
-		long p = strtol(t.ready + 4, &end, 10);
+		long p = strtol(t->ready + 4, &end, 10);
 
 		if (*end || p < 1 || p > 65535) {
-			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", t.ready);
+			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", t->ready);
 			return test_usage();
 		}
-		t.ready_port = (int)p;
+		t->ready_port = (int)p;
 	}
+	if (t->sinkhole && t->mode && strcmp(t->mode, "audit")) {
+		log_warnx("--sinkhole lets every attempt through to the sinkhole: it cannot be "
+			  "combined with --mode %s",
+			  t->mode);
+		return test_usage();
+	}
+	return 0;
+}
 
-	/* The policy: given, or loopback only (no DNS names). */
-	ret = t.policy_path ? policy_load_file(t.policy_path, &pol, &errs) : policy_default(&pol);
-	if (!ret && t.mode)
-		for (size_t i = 0; i < pol->nscopes; i++) {
-			pol->scopes[i].mode =
-			    strcmp(t.mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE;
-			pol->scopes[i].has_mode = true;
-		}
-	if (!ret && t.sinkhole) {
-		/* Everything goes to the sinkhole and is let through (audit),
-		 * names too: it answers them all. */
-		char err[512];
-		int fam;
+/* --sinkhole, between parse and compile: everything goes to the sinkhole
+ * and is let through (audit), names too: it answers them all. */
+static int sinkhole_adjust(struct policy *p, void *ctx)
+{
+	struct test *t = ctx;
+	char err[512];
+	int fam, ret;
 
-		if (t.mode && strcmp(t.mode, "audit")) {
-			log_warnx("--sinkhole lets every attempt through to the sinkhole: it "
-				  "cannot be combined with --mode %s",
-				  t.mode);
-			policy_free(pol);
-			return test_usage();
-		}
-		ret = sinkhole_start(&t.sk, err, sizeof(err));
-		if (ret) {
-			snprintf(whybuf, sizeof(whybuf), "cannot set up the sinkhole: %s", err);
-			why = whybuf;
-			goto report;
-		}
-		for (size_t i = 0; i < pol->nscopes; i++) {
-			pol->scopes[i].mode = HUSH_MODE_AUDIT;
-			pol->scopes[i].has_mode = true;
-		}
-		sinkhole_resolver(t.sk, &fam, pol->resolver);
-		pol->has_resolver = true;
-		pol->resolver_family = fam;
-		pol->resolver_port = 53;
-		ro.netns_fd = sinkhole_netns_fd(t.sk);
-		t.mode = "audit";
+	ret = sinkhole_start(&t->sk, err, sizeof(err));
+	if (ret) {
+		snprintf(t->whybuf, sizeof(t->whybuf), "cannot set up the sinkhole: %s", err);
+		return ret;
+	}
+	for (size_t i = 0; i < p->nscopes; i++) {
+		p->scopes[i].mode = HUSH_MODE_AUDIT;
+		p->scopes[i].has_mode = true;
+	}
+	sinkhole_resolver(t->sk, &fam, p->resolver);
+	p->has_resolver = true;
+	p->resolver_family = fam;
+	p->resolver_port = 53;
+	t->mode = "audit";
+	return 0;
+}
+
+/* The policy: given, or loopback only (no DNS names).  NULL, or why not. */
+static const char *test_policy(struct test *t, struct runner_opts *ro, struct policy_loaded **out)
+{
+	struct policy_load_opts o = {
+	    .name = t->policy_path,
+	    .dns_proxy = true,
+	    .set_mode = t->mode != NULL,
+	    .mode = t->mode && strcmp(t->mode, "audit") == 0 ? HUSH_MODE_AUDIT : HUSH_MODE_ENFORCE,
+	    .adjust = t->sinkhole ? sinkhole_adjust : NULL,
+	    .ctx = t,
+	    .diag = stderr,
+	    .prefix = "hush: policy: ",
+	};
+
+	if (policy_loaded_load(&o, out, NULL)) {
+		if (!t->whybuf[0])
+			snprintf(t->whybuf, sizeof(t->whybuf), "policy %s rejected",
+				 t->policy_path ? t->policy_path : "(default)");
+		return t->whybuf;
+	}
+	if (t->sk)
+		ro->netns_fd = sinkhole_netns_fd(t->sk);
+	return NULL;
+}
+
+/* Run the command under l until every process of its cgroup is gone (or
+ * the timeout).  NULL, or why it could not run. */
+static const char *test_run(struct test *t, struct runner_opts *ro, const struct policy_loaded *l)
+{
+	const char *ci = getenv("CI");
+	int ret;
+
+	t->pc = l->pc;
+	t->boot_to_real = event_boot_to_real();
+	t->live = isatty(STDERR_FILENO) && (!ci || !*ci || !strcmp(ci, "false"));
+	ro->policy = l;
+	ro->dns_proxy = true;
+	ro->argv = t->argv;
+	ro->on_event = on_event;
+	ro->on_dns = on_dns;
+	ro->on_tick = on_tick;
+	ro->ctx = t;
+	ro->engp = &t->eng;
+	ro->timeout_ms = t->timeout_ns ? (int)(t->timeout_ns / 1000000) : 0;
+	ro->wait_all = true;
+	ro->dns_only = true; /* no lookups around the DNS proxy (nscd, resolved) */
+	ro->cgroup_prefix = "hush-test";
+	ret = runner_run(ro, &t->res);
+	if (t->live)
+		fputs("\r\033[K", stderr);
+	if (t->ready_pid > 0) {
+		kill(t->ready_pid, SIGKILL);
+		waitpid(t->ready_pid, NULL, 0);
 	}
 	if (!ret)
-		ret = policy_compile(pol, &pc, &errs);
-	if (ret) {
-		policy_errors_print(&errs, "hush: policy: ", stderr);
-		snprintf(whybuf, sizeof(whybuf), "policy %s rejected",
-			 t.policy_path ? t.policy_path : "(default)");
-		why = whybuf;
-		goto report;
-	}
-	policy_warn_unenforced(pol, true);
-	text = policy_to_string(pol);
-	if (!text) {
-		why = "out of memory";
-		goto report;
-	}
-	t.pc = pc;
-	t.boot_to_real = event_boot_to_real();
-	{
-		const char *ci = getenv("CI");
+		return NULL;
+	snprintf(t->whybuf, sizeof(t->whybuf), "cannot set up the test: %s (see above)",
+		 strerror(-ret));
+	return t->whybuf;
+}
 
-		t.live = isatty(STDERR_FILENO) && (!ci || !*ci || !strcmp(ci, "false"));
-	}
-	ro.pc = pc;
-	ro.pol = pol;
-	ro.policy_text = text;
-	ro.argv = t.argv;
-	ro.on_event = on_event;
-	ro.on_dns = on_dns;
-	ro.on_tick = on_tick;
-	ro.ctx = &t;
-	ro.engp = &t.eng;
-	ro.timeout_ms = t.timeout_ns ? (int)(t.timeout_ns / 1000000) : 0;
-	ro.wait_all = true;
-	ro.dns_only = true; /* no lookups around the DNS proxy (nscd, resolved) */
-	ro.cgroup_prefix = "hush-test";
-	ret = runner_run(&ro, &t.res);
-	if (t.live)
-		fputs("\r\033[K", stderr);
-	if (t.ready_pid > 0) {
-		kill(t.ready_pid, SIGKILL);
-		waitpid(t.ready_pid, NULL, 0);
-	}
-	if (ret) {
-		snprintf(whybuf, sizeof(whybuf), "cannot set up the test: %s (see above)",
-			 strerror(-ret));
-		why = whybuf;
-		goto report;
-	}
-	/* Verdict: any event lost makes the run inconclusive (its attempts
-	 * are still listed); then attempts make it noisy. */
-	if (t.res.lost || t.dropped)
+/* The verdict on a run: any event lost makes it inconclusive (its attempts
+ * are still listed); then attempts make it noisy.  Sets *why when it says
+ * more than the code. */
+static int test_verdict(struct test *t, const char **why)
+{
+	int code;
+
+	if (t->res.lost || t->dropped)
 		code = EXIT_INCONCLUSIVE;
-	else if (t.total)
+	else if (t->total)
 		code = EXIT_NOISY;
-	else if (t.res.exec_failed)
-		code = EXIT_SETUP, why = "the command could not be started";
-	else if (t.ready && t.ready_ns < 0)
-		code = EXIT_SETUP, why = "the command never became ready (--ready)";
+	else if (t->res.exec_failed)
+		code = EXIT_SETUP, *why = "the command could not be started";
+	else if (t->ready && t->ready_ns < 0)
+		code = EXIT_SETUP, *why = "the command never became ready (--ready)";
 	else
 		code = EXIT_SILENT;
 	if (code == EXIT_INCONCLUSIVE) {
-		snprintf(whybuf, sizeof(whybuf),
+		snprintf(t->whybuf, sizeof(t->whybuf),
 			 "%llu events were lost (%s): the attempts below are not all there were",
-			 (unsigned long long)(t.res.lost + t.dropped),
-			 t.res.lost ? "ring buffer full; --ringbuf-size holds more"
-				    : "too many distinct attempts to keep");
-		why = whybuf;
+			 (unsigned long long)(t->res.lost + t->dropped),
+			 t->res.lost ? "ring buffer full; --ringbuf-size holds more"
+				     : "too many distinct attempts to keep");
+		*why = t->whybuf;
 	}
-	if (t.res.interrupted && code != EXIT_NOISY) {
+	if (t->res.interrupted && code != EXIT_NOISY) {
 		code = EXIT_INCONCLUSIVE;
-		why = "interrupted before the command finished";
+		*why = "interrupted before the command finished";
 	}
-	if (t.sk)
-		sinkhole_merge(&t);
-	qsort(t.at, t.nat, sizeof(*t.at), cmp_dest);
-report:
+	if (t->sk)
+		sinkhole_merge(t);
+	qsort(t->at, t->nat, sizeof(*t->at), cmp_dest);
+	return code;
+}
+
+int do_test(struct cli *c, int argc, char **argv)
+{
+	struct test t = {.mu = PTHREAD_MUTEX_INITIALIZER, .ready_ns = -1};
+	struct runner_opts ro = {0};
+	struct policy_loaded *l = NULL;
+	const char *why;
+	int code = EXIT_SETUP, ret;
+
+	(void)c;
+	ret = test_args(&t, &ro, argc, argv);
+	if (ret)
+		return ret;
+	why = test_policy(&t, &ro, &l);
+	if (!why)
+		why = test_run(&t, &ro, l);
+	if (!why)
+		code = test_verdict(&t, &why);
 	print_human(&t, code, why);
 	fflush(stdout);
 	if (t.json_path && write_file(t.json_path, write_json, &t, code, why) &&
@@ -947,9 +973,6 @@ report:
 	sinkhole_stop(t.sk);
 	free(t.at);
 	free(t.idx);
-	free(text);
-	policy_compiled_free(pc);
-	policy_free(pol);
-	policy_errors_free(&errs);
+	policy_loaded_free(l);
 	return code;
 }

@@ -263,4 +263,21 @@ char *policy_host_text(const struct policy_host *h);
 #define POLICY_ADDRSTRLEN 48
 void policy_prefix_text(char *buf, int family, const uint8_t *addr, unsigned plen, bool always_len);
 
+/* ---- lint (rules/lint.c) ---- */
+
+/* Is scope path `ancestor` an ancestor of, or equal to, scope path `path`?
+ * ("" is every scope's ancestor.) */
+bool policy_scope_within(const char *ancestor, const char *path);
+
+#define POLICY_DNS_PATLEN 256 /* "*." + a name of at most 253 characters + NUL */
+
+/*
+ * Statements that cannot take effect as written, one message each
+ * ("file:line:col: warning: ..." or "file: warning: ...") appended to warn:
+ * "allow host" names no "allow dns" lets resolve; DNS statements without a
+ * "resolver"; any DNS statement when no DNS proxy runs (dns_proxy false).
+ * Returns how many, or -ENOMEM.
+ */
+int policy_lint(const struct policy *p, bool dns_proxy, struct policy_errors *warn);
+
 #endif /* HUSH_RULES_POLICY_H */

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The policy in force plus the addresses DNS answers taught its `allow host`
+ * rules: the one owner of what the kernel enforces, and the only caller of
+ * engine_apply().  hushd and `hush run|test` each keep one per engine.
+ *
+ *   - The DNS proxy reports each allowed answer (enforcer_learn, on its
+ *     threads); the addresses it gives for a name of an `allow host` rule
+ *     are allowed for their TTL plus a grace, in force before the call
+ *     returns (so before the client sees the answer).
+ *   - A learned address is kept under its rule's scope path and name, so a
+ *     reload that renumbers rules keeps it; one whose rule is gone is
+ *     dropped once the new policy is in force.
+ *   - enforcer_expire() drops what outlived its TTL; enforcer_reapply()
+ *     puts the rest (and rebound scope cgroups) in force.
+ *
+ * Every call is serialized by one lock; the caller keeps each policy given
+ * alive while it is in force and the engine alive until enforcer_free().
+ */
+#ifndef HUSH_AGENT_ENFORCER_H
+#define HUSH_AGENT_ENFORCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../rules/loaded.h"
+#include "dns.h"
+
+#define ENFORCER_LEARNED_MAX   65536 /* learned addresses in force at once */
+#define ENFORCER_DEFAULT_GRACE 5     /* seconds past an answer's TTL */
+
+struct engine;
+struct enforcer;
+
+/* l is in force already (engine_open applied l->pc).  grace_s 0:
+ * ENFORCER_DEFAULT_GRACE.  0 or -ENOMEM. */
+int enforcer_new(struct engine *eng, const struct policy_loaded *l, uint32_t grace_s,
+		 struct enforcer **out);
+void enforcer_free(struct enforcer *en);
+
+/* Put l in force with the learned addresses whose rule it still has.  On
+ * failure the previous policy and every learned address stay; on success
+ * the caller may free the previous policy. */
+int enforcer_set_policy(struct enforcer *en, const struct policy_loaded *l);
+
+/* An allowed DNS answer with addresses: learn them for every `allow host`
+ * rule that names one of r's CNAME chain, and apply if that added any.
+ * Returns 0 or a negative errno (then they stay denied).  The signature is
+ * dnsproxy_learn_fn's (en is a struct enforcer). */
+int enforcer_learn(void *en, const struct dns_response *r);
+
+/* Drop expired learned addresses; returns how many (then reapply). */
+size_t enforcer_expire(struct enforcer *en);
+
+/* Apply the policy in force again, with the learned addresses. */
+int enforcer_reapply(struct enforcer *en);
+
+struct enforcer_stats {
+	uint64_t learned;     /* addresses learned since start */
+	uint64_t learned_now; /* in force now */
+};
+void enforcer_stats(struct enforcer *en, struct enforcer_stats *st);
+
+#endif /* HUSH_AGENT_ENFORCER_H */
