@@ -36,8 +36,8 @@ int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 	{
 		char p[PATH_MAX];
 
-		st->exec_tracking =
-		    engine_pin_path(p, sizeof(p), pin_dir, "links", "exec") == 0 && access(p, F_OK) == 0;
+		st->exec_tracking = engine_pin_path(p, sizeof(p), pin_dir, "links", "exec") == 0 &&
+				    access(p, F_OK) == 0;
 	}
 	st->policy_seq = cfg.policy_seq;
 	st->log_allowed = cfg.log_allowed;
