@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Engine: exec tracking (optional: attribution, not enforcement).  Pinned
+ * like the rest for hushd: the map keeps filling between two hushds; a new
+ * link replaces the pinned one (tracepoint links cannot be updated in place).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "engine_int.h"
+
+static void exec_drop(struct engine *e)
+{
+	bpf_link__destroy(e->exec_link);
+	e->exec_link = NULL;
+	exec_bpf__destroy(e->ex);
+	e->ex = NULL;
+}
+
+/* Load (engine_open runs this in a thread of its own while the enforcing
+ * objects load); engine_exec_attach() attaches once enforcement is in place. */
+static void exec_load(struct engine *e)
+{
+	char mp[PATH_MAX];
+	int ret, fd;
+
+	if (e->pin_dir) {
+		engine_pin_path(mp, sizeof(mp), e->pin_dir, "maps", "hush_procs");
+		fd = engine_pinned_get(e->pin_dir, "maps", "hush_procs");
+		if (fd >= 0) {
+			if (engine_check_compat(mp, fd, e->ex->maps.hush_procs) == 0)
+				bpf_map__reuse_fd(e->ex->maps.hush_procs, fd);
+			close(fd);
+		}
+	}
+	ret = exec_bpf__load(e->ex);
+	if (ret) {
+		snprintf(e->exec_why, sizeof(e->exec_why), "cannot load: %s", strerror(-ret));
+		exec_drop(e);
+	}
+}
+
+void engine_exec_attach(struct engine *e)
+{
+	char mp[PATH_MAX] = "", lp[PATH_MAX] = "";
+
+	if (!e->ex)
+		return;
+	if (e->pin_dir) {
+		engine_pin_path(mp, sizeof(mp), e->pin_dir, "maps", "hush_procs");
+		engine_pin_path(lp, sizeof(lp), e->pin_dir, "links", "exec");
+	}
+	e->exec_link = bpf_program__attach(e->ex->progs.hush_exec);
+	if (!e->exec_link) {
+		snprintf(e->exec_why, sizeof(e->exec_why),
+			 "cannot attach to sched_process_exec: %s", strerror(errno));
+		goto fail;
+	}
+	if (e->pin_dir) {
+		unlink(lp); /* the previous hushd's link, if any, detaches */
+		if (bpf_link__pin(e->exec_link, lp) ||
+		    (access(mp, F_OK) != 0 && bpf_map__pin(e->ex->maps.hush_procs, mp))) {
+			snprintf(e->exec_why, sizeof(e->exec_why), "cannot pin in %s: %s",
+				 e->pin_dir, strerror(errno));
+			goto fail;
+		}
+	}
+	return;
+fail:
+	exec_drop(e);
+}
+
+const char *engine_exec_unavailable(const struct engine *e)
+{
+	return e->ex ? NULL : e->exec_why;
+}
+
+int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hush_proc *out)
+{
+	if (!e->ex)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(e->ex->maps.hush_procs), &tgid, out))
+		return -ENOENT;
+	/* A later exec replaced the image that made the event. */
+	if (out->exec_ns > ts_ns)
+		return -ESTALE;
+	return 0;
+}
+
+static void *exec_load_thread(void *arg)
+{
+	exec_load(arg);
+	return NULL;
+}
+
+bool engine_exec_load_begin(struct engine *e, pthread_t *thr)
+{
+	e->ex = exec_bpf__open();
+	if (!e->ex) {
+		snprintf(e->exec_why, sizeof(e->exec_why), "cannot open: %s", strerror(errno));
+		return false;
+	}
+	return pthread_create(thr, NULL, exec_load_thread, e) == 0;
+}
+
+void engine_exec_load_end(struct engine *e, pthread_t *thr, bool threaded)
+{
+	if (threaded)
+		pthread_join(*thr, NULL);
+	else if (e->ex)
+		exec_load(e);
+}
