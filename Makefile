@@ -137,7 +137,7 @@ $(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/tests
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 SAN_LIB_SRCS := $(RULES_SRCS) agent/attrib.c $(wildcard agent/dns.c) $(wildcard agent/sniff.c)
-UNIT_LIB_SRCS := $(SAN_LIB_SRCS) agent/db.c
+UNIT_LIB_SRCS := $(SAN_LIB_SRCS) agent/db.c $(wildcard agent/db_*.c)
 # (several sources in one step: header dependencies by list, not -MMD)
 $(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(GEN_HDRS) $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)
