@@ -106,8 +106,8 @@ static void h_text(struct hval *v, const char *s)
 	v->len = strlen(s);
 }
 
-void db_hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const struct hval *v,
-		      size_t n, uint8_t out[DB_HASH_LEN])
+void db_hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const struct hval *v, size_t n,
+		  uint8_t out[DB_HASH_LEN])
 {
 	unsigned int olen = DB_HASH_LEN;
 
@@ -139,7 +139,6 @@ void db_hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const struct 
 	}
 	EVP_DigestFinal_ex(md, out, &olen);
 }
-
 
 static void stmt_val(sqlite3_stmt *st, int c, struct hval *v)
 {
@@ -417,7 +416,7 @@ static int check_head(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN
 }
 
 int db_append_locked(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
-			 uint8_t hash[DB_HASH_LEN])
+		     uint8_t hash[DB_HASH_LEN])
 {
 	int rc = db_tail(db, last_id, hash);
 
@@ -679,4 +678,3 @@ int db_marks_reset(struct db *db)
 {
 	return sqlite3_exec(db->h, "DELETE FROM marks", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
-

@@ -125,8 +125,8 @@ static int walk_rows(struct walk *w)
 	sqlite3_stmt *st = NULL;
 	int rc, ret = 0;
 
-	rc = sqlite3_prepare_v2(w->db->h, "SELECT " DB_LOG_COLUMNS " FROM log ORDER BY id", -1,
-				&st, NULL);
+	rc = sqlite3_prepare_v2(w->db->h, "SELECT " DB_LOG_COLUMNS " FROM log ORDER BY id", -1, &st,
+				NULL);
 	if (rc != SQLITE_OK)
 		return db_sql_err(w->db, w->msg, w->msglen, rc, "cannot read");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
