@@ -364,8 +364,8 @@ void logq_probe(struct logq *lq)
 		lq->max_span = q_int(lq, "SELECT value FROM meta WHERE key = 'max_span'", -1);
 	if (!f->has_dest && !f->container[0] && !f->unit)
 		return;
-	rows = q_int(lq, "SELECT (SELECT max(id) FROM events) - (SELECT min(id) FROM events) + 1",
-		     0);
+	rows =
+	    q_int(lq, "SELECT (SELECT max(id) FROM events) - (SELECT min(id) FROM events) + 1", 0);
 	if (rows < 65536)
 		return;
 	if (f->has_dest)

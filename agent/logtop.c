@@ -86,8 +86,8 @@ static struct logq_group *agg_get(struct aggmap *m, const void *key, size_t klen
 	return &m->v[i];
 }
 
-static void agg_add(struct logq_group *a, bool fresh, int64_t attempts, int64_t rows,
-		    int64_t first, int64_t last)
+static void agg_add(struct logq_group *a, bool fresh, int64_t attempts, int64_t rows, int64_t first,
+		    int64_t last)
 {
 	if (fresh || first < a->first)
 		a->first = first;

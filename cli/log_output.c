@@ -145,12 +145,11 @@ static void fmt_utc(int64_t ns, char *buf, size_t len)
 }
 
 /* "198.18.2.2:443", "[fd00::1]:443"; no port for ICMP. */
-static void fmt_dest(char *buf, size_t len, const char *addr, const struct logq_row *row, int port_col,
-		     const char *proto)
+static void fmt_dest(char *buf, size_t len, const char *addr, const struct logq_row *row,
+		     int port_col, const char *proto)
 {
 	bool v6 = strchr(addr, ':') != NULL;
-	bool port = row->c[port_col].type != LOGQ_NULL &&
-		    !(proto && !strncmp(proto, "icmp", 4));
+	bool port = row->c[port_col].type != LOGQ_NULL && !(proto && !strncmp(proto, "icmp", 4));
 
 	if (!port)
 		snprintf(buf, len, "%s", addr);
@@ -407,7 +406,8 @@ static void rec_raw(struct rec *r, const char *name, const char *s)
 		csv_field(s, (int)strlen(s));
 }
 
-static void rec_time(struct rec *r, const char *name, const char *name_ns, const struct logq_row *row, int c)
+static void rec_time(struct rec *r, const char *name, const char *name_ns,
+		     const struct logq_row *row, int c)
 {
 	char buf[64];
 
@@ -509,8 +509,7 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 
 	fmt_local(row->c[DB_C_TS].i, b[LC_TIME], sizeof(b[0]));
 	cell[LC_TIME] = b[LC_TIME];
-	snprintf(b[LC_COUNT], sizeof(b[0]), "%lld",
-		 (long long)row->c[DB_C_COUNT].i);
+	snprintf(b[LC_COUNT], sizeof(b[0]), "%lld", (long long)row->c[DB_C_COUNT].i);
 	cell[LC_COUNT] = b[LC_COUNT];
 	cell[LC_HOOK] = cell_text(row, DB_C_HOOK, b[LC_HOOK], sizeof(b[0]));
 	if (kind && strcmp(kind, "attempt") != 0) {
@@ -558,12 +557,9 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 	} else {
 		cell[LC_DNS] = cell_text(row, DB_C_QNAME, b[LC_DNS], sizeof(b[0]));
 	}
-	if (row->c[DB_C_TGID].type != LOGQ_NULL ||
-	    row->c[DB_C_PID].type != LOGQ_NULL) {
-		int c = row->c[DB_C_TGID].type != LOGQ_NULL &&
-				row->c[DB_C_TGID].i
-			    ? DB_C_TGID
-			    : DB_C_PID;
+	if (row->c[DB_C_TGID].type != LOGQ_NULL || row->c[DB_C_PID].type != LOGQ_NULL) {
+		int c = row->c[DB_C_TGID].type != LOGQ_NULL && row->c[DB_C_TGID].i ? DB_C_TGID
+										   : DB_C_PID;
 
 		snprintf(b[LC_PID], sizeof(b[0]), "%lld", (long long)row->c[c].i);
 		cell[LC_PID] = b[LC_PID];
