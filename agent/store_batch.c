@@ -252,7 +252,7 @@ struct batch *store_cur_batch(struct store *s)
  * enrich it.  q: the strings of a DNS query, NULL for an attempt.
  */
 void store_batch_add(struct store *s, const struct hush_event *e, const struct dnsq *q,
-		      const struct policy_compiled *pc, int64_t boot_to_real)
+		     const struct policy_compiled *pc, int64_t boot_to_real)
 {
 	struct hush_event k = *e;
 	int64_t ts = (int64_t)e->ts_ns + boot_to_real;
@@ -340,4 +340,3 @@ void store_batch_add(struct store *s, const struct hush_event *e, const struct d
 	}
 	b->idx[j] = ++b->n;
 }
-

@@ -206,8 +206,8 @@ static void fold_failed(struct store *s, struct batch *b, const char *err)
 		const struct bent *en = &b->ents[i];
 
 		/* DNS rows go to their own accumulator: a gap row with hook "dns". */
-		store_gap_add(&s->wgap[gap_row(en->key.hook)][en->key.verdict % HUSH_EV_MAX], en->count,
-			en->first_ts, en->last_ts);
+		store_gap_add(&s->wgap[gap_row(en->key.hook)][en->key.verdict % HUSH_EV_MAX],
+			      en->count, en->first_ts, en->last_ts);
 	}
 	for (unsigned h = 0; h < GAP_ROWS; h++)
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++) {
@@ -415,4 +415,3 @@ void *store_writer_main(void *arg)
 	}
 	return NULL;
 }
-
