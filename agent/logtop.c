@@ -323,8 +323,10 @@ int logq_top(struct logq *lq, enum logq_by by, struct logq_top *t, char *err, si
 
 	memset(t, 0, sizeof(*t));
 	m = calloc(2, sizeof(*m));
-	if (!m)
+	if (!m) {
+		snprintf(err, errlen, "top: out of memory");
 		return -ENOMEM;
+	}
 	t->priv = m;
 	/* Attempts are what top counts, unless the filter names a kind. */
 	if (!lq->f.kind)
