@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "control.h"
 
 static int sock_path(const char *run_dir, struct sockaddr_un *sun)
@@ -256,5 +258,57 @@ int control_call(const char *run_dir, const char *verb, const char *arg, const c
 out:
 	free(buf);
 	close(fd);
+	return ret;
+}
+
+/* The text of column c into buf ("" if NULL). */
+static void col_copy(sqlite3_stmt *st, int c, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, c);
+
+	snprintf(buf, len, "%s", t ? (const char *)t : "");
+}
+
+int control_status_parse(const char *reply, struct control_status *s)
+{
+	sqlite3 *m = NULL;
+	sqlite3_stmt *st = NULL;
+	int ret = -EINVAL;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = -1;
+	/* hushd's reply starts with its pid: read even from a reply cut short. */
+	if (sscanf(reply, "{\"pid\":%d", &s->pid) != 1)
+		s->pid = -1;
+	if (sqlite3_open(":memory:", &m) != SQLITE_OK)
+		goto out;
+	if (sqlite3_prepare_v2(m,
+			       "SELECT json_extract(?1, '$.pid'), json_extract(?1, '$.db.path'),"
+			       " json_extract(?1, '$.db.open'), json_extract(?1, '$.db.error'),"
+			       " json_extract(?1, '$.db.writer_lag_s'),"
+			       " json_extract(?1, '$.db.pending_rows'),"
+			       " json_extract(?1, '$.db.gap_events'),"
+			       " json_extract(?1, '$.db.late_events')",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, reply, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto out; /* not JSON */
+	ret = 0;
+	if (sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		s->pid = sqlite3_column_int(st, 0);
+	if (sqlite3_column_type(st, 1) != SQLITE_TEXT)
+		goto out;
+	s->writer = true;
+	col_copy(st, 1, s->db_path, sizeof(s->db_path));
+	s->db_open = sqlite3_column_int(st, 2);
+	col_copy(st, 3, s->db_error, sizeof(s->db_error));
+	s->lag_s = sqlite3_column_double(st, 4);
+	s->pending_rows = sqlite3_column_int64(st, 5);
+	s->gap_events = sqlite3_column_int64(st, 6);
+	s->late_events = sqlite3_column_int64(st, 7);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(m);
 	return ret;
 }

@@ -12,7 +12,10 @@
 #ifndef HUSH_AGENT_CONTROL_H
 #define HUSH_AGENT_CONTROL_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define CONTROL_SOCK_NAME "hushd.sock"
@@ -40,5 +43,20 @@ void control_req_free(struct control_req *req);
  * hushd cannot be reached. */
 int control_call(const char *run_dir, const char *verb, const char *arg, const char *body,
 		 size_t body_len, char **detail, char **text);
+
+/* The fields of hushd's "status" reply (JSON) that `hush status` shows. */
+struct control_status {
+	int pid;     /* -1: the reply names none */
+	bool writer; /* hushd writes the audit log ("db" is not null) */
+	char db_path[PATH_MAX];
+	bool db_open;
+	char db_error[512]; /* "" if the last write worked */
+	double lag_s;
+	int64_t pending_rows, gap_events, late_events;
+};
+
+/* Parse a status reply (with SQLite's JSON functions).  Returns 0, or
+ * -EINVAL if it is not JSON (pid still read from its leading {"pid":N}). */
+int control_status_parse(const char *reply, struct control_status *st);
 
 #endif /* HUSH_AGENT_CONTROL_H */

@@ -9,7 +9,9 @@
  *
  *   meta(key TEXT PRIMARY KEY, value)                 'created' (ns), 'counters_id',
  *                                                     'anchor_id', 'anchor_hash' (hex):
- *                                                     where the chain starts after a prune
+ *                                                     where the chain starts after a prune;
+ *                                                     'hush_version': the hushd that
+ *                                                     opened it last
  *   procs(id, exe TEXT, cmdline TEXT)                 cmdline: JSON array of strings
  *   cgroups(id, cgid INTEGER, path TEXT, container TEXT, runtime TEXT, unit TEXT, pod TEXT)
  *   rules(id, scope TEXT, text TEXT)
@@ -181,6 +183,8 @@ int db_marks_reset(struct db *db);
 /* meta values (integers) */
 int db_meta_get_int(struct db *db, const char *key, int64_t *v);
 int db_meta_set_int(struct db *db, const char *key, int64_t v);
+/* meta values (text) */
+int db_meta_set_text(struct db *db, const char *key, const char *v);
 
 /* Hash one row of the view "log" (stmt positioned on it, its columns those
  * of DB_LOG_COLUMNS; a statement without the qtype column hashes as if it

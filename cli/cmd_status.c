@@ -4,8 +4,9 @@
  *
  * Status reads the pinned state directly (it must work while hushd is down:
  * that is exactly when an operator needs to know enforcement still holds),
- * then asks hushd, if reachable, for its pid.  Table and JSON come from the
- * same collected struct.
+ * then asks hushd, if reachable, for its pid and writer (control.h parses
+ * the reply).  Table and JSON come from the same collected struct; both
+ * name the version of this hush.
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include "../agent/probe.h"
 #include "../rules/policy.h"
 #include "cli.h"
+#include "version.h"
 
 struct status {
 	struct engine_pinned st;
@@ -45,43 +47,24 @@ struct status {
 	int64_t w_pending, w_gaps, w_late;
 };
 
-/* Fields of hushd's status reply, read with SQLite's JSON functions. */
-static void writer_status(struct status *s, const char *reply)
+/* What hushd's status reply says of itself and its writer. */
+static void hushd_status(struct status *s, const char *reply)
 {
-	sqlite3 *m;
-	sqlite3_stmt *st;
+	struct control_status cs;
 
-	if (sqlite3_open(":memory:", &m) != SQLITE_OK) {
-		sqlite3_close(m);
+	control_status_parse(reply, &cs);
+	s->hushd_pid = cs.pid;
+	if (!cs.writer)
 		return;
-	}
-	if (sqlite3_prepare_v2(
-		m,
-		"SELECT json_extract(?1, '$.db.path'), json_extract(?1, '$.db.open'),"
-		" json_extract(?1, '$.db.error'), json_extract(?1, "
-		"'$.db.writer_lag_s'),"
-		" json_extract(?1, '$.db.pending_rows'), json_extract(?1, "
-		"'$.db.gap_events'),"
-		" json_extract(?1, '$.db.late_events')",
-		-1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, reply, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
-			s->writer = true;
-			if (!s->db_path[0])
-				snprintf(s->db_path, sizeof(s->db_path), "%s",
-					 (const char *)sqlite3_column_text(st, 0));
-			s->w_open = sqlite3_column_int(st, 1);
-			if (sqlite3_column_type(st, 2) == SQLITE_TEXT)
-				snprintf(s->w_err, sizeof(s->w_err), "%s",
-					 (const char *)sqlite3_column_text(st, 2));
-			s->w_lag = sqlite3_column_double(st, 3);
-			s->w_pending = sqlite3_column_int64(st, 4);
-			s->w_gaps = sqlite3_column_int64(st, 5);
-			s->w_late = sqlite3_column_int64(st, 6);
-		}
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(m);
+	s->writer = true;
+	if (!s->db_path[0])
+		snprintf(s->db_path, sizeof(s->db_path), "%s", cs.db_path);
+	s->w_open = cs.db_open;
+	snprintf(s->w_err, sizeof(s->w_err), "%s", cs.db_error);
+	s->w_lag = cs.lag_s;
+	s->w_pending = cs.pending_rows;
+	s->w_gaps = cs.gap_events;
+	s->w_late = cs.late_events;
 }
 
 static void db_collect(struct status *s)
@@ -145,12 +128,8 @@ static void collect(struct cli *c, struct status *s)
 	}
 	if (c->db_path)
 		snprintf(s->db_path, sizeof(s->db_path), "%s", c->db_path);
-	if (control_call(c->run_dir, "status", NULL, NULL, 0, &detail, &reply) == 1) {
-		const char *p = strstr(reply, "\"pid\":");
-
-		s->hushd_pid = p ? atoi(p + 6) : -1;
-		writer_status(s, reply);
-	}
+	if (control_call(c->run_dir, "status", NULL, NULL, 0, &detail, &reply) == 1)
+		hushd_status(s, reply);
 	db_collect(s);
 	free(detail);
 	free(reply);
@@ -206,7 +185,9 @@ static void print_dns(const struct status *s)
 
 static void print_json(const struct status *s, const struct cli *c)
 {
-	printf("{\"enforced\":%s,\"pin_dir\":", active(s) ? "true" : "false");
+	printf("{\"version\":");
+	json_str(stdout, HUSH_VERSION, 256);
+	printf(",\"enforced\":%s,\"pin_dir\":", active(s) ? "true" : "false");
 	json_str(stdout, c->pin_dir, PATH_MAX);
 	printf(",\"cgroup\":");
 	if (s->cgroup_id)
@@ -302,6 +283,7 @@ static void print_db(const struct status *s)
 
 static void print_table(const struct status *s, const struct cli *c)
 {
+	printf("version:     %s\n", HUSH_VERSION);
 	if (!s->st.present) {
 		printf("enforcement: none (nothing pinned in %s)\n", c->pin_dir);
 		printf("hushd:       %s\n", s->hushd_pid ? "running" : "not running");

@@ -20,7 +20,7 @@
  * 2. The queries, each timed R times (default 25) after one warm-up run
  *    (page cache warm), median and p95 (nearest rank):
  *    - raw SQL through the sqlite3 C API on one read-only connection, in the
- *      shape cli/cmd_log.c documents: the ids of the newest LIMIT+1 rows
+ *      shape agent/logquery.h documents: the ids of the newest LIMIT+1 rows
  *      from events alone (plain predicates on the indexed columns,
  *      dimension filters as `e.cgroup IN (SELECT id FROM cgroups ...)`,
  *      ORDER BY e.ts DESC, e.id DESC), then the LEFT JOINs to procs,
@@ -594,7 +594,7 @@ static void cidr(const char *s, int plen, uint8_t lo[16], uint8_t hi[16])
 	}
 }
 
-/* The SQL of cli/cmd_log.c's documented shape; binds in order. */
+/* The SQL of agent/logquery.h's documented shape; binds in order. */
 struct sqlq {
 	char s[2048];
 	int nb;

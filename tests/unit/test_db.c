@@ -972,6 +972,16 @@ static void test_meta_stats(void)
 		CHECK(&t, db_meta_set_int(db, "counters_id", -7) == 0, "set again");
 		CHECK(&t, db_meta_get_int(db, "counters_id", &v) == 0 && v == -7, "get %lld",
 		      (long long)v);
+		{
+			char buf[64];
+
+			CHECK(&t, db_meta_set_text(db, "hush_version", "1.2.3") == 0, "set text");
+			CHECK(&t, db_meta_set_text(db, "hush_version", "1.2.4-dirty") == 0,
+			      "set text again");
+			qtext(db_handle(db), "SELECT value FROM meta WHERE key = 'hush_version'",
+			      buf, sizeof(buf));
+			CHECK(&t, strcmp(buf, "1.2.4-dirty") == 0, "hush_version \"%s\"", buf);
+		}
 		db_close(db);
 	}
 	tc_end(&t);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What logquery.c (filters, rows, follow) and logtop.c (top) share: the
+ * query state and SQL built with bound values.  Not for use elsewhere.
+ */
+#ifndef HUSH_AGENT_LOGQ_INT_H
+#define HUSH_AGENT_LOGQ_INT_H
+
+#include <sqlite3.h>
+
+#include "logquery.h"
+
+struct logq {
+	struct db *db;
+	sqlite3 *h;
+	struct logq_filter f;
+	/* The dest / cgroup filter matches much of the table: keep it off
+	 * its index (see logq_probe). */
+	bool dest_broad, cg_broad;
+	/* Longest first_ts..ts span of any row (meta 'max_span'): bounds
+	 * --until on the ts index.  -1: unknown. */
+	int64_t max_span;
+	int64_t last;	      /* follow: the newest id handed out */
+	sqlite3_stmt *follow; /* follow: rows in (?1, ?2] */
+};
+
+/* SQL text and its bound values (pointers into the caller's memory). */
+struct logq_sql {
+	char s[4096];
+	size_t len;
+	struct {
+		int type;
+		int64_t i;
+		const void *p;
+		int n;
+	} b[32];
+	int nb;
+	bool overflow;
+};
+
+void logq_sql_add(struct logq_sql *q, const char *frag);
+void logq_sql_int(struct logq_sql *q, int64_t v);
+/* " AND ..." for every filter, on events e. */
+void logq_sql_filters(struct logq_sql *q, const struct logq *lq);
+/* Prepare and bind (log_debug shows the SQL). */
+int logq_prepare(struct logq *lq, const struct logq_sql *q, sqlite3_stmt **st, char *err,
+		 size_t errlen);
+/* Read max_span; mark broad dest / cgroup filters.  In a read transaction. */
+void logq_probe(struct logq *lq);
+/* "cannot read the database: ..." for a failed step; returns -EIO. */
+int logq_step_err(struct logq *lq, int rc, char *err, size_t errlen);
+
+#endif /* HUSH_AGENT_LOGQ_INT_H */

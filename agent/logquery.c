@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `hush log` rows and --follow (see logquery.h); top is in logtop.c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "logq_int.h"
+
+/* ---- filter values ---- */
+
+/* CIDR or bare address -> inclusive dkey range (IPv4 as ::ffff:a.b.c.d). */
+int logq_filter_dest(struct logq_filter *f, const char *s)
+{
+	char a[INET6_ADDRSTRLEN + 8], *end;
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	uint8_t key[16];
+	long plen, max;
+	struct in_addr a4;
+
+	if (n == 0 || n >= sizeof(a))
+		return -EINVAL;
+	memcpy(a, s, n);
+	a[n] = 0;
+	if (inet_pton(AF_INET, a, &a4) == 1) {
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &a4, 4);
+		max = 32;
+	} else if (inet_pton(AF_INET6, a, key) == 1) {
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	plen = max;
+	if (slash) {
+		errno = 0;
+		plen = strtol(slash + 1, &end, 10);
+		if (!slash[1] || errno || *end || plen < 0 || plen > max)
+			return -EINVAL;
+	}
+	plen += 128 - max;
+	for (int i = 0; i < 16; i++) {
+		int bits = (int)plen - 8 * i;
+		uint8_t m = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+
+		f->dlo[i] = key[i] & m;
+		f->dhi[i] = (uint8_t)(key[i] | (uint8_t)~m);
+	}
+	f->has_dest = true;
+	return 0;
+}
+
+/* Escape LIKE's wildcards (ESCAPE '\'). */
+static int like_escape(char *out, size_t outlen, const char *prefix, const char *s,
+		       const char *suffix)
+{
+	size_t o = 0;
+
+	for (const char *p = prefix; *p; p++)
+		if (o + 1 < outlen)
+			out[o++] = *p;
+	for (; *s; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\') {
+			if (o + 1 < outlen)
+				out[o++] = '\\';
+		}
+		if (o + 1 < outlen)
+			out[o++] = *s;
+	}
+	for (const char *p = suffix; *p; p++)
+		if (o + 1 < outlen)
+			out[o++] = *p;
+	out[o] = 0;
+	return o + 1 < outlen ? 0 : -ENAMETOOLONG;
+}
+
+/* The container column holds the full id: a LIKE 'prefix%' pattern. */
+int logq_filter_container(struct logq_filter *f, const char *s)
+{
+	if (!*s || like_escape(f->container, sizeof(f->container), "", s, "%"))
+		return -EINVAL;
+	return 0;
+}
+
+/* Lower case, no trailing dot; "*.suffix": a LIKE '%.suffix' pattern. */
+int logq_filter_dns(struct logq_filter *f, const char *s)
+{
+	char name[256];
+	size_t n;
+
+	f->dns_wild = strncmp(s, "*.", 2) == 0;
+	if (f->dns_wild)
+		s += 2;
+	n = strlen(s);
+	while (n && s[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= sizeof(name) || memchr(s, '*', n))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		name[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+	name[n] = 0;
+	f->has_dns = true;
+	if (f->dns_wild)
+		return like_escape(f->dns, sizeof(f->dns), "%.", name, "") ? -EINVAL : 0;
+	snprintf(f->dns, sizeof(f->dns), "%s", name);
+	return 0;
+}
+
+/* A query type as the proxy stores it: letters and digits (and '-'), upper case. */
+int logq_filter_qtype(struct logq_filter *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(f->qtype))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return -EINVAL;
+		f->qtype[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+	}
+	f->qtype[n] = 0;
+	return 0;
+}
+
+/* ---- SQL with bound values ---- */
+
+void logq_sql_add(struct logq_sql *q, const char *frag)
+{
+	size_t n = strlen(frag);
+
+	if (q->len + n >= sizeof(q->s)) {
+		q->overflow = true;
+		return;
+	}
+	memcpy(q->s + q->len, frag, n + 1);
+	q->len += n;
+}
+
+static void sql_bind(struct logq_sql *q, int type, int64_t i, const void *p, int n)
+{
+	if (q->nb == (int)(sizeof(q->b) / sizeof(q->b[0]))) {
+		q->overflow = true;
+		return;
+	}
+	q->b[q->nb].type = type;
+	q->b[q->nb].i = i;
+	q->b[q->nb].p = p;
+	q->b[q->nb].n = n;
+	q->nb++;
+}
+
+void logq_sql_int(struct logq_sql *q, int64_t v)
+{
+	sql_bind(q, SQLITE_INTEGER, v, NULL, 0);
+}
+
+static void sql_text(struct logq_sql *q, const char *s)
+{
+	sql_bind(q, SQLITE_TEXT, 0, s, -1);
+}
+
+static void sql_blob(struct logq_sql *q, const void *p, int n)
+{
+	sql_bind(q, SQLITE_BLOB, 0, p, n);
+}
+
+int logq_prepare(struct logq *lq, const struct logq_sql *q, sqlite3_stmt **st, char *err,
+		 size_t errlen)
+{
+	int rc;
+
+	if (q->overflow) {
+		snprintf(err, errlen, "internal error: query too long");
+		return -E2BIG;
+	}
+	/* `hush -v log ...` shows it: EXPLAIN QUERY PLAN it in sqlite3(1). */
+	log_debug("log: query: %s", q->s);
+	rc = sqlite3_prepare_v2(lq->h, q->s, -1, st, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot query the database: %s", sqlite3_errmsg(lq->h));
+		return -EIO;
+	}
+	for (int k = 0; k < q->nb; k++) {
+		if (q->b[k].type == SQLITE_INTEGER)
+			sqlite3_bind_int64(*st, k + 1, q->b[k].i);
+		else if (q->b[k].type == SQLITE_TEXT)
+			sqlite3_bind_text(*st, k + 1, q->b[k].p, q->b[k].n, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob(*st, k + 1, q->b[k].p, q->b[k].n, SQLITE_STATIC);
+	}
+	return 0;
+}
+
+int logq_step_err(struct logq *lq, int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "cannot read the database: %s%s", sqlite3_errmsg(lq->h),
+		 rc == SQLITE_BUSY ? " (the database is locked: retry)" : "");
+	return -EIO;
+}
+
+/* The filters on the events(cgroup, ts) and events(dkey, ts) indexes; a
+ * unary + keeps SQLite off the index. */
+static void sql_cgroup_filters(struct logq_sql *q, const struct logq *lq)
+{
+	const struct logq_filter *f = &lq->f;
+	const char *in = lq->cg_broad ? " AND +e.cgroup IN" : " AND e.cgroup IN";
+
+	if (f->container[0]) {
+		logq_sql_add(q, in);
+		logq_sql_add(q, " (SELECT id FROM cgroups WHERE container LIKE ? ESCAPE '\\')");
+		sql_text(q, f->container);
+	}
+	if (f->unit) {
+		logq_sql_add(q, in);
+		logq_sql_add(q, f->unit_glob ? " (SELECT id FROM cgroups WHERE unit GLOB ?)"
+					     : " (SELECT id FROM cgroups WHERE unit = ?)");
+		sql_text(q, f->unit);
+	}
+}
+
+static void sql_dest_filter(struct logq_sql *q, const struct logq *lq)
+{
+	if (lq->f.has_dest) {
+		logq_sql_add(q, lq->dest_broad ? " AND +e.dkey BETWEEN ? AND ?"
+					       : " AND e.dkey BETWEEN ? AND ?");
+		sql_blob(q, lq->f.dlo, 16);
+		sql_blob(q, lq->f.dhi, 16);
+	}
+}
+
+/* The filters on the event's own columns that come before the indexed ranges. */
+static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
+{
+	const struct logq_filter *f = &lq->f;
+
+	if (f->verdict) {
+		logq_sql_add(q, " AND e.verdict = ?");
+		sql_text(q, f->verdict);
+	}
+	if (f->kind) {
+		logq_sql_add(q, " AND e.kind = ?");
+		sql_text(q, f->kind);
+	}
+	if (f->has_since) {
+		logq_sql_add(q, " AND e.ts >= ?");
+		logq_sql_int(q, f->since);
+	}
+	if (f->has_until) {
+		logq_sql_add(q, " AND e.first_ts <= ?");
+		logq_sql_int(q, f->until);
+		/* No row spans more than max_span: the ts index bounds the scan. */
+		if (lq->max_span >= 0 && f->until <= INT64_MAX - lq->max_span) {
+			logq_sql_add(q, " AND e.ts <= ?");
+			logq_sql_int(q, f->until + lq->max_span);
+		}
+	}
+	if (f->has_pid) {
+		logq_sql_add(q, " AND (e.pid = ? OR e.tgid = ?)");
+		logq_sql_int(q, f->pid);
+		logq_sql_int(q, f->pid);
+	}
+	if (f->comm) {
+		logq_sql_add(q, " AND e.comm = ?");
+		sql_text(q, f->comm);
+	}
+	if (f->exe) {
+		logq_sql_add(q, f->exe_glob
+				    ? " AND e.proc IN (SELECT id FROM procs WHERE exe GLOB ?)"
+				    : " AND e.proc IN (SELECT id FROM procs WHERE exe = ?)");
+		sql_text(q, f->exe);
+	}
+}
+
+void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
+{
+	const struct logq_filter *f = &lq->f;
+
+	sql_event_filters(q, lq);
+	sql_cgroup_filters(q, lq);
+	sql_dest_filter(q, lq);
+	if (f->port >= 0) {
+		/* With a narrow destination, its index beats the port's (a common
+		 * port is much of the log): keep the port off its index. */
+		logq_sql_add(q, f->has_dest && !lq->dest_broad ? " AND +e.dport = ?"
+							       : " AND e.dport = ?");
+		logq_sql_int(q, f->port);
+	}
+	if (f->has_dns) {
+		logq_sql_add(q, f->dns_wild ? " AND rtrim(e.qname, '.') LIKE ? ESCAPE '\\'"
+					    : " AND rtrim(e.qname, '.') = ? COLLATE NOCASE");
+		sql_text(q, f->dns);
+	}
+	if (f->qtype[0]) {
+		logq_sql_add(q, " AND e.qtype = ?");
+		sql_text(q, f->qtype);
+	}
+}
+
+/* ---- broad filters ---- */
+
+/*
+ * SQLite has no statistics here (the database is opened read-only, nobody
+ * runs ANALYZE), so it takes any indexed range as selective.  A CIDR like
+ * 10.0.0.0/8 or a busy container can match half the table; walking such an
+ * index with a table lookup per row (for --port, say) is far slower than
+ * walking by time and stopping at the limit.  Count the matches on the
+ * covering index, up to a sixteenth of the rows, and mark a filter that
+ * reaches it as broad.
+ */
+static bool probe_one(struct logq *lq, bool dest, int64_t cap)
+{
+	struct logq_sql q = {.len = 0};
+	sqlite3_stmt *st;
+	bool broad = false;
+	char err[256];
+
+	logq_sql_add(&q, "SELECT count(*) FROM (SELECT 1 FROM events e WHERE 1");
+	if (dest)
+		sql_dest_filter(&q, lq);
+	else
+		sql_cgroup_filters(&q, lq);
+	logq_sql_add(&q, " LIMIT ?)");
+	logq_sql_int(&q, cap);
+	if (logq_prepare(lq, &q, &st, err, sizeof(err))) {
+		log_warnx("log: %s", err);
+		return false;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		broad = sqlite3_column_int64(st, 0) >= cap;
+	sqlite3_finalize(st);
+	return broad;
+}
+
+static int64_t q_int(struct logq *lq, const char *sql, int64_t dflt)
+{
+	sqlite3_stmt *st;
+	int64_t v = dflt;
+
+	if (sqlite3_prepare_v2(lq->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return dflt;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+void logq_probe(struct logq *lq)
+{
+	const struct logq_filter *f = &lq->f;
+	int64_t rows;
+
+	lq->max_span = -1;
+	lq->dest_broad = lq->cg_broad = false;
+	if (f->has_until)
+		lq->max_span = q_int(lq, "SELECT value FROM meta WHERE key = 'max_span'", -1);
+	if (!f->has_dest && !f->container[0] && !f->unit)
+		return;
+	rows =
+	    q_int(lq, "SELECT (SELECT max(id) FROM events) - (SELECT min(id) FROM events) + 1", 0);
+	if (rows < 65536)
+		return;
+	if (f->has_dest)
+		lq->dest_broad = probe_one(lq, true, rows / 16);
+	if (f->container[0] || f->unit)
+		lq->cg_broad = probe_one(lq, false, rows / 16);
+}
+
+/* ---- rows ---- */
+
+/* The columns of the view "log" in its order (enum db_log_col), then the
+ * command line as minified JSON if it is valid JSON. */
+#define LOG_COLS                                                                                   \
+	"SELECT e.id, e.kind, e.ts, e.first_ts, e.count, e.hook, e.verdict, r.scope, r.text,"      \
+	" e.family, e.proto, e.daddr, e.dkey, e.dport, e.qname, e.flags, e.pid, e.tgid, e.uid,"    \
+	" e.gid, e.comm, p.exe, p.cmdline, c.cgid, c.path, c.container, c.runtime, c.unit, c.pod," \
+	" e.note, e.hash, e.qtype, CASE WHEN json_valid(p.cmdline) THEN json(p.cmdline) END"
+#define LOG_JOINS                                                                                  \
+	" LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"                   \
+	" LEFT JOIN cgroups c ON c.id = e.cgroup"
+#define LOG_SELECT	 LOG_COLS " FROM events e" LOG_JOINS
+#define COL_CMDLINE_JSON DB_C_MAX
+
+int logq_new(struct db *db, const struct logq_filter *f, struct logq **out)
+{
+	struct logq *q = calloc(1, sizeof(*q));
+
+	*out = NULL;
+	if (!q)
+		return -ENOMEM;
+	q->db = db;
+	q->h = db_handle(db);
+	q->f = *f;
+	q->max_span = -1;
+	*out = q;
+	return 0;
+}
+
+void logq_free(struct logq *q)
+{
+	if (!q)
+		return;
+	sqlite3_finalize(q->follow);
+	free(q);
+}
+
+static int64_t max_id(sqlite3 *h)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(h, "SELECT max(id) FROM events", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void fetch_row(sqlite3_stmt *st, struct logq_row *r)
+{
+	for (int c = 0; c < DB_C_MAX; c++) {
+		struct logq_val *v = &r->c[c];
+
+		switch (sqlite3_column_type(st, c)) {
+		case SQLITE_INTEGER:
+			v->type = LOGQ_INT;
+			v->i = sqlite3_column_int64(st, c);
+			break;
+		case SQLITE_FLOAT: /* never written: as text */
+		case SQLITE_TEXT:
+			v->type = LOGQ_TEXT;
+			v->p = sqlite3_column_text(st, c);
+			v->len = sqlite3_column_bytes(st, c);
+			break;
+		case SQLITE_BLOB:
+			v->type = LOGQ_BLOB;
+			v->p = sqlite3_column_blob(st, c);
+			v->len = sqlite3_column_bytes(st, c);
+			break;
+		default:
+			v->type = LOGQ_NULL;
+		}
+	}
+	r->cmdline_json = sqlite3_column_type(st, COL_CMDLINE_JSON) == SQLITE_TEXT
+			      ? (const char *)sqlite3_column_text(st, COL_CMDLINE_JSON)
+			      : NULL;
+}
+
+/* Step st to the end, each row to fn; at most `max` rows (-1: all), *more
+ * if there was another. */
+static int hand_rows(struct logq *lq, sqlite3_stmt *st, int64_t max, logq_row_fn fn, void *ctx,
+		     bool *more, char *err, size_t errlen)
+{
+	struct logq_row r;
+	int64_t n = 0;
+	int rc, ret;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (max >= 0 && n == max) {
+			if (more)
+				*more = true;
+			return 0;
+		}
+		fetch_row(st, &r);
+		ret = fn(ctx, &r);
+		if (ret)
+			return ret;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		return logq_step_err(lq, rc, err, errlen);
+	return 0;
+}
+
+int logq_rows(struct logq *lq, int64_t limit, bool follow, logq_row_fn fn, void *ctx, bool *more,
+	      char *err, size_t errlen)
+{
+	struct logq_sql q = {.len = 0};
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	*more = false;
+	sqlite3_exec(lq->h, "BEGIN", NULL, NULL, NULL);
+	if (follow)
+		lq->last = max_id(lq->h);
+	logq_probe(lq);
+	/*
+	 * Two steps when there is a limit: the ids of the newest rows first,
+	 * from the index alone where it covers the filters (dkey, cgroup, ts:
+	 * each index holds ts and the id), then the joins for those rows only.
+	 * follow hands them oldest first.
+	 */
+	logq_sql_add(&q, LOG_SELECT " WHERE ");
+	if (limit >= 0)
+		logq_sql_add(&q, "e.id IN (SELECT e.id FROM events e WHERE 1");
+	else
+		logq_sql_add(&q, "1");
+	if (follow) {
+		logq_sql_add(&q, " AND e.id <= ?");
+		logq_sql_int(&q, lq->last);
+	}
+	logq_sql_filters(&q, lq);
+	if (limit >= 0) {
+		logq_sql_add(&q, " ORDER BY e.ts DESC, e.id DESC LIMIT ?)");
+		/* One more than asked: tells whether the limit cut. */
+		logq_sql_int(&q, follow ? limit : limit + 1);
+	}
+	logq_sql_add(&q, follow ? " ORDER BY e.ts, e.id" : " ORDER BY e.ts DESC, e.id DESC");
+	ret = logq_prepare(lq, &q, &st, err, errlen);
+	if (!ret)
+		ret = hand_rows(lq, st, limit, fn, ctx, more, err, errlen);
+	sqlite3_finalize(st);
+	sqlite3_exec(lq->h, "COMMIT", NULL, NULL, NULL);
+	return ret;
+}
+
+/* ---- follow ---- */
+
+int logq_follow_start(struct logq *lq, char *err, size_t errlen)
+{
+	struct logq_sql q = {.len = 0};
+
+	/* New rows are a range of ids: no other index. */
+	logq_sql_add(&q, LOG_COLS " FROM events e NOT INDEXED" LOG_JOINS
+				  " WHERE e.id > ? AND e.id <= ?");
+	logq_sql_int(&q, 0);
+	logq_sql_int(&q, 0);
+	logq_sql_filters(&q, lq);
+	logq_sql_add(&q, " ORDER BY e.id");
+	return logq_prepare(lq, &q, &lq->follow, err, errlen);
+}
+
+int logq_follow_poll(struct logq *lq, logq_row_fn fn, void *ctx, char *err, size_t errlen)
+{
+	int64_t top;
+	int ret = 0;
+
+	sqlite3_exec(lq->h, "BEGIN", NULL, NULL, NULL);
+	top = max_id(lq->h);
+	if (top < lq->last) /* the table was emptied: ids start again */
+		lq->last = top < 0 ? lq->last : top;
+	if (top > lq->last) {
+		sqlite3_bind_int64(lq->follow, 1, lq->last);
+		sqlite3_bind_int64(lq->follow, 2, top);
+		ret = hand_rows(lq, lq->follow, -1, fn, ctx, NULL, err, errlen);
+		sqlite3_reset(lq->follow);
+		if (ret >= 0)
+			lq->last = top;
+	}
+	sqlite3_exec(lq->h, "COMMIT", NULL, NULL, NULL);
+	return ret;
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `hush log top`: who tried most (see logquery.h).
+ *
+ * SQLite groups by sorting every row; a hash table here needs one pass over
+ * the filtered rows.  First by the event's own columns (dkey/port/proto,
+ * proc id and comm, cgroup id), then, for processes and cgroups, once more
+ * by the name the dimension row gives (several proc rows share an exe,
+ * several cgroups a container or unit).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logq_int.h"
+
+struct aggmap {
+	struct logq_group *v; /* key NULL: free slot */
+	size_t cap, n;
+};
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static void agg_free(struct aggmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		free(m->v[i].key);
+		free(m->v[i].name);
+		free(m->v[i].name2);
+	}
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
+static int agg_grow(struct aggmap *m)
+{
+	struct aggmap nm = {.cap = m->cap ? m->cap * 2 : 1024};
+	size_t i;
+
+	nm.v = calloc(nm.cap, sizeof(*nm.v));
+	if (!nm.v)
+		return -ENOMEM;
+	for (size_t k = 0; k < m->cap; k++) {
+		if (!m->v[k].key)
+			continue;
+		for (i = hash_bytes(m->v[k].key, m->v[k].klen) & (nm.cap - 1); nm.v[i].key;
+		     i = (i + 1) & (nm.cap - 1))
+			;
+		nm.v[i] = m->v[k];
+	}
+	nm.n = m->n;
+	free(m->v);
+	*m = nm;
+	return 0;
+}
+
+/* The entry for key (created zeroed if new), or NULL when out of memory. */
+static struct logq_group *agg_get(struct aggmap *m, const void *key, size_t klen, bool *fresh)
+{
+	size_t i;
+
+	if (m->n * 2 >= m->cap && agg_grow(m))
+		return NULL;
+	for (i = hash_bytes(key, klen) & (m->cap - 1); m->v[i].key; i = (i + 1) & (m->cap - 1)) {
+		if (m->v[i].klen == klen && memcmp(m->v[i].key, key, klen) == 0) {
+			*fresh = false;
+			return &m->v[i];
+		}
+	}
+	m->v[i].key = malloc(klen ? klen : 1);
+	if (!m->v[i].key)
+		return NULL;
+	memcpy(m->v[i].key, key, klen);
+	m->v[i].klen = klen;
+	m->v[i].port = -1;
+	m->n++;
+	*fresh = true;
+	return &m->v[i];
+}
+
+static void agg_add(struct logq_group *a, bool fresh, int64_t attempts, int64_t rows, int64_t first,
+		    int64_t last)
+{
+	if (fresh || first < a->first)
+		a->first = first;
+	if (fresh || last > a->last)
+		a->last = last;
+	a->attempts += attempts;
+	a->rows += rows;
+}
+
+/* Keep the smaller of two names (a stable pick among equals). */
+static int set_min(char **dst, const char *s)
+{
+	char *d;
+
+	if (!s || (*dst && strcmp(*dst, s) <= 0))
+		return 0;
+	d = strdup(s);
+	if (!d)
+		return -ENOMEM;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+/* Key bytes: a tag per value ('n' NULL, 'i' integer, 't'/'b' text/blob + bytes). */
+struct keyb {
+	uint8_t b[512];
+	size_t n;
+};
+
+static void key_col(struct keyb *k, sqlite3_stmt *st, int c)
+{
+	int t = sqlite3_column_type(st, c);
+
+	if (k->n + 1 + 8 > sizeof(k->b))
+		return;
+	if (t == SQLITE_INTEGER) {
+		int64_t v = sqlite3_column_int64(st, c);
+
+		k->b[k->n++] = 'i';
+		memcpy(k->b + k->n, &v, 8);
+		k->n += 8;
+	} else if (t == SQLITE_NULL) {
+		k->b[k->n++] = 'n';
+	} else {
+		const void *p = t == SQLITE_BLOB ? sqlite3_column_blob(st, c)
+						 : (const void *)sqlite3_column_text(st, c);
+		size_t len = (size_t)sqlite3_column_bytes(st, c);
+		uint16_t l16;
+
+		if (len > sizeof(k->b) - k->n - 3)
+			len = sizeof(k->b) - k->n - 3;
+		l16 = (uint16_t)len;
+		k->b[k->n++] = t == SQLITE_BLOB ? 'b' : 't';
+		memcpy(k->b + k->n, &l16, 2);
+		memcpy(k->b + k->n + 2, p, len);
+		k->n += 2 + len;
+	}
+}
+
+static const char *col_text(sqlite3_stmt *st, int c)
+{
+	return (const char *)sqlite3_column_text(st, c);
+}
+
+/* One scanned row into its group (columns: count, first_ts, ts, keys). */
+static int scan_row(struct aggmap *m, enum logq_by by, sqlite3_stmt *st, int nk)
+{
+	struct keyb k = {.n = 0};
+	struct logq_group *a;
+	bool fresh;
+	int ret = 0;
+
+	for (int c = 0; c < nk; c++)
+		key_col(&k, st, 3 + c);
+	a = agg_get(m, k.b, k.n, &fresh);
+	if (!a)
+		return -ENOMEM;
+	agg_add(a, fresh, sqlite3_column_int64(st, 0), 1, sqlite3_column_int64(st, 1),
+		sqlite3_column_int64(st, 2));
+	if (by == LOGQ_BY_DEST) {
+		if (fresh) {
+			if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+				a->port = sqlite3_column_int64(st, 4);
+			ret = set_min(&a->name2, col_text(st, 5));
+		}
+		if (!ret)
+			ret = set_min(&a->name, col_text(st, 6));
+	} else if (by == LOGQ_BY_PROCESS) {
+		if (fresh)
+			a->id = sqlite3_column_int64(st, 3);
+		ret = set_min(&a->name2, col_text(st, 5));
+	} else if (fresh) {
+		a->id = sqlite3_column_int64(st, 3);
+	}
+	return ret;
+}
+
+/* First pass: scan the filtered events, group by the event's columns.
+ * Result columns: count, first_ts, ts, then the key columns. */
+static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, char *err, size_t errlen)
+{
+	struct logq_sql q = {.len = 0};
+	sqlite3_stmt *st = NULL;
+	int rc, nk, ret;
+
+	logq_sql_add(&q, "SELECT e.count, e.first_ts, e.ts, ");
+	switch (by) {
+	case LOGQ_BY_DEST:
+		logq_sql_add(&q, "e.dkey, e.dport, e.proto, e.daddr");
+		nk = 3;
+		break;
+	case LOGQ_BY_PROCESS:
+		logq_sql_add(&q, "e.proc, CASE WHEN e.proc IS NULL THEN e.comm END, e.comm");
+		nk = 2;
+		break;
+	default:
+		logq_sql_add(&q, "e.cgroup");
+		nk = 1;
+		break;
+	}
+	logq_sql_add(&q, " FROM events e WHERE 1");
+	logq_sql_filters(&q, lq);
+	ret = logq_prepare(lq, &q, &st, err, errlen);
+	if (ret)
+		return ret;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = scan_row(m, by, st, nk);
+		if (ret)
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = logq_step_err(lq, rc, err, errlen);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* One first-pass group g into its group by name (the dimension row at st). */
+static int name_group(struct aggmap *out, enum logq_by by, const struct logq_group *g,
+		      sqlite3_stmt *st)
+{
+	const char *name = NULL, *name2 = NULL, *ks;
+	struct keyb k = {.n = 0};
+	struct logq_group *a;
+	size_t len;
+	bool fresh;
+	int ret;
+
+	sqlite3_bind_int64(st, 1, g->id);
+	if (g->id && sqlite3_step(st) == SQLITE_ROW) {
+		name = col_text(st, 0);
+		name2 = col_text(st, 1);
+	}
+	/* The key: the name, or for a process without an exe its comm. */
+	k.b[k.n++] = name ? 'e' : 'c';
+	if (!name && by == LOGQ_BY_PROCESS)
+		name2 = g->name2;
+	ks = name ? name : name2 ? name2 : "";
+	len = strlen(ks);
+	if (len > sizeof(k.b) - 1)
+		len = sizeof(k.b) - 1;
+	memcpy(k.b + 1, ks, len);
+	k.n += len;
+	a = agg_get(out, k.b, k.n, &fresh);
+	if (!a)
+		return -ENOMEM;
+	agg_add(a, fresh, g->attempts, g->rows, g->first, g->last);
+	ret = set_min(&a->name, name);
+	if (!ret)
+		ret = set_min(&a->name2, by == LOGQ_BY_PROCESS ? g->name2 : name2);
+	return ret;
+}
+
+/* Second pass (process, container, unit): group the first pass's groups by
+ * the dimension row's name. */
+static int top_names(struct logq *lq, enum logq_by by, struct aggmap *in, struct aggmap *out,
+		     char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql = by == LOGQ_BY_PROCESS ? "SELECT exe, NULL FROM procs WHERE id = ?"
+			  : by == LOGQ_BY_CONTAINER
+			      ? "SELECT container, runtime FROM cgroups WHERE id = ?"
+			      : "SELECT unit, NULL FROM cgroups WHERE id = ?";
+	int ret = 0;
+
+	if (sqlite3_prepare_v2(lq->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot query the database: %s", sqlite3_errmsg(lq->h));
+		return -EIO;
+	}
+	for (size_t i = 0; i < in->cap && !ret; i++) {
+		if (!in->v[i].key)
+			continue;
+		ret = name_group(out, by, &in->v[i], st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int agg_cmp(const void *pa, const void *pb)
+{
+	const struct logq_group *a = *(const struct logq_group *const *)pa;
+	const struct logq_group *b = *(const struct logq_group *const *)pb;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c;
+
+	if (a->attempts != b->attempts)
+		return a->attempts > b->attempts ? -1 : 1;
+	if (a->last != b->last)
+		return a->last > b->last ? -1 : 1;
+	c = memcmp(a->key, b->key, n);
+	return c ? c : a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+void logq_top_free(struct logq_top *t)
+{
+	struct aggmap *m = t->priv;
+
+	if (m) {
+		agg_free(&m[0]);
+		agg_free(&m[1]);
+		free(m);
+	}
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+int logq_top(struct logq *lq, enum logq_by by, struct logq_top *t, char *err, size_t errlen)
+{
+	struct logq_filter saved = lq->f;
+	struct aggmap *m;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	m = calloc(2, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "top: out of memory");
+		return -ENOMEM;
+	}
+	t->priv = m;
+	/* Attempts are what top counts, unless the filter names a kind. */
+	if (!lq->f.kind)
+		lq->f.kind = "attempt";
+	sqlite3_exec(lq->h, "BEGIN", NULL, NULL, NULL);
+	logq_probe(lq);
+	ret = top_scan(lq, by, &m[0], err, errlen);
+	if (!ret && by != LOGQ_BY_DEST) {
+		ret = top_names(lq, by, &m[0], &m[1], err, errlen);
+		m = &m[1];
+	}
+	sqlite3_exec(lq->h, "COMMIT", NULL, NULL, NULL);
+	lq->f = saved;
+	if (ret)
+		goto out;
+	t->v = calloc(m->n ? m->n : 1, sizeof(*t->v));
+	if (!t->v) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->v[i].key)
+			t->v[t->n++] = &m->v[i];
+	qsort(t->v, t->n, sizeof(*t->v), agg_cmp);
+out:
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "top: out of memory");
+	if (ret)
+		logq_top_free(t);
+	return ret;
+}

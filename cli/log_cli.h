@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What the files of `hush log` share: cmd_log.c (the verbs), log_args.c
+ * (options and their values), log_output.c (table, JSON and CSV).  The rows
+ * come from agent/logquery.h.
+ */
+#ifndef HUSH_CLI_LOG_CLI_H
+#define HUSH_CLI_LOG_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../agent/db.h"
+#include "../agent/logquery.h"
+
+#define LOG_DEFAULT_LIMIT 100
+#define TOP_DEFAULT_LIMIT 20
+
+enum verb { VB_QUERY = 1, VB_TOP = 2, VB_VERIFY = 4, VB_PRUNE = 8 };
+
+enum fmt { FMT_TABLE, FMT_JSON, FMT_CSV };
+
+struct opts {
+	const char *db;
+	enum verb verb;
+	enum fmt fmt;
+	int64_t limit;
+	bool limit_set, follow;
+	enum logq_by by;
+	uint64_t head_id;
+	uint8_t head_hash[DB_HASH_LEN];
+	bool has_older;
+	int64_t older_than, max_size;
+	struct logq_filter f;
+};
+
+/* log_args.c */
+int64_t log_now_ns(void);
+void log_usage(FILE *f);
+/* Returns 0, 1 for --help, or -EINVAL (message printed). */
+int log_parse_args(struct opts *o, int argc, char **argv);
+
+/* log_output.c: the table */
+#define TCOLS_MAX 16
+#define T_RIGHT	  1u /* numbers: right-aligned, never cut */
+#define T_LTRUNC  2u /* paths: cut on the left, the file name stays */
+
+struct tcol {
+	const char *name;
+	int cap;
+	unsigned flags;
+};
+
+struct trow;
+
+struct table {
+	const struct tcol *cols;
+	int ncols;
+	int w[TCOLS_MAX];
+	bool frozen;
+	struct trow *rows;
+	size_t nrows;
+};
+
+/* Size the columns on the rows so far (once), print the header and rows. */
+void table_flush(struct table *t);
+void table_free(struct table *t);
+
+/* log_output.c: log rows, in a table or as JSON / CSV records */
+struct out {
+	enum fmt fmt;
+	struct table t;
+	uint64_t rows;
+	bool header; /* CSV header printed */
+};
+
+void out_begin(struct out *o, enum fmt fmt);
+/* The CSV header (once). */
+void out_header(struct out *o);
+/* One row; 0 or -ENOMEM. */
+int out_row(struct out *o, const struct logq_row *r);
+/* The groups of `hush log top`; 0 or -ENOMEM (message printed). */
+int out_top(const struct opts *o, const struct logq_top *t);
+
+/* stdout: ignore SIGPIPE (out_check sees it) and lock stdout once. */
+void out_init(void);
+/* 0 while stdout takes data; 1 if the reader went away (quiet stop);
+ * -EIO on another write error (reported). */
+int out_check(bool flush);
+
+#endif /* HUSH_CLI_LOG_CLI_H */

@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `hush log` output: table, JSON and CSV from the same fetched row.
+ *
+ * JSON and CSV share one field list (the columns of the view "log", plus
+ * ts_ns and first_ts_ns), so they cannot drift apart.  The table sizes its
+ * columns on the first page of rows (capped), then keeps them: --limit 0
+ * and --follow stream.  Text from the kernel side (comm, exe, DNS names) is
+ * untrusted: the table prints control characters and invalid UTF-8 as '?'.
+ *
+ * DNS queries hushd's proxy judged are attempt rows with hook "dns": DEST is
+ * the resolver the client asked, as for any attempt, and the DNS column,
+ * which names the destination of other attempts, holds the query
+ * ("example.com AAAA", or the note of a malformed one).  The DNS column is
+ * cut on the left, like paths: the domain and the type stay in view.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../agent/log.h"
+#include "log_cli.h"
+
+#define TABLE_PAGE 1000 /* rows that size the table's columns */
+
+static const char *const log_names[DB_C_MAX] = {
+    "id",	   "kind",	"ts",	   "first_ts", "count", "hook",	 "verdict", "rule_scope",
+    "rule_text",   "family",	"proto",   "daddr",    "dkey",	"dport", "qname",   "flags",
+    "pid",	   "tgid",	"uid",	   "gid",      "comm",	"exe",	 "cmdline", "cgid",
+    "cgroup_path", "container", "runtime", "unit",     "pod",	"note",	 "hash",    "qtype"};
+
+/* ---- text helpers ---- */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	int n;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Copy for a terminal: controls (C0, DEL, C1) and invalid UTF-8 become '?'. */
+static void clean(char *dst, size_t dstlen, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+
+	while (*s && o + 5 < dstlen) {
+		int n = utf8_len(s);
+
+		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f)) ||
+		    (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)) {
+			dst[o++] = '?';
+			s++;
+			continue;
+		}
+		memcpy(dst + o, s, (size_t)n);
+		o += (size_t)n;
+		s += n;
+	}
+	dst[o] = 0;
+}
+
+/* Display width of clean text: code points. */
+static int width(const char *s)
+{
+	int w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+/* Byte offset of code point k of s. */
+static size_t cp_off(const char *s, int k)
+{
+	size_t i = 0;
+
+	for (; s[i]; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80) {
+			if (k == 0)
+				return i;
+			k--;
+		}
+	}
+	return i;
+}
+
+/* Local time to the millisecond for the table, or RFC 3339 UTC to the
+ * nanosecond for JSON and CSV. */
+static void fmt_time(int64_t ns, bool utc, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	int64_t rem = ns % 1000000000LL;
+	struct tm tm;
+	size_t n;
+
+	if (rem < 0) {
+		rem += 1000000000LL;
+		sec--;
+	}
+	if (utc)
+		gmtime_r(&sec, &tm);
+	else
+		localtime_r(&sec, &tm);
+	n = strftime(buf, len, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+	if (utc)
+		snprintf(buf + n, len - n, ".%09lldZ", (long long)rem);
+	else
+		snprintf(buf + n, len - n, ".%03lld", (long long)(rem / 1000000));
+}
+
+static void fmt_local(int64_t ns, char *buf, size_t len)
+{
+	fmt_time(ns, false, buf, len);
+}
+
+static void fmt_utc(int64_t ns, char *buf, size_t len)
+{
+	fmt_time(ns, true, buf, len);
+}
+
+/* "198.18.2.2:443", "[fd00::1]:443"; no port for ICMP. */
+static void fmt_dest(char *buf, size_t len, const char *addr, const struct logq_row *row,
+		     int port_col, const char *proto)
+{
+	bool v6 = strchr(addr, ':') != NULL;
+	bool port = row->c[port_col].type != LOGQ_NULL && !(proto && !strncmp(proto, "icmp", 4));
+
+	if (!port)
+		snprintf(buf, len, "%s", addr);
+	else
+		snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", addr, v6 ? "]" : "",
+			 (long long)row->c[port_col].i);
+}
+
+/* Text of column c; NULL if it is not text. */
+static const char *col_text(const struct logq_row *row, int c)
+{
+	return row->c[c].type == LOGQ_TEXT ? row->c[c].p : NULL;
+}
+
+struct trow {
+	char *cell[TCOLS_MAX];
+	int span; /* cells from here on are one unaligned text; ncols: none */
+};
+
+static void table_print_row(struct table *t, const char *const *cell, int span)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		const char *s = cell[i] ? cell[i] : "-";
+		int w = width(s), cw = t->w[i];
+		bool last = i == t->ncols - 1 || i == span;
+
+		if (i)
+			fputs("  ", stdout);
+		if (i == span) {
+			fputs(s, stdout);
+			break;
+		}
+		if (w > cw && !(t->cols[i].flags & T_RIGHT)) {
+			if (t->cols[i].flags & T_LTRUNC)
+				printf("…%s", s + cp_off(s, w - cw + 1));
+			else
+				printf("%.*s…", (int)cp_off(s, cw - 1), s);
+			w = cw;
+		} else if (t->cols[i].flags & T_RIGHT) {
+			printf("%*s%s", cw > w ? cw - w : 0, "", s);
+			continue;
+		} else {
+			fputs(s, stdout);
+		}
+		if (!last)
+			printf("%*s", cw > w ? cw - w : 0, "");
+	}
+	fputc('\n', stdout);
+}
+
+/* Size the columns on the rows so far, print the header and the rows. */
+void table_flush(struct table *t)
+{
+	if (!t->frozen) {
+		const char *hdr[TCOLS_MAX];
+
+		for (int i = 0; i < t->ncols; i++) {
+			t->w[i] = width(t->cols[i].name);
+			hdr[i] = t->cols[i].name;
+		}
+		for (size_t r = 0; r < t->nrows; r++) {
+			for (int i = 0; i < t->ncols && i < t->rows[r].span; i++) {
+				const char *s = t->rows[r].cell[i] ? t->rows[r].cell[i] : "-";
+				int w = width(s);
+
+				if (w > t->w[i])
+					t->w[i] = w;
+			}
+		}
+		for (int i = 0; i < t->ncols; i++)
+			if (t->cols[i].cap && t->w[i] > t->cols[i].cap)
+				t->w[i] = t->cols[i].cap;
+		table_print_row(t, hdr, t->ncols);
+		t->frozen = true;
+	}
+	for (size_t r = 0; r < t->nrows; r++) {
+		table_print_row(t, (const char *const *)t->rows[r].cell, t->rows[r].span);
+		for (int i = 0; i < t->ncols; i++)
+			free(t->rows[r].cell[i]);
+	}
+	free(t->rows);
+	t->rows = NULL;
+	t->nrows = 0;
+}
+
+/* Add a row of clean cells (NULL: "-"). */
+static int table_add(struct table *t, const char *const *cell, int span)
+{
+	struct trow *r;
+
+	if (t->frozen) {
+		table_print_row(t, cell, span);
+		return 0;
+	}
+	if (!t->rows) {
+		t->rows = calloc(TABLE_PAGE, sizeof(*t->rows));
+		if (!t->rows)
+			return -ENOMEM;
+	}
+	r = &t->rows[t->nrows++];
+	r->span = span;
+	for (int i = 0; i < t->ncols; i++) {
+		if (cell[i] && !(r->cell[i] = strdup(cell[i])))
+			return -ENOMEM;
+	}
+	if (t->nrows == TABLE_PAGE)
+		table_flush(t);
+	return 0;
+}
+
+void table_free(struct table *t)
+{
+	for (size_t r = 0; r < t->nrows; r++)
+		for (int i = 0; i < t->ncols; i++)
+			free(t->rows[r].cell[i]);
+	free(t->rows);
+	t->rows = NULL;
+	t->nrows = 0;
+}
+
+/* ---- JSON and CSV records ---- */
+
+struct rec {
+	enum fmt fmt;
+	bool header; /* CSV: print the field names instead of values */
+	int n;
+};
+
+static void rec_begin(struct rec *r)
+{
+	r->n = 0;
+	if (r->fmt == FMT_JSON && !r->header)
+		fputc('{', stdout);
+}
+
+static void rec_end(struct rec *r)
+{
+	if (r->fmt == FMT_JSON)
+		fputs(r->header ? "" : "}\n", stdout);
+	else
+		fputs("\r\n", stdout);
+}
+
+static void json_string(const char *s, int len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
+
+	fputc('"', stdout);
+	while (p < end) {
+		int n;
+
+		/* Runs of plain characters and valid UTF-8 go out in one write. */
+		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+			p++;
+			continue;
+		}
+		n = *p >= 0x80 ? utf8_len(p) : 0;
+		if (n > 1 && p + n <= end) {
+			p += n;
+			continue;
+		}
+		fwrite(run, 1, (size_t)(p - run), stdout);
+		if (*p == '"' || *p == '\\') {
+			fputc('\\', stdout);
+			fputc(*p, stdout);
+		} else if (*p == '\n') {
+			fputs("\\n", stdout);
+		} else if (*p == '\t') {
+			fputs("\\t", stdout);
+		} else {
+			/* controls; invalid UTF-8: the byte as Latin-1 */
+			printf("\\u%04x", *p);
+		}
+		run = ++p;
+	}
+	fwrite(run, 1, (size_t)(p - run), stdout);
+	fputc('"', stdout);
+}
+
+static void csv_field(const char *s, int len)
+{
+	if (!memchr(s, ',', (size_t)len) && !memchr(s, '"', (size_t)len) &&
+	    !memchr(s, '\n', (size_t)len) && !memchr(s, '\r', (size_t)len)) {
+		fwrite(s, 1, (size_t)len, stdout);
+		return;
+	}
+	fputc('"', stdout);
+	for (int i = 0; i < len; i++) {
+		if (s[i] == '"')
+			fputc('"', stdout);
+		fputc(s[i], stdout);
+	}
+	fputc('"', stdout);
+}
+
+/* Start a field: "," and the key; false if only the header is wanted. */
+static bool rec_key(struct rec *r, const char *name)
+{
+	if (r->n++)
+		fputc(',', stdout);
+	if (r->header) {
+		csv_field(name, (int)strlen(name));
+		return false;
+	}
+	if (r->fmt == FMT_JSON) {
+		fputc('"', stdout);
+		fputs(name, stdout);
+		fputs("\":", stdout);
+	}
+	return true;
+}
+
+static void rec_null(struct rec *r, const char *name)
+{
+	if (rec_key(r, name) && r->fmt == FMT_JSON)
+		fputs("null", stdout);
+}
+
+static void rec_int(struct rec *r, const char *name, int64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	if (!rec_key(r, name))
+		return;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	fwrite(p, 1, (size_t)(buf + sizeof(buf) - p), stdout);
+}
+
+static void rec_str(struct rec *r, const char *name, const char *s, int len)
+{
+	if (!rec_key(r, name))
+		return;
+	if (len < 0)
+		len = (int)strlen(s);
+	if (r->fmt == FMT_JSON)
+		json_string(s, len);
+	else
+		csv_field(s, len);
+}
+
+/* Already valid JSON (JSON output: as is; CSV: as text). */
+static void rec_raw(struct rec *r, const char *name, const char *s)
+{
+	if (!rec_key(r, name))
+		return;
+	if (r->fmt == FMT_JSON)
+		fputs(s, stdout);
+	else
+		csv_field(s, (int)strlen(s));
+}
+
+static void rec_time(struct rec *r, const char *name, const char *name_ns,
+		     const struct logq_row *row, int c)
+{
+	char buf[64];
+
+	if (!r->header && row->c[c].type == LOGQ_NULL) {
+		rec_null(r, name);
+		rec_null(r, name_ns);
+		return;
+	}
+	fmt_utc(r->header ? 0 : row->c[c].i, buf, sizeof(buf));
+	rec_str(r, name, buf, -1);
+	rec_int(r, name_ns, r->header ? 0 : row->c[c].i);
+}
+
+/* Column c of row under its type. */
+static void rec_col(struct rec *r, const char *name, const struct logq_row *row, int c)
+{
+	const struct logq_val *v = r->header ? NULL : &row->c[c];
+
+	switch (v ? v->type : LOGQ_NULL) {
+	case LOGQ_INT:
+		rec_int(r, name, v->i);
+		break;
+	case LOGQ_TEXT:
+		rec_str(r, name, v->p, v->len);
+		break;
+	case LOGQ_BLOB: {
+		int n = v->len > 64 ? 64 : v->len;
+		char hx[2 * 64 + 1];
+
+		db_hex(v->p, (size_t)n, hx);
+		rec_str(r, name, hx, 2 * n);
+		break;
+	}
+	default:
+		rec_null(r, name);
+	}
+}
+
+/* ---- output of log rows ---- */
+
+static const struct tcol log_cols[] = {
+    {"TIME", 23, 0}, {"VERDICT", 7, 0},	    {"COUNT", 0, T_RIGHT}, {"HOOK", 9, 0},
+    {"PROTO", 6, 0}, {"DEST", 47, 0},	    {"DNS", 40, T_LTRUNC}, {"PID", 0, T_RIGHT},
+    {"COMM", 16, 0}, {"EXE", 32, T_LTRUNC}, {"CONTAINER", 12, 0},  {"UNIT", 32, 0},
+    {"RULE", 40, 0},
+};
+enum {
+	LC_TIME,
+	LC_VERDICT,
+	LC_COUNT,
+	LC_HOOK,
+	LC_PROTO,
+	LC_DEST,
+	LC_DNS,
+	LC_PID,
+	LC_COMM,
+	LC_EXE,
+	LC_CONTAINER,
+	LC_UNIT,
+	LC_RULE,
+	LC_MAX
+};
+_Static_assert(sizeof(log_cols) / sizeof(log_cols[0]) == LC_MAX, "log_cols");
+
+static void log_record(struct rec *r, const struct logq_row *row)
+{
+	rec_begin(r);
+	for (int c = 0; c < DB_C_MAX; c++) {
+		if (c == DB_C_TS)
+			rec_time(r, "ts", "ts_ns", row, c);
+		else if (c == DB_C_FIRST_TS)
+			rec_time(r, "first_ts", "first_ts_ns", row, c);
+		else if (c == DB_C_CMDLINE && !r->header && row->cmdline_json)
+			rec_raw(r, "cmdline", row->cmdline_json);
+		else
+			rec_col(r, log_names[c], row, c);
+	}
+	rec_end(r);
+}
+
+/* Text of column c, cleaned into buf; NULL if the column is NULL or empty. */
+static char *cell_text(const struct logq_row *row, int c, char *buf, size_t len)
+{
+	const char *s = col_text(row, c);
+
+	if (!s || !*s)
+		return NULL;
+	clean(buf, len, s);
+	return buf;
+}
+
+static int log_table_row(struct out *o, const struct logq_row *row)
+{
+	char b[LC_MAX][320], raw[320];
+	const char *cell[LC_MAX] = {0};
+	const char *kind = col_text(row, DB_C_KIND), *verdict = col_text(row, DB_C_VERDICT);
+	const char *proto = col_text(row, DB_C_PROTO), *hook = col_text(row, DB_C_HOOK);
+	int span = LC_MAX;
+
+	fmt_local(row->c[DB_C_TS].i, b[LC_TIME], sizeof(b[0]));
+	cell[LC_TIME] = b[LC_TIME];
+	snprintf(b[LC_COUNT], sizeof(b[0]), "%lld", (long long)row->c[DB_C_COUNT].i);
+	cell[LC_COUNT] = b[LC_COUNT];
+	cell[LC_HOOK] = cell_text(row, DB_C_HOOK, b[LC_HOOK], sizeof(b[0]));
+	if (kind && strcmp(kind, "attempt") != 0) {
+		/* gap / note: what happened, in one unaligned text */
+		bool gap = strcmp(kind, "gap") == 0;
+		const char *note = col_text(row, DB_C_NOTE);
+
+		cell[LC_VERDICT] = gap ? "LOST" : strcmp(kind, "note") == 0 ? "NOTE" : kind;
+		if (!gap)
+			cell[LC_COUNT] = NULL;
+		snprintf(raw, sizeof(raw), "%s%s%s%s",
+			 note  ? note
+			 : gap ? "events lost"
+			       : "",
+			 gap && verdict ? " (" : "", gap && verdict ? verdict : "",
+			 gap && verdict ? ")" : "");
+		clean(b[LC_PROTO], sizeof(b[0]), raw);
+		cell[LC_PROTO] = b[LC_PROTO];
+		span = LC_PROTO;
+		return table_add(&o->t, cell, span);
+	}
+	cell[LC_VERDICT] = cell_text(row, DB_C_VERDICT, b[LC_VERDICT], sizeof(b[0]));
+	cell[LC_PROTO] = cell_text(row, DB_C_PROTO, b[LC_PROTO], sizeof(b[0]));
+	if (col_text(row, DB_C_DADDR)) {
+		fmt_dest(raw, sizeof(raw), col_text(row, DB_C_DADDR), row, DB_C_DPORT, proto);
+		clean(b[LC_DEST], sizeof(b[0]), raw);
+		cell[LC_DEST] = b[LC_DEST];
+	}
+	if (hook && strcmp(hook, "dns") == 0) {
+		/* a query: its name and type, and what was wrong with it; a
+		 * long one keeps its tail (the cell is cut on the left) */
+		const char *qn = col_text(row, DB_C_QNAME), *qt = col_text(row, DB_C_QTYPE);
+		const char *note = col_text(row, DB_C_NOTE);
+		char q[1400];
+		size_t n;
+
+		snprintf(q, sizeof(q), "%s%s%s%s%s%s%s", qn ? (*qn ? qn : ".") : "",
+			 qn && qt ? " " : "", qt ? qt : "", (qn || qt) && note ? " " : "",
+			 note ? "(" : "", note ? note : "", note ? ")" : "");
+		n = strlen(q);
+		if (n) {
+			clean(b[LC_DNS], sizeof(b[0]), n > 256 ? q + n - 256 : q);
+			cell[LC_DNS] = b[LC_DNS];
+		}
+	} else {
+		cell[LC_DNS] = cell_text(row, DB_C_QNAME, b[LC_DNS], sizeof(b[0]));
+	}
+	if (row->c[DB_C_TGID].type != LOGQ_NULL || row->c[DB_C_PID].type != LOGQ_NULL) {
+		int c = row->c[DB_C_TGID].type != LOGQ_NULL && row->c[DB_C_TGID].i ? DB_C_TGID
+										   : DB_C_PID;
+
+		snprintf(b[LC_PID], sizeof(b[0]), "%lld", (long long)row->c[c].i);
+		cell[LC_PID] = b[LC_PID];
+	}
+	cell[LC_COMM] = cell_text(row, DB_C_COMM, b[LC_COMM], sizeof(b[0]));
+	cell[LC_EXE] = cell_text(row, DB_C_EXE, b[LC_EXE], sizeof(b[0]));
+	if ((cell[LC_CONTAINER] = cell_text(row, DB_C_CONTAINER, b[LC_CONTAINER], sizeof(b[0]))))
+		b[LC_CONTAINER][cp_off(b[LC_CONTAINER], 12)] = 0;
+	cell[LC_UNIT] = cell_text(row, DB_C_UNIT, b[LC_UNIT], sizeof(b[0]));
+	cell[LC_RULE] = cell_text(row, DB_C_RULE_TEXT, b[LC_RULE], sizeof(b[0]));
+	return table_add(&o->t, cell, span);
+}
+
+int out_row(struct out *o, const struct logq_row *row)
+{
+	struct rec r = {.fmt = o->fmt};
+
+	o->rows++;
+	if (o->fmt == FMT_TABLE)
+		return log_table_row(o, row);
+	log_record(&r, row);
+	return 0;
+}
+
+void out_begin(struct out *o, enum fmt fmt)
+{
+	memset(o, 0, sizeof(*o));
+	o->fmt = fmt;
+	o->t.cols = log_cols;
+	o->t.ncols = LC_MAX;
+}
+
+void out_header(struct out *o)
+{
+	struct rec r = {.fmt = FMT_CSV, .header = true};
+
+	if (o->fmt != FMT_CSV || o->header)
+		return;
+	log_record(&r, NULL);
+	o->header = true;
+}
+
+/* ---- stdout ---- */
+
+static volatile sig_atomic_t broken_pipe;
+
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	broken_pipe = 1;
+}
+
+void out_init(void)
+{
+	/* A reader that goes away (hush log | head) ends the output quietly:
+	 * the write fails with EPIPE and out_check() sees the flag. */
+	struct sigaction sa = {.sa_handler = on_sigpipe};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
+	/* One thread: no locking per character written. */
+	__fsetlocking(stdout, FSETLOCKING_BYCALLER);
+}
+
+int out_check(bool flush)
+{
+	if ((flush && fflush(stdout) == EOF) || ferror(stdout)) {
+		if (broken_pipe)
+			return 1;
+		log_warn("log: cannot write to standard output");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- hush log top ---- */
+
+/* Table columns: the key columns of each --by, then these. */
+static const struct tcol top_key_cols[][2] = {
+    [LOGQ_BY_DEST] = {{"DEST", 47, 0}, {"PROTO", 6, 0}},
+    [LOGQ_BY_PROCESS] = {{"PROCESS", 64, T_LTRUNC}, {"COMM", 16, 0}},
+    [LOGQ_BY_CONTAINER] = {{"CONTAINER", 64, 0}, {"RUNTIME", 12, 0}},
+    [LOGQ_BY_UNIT] = {{"UNIT", 64, 0}, {NULL, 0, 0}},
+};
+static const struct tcol top_sum_cols[] = {
+    {"ATTEMPTS", 0, T_RIGHT}, {"ROWS", 0, T_RIGHT}, {"FIRST", 23, 0}, {"LAST", 23, 0}};
+
+static void rec_opt_str(struct rec *r, const char *name, const char *s)
+{
+	if (s)
+		rec_str(r, name, s, -1);
+	else
+		rec_null(r, name);
+}
+
+static void rec_ns(struct rec *r, const char *name, const char *name_ns, int64_t ns)
+{
+	char buf[64];
+
+	fmt_utc(ns, buf, sizeof(buf));
+	rec_str(r, name, buf, -1);
+	rec_int(r, name_ns, ns);
+}
+
+static void top_record(struct rec *r, const struct opts *o, const struct logq_group *a)
+{
+	rec_begin(r);
+	switch (o->by) {
+	case LOGQ_BY_DEST:
+		rec_opt_str(r, "daddr", a->name);
+		if (a->port >= 0)
+			rec_int(r, "dport", a->port);
+		else
+			rec_null(r, "dport");
+		rec_opt_str(r, "proto", a->name2);
+		break;
+	case LOGQ_BY_PROCESS:
+		rec_opt_str(r, "exe", a->name);
+		rec_opt_str(r, "comm", a->name2);
+		break;
+	case LOGQ_BY_CONTAINER:
+		rec_opt_str(r, "container", a->name);
+		rec_opt_str(r, "runtime", a->name2);
+		break;
+	default:
+		rec_opt_str(r, "unit", a->name);
+		break;
+	}
+	rec_int(r, "attempts", a->attempts);
+	rec_int(r, "rows", a->rows);
+	rec_ns(r, "first_ts", "first_ts_ns", a->first);
+	rec_ns(r, "last_ts", "last_ts_ns", a->last);
+	rec_end(r);
+}
+
+static int top_table_row(struct table *t, const struct opts *o, const struct logq_group *a)
+{
+	char b[TCOLS_MAX][320], raw[320];
+	const char *cell[TCOLS_MAX] = {0};
+	int k = 0;
+
+	if (o->by == LOGQ_BY_DEST && a->name) {
+		bool v6 = strchr(a->name, ':') != NULL;
+
+		if (a->port < 0 || (a->name2 && !strncmp(a->name2, "icmp", 4)))
+			snprintf(raw, sizeof(raw), "%s", a->name);
+		else
+			snprintf(raw, sizeof(raw), "%s%s%s:%lld", v6 ? "[" : "", a->name,
+				 v6 ? "]" : "", (long long)a->port);
+	} else if (o->by == LOGQ_BY_PROCESS && !a->name && a->name2) {
+		/* No exe known (the process was gone): its command name. */
+		snprintf(raw, sizeof(raw), "[%s]", a->name2);
+	} else {
+		snprintf(raw, sizeof(raw), "%s", a->name ? a->name : "");
+	}
+	if (raw[0]) {
+		clean(b[k], sizeof(b[k]), raw);
+		cell[k] = b[k];
+	}
+	k++;
+	if (o->by != LOGQ_BY_UNIT) {
+		if (a->name2) {
+			clean(b[k], sizeof(b[k]), a->name2);
+			cell[k] = b[k];
+		}
+		k++;
+	}
+	snprintf(b[k], sizeof(b[k]), "%lld", (long long)a->attempts);
+	cell[k] = b[k];
+	k++;
+	snprintf(b[k], sizeof(b[k]), "%lld", (long long)a->rows);
+	cell[k] = b[k];
+	k++;
+	fmt_local(a->first, b[k], sizeof(b[k]));
+	cell[k] = b[k];
+	k++;
+	fmt_local(a->last, b[k], sizeof(b[k]));
+	cell[k] = b[k];
+	k++;
+	return table_add(t, cell, k);
+}
+
+/* The top groups in the chosen format. */
+int out_top(const struct opts *o, const struct logq_top *top)
+{
+	size_t lim = o->limit ? (size_t)o->limit : SIZE_MAX;
+	struct tcol cols[TCOLS_MAX];
+	struct table t = {.cols = cols};
+
+	for (int i = 0; i < 2 && top_key_cols[o->by][i].name; i++)
+		cols[t.ncols++] = top_key_cols[o->by][i];
+	for (size_t i = 0; i < sizeof(top_sum_cols) / sizeof(top_sum_cols[0]); i++)
+		cols[t.ncols++] = top_sum_cols[i];
+	if (o->fmt == FMT_CSV) {
+		struct rec r = {.fmt = FMT_CSV, .header = true};
+		struct logq_group z = {.port = -1};
+
+		top_record(&r, o, &z);
+	}
+	for (size_t i = 0; i < top->n && i < lim; i++) {
+		if (o->fmt == FMT_TABLE) {
+			if (top_table_row(&t, o, top->v[i])) {
+				log_warnx("log: top: out of memory");
+				table_free(&t);
+				return -ENOMEM;
+			}
+		} else {
+			struct rec r = {.fmt = o->fmt};
+
+			top_record(&r, o, top->v[i]);
+		}
+	}
+	if (o->fmt == FMT_TABLE)
+		table_flush(&t);
+	return 0;
+}
