@@ -38,8 +38,8 @@ void store_db_opened(struct store *s)
 
 void store_proto_init(void)
 {
-	for (int i = 0; i < 256; i++)
-		snprintf(proto_num[i], sizeof(proto_num[i]), "%d", i);
+	for (unsigned int i = 0; i < 256; i++)
+		snprintf(proto_num[i], sizeof(proto_num[i]), "%u", i & 0xffu);
 }
 
 static const char *proto_name(uint8_t p)

@@ -1426,8 +1426,10 @@ struct stat3 {
 static struct stat3 stats(const double *v, int n)
 {
 	double s[MAX_ROUNDS];
-	struct stat3 r;
+	struct stat3 r = {0};
 
+	if (n <= 0)
+		return r;
 	memcpy(s, v, (size_t)n * sizeof(*v));
 	qsort(s, (size_t)n, sizeof(*s), cmp_d);
 	r.min = s[0];
@@ -1661,6 +1663,8 @@ static void print_share(int rounds)
 	for (int r = 0; r < rounds; r++)
 		for (int i = 0; i < ncells; i++)
 			v[n++] = share[r][i];
+	if (n == 0)
+		return;
 	qsort(v, (size_t)n, sizeof(*v), cmp_d);
 	st.min = v[0];
 	st.med = v[n / 2];

@@ -898,6 +898,7 @@ static void test_marks(void)
 			      "marks read back wrong");
 		}
 		free(got);
+		got = NULL;
 		/* marks alone (no rows) */
 		CHECK(&t, db_append(db, NULL, 0, m2, 2, err, sizeof(err)) == 0, "append: %s", err);
 		CHECK(&t, db_marks(db, &got, &n) == 0 && n == 4, "n %zu after update", n);
@@ -916,6 +917,7 @@ static void test_marks(void)
 			CHECK(&t, got[0].seq == 100 && got[1].seq == 5, "other marks changed");
 		}
 		free(got);
+		got = NULL;
 		CHECK(&t, nrows(db) == 1, "marks-only append added rows");
 		CHECK(&t, db_marks_reset(db) == 0, "reset");
 		CHECK(&t, db_marks(db, &got, &n) == 0 && n == 0 && !got, "n %zu after reset", n);
