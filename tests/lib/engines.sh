@@ -201,6 +201,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   path = "$d/containerd/opt"
 EOF
 	echo '{}' >"$d/daemon.json"
+	echo '{}' >"$d/cli/config.json"
 	e_bg --err "$d/containerd.log" -- "$E_CONTAINERD_BIN" --config "$d/containerd.toml" \
 		--log-level warn
 	E_CONTAINERD_PID=$H_LAST_PID
@@ -221,7 +222,9 @@ EOF
 	e_wait e_docker version ||
 		h_skip_or_fail "$H_NAME" "dockerd did not answer on $DOCKER_HOST: $(tail -n 5 "$d/dockerd.log" | tr '\n' ' ')"
 	E_DOCKER_UP=1
-	E_DOCKER_GW=$(e_docker network inspect -f '{{ (index .IPAM.Config 0).Gateway }}' bridge)
+	# The default bridge's gateway (docker0's address; the network's IPAM
+	# config leaves it empty).
+	E_DOCKER_GW=$(ip -n "$E_NS" -4 -o addr show dev docker0 | awk '{ sub("/.*", "", $4); print $4; exit }')
 	h_log "dockerd pid $E_DOCKERD_PID, containerd pid $E_CONTAINERD_PID, netns $E_NS, bridge gateway $E_DOCKER_GW, containers under $E_DOCKER_CG"
 }
 
@@ -334,7 +337,7 @@ e_podman_argv() {
 		args=("$1" --cgroup-parent "$(e_cgroup_parent "$E_PODMAN_CG")" "${@:2}")
 	fi
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	E_ARGV=(env "CONTAINERS_CONF=$E_PODMAN_DIR/containers.conf"
+	E_ARGV=(env -u DOCKER_HOST -u DOCKER_CONFIG "CONTAINERS_CONF=$E_PODMAN_DIR/containers.conf"
 		"CONTAINERS_STORAGE_CONF=$E_PODMAN_DIR/storage.conf"
 		nsenter "--net=/run/netns/$E_NS" "--mount=/proc/$E_MNT_PID/ns/mnt" --
 		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$H_CG_AUX"
@@ -360,7 +363,7 @@ e_podman_cgroup() {
 e_podman_service_up() {
 	e_podman_up
 	E_PODMAN_HOST=unix://$H_TMP/podman.sock
-	e_bg --err "$E_PODMAN_DIR/service.log" -- env \
+	e_bg --err "$E_PODMAN_DIR/service.log" -- env -u DOCKER_HOST -u DOCKER_CONFIG \
 		"CONTAINERS_CONF=$E_PODMAN_DIR/containers.conf" \
 		"CONTAINERS_STORAGE_CONF=$E_PODMAN_DIR/storage.conf" \
 		"$E_PODMAN_BIN" "${E_PODMAN_ARGS[@]}" system service --time 0 "$E_PODMAN_HOST"
