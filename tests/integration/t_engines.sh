@@ -185,6 +185,13 @@ podman_cases() {
 	else
 		h_fail "podman: default cgroup parent is ours" "cgroup ${cg:-none}: $cid"
 	fi
+	e_podman_service_up
+	out=$("$E_DOCKER_BIN" -H "$E_PODMAN_HOST" ps -q --no-trunc 2>&1)
+	if [[ "$out" == *"$cid"* ]]; then
+		h_pass "podman: system service answers the Docker API on \$H_TMP/podman.sock"
+	else
+		h_fail "podman: system service answers the Docker API on \$H_TMP/podman.sock" "$out"
+	fi
 }
 
 sub_run() (
@@ -211,63 +218,90 @@ sub_run() (
 	[ "$H_NFAIL" -eq 0 ]
 )
 
-st=$H_TMP/sub.state
-t0=$(h_now_ms)
-sub_run "$st"
-sub_rc=$?
-h_log "run and cleanup: $(($(h_now_ms) - t0)) ms"
+# A run killed with SIGTERM while containers of both engines run.
+term_run() (
+	local st=$1
+	h_init engines-term
+	e_docker_up
+	e_podman_up
+	printf '%s\n' "id $H_ID" "tmp $H_TMP" "mntpid $E_MNT_PID" "pid $E_DOCKERD_PID" \
+		"pid $E_CONTAINERD_PID" >>"$st"
+	for ns in "${H_NETNS[@]}"; do echo "ns $ns" >>"$st"; done
+	e_image_busybox bb docker podman >/dev/null
+	e_docker run -d bb sleep 60 >/dev/null
+	e_podman run -d bb sleep 60 >/dev/null
+	pgrep -f "$H_TMP" | sed 's/^/pid /' >>"$st"
+	kill -TERM "$BASHPID"
+	sleep 5
+)
 
 # ---- nothing left ----
 
-sub_id=$(awk '$1 == "id" { print $2 }' "$st" 2>/dev/null)
-sub_tmp=$(awk '$1 == "tmp" { print $2 }' "$st" 2>/dev/null)
-if [ -z "$sub_id" ] || [ -z "$sub_tmp" ]; then
-	h_fail "engines: run" "the run recorded nothing (rc $sub_rc)"
-	h_done
-fi
-
-left=
-while read -r what val; do
-	case $what in
-	pid | mntpid) h_alive "$val" && left="$left pid:$val($(tr '\0' ' ' <"/proc/$val/cmdline"))" ;;
-	ns) [ -e "/run/netns/$val" ] && left="$left netns:$val" ;;
-	esac
-done <"$st"
-# Any live process still in one of the run's cgroups (zombies that PID 1 has
-# not reaped yet are not running; they are counted in the log only).
-zombies=0
-for f in /proc/[0-9]*/cgroup; do
-	grep -q "hush-test\.$sub_id" "$f" 2>/dev/null || continue
-	p=${f#/proc/}
-	p=${p%/cgroup}
-	if h_alive "$p"; then
-		left="$left pid:$p"
-	else
-		zombies=$((zombies + 1))
+# check_left WHAT STATEFILE: PASS lines for a run's leftovers.
+check_left() {
+	local what=$1 st=$2 sub_id sub_tmp left zombies=0 f p v
+	sub_id=$(awk '$1 == "id" { print $2 }' "$st" 2>/dev/null)
+	sub_tmp=$(awk '$1 == "tmp" { print $2 }' "$st" 2>/dev/null)
+	if [ -z "$sub_id" ] || [ -z "$sub_tmp" ]; then
+		h_fail "$what" "the run recorded nothing"
+		return
 	fi
-done
-if [ -z "$left" ]; then
-	h_pass "engines: no process of the run is left"
-else
-	h_fail "engines: no process of the run is left" "left:$left"
-fi
 
-left=$(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/mounts | while read -r m; do
-	[ -e "$m/hush-test.$sub_id" ] && echo "$m/hush-test.$sub_id"
-done)
-if [ -z "$left" ]; then
-	h_pass "engines: no cgroup (v2 or v1) of the run is left"
-else
-	h_fail "engines: no cgroup (v2 or v1) of the run is left" "left: $left"
-fi
+	left=
+	while read -r f v; do
+		case $f in
+		pid | mntpid) h_alive "$v" && left="$left pid:$v($(tr '\0' ' ' <"/proc/$v/cmdline"))" ;;
+		ns) [ -e "/run/netns/$v" ] && left="$left netns:$v" ;;
+		esac
+	done <"$st"
+	# Any live process still in one of the run's cgroups (zombies that PID 1
+	# has not reaped yet are not running; they are counted in the log only).
+	for f in /proc/[0-9]*/cgroup; do
+		grep -q "hush-test\.$sub_id" "$f" 2>/dev/null || continue
+		p=${f#/proc/}
+		p=${p%/cgroup}
+		if h_alive "$p"; then
+			left="$left pid:$p"
+		else
+			zombies=$((zombies + 1))
+		fi
+	done
+	[ "$zombies" -gt 0 ] && h_log "$what: $zombies zombies left for PID 1 to reap"
+	if [ -z "$left" ]; then
+		h_pass "$what: no process is left"
+	else
+		h_fail "$what: no process is left" "left:$left"
+	fi
 
-left=$(grep -F -e "$sub_tmp" -e engines- /proc/mounts)
-if [ -z "$left" ] && [ ! -e "$sub_tmp" ]; then
-	h_pass "engines: no mount under the run's temp dir, temp dir removed"
-else
-	h_fail "engines: no mount under the run's temp dir, temp dir removed" \
-		"mounts: $left; $(ls -d "$sub_tmp" 2>&1)"
-fi
+	left=$(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/mounts | while read -r m; do
+		[ -e "$m/hush-test.$sub_id" ] && echo "$m/hush-test.$sub_id"
+	done)
+	if [ -z "$left" ]; then
+		h_pass "$what: no cgroup (v2 or v1) is left"
+	else
+		h_fail "$what: no cgroup (v2 or v1) is left" "left: $left"
+	fi
+
+	left=$(grep -F -e "$sub_tmp" -e engines- /proc/mounts)
+	if [ -z "$left" ] && [ ! -e "$sub_tmp" ]; then
+		h_pass "$what: no mount under its temp dir, temp dir removed"
+	else
+		h_fail "$what: no mount under its temp dir, temp dir removed" \
+			"mounts: $left; $(ls -d "$sub_tmp" 2>&1)"
+	fi
+}
+
+t0=$(h_now_ms)
+sub_run "$H_TMP/run.state"
+sub_rc=$?
+h_log "run and cleanup: $(($(h_now_ms) - t0)) ms"
+check_left "engines: after the run" "$H_TMP/run.state"
+
+t0=$(h_now_ms)
+term_run "$H_TMP/term.state" >"$H_TMP/term.log" 2>&1
+h_log "run killed by SIGTERM and cleanup: $(($(h_now_ms) - t0)) ms"
+grep -E '^(FAIL|SKIP):' "$H_TMP/term.log"
+check_left "engines: after SIGTERM" "$H_TMP/term.state"
 
 root_after=$(root_state 2>&1)
 if [ "$root_before" = "$root_after" ]; then
@@ -276,6 +310,5 @@ else
 	h_fail "engines: root namespace's iptables, nftables, links and engine state unchanged" \
 		"$(diff <(echo "$root_before") <(echo "$root_after") | grep '^[<>]' | head -n 10)"
 fi
-h_log "zombies of the run left for PID 1 to reap: $zombies"
 [ "$sub_rc" -eq 0 ] || h_log "the run had failures (above)"
 h_done

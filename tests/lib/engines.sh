@@ -494,8 +494,9 @@ e_stop() {
 # (cgroup.kill of $H_CG_ROOT, netns, files), then our cgroup v1 directories.
 # Idempotent.
 e_cleanup() {
-	local ids m
+	local ids m t0
 	set +e
+	t0=$(h_now_ms)
 	if [ -n "$E_INIT_ID" ] && [ "$E_INIT_ID" = "${H_ID:-}" ]; then
 		if [ -n "$E_PODMAN_UP" ] && [ -n "$E_MNT_PID" ] && h_alive "$E_MNT_PID"; then
 			e_podman_argv rm -af -t 0
@@ -511,6 +512,7 @@ e_cleanup() {
 		e_stop "$E_CONTAINERD_PID" 10
 		e_stop "$E_MNT_PID" 5
 		e_forget
+		h_log "engines: stopped in $(($(h_now_ms) - t0)) ms"
 	fi
 	h_cleanup
 	# runc's cgroup v1 directories (hybrid hosts): only hush-test.<id> trees.
