@@ -220,7 +220,8 @@ static void print_json(const struct status *s, const struct cli *c)
 	       dns_up(s) ? "true" : "false", dns_up(s) ? "false" : "true",
 	       dns_up(s) ? s->st.dns_tgid : 0u);
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
-		printf(",\"%s\":%u", dns_slot_name[i], s->st.dns_open[i] ? (unsigned)s->st.dns_port[i] : 0u);
+		printf(",\"%s\":%u", dns_slot_name[i],
+		       s->st.dns_open[i] ? (unsigned)s->st.dns_port[i] : 0u);
 	printf("},\"db\":{\"path\":");
 	json_str(stdout, s->db_path, PATH_MAX);
 	printf(",\"readable\":%s", s->db_ok ? "true" : "false");
