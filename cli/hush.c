@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "version.h"
+
 #include "../agent/engine.h"
 #include "../agent/log.h"
 #include "cli.h"
@@ -38,7 +40,8 @@ static const struct cmd {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hush [--pin-dir DIR] [--run-dir DIR] [-v] COMMAND ...\n\ncommands:\n");
+	fprintf(f, "usage: hush [--pin-dir DIR] [--run-dir DIR] [-v] COMMAND ...\n"
+		   "       hush --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  hush %s\n", cmds[i].help);
 	fprintf(f, "\n  --pin-dir DIR  pinned state of hushd (default " ENGINE_DEFAULT_PIN_DIR ")\n"
@@ -87,6 +90,11 @@ int main(int argc, char **argv)
 		}
 	}
 	log_libbpf_init();
+	if (ac > 0 && (strcmp(av[0], "--version") == 0 || strcmp(av[0], "version") == 0)) {
+		printf("hush %s\n", HUSH_VERSION);
+		free(av);
+		return EXIT_OK;
+	}
 	if (ac == 0 || strcmp(av[0], "help") == 0 || strcmp(av[0], "--help") == 0 ||
 	    strcmp(av[0], "-h") == 0) {
 		usage(ac == 0 ? stderr : stdout);
