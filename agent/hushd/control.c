@@ -8,6 +8,7 @@
 #include "../control.h"
 #include "../db.h"
 #include "../engine.h"
+#include "../json.h"
 #include "../log.h"
 #include "hushd.h"
 
@@ -59,10 +60,14 @@ void hushd_control(struct hushd *d)
 	if (strcmp(req.verb, "apply") == 0) {
 		apply(d, cfd, &req);
 	} else if (strcmp(req.verb, "status") == 0) {
-		char buf[4096];
+		struct json_writer w;
 
-		hushd_status_json(d, buf, sizeof(buf));
-		control_reply(cfd, 1, NULL, buf);
+		jsonw_init_buf(&w, JSON_LINES);
+		if (hushd_status_json(d, &w) == 0)
+			control_reply(cfd, 1, NULL, w.buf);
+		else
+			control_reply(cfd, 0, NULL, "cannot build the status (out of memory)\n");
+		jsonw_free(&w);
 	} else if (strcmp(req.verb, "stop") == 0) {
 		control_reply(cfd, 1, "stopping", NULL);
 		log_info("stopped by `hush disable`: enforcement removed from %s", d->cgroup);

@@ -91,8 +91,8 @@ int hushd_reload(struct hushd *d, const char *name, const char *text, size_t len
 /* control.c */
 void hushd_control(struct hushd *d);
 
-/* status.c */
-void hushd_status_json(struct hushd *d, char *buf, size_t len);
+/* status.c: the status JSON (one line) into w; jsonw_finish()'s result. */
+int hushd_status_json(struct hushd *d, struct json_writer *w);
 
 /* metrics.c */
 void hushd_metrics_write(struct hushd *d);

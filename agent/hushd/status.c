@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The status JSON hushd answers on its control socket (`hush status` reads
- * it: keep every field). */
+/*
+ * The status JSON hushd answers on its control socket, one line:
+ *
+ *   {"pid":..,"version":"..","cgroup":"..","pin_dir":"..","policy":"..",
+ *    "policy_seq":..,"events":..,"counters":{HOOK:{VERDICT:n,..},..},
+ *    "db":{..} or null,"dns":{"proxy":true,..} or {"proxy":false}}
+ *
+ * `hush status` and the tests read it: add fields, never rename or drop one.
+ */
 #include <limits.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include "../dns.h"
@@ -12,84 +18,104 @@
 #include "../json.h"
 #include "../store.h"
 #include "hushd.h"
+#include "version.h"
 
-void hushd_status_json(struct hushd *d, char *buf, size_t len)
+/* The kernel's per-CPU counters, by hook and verdict. */
+static void status_counters(struct hushd *d, struct json_writer *w)
 {
 	uint64_t c[HUSH_CTR_MAX] = {0};
-	size_t off;
 
 	engine_counters(d->eng, c);
-	off = (size_t)snprintf(buf, len,
-			       "{\"pid\":%d,\"cgroup\":\"%s\",\"pin_dir\":\"%s\",\"policy\":\"%s\","
-			       "\"policy_seq\":%llu,\"events\":%llu,\"counters\":{",
-			       (int)getpid(), d->cgroup, d->pin_dir, d->policy_path,
-			       (unsigned long long)engine_policy_seq(d->eng),
-			       (unsigned long long)d->events);
-	for (unsigned h = 0; h < HUSH_HOOK_MAX && off < len; h++) {
-		off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":{", h ? "," : "",
-					engine_hook_name(h));
-		for (unsigned v = 0; v < HUSH_EV_MAX && off < len; v++)
-			off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":%llu", v ? "," : "",
-						engine_ev_name(v),
-						(unsigned long long)c[HUSH_CTR_IDX(h, v)]);
-		if (off < len)
-			off += (size_t)snprintf(buf + off, len - off, "}");
+	jsonw_key(w, "counters");
+	jsonw_obj_begin(w);
+	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++) {
+		jsonw_key(w, engine_hook_name(h));
+		jsonw_obj_begin(w);
+		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
+			jsonw_uint_field(w, engine_ev_name(v), c[HUSH_CTR_IDX(h, v)]);
+		jsonw_obj_end(w);
 	}
-	if (off < len)
-		off += (size_t)snprintf(buf + off, len - off, "}");
-	if (d->store && off < len) {
-		struct store_status ss;
-		FILE *f;
+	jsonw_obj_end(w);
+}
 
-		store_status(d->store, &ss);
-		f = fmemopen(buf + off, len - off, "w");
-		if (f) {
-			fputs(",\"db\":{\"path\":", f);
-			json_str(f, d->db_path, PATH_MAX);
-			fprintf(f,
-				",\"open\":%s,\"rows_written\":%llu,\"commits\":%llu,"
-				"\"pending_rows\":%llu,\"gap_events\":%llu,\"late_events\":%llu,"
-				"\"writer_lag_s\":%.3f,\"last_commit_ns\":%lld,\"error\":",
-				ss.open ? "true" : "false", (unsigned long long)ss.rows_written,
-				(unsigned long long)ss.commits, (unsigned long long)ss.pending_rows,
-				(unsigned long long)ss.gap_events,
-				(unsigned long long)ss.late_events, ss.lag_s,
-				(long long)ss.last_commit_ns);
-			if (ss.error[0])
-				json_str(f, ss.error, sizeof(ss.error));
-			else
-				fputs("null", f);
-			fputs("}", f);
-			off += (size_t)ftell(f);
-			fclose(f);
-		}
-	} else if (off < len) {
-		off += (size_t)snprintf(buf + off, len - off, ",\"db\":null");
-	}
-	if (off < len && d->dns) {
-		struct dnsproxy_stats ps;
-		struct enforcer_stats es;
+/* The database writer, or null without one. */
+static void status_db(struct hushd *d, struct json_writer *w)
+{
+	struct store_status ss;
 
-		dnsproxy_stats(d->dns, &ps);
-		enforcer_stats(d->en, &es);
-		off += (size_t)snprintf(
-		    buf + off, len - off,
-		    ",\"dns\":{\"proxy\":true,\"udp4\":%u,\"tcp4\":%u,\"udp6\":%u,\"tcp6\":%u,"
-		    "\"deny_rcode\":\"%s\",\"queries\":%llu,\"allowed\":%llu,\"denied\":%llu,"
-		    "\"audited\":%llu,\"malformed\":%llu,\"unattributed\":%llu,"
-		    "\"upstream_timeouts\":%llu,\"upstream_errors\":%llu,\"learned\":%llu,"
-		    "\"learned_now\":%llu}",
-		    ps.port[0], ps.port[1], ps.port[2], ps.port[3],
-		    d->dns_rcode == DNS_RCODE_NXDOMAIN ? "nxdomain" : "refused",
-		    (unsigned long long)ps.queries, (unsigned long long)ps.allowed,
-		    (unsigned long long)ps.denied, (unsigned long long)ps.audited,
-		    (unsigned long long)ps.malformed, (unsigned long long)ps.unattributed,
-		    (unsigned long long)ps.upstream_timeouts,
-		    (unsigned long long)ps.upstream_errors, (unsigned long long)es.learned,
-		    (unsigned long long)es.learned_now);
-	} else if (off < len) {
-		off += (size_t)snprintf(buf + off, len - off, ",\"dns\":{\"proxy\":false}");
+	jsonw_key(w, "db");
+	if (!d->store) {
+		jsonw_null(w);
+		return;
 	}
-	if (off < len)
-		snprintf(buf + off, len - off, "}\n");
+	store_status(d->store, &ss);
+	jsonw_obj_begin(w);
+	jsonw_key(w, "path");
+	jsonw_strn(w, d->db_path, PATH_MAX);
+	jsonw_bool_field(w, "open", ss.open);
+	jsonw_uint_field(w, "rows_written", ss.rows_written);
+	jsonw_uint_field(w, "commits", ss.commits);
+	jsonw_uint_field(w, "pending_rows", ss.pending_rows);
+	jsonw_uint_field(w, "gap_events", ss.gap_events);
+	jsonw_uint_field(w, "late_events", ss.late_events);
+	jsonw_key(w, "writer_lag_s");
+	jsonw_fmt(w, "%.3f", ss.lag_s);
+	jsonw_int_field(w, "last_commit_ns", ss.last_commit_ns);
+	jsonw_key(w, "error");
+	if (ss.error[0])
+		jsonw_strn(w, ss.error, sizeof(ss.error));
+	else
+		jsonw_null(w);
+	jsonw_obj_end(w);
+}
+
+/* The DNS proxy: its ports and counts, and the addresses it taught. */
+static void status_dns(struct hushd *d, struct json_writer *w)
+{
+	struct dnsproxy_stats ps;
+	struct enforcer_stats es;
+
+	jsonw_key(w, "dns");
+	jsonw_obj_begin(w);
+	jsonw_bool_field(w, "proxy", d->dns != NULL);
+	if (!d->dns) {
+		jsonw_obj_end(w);
+		return;
+	}
+	dnsproxy_stats(d->dns, &ps);
+	enforcer_stats(d->en, &es);
+	jsonw_uint_field(w, "udp4", ps.port[0]);
+	jsonw_uint_field(w, "tcp4", ps.port[1]);
+	jsonw_uint_field(w, "udp6", ps.port[2]);
+	jsonw_uint_field(w, "tcp6", ps.port[3]);
+	jsonw_str_field(w, "deny_rcode",
+			d->dns_rcode == DNS_RCODE_NXDOMAIN ? "nxdomain" : "refused");
+	jsonw_uint_field(w, "queries", ps.queries);
+	jsonw_uint_field(w, "allowed", ps.allowed);
+	jsonw_uint_field(w, "denied", ps.denied);
+	jsonw_uint_field(w, "audited", ps.audited);
+	jsonw_uint_field(w, "malformed", ps.malformed);
+	jsonw_uint_field(w, "unattributed", ps.unattributed);
+	jsonw_uint_field(w, "upstream_timeouts", ps.upstream_timeouts);
+	jsonw_uint_field(w, "upstream_errors", ps.upstream_errors);
+	jsonw_uint_field(w, "learned", es.learned);
+	jsonw_uint_field(w, "learned_now", es.learned_now);
+	jsonw_obj_end(w);
+}
+
+int hushd_status_json(struct hushd *d, struct json_writer *w)
+{
+	jsonw_obj_begin(w);
+	jsonw_int_field(w, "pid", getpid());
+	jsonw_str_field(w, "version", HUSH_VERSION);
+	jsonw_str_field(w, "cgroup", d->cgroup);
+	jsonw_str_field(w, "pin_dir", d->pin_dir);
+	jsonw_str_field(w, "policy", d->policy_path);
+	jsonw_uint_field(w, "policy_seq", engine_policy_seq(d->eng));
+	jsonw_uint_field(w, "events", d->events);
+	status_counters(d, w);
+	status_db(d, w);
+	status_dns(d, w);
+	jsonw_obj_end(w);
+	return jsonw_finish(w);
 }
