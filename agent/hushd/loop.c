@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../enforcer.h"
@@ -21,6 +20,7 @@
 #include "../event.h"
 #include "../log.h"
 #include "../store.h"
+#include "../util.h"
 #include "hushd.h"
 
 /* A query the proxy judged (its threads): queued for the drain loop. */
@@ -29,16 +29,8 @@ void hushd_on_query(void *ctx, const struct dnsproxy_query *q)
 	struct hushd *d = ctx;
 
 	pthread_mutex_lock(&d->dq_mu);
-	if (d->ndq == d->dqcap && d->dqcap < DQ_MAX) {
-		size_t nc = d->dqcap ? d->dqcap * 2 : 64;
-		struct dnsproxy_query *n = realloc(d->dq, nc * sizeof(*n));
-
-		if (n) {
-			d->dq = n;
-			d->dqcap = nc;
-		}
-	}
-	if (d->ndq < d->dqcap)
+	/* Doubling from 64 reaches DQ_MAX exactly: the queue never holds more. */
+	if (d->ndq < DQ_MAX && GROW(d->dq, d->dqcap, d->ndq + 1, 64) == 0)
 		d->dq[d->ndq++] = *q;
 	else
 		d->dq_overflow++;
@@ -130,17 +122,15 @@ static void check_lost(struct hushd *d)
 	}
 }
 
-/* True once a second (CLOCK_MONOTONIC), whatever the event rate. */
-static bool tick_due(struct timespec *next)
+/* True once a second (CLOCK_MONOTONIC), whatever the event rate; *next_ns
+ * is when the next one is due (0: now). */
+static bool tick_due(int64_t *next_ns)
 {
-	struct timespec now;
+	int64_t now = mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < next->tv_sec ||
-	    (now.tv_sec == next->tv_sec && now.tv_nsec < next->tv_nsec))
+	if (now < *next_ns)
 		return false;
-	*next = now;
-	next->tv_sec += 1;
+	*next_ns = now + NSEC_PER_SEC;
 	return true;
 }
 
@@ -197,12 +187,15 @@ static void on_tick(struct hushd *d)
 	hushd_metrics_write(d);
 }
 
+/* The loop, until SIGTERM, SIGINT or `hush disable`: 0, or -errno if it
+ * could not be set up. */
 int hushd_run(struct hushd *d)
 {
 	struct epoll_event ev, evs[4];
-	struct timespec next_check = {0};
+	int64_t next_check = 0;
 	sigset_t mask;
-	int ep, sfd, rbfd, lfd = d->lfd;
+	_cleanup_close_ int ep = -1, sfd = -1;
+	int rbfd, lfd = d->lfd;
 
 	hushd_loop_signals(&mask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -210,7 +203,7 @@ int hushd_run(struct hushd *d)
 	rbfd = engine_events(d->eng, on_event, d);
 	if (sfd < 0 || ep < 0 || rbfd < 0) {
 		log_warn("cannot set up the event loop");
-		return -1;
+		return errno ? -errno : -EINVAL;
 	}
 	ev.events = EPOLLIN;
 	ev.data.fd = sfd;
@@ -251,7 +244,5 @@ int hushd_run(struct hushd *d)
 		store_note(d->store, "hushd stopped (pid %d)%s", (int)getpid(),
 			   d->disabled ? ": enforcement removed by `hush disable`"
 				       : "; enforcement stays pinned");
-	close(ep);
-	close(sfd);
 	return 0;
 }
