@@ -72,7 +72,8 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS	  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 RULES_SRCS := $(wildcard rules/*.c)
-AGENT_SRCS := $(filter-out agent/hushd.c,$(wildcard agent/*.c))
+AGENT_SRCS := $(wildcard agent/*.c)
+HUSHD_SRCS := $(wildcard agent/hushd/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 LIB_OBJS   := $(patsubst %.c,$(OUTPUT)/%.o,$(RULES_SRCS) $(AGENT_SRCS))
 LIB	   := $(OUTPUT)/libhush.a
@@ -139,7 +140,7 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUTPUT)/hushd: $(OUTPUT)/agent/hushd.o $(LIB)
+$(OUTPUT)/hushd: $(patsubst %.c,$(OUTPUT)/%.o,$(HUSHD_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -200,7 +201,7 @@ analyze: all ## static analysis: cppcheck and shellcheck (also in make check's l
 
 # compile_commands.json for clangd and clang-tidy: every user-space source with
 # the flags the build uses.
-COMPDB_SRCS = $(RULES_SRCS) $(AGENT_SRCS) agent/hushd.c $(CLI_SRCS) $(TOOLS_SRCS) $(BPFT_SRCS) \
+COMPDB_SRCS = $(RULES_SRCS) $(AGENT_SRCS) $(HUSHD_SRCS) $(CLI_SRCS) $(TOOLS_SRCS) $(BPFT_SRCS) \
 	      $(BENCH_SRCS)
 compdb: | $(GEN_HDRS) ## write compile_commands.json (clangd, clang-tidy)
 	$(call msg,GEN,compile_commands.json)
