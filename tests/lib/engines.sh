@@ -140,10 +140,12 @@ e_mntns_up() {
 }
 
 # e_in CMD...: run CMD in the engines' network and mount namespaces, in the
-# harness's aux cgroup (what it starts stays below $H_CG_ROOT).
+# harness's aux cgroup (what it starts stays below $H_CG_ROOT).  Entering a
+# mount namespace resets the root to the namespace's: --root keeps the
+# holder's, so a run in a chroot (CI's fresh root) stays in it.
 e_in() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	nsenter "--net=/run/netns/$E_NS" "--mount=/proc/$E_MNT_PID/ns/mnt" -- \
+	nsenter "--net=/run/netns/$E_NS" "--mount=/proc/$E_MNT_PID/ns/mnt" "--root=/proc/$E_MNT_PID/root" "--wd=$PWD" -- \
 		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$H_CG_AUX" "$@"
 }
 
@@ -155,7 +157,7 @@ e_bg() {
 		shift
 	done
 	shift
-	h_bg "${opts[@]}" --ns "$E_NS" -- nsenter "--mount=/proc/$E_MNT_PID/ns/mnt" -- "$@"
+	h_bg "${opts[@]}" --ns "$E_NS" -- nsenter "--mount=/proc/$E_MNT_PID/ns/mnt" "--root=/proc/$E_MNT_PID/root" "--wd=$PWD" -- "$@"
 }
 
 # e_cgroup_parent CG: the --cgroup-parent (cgroupfs driver) for a cgroup of
@@ -339,7 +341,7 @@ e_podman_argv() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	E_ARGV=(env -u DOCKER_HOST -u DOCKER_CONFIG "CONTAINERS_CONF=$E_PODMAN_DIR/containers.conf"
 		"CONTAINERS_STORAGE_CONF=$E_PODMAN_DIR/storage.conf"
-		nsenter "--net=/run/netns/$E_NS" "--mount=/proc/$E_MNT_PID/ns/mnt" --
+		nsenter "--net=/run/netns/$E_NS" "--mount=/proc/$E_MNT_PID/ns/mnt" "--root=/proc/$E_MNT_PID/root" "--wd=$PWD" --
 		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$H_CG_AUX"
 		"$E_PODMAN_BIN" "${E_PODMAN_ARGS[@]}" "${args[@]}")
 }
