@@ -92,8 +92,7 @@ const char *lex_quote(char *buf, size_t size, const char *s, size_t len)
 	return buf;
 }
 
-int lex_err(struct parser *ps, unsigned col,
-						      const char *fmt, ...)
+int lex_err(struct parser *ps, unsigned col, const char *fmt, ...)
 {
 	char *m = NULL;
 	va_list ap;
@@ -260,8 +259,8 @@ static bool all_digits(const char *s, size_t len)
 /*
  * ADDR or ADDR/LEN (or ANY) into family/addr/plen.  Reports its own errors.
  */
-int lex_target(struct parser *ps, const struct tok *t, bool is_allow, int *family,
-			uint8_t *addr, uint8_t *plen)
+int lex_target(struct parser *ps, const struct tok *t, bool is_allow, int *family, uint8_t *addr,
+	       uint8_t *plen)
 {
 	char buf[POLICY_MAX_LINE + 1], canon[POLICY_ADDRSTRLEN];
 	const char *slash;
@@ -305,11 +304,12 @@ int lex_target(struct parser *ps, const struct tok *t, bool is_allow, int *famil
 				ldh = false;
 		}
 		if (s && !dot && !colon)
-			return lex_err(ps, t->col, "invalid address %s (did you mean %s?)", Q(t), s);
+			return lex_err(ps, t->col, "invalid address %s (did you mean %s?)", Q(t),
+				       s);
 		if (letter && ldh && dot && is_allow && t->len <= QUOTE_MAX)
 			return lex_err(ps, t->col,
-				    "invalid address %s (for a DNS name write: allow host %.*s)",
-				    Q(t), (int)t->len, t->s);
+				       "invalid address %s (for a DNS name write: allow host %.*s)",
+				       Q(t), (int)t->len, t->s);
 		return lex_err(ps, t->col, "invalid address %s", Q(t));
 	}
 	l = maxlen;
@@ -320,18 +320,19 @@ int lex_target(struct parser *ps, const struct tok *t, bool is_allow, int *famil
 		if (!lex_num(ls, ll, 9, &l)) {
 			if (all_digits(ls, ll))
 				return lex_err(ps, t->col, "prefix length %.*s out of range (0-%u)",
-					    (int)(ll > 16 ? 16 : ll), ls, maxlen);
+					       (int)(ll > 16 ? 16 : ll), ls, maxlen);
 			return lex_err(ps, t->col, "invalid prefix length in %s", Q(t));
 		}
 		if (l > maxlen)
-			return lex_err(ps, t->col, "prefix length %lu out of range (0-%u)", l, maxlen);
+			return lex_err(ps, t->col, "prefix length %lu out of range (0-%u)", l,
+				       maxlen);
 	}
 	memcpy(m, a, 16);
 	mask_prefix(m, (unsigned)l, fam == AF_INET ? 4 : 16);
 	if (memcmp(m, a, 16)) {
 		policy_prefix_text(canon, fam, m, (unsigned)l, true);
-		return lex_err(ps, t->col, "%.*s: host bits set; did you mean %s?", (int)t->len, t->s,
-			    canon);
+		return lex_err(ps, t->col, "%.*s: host bits set; did you mean %s?", (int)t->len,
+			       t->s, canon);
 	}
 	if (fam == AF_INET6 && l >= 96 && lex_is_mapped(a)) {
 		/* ::ffff:a.b.c.d/96+n is the IPv4 rule a.b.c.d/n */
@@ -341,13 +342,14 @@ int lex_target(struct parser *ps, const struct tok *t, bool is_allow, int *famil
 		l -= 96;
 	}
 	if (fam == AF_INET && l == 32 && !a[0] && !a[1] && !a[2] && !a[3])
-		return lex_err(ps, t->col,
-			    "0.0.0.0 is never a destination (connecting to it reaches 127.0.0.1); "
-			    "write 127.0.0.1, or any for every address");
+		return lex_err(
+		    ps, t->col,
+		    "0.0.0.0 is never a destination (connecting to it reaches 127.0.0.1); "
+		    "write 127.0.0.1, or any for every address");
 	if (fam == AF_INET6 && l == 128 && !memcmp(a, (uint8_t[16]){0}, 16))
 		return lex_err(ps, t->col,
-			    ":: is never a destination (connecting to it reaches ::1); "
-			    "write ::1, or any for every address");
+			       ":: is never a destination (connecting to it reaches ::1); "
+			       "write ::1, or any for every address");
 	*family = fam;
 	memcpy(addr, a, 16);
 	*plen = (uint8_t)l;
@@ -387,8 +389,8 @@ static int parse_ports(struct parser *ps, const struct tok *t, struct policy_por
 
 		if (!len) {
 			lex_err(ps, col,
-			     "empty item in port list %s (write lists without spaces: 80,443)",
-			     Q(t));
+				"empty item in port list %s (write lists without spaces: 80,443)",
+				Q(t));
 			goto fail;
 		}
 		dash = memchr(s, '-', len);
@@ -397,12 +399,12 @@ static int parse_ports(struct parser *ps, const struct tok *t, struct policy_por
 			struct tok it = {s, len, col};
 
 			lex_err(ps, col, "invalid port %s (a number 0-65535 or a range LO-HI)",
-			     Q(&it));
+				Q(&it));
 			goto fail;
 		}
 		if (!lex_num(s, dl, 5, &lo) || lo > 65535) {
-			lex_err(ps, col, "port %.*s out of range (0-65535)", (int)(dl > 16 ? 16 : dl),
-			     s);
+			lex_err(ps, col, "port %.*s out of range (0-65535)",
+				(int)(dl > 16 ? 16 : dl), s);
 			goto fail;
 		}
 		hi = lo;
@@ -411,13 +413,14 @@ static int parse_ports(struct parser *ps, const struct tok *t, struct policy_por
 			size_t hl = len - dl - 1;
 
 			if (!lex_num(h, hl, 5, &hi) || hi > 65535) {
-				lex_err(ps, col + (unsigned)dl + 1, "port %.*s out of range (0-65535)",
-				     (int)(hl > 16 ? 16 : hl), h);
+				lex_err(ps, col + (unsigned)dl + 1,
+					"port %.*s out of range (0-65535)",
+					(int)(hl > 16 ? 16 : hl), h);
 				goto fail;
 			}
 			if (lo > hi) {
-				lex_err(ps, col, "port range %lu-%lu is reversed (write %lu-%lu)", lo,
-				     hi, hi, lo);
+				lex_err(ps, col, "port range %lu-%lu is reversed (write %lu-%lu)",
+					lo, hi, hi, lo);
 				goto fail;
 			}
 		}
@@ -445,8 +448,8 @@ fail:
 }
 
 /* [PROTO [PORTS]] from toks[i], nothing after it. */
-int lex_tail(struct parser *ps, const struct tok *toks, size_t ntok, size_t i,
-		      uint8_t *proto, struct policy_portrange **ports, size_t *nports)
+int lex_tail(struct parser *ps, const struct tok *toks, size_t ntok, size_t i, uint8_t *proto,
+	     struct policy_portrange **ports, size_t *nports)
 {
 	const struct tok *t = &toks[i];
 	int r;
@@ -463,7 +466,8 @@ int lex_tail(struct parser *ps, const struct tok *toks, size_t ntok, size_t i,
 	} else if (lex_is(t, "any")) {
 		*proto = POLICY_PROTO_ANY;
 	} else if (t->len <= QUOTE_MAX && t->len == strspn_n(t->s, t->len, "0123456789,-")) {
-		return lex_err(ps, t->col, "ports need a protocol: write tcp %.*s", (int)t->len, t->s);
+		return lex_err(ps, t->col, "ports need a protocol: write tcp %.*s", (int)t->len,
+			       t->s);
 	} else {
 		return lex_err(ps, t->col, "unknown proto %s (tcp, udp or any)", Q(t));
 	}
@@ -484,8 +488,7 @@ int lex_tail(struct parser *ps, const struct tok *toks, size_t ntok, size_t i,
  * Validate a DNS name; on success *out is the lower-case name without the
  * trailing dot and without a leading "*." (then *wild is set).
  */
-int lex_dnsname(struct parser *ps, const struct tok *t, bool allow_wild, char **out,
-			 bool *wild)
+int lex_dnsname(struct parser *ps, const struct tok *t, bool allow_wild, char **out, bool *wild)
 {
 	const char *s = t->s;
 	size_t len = t->len, i, lab = 0;
@@ -498,21 +501,21 @@ int lex_dnsname(struct parser *ps, const struct tok *t, bool allow_wild, char **
 		return lex_err(ps, t->col, "invalid DNS name %s: empty", Q(t));
 	if (len > DNS_MAX)
 		return lex_err(ps, t->col, "invalid DNS name %s: longer than %d characters", Q(t),
-			    DNS_MAX);
+			       DNS_MAX);
 	if (s[0] == '*') {
 		if (!allow_wild)
 			return lex_err(ps, t->col,
-				    "allow host takes one exact name, not a wildcard "
-				    "(for *.SUFFIX use allow dns)");
+				       "allow host takes one exact name, not a wildcard "
+				       "(for *.SUFFIX use allow dns)");
 		if (len == 1)
 			return lex_err(
 			    ps, t->col,
 			    "invalid DNS name %s: a wildcard needs a suffix (*.example.com)", Q(t));
 		if (s[1] != '.')
 			return lex_err(ps, t->col,
-				    "invalid DNS name %s: * only as the whole first label "
-				    "(*.example.com)",
-				    Q(t));
+				       "invalid DNS name %s: * only as the whole first label "
+				       "(*.example.com)",
+				       Q(t));
 		*wild = true;
 		s += 2;
 		len -= 2;
@@ -522,11 +525,13 @@ int lex_dnsname(struct parser *ps, const struct tok *t, bool allow_wild, char **
 
 		if (c == '.') {
 			if (!lab)
-				return lex_err(ps, t->col, "invalid DNS name %s: empty label", Q(t));
+				return lex_err(ps, t->col, "invalid DNS name %s: empty label",
+					       Q(t));
 			if (lab > LABEL_MAX)
-				return lex_err(ps, t->col,
-					    "invalid DNS name %s: label longer than %d characters",
-					    Q(t), LABEL_MAX);
+				return lex_err(
+				    ps, t->col,
+				    "invalid DNS name %s: label longer than %d characters", Q(t),
+				    LABEL_MAX);
 			lab = 0;
 			continue;
 		}
@@ -536,16 +541,17 @@ int lex_dnsname(struct parser *ps, const struct tok *t, bool allow_wild, char **
 			continue;
 		if (c == '*')
 			return lex_err(ps, t->col,
-				    "invalid DNS name %s: * only as the whole first label "
-				    "(*.example.com)",
-				    Q(t));
+				       "invalid DNS name %s: * only as the whole first label "
+				       "(*.example.com)",
+				       Q(t));
 		if (c >= 0x80)
 			return lex_err(ps, t->col,
-				    "invalid DNS name %s: not ASCII (write the xn-- form)", Q(t));
+				       "invalid DNS name %s: not ASCII (write the xn-- form)",
+				       Q(t));
 		return lex_err(ps, t->col,
-			    "invalid DNS name %s: character '%c' not allowed "
-			    "(letters, digits, - and _)",
-			    Q(t), c);
+			       "invalid DNS name %s: character '%c' not allowed "
+			       "(letters, digits, - and _)",
+			       Q(t), c);
 	}
 	n = malloc(len + 1);
 	if (!n) {
