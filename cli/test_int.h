@@ -26,7 +26,7 @@ struct sinkhole;
 #define EXIT_SETUP	  2
 #define EXIT_INCONCLUSIVE 3
 
-#define ATTEMPTS_MAX	65536 /* distinct attempts kept; more are counted as dropped */
+#define ATTEMPTS_MAX 65536 /* distinct attempts kept; more are counted as dropped */
 
 struct attempt {
 	struct hush_event ev; /* the first one */
@@ -98,7 +98,6 @@ void test_print_human(struct test *t, int code, const char *why);
 void test_write_json(FILE *f, struct test *t, int code, const char *why);
 void test_write_junit(FILE *f, struct test *t, int code, const char *why);
 /* fn's report to path ("-": standard output); 0, or -1 after saying why. */
-int test_write_file(const char *path, test_report_fn fn, struct test *t, int code,
-		    const char *why);
+int test_write_file(const char *path, test_report_fn fn, struct test *t, int code, const char *why);
 
 #endif /* HUSH_CLI_TEST_INT_H */

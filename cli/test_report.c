@@ -329,8 +329,7 @@ void test_write_junit(FILE *f, struct test *t, int code, const char *why)
 	fputs("    </testcase>\n  </testsuite>\n</testsuites>\n", f);
 }
 
-int test_write_file(const char *path, test_report_fn fn, struct test *t, int code,
-		    const char *why)
+int test_write_file(const char *path, test_report_fn fn, struct test *t, int code, const char *why)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
 

@@ -24,8 +24,6 @@ static bool path_covers(const char *anc, const char *path)
 	return !strncmp(anc, path, n) && (path[n] == '\0' || path[n] == '/');
 }
 
-
-
 static bool rule_has_port(const struct policy_rule *r, uint16_t port)
 {
 	size_t i;
@@ -37,7 +35,6 @@ static bool rule_has_port(const struct policy_rule *r, uint16_t port)
 			return true;
 	return false;
 }
-
 
 /* Mapped -> IPv4, 0.0.0.0 -> 127.0.0.1, :: -> ::1.  False: bad family. */
 static bool norm_dest(int *family, const uint8_t *addr, uint8_t *a)
