@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "enforcer.h"
 #include "log.h"
+#include "util.h"
 
 struct learned {
 	char *scope; /* scope path and rule name: survive reloads that renumber */
@@ -27,14 +28,6 @@ struct enforcer {
 	size_t nlrn, lrncap;
 	uint64_t learned; /* since start */
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int enforcer_new(struct engine *eng, const struct policy_loaded *l, uint32_t grace_s,
 		 struct enforcer **out)
@@ -175,17 +168,10 @@ static bool learned_add(struct enforcer *en, const char *scope, const char *host
 			return false;
 		}
 	}
-	if (en->nlrn == en->lrncap) {
-		size_t nc = en->lrncap ? en->lrncap * 2 : 64;
-		struct learned *nl;
-
-		if (nc > ENFORCER_LEARNED_MAX || !(nl = realloc(en->lrn, nc * sizeof(*nl)))) {
-			log_warnx("dns: %zu learned addresses in force: %s for %s not learned",
-				  en->nlrn, qname, host);
-			return false;
-		}
-		en->lrn = nl;
-		en->lrncap = nc;
+	if (en->nlrn >= ENFORCER_LEARNED_MAX || GROW(en->lrn, en->lrncap, en->nlrn + 1, 64) < 0) {
+		log_warnx("dns: %zu learned addresses in force: %s for %s not learned", en->nlrn,
+			  qname, host);
+		return false;
 	}
 	x = &en->lrn[en->nlrn];
 	x->scope = strdup(scope);

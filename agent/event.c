@@ -145,7 +145,7 @@ const char *event_cgroup_name(uint64_t id)
 }
 
 /* The command line (NUL-separated arguments) as an array of strings. */
-static void put_cmdline(struct json_writer *w, const struct hush_proc *proc)
+void event_put_cmdline(struct json_writer *w, const struct hush_proc *proc)
 {
 	uint32_t len = proc->cmdline_len;
 	size_t i = 0;
@@ -168,7 +168,7 @@ size_t event_cmdline_json(const struct hush_proc *proc, char *buf, size_t len)
 	size_t n = 0;
 
 	jsonw_init_buf(&w, 0);
-	put_cmdline(&w, proc);
+	event_put_cmdline(&w, proc);
 	if (jsonw_finish(&w) == 0 && w.len < len) {
 		memcpy(buf, w.buf, w.len + 1);
 		n = w.len;
@@ -265,7 +265,7 @@ static int print_json(FILE *f, const struct hush_event *e, const struct ev_dns *
 	jsonw_strn(&w, proc && proc->exe[0] ? proc->exe : NULL, sizeof(proc->exe));
 	jsonw_key(&w, "cmdline");
 	if (proc && proc->cmdline_len)
-		put_cmdline(&w, proc);
+		event_put_cmdline(&w, proc);
 	else
 		jsonw_null(&w);
 	put_cgroup(&w, e->cgroup_id);

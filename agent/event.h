@@ -55,5 +55,7 @@ const char *event_rule_text(const struct policy_compiled *pc, uint32_t id);
 const char *event_cgroup_name(uint64_t id);
 /* proc's command line as a JSON array of strings into buf; returns its length. */
 size_t event_cmdline_json(const struct hush_proc *proc, char *buf, size_t len);
+/* proc's command line as a JSON array of strings, the next value of w. */
+void event_put_cmdline(struct json_writer *w, const struct hush_proc *proc);
 
 #endif /* HUSH_AGENT_EVENT_H */

@@ -29,14 +29,13 @@ int mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
-int read_file(const char *path, char **buf, size_t *len)
+/* f's whole content, at most max bytes. */
+static int read_stream(FILE *f, size_t max, char **buf, size_t *len)
 {
-	_cleanup_fclose_ FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	_cleanup_free_ char *b = NULL;
 	size_t cap = 0, n = 0, r;
 
-	if (!f)
-		return -errno;
+	errno = 0;
 	for (;;) {
 		size_t want;
 
@@ -45,19 +44,35 @@ int read_file(const char *path, char **buf, size_t *len)
 			return -ENOMEM;
 		/* one byte past the limit is enough to refuse the file */
 		want = cap - n - 1;
-		if (want > READ_FILE_MAX + 1 - n)
-			want = READ_FILE_MAX + 1 - n;
+		if (want > max + 1 - n)
+			want = max + 1 - n;
 		r = fread(b + n, 1, want, f);
 		n += r;
-		if (n > READ_FILE_MAX)
+		if (n > max)
 			return -EFBIG;
 		if (r == 0)
 			break;
 	}
 	if (ferror(f))
-		return -EIO;
+		return errno ? -errno : -EIO;
 	b[n] = 0;
 	*len = n;
 	*buf = TAKE_PTR(b);
 	return 0;
+}
+
+int read_file_max(const char *path, size_t max, char **buf, size_t *len)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -errno;
+	return read_stream(f, max, buf, len);
+}
+
+int read_file(const char *path, char **buf, size_t *len)
+{
+	if (strcmp(path, "-") == 0)
+		return read_stream(stdin, READ_FILE_MAX, buf, len);
+	return read_file_max(path, READ_FILE_MAX, buf, len);
 }

@@ -14,8 +14,11 @@
 int mkdir_p(const char *dir, mode_t mode);
 
 /* The whole of path ("-": standard input) into *buf (malloc'ed, with a NUL
- * after the *len bytes).  0, -errno of open, -EIO, -ENOMEM, or -EFBIG past
- * READ_FILE_MAX; *buf and *len are set only on success. */
+ * after the *len bytes).  0, -errno of open, -errno of a failed read (-EIO
+ * if it set none), -ENOMEM, or -EFBIG past READ_FILE_MAX; *buf and *len are
+ * set only on success. */
 int read_file(const char *path, char **buf, size_t *len);
+/* The same with a limit of max bytes, path always a file name ("-" too). */
+int read_file_max(const char *path, size_t max, char **buf, size_t *len);
 
 #endif /* HUSH_AGENT_FSUTIL_H */

@@ -22,18 +22,11 @@
 #include "enforcer.h"
 #include "log.h"
 #include "runner.h"
+#include "util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Sockets of resolver daemons a C library may ask instead of DNS. */
 static const char *const resolver_dirs[] = {"/run/nscd", "/var/run/nscd", "/run/systemd/resolve",
@@ -302,7 +295,7 @@ static int run_start(struct run *u)
 	pid_t pid;
 	int ret;
 
-	u->start = now_ns();
+	u->start = (uint64_t)mono_ns();
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0) {
 		ret = -errno;
@@ -363,7 +356,7 @@ static void run_supervise(struct run *u)
 
 	while (!u->exited || (o->wait_all && u->populated)) {
 		int n = epoll_wait(u->ep, evs, 4, 100);
-		uint64_t t = now_ns();
+		uint64_t t = (uint64_t)mono_ns();
 
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == u->sfd)
@@ -391,7 +384,7 @@ static void run_supervise(struct run *u)
 			u->kill_at = t + 1000000000ull;
 		}
 	}
-	u->r->duration_ns = now_ns() - u->start;
+	u->r->duration_ns = (uint64_t)mono_ns() - u->start;
 }
 
 /* 4. Leftovers die with the cgroup; collect their last events. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Policy compiler and the two judges.
+ * Policy compiler.
  *
  * Compiling one scope and one family:
  *   1. Every effective rule (top level + ancestor-or-equal scopes) becomes an
@@ -19,10 +19,7 @@
  *   4. Tables are deduplicated through a hash table and emitted once; each
  *      node emits one LPM key (scope, prefix) -> table index.
  *
- * policy_judge() answers from the rules directly (longest matching prefix,
- * deny before allow, lowest id); policy_compiled_judge() answers from the
- * emitted keys and tables like the BPF programs.  The unit tests and the fuzz
- * target check that both always agree.
+ * The judges that check the result are in judge.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,7 +29,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "policy.h"
+#include "../agent/util.h"
+#include "judge_int.h"
 
 _Static_assert(sizeof(struct hush_seg) == 8, "hush_seg layout");
 _Static_assert(sizeof(struct hush_ptab) == 8 + 8 * HUSH_L4_MAX * HUSH_SEG_MAX, "hush_ptab layout");
@@ -95,210 +93,6 @@ struct cctx {
 /* the parent of /0: nothing matched, default deny (never written) */
 static struct cseg base_seg = {0, HUSH_RULE_DEFAULT, HUSH_VERDICT_DENY};
 
-/* ---- helpers shared by compiler and judges ---- */
-
-static bool path_covers(const char *anc, const char *path)
-{
-	size_t n = strlen(anc);
-
-	if (!n)
-		return true;
-	return !strncmp(anc, path, n) && (path[n] == '\0' || path[n] == '/');
-}
-
-static bool prefix_match(const uint8_t *pfx, unsigned plen, const uint8_t *a)
-{
-	unsigned full = plen / 8, rem = plen % 8;
-
-	if (memcmp(pfx, a, full))
-		return false;
-	if (!rem)
-		return true;
-	return !((pfx[full] ^ a[full]) & (uint8_t)(0xff << (8 - rem)));
-}
-
-static bool rule_in_class(const struct policy_rule *r, int c)
-{
-	if (r->proto == POLICY_PROTO_ANY)
-		return !r->nports || c != HUSH_L4_OTHER;
-	return policy_l4(r->proto) == c;
-}
-
-static bool rule_has_port(const struct policy_rule *r, uint16_t port)
-{
-	size_t i;
-
-	if (!r->nports)
-		return true;
-	for (i = 0; i < r->nports; i++)
-		if (port >= r->ports[i].lo && port <= r->ports[i].hi)
-			return true;
-	return false;
-}
-
-static const uint8_t loop4[16] = {127};
-static const uint8_t loop6[16] = {[15] = 1};
-
-/* Mapped -> IPv4, 0.0.0.0 -> 127.0.0.1, :: -> ::1.  False: bad family. */
-static bool norm_dest(int *family, const uint8_t *addr, uint8_t *a)
-{
-	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
-	static const uint8_t zero[16];
-
-	memset(a, 0, 16);
-	if (*family == AF_INET6) {
-		if (!memcmp(addr, mapped, 12)) {
-			*family = AF_INET;
-			memcpy(a, addr + 12, 4);
-		} else {
-			memcpy(a, addr, 16);
-			if (!memcmp(a, zero, 16))
-				a[15] = 1;
-			return true;
-		}
-	} else if (*family == AF_INET) {
-		memcpy(a, addr, 4);
-	} else {
-		return false;
-	}
-	if (!a[0] && !a[1] && !a[2] && !a[3])
-		a[0] = 127, a[3] = 1;
-	return true;
-}
-
-/* ---- reference judge ---- */
-
-struct policy_verdict policy_judge(const struct policy *p, size_t scope, int family,
-				   const uint8_t *addr, uint8_t proto, uint16_t port)
-{
-	struct policy_verdict v = {HUSH_VERDICT_DENY, HUSH_RULE_DEFAULT};
-	int best = -1, c = policy_l4(proto), lplen;
-	bool best_deny = false;
-	uint32_t best_id = 0;
-	uint8_t a[16];
-	size_t s, i;
-
-	if (!p || scope >= p->nscopes || !norm_dest(&family, addr, a))
-		return v;
-	for (s = 0; s < p->nscopes; s++) {
-		const struct policy_scope *sc = &p->scopes[s];
-
-		if (s && !path_covers(sc->path, p->scopes[scope].path))
-			continue;
-		for (i = 0; i < sc->nrules; i++) {
-			const struct policy_rule *r = &sc->rules[i];
-			bool deny = r->action == POLICY_DENY;
-
-			if (r->family != POLICY_FAMILY_ANY &&
-			    (r->family != family || !prefix_match(r->addr, r->plen, a)))
-				continue;
-			if (!rule_in_class(r, c) || (c != HUSH_L4_OTHER && !rule_has_port(r, port)))
-				continue;
-			if (r->plen < best)
-				continue;
-			if (r->plen == best &&
-			    (best_deny > deny || (best_deny == deny && best_id < r->id)))
-				continue;
-			best = r->plen;
-			best_deny = deny;
-			best_id = r->id;
-		}
-	}
-	/* implicit loopback: loses to any explicit rule of its prefix length */
-	lplen = family == AF_INET ? 8 : 128;
-	if (best < lplen && prefix_match(family == AF_INET ? loop4 : loop6, (unsigned)lplen, a)) {
-		v.verdict = HUSH_VERDICT_ALLOW;
-		v.rule = HUSH_RULE_LOOPBACK;
-		return v;
-	}
-	if (best >= 0) {
-		v.verdict = best_deny ? HUSH_VERDICT_DENY : HUSH_VERDICT_ALLOW;
-		v.rule = best_id;
-	}
-	return v;
-}
-
-/* ---- compiled judge: what the BPF programs do ---- */
-
-static struct policy_verdict ptab_lookup(const struct policy_compiled *c,
-					 const struct hush_lpm_val *lv, uint8_t proto,
-					 uint16_t port)
-{
-	struct policy_verdict v = {HUSH_VERDICT_DENY, HUSH_RULE_DEFAULT};
-	const struct hush_ptab *t;
-	int cls = policy_l4(proto);
-	unsigned lo = 0, hi, i;
-
-	if (lv->ptab >= c->nptabs)
-		return v;
-	t = &c->ptabs[lv->ptab];
-	hi = t->nseg[cls];
-	if (!hi || hi > HUSH_SEG_MAX)
-		return v;
-	if (cls == HUSH_L4_OTHER)
-		port = 0;
-	/* bounded binary search: the last segment with lo <= port */
-	for (i = 0; i < HUSH_SEG_SEARCH; i++) {
-		unsigned mid;
-
-		if (hi - lo <= 1)
-			break;
-		mid = (lo + hi) / 2;
-		if (t->seg[cls][mid].lo <= port)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (t->seg[cls][lo].verdict == HUSH_VERDICT_ALLOW)
-		v.verdict = HUSH_VERDICT_ALLOW;
-	v.rule = t->seg[cls][lo].rule;
-	if (v.rule >= HUSH_RULE_LOCAL0 && v.rule < HUSH_RULE_LOCAL0 + HUSH_LOCAL_RULES)
-		v.rule = lv->rules[v.rule - HUSH_RULE_LOCAL0];
-	return v;
-}
-
-struct policy_verdict policy_compiled_judge(const struct policy_compiled *c, size_t scope,
-					    int family, const uint8_t *addr, uint8_t proto,
-					    uint16_t port)
-{
-	struct policy_verdict v = {HUSH_VERDICT_DENY, HUSH_RULE_DEFAULT};
-	const struct hush_lpm_val *lv = NULL;
-	long best = -1;
-	uint8_t a[16];
-	size_t i;
-
-	if (!c || scope >= c->nscopes || !norm_dest(&family, addr, a))
-		return v;
-	if (family == AF_INET) {
-		for (i = 0; i < c->n4; i++) {
-			const struct hush_lpm4_key *k = &c->k4[i];
-
-			if (k->scope != scope || k->prefixlen < 32 || k->prefixlen > 64)
-				continue;
-			if ((long)k->prefixlen > best &&
-			    prefix_match(k->addr, k->prefixlen - 32, a)) {
-				best = k->prefixlen;
-				lv = &c->v4[i];
-			}
-		}
-	} else {
-		for (i = 0; i < c->n6; i++) {
-			const struct hush_lpm6_key *k = &c->k6[i];
-
-			if (k->scope != scope || k->prefixlen < 32 || k->prefixlen > 160)
-				continue;
-			if ((long)k->prefixlen > best &&
-			    prefix_match(k->addr, k->prefixlen - 32, a)) {
-				best = k->prefixlen;
-				lv = &c->v6[i];
-			}
-		}
-	}
-	if (best < 0 || !lv)
-		return v; /* no key: fail closed */
-	return ptab_lookup(c, lv, proto, port);
-}
-
 /* ---- compiler ---- */
 
 static int cmp_entry(const void *x, const void *y)
@@ -330,43 +124,22 @@ static int cmp_ruleptr(const void *x, const void *y)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* Make the array *pp (some T *, capacity *cap) hold at least need elements. */
-static int ensure(void *pp, size_t *cap, size_t need, size_t elem)
-{
-	size_t nc = *cap ? *cap : 16;
-	void *old, *np;
-
-	if (need <= *cap)
-		return 0;
-	while (nc < need)
-		nc *= 2;
-	if (nc > SIZE_MAX / elem)
-		return -ENOMEM;
-	memcpy(&old, pp, sizeof(old)); /* no aliasing a T * as a void * */
-	np = realloc(old, nc * elem);
-	if (!np)
-		return -ENOMEM;
-	memcpy(pp, &np, sizeof(np));
-	*cap = nc;
-	return 0;
-}
-
 static int scratch(struct cctx *x, size_t n)
 {
 	size_t cap = x->scap;
 
 	if (n <= cap)
 		return 0;
-	if (ensure(&x->bnd, &cap, n, sizeof(*x->bnd)) < 0)
+	if (GROW(x->bnd, cap, n, 16) < 0)
 		return -ENOMEM;
 	cap = x->scap;
-	if (ensure(&x->rule, &cap, n, sizeof(*x->rule)) < 0)
+	if (GROW(x->rule, cap, n, 16) < 0)
 		return -ENOMEM;
 	cap = x->scap;
-	if (ensure(&x->next, &cap, n + 1, sizeof(*x->next)) < 0)
+	if (GROW(x->next, cap, n + 1, 16) < 0)
 		return -ENOMEM;
 	cap = x->scap;
-	if (ensure(&x->verdict, &cap, n, sizeof(*x->verdict)) < 0)
+	if (GROW(x->verdict, cap, n, 16) < 0)
 		return -ENOMEM;
 	x->scap = cap;
 	return 0;
@@ -512,18 +285,10 @@ static int node_table(struct cctx *x, const struct entry *ent, size_t n, const s
 
 static uint64_t ptab_hash(const struct hush_ptab *t)
 {
-	uint64_t h = 1469598103934665603ull;
-	const uint8_t *b = (const uint8_t *)t;
-	size_t i;
-	int c;
+	uint64_t h = fnv1a64(FNV64_INIT, t, 8);
 
-	for (i = 0; i < 8; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	for (c = 0; c < HUSH_L4_MAX; c++) {
-		b = (const uint8_t *)t->seg[c];
-		for (i = 0; i < t->nseg[c] * sizeof(struct hush_seg); i++)
-			h = (h ^ b[i]) * 1099511628211ull;
-	}
+	for (int c = 0; c < HUSH_L4_MAX; c++)
+		h = fnv1a64(h, t->seg[c], t->nseg[c] * sizeof(struct hush_seg));
 	return h ^ (h >> 29);
 }
 
@@ -562,10 +327,10 @@ static int ptab_intern(struct cctx *x, const struct hush_ptab *t, uint32_t *idx)
 	{
 		size_t cap = x->ptabcap;
 
-		if (ensure(&c->ptabs, &cap, c->nptabs + 1, sizeof(*t)) < 0)
+		if (GROW(c->ptabs, cap, c->nptabs + 1, 16) < 0)
 			return -ENOMEM;
 		cap = x->ptabcap;
-		if (ensure(&x->phash, &cap, c->nptabs + 1, sizeof(*x->phash)) < 0)
+		if (GROW(x->phash, cap, c->nptabs + 1, 16) < 0)
 			return -ENOMEM;
 		x->ptabcap = cap;
 	}
@@ -677,9 +442,9 @@ static int emit_node(struct cctx *x, size_t scope, int family, const struct entr
 	if (r < 0)
 		return r;
 	if (family == AF_INET) {
-		if (ensure(&c->k4, &x->k4cap, c->n4 + 1, sizeof(*c->k4)) < 0)
+		if (GROW(c->k4, x->k4cap, c->n4 + 1, 16) < 0)
 			return -ENOMEM;
-		if (ensure(&c->v4, &x->v4cap, c->n4 + 1, sizeof(*c->v4)) < 0)
+		if (GROW(c->v4, x->v4cap, c->n4 + 1, 16) < 0)
 			return -ENOMEM;
 		memset(&c->k4[c->n4], 0, sizeof(*c->k4));
 		c->k4[c->n4].prefixlen = 32 + e->plen;
@@ -688,9 +453,9 @@ static int emit_node(struct cctx *x, size_t scope, int family, const struct entr
 		lv.ptab = idx;
 		c->v4[c->n4++] = lv;
 	} else {
-		if (ensure(&c->k6, &x->k6cap, c->n6 + 1, sizeof(*c->k6)) < 0)
+		if (GROW(c->k6, x->k6cap, c->n6 + 1, 16) < 0)
 			return -ENOMEM;
-		if (ensure(&c->v6, &x->v6cap, c->n6 + 1, sizeof(*c->v6)) < 0)
+		if (GROW(c->v6, x->v6cap, c->n6 + 1, 16) < 0)
 			return -ENOMEM;
 		memset(&c->k6[c->n6], 0, sizeof(*c->k6));
 		c->k6[c->n6].prefixlen = 32 + e->plen;
@@ -713,19 +478,19 @@ static int reserve(struct cctx *x, int family, const struct entry *ent, size_t n
 		nodes += !i || ent[i].plen != ent[i - 1].plen ||
 			 memcmp(ent[i].addr, ent[i - 1].addr, 16);
 	cap = x->ptabcap;
-	if (ensure(&c->ptabs, &cap, c->nptabs + nodes, sizeof(*c->ptabs)) < 0)
+	if (GROW(c->ptabs, cap, c->nptabs + nodes, 16) < 0)
 		return -ENOMEM;
 	cap = x->ptabcap;
-	if (ensure(&x->phash, &cap, c->nptabs + nodes, sizeof(*x->phash)) < 0)
+	if (GROW(x->phash, cap, c->nptabs + nodes, 16) < 0)
 		return -ENOMEM;
 	x->ptabcap = cap;
 	if (family == AF_INET) {
-		if (ensure(&c->k4, &x->k4cap, c->n4 + nodes, sizeof(*c->k4)) < 0 ||
-		    ensure(&c->v4, &x->v4cap, c->n4 + nodes, sizeof(*c->v4)) < 0)
+		if (GROW(c->k4, x->k4cap, c->n4 + nodes, 16) < 0 ||
+		    GROW(c->v4, x->v4cap, c->n4 + nodes, 16) < 0)
 			return -ENOMEM;
 	} else {
-		if (ensure(&c->k6, &x->k6cap, c->n6 + nodes, sizeof(*c->k6)) < 0 ||
-		    ensure(&c->v6, &x->v6cap, c->n6 + nodes, sizeof(*c->v6)) < 0)
+		if (GROW(c->k6, x->k6cap, c->n6 + nodes, 16) < 0 ||
+		    GROW(c->v6, x->v6cap, c->n6 + nodes, 16) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -739,7 +504,7 @@ static int compile_family(struct cctx *x, size_t scope, int family,
 	size_t n = 0, i, j, depth = 0;
 	int r = 0;
 
-	if (ensure(&x->ent, &x->entcap, nrules + 2, sizeof(*x->ent)) < 0)
+	if (GROW(x->ent, x->entcap, nrules + 2, 16) < 0)
 		return -ENOMEM;
 	for (i = 0; i < nrules; i++) {
 		const struct policy_rule *pr = rules[i];
@@ -929,6 +694,108 @@ static bool deny_covers(const struct policy_rule *const *eff, size_t ne,
 	return false;
 }
 
+/* The compiled scopes' paths; sorted[] the scopes below the top level by
+ * path (for ancestors()); *maxdepth the most ancestors a scope has, *maxeff
+ * the number of rules of all scopes. */
+static int scopes_index(const struct policy *p, struct policy_compiled *c, struct pathidx *sorted,
+			size_t *maxdepth, size_t *maxeff)
+{
+	for (size_t s = 0; s < p->nscopes; s++) {
+		const char *q;
+		size_t k;
+
+		c->scopes[s].path = strdup(p->scopes[s].path);
+		if (!c->scopes[s].path)
+			return -ENOMEM;
+		if (s) {
+			sorted[s - 1] =
+			    (struct pathidx){p->scopes[s].path, strlen(p->scopes[s].path), s};
+		}
+		for (k = 2, q = p->scopes[s].path; *q; q++)
+			k += *q == '/';
+		if (k > *maxdepth)
+			*maxdepth = k;
+		*maxeff += p->scopes[s].nrules;
+	}
+	qsort(sorted, p->nscopes - 1, sizeof(*sorted), cmp_pathidx);
+	return 0;
+}
+
+/* A learned address is "allow ADDR/32|128 PROTO PORTS" with its "allow
+ * host" rule's id, in the rule's scope: lr[i] for learned[i]. */
+static void learned_rules(const struct policy_learned *learned, size_t nlearned,
+			  struct policy_rule *lr)
+{
+	for (size_t i = 0; i < nlearned; i++) {
+		const struct policy_learned *l = &learned[i];
+
+		lr[i].id = l->host->id;
+		lr[i].action = POLICY_ALLOW;
+		lr[i].family = l->family;
+		memcpy(lr[i].addr, l->addr, 16);
+		lr[i].plen = l->family == AF_INET ? 32 : 128;
+		lr[i].proto = l->host->proto;
+		lr[i].nports = l->host->nports;
+		lr[i].ports = l->host->ports;
+		lr[i].loc = l->host->loc;
+	}
+}
+
+/* Other protocols (no ports) allowed beyond loopback by any of eff[0..ne)? */
+static bool allows_other(const struct policy_rule *const *eff, size_t ne)
+{
+	for (size_t k = 0; k < ne; k++) {
+		const struct policy_rule *er = eff[k];
+
+		if (er->action == POLICY_ALLOW && er->proto == POLICY_PROTO_ANY && !er->nports &&
+		    !((er->family == AF_INET && er->plen >= 8 &&
+		       prefix_match(loop4, 8, er->addr)) ||
+		      (er->family == AF_INET6 && er->plen == 128 && !memcmp(er->addr, loop6, 16))))
+			return true;
+	}
+	return false;
+}
+
+/* Scope s: its mode, and its effective rules (its own, its ancestors', the
+ * learned addresses lr[] no explicit deny covers) compiled for both
+ * families.  anc and eff are scratch of the sizes policy_compile_learned()
+ * works out. */
+static int compile_scope(struct cctx *x, size_t s, const struct pathidx *sorted, size_t *anc,
+			 const struct policy_rule **eff, const struct policy_rule *lr,
+			 const struct policy_learned *learned, size_t nlearned)
+{
+	const struct policy *p = x->p;
+	struct policy_compiled *c = x->c;
+	size_t na = ancestors(p, sorted, s, anc), ne = 0, nexp, i, k;
+	int r;
+
+	/* mode: own, nearest ancestor's, top level's */
+	for (i = 0; i < na; i++) {
+		if (p->scopes[anc[i]].has_mode) {
+			c->scopes[s].mode = p->scopes[anc[i]].mode;
+			break;
+		}
+	}
+	for (i = 0; i < na; i++)
+		for (k = 0; k < p->scopes[anc[i]].nrules; k++)
+			eff[ne++] = &p->scopes[anc[i]].rules[k];
+	/* Learned addresses of this scope and its ancestors, unless an
+	 * explicit deny covers them (DNS never opens a denied range). */
+	for (k = 0, nexp = ne; k < nlearned; k++)
+		for (i = 0; i < na; i++)
+			if (learned[k].scope == anc[i] && !deny_covers(eff, nexp, &learned[k])) {
+				eff[ne++] = &lr[k];
+				break;
+			}
+	if (allows_other(eff, ne))
+		c->scopes[s].flags |= HUSH_SCOPE_F_OTHER;
+	qsort(eff, ne, sizeof(*eff), cmp_ruleptr);
+	r = compile_family(x, s, AF_INET, eff, ne);
+	if (!r)
+		r = compile_family(x, s, AF_INET6, eff, ne);
+	return r;
+}
+
 int policy_compile_learned(const struct policy *p, const struct policy_learned *learned,
 			   size_t nlearned, struct policy_compiled **out,
 			   struct policy_errors *errs)
@@ -938,7 +805,7 @@ int policy_compile_learned(const struct policy *p, const struct policy_learned *
 	struct policy_compiled *c;
 	struct pathidx *sorted = NULL;
 	const struct policy_rule **eff = NULL;
-	size_t *anc = NULL, s, i, k, maxeff = 0, maxdepth = 1, nexp;
+	size_t *anc = NULL, maxeff = 0, maxdepth = 1;
 	int r = 0;
 
 	*out = NULL;
@@ -954,85 +821,19 @@ int policy_compile_learned(const struct policy *p, const struct policy_learned *
 	if (!c->scopes || !sorted)
 		goto nomem;
 	c->nscopes = p->nscopes;
-	for (s = 0; s < p->nscopes; s++) {
-		const char *q;
-
-		c->scopes[s].path = strdup(p->scopes[s].path);
-		if (!c->scopes[s].path)
-			goto nomem;
-		if (s) {
-			sorted[s - 1] =
-			    (struct pathidx){p->scopes[s].path, strlen(p->scopes[s].path), s};
-		}
-		for (k = 2, q = p->scopes[s].path; *q; q++)
-			k += *q == '/';
-		if (k > maxdepth)
-			maxdepth = k;
-		maxeff += p->scopes[s].nrules;
-	}
-	qsort(sorted, p->nscopes - 1, sizeof(*sorted), cmp_pathidx);
+	if (scopes_index(p, c, sorted, &maxdepth, &maxeff) < 0)
+		goto nomem;
 	anc = calloc(maxdepth + 1, sizeof(*anc));
 	eff = calloc(maxeff + nlearned + 1, sizeof(*eff));
 	lr = calloc(nlearned + 1, sizeof(*lr));
 	if (!anc || !eff || !lr)
 		goto nomem;
-	/* A learned address is "allow ADDR/32|128 PROTO PORTS" with its "allow
-	 * host" rule's id, in the rule's scope. */
-	for (i = 0; i < nlearned; i++) {
-		const struct policy_learned *l = &learned[i];
-
-		lr[i].id = l->host->id;
-		lr[i].action = POLICY_ALLOW;
-		lr[i].family = l->family;
-		memcpy(lr[i].addr, l->addr, 16);
-		lr[i].plen = l->family == AF_INET ? 32 : 128;
-		lr[i].proto = l->host->proto;
-		lr[i].nports = l->host->nports;
-		lr[i].ports = l->host->ports;
-		lr[i].loc = l->host->loc;
-	}
+	learned_rules(learned, nlearned, lr);
 	r = fill_rules(p, c);
 	if (r < 0)
 		goto out;
-
-	for (s = 0; s < p->nscopes && !x.fatal; s++) {
-		size_t na = ancestors(p, sorted, s, anc), ne = 0;
-
-		/* mode: own, nearest ancestor's, top level's */
-		for (i = 0; i < na; i++) {
-			if (p->scopes[anc[i]].has_mode) {
-				c->scopes[s].mode = p->scopes[anc[i]].mode;
-				break;
-			}
-		}
-		for (i = 0; i < na; i++)
-			for (k = 0; k < p->scopes[anc[i]].nrules; k++)
-				eff[ne++] = &p->scopes[anc[i]].rules[k];
-		/* Learned addresses of this scope and its ancestors, unless an
-		 * explicit deny covers them (DNS never opens a denied range). */
-		for (k = 0, nexp = ne; k < nlearned; k++)
-			for (i = 0; i < na; i++)
-				if (learned[k].scope == anc[i] &&
-				    !deny_covers(eff, nexp, &learned[k])) {
-					eff[ne++] = &lr[k];
-					break;
-				}
-		/* Other protocols (no ports) allowed beyond loopback? */
-		for (k = 0; k < ne; k++) {
-			const struct policy_rule *er = eff[k];
-
-			if (er->action == POLICY_ALLOW && er->proto == POLICY_PROTO_ANY &&
-			    !er->nports &&
-			    !((er->family == AF_INET && er->plen >= 8 &&
-			       prefix_match(loop4, 8, er->addr)) ||
-			      (er->family == AF_INET6 && er->plen == 128 &&
-			       !memcmp(er->addr, loop6, 16))))
-				c->scopes[s].flags |= HUSH_SCOPE_F_OTHER;
-		}
-		qsort(eff, ne, sizeof(*eff), cmp_ruleptr);
-		r = compile_family(&x, s, AF_INET, eff, ne);
-		if (!r)
-			r = compile_family(&x, s, AF_INET6, eff, ne);
+	for (size_t s = 0; s < p->nscopes && !x.fatal; s++) {
+		r = compile_scope(&x, s, sorted, anc, eff, lr, learned, nlearned);
 		if (r < 0)
 			goto out;
 	}

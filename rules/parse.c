@@ -21,603 +21,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include "policy.h"
-
-#define MAX_TOKS     8	  /* the longest statement has 5 tokens */
-#define PORTS_MAX    3072 /* bytes of one port list */
-#define PATH_MAX_LEN 3072 /* bytes of one scope path */
-#define QUOTE_MAX    64	  /* token bytes quoted in a message */
-#define DNS_MAX	     253
-#define LABEL_MAX    63
-
-struct tok {
-	const char *s;
-	size_t len;
-	unsigned col;
-};
-
-/* Scope paths already defined, for "already defined at line N". */
-struct pathset {
-	const char **path;
-	unsigned *line;
-	size_t n, cap; /* cap: power of two or 0 */
-};
-
-struct parser {
-	const char *name;
-	struct policy *p;
-	struct policy_errors *errs;
-	size_t nerr;
-	int fatal; /* -ENOMEM, or -E2BIG after too many errors */
-	unsigned line;
-	size_t cur;	    /* scope receiving statements (0 = top level) */
-	unsigned depth;	    /* open blocks, including nested (erroneous) ones */
-	unsigned open_line; /* where the outermost open block started */
-	unsigned open_col;
-	unsigned *mode_line; /* per scope: line of its `mode`, 0 if none */
-	unsigned resolver_line;
-	bool too_many; /* "too many rules" reported */
-	struct pathset paths;
-};
-
-/* ---- errors ---- */
-
-int policy_errors_add(struct policy_errors *errs, const char *fmt, ...)
-{
-	va_list ap;
-	char *m = NULL, **nm;
-	int r;
-
-	if (!errs)
-		return 0;
-	va_start(ap, fmt);
-	r = vasprintf(&m, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	nm = realloc(errs->msg, (errs->n + 1) * sizeof(*nm));
-	if (!nm) {
-		free(m);
-		return -ENOMEM;
-	}
-	nm[errs->n++] = m;
-	errs->msg = nm;
-	return 0;
-}
-
-void policy_errors_free(struct policy_errors *errs)
-{
-	size_t i;
-
-	if (!errs)
-		return;
-	for (i = 0; i < errs->n; i++)
-		free(errs->msg[i]);
-	free(errs->msg);
-	errs->msg = NULL;
-	errs->n = 0;
-}
-
-void policy_errors_print(const struct policy_errors *errs, const char *prefix, FILE *f)
-{
-	size_t i;
-
-	if (!errs)
-		return;
-	for (i = 0; i < errs->n; i++)
-		fprintf(f, "%s%s\n", prefix ? prefix : "", errs->msg[i]);
-}
-
-/* `"text"` with non-printable bytes, quotes and backslashes escaped, cut at
- * QUOTE_MAX bytes ("..." appended). */
-static const char *quote(char *buf, size_t size, const char *s, size_t len)
-{
-	size_t i, o = 0;
-
-	buf[o++] = '"';
-	for (i = 0; i < len && i < QUOTE_MAX && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	if (i < len && o + 5 < size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
-#define QBUF (QUOTE_MAX * 4 + 16)
-#define Q(t) quote((char[QBUF]){0}, QBUF, (t)->s, (t)->len)
-
-__attribute__((format(printf, 3, 4))) static int perr(struct parser *ps, unsigned col,
-						      const char *fmt, ...)
-{
-	char *m = NULL;
-	va_list ap;
-	int r;
-
-	if (ps->fatal)
-		return -EINVAL;
-	if (ps->nerr >= POLICY_MAX_ERRS) {
-		if (policy_errors_add(ps->errs, "%s:%u:%u: too many errors (%u), giving up",
-				      ps->name, ps->line, col, POLICY_MAX_ERRS) < 0)
-			ps->fatal = -ENOMEM;
-		else
-			ps->fatal = -E2BIG;
-		return -EINVAL;
-	}
-	va_start(ap, fmt);
-	r = vasprintf(&m, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		ps->fatal = -ENOMEM;
-		return -EINVAL;
-	}
-	ps->nerr++;
-	if (policy_errors_add(ps->errs, "%s:%u:%u: %s", ps->name, ps->line, col, m) < 0)
-		ps->fatal = -ENOMEM;
-	free(m);
-	return -EINVAL;
-}
-
-/* ---- small helpers ---- */
-
-static bool tok_is(const struct tok *t, const char *w)
-{
-	return t->len == strlen(w) && !memcmp(t->s, w, t->len);
-}
-
-/* Grow an array holding n elements so that one more fits. */
-static int grow(void *pp, size_t n, size_t elem)
-{
-	void *old, *np;
-	size_t cap;
-
-	/* capacity for n elements: 0 if n == 0, else max(4, next power of two) */
-	if (n && ((n & (n - 1)) || n < 4))
-		return 0;
-	cap = n ? n * 2 : 4;
-	/* pp points to some T *: copy the pointer, do not alias it as void * */
-	memcpy(&old, pp, sizeof(old));
-	np = realloc(old, cap * elem);
-	if (!np)
-		return -ENOMEM;
-	memcpy(pp, &np, sizeof(np));
-	return 0;
-}
-
-/* Optimal string alignment distance (Damerau-Levenshtein, no substring edited
- * twice), for "did you mean".  Short words only. */
-static unsigned edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-	unsigned d[17][17];
-	size_t i, j;
-
-	if (la > 16 || lb > 16)
-		return 99;
-	for (i = 0; i <= la; i++)
-		d[i][0] = (unsigned)i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = (unsigned)j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			unsigned c = a[i - 1] == b[j - 1] ? 0 : 1, v = d[i - 1][j - 1] + c;
-
-			if (d[i - 1][j] + 1 < v)
-				v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	}
-	return d[la][lb];
-}
-
-/* The word of `words` closest to t (ignoring case), if close enough. */
-static const char *suggest(const struct tok *t, const char *const *words)
-{
-	const char *best = NULL;
-	unsigned bd = 3;
-	char low[17];
-	size_t i;
-
-	if (t->len > 16)
-		return NULL;
-	for (i = 0; i < t->len; i++)
-		low[i] = (char)(t->s[i] >= 'A' && t->s[i] <= 'Z' ? t->s[i] + 32 : t->s[i]);
-	for (; *words; words++) {
-		size_t wl = strlen(*words);
-		unsigned d = edit_distance(low, t->len, *words, wl);
-
-		/* one edit for short words, two for longer ones */
-		if (d < bd && (d <= 1 || (wl >= 5 && t->len >= 4))) {
-			bd = d;
-			best = *words;
-		}
-	}
-	return best;
-}
-
-static void mask_prefix(uint8_t *a, unsigned plen, unsigned bytes)
-{
-	unsigned i;
-
-	for (i = 0; i < bytes; i++) {
-		if (plen >= 8 * (i + 1))
-			continue;
-		if (plen <= 8 * i)
-			a[i] = 0;
-		else
-			a[i] &= (uint8_t)(0xff << (8 - (plen - 8 * i)));
-	}
-}
-
-static bool is_mapped(const uint8_t *a)
-{
-	static const uint8_t pre[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	return !memcmp(a, pre, 12);
-}
-
-/* ---- tokens ---- */
-
-/* Parse a decimal number of at most `maxdig` digits into *v; digits only. */
-static bool parse_num(const char *s, size_t len, size_t maxdig, unsigned long *v)
-{
-	size_t i;
-
-	if (!len || len > maxdig)
-		return false;
-	*v = 0;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		*v = *v * 10 + (unsigned long)(s[i] - '0');
-	}
-	return true;
-}
-
-/* Length of the prefix of s[0..len) made of bytes in `set`. */
-static size_t strspn_n(const char *s, size_t len, const char *set)
-{
-	size_t i;
-
-	for (i = 0; i < len && s[i] && strchr(set, s[i]); i++)
-		;
-	return i;
-}
-
-static bool all_digits(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return len > 0;
-}
-
-/*
- * ADDR or ADDR/LEN (or ANY) into family/addr/plen.  Reports its own errors.
- */
-static int parse_target(struct parser *ps, const struct tok *t, bool is_allow, int *family,
-			uint8_t *addr, uint8_t *plen)
-{
-	char buf[POLICY_MAX_LINE + 1], canon[POLICY_ADDRSTRLEN];
-	const char *slash;
-	unsigned long l;
-	uint8_t a[16], m[16];
-	int fam;
-	unsigned maxlen;
-	size_t alen;
-	static const char *const kw[] = {"any", "dns", "host", NULL};
-
-	if (tok_is(t, "any")) {
-		*family = POLICY_FAMILY_ANY;
-		memset(addr, 0, 16);
-		*plen = 0;
-		return 0;
-	}
-	slash = memchr(t->s, '/', t->len);
-	alen = slash ? (size_t)(slash - t->s) : t->len;
-	memcpy(buf, t->s, alen);
-	buf[alen] = '\0';
-	memset(a, 0, sizeof(a));
-	if (inet_pton(AF_INET, buf, a) == 1) {
-		fam = AF_INET;
-		maxlen = 32;
-	} else if (inet_pton(AF_INET6, buf, a) == 1) {
-		fam = AF_INET6;
-		maxlen = 128;
-	} else {
-		const char *s = suggest(t, kw);
-		bool dot = memchr(t->s, '.', t->len), colon = memchr(t->s, ':', t->len);
-		bool letter = false, ldh = true;
-		size_t i;
-
-		/* looks like a host name: letters, digits, "-", "_" and dots */
-		for (i = 0; i < t->len; i++) {
-			char ch = t->s[i];
-
-			if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
-				letter = true;
-			else if (!(ch >= '0' && ch <= '9') && ch != '-' && ch != '_' && ch != '.')
-				ldh = false;
-		}
-		if (s && !dot && !colon)
-			return perr(ps, t->col, "invalid address %s (did you mean %s?)", Q(t), s);
-		if (letter && ldh && dot && is_allow && t->len <= QUOTE_MAX)
-			return perr(ps, t->col,
-				    "invalid address %s (for a DNS name write: allow host %.*s)",
-				    Q(t), (int)t->len, t->s);
-		return perr(ps, t->col, "invalid address %s", Q(t));
-	}
-	l = maxlen;
-	if (slash) {
-		const char *ls = slash + 1;
-		size_t ll = t->len - alen - 1;
-
-		if (!parse_num(ls, ll, 9, &l)) {
-			if (all_digits(ls, ll))
-				return perr(ps, t->col, "prefix length %.*s out of range (0-%u)",
-					    (int)(ll > 16 ? 16 : ll), ls, maxlen);
-			return perr(ps, t->col, "invalid prefix length in %s", Q(t));
-		}
-		if (l > maxlen)
-			return perr(ps, t->col, "prefix length %lu out of range (0-%u)", l, maxlen);
-	}
-	memcpy(m, a, 16);
-	mask_prefix(m, (unsigned)l, fam == AF_INET ? 4 : 16);
-	if (memcmp(m, a, 16)) {
-		policy_prefix_text(canon, fam, m, (unsigned)l, true);
-		return perr(ps, t->col, "%.*s: host bits set; did you mean %s?", (int)t->len, t->s,
-			    canon);
-	}
-	if (fam == AF_INET6 && l >= 96 && is_mapped(a)) {
-		/* ::ffff:a.b.c.d/96+n is the IPv4 rule a.b.c.d/n */
-		memmove(a, a + 12, 4);
-		memset(a + 4, 0, 12);
-		fam = AF_INET;
-		l -= 96;
-	}
-	if (fam == AF_INET && l == 32 && !a[0] && !a[1] && !a[2] && !a[3])
-		return perr(ps, t->col,
-			    "0.0.0.0 is never a destination (connecting to it reaches 127.0.0.1); "
-			    "write 127.0.0.1, or any for every address");
-	if (fam == AF_INET6 && l == 128 && !memcmp(a, (uint8_t[16]){0}, 16))
-		return perr(ps, t->col,
-			    ":: is never a destination (connecting to it reaches ::1); "
-			    "write ::1, or any for every address");
-	*family = fam;
-	memcpy(addr, a, 16);
-	*plen = (uint8_t)l;
-	return 0;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct policy_portrange *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->hi < y->hi ? -1 : x->hi > y->hi;
-}
-
-/* "80,443,8000-8100": sorted and merged into *out. */
-static int parse_ports(struct parser *ps, const struct tok *t, struct policy_portrange **out,
-		       size_t *nout)
-{
-	struct policy_portrange *r;
-	size_t n = 1, i, k = 0, pos = 0;
-
-	if (t->len > PORTS_MAX)
-		return perr(ps, t->col, "port list too long (at most %d bytes)", PORTS_MAX);
-	for (i = 0; i < t->len; i++)
-		n += t->s[i] == ',';
-	r = calloc(n, sizeof(*r));
-	if (!r) {
-		ps->fatal = -ENOMEM;
-		return -ENOMEM;
-	}
-	while (pos <= t->len) {
-		const char *s = t->s + pos, *comma = memchr(s, ',', t->len - pos), *dash;
-		size_t len = comma ? (size_t)(comma - s) : t->len - pos, dl;
-		unsigned col = t->col + (unsigned)pos;
-		unsigned long lo, hi;
-
-		if (!len) {
-			perr(ps, col,
-			     "empty item in port list %s (write lists without spaces: 80,443)",
-			     Q(t));
-			goto fail;
-		}
-		dash = memchr(s, '-', len);
-		dl = dash ? (size_t)(dash - s) : len;
-		if (!all_digits(s, dl) || (dash && !all_digits(dash + 1, len - dl - 1))) {
-			struct tok it = {s, len, col};
-
-			perr(ps, col, "invalid port %s (a number 0-65535 or a range LO-HI)",
-			     Q(&it));
-			goto fail;
-		}
-		if (!parse_num(s, dl, 5, &lo) || lo > 65535) {
-			perr(ps, col, "port %.*s out of range (0-65535)", (int)(dl > 16 ? 16 : dl),
-			     s);
-			goto fail;
-		}
-		hi = lo;
-		if (dash) {
-			const char *h = dash + 1;
-			size_t hl = len - dl - 1;
-
-			if (!parse_num(h, hl, 5, &hi) || hi > 65535) {
-				perr(ps, col + (unsigned)dl + 1, "port %.*s out of range (0-65535)",
-				     (int)(hl > 16 ? 16 : hl), h);
-				goto fail;
-			}
-			if (lo > hi) {
-				perr(ps, col, "port range %lu-%lu is reversed (write %lu-%lu)", lo,
-				     hi, hi, lo);
-				goto fail;
-			}
-		}
-		r[k].lo = (uint16_t)lo;
-		r[k].hi = (uint16_t)hi;
-		k++;
-		pos += len + 1;
-	}
-	qsort(r, k, sizeof(*r), cmp_range);
-	n = 0;
-	for (i = 0; i < k; i++) {
-		if (n && (uint32_t)r[i].lo <= (uint32_t)r[n - 1].hi + 1) {
-			if (r[i].hi > r[n - 1].hi)
-				r[n - 1].hi = r[i].hi;
-		} else {
-			r[n++] = r[i];
-		}
-	}
-	*out = r;
-	*nout = n;
-	return 0;
-fail:
-	free(r);
-	return -EINVAL;
-}
-
-/* [PROTO [PORTS]] from toks[i], nothing after it. */
-static int parse_tail(struct parser *ps, const struct tok *toks, size_t ntok, size_t i,
-		      uint8_t *proto, struct policy_portrange **ports, size_t *nports)
-{
-	const struct tok *t = &toks[i];
-	int r;
-
-	*proto = POLICY_PROTO_ANY;
-	*ports = NULL;
-	*nports = 0;
-	if (i >= ntok)
-		return 0;
-	if (tok_is(t, "tcp")) {
-		*proto = 6;
-	} else if (tok_is(t, "udp")) {
-		*proto = 17;
-	} else if (tok_is(t, "any")) {
-		*proto = POLICY_PROTO_ANY;
-	} else if (t->len <= QUOTE_MAX && t->len == strspn_n(t->s, t->len, "0123456789,-")) {
-		return perr(ps, t->col, "ports need a protocol: write tcp %.*s", (int)t->len, t->s);
-	} else {
-		return perr(ps, t->col, "unknown proto %s (tcp, udp or any)", Q(t));
-	}
-	if (++i >= ntok)
-		return 0;
-	r = parse_ports(ps, &toks[i], ports, nports);
-	if (r < 0)
-		return r;
-	if (++i < ntok) {
-		free(*ports);
-		*ports = NULL;
-		return perr(ps, toks[i].col, "unexpected %s", Q(&toks[i]));
-	}
-	return 0;
-}
-
-/*
- * Validate a DNS name; on success *out is the lower-case name without the
- * trailing dot and without a leading "*." (then *wild is set).
- */
-static int parse_dnsname(struct parser *ps, const struct tok *t, bool allow_wild, char **out,
-			 bool *wild)
-{
-	const char *s = t->s;
-	size_t len = t->len, i, lab = 0;
-	char *n;
-
-	*wild = false;
-	if (len && s[len - 1] == '.')
-		len--;
-	if (!len)
-		return perr(ps, t->col, "invalid DNS name %s: empty", Q(t));
-	if (len > DNS_MAX)
-		return perr(ps, t->col, "invalid DNS name %s: longer than %d characters", Q(t),
-			    DNS_MAX);
-	if (s[0] == '*') {
-		if (!allow_wild)
-			return perr(ps, t->col,
-				    "allow host takes one exact name, not a wildcard "
-				    "(for *.SUFFIX use allow dns)");
-		if (len == 1)
-			return perr(
-			    ps, t->col,
-			    "invalid DNS name %s: a wildcard needs a suffix (*.example.com)", Q(t));
-		if (s[1] != '.')
-			return perr(ps, t->col,
-				    "invalid DNS name %s: * only as the whole first label "
-				    "(*.example.com)",
-				    Q(t));
-		*wild = true;
-		s += 2;
-		len -= 2;
-	}
-	for (i = 0; i <= len; i++) {
-		unsigned char c = i < len ? (unsigned char)s[i] : '.';
-
-		if (c == '.') {
-			if (!lab)
-				return perr(ps, t->col, "invalid DNS name %s: empty label", Q(t));
-			if (lab > LABEL_MAX)
-				return perr(ps, t->col,
-					    "invalid DNS name %s: label longer than %d characters",
-					    Q(t), LABEL_MAX);
-			lab = 0;
-			continue;
-		}
-		lab++;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_')
-			continue;
-		if (c == '*')
-			return perr(ps, t->col,
-				    "invalid DNS name %s: * only as the whole first label "
-				    "(*.example.com)",
-				    Q(t));
-		if (c >= 0x80)
-			return perr(ps, t->col,
-				    "invalid DNS name %s: not ASCII (write the xn-- form)", Q(t));
-		return perr(ps, t->col,
-			    "invalid DNS name %s: character '%c' not allowed "
-			    "(letters, digits, - and _)",
-			    Q(t), c);
-	}
-	n = malloc(len + 1);
-	if (!n) {
-		ps->fatal = -ENOMEM;
-		return -ENOMEM;
-	}
-	for (i = 0; i < len; i++)
-		n[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
-	n[len] = '\0';
-	*out = n;
-	return 0;
-}
+#include "../agent/fsutil.h"
+#include "../agent/util.h"
+#include "parse_int.h"
 
 /* ---- statements ---- */
 
@@ -632,7 +43,7 @@ static int new_id(struct parser *ps, const struct tok *t, uint32_t *id)
 	if (ps->p->nids >= POLICY_MAX_RULES) {
 		if (!ps->too_many) {
 			ps->too_many = true;
-			return perr(ps, t->col, "too many rules (at most %d)", POLICY_MAX_RULES);
+			return lex_err(ps, t->col, "too many rules (at most %d)", POLICY_MAX_RULES);
 		}
 		return -EINVAL;
 	}
@@ -646,16 +57,16 @@ static int stmt_rule(struct parser *ps, const struct tok *toks, size_t ntok, boo
 	struct policy_rule r = {0};
 	int e;
 
-	e = parse_target(ps, &toks[1], allow, &r.family, r.addr, &r.plen);
+	e = lex_target(ps, &toks[1], allow, &r.family, r.addr, &r.plen);
 	if (e < 0)
 		return e;
-	e = parse_tail(ps, toks, ntok, 2, &r.proto, &r.ports, &r.nports);
+	e = lex_tail(ps, toks, ntok, 2, &r.proto, &r.ports, &r.nports);
 	if (e < 0)
 		return e;
 	r.action = allow ? POLICY_ALLOW : POLICY_DENY;
 	r.loc.line = ps->line;
 	r.loc.col = toks[0].col;
-	if (new_id(ps, &toks[0], &r.id) < 0 || grow(&sc->rules, sc->nrules, sizeof(r)) < 0) {
+	if (new_id(ps, &toks[0], &r.id) < 0 || lex_grow(&sc->rules, sc->nrules, sizeof(r)) < 0) {
 		if (!ps->too_many)
 			ps->fatal = -ENOMEM;
 		free(r.ports);
@@ -672,16 +83,16 @@ static int stmt_dns(struct parser *ps, const struct tok *toks, size_t ntok)
 	int e;
 
 	if (ntok < 3)
-		return perr(ps, toks[1].col, "allow dns needs a name (NAME or *.SUFFIX)");
+		return lex_err(ps, toks[1].col, "allow dns needs a name (NAME or *.SUFFIX)");
 	if (ntok > 3)
-		return perr(ps, toks[3].col, "unexpected %s (allow dns takes one name)",
-			    Q(&toks[3]));
-	e = parse_dnsname(ps, &toks[2], true, &d.name, &d.wildcard);
+		return lex_err(ps, toks[3].col, "unexpected %s (allow dns takes one name)",
+			       Q(&toks[3]));
+	e = lex_dnsname(ps, &toks[2], true, &d.name, &d.wildcard);
 	if (e < 0)
 		return e;
 	d.loc.line = ps->line;
 	d.loc.col = toks[0].col;
-	if (new_id(ps, &toks[0], &d.id) < 0 || grow(&sc->dns, sc->ndns, sizeof(d)) < 0) {
+	if (new_id(ps, &toks[0], &d.id) < 0 || lex_grow(&sc->dns, sc->ndns, sizeof(d)) < 0) {
 		if (!ps->too_many)
 			ps->fatal = -ENOMEM;
 		free(d.name);
@@ -699,18 +110,18 @@ static int stmt_host(struct parser *ps, const struct tok *toks, size_t ntok)
 	int e;
 
 	if (ntok < 3)
-		return perr(ps, toks[1].col, "allow host needs a name");
-	e = parse_dnsname(ps, &toks[2], false, &h.name, &wild);
+		return lex_err(ps, toks[1].col, "allow host needs a name");
+	e = lex_dnsname(ps, &toks[2], false, &h.name, &wild);
 	if (e < 0)
 		return e;
-	e = parse_tail(ps, toks, ntok, 3, &h.proto, &h.ports, &h.nports);
+	e = lex_tail(ps, toks, ntok, 3, &h.proto, &h.ports, &h.nports);
 	if (e < 0) {
 		free(h.name);
 		return e;
 	}
 	h.loc.line = ps->line;
 	h.loc.col = toks[0].col;
-	if (new_id(ps, &toks[0], &h.id) < 0 || grow(&sc->hosts, sc->nhosts, sizeof(h)) < 0) {
+	if (new_id(ps, &toks[0], &h.id) < 0 || lex_grow(&sc->hosts, sc->nhosts, sizeof(h)) < 0) {
 		if (!ps->too_many)
 			ps->fatal = -ENOMEM;
 		free(h.name);
@@ -724,21 +135,23 @@ static int stmt_host(struct parser *ps, const struct tok *toks, size_t ntok)
 static int stmt_allow_deny(struct parser *ps, const struct tok *toks, size_t ntok, bool allow)
 {
 	if (ntok < 2)
-		return perr(ps, toks[0].col + (unsigned)toks[0].len,
-			    allow ? "allow needs an address, any, dns or host"
-				  : "deny needs an address or any");
-	if (tok_is(&toks[1], "dns")) {
+		return lex_err(ps, toks[0].col + (unsigned)toks[0].len,
+			       allow ? "allow needs an address, any, dns or host"
+				     : "deny needs an address or any");
+	if (lex_is(&toks[1], "dns")) {
 		if (!allow)
-			return perr(ps, toks[0].col,
-				    "deny dns is not supported: names are refused unless an allow "
-				    "dns rule names them");
+			return lex_err(
+			    ps, toks[0].col,
+			    "deny dns is not supported: names are refused unless an allow "
+			    "dns rule names them");
 		return stmt_dns(ps, toks, ntok);
 	}
-	if (tok_is(&toks[1], "host")) {
+	if (lex_is(&toks[1], "host")) {
 		if (!allow)
-			return perr(ps, toks[0].col,
-				    "deny host is not supported: deny the host's addresses instead "
-				    "(deny ADDR)");
+			return lex_err(
+			    ps, toks[0].col,
+			    "deny host is not supported: deny the host's addresses instead "
+			    "(deny ADDR)");
 		return stmt_host(ps, toks, ntok);
 	}
 	return stmt_rule(ps, toks, ntok, allow);
@@ -750,17 +163,19 @@ static int stmt_mode(struct parser *ps, const struct tok *toks, size_t ntok)
 	uint8_t mode;
 
 	if (ntok < 2)
-		return perr(ps, toks[0].col + (unsigned)toks[0].len, "mode needs enforce or audit");
-	if (tok_is(&toks[1], "enforce"))
+		return lex_err(ps, toks[0].col + (unsigned)toks[0].len,
+			       "mode needs enforce or audit");
+	if (lex_is(&toks[1], "enforce"))
 		mode = HUSH_MODE_ENFORCE;
-	else if (tok_is(&toks[1], "audit"))
+	else if (lex_is(&toks[1], "audit"))
 		mode = HUSH_MODE_AUDIT;
 	else
-		return perr(ps, toks[1].col, "unknown mode %s (enforce or audit)", Q(&toks[1]));
+		return lex_err(ps, toks[1].col, "unknown mode %s (enforce or audit)", Q(&toks[1]));
 	if (ntok > 2)
-		return perr(ps, toks[2].col, "unexpected %s", Q(&toks[2]));
+		return lex_err(ps, toks[2].col, "unexpected %s", Q(&toks[2]));
 	if (ps->mode_line[ps->cur])
-		return perr(ps, toks[0].col, "mode already set at line %u", ps->mode_line[ps->cur]);
+		return lex_err(ps, toks[0].col, "mode already set at line %u",
+			       ps->mode_line[ps->cur]);
 	ps->mode_line[ps->cur] = ps->line;
 	sc->has_mode = true;
 	sc->mode = mode;
@@ -778,13 +193,15 @@ static int stmt_resolver(struct parser *ps, const struct tok *toks, size_t ntok)
 	int fam;
 
 	if (ps->depth)
-		return perr(ps, toks[0].col, "resolver is only allowed at the top level");
+		return lex_err(ps, toks[0].col, "resolver is only allowed at the top level");
 	if (ntok < 2)
-		return perr(ps, toks[0].col + (unsigned)toks[0].len, "resolver needs an address");
+		return lex_err(ps, toks[0].col + (unsigned)toks[0].len,
+			       "resolver needs an address");
 	if (ntok > 2)
-		return perr(ps, toks[2].col, "unexpected %s", Q(&toks[2]));
+		return lex_err(ps, toks[2].col, "unexpected %s", Q(&toks[2]));
 	if (ps->resolver_line)
-		return perr(ps, toks[0].col, "resolver already set at line %u", ps->resolver_line);
+		return lex_err(ps, toks[0].col, "resolver already set at line %u",
+			       ps->resolver_line);
 	if (t->s[0] == '[') {
 		const char *rb = memchr(t->s, ']', t->len);
 
@@ -820,18 +237,18 @@ static int stmt_resolver(struct parser *ps, const struct tok *toks, size_t ntok)
 		else
 			goto bad;
 	}
-	if (port && (!parse_num(port, plen, 5, &pv) || pv < 1 || pv > 65535)) {
+	if (port && (!lex_num(port, plen, 5, &pv) || pv < 1 || pv > 65535)) {
 		struct tok pt = {port, plen, t->col + (unsigned)(port - t->s)};
 
-		return perr(ps, pt.col, "invalid resolver port %s (1-65535)", Q(&pt));
+		return lex_err(ps, pt.col, "invalid resolver port %s (1-65535)", Q(&pt));
 	}
-	if (fam == AF_INET6 && is_mapped(a)) {
+	if (fam == AF_INET6 && lex_is_mapped(a)) {
 		memmove(a, a + 12, 4);
 		memset(a + 4, 0, 12);
 		fam = AF_INET;
 	}
 	if (!memcmp(a, (uint8_t[16]){0}, 16))
-		return perr(ps, t->col, "resolver cannot be the unspecified address %s", Q(t));
+		return lex_err(ps, t->col, "resolver cannot be the unspecified address %s", Q(t));
 	ps->resolver_line = ps->line;
 	ps->p->has_resolver = true;
 	ps->p->resolver_family = fam;
@@ -839,17 +256,13 @@ static int stmt_resolver(struct parser *ps, const struct tok *toks, size_t ntok)
 	ps->p->resolver_port = (uint16_t)pv;
 	return 0;
 bad:
-	return perr(ps, t->col, "invalid resolver %s (ADDR, ADDR:PORT, V6ADDR or [V6ADDR]:PORT)",
-		    Q(t));
+	return lex_err(ps, t->col, "invalid resolver %s (ADDR, ADDR:PORT, V6ADDR or [V6ADDR]:PORT)",
+		       Q(t));
 }
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return fnv1a64_str(FNV64_INIT, s);
 }
 
 /* Line where `path` was defined, or 0; with line != 0, insert it. */
@@ -943,22 +356,23 @@ static int stmt_scope(struct parser *ps, const struct tok *toks, size_t ntok)
 	int e = 0;
 
 	if (ntok < 2)
-		return perr(ps, toks[0].col + (unsigned)toks[0].len, "scope needs a path");
+		return lex_err(ps, toks[0].col + (unsigned)toks[0].len, "scope needs a path");
 	if (ps->depth) {
 		/* keep counting braces so the block's "}" closes it */
 		const char *outer = cur_scope(ps)->path;
 
 		ps->depth++;
 		path = norm_path(&toks[1], &perrmsg);
-		e = perr(ps, toks[0].col, "nested scope: write scope %s/%s", outer,
-			 path ? path : "...");
+		e = lex_err(ps, toks[0].col, "nested scope: write scope %s/%s", outer,
+			    path ? path : "...");
 		free(path);
 		return e;
 	}
-	if (tok_is(&toks[1], "{")) {
-		e = perr(ps, toks[1].col, "scope needs a path");
+	if (lex_is(&toks[1], "{")) {
+		e = lex_err(ps, toks[1].col, "scope needs a path");
 	} else if (toks[1].len > PATH_MAX_LEN) {
-		e = perr(ps, toks[1].col, "scope path too long (at most %d bytes)", PATH_MAX_LEN);
+		e = lex_err(ps, toks[1].col, "scope path too long (at most %d bytes)",
+			    PATH_MAX_LEN);
 	} else {
 		path = norm_path(&toks[1], &perrmsg);
 		if (!path && !perrmsg) {
@@ -966,21 +380,21 @@ static int stmt_scope(struct parser *ps, const struct tok *toks, size_t ntok)
 			return -ENOMEM;
 		}
 		if (!path)
-			e = perr(ps, toks[1].col, "scope path %s: %s", Q(&toks[1]), perrmsg);
+			e = lex_err(ps, toks[1].col, "scope path %s: %s", Q(&toks[1]), perrmsg);
 	}
-	if (!e && (ntok < 3 || !tok_is(&toks[2], "{")))
-		e = perr(ps, ntok < 3 ? toks[1].col + (unsigned)toks[1].len : toks[2].col,
-			 "expected \"{\" after the scope path");
+	if (!e && (ntok < 3 || !lex_is(&toks[2], "{")))
+		e = lex_err(ps, ntok < 3 ? toks[1].col + (unsigned)toks[1].len : toks[2].col,
+			    "expected \"{\" after the scope path");
 	else if (!e && ntok > 3)
-		e = perr(ps, toks[3].col, "unexpected %s after \"{\" (one statement per line)",
-			 Q(&toks[3]));
+		e = lex_err(ps, toks[3].col, "unexpected %s after \"{\" (one statement per line)",
+			    Q(&toks[3]));
 	/* open a block even after an error, so its statements are checked */
-	if (grow(&p->scopes, p->nscopes, sizeof(*p->scopes)) < 0) {
+	if (lex_grow(&p->scopes, p->nscopes, sizeof(*p->scopes)) < 0) {
 		free(path);
 		ps->fatal = -ENOMEM;
 		return -ENOMEM;
 	}
-	if (grow(&ps->mode_line, p->nscopes, sizeof(*ps->mode_line)) < 0) {
+	if (lex_grow(&ps->mode_line, p->nscopes, sizeof(*ps->mode_line)) < 0) {
 		free(path);
 		ps->fatal = -ENOMEM;
 		return -ENOMEM;
@@ -1008,20 +422,20 @@ static int stmt_scope(struct parser *ps, const struct tok *toks, size_t ntok)
 		return -ENOMEM;
 	}
 	if (found)
-		return perr(ps, toks[1].col, "scope \"%s\" already defined at line %u", path,
-			    found);
+		return lex_err(ps, toks[1].col, "scope \"%s\" already defined at line %u", path,
+			       found);
 	return 0;
 }
 
 static int stmt_close(struct parser *ps, const struct tok *toks, size_t ntok)
 {
 	if (!ps->depth)
-		return perr(ps, toks[0].col, "unmatched \"}\"");
+		return lex_err(ps, toks[0].col, "unmatched \"}\"");
 	if (--ps->depth == 0)
 		ps->cur = 0;
 	if (ntok > 1)
-		return perr(ps, toks[1].col, "unexpected %s after \"}\" (one statement per line)",
-			    Q(&toks[1]));
+		return lex_err(ps, toks[1].col,
+			       "unexpected %s after \"}\" (one statement per line)", Q(&toks[1]));
 	return 0;
 }
 
@@ -1034,13 +448,13 @@ static void parse_line(struct parser *ps, const char *s, size_t len)
 	const char *sg;
 
 	if (len > POLICY_MAX_LINE) {
-		perr(ps, POLICY_MAX_LINE + 1, "line too long (more than %d bytes)",
-		     POLICY_MAX_LINE);
+		lex_err(ps, POLICY_MAX_LINE + 1, "line too long (more than %d bytes)",
+			POLICY_MAX_LINE);
 		return;
 	}
 	nul = memchr(s, '\0', len);
 	if (nul) {
-		perr(ps, (unsigned)(nul - s) + 1, "NUL byte");
+		lex_err(ps, (unsigned)(nul - s) + 1, "NUL byte");
 		return;
 	}
 	while (i < len) {
@@ -1054,7 +468,7 @@ static void parse_line(struct parser *ps, const char *s, size_t len)
 		if (c == '#')
 			break;
 		if (c < 0x20 || c == 0x7f) {
-			perr(ps, (unsigned)i + 1, "control character 0x%02x", c);
+			lex_err(ps, (unsigned)i + 1, "control character 0x%02x", c);
 			return;
 		}
 		if (c == '{' || c == '}') {
@@ -1076,23 +490,24 @@ static void parse_line(struct parser *ps, const char *s, size_t len)
 		return;
 	if (ntok > MAX_TOKS)
 		ntok = MAX_TOKS; /* more than any statement takes: "unexpected" below */
-	if (tok_is(&toks[0], "allow"))
+	if (lex_is(&toks[0], "allow"))
 		stmt_allow_deny(ps, toks, ntok, true);
-	else if (tok_is(&toks[0], "deny"))
+	else if (lex_is(&toks[0], "deny"))
 		stmt_allow_deny(ps, toks, ntok, false);
-	else if (tok_is(&toks[0], "mode"))
+	else if (lex_is(&toks[0], "mode"))
 		stmt_mode(ps, toks, ntok);
-	else if (tok_is(&toks[0], "resolver"))
+	else if (lex_is(&toks[0], "resolver"))
 		stmt_resolver(ps, toks, ntok);
-	else if (tok_is(&toks[0], "scope"))
+	else if (lex_is(&toks[0], "scope"))
 		stmt_scope(ps, toks, ntok);
-	else if (tok_is(&toks[0], "}"))
+	else if (lex_is(&toks[0], "}"))
 		stmt_close(ps, toks, ntok);
-	else if ((sg = suggest(&toks[0], kw)))
-		perr(ps, toks[0].col, "unknown statement %s (did you mean %s?)", Q(&toks[0]), sg);
+	else if ((sg = lex_suggest(&toks[0], kw)))
+		lex_err(ps, toks[0].col, "unknown statement %s (did you mean %s?)", Q(&toks[0]),
+			sg);
 	else
-		perr(ps, toks[0].col, "unknown statement %s (allow, deny, mode, resolver or scope)",
-		     Q(&toks[0]));
+		lex_err(ps, toks[0].col,
+			"unknown statement %s (allow, deny, mode, resolver or scope)", Q(&toks[0]));
 }
 
 /* ---- policy objects ---- */
@@ -1181,7 +596,7 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 	}
 	if (len > POLICY_MAX_SIZE) {
 		ps.line = 1;
-		perr(&ps, 1, "file too large (more than %u bytes)", POLICY_MAX_SIZE);
+		lex_err(&ps, 1, TOO_LARGE, POLICY_MAX_SIZE);
 	}
 	/* after an error, keep going to report the others */
 	while (len <= POLICY_MAX_SIZE && pos < len && !ps.fatal) {
@@ -1196,8 +611,8 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 		unsigned l = ps.line;
 
 		ps.line = ps.open_line;
-		perr(&ps, ps.open_col, "scope \"%s\" is not closed (missing \"}\")",
-		     ps.p->scopes[ps.cur].path);
+		lex_err(&ps, ps.open_col, "scope \"%s\" is not closed (missing \"}\")",
+			ps.p->scopes[ps.cur].path);
 		ps.line = l;
 	}
 	if (ps.fatal == -ENOMEM)
@@ -1220,59 +635,20 @@ out:
 
 int policy_load_file(const char *path, struct policy **out, struct policy_errors *errs)
 {
-	size_t cap = 1 << 16, len = 0;
-	char *buf = NULL;
-	int fd, ret;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto io;
+	ret = read_file_max(path, POLICY_MAX_SIZE, &buf, &len);
+	if (ret == -EFBIG) /* what policy_parse() says of text this long */
+		return policy_errors_add(errs, "%s:1:1: " TOO_LARGE, path, POLICY_MAX_SIZE) < 0
+			   ? -ENOMEM
+			   : -EINVAL;
+	if (ret) {
+		if (policy_errors_add(errs, "%s: %s", path, strerror(-ret)) < 0)
+			ret = -ENOMEM;
+		return ret;
 	}
-	buf = malloc(cap);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	/* one byte more than allowed is enough for policy_parse to refuse it */
-	while (len <= POLICY_MAX_SIZE) {
-		size_t want;
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		want = cap - len;
-		if (want > POLICY_MAX_SIZE + 1 - len)
-			want = POLICY_MAX_SIZE + 1 - len;
-		n = read(fd, buf + len, want);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto io;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	ret = policy_parse(path, buf, len, out, errs);
-	goto out;
-io:
-	if (policy_errors_add(errs, "%s: %s", path, strerror(-ret)) < 0)
-		ret = -ENOMEM;
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	return policy_parse(path, buf, len, out, errs);
 }

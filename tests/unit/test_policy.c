@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/fsutil.h"
 #include "rules/policy.h"
 #include "tests/unit/tc.h"
 
@@ -79,31 +80,11 @@ static struct policy_compiled *compile_ok(struct tc *t, const struct policy *p)
 
 static char *read_all(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
+	char *buf;
+	size_t n;
 
-	if (!f)
+	if (read_file(path, &buf, &n))
 		return NULL;
-	for (;;) {
-		size_t r;
-
-		if (n + 4096 + 1 > cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536;
-			nb = realloc(buf, cap);
-			if (!nb)
-				abort();
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n - 1, f);
-		if (!r)
-			break;
-		n += r;
-	}
-	fclose(f);
-	buf[n] = '\0';
 	if (len)
 		*len = n;
 	return buf;

@@ -345,6 +345,39 @@ static void test_fs(void)
 	CHECK(&t, read_file(p, &buf, &len) == -EFBIG && !buf, "past READ_FILE_MAX");
 	tc_end(&t);
 
+	tc_begin(&t, "read_file_max: a limit of its own, \"-\" a file name, read errors");
+	snprintf(p, sizeof(p), "%s/f", dir);
+	CHECK(&t, read_file_max(p, 7, &buf, &len) == -EFBIG && !buf, "past the limit");
+	f = fopen(p, "w");
+	if (f) {
+		fputs("1234567", f);
+		fclose(f);
+	}
+	CHECK(&t, read_file_max(p, 7, &buf, &len) == 0 && len == 7 && !strcmp(buf, "1234567"),
+	      "at the limit");
+	free(buf);
+	buf = NULL;
+	CHECK(&t, read_file_max(dir, 7, &buf, &len) == -EISDIR && !buf, "a directory");
+	{
+		int home = open(".", O_RDONLY | O_DIRECTORY);
+
+		snprintf(p, sizeof(p), "%s/-", dir);
+		f = fopen(p, "w");
+		if (f) {
+			fputs("dash", f);
+			fclose(f);
+		}
+		CHECK(&t, home >= 0 && chdir(dir) == 0, "chdir");
+		CHECK(&t, read_file_max("-", 7, &buf, &len) == 0 && !strcmp(buf, "dash"),
+		      "\"-\" is a file");
+		free(buf);
+		buf = NULL;
+		CHECK(&t, home >= 0 && fchdir(home) == 0, "chdir back");
+		if (home >= 0)
+			close(home);
+	}
+	tc_end(&t);
+
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
 	if (system(p) != 0)
 		printf("util: could not remove %s\n", dir);

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * hush test: reporting a run as text (standard output), JSON (--json, one
+ * object on one line, through the JSON writer) and JUnit XML (--junit).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../agent/engine.h"
+#include "../agent/json.h"
+#include "../agent/log.h"
+#include "../agent/util.h"
+#include "test_int.h"
+
+static const char *result_name(int code)
+{
+	return code == EXIT_SILENT  ? "silent"
+	       : code == EXIT_NOISY ? "noisy"
+	       : code == EXIT_SETUP ? "error"
+				    : "inconclusive";
+}
+
+static void fmt_ts(int64_t ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	char b[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%09lldZ", b, (long long)(ns % 1000000000LL));
+}
+
+/* "tcp 198.18.2.2:443", "dns example.com A", "icmp 198.18.2.2" */
+static void fmt_dest(const struct attempt *a, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN], pb[8];
+	const char *proto = event_proto_name(a->ev.proto, pb, sizeof(pb));
+
+	event_addr(&a->ev, addr, sizeof(addr));
+	if (a->ev.hook == HUSH_HOOK_SOCK)
+		snprintf(buf, len, "%s socket (IPv%d): the policy allows it nothing but loopback",
+			 proto, a->ev.family == 2 ? 4 : 6);
+	else if (a->ev.hook == HUSH_HOOK_DNS)
+		snprintf(buf, len, "dns %s %s (asked %s%s%s)", a->qname[0] ? a->qname : "?",
+			 a->qtype, a->ev.family == 10 ? "[" : "", addr,
+			 a->ev.family == 10 ? "]" : "");
+	else if (a->ev.proto == 6 || a->ev.proto == 17)
+		snprintf(buf, len, "%s %s%s%s:%u", proto, a->ev.family == 10 ? "[" : "", addr,
+			 a->ev.family == 10 ? "]" : "", a->ev.dport);
+	else
+		snprintf(buf, len, "%s %s", proto, addr);
+}
+
+static void cmdline_text(const struct attempt *a, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (!a->has_proc)
+		return;
+	for (uint32_t i = 0; i < a->proc.cmdline_len && i < sizeof(a->proc.cmdline) && o + 1 < len;
+	     i++)
+		buf[o++] = a->proc.cmdline[i] ? a->proc.cmdline[i] : ' ';
+	while (o && buf[o - 1] == ' ')
+		o--;
+	buf[o] = 0;
+}
+
+/* ", SNI huggingface.co" / ", HTTP GET models.x /v1" / "" */
+static void fmt_intent(const struct attempt *a, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (a->sname[0])
+		o += (size_t)snprintf(buf + o, len - o, ", name %s", a->sname);
+	if (o < len && a->sni[0])
+		o += (size_t)snprintf(buf + o, len - o, ", SNI %s", a->sni);
+	if (o < len && (a->smethod[0] || a->shost[0]))
+		snprintf(buf + o, len - o, ", HTTP %s http://%s%s", a->smethod, a->shost, a->spath);
+}
+
+/* Same destination: the same name (DNS), or the same address, port and
+ * protocol. */
+static bool same_dest(const struct attempt *a, const struct attempt *b)
+{
+	return (a->ev.hook == HUSH_HOOK_DNS) == (b->ev.hook == HUSH_HOOK_DNS) &&
+	       !strcmp(a->qname, b->qname) && !memcmp(a->ev.daddr, b->ev.daddr, 16) &&
+	       a->ev.dport == b->ev.dport && a->ev.proto == b->ev.proto;
+}
+
+void test_print_human(struct test *t, int code, const char *why)
+{
+	char cmd[512] = "";
+
+	for (size_t i = 0, o = 0; t->argv[i] && o + 2 < sizeof(cmd); i++)
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s%s", i ? " " : "", t->argv[i]);
+	printf("hush test: %s", code == EXIT_SILENT  ? "SILENT"
+				: code == EXIT_NOISY ? "NOISY"
+				: code == EXIT_SETUP ? "ERROR"
+						     : "INCONCLUSIVE");
+	if (t->total)
+		printf(", %llu attempt%s outside the policy", (unsigned long long)t->total,
+		       t->total == 1 ? "" : "s");
+	printf(" (%s: %.2f s, exit %d%s)\n", cmd, (double)t->res.duration_ns / 1e9,
+	       t->res.exit_code, t->res.timed_out ? ", stopped at the timeout" : "");
+	if (why)
+		printf("  %s\n", why);
+	/* Grouped by destination (or name), with the processes behind each. */
+	for (size_t i = 0; i < t->nat; i++) {
+		const struct attempt *a = &t->at[i];
+		char dest[DNS_NAME_STRLEN + 96], cl[300], intent[1400];
+
+		if (!i || !same_dest(a, &t->at[i - 1])) {
+			uint64_t n = 0;
+
+			for (size_t k = i; k < t->nat && same_dest(&t->at[k], a); k++)
+				n += t->at[k].count;
+			fmt_dest(a, dest, sizeof(dest));
+			fmt_intent(a, intent, sizeof(intent));
+			printf("  %s%s: %llu attempt%s, %s\n", dest, intent, (unsigned long long)n,
+			       n == 1 ? "" : "s",
+			       a->ev.hook == HUSH_HOOK_SOCK	? "created (reported)"
+			       : a->ev.verdict == HUSH_EV_AUDIT ? "let through (audit)"
+			       : a->ev.hook == HUSH_HOOK_DNS	? "refused"
+								: "denied");
+		}
+		cmdline_text(a, cl, sizeof(cl));
+		printf("    %llux pid %u %.16s", (unsigned long long)a->count, a->ev.tgid,
+		       a->ev.comm);
+		if (a->has_proc)
+			printf(" %s%s%s", a->proc.exe, cl[0] ? ": " : "", cl);
+		if (a->note[0])
+			printf(" (%s)", a->note);
+		putchar('\n');
+	}
+	if (t->dropped)
+		printf("  (%llu more attempts not listed: more than %d distinct)\n",
+		       (unsigned long long)t->dropped, ATTEMPTS_MAX);
+}
+
+static void json_sinkhole(struct json_writer *w, const struct attempt *a)
+{
+	jsonw_key(w, "sinkhole");
+	jsonw_obj_begin(w);
+	jsonw_key(w, "name");
+	jsonw_str_or_null(w, a->sname);
+	jsonw_key(w, "proto");
+	jsonw_str_or_null(w, a->sproto);
+	jsonw_key(w, "sni");
+	jsonw_str_or_null(w, a->sni);
+	jsonw_key(w, "http_host");
+	jsonw_str_or_null(w, a->shost);
+	jsonw_key(w, "http_method");
+	jsonw_str_or_null(w, a->smethod);
+	jsonw_key(w, "http_path");
+	jsonw_str_or_null(w, a->spath);
+	jsonw_obj_end(w);
+}
+
+static void json_attempt(struct json_writer *w, const struct test *t, const struct attempt *a)
+{
+	char ts[48], fts[48], addr[INET6_ADDRSTRLEN], pb[8];
+
+	fmt_ts(a->last_ns, ts, sizeof(ts));
+	fmt_ts(a->first_ns, fts, sizeof(fts));
+	jsonw_obj_begin(w);
+	jsonw_str_field(w, "ts", ts);
+	jsonw_str_field(w, "first_ts", fts);
+	jsonw_uint_field(w, "pid", a->ev.tgid);
+	jsonw_uint_field(w, "tid", a->ev.pid);
+	jsonw_key(w, "comm");
+	jsonw_strn(w, a->ev.comm, sizeof(a->ev.comm));
+	jsonw_key(w, "exe");
+	if (a->has_proc)
+		jsonw_strn(w, a->proc.exe, sizeof(a->proc.exe));
+	else
+		jsonw_null(w);
+	jsonw_key(w, "cmdline");
+	if (a->has_proc)
+		event_put_cmdline(w, &a->proc);
+	else
+		jsonw_null(w);
+	jsonw_str_field(w, "hook", engine_hook_name(a->ev.hook));
+	jsonw_str_field(w, "proto", event_proto_name(a->ev.proto, pb, sizeof(pb)));
+	if (a->ev.hook == HUSH_HOOK_SOCK) { /* a socket made: no destination yet */
+		jsonw_null_field(w, "daddr");
+		jsonw_null_field(w, "dport");
+	} else {
+		jsonw_str_field(w, "daddr", event_addr(&a->ev, addr, sizeof(addr)));
+		jsonw_uint_field(w, "dport", a->ev.dport);
+	}
+	jsonw_key(w, "qname");
+	jsonw_str_or_null(w, a->qname);
+	jsonw_key(w, "qtype");
+	jsonw_str_or_null(w, a->qtype);
+	jsonw_str_field(w, "verdict", engine_ev_name(a->ev.verdict));
+	jsonw_uint_field(w, "count", a->count);
+	if (t->sinkhole && a->ev.hook != HUSH_HOOK_DNS)
+		json_sinkhole(w, a);
+	if (a->note[0])
+		jsonw_str_field(w, "note", a->note);
+	jsonw_obj_end(w);
+}
+
+void test_write_json(FILE *f, struct test *t, int code, const char *why)
+{
+	struct json_writer w;
+
+	jsonw_init_file(&w, f, JSON_LINES);
+	jsonw_obj_begin(&w);
+	jsonw_str_field(&w, "result", result_name(code));
+	jsonw_key(&w, "command");
+	jsonw_arr_begin(&w);
+	for (size_t i = 0; t->argv[i]; i++)
+		jsonw_strn(&w, t->argv[i], 4096);
+	jsonw_arr_end(&w);
+	jsonw_uint_field(&w, "duration_ms", t->res.duration_ns / 1000000);
+	jsonw_uint_field(&w, "dropped_events", t->res.lost + t->dropped);
+	jsonw_int_field(&w, "exit_code", t->res.exit_code);
+	jsonw_bool_field(&w, "timed_out", t->res.timed_out);
+	jsonw_str_field(&w, "mode", t->mode ? t->mode : "enforce");
+	jsonw_key(&w, "policy");
+	jsonw_strn(&w, t->policy_path, 4096); /* NULL: null */
+	if (t->ready && t->ready_ns < 0)
+		jsonw_null_field(&w, "ready_ms");
+	else if (t->ready)
+		jsonw_int_field(&w, "ready_ms", t->ready_ns / 1000000);
+	jsonw_key(&w, "error");
+	jsonw_strn(&w, why, 1024);
+	jsonw_bool_field(&w, "sinkhole", t->sinkhole);
+	if (t->sinkhole)
+		jsonw_uint_field(&w, "sinkhole_lost", t->sink_lost);
+	jsonw_uint_field(&w, "attempts_total", t->total);
+	jsonw_key(&w, "attempts");
+	jsonw_arr_begin(&w);
+	for (size_t i = 0; i < t->nat; i++)
+		json_attempt(&w, t, &t->at[i]);
+	jsonw_arr_end(&w);
+	jsonw_obj_end(&w);
+	jsonw_finish(&w); /* a write error shows at fclose (test_write_file) */
+}
+
+static void xml_str(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '<')
+			fputs("&lt;", f);
+		else if (c == '>')
+			fputs("&gt;", f);
+		else if (c == '&')
+			fputs("&amp;", f);
+		else if (c == '"')
+			fputs("&quot;", f);
+		else if (c < 0x20 && c != '\n' && c != '\t')
+			fputc('?', f); /* not representable in XML 1.0 */
+		else
+			fputc(c, f);
+	}
+}
+
+void test_write_junit(FILE *f, struct test *t, int code, const char *why)
+{
+	char cmd[1024] = "", ts[48], host[256] = "localhost";
+	double secs = (double)t->res.duration_ns / 1e9;
+	int failures = code == EXIT_NOISY, errors = code == EXIT_SETUP || code == EXIT_INCONCLUSIVE;
+
+	fmt_ts(real_ns() / NSEC_PER_SEC * NSEC_PER_SEC, ts, sizeof(ts));
+	ts[19] = 0; /* xs:dateTime without the fraction and zone */
+	gethostname(host, sizeof(host) - 1);
+	for (size_t i = 0, o = 0; t->argv[i] && o + 2 < sizeof(cmd); i++)
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s%s", i ? " " : "", t->argv[i]);
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f,
+		"<testsuites name=\"hush test\" tests=\"1\" failures=\"%d\" errors=\"%d\" "
+		"time=\"%.3f\">\n",
+		failures, errors, secs);
+	fprintf(f,
+		"  <testsuite name=\"network silence\" tests=\"1\" failures=\"%d\" errors=\"%d\" "
+		"skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
+		failures, errors, secs, ts);
+	xml_str(f, host);
+	fputs("\">\n    <testcase classname=\"hush.test\" name=\"", f);
+	xml_str(f, cmd);
+	fprintf(f, "\" time=\"%.3f\">\n", secs);
+	if (code != EXIT_SILENT) {
+		char msg[700];
+
+		if (code == EXIT_NOISY)
+			snprintf(msg, sizeof(msg), "noisy: %llu attempt%s outside the policy",
+				 (unsigned long long)t->total, t->total == 1 ? "" : "s");
+		else if (code == EXIT_INCONCLUSIVE)
+			snprintf(msg, sizeof(msg), "inconclusive: %llu events lost",
+				 (unsigned long long)(t->res.lost + t->dropped));
+		else
+			snprintf(msg, sizeof(msg), "error: %s", why ? why : "set-up failed");
+		fprintf(f, "      <%s message=\"", code == EXIT_NOISY ? "failure" : "error");
+		xml_str(f, msg);
+		fprintf(f, "\" type=\"%s\">", result_name(code));
+		for (size_t i = 0; i < t->nat; i++) {
+			const struct attempt *a = &t->at[i];
+			char dest[DNS_NAME_STRLEN + 96], line[DNS_NAME_STRLEN + 2100], cl[300],
+			    intent[1400];
+
+			fmt_dest(a, dest, sizeof(dest));
+			cmdline_text(a, cl, sizeof(cl));
+			fmt_intent(a, intent, sizeof(intent));
+			snprintf(line, sizeof(line), "%s%s %s x%llu by pid %u %s%s%s\n", dest,
+				 intent, engine_ev_name(a->ev.verdict),
+				 (unsigned long long)a->count, a->ev.tgid,
+				 a->has_proc ? a->proc.exe : "", cl[0] ? ": " : "", cl);
+			xml_str(f, line);
+		}
+		if (why) {
+			xml_str(f, why);
+			fputc('\n', f);
+		}
+		fprintf(f, "</%s>\n", code == EXIT_NOISY ? "failure" : "error");
+	}
+	fprintf(f, "      <system-out>result %s, command exit %d, %.3f s%s</system-out>\n",
+		result_name(code), t->res.exit_code, secs,
+		t->res.timed_out ? ", stopped at the timeout" : "");
+	fputs("    </testcase>\n  </testsuite>\n</testsuites>\n", f);
+}
+
+int test_write_file(const char *path, test_report_fn fn, struct test *t, int code, const char *why)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+
+	if (!f) {
+		log_warn("cannot write %s", path);
+		return -1;
+	}
+	fn(f, t, code, why);
+	if (f != stdout && fclose(f)) {
+		log_warn("cannot write %s", path);
+		return -1;
+	}
+	return 0;
+}
