@@ -550,8 +550,10 @@ static int fd_server(const char *path)
 		int c = accept(l, NULL, NULL), s[2];
 		char cbuf[CMSG_SPACE(sizeof(s))], x = 'x';
 		struct iovec iov = {.iov_base = &x, .iov_len = 1};
-		struct msghdr m = {
-		    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = cbuf,
+				   .msg_controllen = sizeof(cbuf)};
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 
 		if (c < 0)
@@ -746,7 +748,8 @@ static int detach_links(const char *within, const char *a, const char *p)
 			continue;
 		if (!bpf_obj_get_info_by_fd(lfd, &info, &il) && info.type == BPF_LINK_TYPE_CGROUP)
 			for (int i = 0; i < nids; i++)
-				if (ids[i] && info.cgroup.cgroup_id == ids[i] && !bpf_link_detach(lfd))
+				if (ids[i] && info.cgroup.cgroup_id == ids[i] &&
+				    !bpf_link_detach(lfd))
 					sent++;
 		close(lfd);
 	}
@@ -845,12 +848,12 @@ int main(int argc, char **argv)
 	op = argv[1];
 	argc -= 2;
 	argv += 2;
-#define ARGS(n)                        \
-	do {                           \
-		if (argc < (n)) {      \
-			usage();       \
-			return EXIT_USAGE; \
-		}                      \
+#define ARGS(n)                                                                                    \
+	do {                                                                                       \
+		if (argc < (n)) {                                                                  \
+			usage();                                                                   \
+			return EXIT_USAGE;                                                         \
+		}                                                                                  \
 	} while (0)
 	if (!strcmp(op, "udp")) {
 		ARGS(2);
