@@ -720,8 +720,11 @@ static int detach_links(const char *within, const char *a, const char *p)
 
 	if (parse_addr(a, p, &ss, &len))
 		return EXIT_USAGE;
-	if (!f || !fgets(self, sizeof(self), f))
+	if (!f)
 		FAIL("proc_cgroup");
+	/* The cgroup2 line, "0::/path" (hybrid hosts list v1 ones first). */
+	while (fgets(self, sizeof(self), f) && strncmp(self, "0::", 3))
+		;
 	fclose(f);
 	self[strcspn(self, "\n")] = 0;
 	rel = strstr(self, "::");
