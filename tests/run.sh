@@ -15,7 +15,7 @@ OUTPUT=${OUTPUT:-$(pwd)/.output}
 HUSH_SRC=$(pwd)
 export OUTPUT HUSH_SRC
 cd "$(dirname "$0")/.." || exit 2
-TIERS=${TESTS:-"lint unit fuzz bpf integration"}
+TIERS=${TESTS:-"lint unit fuzz bpf integration bypass"}
 FILTER=${FILTER:-.}
 passed=0 failed=0 skipped=0
 failures=()
@@ -34,6 +34,7 @@ list_tier() {
 	fuzz) echo tests/fuzz/smoke.sh ;;
 	bpf) executables "$OUTPUT"/bpftest ;;
 	integration) ls tests/integration/t_*.sh 2>/dev/null ;;
+	bypass) echo tests/bypass/run.sh ;;
 	esac
 }
 
