@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "control.h"
+#include "fsutil.h"
 
 static int sock_path(const char *run_dir, struct sockaddr_un *sun)
 {
@@ -25,33 +26,12 @@ static int sock_path(const char *run_dir, struct sockaddr_un *sun)
 	return 0;
 }
 
-int control_mkdir_p(const char *dir, mode_t mode)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, dir, n + 1);
-	for (char *c = p + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*c = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int control_listen(const char *run_dir)
 {
 	struct sockaddr_un sun;
 	int fd, ret;
 
-	ret = control_mkdir_p(run_dir, 0700);
+	ret = mkdir_p(run_dir, 0700);
 	if (ret)
 		return ret;
 	ret = sock_path(run_dir, &sun);

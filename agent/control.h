@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fsutil.h"
+
 #define CONTROL_SOCK_NAME "hushd.sock"
 #define CONTROL_MAX_BODY  (16u << 20)
 
@@ -28,8 +30,12 @@ struct control_req {
 	size_t body_len;
 };
 
-/* mkdir -p: the run directory (mode) and any missing parents (0755). */
-int control_mkdir_p(const char *dir, mode_t mode);
+/* mkdir -p: the run directory (mode) and any missing parents (0755).  The
+ * old name of fsutil's mkdir_p(), kept for hushd. */
+static inline int control_mkdir_p(const char *dir, mode_t mode)
+{
+	return mkdir_p(dir, mode);
+}
 
 /* Server. */
 int control_listen(const char *run_dir);

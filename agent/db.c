@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "db_int.h"
+#include "fsutil.h"
 
 /* ---- small helpers ---- */
 
@@ -192,7 +193,7 @@ static int migrate(struct db *db, char *err, size_t errlen)
 		if (db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen))
 			return -EIO;
 		snprintf(sql, sizeof(sql), "%sINSERT INTO meta VALUES('created', %lld);", schema,
-			 (long long)db_now_ns());
+			 (long long)real_ns());
 		return migrate_to(db, DB_SCHEMA_VERSION, sql, err, errlen);
 	}
 	/* 2: an index for port filters (a rare or absent port scanned the whole
@@ -285,13 +286,15 @@ static int make_file(const char *path, char *err, size_t errlen)
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
+		char *up;
+
 		*slash = 0;
-		for (char *p = dir + 1; *p; p++) {
-			if (*p != '/')
-				continue;
-			*p = 0;
-			mkdir(dir, 0755);
-			*p = '/';
+		/* Its parents 0755, errors ignored: the mkdir or open below says. */
+		up = strrchr(dir, '/');
+		if (up && up != dir) {
+			*up = 0;
+			(void)mkdir_p(dir, 0755);
+			*up = '/';
 		}
 		/* Explicit modes: a service's UMask must not lock group hush out. */
 		if (mkdir(dir, 0750) == 0 &&

@@ -19,11 +19,7 @@
 
 static uint64_t fnv(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return fnv1a64_str(FNV64_INIT, s);
 }
 
 void db_dim_clear(struct dim_cache *c)
@@ -409,7 +405,7 @@ static int check_head(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN
 	if (!bad)
 		return SQLITE_OK;
 	r.kind = "note";
-	r.ts = r.first_ts = db_now_ns();
+	r.ts = r.first_ts = real_ns();
 	r.flags = -1;
 	r.note = note;
 	return insert_rows(db, &r, 1, last_id, hash);
@@ -651,15 +647,10 @@ int db_marks(struct db *db, struct db_mark **out, size_t *n)
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct db_mark *nm = realloc(m, (cap = cap ? cap * 2 : 64) * sizeof(*m));
-
-			if (!nm) {
-				free(m);
-				sqlite3_finalize(st);
-				return -ENOMEM;
-			}
-			m = nm;
+		if (GROW(m, cap, *n + 1, 64) < 0) {
+			free(m);
+			sqlite3_finalize(st);
+			return -ENOMEM;
 		}
 		m[*n].cpu = (uint32_t)sqlite3_column_int64(st, 0);
 		m[*n].hook = (uint32_t)sqlite3_column_int64(st, 1);

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "db.h"
+#include "util.h"
 
 struct dim_ent {
 	char *key; /* NULL: free slot */
@@ -59,14 +60,6 @@ struct hval {
  */
 #define HV_QTYPE DB_C_HASH
 #define HV_MAX	 (DB_C_HASH + 1)
-
-static inline int64_t db_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 /* db.c: fill err (may be NULL) and return code. */
 int db_fail(char *err, size_t errlen, int code, const char *fmt, ...)

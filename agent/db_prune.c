@@ -112,7 +112,7 @@ static int prune_below(struct db *db, int64_t upto, const char *why, uint64_t *r
 		 "prune: removed rows %lld..%lld (%s); chain now starts at row %lld after hash %s",
 		 (long long)first, (long long)upto - 1, why, (long long)upto, hx);
 	r.kind = "note";
-	r.ts = r.first_ts = db_now_ns();
+	r.ts = r.first_ts = real_ns();
 	r.flags = -1;
 	r.note = note;
 	rc = db_append_locked(db, &r, 1, &last, h);

@@ -15,6 +15,7 @@
 
 #include "engine_int.h"
 #include "log.h"
+#include "util.h"
 
 int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 {
@@ -124,16 +125,9 @@ int engine_pinned_policy(const char *pin_dir, char **text)
 
 		if (bpf_map_lookup_elem(ifd, &i, &c))
 			break;
-		if (len + c.len + 1 > cap) {
-			char *nb;
-
-			cap = (len + c.len + 1) * 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
+		if (GROW(buf, cap, len + c.len + 1, 2 * (HUSH_PTEXT_CHUNK + 1)) < 0) {
+			ret = -ENOMEM;
+			goto out;
 		}
 		memcpy(buf + len, c.data, c.len);
 		len += c.len;

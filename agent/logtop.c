@@ -14,20 +14,12 @@
 #include <string.h>
 
 #include "logq_int.h"
+#include "util.h"
 
 struct aggmap {
 	struct logq_group *v; /* key NULL: free slot */
 	size_t cap, n;
 };
-
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
 
 static void agg_free(struct aggmap *m)
 {
@@ -51,7 +43,7 @@ static int agg_grow(struct aggmap *m)
 	for (size_t k = 0; k < m->cap; k++) {
 		if (!m->v[k].key)
 			continue;
-		for (i = hash_bytes(m->v[k].key, m->v[k].klen) & (nm.cap - 1); nm.v[i].key;
+		for (i = fnv1a64(FNV64_INIT, m->v[k].key, m->v[k].klen) & (nm.cap - 1); nm.v[i].key;
 		     i = (i + 1) & (nm.cap - 1))
 			;
 		nm.v[i] = m->v[k];
@@ -69,7 +61,8 @@ static struct logq_group *agg_get(struct aggmap *m, const void *key, size_t klen
 
 	if (m->n * 2 >= m->cap && agg_grow(m))
 		return NULL;
-	for (i = hash_bytes(key, klen) & (m->cap - 1); m->v[i].key; i = (i + 1) & (m->cap - 1)) {
+	for (i = fnv1a64(FNV64_INIT, key, klen) & (m->cap - 1); m->v[i].key;
+	     i = (i + 1) & (m->cap - 1)) {
 		if (m->v[i].klen == klen && memcmp(m->v[i].key, key, klen) == 0) {
 			*fresh = false;
 			return &m->v[i];

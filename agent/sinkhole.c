@@ -80,20 +80,11 @@ int sink_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 
 /* ---- the pool and the records ---- */
 
-static uint32_t name_hash(const char *n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *n; n++)
-		h = (h ^ (uint8_t)*n) * 16777619u;
-	return h;
-}
-
 /* Pool index of name, handing out the next one for a new name; 0 when the
  * pool is full (or on ENOMEM).  Caller holds s->mu. */
 unsigned sink_pool_index(struct sinkhole *s, const char *name)
 {
-	uint32_t h = name_hash(name);
+	uint32_t h = fnv1a32_str(FNV32_INIT, name);
 
 	for (uint32_t i = 0; i < SINK_POOL_SLOTS; i++) {
 		uint16_t *slot = &s->slots[(h + i) & (SINK_POOL_SLOTS - 1)];
@@ -165,30 +156,25 @@ _Static_assert(offsetof(struct sinkhole_rec, family) == offsetof(struct sinkhole
 		   offsetof(struct sinkhole_rec, qname) == offsetof(struct sinkhole_rec, dport) + 2,
 	       "no padding inside the record key");
 
-static uint32_t hash_bytes(uint32_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
 /* Hash of the key: the fixed fields, then each string up to its NUL (the
  * bytes after it are zero in every record, from sink_rec_init()). */
 static uint32_t rec_hash(const struct sinkhole_rec *r)
 {
 	const char *const strs[] = {r->kind, r->proto, r->qname,  r->qtype, r->rcode,
 				    r->sni,  r->host,  r->method, r->path};
-	uint32_t h = 2166136261u;
+	uint32_t h = FNV32_INIT;
 
-	h = hash_bytes(h, &r->family, sizeof(r->family));
-	h = hash_bytes(h, r->daddr, sizeof(r->daddr));
-	h = hash_bytes(h, &r->dport, sizeof(r->dport));
+	h = fnv1a32(h, &r->family, sizeof(r->family));
+	h = fnv1a32(h, r->daddr, sizeof(r->daddr));
+	h = fnv1a32(h, &r->dport, sizeof(r->dport));
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		h = hash_bytes(h, strs[i], strlen(strs[i]) + 1);
+		h = fnv1a32(h, strs[i], strlen(strs[i]) + 1);
 	return h;
 }
+
+/* Doubling from 64 stops exactly at the cap. */
+_Static_assert(SINKHOLE_MAX_RECS >= 64 && (SINKHOLE_MAX_RECS & (SINKHOLE_MAX_RECS - 1)) == 0,
+	       "SINKHOLE_MAX_RECS is 64 doubled");
 
 /* Keep r, or count it on the record of the same event. */
 void sink_rec_add(struct sinkhole *s, struct sinkhole_rec *r)
@@ -214,18 +200,9 @@ void sink_rec_add(struct sinkhole *s, struct sinkhole_rec *r)
 			return;
 		}
 	}
-	if (s->nrecs == s->caprecs && s->nrecs < SINKHOLE_MAX_RECS) {
-		size_t cap = s->caprecs ? s->caprecs * 2 : 64;
-		struct sinkhole_rec *n;
-
-		if (cap > SINKHOLE_MAX_RECS)
-			cap = SINKHOLE_MAX_RECS;
-		n = realloc(s->recs, cap * sizeof(*n));
-		if (n) {
-			s->recs = n;
-			s->caprecs = cap;
-		}
-	}
+	/* On ENOMEM caprecs stays and the record is counted as lost below. */
+	if (s->nrecs < SINKHOLE_MAX_RECS)
+		(void)GROW(s->recs, s->caprecs, s->nrecs + 1, 64);
 	if (s->nrecs < s->caprecs && slot && !*slot) {
 		s->recs[s->nrecs++] = *r;
 		*slot = (uint16_t)s->nrecs;

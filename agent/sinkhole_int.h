@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "sinkhole.h"
+#include "util.h"
 
 /* ---- addresses (sinkhole.h has the picture) ---- */
 
@@ -105,14 +106,6 @@ struct sinkhole {
 };
 
 /* ---- small helpers (sinkhole.c) ---- */
-
-static inline int64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Copy a C string, cut to fit dst[0..cap) (cap > 0). */
 static inline void put_str(char *dst, size_t cap, const char *src)

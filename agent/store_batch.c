@@ -24,6 +24,8 @@
 #include "log.h"
 #include "store_int.h"
 
+#define ARENA_MAX (1u << 30)
+
 /* ---- batches ---- */
 
 void store_batch_free(struct batch *b)
@@ -69,17 +71,9 @@ static uint32_t intern(struct batch *b, const char *str, size_t max)
 	if (!str || !*str)
 		return 0;
 	n = strnlen(str, max);
-	while (b->used + n + 1 > b->acap) {
-		char *na;
-
-		if (b->acap >= (1u << 30))
-			return 0;
-		na = realloc(b->arena, b->acap * 2);
-		if (!na)
-			return 0;
-		b->arena = na;
-		b->acap *= 2;
-	}
+	/* Doubling from 64 KiB, up to 1 GiB (offsets are 32-bit). */
+	if (b->used + n + 1 > ARENA_MAX || GROW(b->arena, b->acap, b->used + n + 1, 0) < 0)
+		return 0;
 	off = (uint32_t)b->used;
 	memcpy(b->arena + off, str, n);
 	b->arena[off + n] = 0;
@@ -106,11 +100,11 @@ static bool astr_is(const struct batch *b, uint32_t off, const char *str, size_t
 /* FNV-1a over a string as intern() keeps it, then a separator. */
 static uint64_t str_hash(uint64_t h, const char *str, size_t max)
 {
-	size_t n = str ? strnlen(str, max) : 0;
+	static const unsigned char sep = 0x1f;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)str[i]) * 1099511628211ull;
-	return (h ^ 0x1f) * 1099511628211ull;
+	if (str)
+		h = fnv1a64(h, str, strnlen(str, max));
+	return fnv1a64(h, &sep, 1);
 }
 
 /* The part of a DNS row's identity that is not in the event: the key's
@@ -118,7 +112,7 @@ static uint64_t str_hash(uint64_t h, const char *str, size_t max)
  * a name crafted to collide still gets its own row. */
 static uint64_t dnsq_hash(const struct dnsq *q)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = FNV64_INIT;
 
 	h = str_hash(h, q->qname, QNAME_MAX);
 	h = str_hash(h, q->qtype, QTYPE_MAX);
@@ -135,11 +129,8 @@ static bool dnsq_is(const struct batch *b, const struct bent *en, const struct d
 
 static uint64_t key_hash(const struct hush_event *k)
 {
-	const unsigned char *p = (const unsigned char *)k;
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = fnv1a64(FNV64_INIT, k, sizeof(*k));
 
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 1099511628211ull;
 	return h ^ (h >> 29);
 }
 
@@ -300,16 +291,9 @@ void store_batch_add(struct store *s, const struct hush_event *e, const struct d
 		store_gap_add(over, 1, ts, ts);
 		return;
 	}
-	if (b->n == b->cap) {
-		uint32_t ncap = b->cap ? b->cap * 2 : 256;
-		struct bent *ne = realloc(b->ents, ncap * sizeof(*ne));
-
-		if (!ne) {
-			store_gap_add(over, 1, ts, ts);
-			return;
-		}
-		b->ents = ne;
-		b->cap = ncap;
+	if (GROW(b->ents, b->cap, (size_t)b->n + 1, 256) < 0) {
+		store_gap_add(over, 1, ts, ts);
+		return;
 	}
 	if ((b->n + 1) * 2 > b->idx_cap) {
 		if (idx_grow(b)) {

@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "store.h"
+#include "util.h"
 
 #define BATCH_KEYS_MAX (1u << 16) /* distinct rows per batch; then counted as gaps */
 #define QUEUE_MAX      16	  /* batches waiting for the writer */
@@ -72,7 +73,8 @@ struct note {
 
 struct batch {
 	struct bent *ents;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 	uint32_t *idx; /* open addressing: entry index + 1 */
 	uint32_t idx_cap;
 	char *arena;
@@ -140,22 +142,6 @@ struct store {
 	bool *wmark_set;
 	char last_err[512];
 };
-static inline int64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static inline int64_t real_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 static inline bool tracked(const struct store *s, unsigned idx)
 {
 	return idx % HUSH_EV_MAX != HUSH_EV_LOST &&

@@ -53,21 +53,12 @@ static const char *proto_name(uint8_t p)
 struct rowbuf {
 	struct db_row *rows;
 	size_t n, cap;
-	char *text; /* owned strings for gap rows */
-	size_t tused, tcap;
 };
 
 static struct db_row *row_add(struct rowbuf *rb)
 {
-	if (rb->n == rb->cap) {
-		size_t nc = rb->cap ? rb->cap * 2 : 1024;
-		struct db_row *nr = realloc(rb->rows, nc * sizeof(*nr));
-
-		if (!nr)
-			return NULL;
-		rb->rows = nr;
-		rb->cap = nc;
-	}
+	if (GROW(rb->rows, rb->cap, rb->n + 1, 1024) < 0)
+		return NULL;
 	memset(&rb->rows[rb->n], 0, sizeof(rb->rows[0]));
 	rb->rows[rb->n].flags = -1;
 	return &rb->rows[rb->n++];

@@ -181,7 +181,7 @@ static int run_verify(const struct opts *o, struct db *db)
 static int run_prune(const struct opts *o, struct db *db)
 {
 	char err[1024] = "", when[64] = "";
-	int64_t cutoff = o->has_older ? log_now_ns() - o->older_than : 0;
+	int64_t cutoff = o->has_older ? real_ns() - o->older_than : 0;
 	uint64_t removed = 0;
 
 	if (db_prune(db, cutoff, o->max_size, &removed, err, sizeof(err))) {

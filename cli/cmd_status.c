@@ -20,6 +20,7 @@
 #include "../agent/db.h"
 #include "../agent/engine.h"
 #include "../agent/event.h"
+#include "../agent/json.h"
 #include "../agent/log.h"
 #include "../agent/probe.h"
 #include "../rules/policy.h"
@@ -183,75 +184,124 @@ static void print_dns(const struct status *s)
 	printf("; port-53 traffic of enforced cgroups is judged by name there\n");
 }
 
-static void print_json(const struct status *s, const struct cli *c)
+static void json_layers(struct json_writer *w, const struct status *s)
 {
-	printf("{\"version\":");
-	json_str(stdout, HUSH_VERSION, 256);
-	printf(",\"enforced\":%s,\"pin_dir\":", active(s) ? "true" : "false");
-	json_str(stdout, c->pin_dir, PATH_MAX);
-	printf(",\"cgroup\":");
-	if (s->cgroup_id)
-		json_str(stdout, s->cgroup, PATH_MAX);
-	else
-		printf("null");
-	printf(",\"cgroup_id\":%llu,\"hushd\":{\"running\":%s,\"pid\":%d},",
-	       (unsigned long long)s->cgroup_id, s->hushd_pid ? "true" : "false", s->hushd_pid);
-	printf("\"policy\":{\"seq\":%llu,\"sha256\":\"", (unsigned long long)s->st.policy_seq);
-	for (int i = 0; i < 32; i++)
-		printf("%02x", s->st.policy_hash[i]);
-	printf("\",\"mode\":\"%s\",\"scopes\":%zu},\"layers\":[", s->mode, s->nscopes);
-	for (int l = 0; l < ENGINE_LINK_MAX; l++)
-		printf("%s{\"name\":\"%s\",\"active\":%s,\"prog_id\":%u}", l ? "," : "",
-		       engine_link_name(l), s->st.links[l].present ? "true" : "false",
-		       s->st.links[l].prog_id);
-	printf(",{\"name\":\"exec\",\"active\":%s}", s->st.exec_tracking ? "true" : "false");
-	printf(",{\"name\":\"dns\",\"active\":%s}", dns_up(s) ? "true" : "false");
-	printf(",{\"name\":\"lsm\",\"active\":false,\"reason\":");
-	json_str(stdout, lsm_reason(s), 512);
-	printf("}],\"counters\":{");
-	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++) {
-		printf("%s\"%s\":{", h ? "," : "", engine_hook_name(h));
-		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
-			printf("%s\"%s\":%llu", v ? "," : "", engine_ev_name(v),
-			       (unsigned long long)s->st.counters[HUSH_CTR_IDX(h, v)]);
-		printf("}");
+	jsonw_key(w, "layers");
+	jsonw_arr_begin(w);
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		jsonw_obj_begin(w);
+		jsonw_str_field(w, "name", engine_link_name(l));
+		jsonw_bool_field(w, "active", s->st.links[l].present);
+		jsonw_uint_field(w, "prog_id", s->st.links[l].prog_id);
+		jsonw_obj_end(w);
 	}
-	printf("},\"dns\":{\"proxy\":%s,\"fail_closed\":%s,\"pid\":%u",
-	       dns_up(s) ? "true" : "false", dns_up(s) ? "false" : "true",
-	       dns_up(s) ? s->st.dns_tgid : 0u);
-	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
-		printf(",\"%s\":%u", dns_slot_name[i],
-		       s->st.dns_open[i] ? (unsigned)s->st.dns_port[i] : 0u);
-	printf("},\"db\":{\"path\":");
-	json_str(stdout, s->db_path, PATH_MAX);
-	printf(",\"readable\":%s", s->db_ok ? "true" : "false");
+	jsonw_obj_begin(w);
+	jsonw_str_field(w, "name", "exec");
+	jsonw_bool_field(w, "active", s->st.exec_tracking);
+	jsonw_obj_end(w);
+	jsonw_obj_begin(w);
+	jsonw_str_field(w, "name", "dns");
+	jsonw_bool_field(w, "active", dns_up(s));
+	jsonw_obj_end(w);
+	jsonw_obj_begin(w);
+	jsonw_str_field(w, "name", "lsm");
+	jsonw_bool_field(w, "active", false);
+	jsonw_key(w, "reason");
+	jsonw_strn(w, lsm_reason(s), 512);
+	jsonw_obj_end(w);
+	jsonw_arr_end(w);
+}
+
+static void json_db(struct json_writer *w, const struct status *s)
+{
+	jsonw_key(w, "db");
+	jsonw_obj_begin(w);
+	jsonw_key(w, "path");
+	jsonw_strn(w, s->db_path, PATH_MAX);
+	jsonw_bool_field(w, "readable", s->db_ok);
 	if (s->db_ok) {
 		char a[32], b[32];
 
 		fmt_ts(s->dbs.oldest_ts, a, sizeof(a));
 		fmt_ts(s->dbs.newest_ts, b, sizeof(b));
-		printf(",\"rows\":%llu,\"attempts\":%llu,\"lost\":%llu,\"bytes\":%lld,"
-		       "\"oldest\":\"%s\",\"newest\":\"%s\"",
-		       (unsigned long long)s->dbs.rows, (unsigned long long)s->dbs.attempts,
-		       (unsigned long long)s->dbs.lost, (long long)s->dbs.file_bytes, a, b);
+		jsonw_uint_field(w, "rows", s->dbs.rows);
+		jsonw_uint_field(w, "attempts", s->dbs.attempts);
+		jsonw_uint_field(w, "lost", s->dbs.lost);
+		jsonw_int_field(w, "bytes", s->dbs.file_bytes);
+		jsonw_str_field(w, "oldest", a);
+		jsonw_str_field(w, "newest", b);
 	} else {
-		printf(",\"error\":");
-		json_str(stdout, s->db_err, sizeof(s->db_err));
+		jsonw_key(w, "error");
+		jsonw_strn(w, s->db_err, sizeof(s->db_err));
 	}
+	jsonw_key(w, "writer");
 	if (s->writer) {
-		printf(",\"writer\":{\"ok\":%s,\"lag_s\":%.3f,\"pending_rows\":%lld,"
-		       "\"gap_events\":%lld,\"late_events\":%lld,\"error\":",
-		       s->w_open && !s->w_err[0] ? "true" : "false", s->w_lag,
-		       (long long)s->w_pending, (long long)s->w_gaps, (long long)s->w_late);
-		if (s->w_err[0])
-			json_str(stdout, s->w_err, sizeof(s->w_err));
-		else
-			printf("null");
-		printf("}");
+		jsonw_obj_begin(w);
+		jsonw_bool_field(w, "ok", s->w_open && !s->w_err[0]);
+		jsonw_key(w, "lag_s");
+		jsonw_fmt(w, "%.3f", s->w_lag);
+		jsonw_int_field(w, "pending_rows", s->w_pending);
+		jsonw_int_field(w, "gap_events", s->w_gaps);
+		jsonw_int_field(w, "late_events", s->w_late);
+		jsonw_key(w, "error");
+		jsonw_strn(w, s->w_err[0] ? s->w_err : NULL, sizeof(s->w_err));
+		jsonw_obj_end(w);
 	} else {
-		printf(",\"writer\":null");
+		jsonw_null(w);
 	}
-	printf("}}\n");
+	jsonw_obj_end(w);
+}
+
+static void print_json(const struct status *s, const struct cli *c)
+{
+	struct json_writer w;
+	char sha[2 * 32 + 1];
+
+	for (int i = 0; i < 32; i++)
+		snprintf(sha + 2 * i, 3, "%02x", s->st.policy_hash[i]);
+	jsonw_init_file(&w, stdout, JSON_LINES);
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "version");
+	jsonw_strn(&w, HUSH_VERSION, 256);
+	jsonw_bool_field(&w, "enforced", active(s));
+	jsonw_key(&w, "pin_dir");
+	jsonw_strn(&w, c->pin_dir, PATH_MAX);
+	jsonw_key(&w, "cgroup");
+	jsonw_strn(&w, s->cgroup_id ? s->cgroup : NULL, PATH_MAX);
+	jsonw_uint_field(&w, "cgroup_id", s->cgroup_id);
+	jsonw_key(&w, "hushd");
+	jsonw_obj_begin(&w);
+	jsonw_bool_field(&w, "running", s->hushd_pid);
+	jsonw_int_field(&w, "pid", s->hushd_pid);
+	jsonw_obj_end(&w);
+	jsonw_key(&w, "policy");
+	jsonw_obj_begin(&w);
+	jsonw_uint_field(&w, "seq", s->st.policy_seq);
+	jsonw_str_field(&w, "sha256", sha);
+	jsonw_str_field(&w, "mode", s->mode);
+	jsonw_uint_field(&w, "scopes", s->nscopes);
+	jsonw_obj_end(&w);
+	json_layers(&w, s);
+	jsonw_key(&w, "counters");
+	jsonw_obj_begin(&w);
+	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++) {
+		jsonw_key(&w, engine_hook_name(h));
+		jsonw_obj_begin(&w);
+		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
+			jsonw_uint_field(&w, engine_ev_name(v), s->st.counters[HUSH_CTR_IDX(h, v)]);
+		jsonw_obj_end(&w);
+	}
+	jsonw_obj_end(&w);
+	jsonw_key(&w, "dns");
+	jsonw_obj_begin(&w);
+	jsonw_bool_field(&w, "proxy", dns_up(s));
+	jsonw_bool_field(&w, "fail_closed", !dns_up(s));
+	jsonw_uint_field(&w, "pid", dns_up(s) ? s->st.dns_tgid : 0u);
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		jsonw_uint_field(&w, dns_slot_name[i], s->st.dns_open[i] ? s->st.dns_port[i] : 0u);
+	jsonw_obj_end(&w);
+	json_db(&w, s);
+	jsonw_obj_end(&w);
 }
 
 static void print_db(const struct status *s)

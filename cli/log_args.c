@@ -17,14 +17,6 @@
 #define VB_ROWS (VB_QUERY | VB_TOP)
 #define VB_ALL	(VB_QUERY | VB_TOP | VB_VERIFY | VB_PRUNE)
 
-int64_t log_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 void log_usage(FILE *f)
 {
 	fprintf(
@@ -497,7 +489,7 @@ int log_parse_args(struct opts *o, int argc, char **argv)
 {
 	const struct opt *seen[sizeof(optab) / sizeof(optab[0])];
 	size_t nseen = 0;
-	int64_t now = log_now_ns();
+	int64_t now = real_ns();
 
 	memset(o, 0, sizeof(*o));
 	o->db = DB_DEFAULT_PATH;

@@ -13,6 +13,7 @@
 
 #include "../agent/db.h"
 #include "../agent/logquery.h"
+#include "../agent/util.h"
 
 #define LOG_DEFAULT_LIMIT 100
 #define TOP_DEFAULT_LIMIT 20
@@ -36,7 +37,6 @@ struct opts {
 };
 
 /* log_args.c */
-int64_t log_now_ns(void);
 void log_usage(FILE *f);
 /* Returns 0, 1 for --help, or -EINVAL (message printed). */
 int log_parse_args(struct opts *o, int argc, char **argv);

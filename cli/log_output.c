@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../agent/json.h"
 #include "../agent/log.h"
 #include "log_cli.h"
 
@@ -272,61 +273,68 @@ void table_free(struct table *t)
 
 /* ---- JSON and CSV records ---- */
 
+/* One record: a JSON object on a line (JSON_UTF8 strings), or a CSV line. */
 struct rec {
 	enum fmt fmt;
 	bool header; /* CSV: print the field names instead of values */
 	int n;
+	struct json_writer w; /* JSON */
 };
 
 static void rec_begin(struct rec *r)
 {
 	r->n = 0;
-	if (r->fmt == FMT_JSON && !r->header)
-		fputc('{', stdout);
+	if (r->fmt == FMT_JSON && !r->header) {
+		jsonw_init_file(&r->w, stdout, JSON_LINES | JSON_UTF8);
+		jsonw_obj_begin(&r->w);
+	}
 }
 
 static void rec_end(struct rec *r)
 {
-	if (r->fmt == FMT_JSON)
-		fputs(r->header ? "" : "}\n", stdout);
-	else
+	if (r->fmt == FMT_JSON) {
+		if (!r->header)
+			jsonw_obj_end(&r->w);
+	} else {
 		fputs("\r\n", stdout);
+	}
 }
 
-static void json_string(const char *s, int len)
+/*
+ * len bytes of s as a JSON string.  The writer stops at a NUL; text from a
+ * forged database may hold some, shown as \u0000: the pieces between are
+ * escaped by the writer, then joined.
+ */
+static void json_text(struct json_writer *w, const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
+	struct json_writer b;
+	const char *end = s + len;
 
-	fputc('"', stdout);
-	while (p < end) {
-		int n;
-
-		/* Runs of plain characters and valid UTF-8 go out in one write. */
-		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
-			p++;
-			continue;
-		}
-		n = *p >= 0x80 ? utf8_len(p) : 0;
-		if (n > 1 && p + n <= end) {
-			p += n;
-			continue;
-		}
-		fwrite(run, 1, (size_t)(p - run), stdout);
-		if (*p == '"' || *p == '\\') {
-			fputc('\\', stdout);
-			fputc(*p, stdout);
-		} else if (*p == '\n') {
-			fputs("\\n", stdout);
-		} else if (*p == '\t') {
-			fputs("\\t", stdout);
-		} else {
-			/* controls; invalid UTF-8: the byte as Latin-1 */
-			printf("\\u%04x", *p);
-		}
-		run = ++p;
+	if (!memchr(s, 0, len)) {
+		jsonw_strn(w, s, len);
+		return;
 	}
-	fwrite(run, 1, (size_t)(p - run), stdout);
-	fputc('"', stdout);
+	jsonw_init_buf(&b, JSON_UTF8);
+	for (const char *p = s; p <= end;) {
+		const char *nul = memchr(p, 0, (size_t)(end - p));
+		size_t n = nul ? (size_t)(nul - p) : (size_t)(end - p);
+		struct json_writer piece;
+
+		jsonw_init_buf(&piece, JSON_UTF8);
+		jsonw_strn(&piece, p, n);
+		if (jsonw_finish(&piece) == 0) {
+			/* without its quotes */
+			jsonw_fmt(&b, "%s%.*s", p == s ? "" : "\\u0000", (int)(piece.len - 2),
+				  piece.buf + 1);
+		}
+		jsonw_free(&piece);
+		if (!nul)
+			break;
+		p = nul + 1;
+	}
+	if (jsonw_finish(&b) == 0)
+		jsonw_fmt(w, "\"%s\"", b.buf ? b.buf : "");
+	jsonw_free(&b);
 }
 
 static void csv_field(const char *s, int len)
@@ -348,24 +356,21 @@ static void csv_field(const char *s, int len)
 /* Start a field: "," and the key; false if only the header is wanted. */
 static bool rec_key(struct rec *r, const char *name)
 {
-	if (r->n++)
+	if (r->n++ && r->fmt != FMT_JSON) /* the writer puts JSON's */
 		fputc(',', stdout);
 	if (r->header) {
 		csv_field(name, (int)strlen(name));
 		return false;
 	}
-	if (r->fmt == FMT_JSON) {
-		fputc('"', stdout);
-		fputs(name, stdout);
-		fputs("\":", stdout);
-	}
+	if (r->fmt == FMT_JSON)
+		jsonw_key(&r->w, name);
 	return true;
 }
 
 static void rec_null(struct rec *r, const char *name)
 {
 	if (rec_key(r, name) && r->fmt == FMT_JSON)
-		fputs("null", stdout);
+		jsonw_null(&r->w);
 }
 
 static void rec_int(struct rec *r, const char *name, int64_t v)
@@ -375,6 +380,10 @@ static void rec_int(struct rec *r, const char *name, int64_t v)
 
 	if (!rec_key(r, name))
 		return;
+	if (r->fmt == FMT_JSON) {
+		jsonw_int(&r->w, v);
+		return;
+	}
 	do
 		*--p = (char)('0' + u % 10);
 	while (u /= 10);
@@ -390,7 +399,7 @@ static void rec_str(struct rec *r, const char *name, const char *s, int len)
 	if (len < 0)
 		len = (int)strlen(s);
 	if (r->fmt == FMT_JSON)
-		json_string(s, len);
+		json_text(&r->w, s, (size_t)len);
 	else
 		csv_field(s, len);
 }
@@ -401,7 +410,7 @@ static void rec_raw(struct rec *r, const char *name, const char *s)
 	if (!rec_key(r, name))
 		return;
 	if (r->fmt == FMT_JSON)
-		fputs(s, stdout);
+		jsonw_fmt(&r->w, "%s", s);
 	else
 		csv_field(s, (int)strlen(s));
 }
