@@ -29,7 +29,7 @@ executables() {
 
 list_tier() {
 	case $1 in
-	lint) echo tests/lint.sh ;;
+	lint) echo tests/lint.sh tests/analyze.sh ;;
 	unit) executables "$OUTPUT"/unit ;;
 	fuzz) echo tests/fuzz/smoke.sh ;;
 	bpf) executables "$OUTPUT"/bpftest ;;

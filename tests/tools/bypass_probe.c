@@ -716,10 +716,11 @@ static int detach_links(const char *within, const char *a, const char *p)
 	int nids = 0, fd;
 	size_t wl = strlen(within);
 	__u32 id = 0;
-	FILE *f = fopen("/proc/self/cgroup", "r");
+	FILE *f;
 
 	if (parse_addr(a, p, &ss, &len))
 		return EXIT_USAGE;
+	f = fopen("/proc/self/cgroup", "r");
 	if (!f)
 		FAIL("proc_cgroup");
 	/* The cgroup2 line, "0::/path" (hybrid hosts list v1 ones first). */
