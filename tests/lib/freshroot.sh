@@ -7,8 +7,8 @@
 #   freshroot.sh make DIR [PKG...]   mmdebstrap a minbase root into DIR (which must
 #                                    not exist) with PKGs, from this machine's own
 #                                    apt sources and Acquire settings
-#   freshroot.sh run DIR CMD...      run CMD as root in DIR: a chroot in a private
-#                                    mount namespace with /proc, /sys (cgroup2 and
+#   freshroot.sh run DIR CMD...      run CMD as root in DIR: DIR pivoted to the root
+#                                    of a private mount namespace, with /proc, /sys (cgroup2 and
 #                                    bpffs included), /dev and a tmpfs /run, DIR
 #                                    bind-mounted on itself so `ip netns` works;
 #                                    a clean environment (HOME=/root, CI passed on)
@@ -79,7 +79,16 @@ fr_run() {
 		if ! grep -q " $r/sys/fs/bpf bpf " /proc/mounts; then
 			mount -t bpf bpf "$r/sys/fs/bpf"
 		fi
-		exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+		# pivot_root, not chroot: the fresh root becomes the root of the
+		# mount namespace, so whatever enters that namespace later with
+		# setns (runc exec, nsenter --mount) lands in it, not in the host /.
+		cd "$r"
+		mkdir -p .old-root
+		pivot_root . .old-root
+		cd /
+		umount -l /.old-root
+		rmdir /.old-root
+		exec /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 			CI="${CI:-}" "$@"
 	' freshroot "$dir" "$@"
