@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "attrib.h"
+#include "agent/attrib.h"
 
 static bool is_hex64(const char *s, size_t n)
 {

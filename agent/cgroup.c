@@ -15,7 +15,7 @@
 
 #include <linux/magic.h>
 
-#include "cgroup.h"
+#include "agent/cgroup.h"
 
 int cgroup_find_mount(char *buf, size_t len)
 {

@@ -13,8 +13,8 @@
 
 #include <sqlite3.h>
 
-#include "control.h"
-#include "fsutil.h"
+#include "agent/control.h"
+#include "agent/fsutil.h"
 
 static int sock_path(const char *run_dir, struct sockaddr_un *sun)
 {

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "fsutil.h"
+#include "agent/fsutil.h"
 
 #define CONTROL_SOCK_NAME "hushd.sock"
 #define CONTROL_MAX_BODY  (16u << 20)

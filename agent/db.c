@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db_int.h"
-#include "fsutil.h"
+#include "agent/db_int.h"
+#include "agent/fsutil.h"
 
 /* ---- small helpers ---- */
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db_int.h"
+#include "agent/db_int.h"
 
 #define DIM_INIT 1024
 

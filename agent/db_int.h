@@ -15,8 +15,8 @@
 
 #include <openssl/evp.h>
 
-#include "db.h"
-#include "util.h"
+#include "agent/db.h"
+#include "agent/util.h"
 
 struct dim_ent {
 	char *key; /* NULL: free slot */

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "db_int.h"
+#include "agent/db_int.h"
 
 /* ---- pruning ---- */
 

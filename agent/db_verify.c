@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db_int.h"
+#include "agent/db_int.h"
 
 /* Does the row at st link to prev? */
 static bool links(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], EVP_MD_CTX *md)

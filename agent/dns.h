@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../rules/dnsname.h"
+#include "rules/dnsname.h"
 
 /* RCODEs (RFC 1035, 6891).  BADVERS only travels in an OPT record. */
 #define DNS_RCODE_NOERROR  0

@@ -18,10 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dnsproxy_int.h"
-#include "engine.h"
-#include "log.h"
-#include "util.h"
+#include "agent/dnsproxy_int.h"
+#include "agent/engine.h"
+#include "agent/log.h"
+#include "agent/util.h"
 
 /* Copy src into dst[0..cap), cut if need be. */
 static void copy_str(char *dst, size_t cap, const char *src)

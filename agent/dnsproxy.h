@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * hushd's DNS proxy: every port-53 query of an enforced cgroup arrives here
- * (the socket hooks redirect it; see bpf/dns.h), whatever resolver it named.
+ * (the socket hooks redirect it; see bpf/dns_redirect.h), whatever resolver it named.
  *
  *   - UDP and TCP on 127.0.0.1 and ::1, on ports the kernel picks; the
  *     sockets go into the redirect's socket map, so while they are open DNS
@@ -32,9 +32,9 @@
 
 #include <linux/types.h>
 
-#include "../bpf/events.h"
-#include "../rules/policy.h"
-#include "dns.h"
+#include "bpf/events.h"
+#include "rules/policy.h"
+#include "agent/dns.h"
 
 #define DNSPROXY_TCP_MAX    64	 /* concurrent TCP clients */
 #define DNSPROXY_TIMEOUT_MS 4000 /* upstream answer, then SERVFAIL */

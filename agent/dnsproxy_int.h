@@ -16,8 +16,8 @@
 
 #include <linux/types.h>
 
-#include "../bpf/dns.h"
-#include "dnsproxy.h"
+#include "bpf/dns_redirect.h"
+#include "agent/dnsproxy.h"
 
 #define MSG_MAX	  65535
 #define NAMES_CAP 16384 /* address -> name memory (power of two) */

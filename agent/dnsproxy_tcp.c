@@ -17,7 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "dnsproxy_int.h"
+#include "agent/dnsproxy_int.h"
 
 /* ---- TCP: one thread per connection, blocking with timeouts ---- */
 

@@ -14,8 +14,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
-#include "dnsproxy_int.h"
-#include "util.h"
+#include "agent/dnsproxy_int.h"
+#include "agent/util.h"
 
 static int slot_of_fd(const struct dnsproxy *px, int fd)
 {

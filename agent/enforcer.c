@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
-#include "enforcer.h"
-#include "log.h"
-#include "util.h"
+#include "agent/engine.h"
+#include "agent/enforcer.h"
+#include "agent/log.h"
+#include "agent/util.h"
 
 struct learned {
 	char *scope; /* scope path and rule name: survive reloads that renumber */

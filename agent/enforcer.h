@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../rules/loaded.h"
-#include "dns.h"
+#include "rules/loaded.h"
+#include "agent/dns.h"
 
 #define ENFORCER_LEARNED_MAX   65536 /* learned addresses in force at once */
 #define ENFORCER_DEFAULT_GRACE 5     /* seconds past an answer's TTL */

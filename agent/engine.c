@@ -37,9 +37,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "cgroup.h"
-#include "engine_int.h"
-#include "log.h"
+#include "agent/cgroup.h"
+#include "agent/engine_int.h"
+#include "agent/log.h"
 
 _Static_assert(sizeof(struct hush_event) == 104, "hush_event layout");
 _Static_assert(sizeof(struct hush_ptab) == 8 + HUSH_L4_MAX * HUSH_SEG_MAX * 8, "ptab layout");

@@ -20,11 +20,11 @@
 
 #include <linux/types.h>
 
-#include "../bpf/dns.h"
-#include "../bpf/events.h"
-#include "../bpf/exec.h"
-#include "../bpf/policy.h"
-#include "../rules/policy.h"
+#include "bpf/dns_redirect.h"
+#include "bpf/events.h"
+#include "bpf/exec.h"
+#include "bpf/policy_maps.h"
+#include "rules/policy.h"
 
 #define ENGINE_DEFAULT_PIN_DIR "/sys/fs/bpf/hush"
 #define ENGINE_DEFAULT_RUN_DIR "/run/hush"
@@ -97,7 +97,7 @@ int engine_evseq(const struct engine *e, uint64_t *out, int ncpu);
  * (sequences restart at 0). */
 uint32_t engine_evseq_id(const struct engine *e);
 
-/* ---- the DNS redirect (bpf/dns.h) ---- */
+/* ---- the DNS redirect (bpf/dns_redirect.h) ---- */
 
 /*
  * Hand the proxy's sockets (an fd per HUSH_DNS_* slot) to the redirect, with

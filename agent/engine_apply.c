@@ -24,9 +24,9 @@
 #include <bpf/libbpf.h>
 #include <openssl/evp.h>
 
-#include "cgroup.h"
-#include "engine_int.h"
-#include "log.h"
+#include "agent/cgroup.h"
+#include "agent/engine_int.h"
+#include "agent/log.h"
 
 #define SCACHE_ENTRIES 16384
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Engine: the DNS redirect's user side (bpf/dns.h has the picture).  The
+ * Engine: the DNS redirect's user side (bpf/dns_redirect.h has the picture).  The
  * DNS proxy's sockets go into hush_dnssk and their ports, process and
  * network namespace into hush_cfg; the programs redirect port-53 traffic
  * of enforced cgroups there.
@@ -17,8 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "engine_int.h"
-#include "log.h"
+#include "agent/engine_int.h"
+#include "agent/log.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71

@@ -9,7 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "engine_int.h"
+#include "agent/engine_int.h"
 
 static int on_event(void *ctx, void *data, size_t size)
 {

@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "engine_int.h"
+#include "agent/engine_int.h"
 
 static void exec_drop(struct engine *e)
 {

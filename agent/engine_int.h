@@ -21,7 +21,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "engine.h"
+#include "agent/engine.h"
 #include "sock_addr.skel.h"
 #include "skb_egress.skel.h"
 #include "exec.skel.h"

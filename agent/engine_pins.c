@@ -13,9 +13,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "engine_int.h"
-#include "log.h"
-#include "util.h"
+#include "agent/engine_int.h"
+#include "agent/log.h"
+#include "agent/util.h"
 
 int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 {

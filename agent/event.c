@@ -8,12 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "attrib.h"
-#include "cgroup.h"
-#include "engine.h"
-#include "event.h"
-#include "json.h"
-#include "util.h"
+#include "agent/attrib.h"
+#include "agent/cgroup.h"
+#include "agent/engine.h"
+#include "agent/event.h"
+#include "agent/json.h"
+#include "agent/util.h"
 
 int64_t event_boot_to_real(void)
 {

@@ -9,10 +9,10 @@
 
 #include <linux/types.h>
 
-#include "../bpf/events.h"
-#include "../bpf/exec.h"
-#include "../rules/policy.h"
-#include "json.h" /* json_str(), for the emitters not yet on the writer */
+#include "bpf/events.h"
+#include "bpf/exec.h"
+#include "rules/policy.h"
+#include "agent/json.h" /* json_str(), for the emitters not yet on the writer */
 
 /* Nanoseconds to add to a CLOCK_BOOTTIME stamp to get CLOCK_REALTIME. */
 int64_t event_boot_to_real(void);

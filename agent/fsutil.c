@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fsutil.h"
-#include "util.h"
+#include "agent/fsutil.h"
+#include "agent/util.h"
 
 int mkdir_p(const char *dir, mode_t mode)
 {

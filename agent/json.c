@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "util.h"
+#include "agent/json.h"
+#include "agent/util.h"
 
 void jsonw_init_file(struct json_writer *w, FILE *f, unsigned flags)
 {

@@ -5,7 +5,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "log.h"
+#include "agent/log.h"
 
 static const char *prog = "hush";
 static enum log_level cur = LOG_LVL_INFO;

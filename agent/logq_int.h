@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "logquery.h"
+#include "agent/logquery.h"
 
 struct logq {
 	struct db *db;

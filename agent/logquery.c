@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "logq_int.h"
+#include "agent/log.h"
+#include "agent/logq_int.h"
 
 /* ---- filter values ---- */
 

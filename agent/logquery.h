@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db.h"
+#include "agent/db.h"
 
 /* What rows to read; zeroed plus port = -1 matches every row. */
 struct logq_filter {

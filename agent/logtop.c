@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "logq_int.h"
-#include "util.h"
+#include "agent/logq_int.h"
+#include "agent/util.h"
 
 struct aggmap {
 	struct logq_group *v; /* key NULL: free slot */

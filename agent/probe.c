@@ -9,7 +9,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
-#include "probe.h"
+#include "agent/probe.h"
 
 bool probe_bpf_lsm(char *why, size_t len)
 {

@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "enforcer.h"
-#include "log.h"
-#include "runner.h"
-#include "util.h"
+#include "agent/cgroup.h"
+#include "agent/enforcer.h"
+#include "agent/log.h"
+#include "agent/runner.h"
+#include "agent/util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3

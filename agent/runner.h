@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../rules/loaded.h"
-#include "dnsproxy.h"
-#include "engine.h"
+#include "rules/loaded.h"
+#include "agent/dnsproxy.h"
+#include "agent/engine.h"
 
 struct runner_opts {
 	const struct policy_loaded *policy; /* kept alive by the caller until the run ends */

@@ -43,8 +43,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "log.h"
-#include "sinkhole_int.h"
+#include "agent/log.h"
+#include "agent/sinkhole_int.h"
 #include "bpf/sinkhole.h"
 #include "sinkhole.skel.h"
 

@@ -22,9 +22,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dns.h"
-#include "sinkhole_int.h"
-#include "sniff.h"
+#include "agent/dns.h"
+#include "agent/sinkhole_int.h"
+#include "agent/sniff.h"
 
 static const char http_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
 			       "Content-Type: text/plain\r\n"

@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "dns.h"
-#include "sinkhole_int.h"
+#include "agent/dns.h"
+#include "agent/sinkhole_int.h"
 #include "bpf/sinkhole.h"
 
 static const char *rcode_name(int rc)

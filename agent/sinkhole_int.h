@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "sinkhole.h"
-#include "util.h"
+#include "agent/sinkhole_net.h"
+#include "agent/util.h"
 
 /* ---- addresses (sinkhole.h has the picture) ---- */
 

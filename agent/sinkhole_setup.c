@@ -33,8 +33,8 @@
 #include <netlink/route/route.h>
 #include <netlink/route/rule.h>
 
-#include "log.h"
-#include "sinkhole_int.h"
+#include "agent/log.h"
+#include "agent/sinkhole_int.h"
 #include "bpf/sinkhole.h"
 
 static int sysctl_write(const char *path, const char *val)

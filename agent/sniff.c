@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sniff.h"
+#include "agent/sniff.h"
 
 /* Copy src[0..n) as printable ASCII into dst[0..cap): other bytes and '\\'
  * become "\xHH"; cut at the end of dst, never inside an escape. */

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../bpf/events.h"
-#include "../rules/policy.h"
+#include "bpf/events.h"
+#include "rules/policy.h"
 
 struct engine;
 struct store;

@@ -17,12 +17,12 @@
 
 #include <bpf/libbpf.h>
 
-#include "attrib.h"
-#include "db.h"
-#include "engine.h"
-#include "event.h"
-#include "log.h"
-#include "store_int.h"
+#include "agent/attrib.h"
+#include "agent/db.h"
+#include "agent/engine.h"
+#include "agent/event.h"
+#include "agent/log.h"
+#include "agent/store_int.h"
 
 #define ARENA_MAX (1u << 30)
 

@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "db.h"
-#include "store.h"
-#include "util.h"
+#include "agent/db.h"
+#include "agent/store.h"
+#include "agent/util.h"
 
 #define BATCH_KEYS_MAX (1u << 16) /* distinct rows per batch; then counted as gaps */
 #define QUEUE_MAX      16	  /* batches waiting for the writer */

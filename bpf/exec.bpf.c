@@ -12,7 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "exec.h"
+#include "bpf/exec.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -21,9 +21,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "policy.h"
-#include "events.h"
-#include "dns.h"
+#include "bpf/policy_maps.h"
+#include "bpf/events.h"
+#include "bpf/dns_redirect.h"
 
 #define HUSH_AF_INET	2
 #define HUSH_AF_INET6	10

@@ -15,7 +15,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "sinkhole.h"
+#include "bpf/sinkhole.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

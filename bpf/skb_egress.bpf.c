@@ -25,7 +25,7 @@
  * bpf_skc_lookup_tcp, so connections accepted before hush attached, in any
  * network namespace, keep working).
  */
-#include "hush.bpf.h"
+#include "bpf/hush.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -15,7 +15,7 @@
  * marked in socket-local storage so the backstop does not report each of its
  * packets again.
  */
-#include "hush.bpf.h"
+#include "bpf/hush.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../agent/fsutil.h"
+#include "agent/fsutil.h"
 
 /* Exit codes shared by every command. */
 #define EXIT_OK	   0

@@ -20,9 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/log.h"
-#include "cli.h"
-#include "log_cli.h"
+#include "agent/log.h"
+#include "cli/cli.h"
+#include "cli/log_cli.h"
 
 #define FOLLOW_POLL_MS 200
 

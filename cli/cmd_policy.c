@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/control.h"
-#include "../agent/engine.h"
-#include "../agent/log.h"
-#include "../rules/loaded.h"
-#include "cli.h"
+#include "agent/control.h"
+#include "agent/engine.h"
+#include "agent/log.h"
+#include "rules/loaded.h"
+#include "cli/cli.h"
 
 static int policy_usage(void)
 {

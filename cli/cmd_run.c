@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/event.h"
-#include "../agent/log.h"
-#include "../agent/runner.h"
-#include "cli.h"
+#include "agent/event.h"
+#include "agent/log.h"
+#include "agent/runner.h"
+#include "cli/cli.h"
 
 #define EXIT_RUN_SETUP 125
 

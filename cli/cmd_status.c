@@ -15,16 +15,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/cgroup.h"
-#include "../agent/control.h"
-#include "../agent/db.h"
-#include "../agent/engine.h"
-#include "../agent/event.h"
-#include "../agent/json.h"
-#include "../agent/log.h"
-#include "../agent/probe.h"
-#include "../rules/policy.h"
-#include "cli.h"
+#include "agent/cgroup.h"
+#include "agent/control.h"
+#include "agent/db.h"
+#include "agent/engine.h"
+#include "agent/event.h"
+#include "agent/json.h"
+#include "agent/log.h"
+#include "agent/probe.h"
+#include "rules/policy.h"
+#include "cli/cli.h"
 #include "version.h"
 
 struct status {

@@ -32,14 +32,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../agent/db.h"
-#include "../agent/event.h"
-#include "../agent/log.h"
-#include "../agent/runner.h"
-#include "../agent/sinkhole.h"
-#include "cli.h"
+#include "agent/db.h"
+#include "agent/event.h"
+#include "agent/log.h"
+#include "agent/runner.h"
+#include "agent/sinkhole_net.h"
+#include "cli/cli.h"
 
-#include "test_int.h"
+#include "cli/test_int.h"
 
 #define DEFAULT_TIMEOUT "60s"
 #define READY_EVERY_NS	100000000ull

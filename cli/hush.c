@@ -11,9 +11,9 @@
 
 #include "version.h"
 
-#include "../agent/engine.h"
-#include "../agent/log.h"
-#include "cli.h"
+#include "agent/engine.h"
+#include "agent/log.h"
+#include "cli/cli.h"
 
 static const struct cmd {
 	const char *name;

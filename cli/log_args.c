@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/log.h"
-#include "log_cli.h"
+#include "agent/log.h"
+#include "cli/log_cli.h"
 
 #define VB_ROWS (VB_QUERY | VB_TOP)
 #define VB_ALL	(VB_QUERY | VB_TOP | VB_VERIFY | VB_PRUNE)

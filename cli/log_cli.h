@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../agent/db.h"
-#include "../agent/logquery.h"
-#include "../agent/util.h"
+#include "agent/db.h"
+#include "agent/logquery.h"
+#include "agent/util.h"
 
 #define LOG_DEFAULT_LIMIT 100
 #define TOP_DEFAULT_LIMIT 20

@@ -23,9 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/json.h"
-#include "../agent/log.h"
-#include "log_cli.h"
+#include "agent/json.h"
+#include "agent/log.h"
+#include "cli/log_cli.h"
 
 #define TABLE_PAGE 1000 /* rows that size the table's columns */
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/sinkhole.h"
-#include "../agent/util.h"
-#include "test_int.h"
+#include "agent/sinkhole_net.h"
+#include "agent/util.h"
+#include "cli/test_int.h"
 
 static bool same_attempt(const struct attempt *a, const struct hush_event *e, const char *qname)
 {

@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "../agent/dnsproxy.h"
-#include "../agent/event.h"
-#include "../agent/runner.h"
+#include "agent/dnsproxy.h"
+#include "agent/event.h"
+#include "agent/runner.h"
 
 struct engine;
 struct sinkhole;

@@ -9,11 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../agent/engine.h"
-#include "../agent/json.h"
-#include "../agent/log.h"
-#include "../agent/util.h"
-#include "test_int.h"
+#include "agent/engine.h"
+#include "agent/json.h"
+#include "agent/log.h"
+#include "agent/util.h"
+#include "cli/test_int.h"
 
 static const char *result_name(int code)
 {

@@ -29,8 +29,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../agent/util.h"
-#include "judge_int.h"
+#include "agent/util.h"
+#include "rules/judge_int.h"
 
 _Static_assert(sizeof(struct hush_seg) == 8, "hush_seg layout");
 _Static_assert(sizeof(struct hush_ptab) == 8 + 8 * HUSH_L4_MAX * HUSH_SEG_MAX, "hush_ptab layout");

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "dnsname.h"
+#include "rules/dnsname.h"
 
 #define LABEL_MAX 63 /* bytes of one label (RFC 1035 2.3.4) */
 

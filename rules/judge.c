@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "judge_int.h"
+#include "rules/judge_int.h"
 
 /* ---- helpers ---- */
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "policy.h"
+#include "rules/policy.h"
 
 /* The implicit loopback prefixes: 127.0.0.0/8 and ::1/128. */
 static const uint8_t loop4[16] = {127};

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../agent/util.h"
-#include "parse_int.h"
+#include "agent/util.h"
+#include "rules/parse_int.h"
 
 /* ---- errors ---- */
 

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "dnsname.h"
-#include "policy.h"
+#include "rules/dnsname.h"
+#include "rules/policy.h"
 
 bool policy_scope_within(const char *ancestor, const char *path)
 {

@@ -6,7 +6,7 @@
 
 #include <openssl/evp.h>
 
-#include "loaded.h"
+#include "rules/loaded.h"
 
 static int sha256(const char *text, uint8_t out[POLICY_HASH_LEN])
 {

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "policy.h"
+#include "rules/policy.h"
 
 #define POLICY_HASH_LEN 32 /* SHA-256 */
 

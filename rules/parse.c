@@ -26,9 +26,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../agent/fsutil.h"
-#include "../agent/util.h"
-#include "parse_int.h"
+#include "agent/fsutil.h"
+#include "agent/util.h"
+#include "rules/parse_int.h"
 
 /* ---- statements ---- */
 

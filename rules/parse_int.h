@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "rules/policy.h"
 
 #define MAX_TOKS     8	  /* the longest statement has 5 tokens */
 #define PORTS_MAX    3072 /* bytes of one port list */

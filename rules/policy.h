@@ -42,7 +42,7 @@
 
 #include <linux/types.h>
 
-#include "../bpf/policy.h"
+#include "bpf/policy_maps.h"
 
 enum policy_action {
 	POLICY_ALLOW = HUSH_VERDICT_ALLOW,

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "policy.h"
+#include "rules/policy.h"
 
 void policy_prefix_text(char *buf, int family, const uint8_t *a, unsigned plen, bool always_len)
 {

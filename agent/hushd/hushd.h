@@ -22,9 +22,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../dnsproxy.h"
-#include "../json.h"
-#include "../../rules/loaded.h"
+#include "agent/dnsproxy.h"
+#include "agent/json.h"
+#include "rules/loaded.h"
 
 #define DEFAULT_POLICY "/etc/hush/policy"
 #define DQ_MAX	       32768 /* queries waiting for the drain loop; then counted in a note */

@@ -15,13 +15,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "../enforcer.h"
-#include "../engine.h"
-#include "../event.h"
-#include "../log.h"
-#include "../store.h"
-#include "../util.h"
-#include "hushd.h"
+#include "agent/enforcer.h"
+#include "agent/engine.h"
+#include "agent/event.h"
+#include "agent/log.h"
+#include "agent/store.h"
+#include "agent/util.h"
+#include "agent/hushd/hushd.h"
 
 /* A query the proxy judged (its threads): queued for the drain loop. */
 void hushd_on_query(void *ctx, const struct dnsproxy_query *q)

@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../db.h"
-#include "../dns.h"
-#include "../engine.h"
-#include "../log.h"
-#include "hushd.h"
+#include "agent/db.h"
+#include "agent/dns.h"
+#include "agent/engine.h"
+#include "agent/log.h"
+#include "agent/hushd/hushd.h"
 #include "version.h"
 
 static void usage(FILE *f)

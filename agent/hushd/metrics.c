@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../dnsproxy.h"
-#include "../enforcer.h"
-#include "../engine.h"
-#include "../log.h"
-#include "../store.h"
-#include "hushd.h"
+#include "agent/dnsproxy.h"
+#include "agent/enforcer.h"
+#include "agent/engine.h"
+#include "agent/log.h"
+#include "agent/store.h"
+#include "agent/hushd/hushd.h"
 
 /* The kernel's counters: attempts by hook and verdict, and lost events. */
 static void metrics_attempts(struct hushd *d, FILE *f)

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "../dnsproxy.h"
-#include "../enforcer.h"
-#include "../engine.h"
-#include "../store.h"
-#include "hushd.h"
+#include "agent/dnsproxy.h"
+#include "agent/enforcer.h"
+#include "agent/engine.h"
+#include "agent/store.h"
+#include "agent/hushd/hushd.h"
 
 /* Load the file `name`, or text[0..len) named so; every error and warning
  * is printed as "hushd: policy: file:l:c: msg" (and errors kept in errs,

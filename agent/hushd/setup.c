@@ -15,18 +15,18 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "../cgroup.h"
-#include "../control.h"
-#include "../db.h"
-#include "../enforcer.h"
-#include "../engine.h"
-#include "../event.h"
-#include "../fsutil.h"
-#include "../log.h"
-#include "../probe.h"
-#include "../store.h"
-#include "../util.h"
-#include "hushd.h"
+#include "agent/cgroup.h"
+#include "agent/control.h"
+#include "agent/db.h"
+#include "agent/enforcer.h"
+#include "agent/engine.h"
+#include "agent/event.h"
+#include "agent/fsutil.h"
+#include "agent/log.h"
+#include "agent/probe.h"
+#include "agent/store.h"
+#include "agent/util.h"
+#include "agent/hushd/hushd.h"
 #include "version.h"
 
 /*

@@ -11,13 +11,13 @@
 #include <limits.h>
 #include <unistd.h>
 
-#include "../dns.h"
-#include "../dnsproxy.h"
-#include "../enforcer.h"
-#include "../engine.h"
-#include "../json.h"
-#include "../store.h"
-#include "hushd.h"
+#include "agent/dns.h"
+#include "agent/dnsproxy.h"
+#include "agent/enforcer.h"
+#include "agent/engine.h"
+#include "agent/json.h"
+#include "agent/store.h"
+#include "agent/hushd/hushd.h"
 #include "version.h"
 
 /* The kernel's per-CPU counters, by hook and verdict. */

@@ -64,7 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../agent/util.h"
+#include "agent/util.h"
 
 #define MAX_SOCKETS  64
 #define MAX_WINDOW   16384

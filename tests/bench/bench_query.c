@@ -60,8 +60,8 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
-#include "../../agent/db.h"
-#include "../../agent/util.h"
+#include "agent/db.h"
+#include "agent/util.h"
 
 extern char **environ;
 

@@ -46,9 +46,9 @@
 
 #include <sqlite3.h>
 
-#include "../../agent/engine.h"
-#include "../../agent/util.h"
-#include "../../bpf/events.h"
+#include "agent/engine.h"
+#include "agent/util.h"
+#include "bpf/events.h"
 
 #define MAX_PROCS 64
 

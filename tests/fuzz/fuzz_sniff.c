@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../agent/sniff.h"
+#include "agent/sniff.h"
 
 static void printable(const char *s, size_t cap)
 {

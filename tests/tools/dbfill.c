@@ -34,8 +34,8 @@
 
 #include <sqlite3.h>
 
-#include "../../agent/db.h"
-#include "../../agent/util.h"
+#include "agent/db.h"
+#include "agent/util.h"
 
 #define N_DEST	1000
 #define N_CG	50

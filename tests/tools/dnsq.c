@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../agent/dns.h"
-#include "../../agent/util.h"
+#include "agent/dns.h"
+#include "agent/util.h"
 
 static int parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {

@@ -41,8 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../agent/json.h"
-#include "../../agent/util.h"
+#include "agent/json.h"
+#include "agent/util.h"
 
 #define EXIT_OK	   0
 #define EXIT_ERROR 1

@@ -46,9 +46,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../agent/json.h"
-#include "../../agent/sinkhole.h"
-#include "../../agent/sniff.h"
+#include "agent/json.h"
+#include "agent/sinkhole_net.h"
+#include "agent/sniff.h"
 
 #define MAX_INST 8
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define TC_PREFIX "util: "
-#include "tc.h"
+#include "tests/unit/tc.h"
 
 #include "agent/fsutil.h"
 #include "agent/json.h"

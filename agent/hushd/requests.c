@@ -5,12 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../control.h"
-#include "../db.h"
-#include "../engine.h"
-#include "../json.h"
-#include "../log.h"
-#include "hushd.h"
+#include "agent/control.h"
+#include "agent/db.h"
+#include "agent/engine.h"
+#include "agent/json.h"
+#include "agent/log.h"
+#include "agent/hushd/hushd.h"
 
 /* "apply NAME" with the policy text as body: loaded once, here.  The
  * policy's errors go back to the client (and to our stderr). */

@@ -60,7 +60,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sniff.h" /* SINKHOLE_FIRST_MAX, the parsers */
+#include "agent/sniff.h" /* SINKHOLE_FIRST_MAX, the parsers */
 
 #define SINKHOLE_FIRST_MS 2000	/* time a TCP connection is given to speak */
 #define SINKHOLE_MAX_RECS 16384 /* records kept; more are counted as lost */
