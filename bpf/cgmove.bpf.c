@@ -11,9 +11,10 @@
  *                               processes seen inside.  A move into the
  *                               subtree tracks; a tracked process's move
  *                               out of it is reported.
- *   tp_btf/sched_process_fork   a child of a process inside is tracked; one
- *                               born outside (clone3 CLONE_INTO_CGROUP) is
- *                               reported as a move.
+ *   tp_btf/sched_process_fork   a process born inside is tracked (a child
+ *                               of one inside, or one cloned into it); a
+ *                               child born outside to a parent inside
+ *                               (clone3 CLONE_INTO_CGROUP) is a move.
  *   tp_btf/sched_process_exit   the exit of a process forgets it (pids are
  *                               reused).
  * User space seeds hush_cgtrack with the processes already inside once the
@@ -245,22 +246,23 @@ int BPF_PROG(hush_cgattach, struct cgroup *dst, const char *path, struct task_st
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(hush_cgfork, struct task_struct *parent, struct task_struct *child)
 {
-	struct cgroup *pcg = BPF_CORE_READ(parent, cgroups, dfl_cgrp);
-	struct cgroup *ccg;
+	struct cgroup *pcg, *ccg;
 	__u32 tgid;
 
-	/* 1. Only children of processes inside matter (a thread: its
-	 *    process is tracked already). */
-	if (!hush_cg_inside(pcg))
-		return 0;
+	/* 1. A new process (a thread's process is tracked already). */
 	tgid = BPF_CORE_READ(child, tgid);
 	if (BPF_CORE_READ(child, pid) != tgid)
 		return 0;
-	/* 2. Born inside: track; born outside (CLONE_INTO_CGROUP): a move. */
+	/* 2. Born inside (a child of a process inside, or one put there by
+	 *    clone3 CLONE_INTO_CGROUP, as hush run does): track. */
 	ccg = BPF_CORE_READ(child, cgroups, dfl_cgrp);
-	if (hush_cg_inside(ccg))
+	if (hush_cg_inside(ccg)) {
 		hush_track(tgid, hush_cg_idof(ccg));
-	else
+		return 0;
+	}
+	/* 3. Born outside to a parent inside (CLONE_INTO_CGROUP): a move. */
+	pcg = BPF_CORE_READ(parent, cgroups, dfl_cgrp);
+	if (hush_cg_inside(pcg))
 		hush_report(child, hush_cg_idof(ccg), hush_cg_idof(pcg));
 	return 0;
 }
