@@ -122,7 +122,8 @@ void engine_cgmove_open(struct engine *e)
 	 * the fork program, one already there by the seed. */
 	ret = cgmove_bpf__attach(e->cm);
 	if (ret)
-		return cgmove_off(e, "cannot attach to cgroup_attach_task/sched_process_fork", -ret);
+		return cgmove_off(e, "cannot attach to cgroup_attach_task/sched_process_fork",
+				  -ret);
 	seed_dir(bpf_map__fd(e->cm->maps.hush_cgtrack), e->cgroup, 0);
 }
 

@@ -60,8 +60,8 @@ struct opts {
 	const char *via;     /* srcroute / rthdr6: first hop */
 	const char *ready_file;
 	const char *dev; /* connect, sendto: SO_BINDTODEVICE first */
-	bool echo;  /* listeners: send data back */
-	long ports; /* storm: spread over PORT .. PORT+ports-1 */
+	bool echo;	 /* listeners: send data back */
+	long ports;	 /* storm: spread over PORT .. PORT+ports-1 */
 };
 
 /* One attempt's outcome, printed by report(). */
