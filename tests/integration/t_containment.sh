@@ -29,15 +29,19 @@ H_PROBE_CG=$cg
 # forb counts, at its device's ingress (before any martian check), what
 # arrives for loopback and for port 53.
 forb_mac=$(ip -n "$H_NS_FORB" -j link show v-host | jq -r '.[0].address')
+# ::1 needs a route out of v-forb (a default route, inside the test network).
 if ! { ip -n "$H_NS_HOST" neigh replace 127.0.0.1 lladdr "$forb_mac" dev v-forb nud permanent &&
+	ip -n "$H_NS_HOST" -6 route add default via "$H_FORB6" dev v-forb &&
 	h_ns "$H_NS_FORB" nft -f - <<EOF
 table netdev hush_containment {
 	chain in {
 		type filter hook ingress device "v-host" priority 0;
 		ip daddr 127.0.0.0/8 counter name lo4
+		ip6 daddr ::1 counter name lo6
 		udp dport 53 counter name dns
 	}
 	counter lo4 { }
+	counter lo6 { }
 	counter dns { }
 }
 EOF
@@ -46,7 +50,7 @@ EOF
 	h_done
 fi
 
-# forb_count lo4|dns: packets forb received of that kind so far.
+# forb_count lo4|lo6|dns: packets forb received of that kind so far.
 forb_count() {
 	h_ns "$H_NS_FORB" nft -j list counter netdev hush_containment "$1" |
 		jq -r '.nftables[] | select(.counter) | .counter.packets'
@@ -75,6 +79,16 @@ else
 	h_fail "control: it reaches forb on the wire" "forb's counter stayed at $before"
 fi
 
+before=$(forb_count lo6)
+h_expect_probe "control: udp to ::1 bound to v-forb sent" ok - -- \
+	sendto ::1 9 --dev v-forb --payload ctl6
+sleep 0.2
+if [ "$(forb_count lo6)" -gt "$before" ]; then
+	h_pass "control: ::1 reaches forb on the wire"
+else
+	h_fail "control: ::1 reaches forb on the wire" "forb's counter stayed at $before"
+fi
+
 policy=$(h_policy containment.policy <<EOF
 mode enforce
 allow 198.18.1.0/24
@@ -94,6 +108,11 @@ before=$(forb_count lo4)
 h_attempt "hushd: tcp 127.0.0.1 bound to v-forb" error "EPERM|ETIMEDOUT" deny egress 127.0.0.1 9 \
 	tcp --where "$lodev" -- connect 127.0.0.1 9 --dev v-forb --timeout-ms 500
 nothing_left "hushd: tcp 127.0.0.1 bound to v-forb" lo4 "$before"
+
+before=$(forb_count lo6)
+h_attempt "hushd: udp ::1 bound to v-forb" error EPERM deny egress ::1 9 udp \
+	--where "$lodev" -- sendto ::1 9 --dev v-forb --payload bound6
+nothing_left "hushd: udp ::1 bound to v-forb" lo6 "$before"
 
 # DNS: the sendmsg hook redirects the query to the proxy on 127.0.0.1, which
 # the socket bound to v-forb would send out of v-forb.
@@ -134,6 +153,13 @@ h_assert_json "$H_RUN_OUT" '.result == "error" and .errno == "EPERM"' \
 h_expect_event "hush run: udp 127.0.0.1 bound to v-forb: event" "$events" \
 	"$(h_event_filter deny egress 127.0.0.1 9 udp) and $lodev"
 nothing_left "hush run: udp 127.0.0.1 bound to v-forb" lo4 "$before"
+
+before=$(forb_count lo6)
+h_hush_run_capture run-udp6 "$runcg" --policy "$policy" --events "$events" -- \
+	"$NETPROBE" sendto ::1 9 --dev v-forb --payload run6
+h_assert_json "$H_RUN_OUT" '.result == "error" and .errno == "EPERM"' \
+	"hush run: udp ::1 bound to v-forb fails"
+nothing_left "hush run: udp ::1 bound to v-forb" lo6 "$before"
 
 before=$(forb_count lo4)
 h_hush_run_capture run-tcp "$runcg" --policy "$policy" --events "$events" -- \
