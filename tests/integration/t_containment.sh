@@ -12,6 +12,7 @@
 #   - A process that moves out of the enforced cgroup is an event (hook
 #     cgroup_move) under hushd, and makes `hush test` noisy.
 set -u
+# shellcheck disable=SC2016 # (the sh -c scripts expand $$ and $1 in the child)
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 
