@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# shellcheck disable=SC2016 # (the sh -c scripts expand $$ and $1 in the child)
 #
 # Containment: nothing under a policy leaves it.
 #   - Loopback only on the loopback device: a socket bound to host's v-forb
@@ -12,7 +13,6 @@
 #   - A process that moves out of the enforced cgroup is an event (hook
 #     cgroup_move) under hushd, and makes `hush test` noisy.
 set -u
-# shellcheck disable=SC2016 # (the sh -c scripts expand $$ and $1 in the child)
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 
