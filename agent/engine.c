@@ -87,8 +87,8 @@ const char *engine_link_name(enum engine_link l)
 
 const char *engine_hook_name(unsigned hook)
 {
-	static const char *const n[HUSH_HOOK_MAX] = {"connect4", "connect6", "sendmsg4",
-						     "sendmsg6", "egress",   "sock_create"};
+	static const char *const n[HUSH_HOOK_MAX] = {
+	    "connect4", "connect6", "sendmsg4", "sendmsg6", "egress", "sock_create", "cgroup_move"};
 	if (hook == HUSH_HOOK_DNS)
 		return "dns";
 	return hook < HUSH_HOOK_MAX ? n[hook] : "unknown";
@@ -644,6 +644,7 @@ int engine_open(const struct engine_opts *o, const struct policy_compiled *pc,
 	if (ret)
 		goto fail;
 	engine_exec_attach(e);
+	engine_cgmove_open(e);
 	if (e->pin_dir) {
 		ret = pin_maps(e);
 		if (ret)
@@ -671,6 +672,7 @@ void engine_close(struct engine *e)
 		bpf_link__destroy(e->links[l]); /* pinned links stay attached */
 	bpf_link__destroy(e->exec_link);
 	exec_bpf__destroy(e->ex);
+	engine_cgmove_close(e);
 	if (e->cfg)
 		munmap(e->cfg, sysconf(_SC_PAGESIZE));
 	skb_egress_bpf__destroy(e->eg);

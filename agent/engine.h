@@ -20,6 +20,7 @@
 
 #include <linux/types.h>
 
+#include "bpf/cgmove.h"
 #include "bpf/dns_redirect.h"
 #include "bpf/events.h"
 #include "bpf/exec.h"
@@ -84,6 +85,9 @@ uint64_t engine_cgroup_id(const struct engine *e);
 uint64_t engine_policy_seq(const struct engine *e);
 /* Exec tracking: NULL if on, else why it is off (it is optional). */
 const char *engine_exec_unavailable(const struct engine *e);
+/* Reporting moves out of the cgroup (hook cgroup_move): NULL if on, else why
+ * it is off (it is optional). */
+const char *engine_cgmove_unavailable(const struct engine *e);
 /* The exec that made process tgid's event at ts_ns (boot clock): 0, or
  * -ENOENT (not seen), -ESTALE (the process has exec'd since). */
 int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hush_proc *out);

@@ -5,6 +5,7 @@
  *   engine.c        open/close: load the objects, attach or adopt, pin
  *   engine_apply.c  policy apply: generations, the installs in threads
  *   engine_exec.c   exec tracking (optional, attribution only)
+ *   engine_cgmove.c moves out of the enforced cgroup (optional, reported)
  *   engine_events.c the event ring and the counters
  *   engine_dns.c    the DNS redirect's half in the kernel
  *   engine_pins.c   pinned state for the CLI (status, policy, disable)
@@ -25,13 +26,16 @@
 #include "sock_addr.skel.h"
 #include "skb_egress.skel.h"
 #include "exec.skel.h"
+#include "cgmove.skel.h"
 
 struct engine {
 	struct sock_addr_bpf *sa;
 	struct skb_egress_bpf *eg;
 	struct exec_bpf *ex; /* exec tracking; NULL if unavailable */
 	struct bpf_link *exec_link;
-	char exec_why[160]; /* why exec tracking is off */
+	char exec_why[160];    /* why exec tracking is off */
+	struct cgmove_bpf *cm; /* moves out of the cgroup; NULL if unavailable */
+	char cgmove_why[160];  /* why that is off */
 	struct bpf_link *links[ENGINE_LINK_MAX];
 	struct hush_cfg *cfg; /* mmap of hush_cfg[0] */
 	struct ring_buffer *rb;
@@ -122,6 +126,13 @@ bool engine_exec_load_begin(struct engine *e, pthread_t *thr);
 void engine_exec_load_end(struct engine *e, pthread_t *thr, bool threaded);
 /* Attach once enforcement is in place (and pin); on failure tracking is off. */
 void engine_exec_attach(struct engine *e);
+
+/* ---- engine_cgmove.c ---- */
+
+/* Load, attach and seed once enforcement is in place; on failure it is off
+ * (said on stderr, and by engine_cgmove_unavailable()). */
+void engine_cgmove_open(struct engine *e);
+void engine_cgmove_close(struct engine *e);
 
 /* ---- engine_events.c ---- */
 

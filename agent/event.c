@@ -62,6 +62,10 @@ const char *event_rule_text(const struct policy_compiled *pc, uint32_t id)
 		return "hushd's DNS proxy to the policy resolver";
 	if (id == HUSH_RULE_SOCK)
 		return "no rule allows this protocol beyond loopback";
+	if (id == HUSH_RULE_LOOPDEV)
+		return "loopback address off the loopback device";
+	if (id == HUSH_RULE_CGMOVE)
+		return "left the enforced cgroup";
 	if (!pc)
 		return NULL;
 	ri = policy_compiled_rule(pc, id);
@@ -314,7 +318,16 @@ static void put_clean(FILE *f, const char *s, size_t max)
 static void print_what(FILE *f, const struct hush_event *e, const struct ev_dns *dns)
 {
 	char addr[INET6_ADDRSTRLEN], pb[8];
+	const char *cg;
 
+	if (e->hook == HUSH_HOOK_CGMOVE) {
+		cg = event_cgroup_name(e->cgroup_id);
+		if (cg)
+			fprintf(f, "move to cgroup %s", cg);
+		else
+			fprintf(f, "move to cgroup id %llu", (unsigned long long)e->cgroup_id);
+		return;
+	}
 	if (e->hook != HUSH_HOOK_DNS) {
 		fprintf(f, "%s %s%s%s:%u", event_proto_name(e->proto, pb, sizeof(pb)),
 			e->family == 10 ? "[" : "", event_addr(e, addr, sizeof(addr)),
@@ -358,6 +371,8 @@ static int print_text(FILE *f, const struct hush_event *e, const struct ev_dns *
 	for (char *c = comm; *c; c++)
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
 			*c = '?';
+	if (e->hook == HUSH_HOOK_CGMOVE) /* after the fact: nothing to deny */
+		what = "reported";
 	fprintf(f, "%s ", what);
 	print_what(f, e, dns);
 	if (e->flags & HUSH_EVF_NOPROC)

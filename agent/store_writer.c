@@ -129,7 +129,8 @@ static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char 
 		r->proto = proto_name(e->proto);
 		event_addr(e, addrs[i], 48);
 		r->daddr = addrs[i];
-		r->has_dest = e->hook != HUSH_HOOK_SOCK; /* a socket made: no destination */
+		/* a socket made, a process moved: no destination */
+		r->has_dest = e->hook != HUSH_HOOK_SOCK && e->hook != HUSH_HOOK_CGMOVE;
 		memset(r->dkey, 0, 16);
 		if (e->family == 2) {
 			r->dkey[10] = r->dkey[11] = 0xff;

@@ -13,10 +13,13 @@
 #define HUSH_HOOK_SENDMSG6 3
 #define HUSH_HOOK_EGRESS   4 /* cgroup_skb/egress backstop */
 #define HUSH_HOOK_SOCK	   5 /* cgroup/sock_create: a socket with no allowed use */
-#define HUSH_HOOK_MAX	   6
+/* cgroup_attach_task / sched_process_fork (cgmove.bpf.c): a process of the
+ * enforced cgroup moved (or was forked) into a cgroup outside it. */
+#define HUSH_HOOK_CGMOVE 6
+#define HUSH_HOOK_MAX	 7
 /* User space only: a query judged by hushd's DNS proxy (no kernel counter,
  * no sequence number; never in the ring buffer). */
-#define HUSH_HOOK_DNS 6
+#define HUSH_HOOK_DNS 7
 
 /* Event verdicts (event.verdict, counter columns). */
 #define HUSH_EV_ALLOW 0
@@ -48,7 +51,7 @@
 struct hush_event {
 	__u64 ts_ns;	 /* bpf_ktime_get_boot_ns() */
 	__u64 cookie;	 /* socket cookie (0 if none) */
-	__u64 cgroup_id; /* cgroup of the socket */
+	__u64 cgroup_id; /* cgroup of the socket (cgroup_move: the destination) */
 	__u64 seq;	 /* hush_evseq[hook, verdict] on this CPU, after counting this event */
 	__u32 pid;	 /* thread id */
 	__u32 tgid;	 /* process id */

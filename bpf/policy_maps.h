@@ -51,6 +51,8 @@
 #define HUSH_RULE_NOPROXY  0xfffffffd /* DNS: no proxy could take the query */
 #define HUSH_RULE_RESOLVER 0xfffffffc /* hushd's proxy forwarding to the resolver */
 #define HUSH_RULE_SOCK	   0xfffffffb /* a raw/ping/other socket: no allowed use but loopback */
+#define HUSH_RULE_LOOPDEV  0xfffffffa /* a loopback destination off the loopback device */
+#define HUSH_RULE_CGMOVE   0xfffffff9 /* a process left the enforced cgroup */
 
 /* Maximum cgroup depth searched for a scope. */
 #define HUSH_MAX_CGROUP_DEPTH 32

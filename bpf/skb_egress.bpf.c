@@ -19,6 +19,13 @@
  * destination the judge already ruled on for this cgroup is decided by one
  * lookup in the destination cache that the socket hooks fill too.
  *
+ * Loopback only on the loopback device: the implicit "allow loopback" is
+ * for packets that stay on this host.  A socket bound to another device
+ * (SO_BINDTODEVICE, IP_UNICAST_IF) can send to 127.0.0.0/8 or ::1 out of
+ * that device, past the socket hooks that allowed loopback; such a packet is
+ * judged like any other destination (the implicit rule does not count), is
+ * never decided by the cache and is not a DNS redirect to the proxy.
+ *
  * Replies are not egress: the SYN-ACK of a listener passes, and a TCP packet
  * that would be denied passes if a listener holds its local port, i.e. it
  * belongs to a connection someone else opened (found in the kernel with
@@ -36,6 +43,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define HUSH_IPOPT_NOOP 1
 #define HUSH_IPOPT_LSRR 131
 #define HUSH_IPOPT_SSRR 137
+
+/* The loopback device's ifindex in every network namespace (the kernel's
+ * LOOPBACK_IFINDEX, include/net/net_namespace.h). */
+#define HUSH_LOOPBACK_IFINDEX 1
 
 #define HUSH_NEXTHDR_HOP     0
 #define HUSH_NEXTHDR_ROUTING 43
@@ -530,6 +541,18 @@ __noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt *p,
 	return 1;
 }
 
+/* A loopback destination (127.0.0.0/8, ::1) leaving on another device. */
+static __always_inline int hush_loopback_offdev(struct __sk_buff *skb, const struct hush_dest *d)
+{
+	__u8 lo6[16] = {[15] = 1};
+
+	if (skb->ifindex == HUSH_LOOPBACK_IFINDEX)
+		return 0;
+	if (d->family == HUSH_AF_INET)
+		return d->addr[0] == 127;
+	return hush_addr_eq(d->addr, lo6);
+}
+
 /*
  * Judge a parsed packet (bad: unparsable, so denied), count it and report
  * what was not simply allowed.  Returns 1 to pass, 0 to drop.  Global: the
@@ -544,7 +567,7 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	struct hush_cfg *cfg;
 	__u32 zero = 0, gen;
 	__u64 seq, leaf, cookie;
-	int hit = -1;
+	int hit = -1, offdev;
 	__u8 ev;
 
 	if (!p)
@@ -555,10 +578,11 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	seq = hush_seq(cfg);
 	gen = HUSH_GEN(seq);
 	leaf = bpf_skb_cgroup_id(skb);
+	offdev = !bad && hush_loopback_offdev(skb, &p->d);
 
 	/* A redirected DNS query on its way to the proxy (the port test inline:
-	 * every other packet skips the call). */
-	if (!bad && cfg->dns_port[0] &&
+	 * every other packet skips the call); never off the loopback device. */
+	if (!bad && !offdev && cfg->dns_port[0] &&
 	    (p->d.port == cfg->dns_port[HUSH_DNS_UDP4] ||
 	     p->d.port == cfg->dns_port[HUSH_DNS_TCP4] ||
 	     p->d.port == cfg->dns_port[HUSH_DNS_UDP6] ||
@@ -569,9 +593,11 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	}
 
 	/* 3. Memoized ruling for plain packets, else judge the destination
-	 *    and every routed hop. */
+	 *    and every routed hop.  Loopback off the loopback device: the
+	 *    memo (keyed without the device) holds the loopback ruling, so
+	 *    judge it afresh, without the implicit allow. */
 	cookie = bpf_get_socket_cookie(skb);
-	if (!bad && !p->overflow && p->plain)
+	if (!bad && !p->overflow && p->plain && !offdev)
 		hit = hush_dcache_get((__u32)seq, leaf, &p->d, cookie, &k, &r);
 	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
@@ -580,8 +606,14 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 		r.scope = HUSH_SCOPE_NONE;
 		/* A plain packet has no routed hops: its ruling is the
 		 * destination's, and is memoized. */
-		if (!bad && !p->overflow && hush_judge_skb(skb, p, gen, leaf, &r) == 0 && p->plain)
-			hush_dcache_put(&k, &r);
+		if (!bad && !p->overflow && hush_judge_skb(skb, p, gen, leaf, &r) == 0) {
+			if (offdev && r.rule == HUSH_RULE_LOOPBACK) {
+				r.verdict = HUSH_VERDICT_DENY;
+				r.rule = HUSH_RULE_LOOPDEV;
+			} else if (p->plain && !offdev) {
+				hush_dcache_put(&k, &r);
+			}
+		}
 	}
 	r.seq = (__u32)seq;
 	ev = hush_ev_of(&r);

@@ -44,6 +44,9 @@ static void fmt_dest(const struct attempt *a, char *buf, size_t len)
 	if (a->ev.hook == HUSH_HOOK_SOCK)
 		snprintf(buf, len, "%s socket (IPv%d): the policy allows it nothing but loopback",
 			 proto, a->ev.family == 2 ? 4 : 6);
+	else if (a->ev.hook == HUSH_HOOK_CGMOVE)
+		snprintf(buf, len, "move out of the cgroup to %s",
+			 event_cgroup_name(a->ev.cgroup_id) ?: "a cgroup now gone");
 	else if (a->ev.hook == HUSH_HOOK_DNS)
 		snprintf(buf, len, "dns %s %s (asked %s%s%s)", a->qname[0] ? a->qname : "?",
 			 a->qtype, a->ev.family == 10 ? "[" : "", addr,
@@ -125,6 +128,7 @@ void test_print_human(struct test *t, int code, const char *why)
 			printf("  %s%s: %llu attempt%s, %s\n", dest, intent, (unsigned long long)n,
 			       n == 1 ? "" : "s",
 			       a->ev.hook == HUSH_HOOK_SOCK	? "created (reported)"
+			       : a->ev.hook == HUSH_HOOK_CGMOVE ? "moved (reported)"
 			       : a->ev.verdict == HUSH_EV_AUDIT ? "let through (audit)"
 			       : a->ev.hook == HUSH_HOOK_DNS	? "refused"
 								: "denied");

@@ -14,6 +14,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -140,12 +142,21 @@ static void set_len(struct pkt *p)
 	}
 }
 
+/* Device the packet leaves on (__sk_buff.ifindex); 0: none given, and the
+ * kernel runs it on the loopback device. */
+static int run_ifindex;
+
 static int run(int fd, struct pkt *p, int *retval)
 {
+	struct __sk_buff skb = {.ifindex = (__u32)run_ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = (__u32)p->len,
 		    .repeat = 1);
 	int ret;
 
+	if (run_ifindex) {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
 	set_len(p);
 	ret = bpf_prog_test_run_opts(fd, &o);
 	if (ret)
@@ -410,6 +421,98 @@ static void test_audit_and_loopback_off(void)
 	engine_close(e);
 	policy_compiled_free(pc);
 	policy_free(pol);
+}
+
+/*
+ * Loopback only on the loopback device: a packet to 127.0.0.0/8 or ::1
+ * leaving on another device (a socket bound to it) is judged without the
+ * implicit loopback allow, and a cached "loopback allowed" does not decide
+ * it.  The device is a veth pair in a network namespace of the test's own
+ * (test_run only names it; nothing is sent).
+ */
+static void loopdev_cases(struct engine *e, int dev)
+{
+	struct pkt p;
+
+	run_ifindex = 1;
+	ip4(&p, "127.0.0.1", 6, NULL, 0, 0);
+	l4(&p, 9);
+	expect(e, "loopdev: loopback on lo passes (and is cached)", &p, 1, -1, 0, "", 0);
+	run_ifindex = dev;
+	ip4(&p, "127.0.0.1", 6, NULL, 0, 0);
+	l4(&p, 9);
+	expect(e, "loopdev: 127.0.0.1 leaving on a veth dropped despite the cache", &p, 0,
+	       HUSH_EV_DENY, HUSH_RULE_LOOPDEV, "127.0.0.1", 0);
+	ip4(&p, "127.3.2.1", 17, NULL, 0, 0);
+	l4(&p, 53);
+	expect(e, "loopdev: 127/8 udp 53 leaving on a veth dropped", &p, 0, HUSH_EV_DENY,
+	       HUSH_RULE_LOOPDEV, "127.3.2.1", 0);
+	ip6(&p, "::1", 17);
+	l4(&p, 53);
+	expect(e, "loopdev: ::1 leaving on a veth dropped", &p, 0, HUSH_EV_DENY, HUSH_RULE_LOOPDEV,
+	       "::1", 0);
+	ip4(&p, "127.0.0.1", 6, NULL, 0, 0);
+	l4(&p, 5432);
+	expect(e, "loopdev: an explicit rule for the address still decides", &p, 1, -1, 0, "", 0);
+	ip4(&p, "198.18.1.2", 6, NULL, 0, 0);
+	l4(&p, 443);
+	expect(e, "loopdev: an allowed address on the veth passes", &p, 1, -1, 0, "", 0);
+	run_ifindex = 1;
+	ip6(&p, "::1", 17);
+	l4(&p, 53);
+	expect(e, "loopdev: ::1 on lo still passes", &p, 1, -1, 0, "", 0);
+	run_ifindex = 0;
+}
+
+static void test_loopback_device(void)
+{
+	const char *text = "allow 198.18.1.0/24\nallow 127.0.0.1 tcp 5432\n";
+	struct policy_compiled *pc;
+	struct policy *pol;
+	struct engine *e;
+	int netns, dev;
+	struct pkt p;
+
+	netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (netns < 0 || unshare(CLONE_NEWNET) < 0) {
+		CHECK(0, "loopdev: private network namespace", "%s", strerror(errno));
+		if (netns >= 0)
+			close(netns);
+		return;
+	}
+	if (system("ip link add hush-bt0 type veth peer name hush-bt1") != 0 ||
+	    (dev = (int)if_nametoindex("hush-bt0")) <= 1) {
+		CHECK(0, "loopdev: veth in the private namespace", "ip link add failed");
+		goto out;
+	}
+	e = load(text, &pol, &pc, false);
+	if (!e) {
+		CHECK(0, "loopdev: load policy", "engine_open failed");
+		goto out;
+	}
+	loopdev_cases(e, dev);
+	engine_close(e);
+	policy_compiled_free(pc);
+	policy_free(pol);
+
+	e = load("mode audit\nallow 198.18.1.0/24\n", &pol, &pc, false);
+	if (!e) {
+		CHECK(0, "loopdev: load audit policy", "engine_open failed");
+		goto out;
+	}
+	run_ifindex = dev;
+	ip4(&p, "127.0.0.1", 17, NULL, 0, 0);
+	l4(&p, 53);
+	expect(e, "loopdev: audit mode passes and reports it", &p, 1, HUSH_EV_AUDIT,
+	       HUSH_RULE_LOOPDEV, "127.0.0.1", 0);
+	run_ifindex = 0;
+	engine_close(e);
+	policy_compiled_free(pc);
+	policy_free(pol);
+out:
+	if (setns(netns, CLONE_NEWNET) < 0)
+		CHECK(0, "loopdev: back to the original network namespace", "%s", strerror(errno));
+	close(netns); /* the private namespace goes with its veth pair */
 }
 
 static void test_scopes(void)
@@ -682,6 +785,7 @@ int main(void)
 	test_basic();
 	test_audit_and_loopback_off();
 	test_scopes();
+	test_loopback_device();
 	test_differential();
 	test_atomic_reload();
 	cleanup();

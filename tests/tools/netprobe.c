@@ -59,8 +59,9 @@ struct opts {
 	const char *payload; /* datagram payload */
 	const char *via;     /* srcroute / rthdr6: first hop */
 	const char *ready_file;
-	bool echo;  /* listeners: send data back */
-	long ports; /* storm: spread over PORT .. PORT+ports-1 */
+	const char *dev; /* connect, sendto: SO_BINDTODEVICE first */
+	bool echo;	 /* listeners: send data back */
+	long ports;	 /* storm: spread over PORT .. PORT+ports-1 */
 };
 
 /* One attempt's outcome, printed by report(). */
@@ -83,9 +84,9 @@ static const char *prog = "netprobe";
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: %s connect ADDR PORT [--timeout-ms N] [--send STR]\n"
+		"usage: %s connect ADDR PORT [--timeout-ms N] [--send STR] [--dev IFNAME]\n"
 		"       %s connect6 ADDR PORT [--timeout-ms N] [--send STR]\n"
-		"       %s sendto ADDR PORT [--count N] [--payload S]\n"
+		"       %s sendto ADDR PORT [--count N] [--payload S] [--dev IFNAME]\n"
 		"       %s sendto6-v4 ADDR4 PORT [--payload S]\n"
 		"       %s udpconnect ADDR PORT [--payload S]\n"
 		"       %s ping|pingdgram ADDR [--timeout-ms N]\n"
@@ -268,6 +269,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->payload = argv[++i];
 		} else if (!strcmp(a, "--via")) {
 			o->via = argv[++i];
+		} else if (!strcmp(a, "--dev")) {
+			o->dev = argv[++i];
 		} else if (!strcmp(a, "--ready-file")) {
 			o->ready_file = argv[++i];
 		} else {
@@ -287,6 +290,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static void set_v6only(int fd, int on)
 {
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+}
+
+/* --dev: bind the socket to a device (SO_BINDTODEVICE); -1 with r filled. */
+static int bind_dev(int fd, const struct opts *o, struct result *r)
+{
+	if (!o->dev || setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->dev, strlen(o->dev)) == 0)
+		return 0;
+	r->err = errno;
+	r->stage = "setsockopt";
+	return -1;
 }
 
 /* Wait for `events` on fd until deadline (monotonic µs); -ETIMEDOUT on expiry. */
@@ -333,6 +346,10 @@ static int do_connect(const char *op, int want_family, const char *addr, int por
 		set_v6only(fd, 0);
 	/* RST on close: loops of probes must not exhaust ports in TIME_WAIT. */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (bind_dev(fd, o, &r)) {
+		close(fd);
+		return report(&r);
+	}
 
 	t0 = mono_us();
 	deadline = t0 + (long long)o->timeout_ms * 1000;
@@ -416,6 +433,10 @@ static int do_sendto(const char *addr, int port, const struct opts *o)
 	}
 	if (ss.ss_family == AF_INET6)
 		set_v6only(fd, 0);
+	if (bind_dev(fd, o, &r)) {
+		close(fd);
+		return report(&r);
+	}
 	t0 = mono_us();
 	for (long i = 0; i < o->count; i++) {
 		if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
