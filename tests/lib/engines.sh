@@ -53,6 +53,7 @@ E_PODMAN_BIN=/usr/bin/podman
 E_CONMON_BIN=/usr/bin/conmon
 E_COMPOSE_BIN=/usr/bin/docker-compose
 E_BUSYBOX_BIN=/bin/busybox
+E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 E_INIT_ID=
 E_DIR=
@@ -418,47 +419,19 @@ e_image_busybox() {
 	e_import "$tar" "$name" "$@"
 }
 
-# The machine's apt sources and Acquire settings (as tests/lib/freshroot.sh).
-e_apt_sources() {
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-		/etc/apt/sources.list.d/*.sources; do
-		[ -s "$f" ] && grep -qE '^[[:space:]]*(deb|URIs:)' "$f" && echo "$f"
-	done
-	return 0
-}
-
-e_apt_opts() {
-	local f
-	for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
-		[ -f "$f" ] && grep -q '^[[:space:]]*Acquire' "$f" && echo "--aptopt=$f"
-	done
-	return 0
-}
-
 # e_debian_tar: the cached Debian 12 rootfs tarball (mmdebstrap minbase with
 # $E_DEBIAN_PKGS from this machine's apt sources), built when missing; one
 # builder at a time (flock).  Prints its path.
 e_debian_tar() {
-	local tar=$E_IMAGE_CACHE/debian-bookworm-minbase-${E_DEBIAN_PKGS//,/-}.tar srcs opts
+	local tar=$E_IMAGE_CACHE/debian-bookworm-minbase-${E_DEBIAN_PKGS//,/-}.tar
 	mkdir -p "$E_IMAGE_CACHE" || return 1
 	(
 		flock 9
 		[ -s "$tar" ] && exit 0
-		command -v mmdebstrap >/dev/null || {
-			echo "mmdebstrap is missing (make deps-test)" >&2
-			exit 1
-		}
-		mapfile -t srcs < <(e_apt_sources)
-		mapfile -t opts < <(e_apt_opts)
-		[ ${#srcs[@]} -gt 0 ] || {
-			echo "no apt sources in /etc/apt" >&2
-			exit 1
-		}
-		rm -f "$tar.tmp"
-		mmdebstrap --quiet --variant=minbase --include="$E_DEBIAN_PKGS" --format=tar \
-			"${opts[@]}" bookworm "$tar.tmp" "${srcs[@]}" >&2 &&
-			mv "$tar.tmp" "$tar"
+		rm -f "$tar.tmp.tar"
+		# shellcheck disable=SC2086 # E_DEBIAN_PKGS: a list, split on commas
+		"$E_LIB_DIR/freshroot.sh" tar "$tar.tmp.tar" ${E_DEBIAN_PKGS//,/ } >&2 &&
+			mv "$tar.tmp.tar" "$tar"
 	) 9>"$E_IMAGE_CACHE/.lock" || return 1
 	echo "$tar"
 }

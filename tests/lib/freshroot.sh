@@ -7,6 +7,7 @@
 #   freshroot.sh make DIR [PKG...]   mmdebstrap a minbase root into DIR (which must
 #                                    not exist) with PKGs, from this machine's own
 #                                    apt sources and Acquire settings
+#   freshroot.sh tar FILE [PKG...]   the same root as a tarball (an image to import)
 #   freshroot.sh run DIR CMD...      run CMD as root in DIR: DIR pivoted to the root
 #                                    of a private mount namespace, with /proc, /sys (cgroup2 and
 #                                    bpffs included), /dev and a tmpfs /run, DIR
@@ -43,10 +44,11 @@ apt_opts() {
 	return 0
 }
 
-fr_make() {
-	local dir=$1 include
+# mmdebstrap TARGET [PKG...]: a minbase bookworm into TARGET (a directory, or
+# a file ending in .tar) from this machine's apt sources and settings.
+debootstrap_minbase() {
+	local target=$1 include
 	shift
-	[ ! -e "$dir" ] || die "$dir exists: give a new directory"
 	command -v mmdebstrap >/dev/null || die "mmdebstrap is missing: apt-get install mmdebstrap"
 	mapfile -t srcs < <(apt_sources)
 	[ ${#srcs[@]} -gt 0 ] || die "no apt sources found in /etc/apt"
@@ -56,9 +58,23 @@ fr_make() {
 		echo "$*"
 	)
 	mmdebstrap --quiet --variant=minbase ${include:+--include="$include"} "${opts[@]}" \
-		bookworm "$dir" "${srcs[@]}" ||
-		die "mmdebstrap into $dir failed (see above)"
+		bookworm "$target" "${srcs[@]}" ||
+		die "mmdebstrap into $target failed (see above)"
+}
+
+fr_make() {
+	local dir=$1
+	shift
+	[ ! -e "$dir" ] || die "$dir exists: give a new directory"
+	debootstrap_minbase "$dir" "$@"
 	touch "$dir/.hush-freshroot"
+}
+
+fr_tar() {
+	local file=$1
+	shift
+	case $file in *.tar) ;; *) die "$file: the tarball's name must end in .tar" ;; esac
+	debootstrap_minbase "$file" "$@"
 }
 
 fr_run() {
@@ -101,13 +117,14 @@ fr_remove() {
 	rm -rf --one-file-system "$dir"
 }
 
-[ $# -ge 2 ] || die "usage: freshroot.sh make DIR [PKG...] | run DIR CMD... | remove DIR"
+[ $# -ge 2 ] || die "usage: freshroot.sh make DIR [PKG...] | tar FILE [PKG...] | run DIR CMD... | remove DIR"
 [ "$(id -u)" = 0 ] || die "needs root (mmdebstrap, chroot, mounts)"
 verb=$1
 shift
 case $verb in
 make) fr_make "$@" ;;
+tar) fr_tar "$@" ;;
 run) fr_run "$@" ;;
 remove) fr_remove "$@" ;;
-*) die "unknown verb $verb (make, run, remove)" ;;
+*) die "unknown verb $verb (make, tar, run, remove)" ;;
 esac
