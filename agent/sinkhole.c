@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The sinkhole (see sinkhole.h for what it is and the addresses).
+ * The sinkhole (see sinkhole_net.h for what it is and the addresses).
  *
  * Set-up runs in a short-lived thread of its own: it unshare()s into a new
  * network namespace (S), opens S's fd, sets S's sysctls and creates S's

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The sinkhole's DNS (see sinkhole.h for what it answers): the answer to a
+ * The sinkhole's DNS (see sinkhole_net.h for what it answers): the answer to a
  * query, and the UDP sockets, whose replies are sent from the address the
  * query went to (IP_PKTINFO, and IP_TRANSPARENT since that address is
  * local only through table 100, which the kernel's source check does not

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The sinkhole's set-up (see sinkhole.h for the picture).  It runs in a
+ * The sinkhole's set-up (see sinkhole_net.h for the picture).  It runs in a
  * short-lived thread of its own: it unshare()s into a new network namespace
  * (S), opens S's fd, sets S's sysctls and creates S's sockets and a netlink
  * socket there; then the same for T; everything after that goes through

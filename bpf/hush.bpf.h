@@ -6,7 +6,7 @@
  * (bpf_map__reuse_fd), so there is one policy, one ring buffer, one set of
  * counters.
  *
- * Policy maps are ARRAY_OF_MAPS with HUSH_NGEN slots; see policy.h.
+ * Policy maps are ARRAY_OF_MAPS with HUSH_NGEN slots; see policy_maps.h.
  */
 #ifndef HUSH_BPF_HUSH_BPF_H
 #define HUSH_BPF_HUSH_BPF_H
@@ -161,7 +161,7 @@ struct {
 	__array(values, struct hush_scache_inner);
 } hush_scache SEC(".maps");
 
-/* The judge's memo (see struct hush_dkey in policy.h). */
+/* The judge's memo (see struct hush_dkey in policy_maps.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HUSH_DCACHE_ENTRIES);
@@ -231,7 +231,7 @@ struct {
 	__type(value, __u64);
 } hush_evseq SEC(".maps");
 
-/* ---- the DNS redirect (see dns.h) ---- */
+/* ---- the DNS redirect (see dns_redirect.h) ---- */
 
 /* Client socket cookie -> who asked which resolver (written by the socket
  * hooks; read by egress, recvmsg and getpeername). */

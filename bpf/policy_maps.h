@@ -158,7 +158,7 @@ struct hush_cfg {
 	__u32 log_allowed; /* 1: emit events for allowed attempts too */
 	__u32 pad;
 	__u8 policy_hash[32]; /* SHA-256 of the normalized policy text */
-	/* The DNS proxy (see dns.h); all zero while none runs, and then port-53
+	/* The DNS proxy (see dns_redirect.h); all zero while none runs, and then port-53
 	 * traffic of enforced cgroups is denied. */
 	__u16 dns_port[4];	 /* per HUSH_DNS_* slot, host order; 0: none */
 	__u32 dns_tgid;		 /* the proxy's process: its own port-53 sockets are

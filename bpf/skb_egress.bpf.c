@@ -498,7 +498,7 @@ __noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p)
 }
 
 /*
- * A packet from a redirected DNS client to the proxy (see dns.h): file the
+ * A packet from a redirected DNS client to the proxy (see dns_redirect.h): file the
  * client's record under its local port, which is what the proxy sees, and let
  * the packet pass (the redirect already decided).  Returns 1 if it was one.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * sock_addr family: cgroup/connect4, connect6, sendmsg4, sendmsg6, and the
- * DNS redirect's recvmsg4/6 and getpeername4/6 (see dns.h).
+ * DNS redirect's recvmsg4/6 and getpeername4/6 (see dns_redirect.h).
  *
  * Every TCP connect, connected-UDP connect and unconnected UDP send from a
  * socket in the attached cgroup subtree is judged here, before a packet
@@ -39,7 +39,7 @@ static __always_inline void hush_remember(struct bpf_sock_addr *ctx, const struc
 	st->flags |= HUSH_SKF_JUDGED;
 }
 
-/* ---- the DNS redirect (see dns.h) ---- */
+/* ---- the DNS redirect (see dns_redirect.h) ---- */
 
 #define HUSH_LO4 0x7f000001 /* 127.0.0.1, where the proxy listens (and ::1) */
 
