@@ -273,6 +273,10 @@ int contain_apply(const struct contain *c, cap_t caps)
 	for (size_t i = 0; i < NDROP; i++)
 		if (!kept(c, drop_default[i]) && cap_drop_bound(drop_default[i]) && errno != EINVAL)
 			return -errno;
+	/* Another user: nothing but what is kept, the bounding set too. */
+	for (cap_value_t v = 0; other && v < (cap_value_t)cap_max_bits(); v++)
+		if (!kept(c, v) && cap_drop_bound(v) && errno != EINVAL)
+			return -errno;
 	/* 2. The user, keeping the permitted set across setuid for step 3. */
 	if (c && c->has_user &&
 	    (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups((size_t)c->ngroups, c->groups) ||
