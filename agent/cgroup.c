@@ -246,8 +246,8 @@ static bool writable_by_others(const char *path, char *why, size_t len)
 	if (st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)))
 		return false;
 	pw = getpwuid(st.st_uid);
-	snprintf(why, len, "%s (owner uid %u%s%s, group %u, mode %04o)", path,
-		 (unsigned)st.st_uid, pw ? " " : "", pw ? pw->pw_name : "", (unsigned)st.st_gid,
+	snprintf(why, len, "%s (owner uid %u%s%s, group %u, mode %04o)", path, (unsigned)st.st_uid,
+		 pw ? " " : "", pw ? pw->pw_name : "", (unsigned)st.st_gid,
 		 (unsigned)(st.st_mode & 07777));
 	return true;
 }

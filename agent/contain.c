@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "contain.h"
@@ -214,15 +215,17 @@ int contain_check_stdio(const struct contain *c, struct contain_socket out[3], i
 		s->fd = fd;
 		(*n)++;
 		if (c && c->allow_inherited_socket) {
-			log_warnx("%s: inherited by the command (--allow-inherited-socket); what is "
-				  "sent on it is not judged by the policy",
-				  s->desc);
+			log_warnx(
+			    "%s: inherited by the command (--allow-inherited-socket); what is "
+			    "sent on it is not judged by the policy",
+			    s->desc);
 			continue;
 		}
-		log_warnx("%s: a socket made outside the command's cgroup, so what is sent on it "
-			  "is not judged by the policy; refusing to start (--allow-inherited-socket "
-			  "lets it through and names it in the report)",
-			  s->desc);
+		log_warnx(
+		    "%s: a socket made outside the command's cgroup, so what is sent on it "
+		    "is not judged by the policy; refusing to start (--allow-inherited-socket "
+		    "lets it through and names it in the report)",
+		    s->desc);
 		ret = -EPERM;
 	}
 	return ret;
@@ -277,10 +280,14 @@ int contain_apply(const struct contain *c, cap_t caps)
 	for (cap_value_t v = 0; other && v < (cap_value_t)cap_max_bits(); v++)
 		if (!kept(c, v) && cap_drop_bound(v) && errno != EINVAL)
 			return -errno;
-	/* 2. The user, keeping the permitted set across setuid for step 3. */
+	/* 2. The user, keeping the permitted set across setuid for step 3.
+	 *    System calls, not glibc's setuid() and friends: those signal every
+	 *    thread of the parent (which are not here) and wait for them. */
 	if (c && c->has_user &&
-	    (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups((size_t)c->ngroups, c->groups) ||
-	     setgid(c->gid) || setuid(c->uid)))
+	    (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) ||
+	     syscall(SYS_setgroups, (size_t)c->ngroups, c->groups) ||
+	     syscall(SYS_setresgid, c->gid, c->gid, c->gid) ||
+	     syscall(SYS_setresuid, c->uid, c->uid, c->uid)))
 		return -errno;
 	/* 3. Permitted, effective, inheritable; then ambient: none for root,
 	 *    the kept ones for another user. */

@@ -47,11 +47,12 @@ static int make_cgroup(const char *parent, const char *prefix, char *path, size_
 	ret = cgroup_check_root_only(base, why, sizeof(why));
 	if (ret) {
 		if (ret == -EPERM)
-			log_warnx("refusing to make the command's cgroup under %s: %s may be written "
-				  "by a user other than root, who could move the command out of its "
-				  "enforced cgroup; pass --cgroup-parent with a cgroup only root may "
-				  "write (e.g. mkdir /sys/fs/cgroup/hush)",
-				  base, why);
+			log_warnx(
+			    "refusing to make the command's cgroup under %s: %s may be written "
+			    "by a user other than root, who could move the command out of its "
+			    "enforced cgroup; pass --cgroup-parent with a cgroup only root may "
+			    "write (e.g. mkdir /sys/fs/cgroup/hush)",
+			    base, why);
 		else
 			log_errno(ret, "cannot check who may write %s", base);
 		return ret;
@@ -100,7 +101,7 @@ struct run {
 	struct dnsproxy *px;
 	sigset_t mask, orig; /* signals read from sfd; the mask before */
 	int cgfd, pidfd, sfd, ep, evfd, errpipe[2];
-	char dns_dir[64]; /* --dns-only files, "" when none */
+	char dns_dir[64];	/* --dns-only files, "" when none */
 	char pin_dir[PATH_MAX]; /* the engine's pins (runpins.h), "" when none */
 	char cgmnt[PATH_MAX];	/* the cgroup2 mount point */
 	cap_t caps;		/* the command's, from contain_prepare() */

@@ -60,11 +60,12 @@ static int child_mounts(const struct runner_child *c)
 		return -errno;
 	/* The same superblock on the same mount point is refused (EBUSY): the
 	 * host's mount goes first (MNT_DETACH: only in this namespace). */
-	if (c->cgmnt && (umount2(c->cgmnt, MNT_DETACH) ||
-			 mount("cgroup2", c->cgmnt, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)))
+	if (c->cgmnt &&
+	    (umount2(c->cgmnt, MNT_DETACH) ||
+	     mount("cgroup2", c->cgmnt, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)))
 		return -errno;
-	if (c->hide && mount("tmpfs", c->hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			     "size=4k,mode=0500"))
+	if (c->hide && mount("tmpfs", c->hide, "tmpfs",
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0500"))
 		return -errno;
 	return c->dns_dir ? dns_only(c->dns_dir) : 0;
 }

@@ -19,8 +19,7 @@
 
 int runpins_path(uint64_t cgroup_id, char *buf, size_t len)
 {
-	if (snprintf(buf, len, "%s/%s%" PRIu64, RUNPINS_DIR, RUNPINS_PREFIX, cgroup_id) >=
-	    (int)len)
+	if (snprintf(buf, len, "%s/%s%" PRIu64, RUNPINS_DIR, RUNPINS_PREFIX, cgroup_id) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -63,7 +62,8 @@ static int sweep_one(const char *name)
 	int ret, pop = 0;
 
 	id = strtoull(name + strlen(RUNPINS_PREFIX), &end, 10);
-	if (*end || !id || snprintf(dir, sizeof(dir), "%s/%s", RUNPINS_DIR, name) >= (int)sizeof(dir))
+	if (*end || !id ||
+	    snprintf(dir, sizeof(dir), "%s/%s", RUNPINS_DIR, name) >= (int)sizeof(dir))
 		return 0;
 	/* A live run holds this lock for its lifetime (engine.c). */
 	snprintf(p, sizeof(p), "%s/links", dir);

@@ -109,10 +109,11 @@ static int check_cgroup_parent(const char *cgroup)
 	*slash = 0;
 	ret = cgroup_check_root_only(real, why, sizeof(why));
 	if (ret == -EPERM)
-		log_warnx("refusing to enforce on %s: %s may be written by a user other than root, "
-			  "who could move processes out of it; use a --cgroup whose parents only root "
-			  "may write",
-			  cgroup, why);
+		log_warnx(
+		    "refusing to enforce on %s: %s may be written by a user other than root, "
+		    "who could move processes out of it; use a --cgroup whose parents only root "
+		    "may write",
+		    cgroup, why);
 	else if (ret)
 		log_errno(ret, "cannot check who may write the parents of %s", cgroup);
 	return ret;
