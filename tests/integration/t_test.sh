@@ -206,7 +206,7 @@ h_assert_json "$HT_JSON" '.user == null and .kept_caps == [] and .inherited_sock
 	"containment: JSON says nothing was kept"
 ht keep --user nobody --keep-cap CAP_NET_RAW -- sh -c 'id -u; grep "^CapAmb:" /proc/self/status'
 rc "--user nobody --keep-cap CAP_NET_RAW" 0 keep
-h_assert_json "$HT_JSON" '.user == "nobody:nogroup" and .kept_caps == ["CAP_NET_RAW"]' \
+h_assert_json "$HT_JSON" '(.user | startswith("nobody:")) and .kept_caps == ["CAP_NET_RAW"]' \
 	"--user nobody --keep-cap CAP_NET_RAW: in the JSON report"
 if [ "$(grep -v '^hush test' "$H_TMP/keep.out" | tr -s ' \t' ' ' | tr '\n' '|')" = "65534|CapAmb: 0000000000002000|" ]; then
 	h_pass "--user nobody --keep-cap CAP_NET_RAW: runs as nobody with that one capability"
