@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <mntent.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,4 +230,72 @@ int cgroup_path_by_handle(uint64_t id, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", full);
 	return 0;
+}
+
+/* ---- who may move processes ---- */
+
+/* path (a directory or a cgroup interface file) writable by a non-root
+ * uid: fills why. */
+static bool writable_by_others(const char *path, char *why, size_t len)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return false; /* cgroup.threads: absent before Linux 4.14 */
+	if (st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return false;
+	pw = getpwuid(st.st_uid);
+	snprintf(why, len, "%s (owner uid %u%s%s, group %u, mode %04o)", path, (unsigned)st.st_uid,
+		 pw ? " " : "", pw ? pw->pw_name : "", (unsigned)st.st_gid,
+		 (unsigned)(st.st_mode & 07777));
+	return true;
+}
+
+int cgroup_check_root_only(const char *dir, char *why, size_t len)
+{
+	static const char *const files[] = {"", "/cgroup.procs", "/cgroup.threads"};
+	char mnt[PATH_MAX], root[PATH_MAX], p[PATH_MAX + 32];
+	size_t rl;
+	int ret;
+
+	ret = cgroup_find_mount(mnt, sizeof(mnt));
+	if (ret)
+		return ret;
+	if (!realpath(mnt, root))
+		return -errno;
+	rl = strlen(root);
+	if (strncmp(dir, root, rl) != 0 || (dir[rl] != '/' && dir[rl] != 0))
+		return -EXDEV;
+	/* Each prefix of dir that ends at a '/' or at its end, root first. */
+	for (size_t end = rl;; end++) {
+		if (dir[end] == '/' || dir[end] == 0) {
+			for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+				snprintf(p, sizeof(p), "%.*s%s", (int)end, dir, files[i]);
+				if (writable_by_others(p[0] ? p : "/", why, len))
+					return -EPERM;
+			}
+		}
+		if (!dir[end])
+			break;
+	}
+	return 0;
+}
+
+int cgroup_nsdelegate(void)
+{
+	struct mntent *m;
+	FILE *f;
+	int ret = 0;
+
+	f = setmntent("/proc/mounts", "r");
+	if (!f)
+		return 0;
+	while ((m = getmntent(f)))
+		if (strcmp(m->mnt_type, "cgroup2") == 0) {
+			ret = hasmntopt(m, "nsdelegate") != NULL;
+			break;
+		}
+	endmntent(f);
+	return ret;
 }

@@ -9,8 +9,9 @@
  *           adopts them: it reuses the maps (the policy stays in force) and
  *           swaps its freshly loaded programs into the pinned links with
  *           BPF_LINK_UPDATE, so enforcement never lapses.
- *   private (hush run, hush test, benchmarks): nothing pinned; closing the
- *           engine detaches everything.
+ *   private (benchmarks, tests): nothing pinned; closing the engine
+ *           detaches everything.  hush run and hush test pin theirs in a
+ *           directory of their own (runpins.h) and remove it at the end.
  */
 #ifndef HUSH_AGENT_ENGINE_H
 #define HUSH_AGENT_ENGINE_H

@@ -22,124 +22,17 @@
 #include "agent/enforcer.h"
 #include "agent/log.h"
 #include "agent/runner.h"
+#include "agent/runner_int.h"
+#include "agent/runpins.h"
 #include "agent/util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
 
-/* Sockets of resolver daemons a C library may ask instead of DNS. */
-static const char *const resolver_dirs[] = {"/run/nscd", "/var/run/nscd", "/run/systemd/resolve",
-					    "/var/run/systemd/resolve"};
-
-/*
- * Child: a private mount namespace where lookups go through DNS only
- * (nsswitch.conf and resolv.conf replaced by the files in dir, resolver
- * daemons' socket directories hidden under an empty tmpfs).  0 or -errno.
- */
-static int child_dns_only(const char *dir)
-{
-	char p[PATH_MAX];
-
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
-		return -errno;
-	snprintf(p, sizeof(p), "%s/nsswitch.conf", dir);
-	if (access(p, F_OK) == 0 && mount(p, "/etc/nsswitch.conf", NULL, MS_BIND, NULL))
-		return -errno;
-	snprintf(p, sizeof(p), "%s/resolv.conf", dir);
-	if (access(p, F_OK) == 0 && mount(p, "/etc/resolv.conf", NULL, MS_BIND, NULL))
-		return -errno;
-	for (size_t i = 0; i < sizeof(resolver_dirs) / sizeof(resolver_dirs[0]); i++) {
-		struct stat st;
-
-		if (lstat(resolver_dirs[i], &st) == 0 && S_ISDIR(st.st_mode) &&
-		    mount("tmpfs", resolver_dirs[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "size=4k,mode=0755"))
-			return -errno;
-	}
-	return 0;
-}
-
-/*
- * Parent: the files child_dns_only() mounts, in a fresh directory: the
- * host's nsswitch.conf with its hosts line made "files dns", and resolv.conf
- * when given.  Returns 0 or -errno; *dir is set when made.
- */
-static int dns_only_files(const char *resolv_conf, char *dir, size_t len)
-{
-	FILE *in, *out;
-	char p[PATH_MAX], line[1024];
-	int ret = 0;
-
-	snprintf(dir, len, "/tmp/hush-dns.XXXXXX");
-	if (!mkdtemp(dir)) {
-		dir[0] = 0;
-		return -errno;
-	}
-	snprintf(p, sizeof(p), "%s/nsswitch.conf", dir);
-	out = fopen(p, "w");
-	if (!out)
-		return -errno;
-	in = fopen("/etc/nsswitch.conf", "r");
-	while (in && fgets(line, sizeof(line), in))
-		if (strncmp(line, "hosts:", 6) != 0)
-			fputs(line, out);
-	if (in)
-		fclose(in);
-	fputs("hosts: files dns\n", out);
-	if (fclose(out))
-		return -errno;
-	if (resolv_conf) {
-		snprintf(p, sizeof(p), "%s/resolv.conf", dir);
-		out = fopen(p, "w");
-		if (!out)
-			return -errno;
-		fputs(resolv_conf, out);
-		if (fclose(out))
-			ret = -errno;
-	}
-	return ret;
-}
-
-static void dns_only_cleanup(const char *dir)
-{
-	char p[PATH_MAX];
-
-	if (!dir[0])
-		return;
-	snprintf(p, sizeof(p), "%s/nsswitch.conf", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/resolv.conf", dir);
-	unlink(p);
-	rmdir(dir);
-}
-
-/* Child side of clone3: runs in the enforced cgroup already. */
-static void child_exec(char *const *argv, int errpipe, const sigset_t *orig, int netns_fd,
-		       const char *dns_dir)
-{
-	int err;
-
-	sigprocmask(SIG_SETMASK, orig, NULL);
-	if ((netns_fd > 0 && setns(netns_fd, CLONE_NEWNET)) ||
-	    (dns_dir && (errno = -child_dns_only(dns_dir)))) {
-		err = errno;
-		if (write(errpipe, &err, sizeof(err)) < 0)
-			_exit(126);
-		_exit(126);
-	}
-	/* Nothing but stdio crosses: a socket keeps the cgroup it was made in. */
-	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-	execvp(argv[0], argv);
-	err = errno;
-	if (write(errpipe, &err, sizeof(err)) < 0)
-		_exit(127);
-	_exit(err == ENOENT ? 127 : 126);
-}
-
 static int make_cgroup(const char *parent, const char *prefix, char *path, size_t len)
 {
-	char base[PATH_MAX];
+	char base[PATH_MAX], why[PATH_MAX + 96];
 	int ret;
 
 	if (parent)
@@ -149,6 +42,19 @@ static int make_cgroup(const char *parent, const char *prefix, char *path, size_
 	if (ret) {
 		log_errno(ret, "cannot find a parent cgroup%s%s", parent ? " " : "",
 			  parent ? parent : "");
+		return ret;
+	}
+	ret = cgroup_check_root_only(base, why, sizeof(why));
+	if (ret) {
+		if (ret == -EPERM)
+			log_warnx(
+			    "refusing to make the command's cgroup under %s: %s may be written "
+			    "by a user other than root, who could move the command out of its "
+			    "enforced cgroup; pass --cgroup-parent with a cgroup only root may "
+			    "write (e.g. mkdir /sys/fs/cgroup/hush)",
+			    base, why);
+		else
+			log_errno(ret, "cannot check who may write %s", base);
 		return ret;
 	}
 	for (int i = 0; i < 100; i++) {
@@ -195,7 +101,10 @@ struct run {
 	struct dnsproxy *px;
 	sigset_t mask, orig; /* signals read from sfd; the mask before */
 	int cgfd, pidfd, sfd, ep, evfd, errpipe[2];
-	char dns_dir[64]; /* --dns-only files, "" when none */
+	char dns_dir[64];	/* --dns-only files, "" when none */
+	char pin_dir[PATH_MAX]; /* the engine's pins (runpins.h), "" when none */
+	char cgmnt[PATH_MAX];	/* the cgroup2 mount point */
+	cap_t caps;		/* the command's, from contain_prepare() */
 	uint64_t start, deadline, kill_at, next_tick;
 	bool exited, populated;
 };
@@ -209,7 +118,9 @@ static int run_enforce(struct run *u)
 	    .log_allowed = o->log_allowed,
 	    .ringbuf_bytes = o->ringbuf_bytes,
 	    .cgroup = u->cg,
+	    .pin_dir = u->pin_dir,
 	};
+	uint64_t id;
 	struct dnsproxy_opts po = {
 	    .deny_rcode = o->dns_deny_rcode,
 	    .report = o->on_dns,
@@ -224,6 +135,14 @@ static int run_enforce(struct run *u)
 	if (ret)
 		return ret;
 	u->cg_made = true;
+	/* Pinned: should hush die, the command stays enforced. */
+	ret = cgroup_id_of(u->cg, &id);
+	if (!ret)
+		ret = runpins_path(id, u->pin_dir, sizeof(u->pin_dir));
+	if (ret) {
+		log_errno(ret, "cannot name the pin directory of %s", u->cg);
+		return ret;
+	}
 	ret = engine_open(&eo, o->policy->pc, o->policy->text, &u->eng);
 	if (!ret)
 		ret = enforcer_new(u->eng, o->policy, 0, &u->en);
@@ -272,8 +191,19 @@ static int run_prepare(struct run *u)
 		if (u->evfd >= 0)
 			ep_watch(u->ep, u->evfd, EPOLLPRI);
 	}
+	ret = cgroup_find_mount(u->cgmnt, sizeof(u->cgmnt));
+	if (ret) {
+		log_errno(ret, "cannot find the cgroup2 mount");
+		return ret;
+	}
+	u->caps = contain_prepare(o->contain);
+	if (!u->caps) {
+		ret = -errno;
+		log_errno(ret, "cannot prepare the command's capabilities");
+		return ret;
+	}
 	if (o->dns_only) {
-		ret = dns_only_files(o->resolv_conf, u->dns_dir, sizeof(u->dns_dir));
+		ret = runner_dns_files(o->resolv_conf, u->dns_dir, sizeof(u->dns_dir));
 		if (ret) {
 			log_errno(ret, "cannot prepare the command's name service files in /tmp");
 			return ret;
@@ -282,12 +212,24 @@ static int run_prepare(struct run *u)
 	return 0;
 }
 
-/* 2. clone3 straight into the cgroup. */
+/* 2. clone3 straight into the cgroup, in a cgroup namespace rooted there
+ *    (with CLONE_INTO_CGROUP the namespace's root is the target cgroup). */
 static int run_start(struct run *u)
 {
 	const struct runner_opts *o = u->o;
+	struct runner_child c = {
+	    .argv = o->argv,
+	    .errpipe = u->errpipe[1],
+	    .orig = &u->orig,
+	    .netns_fd = o->netns_fd,
+	    .cgmnt = u->cgmnt,
+	    .hide = u->pin_dir,
+	    .dns_dir = o->dns_only ? u->dns_dir : NULL,
+	    .contain = o->contain,
+	    .caps = u->caps,
+	};
 	struct clone_args ca = {
-	    .flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+	    .flags = CLONE_INTO_CGROUP | CLONE_PIDFD | CLONE_NEWCGROUP,
 	    .pidfd = (uint64_t)(uintptr_t)&u->pidfd,
 	    .exit_signal = SIGCHLD,
 	    .cgroup = (uint64_t)u->cgfd,
@@ -303,8 +245,7 @@ static int run_start(struct run *u)
 		return ret;
 	}
 	if (pid == 0)
-		child_exec(o->argv, u->errpipe[1], &u->orig, o->netns_fd,
-			   o->dns_only ? u->dns_dir : NULL);
+		runner_child_exec(&c);
 	close(u->errpipe[1]);
 	u->errpipe[1] = -1;
 	if (o->timeout_ms > 0)
@@ -391,11 +332,12 @@ static void run_supervise(struct run *u)
 static void run_finish(struct run *u)
 {
 	struct runner_result *r = u->r;
-	int err = 0, ret;
+	struct runner_child_err ce;
+	int ret;
 
-	if (read(u->errpipe[0], &err, sizeof(err)) == sizeof(err)) {
+	if (read(u->errpipe[0], &ce, sizeof(ce)) == sizeof(ce)) {
 		r->exec_failed = true;
-		log_errno(-err, "cannot run %s", u->o->argv[0]);
+		log_errno(-ce.err, "cannot run %s: %s", u->o->argv[0], runner_step_name(ce.step));
 	}
 	if (u->evfd >= 0 && cgroup_populated(u->evfd))
 		r->others_left = true;
@@ -416,6 +358,25 @@ static void close_fd(int fd)
 		close(fd);
 }
 
+/* The pins go once the cgroup is gone; while processes are left in it they
+ * keep it enforced (and the next run removes them once it is empty). */
+static void run_unpin(struct run *u)
+{
+	int ret;
+
+	if (!u->pin_dir[0])
+		return;
+	if (u->cg_made) {
+		log_warnx("%s could not be emptied: its enforcement stays pinned in %s (removed by "
+			  "a later hush run, hush test or hushd once the cgroup is empty)",
+			  u->cg, u->pin_dir);
+		return;
+	}
+	ret = engine_disable(u->pin_dir);
+	if (ret)
+		log_errno(ret, "cannot remove the pins in %s", u->pin_dir);
+}
+
 /* Everything a run made, whatever step it reached. */
 static void run_close(struct run *u)
 {
@@ -429,11 +390,14 @@ static void run_close(struct run *u)
 	if (u->o->engp)
 		*u->o->engp = NULL;
 	dnsproxy_stop(u->px);
-	dns_only_cleanup(u->dns_dir);
+	runner_dns_cleanup(u->dns_dir);
 	enforcer_free(u->en);
 	engine_close(u->eng);
-	if (u->cg_made)
-		cgroup_destroy(u->cg, 5000);
+	if (u->cg_made && cgroup_destroy(u->cg, 5000) == 0)
+		u->cg_made = false;
+	run_unpin(u);
+	if (u->caps)
+		cap_free(u->caps);
 	sigprocmask(SIG_SETMASK, &u->orig, NULL);
 }
 
@@ -453,6 +417,11 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	int ret;
 
 	memset(r, 0, sizeof(*r));
+	ret = contain_check_stdio(o->contain, r->inherited, &r->ninherited);
+	if (ret)
+		return ret;
+	r->nsdelegate = cgroup_nsdelegate();
+	runpins_sweep();
 	sigemptyset(&u.mask);
 	sigaddset(&u.mask, SIGINT);
 	sigaddset(&u.mask, SIGTERM);

@@ -6,6 +6,18 @@
  * the enforced cgroup: there is no instant at which it runs unenforced.
  * Afterwards every process left in the cgroup is killed (cgroup.kill) and
  * everything is removed, also after SIGINT/SIGTERM.
+ *
+ * Containment: the command cannot leave its policy, switch it off, or
+ * outlive it unnoticed.
+ *   - The cgroup is made only below directories no one but root may write
+ *     (a user who may write an ancestor's cgroup.procs could move it out).
+ *   - The command starts in a cgroup namespace rooted at its cgroup, with a
+ *     fresh cgroup2 mounted in a private mount namespace: it sees its own
+ *     subtree only, and no cgroup.procs outside it.
+ *   - Capabilities and user as contain.h says; fds above 2 are closed;
+ *     an inherited inet socket on fds 0-2 is refused or named.
+ *   - The engine's links are pinned (runpins.h): if hush dies the command
+ *     stays enforced.
  */
 #ifndef HUSH_AGENT_RUNNER_H
 #define HUSH_AGENT_RUNNER_H
@@ -14,6 +26,7 @@
 #include <stdint.h>
 
 #include "rules/loaded.h"
+#include "agent/contain.h"
 #include "agent/dnsproxy.h"
 #include "agent/engine.h"
 
@@ -52,6 +65,7 @@ struct runner_opts {
 	 * sees instead of the host's. */
 	bool dns_only;
 	const char *resolv_conf;
+	const struct contain *contain; /* --user, --keep-cap, ...; NULL: defaults */
 };
 
 struct runner_result {
@@ -63,6 +77,10 @@ struct runner_result {
 	uint64_t lost; /* events the ring buffer could not take */
 	uint64_t duration_ns;
 	bool others_left; /* processes of the cgroup outlived the command (killed) */
+	/* Sockets of fds 0-2 the command was let to inherit. */
+	struct contain_socket inherited[3];
+	int ninherited;
+	bool nsdelegate; /* cgroup2 mounted with nsdelegate */
 };
 
 /* Returns 0 when the command ran (whatever its exit status), negative errno

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * hush run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet]
- *          [--log-allowed] -- CMD [ARGS...]
+ *          [--log-allowed] [--cgroup-parent DIR] [--user USER[:GROUP]]
+ *          [--keep-cap CAP]... [--allow-inherited-socket] -- CMD [ARGS...]
  *
  * Runs CMD under the policy (default: loopback only) in a cgroup of its own;
  * reports each attempt on stderr as it happens and passes CMD's exit status
  * through (128 + signal if it was killed).  hush's own failures, usage
  * errors included, exit 125 (like env(1)/timeout(1)), so they cannot be
- * mistaken for CMD's status.
+ * mistaken for CMD's status.  CMD is contained as agent/runner.h says: its
+ * own cgroup namespace, capabilities dropped (--keep-cap keeps one), no
+ * inherited inet socket unless --allow-inherited-socket.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -80,7 +83,9 @@ static void on_dns(void *ctx, const struct dnsproxy_query *q)
 static int run_usage(void)
 {
 	fprintf(stderr, "usage: hush run [--policy FILE] [--mode enforce|audit] [--events FILE] "
-			"[--quiet] [--log-allowed] [--cgroup-parent DIR] -- CMD [ARGS...]\n");
+			"[--quiet] [--log-allowed] [--cgroup-parent DIR]\n"
+			"                [--user USER[:GROUP]] [--keep-cap CAP]... "
+			"[--allow-inherited-socket] -- CMD [ARGS...]\n");
 	return EXIT_RUN_SETUP;
 }
 
@@ -104,6 +109,18 @@ static int load_policy(const char *path, const char *mode, struct policy_loaded 
 	return ret;
 }
 
+/* What the command was let to keep, said on stderr (inherited sockets:
+ * by the runner, before it starts). */
+static void run_notes(const struct contain *ct, bool quiet)
+{
+	char n[64];
+
+	for (int i = 0; !quiet && i < ct->nkeep; i++) {
+		contain_cap_name(ct, i, n, sizeof(n));
+		log_info("the command kept %s (--keep-cap)", n);
+	}
+}
+
 int do_run(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -113,8 +130,12 @@ int do_run(struct cli *c, int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"log-allowed", no_argument, NULL, 'a'},
 	    {"cgroup-parent", required_argument, NULL, 'g'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"keep-cap", required_argument, NULL, 'k'},
+	    {"allow-inherited-socket", no_argument, NULL, 'S'},
 	    {0},
 	};
+	struct contain ct = {0};
 	struct policy_loaded *l = NULL;
 	struct run_ctx rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct runner_opts ro = {0};
@@ -144,6 +165,17 @@ int do_run(struct cli *c, int argc, char **argv)
 			break;
 		case 'g':
 			ro.parent = optarg;
+			break;
+		case 'u':
+			if (contain_parse_user(&ct, optarg))
+				return EXIT_RUN_SETUP;
+			break;
+		case 'k':
+			if (contain_parse_cap(&ct, optarg))
+				return EXIT_RUN_SETUP;
+			break;
+		case 'S':
+			ct.allow_inherited_socket = true;
 			break;
 		default:
 			return run_usage();
@@ -176,9 +208,11 @@ int do_run(struct cli *c, int argc, char **argv)
 	ro.dns_proxy = true;
 	ro.ctx = &rc;
 	ro.engp = &rc.eng;
+	ro.contain = &ct;
 	ret = runner_run(&ro, &res);
 	if (ret)
 		goto out;
+	run_notes(&ct, rc.quiet);
 	if (res.lost)
 		log_warnx("%llu events lost (ring buffer full); counters still count them",
 			  (unsigned long long)res.lost);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * hush test [--policy FILE] [--timeout DUR] [--ready CMD|tcp:PORT] [--mode enforce|audit]
- *           [--json FILE] [--junit FILE] [--cgroup-parent DIR] -- CMD [ARGS...]
+ *           [--json FILE] [--junit FILE] [--cgroup-parent DIR] [--user USER[:GROUP]]
+ *           [--keep-cap CAP]... [--allow-inherited-socket] -- CMD [ARGS...]
  *
  * The network silence test: CMD runs in a fresh cgroup with its own program
  * instance and DNS proxy (agent/runner.c), started there by clone3 so it
@@ -153,6 +154,8 @@ static int test_usage(void)
 		"usage: hush test [--policy FILE] [--timeout DUR] [--ready CMD|tcp:PORT]\n"
 		"                 [--mode enforce|audit] [--json FILE] [--junit FILE]\n"
 		"                 [--cgroup-parent DIR] [--ringbuf-size BYTES] [--sinkhole]\n"
+		"                 [--user USER[:GROUP]] [--keep-cap CAP]... "
+		"[--allow-inherited-socket]\n"
 		"                 -- CMD [ARGS...]\n"
 		"exit: 0 silent, 1 noisy, 2 usage or set-up error, 3 inconclusive (events lost)\n");
 	return EXIT_SETUP;
@@ -171,6 +174,9 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 	    {"cgroup-parent", required_argument, NULL, 'g'},
 	    {"ringbuf-size", required_argument, NULL, 'b'},
 	    {"sinkhole", no_argument, NULL, 's'},
+	    {"user", required_argument, NULL, 'U'},
+	    {"keep-cap", required_argument, NULL, 'k'},
+	    {"allow-inherited-socket", no_argument, NULL, 'S'},
 	    {0},
 	};
 	const char *timeout = DEFAULT_TIMEOUT;
@@ -202,6 +208,17 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 			break;
 		case 's':
 			t->sinkhole = true;
+			break;
+		case 'U':
+			if (contain_parse_user(&t->contain, optarg))
+				return test_usage();
+			break;
+		case 'k':
+			if (contain_parse_cap(&t->contain, optarg))
+				return test_usage();
+			break;
+		case 'S':
+			t->contain.allow_inherited_socket = true;
 			break;
 		case 'b':
 			if (engine_parse_ringbuf("--ringbuf-size", optarg, &ro->ringbuf_bytes))
@@ -314,6 +331,7 @@ static const char *test_run(struct test *t, struct runner_opts *ro, const struct
 	ro->wait_all = true;
 	ro->dns_only = true; /* no lookups around the DNS proxy (nscd, resolved) */
 	ro->cgroup_prefix = "hush-test";
+	ro->contain = &t->contain;
 	ret = runner_run(ro, &t->res);
 	if (t->live)
 		fputs("\r\033[K", stderr);

@@ -51,6 +51,7 @@ struct test {
 	const char *policy_path, *mode, *json_path, *junit_path, *ready;
 	int64_t timeout_ns;
 	char **argv;
+	struct contain contain; /* --user, --keep-cap, --allow-inherited-socket */
 	/* run */
 	struct engine *eng;
 	const struct policy_compiled *pc;

@@ -113,6 +113,9 @@ void test_print_human(struct test *t, int code, const char *why)
 	       t->res.exit_code, t->res.timed_out ? ", stopped at the timeout" : "");
 	if (why)
 		printf("  %s\n", why);
+	for (int i = 0; i < t->res.ninherited; i++)
+		printf("  inherited %s: not judged (--allow-inherited-socket)\n",
+		       t->res.inherited[i].desc);
 	/* Grouped by destination (or name), with the processes behind each. */
 	for (size_t i = 0; i < t->nat; i++) {
 		const struct attempt *a = &t->at[i];
@@ -211,6 +214,29 @@ static void json_attempt(struct json_writer *w, const struct test *t, const stru
 	jsonw_obj_end(w);
 }
 
+/* What the command kept on purpose, and how it was contained. */
+static void json_contain(struct json_writer *w, const struct test *t)
+{
+	const struct contain *c = &t->contain;
+	char n[64];
+
+	jsonw_key(w, "user");
+	jsonw_strn(w, c->has_user ? c->user : NULL, sizeof(c->user));
+	jsonw_key(w, "kept_caps");
+	jsonw_arr_begin(w);
+	for (int i = 0; i < c->nkeep; i++) {
+		contain_cap_name(c, i, n, sizeof(n));
+		jsonw_str(w, n);
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "inherited_sockets");
+	jsonw_arr_begin(w);
+	for (int i = 0; i < t->res.ninherited; i++)
+		jsonw_str(w, t->res.inherited[i].desc);
+	jsonw_arr_end(w);
+	jsonw_bool_field(w, "cgroup_nsdelegate", t->res.nsdelegate);
+}
+
 void test_write_json(FILE *f, struct test *t, int code, const char *why)
 {
 	struct json_writer w;
@@ -236,6 +262,7 @@ void test_write_json(FILE *f, struct test *t, int code, const char *why)
 		jsonw_int_field(&w, "ready_ms", t->ready_ns / 1000000);
 	jsonw_key(&w, "error");
 	jsonw_strn(&w, why, 1024);
+	json_contain(&w, t);
 	jsonw_bool_field(&w, "sinkhole", t->sinkhole);
 	if (t->sinkhole)
 		jsonw_uint_field(&w, "sinkhole_lost", t->sink_lost);

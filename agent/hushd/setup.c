@@ -24,6 +24,7 @@
 #include "agent/fsutil.h"
 #include "agent/log.h"
 #include "agent/probe.h"
+#include "agent/runpins.h"
 #include "agent/store.h"
 #include "agent/util.h"
 #include "agent/hushd/hushd.h"
@@ -87,6 +88,35 @@ static void pidfile_write(int fd)
 
 	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0)
 		log_warn("cannot write pid file");
+}
+
+/*
+ * Only root may move processes out of the enforced subtree: every directory
+ * above --cgroup (and its cgroup.procs) must be root's and not group- or
+ * other-writable, or whoever may write it can move processes between its
+ * descendants, out of --cgroup too.  0, or -EPERM after saying why.
+ */
+static int check_cgroup_parent(const char *cgroup)
+{
+	char real[PATH_MAX], why[PATH_MAX + 96], *slash;
+	int ret;
+
+	if (cgroup_resolve(cgroup, real, sizeof(real)) || cgroup_is_root(real))
+		return 0; /* engine_open says what is wrong with it */
+	slash = strrchr(real, '/');
+	if (!slash || slash == real)
+		return 0;
+	*slash = 0;
+	ret = cgroup_check_root_only(real, why, sizeof(why));
+	if (ret == -EPERM)
+		log_warnx(
+		    "refusing to enforce on %s: %s may be written by a user other than root, "
+		    "who could move processes out of it; use a --cgroup whose parents only root "
+		    "may write",
+		    cgroup, why);
+	else if (ret)
+		log_errno(ret, "cannot check who may write the parents of %s", cgroup);
+	return ret;
 }
 
 /* Load, apply, attach or adopt, pin; then the enforcer owns the policy. */
@@ -262,6 +292,9 @@ int hushd_open(struct hushd *d)
 			return ret;
 		}
 	}
+	ret = check_cgroup_parent(d->cgroup);
+	if (ret)
+		return ret;
 	ret = pidfile_lock(d->run_dir, &d->pidfd);
 	if (ret) {
 		if (ret != -EEXIST)
@@ -274,6 +307,8 @@ int hushd_open(struct hushd *d)
 	hushd_loop_signals(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
+	/* Pins of hush runs that died and whose commands are gone. */
+	runpins_sweep();
 	ret = enforce(d);
 	if (ret)
 		return ret;

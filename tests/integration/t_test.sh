@@ -96,7 +96,14 @@ h_assert_json "$(grep '^{' "$H_TMP/resolve.out")" ".rcode == 5 and .us < $H_AT_O
 	"resolving command: refused at once"
 
 # -- a socket the policy gives no use but loopback (ping socket, raw ICMP) --
-ht sock -- "$NETPROBE" ping 127.0.0.1
+#    Raw sockets need CAP_NET_RAW, which the command keeps only on purpose.
+ht rawdrop -- "$NETPROBE" ping 127.0.0.1
+if grep -q '"stage":"socket".*"errno":"EPERM"\|"errno":"EPERM".*"stage":"socket"' "$H_TMP/rawdrop.out"; then
+	h_pass "raw socket: refused without --keep-cap CAP_NET_RAW"
+else
+	h_fail "raw socket: refused without --keep-cap CAP_NET_RAW" "$(cat "$H_TMP/rawdrop.out")"
+fi
+ht sock --keep-cap CAP_NET_RAW -- "$NETPROBE" ping 127.0.0.1
 rc "ping socket" 1 sock
 h_assert_json "$HT_JSON" '(.attempts | length) == 1 and (.attempts[0] | .hook == "sock_create" and .proto == "icmp" and .daddr == null and .verdict == "audit" and (.exe | endswith("netprobe")))' \
 	"ping socket: its creation is an attempt"
@@ -109,7 +116,7 @@ ipol=$(h_policy icmp.policy <<EOF
 allow $H_INT4
 EOF
 )
-ht sockok --policy "$ipol" -- "$NETPROBE" ping "$H_INT4"
+ht sockok --keep-cap CAP_NET_RAW --policy "$ipol" -- "$NETPROBE" ping "$H_INT4"
 rc "ping socket: a policy that allows ICMP somewhere" 0 sockok
 
 # -- a grandchild that phones home after its parent exited --
@@ -183,6 +190,56 @@ ht usage --mode loud -- /bin/true
 rc "usage error" 2 usage
 ht noexec -- /nonexistent/cmd
 rc "a command that cannot start" 2 noexec
+
+# -- containment: capabilities, --user, --keep-cap in the report --
+ht caps -- sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs):" /proc/self/status; sed -n "s/^0:://p" /proc/self/cgroup'
+rc "containment: test ran" 0 caps
+eff=$(awk '$1 == "CapEff:" { print $2 }' "$H_TMP/caps.out")
+bnd=$(awk '$1 == "CapBnd:" { print $2 }' "$H_TMP/caps.out")
+if [ -n "$eff" ] && (((0x$eff & 0xc0002b3000) == 0 && (0x$bnd & 0xc0002b3000) == 0)) &&
+	grep -q '^NoNewPrivs:.1' "$H_TMP/caps.out" && grep -qx / "$H_TMP/caps.out"; then
+	h_pass "containment: no CAP_SYS_ADMIN, CAP_BPF, ... NoNewPrivs, own cgroup namespace"
+else
+	h_fail "containment: no CAP_SYS_ADMIN, CAP_BPF, ... NoNewPrivs, own cgroup namespace" "$(tr '\n' ' ' <"$H_TMP/caps.out")"
+fi
+h_assert_json "$HT_JSON" '.user == null and .kept_caps == [] and .inherited_sockets == [] and (.cgroup_nsdelegate | type == "boolean")' \
+	"containment: JSON says nothing was kept"
+ht keep --user nobody --keep-cap CAP_NET_RAW -- sh -c 'id -u; grep "^CapAmb:" /proc/self/status'
+rc "--user nobody --keep-cap CAP_NET_RAW" 0 keep
+h_assert_json "$HT_JSON" '(.user | startswith("nobody:")) and .kept_caps == ["CAP_NET_RAW"]' \
+	"--user nobody --keep-cap CAP_NET_RAW: in the JSON report"
+if [ "$(grep -v '^hush test' "$H_TMP/keep.out" | tr -s ' \t' ' ' | tr '\n' '|')" = "65534|CapAmb: 0000000000002000|" ]; then
+	h_pass "--user nobody --keep-cap CAP_NET_RAW: runs as nobody with that one capability"
+else
+	h_fail "--user nobody --keep-cap CAP_NET_RAW: runs as nobody with that one capability" "$(cat "$H_TMP/keep.out")"
+fi
+ht baduser --user no-such-user-hush -- /bin/true
+rc "--user no-such-user" 2 baduser
+
+# -- an inet socket inherited on stdin: refused (exit 2), or named --
+h_listen "$H_NS_HOST" tcp 127.0.0.1 18091
+htsock() { # TAG [OPTIONS]: hush test -- /bin/true with fd 0 a TCP connection
+	local tag=$1
+	shift
+	# shellcheck disable=SC2016
+	h_cgroup_run "$H_CG_AUX" bash -c 'exec 0<>/dev/tcp/127.0.0.1/18091 && exec "$@"' _ \
+		"$HUSH" test --cgroup-parent "$tcg" --json "$H_TMP/$tag.json" "$@" -- /bin/true \
+		>"$H_TMP/$tag.out" 2>"$H_TMP/$tag.err"
+	HT_RC=$?
+	HT_JSON=$(cat "$H_TMP/$tag.json" 2>/dev/null)
+	HT_OUT=$(cat "$H_TMP/$tag.out")
+}
+htsock sockin
+rc "inherited inet socket: refused" 2 sockin
+if grep -q 'fd 0: tcp 127.0.0.1:[0-9]* -> 127.0.0.1:18091.*refusing' "$H_TMP/sockin.err"; then
+	h_pass "inherited inet socket: fd and peer named"
+else
+	h_fail "inherited inet socket: fd and peer named" "$(cat "$H_TMP/sockin.err")"
+fi
+htsock sockallow --allow-inherited-socket
+rc "--allow-inherited-socket" 0 sockallow
+h_assert_json "$HT_JSON" '.inherited_sockets | length == 1 and (.[0] | test("^fd 0: tcp 127.0.0.1:[0-9]+ -> 127.0.0.1:18091$"))' \
+	"--allow-inherited-socket: named in the JSON report"
 
 # -- two tests in parallel do not see each other's events --
 h_cgroup_run "$H_CG_AUX" "$HUSH" test --cgroup-parent "$tcg" --json "$H_TMP/pa.json" -- \

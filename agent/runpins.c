@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Pins of hush run's and hush test's engines: see runpins.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "agent/cgroup.h"
+#include "agent/engine.h"
+#include "agent/log.h"
+#include "agent/runpins.h"
+#include "agent/util.h"
+
+int runpins_path(uint64_t cgroup_id, char *buf, size_t len)
+{
+	if (snprintf(buf, len, "%s/%s%" PRIu64, RUNPINS_DIR, RUNPINS_PREFIX, cgroup_id) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* "populated 1" in path/cgroup.events: 1, 0, or -errno. */
+static int populated(const char *path)
+{
+	char p[PATH_MAX], line[64];
+	int pop = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/cgroup.events", path);
+	f = fopen(p, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "populated ", 10) == 0)
+			pop = atoi(line + 10);
+	fclose(f);
+	return pop;
+}
+
+/* A run cgroup by its name: PREFIX.PID.N made by runner.c. */
+static bool run_cgroup_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	return strncmp(b, "hush-run.", 9) == 0 || strncmp(b, "hush-test.", 10) == 0;
+}
+
+/* One pin directory: 1 removed, 0 kept (live run, or its cgroup still has
+ * processes). */
+static int sweep_one(const char *name)
+{
+	char dir[PATH_MAX], p[PATH_MAX + 8], rel[PATH_MAX], cg[PATH_MAX], mnt[PATH_MAX];
+	_cleanup_close_ int lock = -1;
+	uint64_t id;
+	char *end;
+	int ret, pop = 0;
+
+	id = strtoull(name + strlen(RUNPINS_PREFIX), &end, 10);
+	if (*end || !id ||
+	    snprintf(dir, sizeof(dir), "%s/%s", RUNPINS_DIR, name) >= (int)sizeof(dir))
+		return 0;
+	/* A live run holds this lock for its lifetime (engine.c). */
+	snprintf(p, sizeof(p), "%s/links", dir);
+	lock = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0)
+		return 0;
+	cg[0] = 0;
+	ret = cgroup_path_by_handle(id, rel, sizeof(rel));
+	if (ret == 0 && cgroup_find_mount(mnt, sizeof(mnt)) == 0 &&
+	    snprintf(cg, sizeof(cg), "%s%s", mnt, rel) < (int)sizeof(cg))
+		pop = populated(cg);
+	else if (ret != -ESTALE && ret != -ENOENT)
+		return 0; /* cannot tell: keep it */
+	if (pop > 0) {
+		log_info("%s: its run ended without cleaning up and processes are still in %s: "
+			 "they stay enforced",
+			 dir, cg);
+		return 0;
+	}
+	ret = engine_disable(dir);
+	if (ret) {
+		log_errno(ret, "cannot remove the stale pins in %s", dir);
+		return 0;
+	}
+	if (cg[0] && run_cgroup_name(cg))
+		cgroup_destroy(cg, 0);
+	log_info("removed the pins of a run that ended without cleaning up (%s, cgroup %s)", dir,
+		 cg[0] ? cg : "gone");
+	return 1;
+}
+
+int runpins_sweep(void)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir(RUNPINS_DIR);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, RUNPINS_PREFIX, strlen(RUNPINS_PREFIX)) == 0)
+			n += sweep_one(de->d_name);
+	closedir(d);
+	return n;
+}
