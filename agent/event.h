@@ -12,7 +12,6 @@
 #include "bpf/events.h"
 #include "bpf/exec.h"
 #include "rules/policy.h"
-#include "agent/json.h" /* json_str(), for the emitters not yet on the writer */
 
 /* Nanoseconds to add to a CLOCK_BOOTTIME stamp to get CLOCK_REALTIME. */
 int64_t event_boot_to_real(void);
@@ -23,6 +22,7 @@ const char *event_proto_name(uint8_t proto, char *buf, size_t len);
 const char *event_addr(const struct hush_event *e, char *buf, size_t len);
 
 struct engine;
+struct json_writer;
 
 /* The process behind an event: the kernel's exec record if it predates the
  * event, else /proc while the process lives.  Returns 0 or -ENOENT. */

@@ -288,11 +288,3 @@ void jsonw_fmt(struct json_writer *w, const char *fmt, ...)
 	}
 	scalar(w, big ? big : b);
 }
-
-void json_str(FILE *f, const char *s, size_t maxlen)
-{
-	struct json_writer w;
-
-	jsonw_init_file(&w, f, 0);
-	jsonw_strn(&w, s, maxlen);
-}

@@ -105,8 +105,4 @@ static inline void jsonw_null_field(struct json_writer *w, const char *k)
 	jsonw_null(w);
 }
 
-/* s (at most maxlen bytes) as a quoted JSON string, escaped by the ASCII
- * policy above, to f: for emitters not yet on the writer. */
-void json_str(FILE *f, const char *s, size_t maxlen);
-
 #endif /* HUSH_AGENT_JSON_H */

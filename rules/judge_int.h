@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * What the policy compiler (compile.c) and the two judges (judge.c) both
- * need.  Not for use outside rules/compile.c and rules/judge.c.
+ * What the policy compiler (compile.c, ctable.c) and the two judges
+ * (judge.c) all need.  Not for use outside rules/compile.c, rules/ctable.c
+ * and rules/judge.c.
  */
 #ifndef HUSH_RULES_JUDGE_INT_H
 #define HUSH_RULES_JUDGE_INT_H

@@ -843,6 +843,154 @@ static int serve_once(const char *port, const char *ready)
 	return report("write", 0);
 }
 
+/* ---- the command line ---- */
+
+/* What runs each technique: argv its arguments (at least the table's nargs
+ * of them), op its name, for the entries that run several variants. */
+static int run_udp(int argc, char **argv)
+{
+	return do_udp(0, argv[0], argv[1], argc > 2 ? argv[2] : "sendto");
+}
+
+static int run_udplite(int argc, char **argv)
+{
+	return do_udp(IPPROTO_UDPLITE, argv[0], argv[1], "sendto");
+}
+
+static int run_ipopt(int argc, char **argv)
+{
+	return do_ipopt(argv[0], argv[1]);
+}
+
+static int run_tcp(int argc, char **argv)
+{
+	return tcp_connect_send(!strcmp(op, "mptcp") ? IPPROTO_MPTCP : 0, argv[0], argv[1],
+				!strcmp(op, "fastopen"));
+}
+
+static int run_icmp(int argc, char **argv)
+{
+	return do_icmp(argv[0], !strcmp(op, "raw"));
+}
+
+static int run_packet(int argc, char **argv)
+{
+	return do_packet(argv[0], !strcmp(op, "packet-raw") ? SOCK_RAW : SOCK_DGRAM);
+}
+
+static int run_xdp(int argc, char **argv)
+{
+	return do_xdp(argv[0]);
+}
+
+static int run_bindtodevice(int argc, char **argv)
+{
+	return do_bindtodevice(argv[0], argv[1], argv[2], !strcmp(op, "unicastif"));
+}
+
+static int run_scm_rights(int argc, char **argv)
+{
+	return scm_rights(argv[0], argv[1], argv[2]);
+}
+
+static int run_pidfd_getfd(int argc, char **argv)
+{
+	return pidfd_getfd_send(argv[0], argv[1], argv[2], argv[3]);
+}
+
+static int run_use_fd(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (parse_addr(argv[1], argv[2], &ss, &len))
+		return EXIT_USAGE;
+	return sendto_n(atoi(argv[0]), &ss, len, "sendto");
+}
+
+static int run_cgroup_move(int argc, char **argv)
+{
+	return cgroup_move(argv[0], argv[1], argv[2]);
+}
+
+static int run_kill_send(int argc, char **argv)
+{
+	return kill_send(argv[0], argv[1], argv[2]);
+}
+
+static int run_detach_links(int argc, char **argv)
+{
+	return detach_links(argv[0], argv[1], argv[2]);
+}
+
+static int run_setns(int argc, char **argv)
+{
+	return setns_send(argv[0], argv[1], argv[2]);
+}
+
+static int run_reuseport(int argc, char **argv)
+{
+	return reuseport(argv[0], argv[1], argv[2]);
+}
+
+static int run_serve_once(int argc, char **argv)
+{
+	return serve_once(argv[0], argv[1]);
+}
+
+static int run_fd_server(int argc, char **argv)
+{
+	return fd_server(argv[0]);
+}
+
+static int run_fd_holder(int argc, char **argv)
+{
+	return fd_holder(argv[0]);
+}
+
+static int run_with_socket(int argc, char **argv)
+{
+	if (strcmp(argv[2], "--")) {
+		usage();
+		return EXIT_USAGE;
+	}
+	return with_socket(argv[0], argv[1], argv + 3);
+}
+
+/* TECHNIQUE -> the arguments it needs at least, and what runs it. */
+static const struct technique {
+	const char *name;
+	int nargs;
+	int (*run)(int argc, char **argv);
+} techniques[] = {
+    {"udp", 2, run_udp},
+    {"udplite", 2, run_udplite},
+    {"ipopt", 2, run_ipopt},
+    {"ip6ext", 2, run_ipopt},
+    {"tcp", 2, run_tcp},
+    {"fastopen", 2, run_tcp},
+    {"mptcp", 2, run_tcp},
+    {"raw", 1, run_icmp},
+    {"ping", 1, run_icmp},
+    {"packet-raw", 1, run_packet},
+    {"packet-dgram", 1, run_packet},
+    {"xdp", 1, run_xdp},
+    {"bindtodevice", 3, run_bindtodevice},
+    {"unicastif", 3, run_bindtodevice},
+    {"scm-rights", 3, run_scm_rights},
+    {"pidfd-getfd", 4, run_pidfd_getfd},
+    {"use-fd", 3, run_use_fd},
+    {"cgroup-move", 3, run_cgroup_move},
+    {"kill-send", 3, run_kill_send},
+    {"detach-links", 3, run_detach_links},
+    {"setns", 3, run_setns},
+    {"reuseport", 3, run_reuseport},
+    {"serve-once", 2, run_serve_once},
+    {"fd-server", 1, run_fd_server},
+    {"fd-holder", 1, run_fd_holder},
+    {"with-socket", 4, run_with_socket},
+};
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -850,104 +998,14 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	op = argv[1];
-	argc -= 2;
-	argv += 2;
-#define ARGS(n)                                                                                    \
-	do {                                                                                       \
-		if (argc < (n)) {                                                                  \
-			usage();                                                                   \
-			return EXIT_USAGE;                                                         \
-		}                                                                                  \
-	} while (0)
-	if (!strcmp(op, "udp")) {
-		ARGS(2);
-		return do_udp(0, argv[0], argv[1], argc > 2 ? argv[2] : "sendto");
-	}
-	if (!strcmp(op, "udplite")) {
-		ARGS(2);
-		return do_udp(IPPROTO_UDPLITE, argv[0], argv[1], "sendto");
-	}
-	if (!strcmp(op, "ipopt") || !strcmp(op, "ip6ext")) {
-		ARGS(2);
-		return do_ipopt(argv[0], argv[1]);
-	}
-	if (!strcmp(op, "tcp") || !strcmp(op, "fastopen") || !strcmp(op, "mptcp")) {
-		ARGS(2);
-		return tcp_connect_send(!strcmp(op, "mptcp") ? IPPROTO_MPTCP : 0, argv[0], argv[1],
-					!strcmp(op, "fastopen"));
-	}
-	if (!strcmp(op, "raw") || !strcmp(op, "ping")) {
-		ARGS(1);
-		return do_icmp(argv[0], !strcmp(op, "raw"));
-	}
-	if (!strcmp(op, "packet-raw") || !strcmp(op, "packet-dgram")) {
-		ARGS(1);
-		return do_packet(argv[0], !strcmp(op, "packet-raw") ? SOCK_RAW : SOCK_DGRAM);
-	}
-	if (!strcmp(op, "xdp")) {
-		ARGS(1);
-		return do_xdp(argv[0]);
-	}
-	if (!strcmp(op, "bindtodevice") || !strcmp(op, "unicastif")) {
-		ARGS(3);
-		return do_bindtodevice(argv[0], argv[1], argv[2], !strcmp(op, "unicastif"));
-	}
-	if (!strcmp(op, "scm-rights")) {
-		ARGS(3);
-		return scm_rights(argv[0], argv[1], argv[2]);
-	}
-	if (!strcmp(op, "pidfd-getfd")) {
-		ARGS(4);
-		return pidfd_getfd_send(argv[0], argv[1], argv[2], argv[3]);
-	}
-	if (!strcmp(op, "use-fd")) {
-		struct sockaddr_storage ss;
-		socklen_t len;
+	for (size_t i = 0; i < sizeof(techniques) / sizeof(techniques[0]); i++) {
+		const struct technique *t = &techniques[i];
 
-		ARGS(3);
-		if (parse_addr(argv[1], argv[2], &ss, &len))
-			return EXIT_USAGE;
-		return sendto_n(atoi(argv[0]), &ss, len, "sendto");
-	}
-	if (!strcmp(op, "cgroup-move")) {
-		ARGS(3);
-		return cgroup_move(argv[0], argv[1], argv[2]);
-	}
-	if (!strcmp(op, "kill-send")) {
-		ARGS(3);
-		return kill_send(argv[0], argv[1], argv[2]);
-	}
-	if (!strcmp(op, "detach-links")) {
-		ARGS(3);
-		return detach_links(argv[0], argv[1], argv[2]);
-	}
-	if (!strcmp(op, "setns")) {
-		ARGS(3);
-		return setns_send(argv[0], argv[1], argv[2]);
-	}
-	if (!strcmp(op, "reuseport")) {
-		ARGS(3);
-		return reuseport(argv[0], argv[1], argv[2]);
-	}
-	if (!strcmp(op, "serve-once")) {
-		ARGS(2);
-		return serve_once(argv[0], argv[1]);
-	}
-	if (!strcmp(op, "fd-server")) {
-		ARGS(1);
-		return fd_server(argv[0]);
-	}
-	if (!strcmp(op, "fd-holder")) {
-		ARGS(1);
-		return fd_holder(argv[0]);
-	}
-	if (!strcmp(op, "with-socket")) {
-		ARGS(4);
-		if (strcmp(argv[2], "--")) {
-			usage();
-			return EXIT_USAGE;
-		}
-		return with_socket(argv[0], argv[1], argv + 3);
+		if (strcmp(op, t->name))
+			continue;
+		if (argc - 2 < t->nargs)
+			break;
+		return t->run(argc - 2, argv + 2);
 	}
 	usage();
 	return EXIT_USAGE;

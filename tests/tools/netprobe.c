@@ -870,6 +870,7 @@ static void print_peer_event(const char *event, const struct sockaddr_storage *f
 static int listen_socket(int type, const char *addr, int port, const struct opts *o)
 {
 	struct sockaddr_storage ss;
+	struct json_writer w;
 	socklen_t len;
 	int fd, one = 1;
 
@@ -886,9 +887,13 @@ static int listen_socket(int type, const char *addr, int port, const struct opts
 		goto fail;
 	if (type == SOCK_STREAM && listen(fd, 128) < 0)
 		goto fail;
-	printf("{\"event\":\"listening\",\"addr\":");
-	json_str(stdout, addr, SIZE_MAX);
-	printf(",\"port\":%d,\"pid\":%d}\n", port, (int)getpid());
+	jsonw_init_file(&w, stdout, JSON_LINES);
+	jsonw_obj_begin(&w);
+	jsonw_str_field(&w, "event", "listening");
+	jsonw_str_field(&w, "addr", addr);
+	jsonw_int_field(&w, "port", port);
+	jsonw_int_field(&w, "pid", getpid());
+	jsonw_obj_end(&w);
 	fflush(stdout);
 	if (o->ready_file) {
 		int rf = open(o->ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1014,9 +1019,13 @@ static int do_listen_udp(const char *addr, int port, const struct opts *o)
  * fds beyond stdio"); the probe itself opens none before looking. */
 static int do_fds(void)
 {
-	bool first = true;
+	struct json_writer w;
 
-	printf("{\"op\":\"fds\",\"fds\":[");
+	jsonw_init_file(&w, stdout, JSON_LINES);
+	jsonw_obj_begin(&w);
+	jsonw_str_field(&w, "op", "fds");
+	jsonw_key(&w, "fds");
+	jsonw_arr_begin(&w);
 	for (int fd = 0; fd < 1024; fd++) {
 		char path[64], target[PATH_MAX];
 		ssize_t n;
@@ -1026,12 +1035,15 @@ static int do_fds(void)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		n = readlink(path, target, sizeof(target) - 1);
 		target[n < 0 ? 0 : n] = '\0';
-		printf("%s{\"fd\":%d,\"target\":", first ? "" : ",", fd);
-		json_str(stdout, target, sizeof(target));
-		printf("}");
-		first = false;
+		jsonw_obj_begin(&w);
+		jsonw_int_field(&w, "fd", fd);
+		jsonw_str_field(&w, "target", target);
+		jsonw_obj_end(&w);
 	}
-	printf("],\"result\":\"ok\",\"pid\":%d}\n", (int)getpid());
+	jsonw_arr_end(&w);
+	jsonw_str_field(&w, "result", "ok");
+	jsonw_int_field(&w, "pid", getpid());
+	jsonw_obj_end(&w);
 	fflush(stdout);
 	return EXIT_OK;
 }

@@ -149,7 +149,7 @@ static void test_file(void)
 	struct tc t;
 	FILE *f;
 
-	tc_begin(&t, "json: FILE output and json_str()");
+	tc_begin(&t, "json: FILE output, with and without JSON_LINES");
 	f = fmemopen(buf, sizeof(buf), "w");
 	CHECK(&t, f != NULL, "fmemopen");
 	if (f) {
@@ -158,7 +158,8 @@ static void test_file(void)
 		jsonw_str_field(&w, "s", "\x01\xff");
 		jsonw_obj_end(&w);
 		CHECK(&t, jsonw_finish(&w) == 0, "finish %d", w.err);
-		json_str(f, "q\"", 10);
+		jsonw_init_file(&w, f, 0);
+		jsonw_strn(&w, "q\"", 10);
 		fclose(f);
 		CHECK(&t, strcmp(buf, "{\"s\":\"\\u0001\\u00ff\"}\n\"q\\\"\"") == 0, "got %s", buf);
 	}
