@@ -15,10 +15,12 @@
 # A cell "holds" if no counter moved, is "open" if one did.  Each cell is a
 # PASS when that matches the table's expectation, a FAIL either way when not.
 #
-# Layout: hushd enforces deleg/box; `hush run` is started from deleg/run (its
-# cgroup is made below it).  deleg and deleg/free belong to the unprivileged
-# user (a delegated subtree); sibling is a root-owned test cgroup standing in
-# for the cgroup2 root, which is never touched.
+# Layout: hushd enforces box; `hush run` is started from run (its cgroup is
+# made below it); both are root-owned, as hushd and hush run require of the
+# parents of what they enforce.  deleg and deleg/free belong to the
+# unprivileged user (a delegated subtree beside them); sibling is a
+# root-owned test cgroup standing in for the cgroup2 root, which is never
+# touched.
 # shellcheck disable=SC2016,SC2034 # sh -c scripts expand in the command, not here;
 # the variables cases.tsv names are read through eval
 set -u
@@ -50,8 +52,8 @@ cp "$OUTPUT/tests/bypass_probe" "$P" && chmod 755 "$P"
 HUSHCLI=("$HUSH" --pin-dir "$H_PIN_DIR" --run-dir "$H_RUN_DIR")
 
 CG_DELEG=$(h_cgroup_create deleg)
-CG_BOX=$(h_cgroup_create deleg/box)
-CG_RUN=$(h_cgroup_create deleg/run)
+CG_BOX=$(h_cgroup_create box)
+CG_RUN=$(h_cgroup_create run)
 CG_FREE=$(h_cgroup_create deleg/free)
 CG_SIBLING=$(h_cgroup_create sibling)
 chown "$UNPRIV" "$CG_DELEG" "$CG_DELEG/cgroup.procs" "$CG_DELEG/cgroup.threads" \
