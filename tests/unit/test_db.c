@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/db.h"
+#include "agent/util.h"
 #define TC_PREFIX "db: "
 #include "tests/unit/tc.h"
 
@@ -42,14 +43,6 @@ __attribute__((format(printf, 2, 3))) static const char *tpath(char *buf, const 
 	vsnprintf(buf + n, PATH_MAX - n, fmt, ap);
 	va_end(ap);
 	return buf;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
 /* First column of the first row as an integer; -1 on error or no row. */
@@ -205,7 +198,7 @@ static struct db *chain(struct tc *t, const char *name, int n, char *path)
 
 	tpath(path, "%s", name);
 	db = open_rw(t, path);
-	if (db && n && !append_attempts(t, db, 0, n, now_ns() - 3600000000000LL)) {
+	if (db && n && !append_attempts(t, db, 0, n, real_ns() - 3600000000000LL)) {
 		db_close(db);
 		return NULL;
 	}
@@ -403,7 +396,7 @@ static void test_open_reopen(void)
 		CHECK(&t, nrows(db) == 5, "rows %llu after reopen", (unsigned long long)nrows(db));
 		CHECK(&t, db_meta_get_int(db, "created", &again) == 0 && again == created,
 		      "created changed %lld -> %lld", (long long)created, (long long)again);
-		CHECK(&t, append_attempts(&t, db, 5, 2, now_ns()), "append after reopen");
+		CHECK(&t, append_attempts(&t, db, 5, 2, real_ns()), "append after reopen");
 		verify_intact(&t, db, 7);
 		ro = open_ro(&t, p);
 		if (ro) {
@@ -485,7 +478,7 @@ static void test_open_errors(void)
 	tpath(p, "v1.db");
 	db = open_rw(&t, p);
 	if (db) {
-		CHECK(&t, append_attempts(&t, db, 0, 3, now_ns()), "append");
+		CHECK(&t, append_attempts(&t, db, 0, 3, real_ns()), "append");
 		db_close(db);
 		db = NULL;
 		downgrade(&t, p, 1);
@@ -1101,7 +1094,7 @@ static void test_verify_during_writes(void)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		int64_t end = now_ns() + 1500000000LL;
+		int64_t end = real_ns() + 1500000000LL;
 		struct db *w = NULL;
 		char err[256];
 		uint64_t removed;
@@ -1109,12 +1102,12 @@ static void test_verify_during_writes(void)
 
 		if (db_open(p, DB_RDWR, &w, err, sizeof(err)))
 			_exit(2);
-		for (int i = 0; rc == 0 && now_ns() < end; i++) {
-			struct db_row r = attempt(i, now_ns());
+		for (int i = 0; rc == 0 && real_ns() < end; i++) {
+			struct db_row r = attempt(i, real_ns());
 
 			rc = db_append(w, &r, 1, NULL, 0, err, sizeof(err));
 			if (rc == 0 && i % 50 == 49)
-				rc = db_prune(w, now_ns(), 0, &removed, err, sizeof(err));
+				rc = db_prune(w, real_ns(), 0, &removed, err, sizeof(err));
 		}
 		db_close(w);
 		_exit(rc ? 3 : 0);
@@ -1384,7 +1377,7 @@ static void test_tamper(void)
 
 		h = db_handle(db);
 		CHECK(&t,
-		      db_prune(db, now_ns() - 3600000000000LL + 3500000000LL, 0, &removed, err,
+		      db_prune(db, real_ns() - 3600000000000LL + 3500000000LL, 0, &removed, err,
 			       sizeof(err)) == 0 &&
 			  removed == 4,
 		      "prune removed %llu: %s", (unsigned long long)removed, err);
@@ -1403,8 +1396,8 @@ static void test_tamper(void)
 	db = chain(&t, "t-note.db", N_TAMPER, p);
 	if (db) {
 		struct db_row n = {.kind = "note",
-				   .ts = now_ns(),
-				   .first_ts = now_ns(),
+				   .ts = real_ns(),
+				   .first_ts = real_ns(),
 				   .flags = -1,
 				   .note = "TAMPER: kernel counters went backwards"};
 
@@ -1451,7 +1444,7 @@ static void test_qtype(void)
 {
 	struct tc t;
 	char p[PATH_MAX], fresh[PATH_MAX], err[512], before[4096], after[4096], a[1024], b[1024];
-	int64_t ts0 = now_ns() - 600000000000LL;
+	int64_t ts0 = real_ns() - 600000000000LL;
 	struct db *db, *fdb;
 	int r;
 
@@ -1673,7 +1666,7 @@ static void test_prune_age(void)
 	struct tc t;
 	char p[PATH_MAX], err[512], buf[512];
 	struct db *db;
-	int64_t base = now_ns() - 86400LL * 1000000000LL, aid = 0;
+	int64_t base = real_ns() - 86400LL * 1000000000LL, aid = 0;
 	uint64_t removed = 99;
 	struct db_stats s;
 
@@ -1721,7 +1714,7 @@ static void test_prune_age(void)
 		verify_intact(&t, db, 14);
 		/* everything is older: all but the last row go */
 		CHECK(&t,
-		      db_prune(db, now_ns() + 3600000000000LL, 0, &removed, err, sizeof(err)) == 0,
+		      db_prune(db, real_ns() + 3600000000000LL, 0, &removed, err, sizeof(err)) == 0,
 		      "%s", err);
 		CHECK(&t, removed == 13, "removed %llu", (unsigned long long)removed);
 		CHECK(
@@ -1733,12 +1726,12 @@ static void test_prune_age(void)
 		verify_intact(&t, db, 2);
 		/* and once more: only the previous prune note and the last row */
 		CHECK(&t,
-		      db_prune(db, now_ns() + 3600000000000LL, 0, &removed, err, sizeof(err)) ==
+		      db_prune(db, real_ns() + 3600000000000LL, 0, &removed, err, sizeof(err)) ==
 			      0 &&
 			  removed == 1,
 		      "third prune removed %llu: %s", (unsigned long long)removed, err);
 		verify_intact(&t, db, 2);
-		append_attempts(&t, db, 30, 2, now_ns());
+		append_attempts(&t, db, 30, 2, real_ns());
 		verify_intact(&t, db, 4);
 		db_close(db);
 		/* a fresh handle verifies too (anchor and head from the files) */
@@ -1767,7 +1760,7 @@ static void test_prune_size(void)
 	db = chain(&t, "prune-size.db", 0, p);
 	if (db) {
 		sqlite3 *h = db_handle(db);
-		int64_t ts = now_ns() - 3600000000000LL;
+		int64_t ts = real_ns() - 3600000000000LL;
 
 		for (int b = 0; used_bytes(h) < 3 << 20 && b < 100; b++) {
 			for (int k = 0; k < 500; k++) {
@@ -1808,7 +1801,7 @@ static void test_prune_size(void)
 		CHECK(&t, used_bytes(h) <= 512 << 10, "used %lld bytes after second prune",
 		      (long long)used_bytes(h));
 		verify_intact(&t, db, nrows(db));
-		append_attempts(&t, db, 0, 5, now_ns());
+		append_attempts(&t, db, 0, 5, real_ns());
 		verify_intact(&t, db, nrows(db));
 		/* under the limit: nothing to do */
 		CHECK(&t,
@@ -1843,7 +1836,7 @@ static void test_readonly(void)
 		CHECK(&t, rc < 0 && strstr(err, "read-only") && strstr(err, p), "append %d: %s", rc,
 		      err);
 		err[0] = 0;
-		rc = db_prune(ro, now_ns(), 0, &removed, err, sizeof(err));
+		rc = db_prune(ro, real_ns(), 0, &removed, err, sizeof(err));
 		CHECK(&t, rc < 0 && removed == 0 && strstr(err, "read-only"), "prune %d: %s", rc,
 		      err);
 		CHECK(&t, db_marks_reset(ro) < 0, "marks reset on a read-only handle");
@@ -1881,7 +1874,7 @@ static void test_disk_full(void)
 
 		db_meta_get_int(db, "attempts", &att0);
 		for (int k = 0; k < 300; k++) {
-			rows[k] = attempt(k, now_ns());
+			rows[k] = attempt(k, real_ns());
 			rows[k].note = note;
 			rows[k].exe = "/usr/bin/brand-new"; /* a new procs row, rolled back */
 			rows[k].cmdline = "[\"brand-new\"]";
@@ -1931,7 +1924,7 @@ static void test_disk_full(void)
 		     "CREATE TRIGGER no_notes BEFORE INSERT ON events WHEN new.kind = 'note'"
 		     " BEGIN SELECT RAISE(ABORT, 'notes refused'); END");
 		err[0] = 0;
-		rc = db_prune(db, now_ns() + 3600000000000LL, 0, &removed, err, sizeof(err));
+		rc = db_prune(db, real_ns() + 3600000000000LL, 0, &removed, err, sizeof(err));
 		CHECK(&t, rc < 0 && removed == 0 && strstr(err, "notes refused"), "prune %d: %s",
 		      rc, err);
 		CHECK(&t, nrows(db) == 30 && qint(h, "SELECT min(id) FROM events") == 1,
@@ -1940,8 +1933,8 @@ static void test_disk_full(void)
 		      (long long)aid);
 		verify_intact(&t, db, 30);
 		xsql(&t, h, "DROP TRIGGER no_notes");
-		append_attempts(&t, db, 30, 3, now_ns());
-		rc = db_prune(db, now_ns() + 3600000000000LL, 0, &removed, err, sizeof(err));
+		append_attempts(&t, db, 30, 3, real_ns());
+		rc = db_prune(db, real_ns() + 3600000000000LL, 0, &removed, err, sizeof(err));
 		CHECK(&t, rc == 0 && removed == 32, "prune %d removed %llu: %s", rc,
 		      (unsigned long long)removed, err);
 		verify_intact(&t, db, 2);
@@ -1965,13 +1958,13 @@ static void test_disk_full(void)
 			rc = db_append(db, &r1, 1, NULL, 0, err, sizeof(err));
 			CHECK(&t, rc < 0 && strstr(err, "lock"), "append %d: %s", rc, err);
 			err[0] = 0;
-			rc = db_prune(db, now_ns(), 0, &removed, err, sizeof(err));
+			rc = db_prune(db, real_ns(), 0, &removed, err, sizeof(err));
 			CHECK(&t, rc < 0 && removed == 0 && strstr(err, "lock"), "prune %d: %s", rc,
 			      err);
 			xsql(&t, other, "ROLLBACK");
 		}
 		sqlite3_close(other);
-		append_attempts(&t, db, 3, 2, now_ns());
+		append_attempts(&t, db, 3, 2, real_ns());
 		verify_intact(&t, db, 5);
 		db_close(db);
 	}
