@@ -179,14 +179,32 @@ h_assert_json "$H_RUN_OUT" '.result == "error" and .errno == "EPERM"' \
 nothing_left "hush run: dns query bound to v-forb" lo4 "$before"
 nothing_left "hush run: dns query bound to v-forb (port 53)" dns "$before_dns"
 
-# ---- hush test: a move out of its cgroup makes the run noisy ----
+# ---- hush test: a move out of its cgroup ----
+# By default the command cannot move: its cgroup namespace shows only its own
+# subtree, and CAP_SYS_ADMIN is gone (t_run, t_test: containment).
+# shellcheck disable=SC2016 # the inner shell expands $$ and $1
+h_cgroup_run "$H_CG_AUX" "$HUSH" test --cgroup-parent "$tcg" \
+	-- sh -c 'echo $$ > "$1/cgroup.procs"' _ "$other" >"$H_TMP/nomove.out" 2>"$H_TMP/nomove.err" </dev/null
+if [ ! -s "$other/cgroup.procs" ] && grep -q "nonexistent\|No such file" "$H_TMP/nomove.err"; then
+	h_pass "hush test: the command cannot see, let alone enter, a cgroup outside its own"
+else
+	h_fail "hush test: the command cannot see, let alone enter, a cgroup outside its own" \
+		"procs: $(cat "$other/cgroup.procs"); $(tail -n 3 "$H_TMP/nomove.err")"
+fi
+# A process of the test moved out from outside (by root, or a command that
+# kept CAP_SYS_ADMIN on purpose): the run is noisy.
 h_cgroup_run "$H_CG_AUX" "$HUSH" test --cgroup-parent "$tcg" --json "$H_TMP/move.json" \
-	-- sh -c 'echo $$ > "$1/cgroup.procs"' _ "$other" >"$H_TMP/move.out" 2>"$H_TMP/move.err" </dev/null
+	-- sh -c 'echo $$ > "$1"; sleep 1' _ "$H_TMP/move.pid" \
+	>"$H_TMP/move.out" 2>"$H_TMP/move.err" </dev/null &
+tpid=$!
+h_wait_for_line "$H_TMP/move.pid" '^[0-9]+$' 5 && cat "$H_TMP/move.pid" >"$other/cgroup.procs"
+wait "$tpid"
 rc=$?
 if [ "$rc" = 1 ]; then
-	h_pass "hush test: a move out of the cgroup: exit 1 (noisy)"
+	h_pass "hush test: a process moved out of the cgroup: exit 1 (noisy)"
 else
-	h_fail "hush test: a move out of the cgroup: exit 1 (noisy)" "exit $rc: $(cat "$H_TMP/move.out") $(tail -n 3 "$H_TMP/move.err")"
+	h_fail "hush test: a process moved out of the cgroup: exit 1 (noisy)" \
+		"exit $rc: $(cat "$H_TMP/move.out") $(tail -n 3 "$H_TMP/move.err")"
 fi
 h_assert_json "$(cat "$H_TMP/move.json" 2>/dev/null)" \
 	'.result == "noisy" and (.attempts | length) == 1 and (.attempts[0] | .hook == "cgroup_move" and .comm == "sh")' \
