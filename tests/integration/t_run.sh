@@ -104,7 +104,7 @@ if [ -n "$runcg" ] && [ ! -e "$CG2$runcg" ]; then
 else
 	h_fail "its cgroup is removed after exit" "$CG2$runcg still there"
 fi
-if ! ls -d /sys/fs/bpf/hush-run-* 2>/dev/null | grep -q .; then
+if ! compgen -G '/sys/fs/bpf/hush-run-*' >/dev/null; then
 	h_pass "its pins are removed after exit"
 else
 	h_fail "its pins are removed after exit" "$(ls -d /sys/fs/bpf/hush-run-*)"
@@ -173,7 +173,7 @@ h_hush_run_capture escape "$cg" -- sh -c '
 	mount -t cgroup2 cgroup2 /tmp 2>/dev/null && echo mounted
 	sed -n "s/^0:://p" /proc/self/cgroup
 	ls "$2" | grep -c "^hush-test\." ; exit 0' _ "$sib" "$CG2"
-if [ -z "$(grep -E 'moved|mounted' "$H_TMP/escape.out")" ] && [ ! -s "$sib/cgroup.procs" ] &&
+if ! grep -qE 'moved|mounted' "$H_TMP/escape.out" && [ ! -s "$sib/cgroup.procs" ] &&
 	[ "$(tail -n 2 "$H_TMP/escape.out" | head -n 1)" = / ]; then
 	h_pass "root command cannot move itself to a sibling cgroup (nor via the host's namespaces)"
 else
@@ -327,7 +327,7 @@ if h_wait_for_file "$killdir/pid" 10; then
 	if [ ! -e "$kpins" ] && [ ! -e "$kcg" ]; then
 		h_pass "a later hush run removes the stale pins and the empty cgroup"
 	else
-		h_fail "a later hush run removes the stale pins and the empty cgroup" "$(ls -d "$kpins" "$kcg" 2>&1 | tr '\n' ' ') $H_RUN_ERR"
+		h_fail "a later hush run removes the stale pins and the empty cgroup" "$(for p in "$kpins" "$kcg"; do [ -e "$p" ] && printf '%s still there; ' "$p"; done) $H_RUN_ERR"
 	fi
 else
 	h_fail "SIGKILL: command started" "no $killdir/pid: $(tail -n 3 "$killdir/err" | tr '\n' ' ')"
