@@ -17,14 +17,31 @@
 static const char *const engines[] = {"docker", "podman", "nerdctl", "docker-compose",
 				      "podman-compose"};
 /* Subcommands that start (or enter) a container. */
-static const char *const starting[] = {"run", "create", "start", "restart", "compose", "up",
-				       "exec", "build", "buildx"};
+static const char *const starting[] = {"run", "create", "start", "restart", "compose",
+				       "up",  "exec",	"build", "buildx"};
 /* Global options of the engines that take a value as the next word. */
-static const char *const valued[] = {
-    "-H",	  "--host",	"-c",	     "--context", "--config",	"-l", "--log-level",
-    "--url",	  "--connection", "--root",    "--runroot", "--namespace", "-n", "--address",
-    "-a",	  "-f",		"--file",    "-p",	  "--project-name", "--profile",
-    "--env-file", "--project-directory"};
+static const char *const valued[] = {"-H",
+				     "--host",
+				     "-c",
+				     "--context",
+				     "--config",
+				     "-l",
+				     "--log-level",
+				     "--url",
+				     "--connection",
+				     "--root",
+				     "--runroot",
+				     "--namespace",
+				     "-n",
+				     "--address",
+				     "-a",
+				     "-f",
+				     "--file",
+				     "-p",
+				     "--project-name",
+				     "--profile",
+				     "--env-file",
+				     "--project-directory"};
 
 static bool in(const char *w, const char *const *set, size_t n)
 {
