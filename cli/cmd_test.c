@@ -182,6 +182,45 @@ static int test_usage(void)
 	return EXIT_SETUP;
 }
 
+/* The options' values, checked: 0, or the usage exit code after saying why. */
+static int test_check(struct test *t, const char *timeout, const char *grace, const char *observe)
+{
+	if (t->mode && strcmp(t->mode, "enforce") && strcmp(t->mode, "audit")) {
+		log_warnx("--mode %s: use enforce or audit", t->mode);
+		return test_usage();
+	}
+	if (strcmp(timeout, "0") &&
+	    (db_parse_duration(timeout, &t->timeout_ns) || t->timeout_ns <= 0)) {
+		log_warnx("--timeout %s: need a duration such as 30s, 5m or 1h (0: none)", timeout);
+		return test_usage();
+	}
+	if (strcmp(grace, "0") && (db_parse_duration(grace, &t->grace_ns) || t->grace_ns <= 0)) {
+		log_warnx("--grace %s: need a duration such as 5s (0: kill at once)", grace);
+		return test_usage();
+	}
+	if (observe && (db_parse_duration(observe, &t->observe_ns) || t->observe_ns <= 0)) {
+		log_warnx("--observe %s: need a duration such as 10s", observe);
+		return test_usage();
+	}
+	if (t->ready && !strncmp(t->ready, "tcp:", 4)) {
+		char *end;
+		long p = strtol(t->ready + 4, &end, 10);
+
+		if (*end || p < 1 || p > 65535) {
+			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", t->ready);
+			return test_usage();
+		}
+		t->ready_port = (int)p;
+	}
+	if (t->sinkhole && t->mode && strcmp(t->mode, "audit")) {
+		log_warnx("--sinkhole lets every attempt through to the sinkhole: it cannot be "
+			  "combined with --mode %s",
+			  t->mode);
+		return test_usage();
+	}
+	return 0;
+}
+
 /* Options into t and ro: 0, or the usage exit code after saying why. */
 static int test_args(struct test *t, struct runner_opts *ro, int argc, char **argv)
 {
@@ -268,40 +307,7 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 	if (optind >= argc)
 		return test_usage();
 	t->argv = argv + optind;
-	if (t->mode && strcmp(t->mode, "enforce") && strcmp(t->mode, "audit")) {
-		log_warnx("--mode %s: use enforce or audit", t->mode);
-		return test_usage();
-	}
-	if (strcmp(timeout, "0") &&
-	    (db_parse_duration(timeout, &t->timeout_ns) || t->timeout_ns <= 0)) {
-		log_warnx("--timeout %s: need a duration such as 30s, 5m or 1h (0: none)", timeout);
-		return test_usage();
-	}
-	if (strcmp(grace, "0") && (db_parse_duration(grace, &t->grace_ns) || t->grace_ns <= 0)) {
-		log_warnx("--grace %s: need a duration such as 5s (0: kill at once)", grace);
-		return test_usage();
-	}
-	if (observe && (db_parse_duration(observe, &t->observe_ns) || t->observe_ns <= 0)) {
-		log_warnx("--observe %s: need a duration such as 10s", observe);
-		return test_usage();
-	}
-	if (t->ready && !strncmp(t->ready, "tcp:", 4)) {
-		char *end;
-		long p = strtol(t->ready + 4, &end, 10);
-
-		if (*end || p < 1 || p > 65535) {
-			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", t->ready);
-			return test_usage();
-		}
-		t->ready_port = (int)p;
-	}
-	if (t->sinkhole && t->mode && strcmp(t->mode, "audit")) {
-		log_warnx("--sinkhole lets every attempt through to the sinkhole: it cannot be "
-			  "combined with --mode %s",
-			  t->mode);
-		return test_usage();
-	}
-	return 0;
+	return test_check(t, timeout, grace, observe);
 }
 
 /* --sinkhole, between parse and compile: everything goes to the sinkhole

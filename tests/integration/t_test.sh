@@ -266,6 +266,7 @@ else
 fi
 
 # -- the command's environment: its cgroup and the test's id --
+# shellcheck disable=SC2016 # expands in the command
 ht env -- sh -c 'echo "cg=$HUSH_TEST_CGROUP"; echo "id=$HUSH_TEST_ID"'
 rc "environment: test ran" 0 env
 ecg=$(sed -n 's/^cg=//p' "$H_TMP/env.out")
@@ -283,6 +284,7 @@ printf '#!/bin/sh\ntouch %s/docker.ran\n' "$H_TMP" >"$H_TMP/bin/docker"
 chmod +x "$H_TMP/bin/docker"
 ht docker -- "$H_TMP/bin/docker" run --rm alpine wget example.com
 rc "docker run: refused" 2 docker
+# shellcheck disable=SC2016 # backquotes as the message has them
 if grep -q '`docker run` would start its container outside this test.s cgroup.*--image' "$H_TMP/docker.err" &&
 	[ ! -e "$H_TMP/docker.ran" ]; then
 	h_pass "docker run: refused before it ran, naming --image"
@@ -305,7 +307,7 @@ rm -f "$H_TMP/mv.pid"
 ht moved --timeout 10s -- sh -c "sleep 5 & echo \$! >$H_TMP/mv.pid; wait" &
 mvjob=$!
 for _ in $(seq 50); do [ -s "$H_TMP/mv.pid" ] && break; sleep 0.1; done
-echo "$(cat "$H_TMP/mv.pid")" >"$mvcg/cgroup.procs" 2>/dev/null
+cat "$H_TMP/mv.pid" >"$mvcg/cgroup.procs" 2>/dev/null
 wait $mvjob
 HT_RC=$(jq -r '.result' "$H_TMP/moved.json" 2>/dev/null)
 if [ "$HT_RC" = noisy ] && jq -e '.attempts[] | select(.hook == "cgroup_move")' "$H_TMP/moved.json" >/dev/null; then
