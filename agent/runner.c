@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <linux/sched.h>
@@ -105,9 +106,79 @@ struct run {
 	char pin_dir[PATH_MAX]; /* the engine's pins (runpins.h), "" when none */
 	char cgmnt[PATH_MAX];	/* the cgroup2 mount point */
 	cap_t caps;		/* the command's, from contain_prepare() */
+	char **envp;		/* with env_prefix: environ and the two variables */
+	char envs[2][PATH_MAX + 32];
 	uint64_t start, deadline, kill_at, next_tick;
-	bool exited, populated;
+	bool exited, populated, stopping;
 };
+
+extern char **environ;
+
+/* Signal sig to every process of cgroup path and of the cgroups below it
+ * (depth levels at most). */
+static void cgroup_signal(const char *path, int sig, int depth)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	int pid;
+
+	if (snprintf(p, sizeof(p), "%s/cgroup.procs", path) >= (int)sizeof(p))
+		return;
+	f = fopen(p, "re");
+	if (f) {
+		while (fscanf(f, "%d", &pid) == 1)
+			if (pid > 0)
+				kill(pid, sig);
+		fclose(f);
+	}
+	if (depth <= 0)
+		return;
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
+		    snprintf(p, sizeof(p), "%s/%s", path, de->d_name) < (int)sizeof(p))
+			cgroup_signal(p, sig, depth - 1);
+	closedir(d);
+}
+
+/* The command's environment: environ without PREFIX_CGROUP and PREFIX_ID,
+ * then those two for this run.  0 or -errno. */
+static int run_env(struct run *u)
+{
+	const char *pre = u->o->env_prefix;
+	size_t n = 0, k = 0, cut = strlen(u->cgmnt);
+	const char *rel = u->cg + cut;
+	const char *name = strrchr(u->cg, '/');
+
+	if (strncmp(u->cg, u->cgmnt, cut) || (*rel && *rel != '/'))
+		rel = u->cg; /* not below the mount found: say the path as it is */
+	snprintf(u->r->cgroup, sizeof(u->r->cgroup), "%s", *rel ? rel : "/");
+	if (!pre)
+		return 0;
+	snprintf(u->envs[0], sizeof(u->envs[0]), "%s_CGROUP=%s", pre, *rel ? rel : "/");
+	snprintf(u->envs[1], sizeof(u->envs[1]), "%s_ID=%s", pre, name ? name + 1 : u->cg);
+	while (environ && environ[n])
+		n++;
+	u->envp = calloc(n + 3, sizeof(*u->envp));
+	if (!u->envp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = environ[i];
+		size_t pl = strlen(pre);
+
+		if (!strncmp(e, pre, pl) &&
+		    (!strncmp(e + pl, "_CGROUP=", 8) || !strncmp(e + pl, "_ID=", 4)))
+			continue;
+		u->envp[k++] = environ[i];
+	}
+	u->envp[k++] = u->envs[0];
+	u->envp[k] = u->envs[1];
+	return 0;
+}
 
 /* 1. A fresh cgroup, enforced (and its DNS judged) before anything runs in
  * it. */
@@ -196,6 +267,11 @@ static int run_prepare(struct run *u)
 		log_errno(ret, "cannot find the cgroup2 mount");
 		return ret;
 	}
+	ret = run_env(u);
+	if (ret) {
+		log_errno(ret, "cannot make the command's environment");
+		return ret;
+	}
 	u->caps = contain_prepare(o->contain);
 	if (!u->caps) {
 		ret = -errno;
@@ -219,6 +295,7 @@ static int run_start(struct run *u)
 	const struct runner_opts *o = u->o;
 	struct runner_child c = {
 	    .argv = o->argv,
+	    .envp = u->envp ? u->envp : environ,
 	    .errpipe = u->errpipe[1],
 	    .orig = &u->orig,
 	    .netns_fd = o->netns_fd,
@@ -266,6 +343,8 @@ static void run_on_signals(struct run *u, uint64_t t)
 			syscall(SYS_pidfd_send_signal, u->pidfd, si.ssi_signo, NULL, 0);
 		u->kill_at = u->r->interrupted ? t : t + 5000000000ull;
 		u->r->interrupted = (int)si.ssi_signo;
+		if (!u->exited)
+			u->r->stopped = true;
 	}
 }
 
@@ -276,6 +355,7 @@ static void run_on_exit(struct run *u)
 	if (waitid((idtype_t)P_PIDFD, (id_t)u->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
 		u->exited = true;
 		u->r->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+		u->r->exit_signal = si.si_code == CLD_EXITED ? 0 : si.si_status;
 	}
 }
 
@@ -287,6 +367,25 @@ static void run_tick(struct run *u, uint64_t t)
 	if (enforcer_expire(u->en))
 		enforcer_reapply(u->en);
 	u->next_tick = t + 1000000000ull;
+}
+
+/* Stop the command: SIGTERM to every process of its cgroup and grace_ms
+ * for them to end, or (no grace) cgroup.kill at once. */
+static void run_stop(struct run *u, uint64_t t)
+{
+	const struct runner_opts *o = u->o;
+
+	if (u->stopping)
+		return;
+	u->stopping = true;
+	if (!u->exited)
+		u->r->stopped = true;
+	if (o->grace_ms <= 0) {
+		u->kill_at = t;
+		return;
+	}
+	cgroup_signal(u->cg, SIGTERM, 8);
+	u->kill_at = t + (uint64_t)o->grace_ms * 1000000ull;
 }
 
 /* 3. Supervise: events, signals, exit, timeout. */
@@ -310,13 +409,15 @@ static void run_supervise(struct run *u)
 		if (u->exited && o->wait_all && u->populated && u->evfd < 0)
 			u->populated = false; /* cannot watch: stop with the command */
 		engine_drain(u->eng);
-		if (o->on_tick)
-			o->on_tick(o->ctx, t - u->start);
+		if (o->on_tick && o->on_tick(o->ctx, t - u->start) && !u->stopping) {
+			u->r->stop_requested = true;
+			run_stop(u, t);
+		}
 		run_tick(u, t);
 		if ((!u->exited || u->populated) && u->deadline && t >= u->deadline &&
-		    !u->r->timed_out) {
+		    !u->stopping) {
 			u->r->timed_out = true;
-			u->kill_at = t;
+			run_stop(u, t);
 		}
 		if ((!u->exited || (o->wait_all && u->populated)) && u->kill_at &&
 		    t >= u->kill_at) {
@@ -398,6 +499,7 @@ static void run_close(struct run *u)
 	run_unpin(u);
 	if (u->caps)
 		cap_free(u->caps);
+	free(u->envp);
 	sigprocmask(SIG_SETMASK, &u->orig, NULL);
 }
 

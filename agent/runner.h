@@ -22,6 +22,7 @@
 #ifndef HUSH_AGENT_RUNNER_H
 #define HUSH_AGENT_RUNNER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,8 +54,18 @@ struct runner_opts {
 	 * namespace. */
 	int netns_fd;
 	/* Called about every 100 ms while the command runs (elapsed time);
-	 * may be NULL. */
-	void (*on_tick)(void *ctx, uint64_t elapsed_ns);
+	 * may be NULL.  Returning true stops the command as the timeout does
+	 * (hush test --observe). */
+	bool (*on_tick)(void *ctx, uint64_t elapsed_ns);
+	/* Stopping at the timeout (or at on_tick's request): 0 kills every
+	 * process of the cgroup at once (cgroup.kill); > 0 sends each SIGTERM
+	 * first and kills what is left after grace_ms.  Events keep being
+	 * collected meanwhile. */
+	int grace_ms;
+	/* If set, the command's environment gets PREFIX_CGROUP (its cgroup's
+	 * path below the cgroup2 root, as the host's /proc/PID/cgroup shows
+	 * it) and PREFIX_ID (that cgroup's name, unique while it runs). */
+	const char *env_prefix;
 	const char *cgroup_prefix; /* name of the cgroup made: PREFIX.PID.N (default hush-run) */
 	uint32_t ringbuf_bytes;	   /* 0: the engine's default */
 	/* Name lookups only through DNS, which the proxy judges: the command
@@ -70,8 +81,13 @@ struct runner_opts {
 
 struct runner_result {
 	int exit_code;	  /* as a shell reports it: status, or 128 + signal */
+	int exit_signal;  /* the signal that ended it, or 0 */
 	bool exec_failed; /* the command could not be started (exit 126/127) */
 	bool timed_out;
+	bool stop_requested; /* on_tick asked to stop it (before the timeout) */
+	/* Hush stopped the command (timeout, on_tick, a signal) before its
+	 * main process exited: exit_code is then not the command's own verdict. */
+	bool stopped;
 	int interrupted; /* signal that made us stop the command, or 0 */
 	uint64_t counters[HUSH_CTR_MAX];
 	uint64_t lost; /* events the ring buffer could not take */
@@ -80,7 +96,8 @@ struct runner_result {
 	/* Sockets of fds 0-2 the command was let to inherit. */
 	struct contain_socket inherited[3];
 	int ninherited;
-	bool nsdelegate; /* cgroup2 mounted with nsdelegate */
+	bool nsdelegate;       /* cgroup2 mounted with nsdelegate */
+	char cgroup[PATH_MAX]; /* the command's cgroup below the cgroup2 root */
 };
 
 /* Returns 0 when the command ran (whatever its exit status), negative errno

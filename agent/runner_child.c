@@ -94,7 +94,7 @@ _Noreturn void runner_child_exec(const struct runner_child *c)
 	ret = contain_apply(c->contain, c->caps);
 	if (ret)
 		child_fail(c, RUNNER_STEP_CONTAIN, -ret);
-	execvp(c->argv[0], c->argv);
+	execvpe(c->argv[0], c->argv, c->envp);
 	child_fail(c, RUNNER_STEP_EXEC, errno);
 }
 

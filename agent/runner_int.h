@@ -14,6 +14,7 @@
 
 struct runner_child {
 	char *const *argv;
+	char *const *envp;
 	int errpipe; /* gets a struct runner_child_err if exec is not reached */
 	const sigset_t *orig;
 	int netns_fd;		       /* > 0: join it */

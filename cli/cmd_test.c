@@ -1,20 +1,26 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * hush test [--policy FILE] [--timeout DUR] [--ready CMD|tcp:PORT] [--mode enforce|audit]
+ * hush test [--policy FILE] [--timeout DUR] [--grace DUR] [--ready CMD|tcp:PORT]
+ *           [--observe DUR] [--name NAME] [--ignore-exit-status] [--mode enforce|audit]
  *           [--json FILE] [--junit FILE] [--cgroup-parent DIR] [--user USER[:GROUP]]
  *           [--keep-cap CAP]... [--allow-inherited-socket] -- CMD [ARGS...]
  *
  * The network silence test: CMD runs in a fresh cgroup with its own program
  * instance and DNS proxy (agent/runner.c), started there by clone3 so it
- * never runs unenforced, until every process of the cgroup has exited or the
- * timeout; then the rest is killed and everything removed.  Every attempt
- * outside the policy (denied connects and sends, DNS names asked for, socket
- * creations the policy forbids) is collected, coalesced by process,
- * destination and name, and reported.
+ * never runs unenforced, until every process of the cgroup has exited, or
+ * the timeout (or --observe DUR after --ready): then every process of the
+ * cgroup gets SIGTERM, --grace to end, and the rest is killed; everything is
+ * removed.  Every attempt outside the policy (denied connects and sends, DNS
+ * names asked for, socket creations the policy forbids, a process moving out
+ * of the cgroup), also during the grace, is collected, coalesced by
+ * process, destination and name, and reported.  A container engine's
+ * `run` as CMD is refused (test_engine.c).
  *
  * Exit: 0 silent, 1 noisy, 2 usage or set-up error (also: CMD could not be
- * started, or never became ready), 3 inconclusive (an event was lost: a
- * test never passes on missing data).
+ * started, never became ready, or exited non-zero on its own before hush
+ * stopped it, unless --ignore-exit-status), 3 inconclusive (an event was
+ * lost: a test never passes on missing data).  Noisy wins over an error of
+ * the command's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +49,7 @@
 #include "cli/test_int.h"
 
 #define DEFAULT_TIMEOUT "60s"
+#define DEFAULT_GRACE	"5s"
 #define READY_EVERY_NS	100000000ull
 
 extern char **environ;
@@ -113,15 +120,23 @@ static bool probe_ready(struct test *t, uint64_t elapsed)
 	}
 	if (elapsed >= t->ready_next) {
 		char *args[] = {"sh", "-c", (char *)t->ready, NULL};
+		posix_spawn_file_actions_t fa;
 
-		if (posix_spawn(&t->ready_pid, "/bin/sh", NULL, NULL, args, environ))
+		/* Its output is no part of the report. */
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+		if (posix_spawn(&t->ready_pid, "/bin/sh", &fa, NULL, args, environ))
 			t->ready_pid = 0;
+		posix_spawn_file_actions_destroy(&fa);
 		t->ready_next = elapsed + READY_EVERY_NS;
 	}
 	return false;
 }
 
-static void on_tick(void *ctx, uint64_t elapsed)
+/* Readiness, the live line; true once --observe has watched long enough. */
+static bool on_tick(void *ctx, uint64_t elapsed)
 {
 	struct test *t = ctx;
 
@@ -144,6 +159,9 @@ static void on_tick(void *ctx, uint64_t elapsed)
 			t->ready ? (t->ready_ns >= 0 ? ", ready" : ", not ready yet") : "");
 		t->live_next = elapsed + 250000000ull;
 	}
+	if (!t->observe_ns || (t->ready && t->ready_ns < 0))
+		return false;
+	return (int64_t)elapsed >= (t->ready ? t->ready_ns : 0) + t->observe_ns;
 }
 
 /* ---- the command ---- */
@@ -151,14 +169,56 @@ static void on_tick(void *ctx, uint64_t elapsed)
 static int test_usage(void)
 {
 	fprintf(stderr,
-		"usage: hush test [--policy FILE] [--timeout DUR] [--ready CMD|tcp:PORT]\n"
-		"                 [--mode enforce|audit] [--json FILE] [--junit FILE]\n"
+		"usage: hush test [--policy FILE] [--timeout DUR] [--grace DUR]\n"
+		"                 [--ready CMD|tcp:PORT] [--observe DUR] [--name NAME]\n"
+		"                 [--ignore-exit-status] [--mode enforce|audit]\n"
+		"                 [--json FILE] [--junit FILE]\n"
 		"                 [--cgroup-parent DIR] [--ringbuf-size BYTES] [--sinkhole]\n"
 		"                 [--user USER[:GROUP]] [--keep-cap CAP]... "
 		"[--allow-inherited-socket]\n"
 		"                 -- CMD [ARGS...]\n"
-		"exit: 0 silent, 1 noisy, 2 usage or set-up error, 3 inconclusive (events lost)\n");
+		"exit: 0 silent, 1 noisy, 2 usage or set-up error or the command failed on its "
+		"own,\n      3 inconclusive (events lost)\n");
 	return EXIT_SETUP;
+}
+
+/* The options' values, checked: 0, or the usage exit code after saying why. */
+static int test_check(struct test *t, const char *timeout, const char *grace, const char *observe)
+{
+	if (t->mode && strcmp(t->mode, "enforce") && strcmp(t->mode, "audit")) {
+		log_warnx("--mode %s: use enforce or audit", t->mode);
+		return test_usage();
+	}
+	if (strcmp(timeout, "0") &&
+	    (db_parse_duration(timeout, &t->timeout_ns) || t->timeout_ns <= 0)) {
+		log_warnx("--timeout %s: need a duration such as 30s, 5m or 1h (0: none)", timeout);
+		return test_usage();
+	}
+	if (strcmp(grace, "0") && (db_parse_duration(grace, &t->grace_ns) || t->grace_ns <= 0)) {
+		log_warnx("--grace %s: need a duration such as 5s (0: kill at once)", grace);
+		return test_usage();
+	}
+	if (observe && (db_parse_duration(observe, &t->observe_ns) || t->observe_ns <= 0)) {
+		log_warnx("--observe %s: need a duration such as 10s", observe);
+		return test_usage();
+	}
+	if (t->ready && !strncmp(t->ready, "tcp:", 4)) {
+		char *end;
+		long p = strtol(t->ready + 4, &end, 10);
+
+		if (*end || p < 1 || p > 65535) {
+			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", t->ready);
+			return test_usage();
+		}
+		t->ready_port = (int)p;
+	}
+	if (t->sinkhole && t->mode && strcmp(t->mode, "audit")) {
+		log_warnx("--sinkhole lets every attempt through to the sinkhole: it cannot be "
+			  "combined with --mode %s",
+			  t->mode);
+		return test_usage();
+	}
+	return 0;
 }
 
 /* Options into t and ro: 0, or the usage exit code after saying why. */
@@ -177,9 +237,13 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 	    {"user", required_argument, NULL, 'U'},
 	    {"keep-cap", required_argument, NULL, 'k'},
 	    {"allow-inherited-socket", no_argument, NULL, 'S'},
+	    {"grace", required_argument, NULL, 'G'},
+	    {"observe", required_argument, NULL, 'o'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"ignore-exit-status", no_argument, NULL, 'i'},
 	    {0},
 	};
-	const char *timeout = DEFAULT_TIMEOUT;
+	const char *timeout = DEFAULT_TIMEOUT, *grace = DEFAULT_GRACE, *observe = NULL;
 	int opt;
 
 	optind = 1;
@@ -220,6 +284,18 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 		case 'S':
 			t->contain.allow_inherited_socket = true;
 			break;
+		case 'G':
+			grace = optarg;
+			break;
+		case 'o':
+			observe = optarg;
+			break;
+		case 'n':
+			t->name = optarg;
+			break;
+		case 'i':
+			t->ignore_exit = true;
+			break;
 		case 'b':
 			if (engine_parse_ringbuf("--ringbuf-size", optarg, &ro->ringbuf_bytes))
 				return test_usage();
@@ -231,32 +307,7 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 	if (optind >= argc)
 		return test_usage();
 	t->argv = argv + optind;
-	if (t->mode && strcmp(t->mode, "enforce") && strcmp(t->mode, "audit")) {
-		log_warnx("--mode %s: use enforce or audit", t->mode);
-		return test_usage();
-	}
-	if (strcmp(timeout, "0") &&
-	    (db_parse_duration(timeout, &t->timeout_ns) || t->timeout_ns <= 0)) {
-		log_warnx("--timeout %s: need a duration such as 30s, 5m or 1h (0: none)", timeout);
-		return test_usage();
-	}
-	if (t->ready && !strncmp(t->ready, "tcp:", 4)) {
-		char *end;
-		long p = strtol(t->ready + 4, &end, 10);
-
-		if (*end || p < 1 || p > 65535) {
-			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", t->ready);
-			return test_usage();
-		}
-		t->ready_port = (int)p;
-	}
-	if (t->sinkhole && t->mode && strcmp(t->mode, "audit")) {
-		log_warnx("--sinkhole lets every attempt through to the sinkhole: it cannot be "
-			  "combined with --mode %s",
-			  t->mode);
-		return test_usage();
-	}
-	return 0;
+	return test_check(t, timeout, grace, observe);
 }
 
 /* --sinkhole, between parse and compile: everything goes to the sinkhole
@@ -325,6 +376,8 @@ static const char *test_run(struct test *t, struct runner_opts *ro, const struct
 	ro->on_event = test_on_event;
 	ro->on_dns = test_on_dns;
 	ro->on_tick = on_tick;
+	ro->grace_ms = (int)(t->grace_ns / 1000000);
+	ro->env_prefix = "HUSH_TEST";
 	ro->ctx = t;
 	ro->engp = &t->eng;
 	ro->timeout_ms = t->timeout_ns ? (int)(t->timeout_ns / 1000000) : 0;
@@ -346,6 +399,27 @@ static const char *test_run(struct test *t, struct runner_opts *ro, const struct
 	return t->whybuf;
 }
 
+/* The command ended non-zero before hush stopped it (and was not told to
+ * be let off): says how in t->whybuf. */
+static bool failed_on_its_own(struct test *t)
+{
+	const struct runner_result *r = &t->res;
+
+	if (t->ignore_exit || !r->exit_code || r->stopped || r->interrupted)
+		return false;
+	if (r->exit_signal)
+		snprintf(t->whybuf, sizeof(t->whybuf),
+			 "the command was killed by signal %d (%s) on its own, before the "
+			 "timeout (--ignore-exit-status: judge its attempts only)",
+			 r->exit_signal, strsignal(r->exit_signal));
+	else
+		snprintf(t->whybuf, sizeof(t->whybuf),
+			 "the command exited with status %d on its own, before the timeout "
+			 "(--ignore-exit-status: judge its attempts only)",
+			 r->exit_code);
+	return true;
+}
+
 /* The verdict on a run: any event lost makes it inconclusive (its attempts
  * are still listed); then attempts make it noisy.  Sets *why when it says
  * more than the code. */
@@ -361,6 +435,8 @@ static int test_verdict(struct test *t, const char **why)
 		code = EXIT_SETUP, *why = "the command could not be started";
 	else if (t->ready && t->ready_ns < 0)
 		code = EXIT_SETUP, *why = "the command never became ready (--ready)";
+	else if (failed_on_its_own(t))
+		code = EXIT_SETUP, *why = t->whybuf;
 	else
 		code = EXIT_SILENT;
 	if (code == EXIT_INCONCLUSIVE) {
@@ -393,6 +469,8 @@ int do_test(struct cli *c, int argc, char **argv)
 	ret = test_args(&t, &ro, argc, argv);
 	if (ret)
 		return ret;
+	if (test_refuse_engine(t.argv))
+		return EXIT_SETUP;
 	why = test_policy(&t, &ro, &l);
 	if (!why)
 		why = test_run(&t, &ro, l);

@@ -26,9 +26,11 @@ static const struct cmd {
      "run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet] [--log-allowed]\n"
      "           [--cgroup-parent DIR] -- CMD [ARGS...]   (exit: CMD's status; 125: hush failed)"},
     {"test", do_test,
-     "test [--policy FILE] [--timeout DUR] [--ready CMD|tcp:PORT] [--mode enforce|audit]\n"
+     "test [--policy FILE] [--timeout DUR] [--grace DUR] [--ready CMD|tcp:PORT]\n"
+     "           [--observe DUR] [--name NAME] [--ignore-exit-status] [--mode enforce|audit]\n"
      "           [--json FILE] [--junit FILE] [--cgroup-parent DIR] -- CMD [ARGS...]\n"
-     "           (exit: 0 silent, 1 noisy, 2 usage/set-up error, 3 inconclusive)"},
+     "           (exit: 0 silent, 1 noisy, 2 usage/set-up error or CMD failed on its own,\n"
+     "            3 inconclusive)"},
     {"disable", do_disable, "disable                         detach and unpin hushd's enforcement"},
     {"log", do_log,
      "log [--db FILE] [--denied|--allowed|--audit] [--since DUR|TIME] [--until DUR|TIME]\n"

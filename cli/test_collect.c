@@ -157,6 +157,8 @@ void test_sinkhole_merge(struct test *t)
 		if (a->ev.hook == HUSH_HOOK_DNS)
 			continue;
 		sinkhole_name_of(t->sk, fam, a->ev.daddr, a->sname, sizeof(a->sname));
+		if (a->ev.proto != 6)
+			continue; /* its records are TCP connections': no SNI for UDP */
 		for (size_t k = 0; k < n; k++) {
 			const struct sinkhole_rec *r = &rec[k];
 

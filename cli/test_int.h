@@ -49,7 +49,11 @@ struct attempt {
 struct test {
 	/* options */
 	const char *policy_path, *mode, *json_path, *junit_path, *ready;
+	const char *name; /* --name: the JUnit test case; NULL: the command */
 	int64_t timeout_ns;
+	int64_t grace_ns;   /* --grace: SIGTERM, then this long, then cgroup.kill */
+	int64_t observe_ns; /* --observe: watch this long once ready, then stop */
+	bool ignore_exit;   /* --ignore-exit-status */
 	char **argv;
 	struct contain contain; /* --user, --keep-cap, --allow-inherited-socket */
 	/* run */
@@ -79,6 +83,13 @@ struct test {
 	char whybuf[640]; /* why the test failed to run, when it says so */
 };
 
+/* ---- container engines (test_engine.c) ---- */
+
+/* -1 after saying why if argv starts a container through an engine
+ * (docker|podman|nerdctl run, ...), whose container hush could not watch;
+ * else 0. */
+int test_refuse_engine(char **argv);
+
 /* ---- collecting (test_collect.c) ---- */
 
 /* runner_opts callbacks (ctx: the struct test): denied and audited events,
@@ -95,6 +106,9 @@ void test_sort(struct test *t);
 
 typedef void (*test_report_fn)(FILE *f, struct test *t, int code, const char *why);
 
+/* The command on one line (whitespace and control characters as one
+ * space), cut to len. */
+void test_cmdline(const struct test *t, char *buf, size_t len);
 void test_print_human(struct test *t, int code, const char *why);
 void test_write_json(FILE *f, struct test *t, int code, const char *why);
 void test_write_junit(FILE *f, struct test *t, int code, const char *why);

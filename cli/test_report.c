@@ -96,12 +96,51 @@ static bool same_dest(const struct attempt *a, const struct attempt *b)
 	       a->ev.dport == b->ev.dport && a->ev.proto == b->ev.proto;
 }
 
+void test_cmdline(const struct test *t, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; t->argv[i] && o + 1 < len; i++) {
+		if (o && buf[o - 1] != ' ')
+			buf[o++] = ' ';
+		for (const char *c = t->argv[i]; *c && o + 1 < len; c++) {
+			bool sp = (unsigned char)*c <= ' ' || *c == 0x7f;
+
+			if (!sp || (o && buf[o - 1] != ' '))
+				buf[o++] = sp ? ' ' : *c; /* runs of white space are one */
+		}
+	}
+	while (o && buf[o - 1] == ' ')
+		o--;
+	buf[o] = 0;
+}
+
+/* "stopped at the timeout", "stopped after --observe", "" */
+static const char *stopped_how(const struct test *t)
+{
+	return t->res.timed_out	       ? ", stopped at the timeout"
+	       : t->res.stop_requested ? ", stopped after --observe"
+				       : "";
+}
+
+/* A UDP connect() sends nothing by itself, and a datagram sent on the
+ * connected socket passes no hook hush has: neither is seen.  (glibc's
+ * getaddrinfo makes such connects to sort the addresses it returns.) */
+static bool udp_connect(const struct attempt *a)
+{
+	return a->ev.proto == 17 &&
+	       (a->ev.hook == HUSH_HOOK_CONNECT4 || a->ev.hook == HUSH_HOOK_CONNECT6);
+}
+
+#define UDP_CONNECT_NOTE                                                                           \
+	"UDP connect(): sends nothing itself, datagrams on it not seen; getaddrinfo makes these "  \
+	"to sort addresses"
+
 void test_print_human(struct test *t, int code, const char *why)
 {
-	char cmd[512] = "";
+	char cmd[512];
 
-	for (size_t i = 0, o = 0; t->argv[i] && o + 2 < sizeof(cmd); i++)
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s%s", i ? " " : "", t->argv[i]);
+	test_cmdline(t, cmd, sizeof(cmd));
 	printf("hush test: %s", code == EXIT_SILENT  ? "SILENT"
 				: code == EXIT_NOISY ? "NOISY"
 				: code == EXIT_SETUP ? "ERROR"
@@ -110,7 +149,7 @@ void test_print_human(struct test *t, int code, const char *why)
 		printf(", %llu attempt%s outside the policy", (unsigned long long)t->total,
 		       t->total == 1 ? "" : "s");
 	printf(" (%s: %.2f s, exit %d%s)\n", cmd, (double)t->res.duration_ns / 1e9,
-	       t->res.exit_code, t->res.timed_out ? ", stopped at the timeout" : "");
+	       t->res.exit_code, stopped_how(t));
 	if (why)
 		printf("  %s\n", why);
 	for (int i = 0; i < t->res.ninherited; i++)
@@ -143,6 +182,8 @@ void test_print_human(struct test *t, int code, const char *why)
 			printf(" %s%s%s", a->proc.exe, cl[0] ? ": " : "", cl);
 		if (a->note[0])
 			printf(" (%s)", a->note);
+		if (udp_connect(a) && t->sinkhole)
+			printf(" (" UDP_CONNECT_NOTE ")");
 		putchar('\n');
 	}
 	if (t->dropped)
@@ -211,6 +252,10 @@ static void json_attempt(struct json_writer *w, const struct test *t, const stru
 		json_sinkhole(w, a);
 	if (a->note[0])
 		jsonw_str_field(w, "note", a->note);
+	else if (udp_connect(a) && t->sinkhole)
+		jsonw_str_field(w, "note", UDP_CONNECT_NOTE);
+	if (t->sinkhole && a->ev.hook != HUSH_HOOK_DNS)
+		jsonw_bool_field(w, "udp_connect", udp_connect(a));
 	jsonw_obj_end(w);
 }
 
@@ -240,6 +285,8 @@ static void json_contain(struct json_writer *w, const struct test *t)
 void test_write_json(FILE *f, struct test *t, int code, const char *why)
 {
 	struct json_writer w;
+	char cmd[1024];
+	const char *id = strrchr(t->res.cgroup, '/');
 
 	jsonw_init_file(&w, f, JSON_LINES);
 	jsonw_obj_begin(&w);
@@ -249,10 +296,24 @@ void test_write_json(FILE *f, struct test *t, int code, const char *why)
 	for (size_t i = 0; t->argv[i]; i++)
 		jsonw_strn(&w, t->argv[i], 4096);
 	jsonw_arr_end(&w);
+	test_cmdline(t, cmd, sizeof(cmd));
+	jsonw_str_field(&w, "name", t->name ? t->name : cmd);
+	jsonw_key(&w, "test_id");
+	jsonw_str_or_null(&w, id ? id + 1 : "");
+	jsonw_key(&w, "cgroup");
+	jsonw_str_or_null(&w, t->res.cgroup);
 	jsonw_uint_field(&w, "duration_ms", t->res.duration_ns / 1000000);
 	jsonw_uint_field(&w, "dropped_events", t->res.lost + t->dropped);
 	jsonw_int_field(&w, "exit_code", t->res.exit_code);
+	if (t->res.exit_signal)
+		jsonw_int_field(&w, "exit_signal", t->res.exit_signal);
+	else
+		jsonw_null_field(&w, "exit_signal");
+	jsonw_bool_field(&w, "exit_status_ignored", t->ignore_exit);
 	jsonw_bool_field(&w, "timed_out", t->res.timed_out);
+	jsonw_bool_field(&w, "stopped_by_hush", t->res.stopped);
+	if (t->observe_ns)
+		jsonw_int_field(&w, "observe_ms", t->observe_ns / 1000000);
 	jsonw_str_field(&w, "mode", t->mode ? t->mode : "enforce");
 	jsonw_key(&w, "policy");
 	jsonw_strn(&w, t->policy_path, 4096); /* NULL: null */
@@ -305,8 +366,10 @@ void test_write_junit(FILE *f, struct test *t, int code, const char *why)
 	fmt_ts(real_ns() / NSEC_PER_SEC * NSEC_PER_SEC, ts, sizeof(ts));
 	ts[19] = 0; /* xs:dateTime without the fraction and zone */
 	gethostname(host, sizeof(host) - 1);
-	for (size_t i = 0, o = 0; t->argv[i] && o + 2 < sizeof(cmd); i++)
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s%s", i ? " " : "", t->argv[i]);
+	if (t->name)
+		snprintf(cmd, sizeof(cmd), "%s", t->name);
+	else
+		test_cmdline(t, cmd, sizeof(cmd));
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	fprintf(f,
 		"<testsuites name=\"hush test\" tests=\"1\" failures=\"%d\" errors=\"%d\" "
@@ -342,10 +405,11 @@ void test_write_junit(FILE *f, struct test *t, int code, const char *why)
 			fmt_dest(a, dest, sizeof(dest));
 			cmdline_text(a, cl, sizeof(cl));
 			fmt_intent(a, intent, sizeof(intent));
-			snprintf(line, sizeof(line), "%s%s %s x%llu by pid %u %s%s%s\n", dest,
+			snprintf(line, sizeof(line), "%s%s %s x%llu by pid %u %s%s%s%s\n", dest,
 				 intent, engine_ev_name(a->ev.verdict),
 				 (unsigned long long)a->count, a->ev.tgid,
-				 a->has_proc ? a->proc.exe : "", cl[0] ? ": " : "", cl);
+				 a->has_proc ? a->proc.exe : "", cl[0] ? ": " : "", cl,
+				 udp_connect(a) && t->sinkhole ? " (" UDP_CONNECT_NOTE ")" : "");
 			xml_str(f, line);
 		}
 		if (why) {
@@ -355,8 +419,7 @@ void test_write_junit(FILE *f, struct test *t, int code, const char *why)
 		fprintf(f, "</%s>\n", code == EXIT_NOISY ? "failure" : "error");
 	}
 	fprintf(f, "      <system-out>result %s, command exit %d, %.3f s%s</system-out>\n",
-		result_name(code), t->res.exit_code, secs,
-		t->res.timed_out ? ", stopped at the timeout" : "");
+		result_name(code), t->res.exit_code, secs, stopped_how(t));
 	fputs("    </testcase>\n  </testsuite>\n</testsuites>\n", f);
 }
 

@@ -191,6 +191,132 @@ rc "usage error" 2 usage
 ht noexec -- /nonexistent/cmd
 rc "a command that cannot start" 2 noexec
 
+# -- CI semantics: the command's own exit status --
+ht exit7 -- sh -c 'exit 7'
+rc "a command that exits 7 on its own" 2 exit7
+h_assert_json "$HT_JSON" '.result == "error" and .exit_code == 7 and .exit_signal == null and .stopped_by_hush == false and (.error | test("status 7"))' \
+	"exit 7: an error naming the status"
+junit "exit 7" exit7
+if grep -q '<error message="error: the command exited with status 7' "$H_TMP/exit7.xml"; then
+	h_pass "exit 7: a JUnit error"
+else
+	h_fail "exit 7: a JUnit error" "$(cat "$H_TMP/exit7.xml")"
+fi
+ht exit7i --ignore-exit-status -- sh -c 'exit 7'
+rc "--ignore-exit-status" 0 exit7i
+h_assert_json "$HT_JSON" '.result == "silent" and .exit_code == 7 and .exit_status_ignored == true and .error == null' \
+	"--ignore-exit-status: silent, the status still reported"
+ht exit7n -- sh -c "$NETPROBE connect $H_FORB4 443 --timeout-ms 300; exit 7"
+rc "exit 7 after an attempt: noisy wins" 1 exit7n
+ht exitsig -- sh -c 'kill -USR1 $$'
+rc "killed by a signal on its own" 2 exitsig
+h_assert_json "$HT_JSON" '.exit_signal == 10 and (.error | test("signal 10"))' "killed by a signal: named"
+ht stopped --timeout 0.5s -- sh -c 'sleep 5; exit 7'
+rc "stopped by hush at the timeout: not failed on its own" 0 stopped
+h_assert_json "$HT_JSON" '.timed_out == true and .stopped_by_hush == true and .exit_code != 0' \
+	"stopped at the timeout: its status is hush's doing"
+
+# -- graceful stop: SIGTERM to every process, --grace, then cgroup.kill --
+ht grace --timeout 1s --grace 3s -- sh -c "trap '$NETPROBE connect $H_FORB4 443 --timeout-ms 300 >/dev/null; exit 0' TERM; sleep 30 & wait"
+rc "an attempt during the grace counts" 1 grace
+h_assert_json "$HT_JSON" ".timed_out == true and .attempts[0].daddr == \"$H_FORB4\" and .duration_ms < 2900" \
+	"an attempt during the grace: caught, ended before the grace ran out"
+ht graceig --timeout 0.5s --grace 1s -- sh -c "trap '' TERM; sleep 30"
+rc "SIGTERM ignored: killed after the grace" 0 graceig
+h_assert_json "$HT_JSON" '.timed_out == true and .duration_ms >= 1300 and .duration_ms < 3500' \
+	"SIGTERM ignored: killed after --grace"
+ht grace0 --grace 0.5x -- /bin/true
+rc "bad --grace" 2 grace0
+
+# -- --observe: a service that never exits is watched, then stopped --
+ht observe --ready tcp:18082 --observe 1s --timeout 30s -- "$NETPROBE" listen-tcp 127.0.0.1 18082
+rc "--observe: a service, silent" 0 observe
+h_assert_json "$HT_JSON" '.result == "silent" and .timed_out == false and .stopped_by_hush == true and .observe_ms == 1000 and .duration_ms >= 1000 and .duration_ms < 10000 and (.ready_ms | type == "number")' \
+	"--observe: stopped DUR after ready, not an error"
+if grep -q 'stopped after --observe' "$H_TMP/observe.out"; then
+	h_pass "--observe: the summary says why it stopped"
+else
+	h_fail "--observe: the summary says why it stopped" "$(cat "$H_TMP/observe.out")"
+fi
+ht observen --ready tcp:18083 --observe 2s --timeout 30s -- sh -c "$NETPROBE listen-tcp 127.0.0.1 18083 & sleep 1; $NETPROBE connect $H_FORB4 443 --timeout-ms 300; wait"
+rc "--observe: an attempt while observed" 1 observen
+
+# -- --name, the one-line default, --ready's output --
+ht named --name "image gate: models" -- /bin/true
+junit "--name" named
+if grep -q '<testcase classname="hush.test" name="image gate: models"' "$H_TMP/named.xml"; then
+	h_pass "--name: the JUnit test case"
+else
+	h_fail "--name: the JUnit test case" "$(cat "$H_TMP/named.xml")"
+fi
+h_assert_json "$HT_JSON" '.name == "image gate: models"' "--name: in the JSON report"
+ht oneline -- sh -c 'true
+	true'
+if grep -q '<testcase classname="hush.test" name="sh -c true true"' "$H_TMP/oneline.xml"; then
+	h_pass "the default name is the command on one line"
+else
+	h_fail "the default name is the command on one line" "$(cat "$H_TMP/oneline.xml")"
+fi
+ht readyout --ready "echo PROBE-SAYS; echo PROBE-ERR >&2" --timeout 5s -- sleep 0.5
+rc "--ready CMD with output" 0 readyout
+if grep -q PROBE- "$H_TMP/readyout.out" "$H_TMP/readyout.err"; then
+	h_fail "--ready CMD: its output kept out of the report" "$(cat "$H_TMP/readyout.out")"
+else
+	h_pass "--ready CMD: its output kept out of the report"
+fi
+
+# -- the command's environment: its cgroup and the test's id --
+# shellcheck disable=SC2016 # expands in the command
+ht env -- sh -c 'echo "cg=$HUSH_TEST_CGROUP"; echo "id=$HUSH_TEST_ID"'
+rc "environment: test ran" 0 env
+ecg=$(sed -n 's/^cg=//p' "$H_TMP/env.out")
+eid=$(sed -n 's/^id=//p' "$H_TMP/env.out")
+if [[ -n $ecg && -n $eid && $ecg == */"$eid" && "$tcg/$eid" == *"$ecg" ]]; then
+	h_pass "environment: HUSH_TEST_CGROUP below --cgroup-parent, HUSH_TEST_ID its name"
+else
+	h_fail "environment: HUSH_TEST_CGROUP below --cgroup-parent, HUSH_TEST_ID its name" "cg=$ecg id=$eid tcg=$tcg"
+fi
+h_assert_json "$HT_JSON" ".cgroup == \"$ecg\" and .test_id == \"$eid\"" "environment: the same in the JSON report"
+
+# -- a container engine as the command: refused before anything starts --
+mkdir -p "$H_TMP/bin"
+printf '#!/bin/sh\ntouch %s/docker.ran\n' "$H_TMP" >"$H_TMP/bin/docker"
+chmod +x "$H_TMP/bin/docker"
+ht docker -- "$H_TMP/bin/docker" run --rm alpine wget example.com
+rc "docker run: refused" 2 docker
+# shellcheck disable=SC2016 # backquotes as the message has them
+if grep -q '`docker run` would start its container outside this test.s cgroup.*--image' "$H_TMP/docker.err" &&
+	[ ! -e "$H_TMP/docker.ran" ]; then
+	h_pass "docker run: refused before it ran, naming --image"
+else
+	h_fail "docker run: refused before it ran, naming --image" "$(cat "$H_TMP/docker.err")"
+fi
+ht docker2 -- env FOO=1 "$H_TMP/bin/docker" -H unix:///x container run alpine
+rc "env ... docker -H X container run: refused" 2 docker2
+ht docker3 -- "$H_TMP/bin/docker" ps
+rc "docker ps: runs" 0 docker3
+if [ -e "$H_TMP/docker.ran" ]; then
+	h_pass "docker ps: not refused"
+else
+	h_fail "docker ps: not refused" "$(cat "$H_TMP/docker3.err")"
+fi
+
+# -- a process moved out of the test's cgroup makes the run noisy --
+mvcg=$(h_cgroup_create moved)
+rm -f "$H_TMP/mv.pid"
+ht moved --timeout 10s -- sh -c "sleep 5 & echo \$! >$H_TMP/mv.pid; wait" &
+mvjob=$!
+for _ in $(seq 50); do [ -s "$H_TMP/mv.pid" ] && break; sleep 0.1; done
+cat "$H_TMP/mv.pid" >"$mvcg/cgroup.procs" 2>/dev/null
+wait $mvjob
+HT_RC=$(jq -r '.result' "$H_TMP/moved.json" 2>/dev/null)
+if [ "$HT_RC" = noisy ] && jq -e '.attempts[] | select(.hook == "cgroup_move")' "$H_TMP/moved.json" >/dev/null; then
+	h_pass "a process moved out of the cgroup: noisy"
+else
+	h_fail "a process moved out of the cgroup: noisy" "$(cat "$H_TMP/moved.json" "$H_TMP/moved.err" 2>/dev/null)"
+fi
+kill "$(cat "$H_TMP/mv.pid")" 2>/dev/null
+
 # -- containment: capabilities, --user, --keep-cap in the report --
 ht caps -- sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs):" /proc/self/status; sed -n "s/^0:://p" /proc/self/cgroup'
 rc "containment: test ran" 0 caps
@@ -318,6 +444,26 @@ else
 	h_fail "sinkhole: the report says tcp 443, SNI huggingface.co" "$(cat "$H_TMP/sink.out")"
 fi
 junit "sinkhole" sink
+
+# -- --sinkhole: a UDP connect() is named for what it is, never given the
+#    SNI of a TCP connection to the same address and port --
+# shellcheck disable=SC2016
+udpcmd='A=$('"$DNSQ"' 10.0.0.53 huggingface.co | jq -r ".answers[0]")
+'"$NETPROBE"' udpconnect "$A" 443 >/dev/null
+curl -sk --max-time 3 --resolve huggingface.co:443:$A https://huggingface.co/ -o /dev/null
+exit 0'
+ht sinkudp --sinkhole --timeout 20s -- sh -c "$udpcmd"
+rc "sinkhole, UDP connect: noisy" 1 sinkudp
+h_assert_json "$HT_JSON" '.attempts[] | select(.proto == "udp" and .dport == 443 and .udp_connect == true and .sinkhole.sni == null and (.note | test("sends nothing itself")))' \
+	"sinkhole, UDP connect: no SNI, named a UDP connect"
+h_assert_json "$HT_JSON" '.attempts[] | select(.proto == "tcp" and .dport == 443 and .udp_connect == false and .sinkhole.sni == "huggingface.co")' \
+	"sinkhole, UDP connect: the TCP connection keeps its SNI"
+if grep -q '^  udp 198\.19\.[0-9.]*:443, name huggingface.co: 1 attempt' "$H_TMP/sinkudp.out" &&
+	! grep -q '^  udp.*SNI' "$H_TMP/sinkudp.out"; then
+	h_pass "sinkhole, UDP connect: the report shows no SNI for it"
+else
+	h_fail "sinkhole, UDP connect: the report shows no SNI for it" "$(cat "$H_TMP/sinkudp.out")"
+fi
 
 # -- with hushd enforcing around it, both policies apply --
 hpol=$(h_policy h.policy <<EOF
