@@ -16,6 +16,10 @@
 #include "agent/control.h"
 #include "agent/fsutil.h"
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+
 static int sock_path(const char *run_dir, struct sockaddr_un *sun)
 {
 	memset(sun, 0, sizeof(*sun));
@@ -114,41 +118,65 @@ void control_req_free(struct control_req *req)
 {
 	free(req->body);
 	req->body = NULL;
+	if (req->peer_pidfd >= 0)
+		close(req->peer_pidfd);
+	req->peer_pidfd = -1;
+}
+
+/* Who is asking: root or our own uid only; its pid, and a pidfd where the
+ * kernel has SO_PEERPIDFD (the pid alone may be reused by the time it is
+ * looked at).  0, or -EACCES after replying. */
+static int peer_check(int cfd, struct control_req *req)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int pfd = -1;
+
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    (cr.uid != 0 && cr.uid != getuid())) {
+		control_reply(cfd, 0, NULL, "permission denied: only root may control hushd\n");
+		return -EACCES;
+	}
+	req->peer_pid = cr.pid;
+	len = sizeof(pfd);
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERPIDFD, &pfd, &len) == 0 && pfd >= 0)
+		req->peer_pidfd = pfd;
+	return 0;
 }
 
 int control_accept(int lfd, struct control_req *req)
 {
 	struct timeval tv = {.tv_sec = 5};
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
 	char *buf = NULL, *nl, *sp;
 	size_t len;
 	int cfd, ret;
 
 	memset(req, 0, sizeof(*req));
+	req->peer_pidfd = -1;
 	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (cfd < 0)
 		return -errno;
 	/* The client may be slow or hostile: never block hushd for long. */
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
-	    (cr.uid != 0 && cr.uid != getuid())) {
-		control_reply(cfd, 0, NULL, "permission denied: only root may control hushd\n");
+	ret = peer_check(cfd, req);
+	if (ret) {
 		close(cfd);
-		return -EACCES;
+		return ret;
 	}
 	ret = read_all(cfd, &buf, &len, CONTROL_MAX_BODY);
 	if (ret) {
 		control_reply(cfd, 0, NULL,
 			      ret == -EFBIG ? "request too large (policy over 16 MiB)\n"
 					    : "cannot read request\n");
+		control_req_free(req);
 		close(cfd);
 		return ret;
 	}
 	nl = memchr(buf, '\n', len);
 	if (!nl) {
 		control_reply(cfd, 0, NULL, "malformed request\n");
+		control_req_free(req);
 		free(buf);
 		close(cfd);
 		return -EINVAL;
@@ -162,6 +190,7 @@ int control_accept(int lfd, struct control_req *req)
 	req->body_len = len - (size_t)(nl + 1 - buf);
 	req->body = malloc(req->body_len + 1);
 	if (!req->body) {
+		control_req_free(req);
 		free(buf);
 		close(cfd);
 		return -ENOMEM;
@@ -188,7 +217,13 @@ int control_reply(int cfd, int ok, const char *detail, const char *text)
 int control_call(const char *run_dir, const char *verb, const char *arg, const char *body,
 		 size_t body_len, char **detail, char **text)
 {
-	struct timeval tv = {.tv_sec = 30};
+	return control_call_tmo(run_dir, verb, arg, body, body_len, 30, detail, text);
+}
+
+int control_call_tmo(const char *run_dir, const char *verb, const char *arg, const char *body,
+		     size_t body_len, int timeout_s, char **detail, char **text)
+{
+	struct timeval tv = {.tv_sec = timeout_s};
 	struct sockaddr_un sun;
 	char head[1100], *buf = NULL, *nl;
 	size_t len;

@@ -7,7 +7,9 @@
  *   request : "<verb> [arg]\n" [body]        (client then shuts down writing)
  *   reply   : "ok [detail]\n" [text] | "error\n" text
  *
- * Verbs: "apply NAME" (body: policy text), "status", "stop".
+ * Verbs: "apply NAME" (body: policy text), "status", "stop".  hushd refuses
+ * "apply" and "stop" from a process inside the cgroups it enforces
+ * (contain.h): "error\nrefused: <why>\n".
  */
 #ifndef HUSH_AGENT_CONTROL_H
 #define HUSH_AGENT_CONTROL_H
@@ -21,13 +23,19 @@
 #include "agent/fsutil.h"
 
 #define CONTROL_SOCK_NAME "hushd.sock"
-#define CONTROL_MAX_BODY  (16u << 20)
+/* Beside it: the absolute path of hushd's audit log, one line, written at
+ * start (absent with --no-db) and left behind when hushd dies, so that
+ * `hush disable` can log a removal hushd is not there to log. */
+#define CONTROL_DB_NAME	 "hushd.db-path"
+#define CONTROL_MAX_BODY (16u << 20)
 
 struct control_req {
 	char verb[16];
 	char arg[1024];
 	char *body; /* NUL-terminated, malloc'd (may be empty) */
 	size_t body_len;
+	pid_t peer_pid; /* SO_PEERCRED (0: not visible in our pid namespace) */
+	int peer_pidfd; /* SO_PEERPIDFD, or -1 (older kernels) */
 };
 
 /* mkdir -p: the run directory (mode) and any missing parents (0755).  The
@@ -49,6 +57,10 @@ void control_req_free(struct control_req *req);
  * hushd cannot be reached. */
 int control_call(const char *run_dir, const char *verb, const char *arg, const char *body,
 		 size_t body_len, char **detail, char **text);
+/* The same, waiting at most timeout_s seconds for the reply (control_call:
+ * 30 s, for a large policy). */
+int control_call_tmo(const char *run_dir, const char *verb, const char *arg, const char *body,
+		     size_t body_len, int timeout_s, char **detail, char **text);
 
 /* The fields of hushd's "status" reply (JSON) that `hush status` shows. */
 struct control_status {

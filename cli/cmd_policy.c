@@ -124,7 +124,11 @@ static int do_apply(struct cli *c, const char *path)
 			  c->run_dir, CONTROL_SOCK_NAME);
 		return EXIT_FAIL;
 	}
-	if (ret == 0) {
+	if (ret == 0 && strncmp(reply, "refused:", 8) == 0) {
+		/* Asked from inside the enforced cgroups (control.h). */
+		fprintf(stderr, "hush: hushd: %s", reply);
+		log_warnx("hushd refused to apply %s; the running policy stays", path);
+	} else if (ret == 0) {
 		fprintf(stderr, "%s", reply);
 		log_warnx("hushd rejected %s; the running policy stays", path);
 	} else {

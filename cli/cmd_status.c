@@ -5,8 +5,14 @@
  * Status reads the pinned state directly (it must work while hushd is down:
  * that is exactly when an operator needs to know enforcement still holds),
  * then asks hushd, if reachable, for its pid and writer (control.h parses
- * the reply).  Table and JSON come from the same collected struct; both
- * name the version of this hush.
+ * the reply).  hushd counts as running only if its control socket answers:
+ * no pid file is trusted, so a stale one or a reused pid cannot look alive.
+ * Table and JSON come from the same collected struct; both name the version
+ * of this hush.
+ *
+ * Disable refuses to run from inside the cgroups it would release
+ * (contain.h), asks hushd to stop (hushd checks the same of its peer), then
+ * unpins; with no hushd to log it, it writes the note row itself.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "agent/guard.h"
 #include "agent/control.h"
 #include "agent/db.h"
 #include "agent/engine.h"
@@ -26,6 +34,12 @@
 #include "rules/policy.h"
 #include "cli/cli.h"
 #include "version.h"
+
+/* hush status: enforcement in place, but no hushd answers (dead or stopped:
+ * nothing is logged, DNS from enforced cgroups fails, no reloads). */
+#define EXIT_NO_HUSHD 3
+/* How long status waits for a hushd that accepts but does not answer. */
+#define STATUS_TIMEOUT_S 5
 
 struct status {
 	struct engine_pinned st;
@@ -93,43 +107,88 @@ static void fmt_ts(int64_t ns, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The audit log hushd named in the run dir (control.h) into buf: 0, or
+ * -errno (-ENOENT: hushd runs with --no-db or never ran here). */
+static int recorded_db(const char *run_dir, char *buf, size_t len)
+{
+	char p[PATH_MAX], *text = NULL;
+	size_t n;
+	int ret;
+
+	snprintf(p, sizeof(p), "%s/%s", run_dir, CONTROL_DB_NAME);
+	ret = read_file_max(p, PATH_MAX, &text, &n);
+	if (ret)
+		return ret;
+	text[strcspn(text, "\n")] = 0;
+	ret = text[0] == '/' ? 0 : -EINVAL;
+	if (!ret)
+		snprintf(buf, len, "%s", text);
+	free(text);
+	return ret;
+}
+
+/* The cgroup the pinned links are attached to: its id (0: no link) and
+ * path into buf. */
+static uint64_t pinned_cgroup(const struct engine_pinned *st, char *buf, size_t len)
+{
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		uint64_t id = st->links[l].cgroup_id;
+		char mnt[PATH_MAX - 256] = "", rel[256];
+
+		if (!st->links[l].present)
+			continue;
+		if (cgroup_find_mount(mnt, sizeof(mnt)) == 0 &&
+		    cgroup_path_by_handle(id, rel, sizeof(rel)) == 0)
+			snprintf(buf, len, "%s%s", mnt, strcmp(rel, "/") ? rel : "");
+		else
+			snprintf(buf, len, "(cgroup id %llu, removed?)", (unsigned long long)id);
+		return id;
+	}
+	return 0;
+}
+
+/* The policy the kernel holds, parsed (NULL if there is none or it does
+ * not parse). */
+static struct policy *pinned_policy(const char *pin_dir)
+{
+	struct policy_errors errs = {0};
+	struct policy *p = NULL;
+	char *text = NULL;
+
+	if (engine_pinned_policy(pin_dir, &text))
+		return NULL;
+	if (policy_parse("(kernel)", text, strlen(text), &p, &errs)) {
+		policy_free(p);
+		p = NULL;
+	}
+	policy_errors_free(&errs);
+	free(text);
+	return p;
+}
+
 static void collect(struct cli *c, struct status *s)
 {
-	char *detail = NULL, *reply = NULL, *text = NULL;
+	char *detail = NULL, *reply = NULL;
 
 	memset(s, 0, sizeof(*s));
 	s->mode = "unknown";
 	engine_pinned_read(c->pin_dir, &s->st);
-	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
-		if (s->st.links[l].present) {
-			s->cgroup_id = s->st.links[l].cgroup_id;
-			char mnt[PATH_MAX - 256] = "", rel[256];
+	s->cgroup_id = pinned_cgroup(&s->st, s->cgroup, sizeof(s->cgroup));
+	if (s->st.present) {
+		struct policy *p = pinned_policy(c->pin_dir);
 
-			if (cgroup_find_mount(mnt, sizeof(mnt)) == 0 &&
-			    cgroup_path_by_handle(s->cgroup_id, rel, sizeof(rel)) == 0)
-				snprintf(s->cgroup, sizeof(s->cgroup), "%s%s", mnt,
-					 strcmp(rel, "/") ? rel : "");
-			else
-				snprintf(s->cgroup, sizeof(s->cgroup), "(cgroup id %llu, removed?)",
-					 (unsigned long long)s->cgroup_id);
-			break;
-		}
-	}
-	if (s->st.present && engine_pinned_policy(c->pin_dir, &text) == 0) {
-		struct policy_errors errs = {0};
-		struct policy *p = NULL;
-
-		if (policy_parse("(kernel)", text, strlen(text), &p, &errs) == 0) {
+		if (p) {
 			s->mode = p->scopes[0].mode == HUSH_MODE_AUDIT ? "audit" : "enforce";
 			s->nscopes = p->nscopes - 1;
 		}
 		policy_free(p);
-		policy_errors_free(&errs);
-		free(text);
 	}
 	if (c->db_path)
 		snprintf(s->db_path, sizeof(s->db_path), "%s", c->db_path);
-	if (control_call(c->run_dir, "status", NULL, NULL, 0, &detail, &reply) == 1)
+	else
+		recorded_db(c->run_dir, s->db_path, sizeof(s->db_path));
+	if (control_call_tmo(c->run_dir, "status", NULL, NULL, 0, STATUS_TIMEOUT_S, &detail,
+			     &reply) == 1)
 		hushd_status(s, reply);
 	db_collect(s);
 	free(detail);
@@ -379,6 +438,19 @@ static void print_table(const struct status *s, const struct cli *c)
 	print_db(s);
 }
 
+static void status_usage(FILE *f)
+{
+	fprintf(f, "usage: hush status [--json] [--db FILE]\n"
+		   "\n"
+		   "exit codes:\n"
+		   "  0  enforcement active (every hook attached) and hushd running\n"
+		   "  1  nothing enforced, or not every hook attached\n"
+		   "  2  usage error\n"
+		   "  3  enforcement active but no hushd answers on its control socket (dead or\n"
+		   "     stopped): it holds (fail closed), but nothing is logged, DNS from the\n"
+		   "     enforced cgroups fails, and policies cannot be applied\n");
+}
+
 int do_status(struct cli *c, int argc, char **argv)
 {
 	struct status s;
@@ -389,8 +461,11 @@ int do_status(struct cli *c, int argc, char **argv)
 			json = true;
 		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
 			c->db_path = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			status_usage(stdout);
+			return EXIT_OK;
 		} else {
-			fprintf(stderr, "usage: hush status [--json] [--db FILE]\n");
+			status_usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
@@ -399,31 +474,109 @@ int do_status(struct cli *c, int argc, char **argv)
 		print_json(&s, c);
 	else
 		print_table(&s, c);
-	return active(&s) ? EXIT_OK : EXIT_FAIL;
+	if (!active(&s))
+		return EXIT_FAIL;
+	return s.hushd_pid ? EXIT_OK : EXIT_NO_HUSHD;
+}
+
+/* Refuse to switch off enforcement from inside it: 0, or -EPERM (or the
+ * -errno of not being able to tell) after saying why. */
+static int disable_guard(const struct cli *c, const struct engine_pinned *st)
+{
+	char cg[PATH_MAX], why[PATH_MAX + 256];
+	uint64_t id = pinned_cgroup(st, cg, sizeof(cg));
+	struct policy *p;
+	int ret;
+
+	if (!id)
+		return 0; /* no link pinned: nothing holds anyone */
+	p = pinned_policy(c->pin_dir);
+	ret = guard_check(0, -1, id, p, why, sizeof(why));
+	policy_free(p);
+	if (ret == 0)
+		return 0;
+	log_warnx("disable refused: %s; nothing was changed (run `hush disable` from outside "
+		  "the enforced cgroups)",
+		  why);
+	return ret > 0 ? -EPERM : ret;
+}
+
+/* With no hushd to record it: a note row in the audit log hushd named
+ * (or --db), chained like hushd's own. */
+static void disable_note(const struct cli *c, const struct engine_pinned *st)
+{
+	struct db_row r = {.kind = "note", .flags = -1};
+	char path[PATH_MAX], cg[PATH_MAX], note[PATH_MAX + 256], err[512];
+	struct timespec ts;
+	struct db *db;
+
+	if (c->db_path)
+		snprintf(path, sizeof(path), "%s", c->db_path);
+	else if (recorded_db(c->run_dir, path, sizeof(path)))
+		path[0] = 0;
+	if (!path[0] || access(path, F_OK) < 0) {
+		log_warnx("%s%s: this removal is not recorded in the audit log (--db FILE names "
+			  "it)",
+			  path[0] ? "no audit log at " : "hushd named no audit log in ",
+			  path[0] ? path : c->run_dir);
+		return;
+	}
+	if (db_open(path, DB_RDWR, &db, err, sizeof(err))) {
+		log_warnx("%s: this removal is not recorded in the audit log", err);
+		return;
+	}
+	if (!pinned_cgroup(st, cg, sizeof(cg)))
+		snprintf(cg, sizeof(cg), "(no link was attached)");
+	snprintf(note, sizeof(note),
+		 "enforcement removed by `hush disable` (pid %d, uid %u) from %s, policy seq "
+		 "%llu; hushd was not running",
+		 (int)getpid(), (unsigned)getuid(), cg, (unsigned long long)st->policy_seq);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r.ts = r.first_ts = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	r.note = note;
+	if (db_append(db, &r, 1, NULL, 0, err, sizeof(err)))
+		log_warnx("cannot record the removal in %s: %s", path, err);
+	db_close(db);
 }
 
 int do_disable(struct cli *c, int argc, char **argv)
 {
 	char *detail = NULL, *reply = NULL;
 	struct engine_pinned st;
-	int ret;
+	int ret, stopped;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: hush disable\n");
-		return EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			c->db_path = argv[++i];
+		} else {
+			fprintf(stderr, "usage: hush disable [--db FILE]\n");
+			return EXIT_USAGE;
+		}
 	}
 	engine_pinned_read(c->pin_dir, &st);
+	if (disable_guard(c, &st))
+		return EXIT_FAIL;
+	/* A running hushd has nothing left to enforce: ask it to exit.  First,
+	 * so that its refusal (it checks who asks, too) leaves everything. */
+	stopped = control_call(c->run_dir, "stop", NULL, NULL, 0, &detail, &reply);
+	if (stopped == 0) {
+		fprintf(stderr, "hush: hushd: %s", reply);
+		log_warnx("hushd refused to stop; enforcement stays in %s", c->pin_dir);
+		free(detail);
+		free(reply);
+		return EXIT_FAIL;
+	}
+	free(detail);
+	free(reply);
+	if (stopped == 1)
+		printf("hushd stopped\n");
 	ret = engine_disable(c->pin_dir);
 	if (ret) {
 		log_errno(ret, "cannot disable enforcement pinned in %s", c->pin_dir);
 		return EXIT_FAIL;
 	}
-	/* A running hushd has nothing left to enforce: ask it to exit. */
-	if (control_call(c->run_dir, "stop", NULL, NULL, 0, &detail, &reply) == 1)
-		printf("hushd stopped\n");
-	free(detail);
-	free(reply);
+	if (stopped < 0 && st.present)
+		disable_note(c, &st);
 	printf(st.present ? "enforcement removed (%s unpinned)\n" : "nothing was enforced (%s)\n",
 	       c->pin_dir);
 	return EXIT_OK;

@@ -7,7 +7,8 @@
  *              control socket, capabilities, fork, threads) and shut-down
  *   loop.c     the event loop: ring buffer, DNS queries, signals, ticks
  *   policy.c   loading a policy, and reloading one in place
- *   control.c  requests on the control socket (apply, status, stop)
+ *   requests.c requests on the control socket (apply, status, stop),
+ *              changes refused from inside the enforced cgroups
  *   status.c   the status JSON of the control socket
  *   metrics.c  the Prometheus textfile
  */
@@ -48,6 +49,7 @@ struct hushd {
 	uint64_t lost_seen;
 	bool stop;
 	bool disabled;
+	bool exiting;		  /* past the loop: the last metrics say hush_up 0 */
 	const char *metrics_file; /* node_exporter textfile, or NULL */
 	int metrics_err;	  /* last write error reported (no repeats) */
 	time_t reload_ts;	  /* last reload attempt (0: none yet) */
@@ -88,7 +90,7 @@ int hushd_load_policy(struct hushd *d, const char *name, const char *text, size_
 int hushd_reload(struct hushd *d, const char *name, const char *text, size_t len,
 		 struct policy_errors *errs, char *msg, size_t msglen);
 
-/* control.c */
+/* requests.c */
 void hushd_control(struct hushd *d);
 
 /* status.c: the status JSON (one line) into w; jsonw_finish()'s result. */

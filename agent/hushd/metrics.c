@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/dnsproxy.h"
@@ -10,6 +11,25 @@
 #include "agent/log.h"
 #include "agent/store.h"
 #include "agent/hushd/hushd.h"
+
+/* hushd itself: up, and when it last wrote.  A hushd killed with SIGKILL
+ * leaves "up 1" behind, but the heartbeat stops moving. */
+static void metrics_up(struct hushd *d, FILE *f)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(f,
+		"# HELP hush_up 1 while hushd runs, 0 once it has exited cleanly (enforcement "
+		"stays pinned unless `hush disable` removed it).\n"
+		"# TYPE hush_up gauge\n"
+		"hush_up %d\n"
+		"# HELP hush_heartbeat_timestamp_seconds When hushd last wrote this file (every "
+		"second while it runs): alert on time() - hush_heartbeat_timestamp_seconds > 10.\n"
+		"# TYPE hush_heartbeat_timestamp_seconds gauge\n"
+		"hush_heartbeat_timestamp_seconds %lld.%03ld\n",
+		d->exiting ? 0 : 1, (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+}
 
 /* The kernel's counters: attempts by hook and verdict, and lost events. */
 static void metrics_attempts(struct hushd *d, FILE *f)
@@ -126,9 +146,9 @@ static void metrics_reload(struct hushd *d, FILE *f)
 
 /*
  * Prometheus metrics in the node_exporter textfile-collector format,
- * rewritten atomically (temporary file + rename) once a second and after
- * every reload attempt.  Counters come from the kernel's per-CPU maps, so
- * they count attempts even when events were lost.
+ * rewritten atomically (temporary file + rename) once a second, after
+ * every reload attempt and once more on a clean exit (hush_up 0).  Counters come from the kernel's
+ * per-CPU maps, so they count attempts even when events were lost.
  */
 void hushd_metrics_write(struct hushd *d)
 {
@@ -144,6 +164,7 @@ void hushd_metrics_write(struct hushd *d)
 		err = errno;
 		goto out;
 	}
+	metrics_up(d, f);
 	metrics_attempts(d, f);
 	metrics_db(d, f);
 	metrics_dns(d, f);

@@ -1,15 +1,24 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Requests on hushd's control socket: apply a policy, status, stop. */
+/*
+ * Requests on hushd's control socket: apply a policy, status, stop.  The
+ * two that change something are refused from a process inside the cgroups
+ * hushd enforces (contain.h), and the refusal is a note in the audit log.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/guard.h"
 #include "agent/control.h"
 #include "agent/db.h"
 #include "agent/engine.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/store.h"
 #include "agent/hushd/hushd.h"
 
 /* "apply NAME" with the policy text as body: loaded once, here.  The
@@ -49,6 +58,32 @@ static void apply(struct hushd *d, int cfd, const struct control_req *req)
 	policy_errors_free(&errs);
 }
 
+/* Whether the asker of a change stands outside enforcement; if not, the
+ * reply says why and the log has a note. */
+static bool may_change(struct hushd *d, int cfd, const struct control_req *req)
+{
+	char why[PATH_MAX + 256], msg[PATH_MAX + 300];
+	int ret;
+
+	if (req->peer_pid <= 0) {
+		snprintf(why, sizeof(why),
+			 "the asking process is not visible in hushd's pid namespace, so hushd "
+			 "cannot tell whether it runs inside the enforced cgroup");
+		ret = -ESRCH;
+	} else {
+		ret = guard_check(req->peer_pid, req->peer_pidfd, engine_cgroup_id(d->eng),
+				  d->loaded->pol, why, sizeof(why));
+	}
+	if (ret == 0)
+		return true;
+	snprintf(msg, sizeof(msg), "refused: %s; nothing was changed\n", why);
+	control_reply(cfd, 0, NULL, msg);
+	log_warnx("control: \"%s\" refused: %s", req->verb, why);
+	if (d->store)
+		store_note(d->store, "control request \"%s\" refused: %s", req->verb, why);
+	return false;
+}
+
 void hushd_control(struct hushd *d)
 {
 	struct control_req req;
@@ -57,7 +92,10 @@ void hushd_control(struct hushd *d)
 	cfd = control_accept(d->lfd, &req);
 	if (cfd < 0)
 		return;
-	if (strcmp(req.verb, "apply") == 0) {
+	if ((strcmp(req.verb, "apply") == 0 || strcmp(req.verb, "stop") == 0) &&
+	    !may_change(d, cfd, &req)) {
+		/* refused */
+	} else if (strcmp(req.verb, "apply") == 0) {
 		apply(d, cfd, &req);
 	} else if (strcmp(req.verb, "status") == 0) {
 		struct json_writer w;

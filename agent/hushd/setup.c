@@ -169,6 +169,26 @@ static void db_create(struct hushd *d)
 	db_close(db);
 }
 
+/* Where the audit log is, for a `hush disable` that finds no hushd
+ * (control.h): written beside the control socket, atomically. */
+static void record_db_path(struct hushd *d)
+{
+	char p[PATH_MAX], tmp[PATH_MAX + 16], abs[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", d->run_dir, CONTROL_DB_NAME);
+	if (!d->db_path || !realpath(d->db_path, abs)) {
+		unlink(p);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
+	f = fopen(tmp, "we");
+	if (!f || fprintf(f, "%s\n", abs) < 0 || fclose(f) != 0 || rename(tmp, p) < 0) {
+		log_warn("cannot record the audit log's path in %s", p);
+		unlink(tmp);
+	}
+}
+
 /*
  * Unless --foreground: fork; the parent waits for the child's "ready" and
  * exits.  Returns -1 in the process that goes on (with *ready the pipe to
@@ -324,6 +344,7 @@ int hushd_open(struct hushd *d)
 	}
 	report_layers(d);
 	db_create(d);
+	record_db_path(d);
 	ret = drop_caps();
 	if (ret)
 		log_errno(ret, "cannot drop capabilities (continuing with all of them)");
@@ -351,7 +372,8 @@ void hushd_start(struct hushd *d, int ready)
 }
 
 /* After the loop: DNS fails closed first (the redirect is switched off),
- * then the rest; the pinned enforcement stays. */
+ * the metrics say hushd is down, then the rest; the pinned enforcement
+ * stays. */
 void hushd_close(struct hushd *d)
 {
 	char p[PATH_MAX];
@@ -361,6 +383,8 @@ void hushd_close(struct hushd *d)
 	dnsproxy_stop(d->dns);
 	d->dns = NULL;
 	hushd_dns_flush(d);
+	d->exiting = true;
+	hushd_metrics_write(d);
 	free(d->dq);
 	store_close(d->store);
 	close(d->lfd);

@@ -247,8 +247,14 @@ cell_after() {
 		ip -n "$H_NS_HOST" -6 route del default 2>/dev/null ;;
 	vxlan) ip -n "$H_NS_HOST" link del vxb 2>/dev/null ;;
 	dnat-reply-port) h_ns "$H_NS_HOST" nft delete table ip bpx 2>/dev/null ;;
-	kill-hush | detach-links | hush-disable | policy-apply)
+	kill-hush | detach-links)
 		if [ "$3" = hushd ] && { [ "$2" = root ] || ! h_alive "$H_HUSHD_PID"; }; then
+			restore_hushd
+		fi ;;
+	hush-disable | policy-apply)
+		# Root under `hush run` is outside hushd's cgroup: its disable or
+		# apply reaches hushd (and must not carry over to the next cell).
+		if [ "$2" = root ] || ! h_alive "$H_HUSHD_PID"; then
 			restore_hushd
 		fi ;;
 	esac

@@ -5,7 +5,8 @@
 #   SIGKILL hushd -> still denied -> a new hushd adopts the pins -> still
 #   denied, allowed still works, and the attempt made while no hushd ran is
 #   reported (the pinned ring buffer kept it) -> SIGTERM hushd -> still
-#   denied -> `hush disable` -> enforcement gone.
+#   denied -> `hush disable` -> enforcement gone.  `hush status` exits 0
+#   with hushd running, 3 with none, 1 once disabled.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -50,6 +51,13 @@ h_expect_probe "no hushd: forb still denied" error EPERM -- connect "$H_FORB4" 8
 dead_pid=$H_PROBE_PID
 h_expect_probe "no hushd: udp to forb still denied" error EPERM -- sendto "$H_FORB4" 7000
 h_expect_probe "no hushd: int still allowed" ok - -- connect "$H_INT4" 8080
+h_hush status >"$H_TMP/status-dead.txt" 2>&1
+rc=$?
+if [ "$rc" = 3 ]; then
+	h_pass "no hushd: hush status exits 3 (enforced, hushd not running)"
+else
+	h_fail "no hushd: hush status exits 3" "exit $rc: $(grep '^hushd:' "$H_TMP/status-dead.txt")"
+fi
 n=$(attached)
 if [ "$n" != 0 ]; then
 	h_pass "no hushd: programs still attached ($n)"
@@ -114,6 +122,13 @@ if [ -z "$left" ]; then
 	h_pass "after disable: nothing pinned"
 else
 	h_fail "after disable: nothing pinned" "left: $(echo "$left" | tr '\n' ' ')"
+fi
+h_hush status >/dev/null 2>&1
+rc=$?
+if [ "$rc" = 1 ]; then
+	h_pass "after disable: hush status exits 1"
+else
+	h_fail "after disable: hush status exits 1" "exit $rc"
 fi
 if h_hush disable >/dev/null 2>&1; then
 	h_pass "hush disable is idempotent"

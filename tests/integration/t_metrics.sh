@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # hushd --metrics-file: Prometheus metrics in the node_exporter textfile
-# format (attempts by hook and verdict from the kernel counters, lost events,
-# policy generation, last reload result), rewritten atomically.
+# format (up and heartbeat, attempts by hook and verdict from the kernel
+# counters, lost events, policy generation, last reload result), rewritten
+# atomically.  t_liveness.sh: the heartbeat after SIGKILL, hush_up 0.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -52,6 +53,13 @@ if wait_metric hush_db_rows_written_total 'v >= 1' 5 &&
 	h_pass "metrics: database writer: rows written, writable, pending rows, lag"
 else
 	h_fail "metrics: database writer: rows written, writable, pending rows, lag" "$(grep hush_db "$prom" | tr '\n' '|')"
+fi
+if [ "$(metric hush_up)" = 1 ] &&
+	awk -v v="$(metric hush_heartbeat_timestamp_seconds)" -v now="$(date +%s)" \
+		'BEGIN { exit !(v > 0 && now - v < 10) }'; then
+	h_pass "metrics: hush_up 1, a fresh heartbeat"
+else
+	h_fail "metrics: hush_up 1, a fresh heartbeat" "$(grep -E '^hush_(up|heartbeat)' "$prom" | tr '\n' '|')"
 fi
 if grep -q '^# TYPE hush_attempts_total counter$' "$prom" &&
 	grep -q '^hush_events_lost_total{hook="egress"} 0$' "$prom" &&
