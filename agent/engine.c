@@ -65,6 +65,7 @@ const char *const engine_link_names[ENGINE_LINK_MAX] = {
     [ENGINE_LINK_SENDMSG4] = "sendmsg4",       [ENGINE_LINK_SENDMSG6] = "sendmsg6",
     [ENGINE_LINK_RECVMSG4] = "recvmsg4",       [ENGINE_LINK_RECVMSG6] = "recvmsg6",
     [ENGINE_LINK_GETPEER4] = "getpeername4",   [ENGINE_LINK_GETPEER6] = "getpeername6",
+    [ENGINE_LINK_SOCKOPS] = "sockops",
 };
 
 int engine_parse_ringbuf(const char *opt, const char *arg, uint32_t *out)
@@ -123,6 +124,8 @@ static struct bpf_program *link_prog(struct engine *e, enum engine_link l)
 		return e->sa->progs.hush_getpeer4;
 	case ENGINE_LINK_GETPEER6:
 		return e->sa->progs.hush_getpeer6;
+	case ENGINE_LINK_SOCKOPS:
+		return e->eg->progs.hush_sockops;
 	default:
 		return NULL;
 	}

@@ -44,6 +44,7 @@ enum engine_link {
 	ENGINE_LINK_RECVMSG6,
 	ENGINE_LINK_GETPEER4,
 	ENGINE_LINK_GETPEER6,
+	ENGINE_LINK_SOCKOPS, /* marks accepted TCP connections for the backstop */
 	ENGINE_LINK_MAX,
 };
 

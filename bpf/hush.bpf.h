@@ -260,13 +260,17 @@ struct {
 
 /* ---- per-socket state (socket-local storage) ---- */
 
-/* Socket-local state, only where it pays for its allocation: sockets a hook
- * let through in audit mode (so the backstop does not report each of their
- * packets again) and raw/ping sockets (whose packets no hook sees, so the
- * creating process is recorded for the backstop's events). */
-#define HUSH_SKF_JUDGED 0x01 /* a socket hook judged daddr/dport at seq */
-#define HUSH_SKF_OWNER	0x04 /* owner fields valid (set at socket creation) */
-#define HUSH_SKF_PROXY	0x08 /* hushd's DNS proxy forwarding to the policy resolver */
+/* Socket-local state: the process that last connected or sent on a socket
+ * (socket hooks), or created a raw/ping socket (sock_create), so the
+ * backstop's events name it; whether a hook let it through in audit mode (so
+ * the backstop does not report each of its packets again); and how a TCP
+ * connection began after hush attached: connect()ed here, or accepted by a
+ * listener (sockops), which alone makes its packets replies. */
+#define HUSH_SKF_JUDGED	   0x01 /* a socket hook judged daddr/dport at seq */
+#define HUSH_SKF_OWNER	   0x04 /* owner fields valid */
+#define HUSH_SKF_PROXY	   0x08 /* hushd's DNS proxy forwarding to the policy resolver */
+#define HUSH_SKF_ACCEPTED  0x10 /* TCP: accepted from a peer (passive open) */
+#define HUSH_SKF_CONNECTED 0x20 /* connect() judged by a socket hook */
 
 struct hush_sk_state {
 	__u8 daddr[16];

@@ -122,6 +122,10 @@ struct hush_scope_val {
  * non-TCP/UDP socket can be of no allowed use but loopback. */
 #define HUSH_SCOPE_F_OTHER 0x01
 
+/* `inbound deny`: packets of connections accepted from elsewhere are judged
+ * like outbound ones (default: they pass the backstop as replies). */
+#define HUSH_SCOPE_F_INBOUND_DENY 0x02
+
 /*
  * Destination verdict cache (hush_dcache): a memo of the judge.  One global
  * LRU map rather than a map per generation: the policy sequence is part of

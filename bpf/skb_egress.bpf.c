@@ -14,6 +14,8 @@
  *   cgroup/sock_create   records the creating process of raw, ping and other
  *                        non-TCP/UDP sockets, whose packets no socket hook
  *                        sees, so the backstop's events name it.
+ *   sockops              marks TCP connections accepted from a peer (passive
+ *                        open), whose packets alone are replies.
  *
  * Fast path: a plain packet (no IP options, no extension headers) whose
  * destination the judge already ruled on for this cgroup is decided by one
@@ -26,11 +28,17 @@
  * judged like any other destination (the implicit rule does not count), is
  * never decided by the cache and is not a DNS redirect to the proxy.
  *
- * Replies are not egress: the SYN-ACK of a listener passes, and a TCP packet
- * that would be denied passes if a listener holds its local port, i.e. it
- * belongs to a connection someone else opened (found in the kernel with
- * bpf_skc_lookup_tcp, so connections accepted before hush attached, in any
- * network namespace, keep working).
+ * Replies are not egress: the SYN-ACK of a listener passes, and so does a
+ * TCP packet that would be denied if its connection was accepted from a
+ * peer - marked so by the sockops program when accepted after hush
+ * attached.  A connection that began before hush attached carries no mark
+ * (neither "accepted" nor "connect()ed", which the socket hooks record):
+ * it is taken for a reply if it is past SYN-SENT and a listener holds its
+ * local port (found in the kernel with bpf_skc_lookup_tcp), so connections
+ * accepted before hush attached, in any network namespace, keep working.
+ * A connection connect()ed after hush attached is never a reply, whatever
+ * listens on its port (a DNAT rule cannot pass it off as one).  A scope's
+ * `inbound deny` judges replies like any packet, SYN-ACKs included.
  */
 #include "bpf/hush.bpf.h"
 
@@ -462,20 +470,17 @@ __noinline int hush_judge_skb(struct __sk_buff *skb, struct hush_pkt *p, __u32 g
 }
 
 /*
- * Is this TCP packet a reply on a connection someone else opened?  Look up
- * the packet's local address and port as an incoming packet from remote
- * port 0 would: no established connection matches that, so only a listener
- * can.  A listener on the local port means the connection was accepted.
+ * Does a listener hold this TCP packet's local port?  Look up the packet's
+ * local address and port as an incoming packet from remote port 0 would: no
+ * established connection matches that, so only a listener can.
  */
-__noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p)
+static __always_inline int hush_port_listened(struct __sk_buff *skb, const struct hush_pkt *p)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *l;
 	__u32 sz;
 	int listen;
 
-	if (!p || p->d.l4 != HUSH_L4_TCP)
-		return 0;
 	if (p->ipver == 4) {
 		__builtin_memcpy(&t.ipv4.saddr, p->d.addr, 4);
 		__builtin_memcpy(&t.ipv4.daddr, p->saddr, 4);
@@ -495,6 +500,40 @@ __noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p)
 	listen = l->state == BPF_TCP_LISTEN;
 	bpf_sk_release(l);
 	return listen;
+}
+
+/* The scope of the packet's socket says `inbound deny`: replies, SYN-ACKs
+ * included, are judged like any packet.  No scope: no. */
+__noinline int hush_inbound_denied(struct __sk_buff *skb)
+{
+	struct hush_scope_val sv;
+	struct hush_cfg *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
+	if (!cfg)
+		return 0;
+	if (hush_scope_skb(skb, HUSH_GEN(hush_seq(cfg)), bpf_skb_cgroup_id(skb), &sv))
+		return 0;
+	return (sv.flags & HUSH_SCOPE_F_INBOUND_DENY) != 0;
+}
+
+/*
+ * Is this TCP packet a reply on a connection someone else opened?  `how` is
+ * the socket's HUSH_SKF_ACCEPTED / HUSH_SKF_CONNECTED marks, `state` its TCP
+ * state.  Marked accepted: yes; marked connect()ed: no; unmarked (the
+ * connection began before hush attached): yes if past SYN-SENT and a
+ * listener holds the local port.  Never in a scope with `inbound deny`.
+ */
+__noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p, __u32 how,
+			     __u32 state)
+{
+	if (!p || p->d.l4 != HUSH_L4_TCP || (how & HUSH_SKF_CONNECTED))
+		return 0;
+	if (!(how & HUSH_SKF_ACCEPTED) &&
+	    (state == BPF_TCP_SYN_SENT || !hush_port_listened(skb, p)))
+		return 0;
+	return !hush_inbound_denied(skb);
 }
 
 /*
@@ -623,22 +662,21 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 		sk = skb->sk;
 		if (sk)
 			sk = bpf_sk_fullsock(sk);
+		if (sk)
+			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
 	}
 	if (ev != HUSH_EV_ALLOW && !bad && !p->overflow && p->plain) {
-		if (sk && sk->protocol == IPPROTO_TCP && hush_is_reply(skb, p)) {
+		if (sk && sk->protocol == IPPROTO_TCP &&
+		    hush_is_reply(skb, p, st ? st->flags : 0, sk->state)) {
 			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
 			return 1;
 		}
-		if (sk)
-			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
 		if (ev == HUSH_EV_AUDIT && st && (st->flags & HUSH_SKF_JUDGED) &&
 		    st->seq == r.seq && st->family == p->d.family && st->dport == p->d.port &&
 		    hush_addr_eq(st->daddr, p->d.addr)) {
 			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_AUDIT);
 			return 1;
 		}
-	} else if (ev != HUSH_EV_ALLOW && sk) {
-		st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
 	}
 	/* hushd's DNS proxy forwarding to the policy resolver. */
 	if (ev != HUSH_EV_ALLOW && st && (st->flags & HUSH_SKF_PROXY) &&
@@ -661,11 +699,13 @@ int hush_egress(struct __sk_buff *skb)
 	struct bpf_sock *sk;
 	int bad;
 
-	/* 1. A listener only sends SYN-ACKs: replies, not egress. */
+	/* 1. A listener only sends SYN-ACKs: replies, not egress - unless its
+	 *    scope says `inbound deny` (then judged like any packet). */
 	sk = skb->sk;
 	if (sk) {
 		sk = bpf_sk_fullsock(sk);
-		if (sk && sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN)
+		if (sk && sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN &&
+		    !hush_inbound_denied(skb))
 			return 1;
 	}
 
@@ -744,5 +784,27 @@ int hush_sock_create(struct bpf_sock *sk)
 	st->gid = ug >> 32;
 	bpf_get_current_comm(st->comm, sizeof(st->comm));
 	st->flags |= HUSH_SKF_OWNER;
+	return 1;
+}
+
+/*
+ * A TCP connection accepted from a peer (passive open) after hush attached:
+ * marked, so the backstop takes its packets for replies.  Runs in softirq,
+ * not in any process's context, so no owner is recorded.
+ */
+SEC("sockops")
+int hush_sockops(struct bpf_sock_ops *skops)
+{
+	struct hush_sk_state *st;
+	struct bpf_sock *sk;
+
+	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	st = bpf_sk_storage_get(&hush_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st)
+		st->flags |= HUSH_SKF_ACCEPTED;
 	return 1;
 }

@@ -11,22 +11,43 @@
  *
  * Rulings are memoized per (cgroup, destination) in hush_dcache, which the
  * egress backstop (skb_egress.bpf.c) reads too, so a socket's packets pass
- * without a second policy lookup.  A socket let through in audit mode is
- * marked in socket-local storage so the backstop does not report each of its
- * packets again.
+ * without a second policy lookup.  Each socket judged here records, in
+ * socket-local storage, the process that connected or sent (so the
+ * backstop's events name it), that it was connect()ed (its packets are never
+ * replies), and whether it was let through in audit mode (so the backstop
+ * does not report each of its packets again).
  */
 #include "bpf/hush.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Mark a socket let through in audit mode, for the egress backstop. */
-static __always_inline void hush_remember(struct bpf_sock_addr *ctx, const struct hush_dest *d,
-					  const struct hush_ruling *r, __u8 ev)
+/* Record the socket's process and how it was judged, for the egress
+ * backstop; written only when something changed (a cache line per call
+ * spared). */
+static __always_inline void hush_remember(struct bpf_sock_addr *ctx, __u32 hook,
+					  const struct hush_dest *d, const struct hush_ruling *r,
+					  __u8 ev)
 {
 	struct hush_sk_state *st;
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u32 how = hook == HUSH_HOOK_CONNECT4 || hook == HUSH_HOOK_CONNECT6
+			? HUSH_SKF_CONNECTED | HUSH_SKF_OWNER
+			: HUSH_SKF_OWNER;
 
 	st = bpf_sk_storage_get(&hush_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
+		return;
+	if ((st->flags & how) != how || st->pid != (__u32)pt || st->tgid != pt >> 32) {
+		__u64 ug = bpf_get_current_uid_gid();
+
+		st->pid = (__u32)pt;
+		st->tgid = pt >> 32;
+		st->uid = (__u32)ug;
+		st->gid = ug >> 32;
+		bpf_get_current_comm(st->comm, sizeof(st->comm));
+		st->flags |= how;
+	}
+	if (ev != HUSH_EV_AUDIT)
 		return;
 	if ((st->flags & HUSH_SKF_JUDGED) && st->seq == r->seq && st->verdict == ev &&
 	    st->dport == d->port && st->family == d->family && hush_addr_eq(st->daddr, d->addr))
@@ -317,9 +338,10 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	ev = hush_ev_of(&r);
 	hush_count(hook, ev);
 
-	/* 5. Audit: the backstop must not report this socket's packets again. */
-	if (ev == HUSH_EV_AUDIT)
-		hush_remember(ctx, &d, &r, ev);
+	/* 5. For the backstop: who, connect()ed, and (audit) not to report
+	 *    this socket's packets again.  A denied attempt sends nothing. */
+	if (ev != HUSH_EV_DENY)
+		hush_remember(ctx, hook, &d, &r, ev);
 
 	/* 6. Log denials, would-denials and, if asked, allowed attempts. */
 	if (ev != HUSH_EV_ALLOW || cfg->log_allowed)

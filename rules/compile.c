@@ -243,6 +243,14 @@ static int compile_scope(struct cctx *x, size_t s, const struct pathidx *sorted,
 			break;
 		}
 	}
+	/* inbound: the same inheritance; default allow */
+	for (i = 0; i < na; i++) {
+		if (p->scopes[anc[i]].has_inbound) {
+			if (p->scopes[anc[i]].inbound_deny)
+				c->scopes[s].flags |= HUSH_SCOPE_F_INBOUND_DENY;
+			break;
+		}
+	}
 	for (i = 0; i < na; i++)
 		for (k = 0; k < p->scopes[anc[i]].nrules; k++)
 			eff[ne++] = &p->scopes[anc[i]].rules[k];

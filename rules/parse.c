@@ -182,6 +182,31 @@ static int stmt_mode(struct parser *ps, const struct tok *toks, size_t ntok)
 	return 0;
 }
 
+/* inbound allow|deny: are packets of accepted connections replies? */
+static int stmt_inbound(struct parser *ps, const struct tok *toks, size_t ntok)
+{
+	struct policy_scope *sc = cur_scope(ps);
+	bool deny;
+
+	if (ntok < 2)
+		return lex_err(ps, toks[0].col + (unsigned)toks[0].len,
+			       "inbound needs allow or deny");
+	if (lex_is(&toks[1], "allow"))
+		deny = false;
+	else if (lex_is(&toks[1], "deny"))
+		deny = true;
+	else
+		return lex_err(ps, toks[1].col, "unknown inbound %s (allow or deny)", Q(&toks[1]));
+	if (ntok > 2)
+		return lex_err(ps, toks[2].col, "unexpected %s", Q(&toks[2]));
+	if (sc->has_inbound)
+		return lex_err(ps, toks[0].col, "inbound already set in this %s",
+			       ps->depth ? "scope" : "policy");
+	sc->has_inbound = true;
+	sc->inbound_deny = deny;
+	return 0;
+}
+
 static int stmt_resolver(struct parser *ps, const struct tok *toks, size_t ntok)
 {
 	char buf[POLICY_MAX_LINE + 1];
@@ -441,7 +466,8 @@ static int stmt_close(struct parser *ps, const struct tok *toks, size_t ntok)
 
 static void parse_line(struct parser *ps, const char *s, size_t len)
 {
-	static const char *const kw[] = {"allow", "deny", "mode", "resolver", "scope", NULL};
+	static const char *const kw[] = {"allow",    "deny",  "inbound", "mode",
+					 "resolver", "scope", NULL};
 	struct tok toks[MAX_TOKS];
 	size_t ntok = 0, i = 0;
 	const char *nul;
@@ -496,6 +522,8 @@ static void parse_line(struct parser *ps, const char *s, size_t len)
 		stmt_allow_deny(ps, toks, ntok, false);
 	else if (lex_is(&toks[0], "mode"))
 		stmt_mode(ps, toks, ntok);
+	else if (lex_is(&toks[0], "inbound"))
+		stmt_inbound(ps, toks, ntok);
 	else if (lex_is(&toks[0], "resolver"))
 		stmt_resolver(ps, toks, ntok);
 	else if (lex_is(&toks[0], "scope"))
@@ -507,7 +535,8 @@ static void parse_line(struct parser *ps, const char *s, size_t len)
 			sg);
 	else
 		lex_err(ps, toks[0].col,
-			"unknown statement %s (allow, deny, mode, resolver or scope)", Q(&toks[0]));
+			"unknown statement %s (allow, deny, inbound, mode, resolver or scope)",
+			Q(&toks[0]));
 }
 
 /* ---- policy objects ---- */

@@ -7,6 +7,7 @@
  *
  *   # comment                              to end of line
  *   mode enforce|audit                     top level, or inside a scope
+ *   inbound allow|deny                     top level, or inside a scope
  *   resolver ADDR[:PORT] | [V6ADDR]:PORT   top level, where allowed DNS goes
  *   allow|deny ADDR[/LEN] [PROTO [PORTS]]  PROTO: tcp|udp|any
  *                                          PORTS: N or LO-HI, comma separated
@@ -28,7 +29,9 @@
  *   - A scope's effective rules are the top-level rules, plus those of every
  *     scope whose path is an ancestor of (or equal to) its path.  Scope paths
  *     are relative to the cgroup the policy is attached to.  A scope without
- *     its own `mode` inherits the nearest ancestor's (finally the top level).
+ *     its own `mode` inherits the nearest ancestor's (finally the top level);
+ *     so does `inbound` (default allow: packets of connections accepted from
+ *     elsewhere pass the backstop as replies; deny judges them too).
  *   - Proto "any" with ports matches tcp and udp on those ports; without
  *     ports it matches every protocol (icmp, raw, ...).
  */
@@ -94,7 +97,9 @@ struct policy_scope {
 	char *path; /* "" for the top level, else normalized "a/b" (no leading,
 		     * trailing or doubled '/', no "." or ".." components) */
 	bool has_mode;
-	uint8_t mode; /* HUSH_MODE_*, valid if has_mode (always for top level) */
+	uint8_t mode;	   /* HUSH_MODE_*, valid if has_mode (always for top level) */
+	bool has_inbound;  /* an `inbound` statement of its own */
+	bool inbound_deny; /* `inbound deny`, valid if has_inbound */
 	size_t nrules;
 	struct policy_rule *rules;
 	size_t ndns;

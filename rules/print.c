@@ -5,11 +5,13 @@
  * The output is the canonical form `hush policy check` shows and hashes:
  *
  *   mode enforce|audit                     always first (top level has one)
+ *   inbound allow|deny                     if written
  *   resolver ADDR | ADDR:PORT | [V6]:PORT  if set; ":53" left out
  *   <top-level statements in id order>
  *
  *   scope PATH {                           each scope in file order, after a
  *   \tmode ...                             blank line, statements indented
+ *   \tinbound ...                          (each if written)
  *   \t<statements in id order>             by one tab
  *   }
  *
@@ -137,6 +139,8 @@ int policy_print(const struct policy *p, FILE *f)
 	size_t i;
 
 	fprintf(f, "mode %s\n", top->mode == HUSH_MODE_AUDIT ? "audit" : "enforce");
+	if (top->has_inbound)
+		fprintf(f, "inbound %s\n", top->inbound_deny ? "deny" : "allow");
 	if (p->has_resolver) {
 		char a[POLICY_ADDRSTRLEN];
 
@@ -157,6 +161,8 @@ int policy_print(const struct policy *p, FILE *f)
 		if (sc->has_mode)
 			fprintf(f, "\tmode %s\n",
 				sc->mode == HUSH_MODE_AUDIT ? "audit" : "enforce");
+		if (sc->has_inbound)
+			fprintf(f, "\tinbound %s\n", sc->inbound_deny ? "deny" : "allow");
 		print_body(f, sc, "\t");
 		fputs("}\n", f);
 	}

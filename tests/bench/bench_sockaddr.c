@@ -448,11 +448,12 @@ static const struct {
 			      "floor_getpeer4"},
     [ENGINE_LINK_GETPEER6] = {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_GETPEERNAME,
 			      "floor_getpeer6"},
+    [ENGINE_LINK_SOCKOPS] = {BPF_PROG_TYPE_SOCK_OPS, BPF_CGROUP_SOCK_OPS, "floor_sockops"},
 };
-_Static_assert(ENGINE_LINK_MAX == 10, "the floor mirrors hush's ten hooks");
+_Static_assert(ENGINE_LINK_MAX == 11, "the floor mirrors hush's eleven hooks");
 
-static int floor_prog[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-static int floor_link[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+static int floor_prog[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+static int floor_link[ENGINE_LINK_MAX] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 static uint32_t floor_id[ENGINE_LINK_MAX]; /* program ids while attached */
 
 static void floor_close(void)

@@ -116,4 +116,11 @@ route_case() {
 route_case "lsrr via forb dropped" srcroute "$H_INT4" "$H_FORB4" v4 bad-lsrr
 route_case "srh via forb dropped" rthdr6 "$H_INT6" "$H_FORB6" v6 bad-srh
 
+# The socket hooks saw those sockets (sendmsg judged int, allowed): the
+# backstop's events name the process that sent.
+for via in "$H_FORB4" "$H_FORB6"; do
+	h_expect_event "routed via $via: the egress event names the process" "$H_HUSHD_OUT" \
+		'.hook == "egress" and .verdict == "deny" and .daddr == "'"$via"'" and .comm == "netprobe" and .pid > 0 and (.flags | any(. == "noproc") | not)'
+done
+
 h_done

@@ -6,7 +6,9 @@
 # was accepted after hushd attached or before it (the backstop finds the
 # listener holding the local port): otherwise starting hushd host-wide would
 # cut every open SSH session.  An OUTBOUND connection opened before hushd started
-# to a forbidden host is cut by the egress backstop, with an event.
+# to a forbidden host is cut by the egress backstop, with an event.  With
+# `inbound deny`, replies are judged like any packet: a connection from a
+# forbidden host gets nothing back.
 #
 # The policy allows nothing but loopback: only the inbound logic can let the
 # replies through.
@@ -92,5 +94,41 @@ else
 fi
 h_expect_event "inbound: backstop reports the cut connection" "$H_HUSHD_OUT" \
 	'.hook == "egress" and .verdict == "deny" and .daddr == "'"$H_FORB4"'" and .dport == 7001'
+
+# 4. `inbound deny`: replies are judged like any packet.  A connection
+#    accepted now gets nothing back (the SYN-ACK to int is dropped, and
+#    reported).
+deny_policy=$(h_policy inbound-deny.policy <<EOF
+mode enforce
+inbound deny
+EOF
+)
+if h_hush policy apply "$deny_policy" >"$H_TMP/apply.out" 2>&1; then
+	h_pass "inbound deny: policy applied"
+else
+	h_fail "inbound deny: policy applied" "$(tail -n 2 "$H_TMP/apply.out")"
+fi
+r=$(nsenter "--net=/run/netns/$H_NS_INT" "$NETPROBE" connect "$H_HOST4_I" 7000 \
+	--send denied --timeout-ms 1500)
+if echo "$r" | jq -e '.result != "ok" or .reply_len == 0' >/dev/null; then
+	h_pass "inbound deny: a connection from a forbidden host gets no reply"
+else
+	h_fail "inbound deny: a connection from a forbidden host gets no reply" "netprobe: $r"
+fi
+h_expect_event "inbound deny: the backstop reports the dropped reply" "$H_HUSHD_OUT" \
+	'.hook == "egress" and .verdict == "deny" and .daddr == "'"$H_INT4"'"'
+
+# 5. Back to the default: accepted connections get their replies again.
+if h_hush policy apply "$policy" >"$H_TMP/apply.out" 2>&1; then
+	r=$(nsenter "--net=/run/netns/$H_NS_INT" "$NETPROBE" connect "$H_HOST4_I" 7000 \
+		--send allowed-again --timeout-ms 3000)
+	if echo "$r" | jq -e '.result == "ok" and .reply_len > 0' >/dev/null; then
+		h_pass "inbound allow (default) again: replies pass"
+	else
+		h_fail "inbound allow (default) again: replies pass" "netprobe: $r"
+	fi
+else
+	h_fail "inbound allow (default) again: replies pass" "$(tail -n 2 "$H_TMP/apply.out")"
+fi
 
 h_done

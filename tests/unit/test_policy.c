@@ -187,7 +187,8 @@ struct err_case {
 
 static const struct err_case err_cases[] = {
     {"unknown statement", "frobnicate 1\n",
-     "t.policy:1:1: unknown statement \"frobnicate\" (allow, deny, mode, resolver or scope)"},
+     "t.policy:1:1: unknown statement \"frobnicate\" (allow, deny, inbound, mode, resolver or "
+     "scope)"},
     {"statement typo", "  alow 10.0.0.1\n",
      "t.policy:1:3: unknown statement \"alow\" (did you mean allow?)"},
     {"statement case", "Deny 10.0.0.1\n",
@@ -340,6 +341,16 @@ static const struct err_case err_cases[] = {
     {"mode twice", "mode audit\n\nmode enforce\n", "t.policy:3:1: mode already set at line 1"},
     {"mode twice in scope", "mode audit\nscope a {\n mode audit\n mode audit\n}\n",
      "t.policy:4:2: mode already set at line 3"},
+    {"inbound alone", "inbound\n", "t.policy:1:8: inbound needs allow or deny"},
+    {"inbound unknown", "inbound reject\n",
+     "t.policy:1:9: unknown inbound \"reject\" (allow or deny)"},
+    {"inbound extra", "inbound deny all\n", "t.policy:1:14: unexpected \"all\""},
+    {"inbound twice", "inbound deny\ninbound allow\n",
+     "t.policy:2:1: inbound already set in this policy"},
+    {"inbound twice in scope", "scope a {\n inbound deny\n inbound deny\n}\n",
+     "t.policy:3:2: inbound already set in this scope"},
+    {"inbound misspelt", "inbond deny\n",
+     "t.policy:1:1: unknown statement \"inbond\" (did you mean inbound?)"},
     {"resolver alone", "resolver\n", "t.policy:1:9: resolver needs an address"},
     {"resolver twice", "resolver 10.0.0.53\nresolver 10.0.0.54\n",
      "t.policy:2:1: resolver already set at line 1"},
@@ -393,7 +404,7 @@ static const struct err_case err_cases[] = {
     {"junk after close", "scope a {\n} allow 10.0.0.1\n",
      "t.policy:2:3: unexpected \"allow\" after \"}\" (one statement per line)"},
     {"stray open brace", "{\n",
-     "t.policy:1:1: unknown statement \"{\" (allow, deny, mode, "
+     "t.policy:1:1: unknown statement \"{\" (allow, deny, inbound, mode, "
      "resolver or scope)"},
     {"NUL byte", "allow 10.0.0.1\nallow 10.0.0.2 \0tcp\n", "t.policy:2:16: NUL byte"},
     {"control char", "allow 10.0.0.1\x01\n", "t.policy:1:15: control character 0x01"},
@@ -1772,6 +1783,39 @@ static void test_scope_other(void)
 	tc_end(&t);
 }
 
+/* HUSH_SCOPE_F_INBOUND_DENY: `inbound`, own or the nearest ancestor's,
+ * default allow. */
+static void test_scope_inbound(void)
+{
+	static const struct {
+		const char *text;
+		uint8_t want[3]; /* top level, scope a, scope a/b */
+	} cases[] = {
+	    {"scope a {\n}\nscope a/b {\n}\n", {0, 0, 0}},
+	    {"inbound allow\nscope a {\n}\nscope a/b {\n}\n", {0, 0, 0}},
+	    {"inbound deny\nscope a {\n}\nscope a/b {\n}\n", {1, 1, 1}},
+	    {"scope a {\n  inbound deny\n}\nscope a/b {\n}\n", {0, 1, 1}},
+	    {"inbound deny\nscope a {\n  inbound allow\n}\nscope a/b {\n}\n", {1, 0, 0}},
+	    {"scope a {\n}\nscope a/b {\n  inbound deny\n}\n", {0, 0, 1}},
+	};
+	struct tc t;
+
+	tc_begin(&t, "scope flag: inbound deny, inherited");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct policy *p = parse_ok(&t, cases[i].text);
+		struct policy_compiled *c = p ? compile_ok(&t, p) : NULL;
+
+		for (size_t s = 0; c && s < 3; s++)
+			CHECK(&t,
+			      !!(c->scopes[s].flags & HUSH_SCOPE_F_INBOUND_DENY) ==
+				  cases[i].want[s],
+			      "case %zu scope %zu: flags %u", i, s, c->scopes[s].flags);
+		policy_compiled_free(c);
+		policy_free(p);
+	}
+	tc_end(&t);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1789,5 +1833,6 @@ int main(void)
 	test_scale();
 	test_learned();
 	test_scope_other();
+	test_scope_inbound();
 	return nfail ? 1 : 0;
 }
