@@ -113,7 +113,7 @@ int cgroup_is_root(const char *path)
 	return strcmp(a, b) == 0;
 }
 
-static int populated(const char *path)
+int cgroup_populated(const char *path)
 {
 	char p[PATH_MAX], line[128];
 	int pop = 0;
@@ -180,7 +180,7 @@ int cgroup_destroy(const char *path, int timeout_ms)
 	} else {
 		return -errno;
 	}
-	while (populated(path) > 0) {
+	while (cgroup_populated(path) > 0) {
 		if (waited >= timeout_ms)
 			return -EBUSY;
 		nanosleep(&ts, NULL);

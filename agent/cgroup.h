@@ -40,4 +40,7 @@ int cgroup_nsdelegate(void);
  * in O(1) through a kernfs file handle (needs CAP_DAC_READ_SEARCH). */
 int cgroup_path_by_handle(uint64_t id, char *buf, size_t len);
 
+/* "populated 1" in PATH/cgroup.events: 1, 0 (also: PATH gone), or -errno. */
+int cgroup_populated(const char *path);
+
 #endif /* HUSH_AGENT_CGROUP_H */

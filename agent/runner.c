@@ -80,7 +80,7 @@ static void ep_watch(int ep, int fd, uint32_t events)
 }
 
 /* "populated 1" in cgroup.events (fd kept open, read from the start). */
-static bool cgroup_populated(int fd)
+static bool evfd_populated(int fd)
 {
 	char buf[256];
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -402,7 +402,7 @@ static void run_supervise(struct run *u)
 			if (evs[i].data.fd == u->sfd)
 				run_on_signals(u, t);
 			else if (evs[i].data.fd == u->evfd)
-				u->populated = cgroup_populated(u->evfd);
+				u->populated = evfd_populated(u->evfd);
 			else if (evs[i].data.fd == u->pidfd)
 				run_on_exit(u);
 		}
@@ -440,7 +440,7 @@ static void run_finish(struct run *u)
 		r->exec_failed = true;
 		log_errno(-ce.err, "cannot run %s: %s", u->o->argv[0], runner_step_name(ce.step));
 	}
-	if (u->evfd >= 0 && cgroup_populated(u->evfd))
+	if (u->evfd >= 0 && evfd_populated(u->evfd))
 		r->others_left = true;
 	ret = cgroup_destroy(u->cg, 5000);
 	if (ret)

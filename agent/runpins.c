@@ -24,24 +24,6 @@ int runpins_path(uint64_t cgroup_id, char *buf, size_t len)
 	return 0;
 }
 
-/* "populated 1" in path/cgroup.events: 1, 0, or -errno. */
-static int populated(const char *path)
-{
-	char p[PATH_MAX], line[64];
-	int pop = 0;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/cgroup.events", path);
-	f = fopen(p, "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "populated ", 10) == 0)
-			pop = atoi(line + 10);
-	fclose(f);
-	return pop;
-}
-
 /* A run cgroup by its name: PREFIX.PID.N made by runner.c. */
 static bool run_cgroup_name(const char *path)
 {
@@ -74,7 +56,7 @@ static int sweep_one(const char *name)
 	ret = cgroup_path_by_handle(id, rel, sizeof(rel));
 	if (ret == 0 && cgroup_find_mount(mnt, sizeof(mnt)) == 0 &&
 	    snprintf(cg, sizeof(cg), "%s%s", mnt, rel) < (int)sizeof(cg))
-		pop = populated(cg);
+		pop = cgroup_populated(cg);
 	else if (ret != -ESTALE && ret != -ENOENT)
 		return 0; /* cannot tell: keep it */
 	if (pop > 0) {
