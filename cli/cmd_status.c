@@ -45,6 +45,8 @@ struct status {
 	struct engine_pinned st;
 	char cgroup[PATH_MAX];
 	uint64_t cgroup_id;
+	char cgroup2[PATH_MAX]; /* the cgroup2 mount; "" if none */
+	bool nsdelegate;	/* ... mounted with nsdelegate */
 	const char *mode;
 	size_t nscopes;
 	int hushd_pid; /* 0: not reachable */
@@ -174,6 +176,9 @@ static void collect(struct cli *c, struct status *s)
 	s->mode = "unknown";
 	engine_pinned_read(c->pin_dir, &s->st);
 	s->cgroup_id = pinned_cgroup(&s->st, s->cgroup, sizeof(s->cgroup));
+	if (cgroup_find_mount(s->cgroup2, sizeof(s->cgroup2)) < 0)
+		s->cgroup2[0] = 0;
+	s->nsdelegate = cgroup_nsdelegate() == 1;
 	if (s->st.present) {
 		struct policy *p = pinned_policy(c->pin_dir);
 
@@ -328,6 +333,12 @@ static void print_json(const struct status *s, const struct cli *c)
 	jsonw_key(&w, "cgroup");
 	jsonw_strn(&w, s->cgroup_id ? s->cgroup : NULL, PATH_MAX);
 	jsonw_uint_field(&w, "cgroup_id", s->cgroup_id);
+	jsonw_key(&w, "cgroup2");
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "mount");
+	jsonw_strn(&w, s->cgroup2[0] ? s->cgroup2 : NULL, PATH_MAX);
+	jsonw_bool_field(&w, "nsdelegate", s->nsdelegate);
+	jsonw_obj_end(&w);
 	jsonw_key(&w, "hushd");
 	jsonw_obj_begin(&w);
 	jsonw_bool_field(&w, "running", s->hushd_pid);
@@ -404,6 +415,8 @@ static void print_table(const struct status *s, const struct cli *c)
 	       active(s) ? "active" : "INCOMPLETE (some hooks are not attached)", c->pin_dir);
 	printf("cgroup:      %s (id %llu)\n", s->cgroup_id ? s->cgroup : "(none)",
 	       (unsigned long long)s->cgroup_id);
+	printf("cgroup2:     %s (nsdelegate: %s)\n", s->cgroup2[0] ? s->cgroup2 : "(not mounted)",
+	       s->nsdelegate ? "yes" : "no");
 	if (s->hushd_pid)
 		printf("hushd:       running (pid %d)\n", s->hushd_pid);
 	else

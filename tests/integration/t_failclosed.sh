@@ -92,6 +92,12 @@ if h_hush status --json >"$H_TMP/status.json" 2>"$H_TMP/status.err" &&
 else
 	h_fail "hush status --json is JSON" "$(head -c 300 "$H_TMP/status.json") $(tail -n 2 "$H_TMP/status.err")"
 fi
+# The cgroup2 mount and its nsdelegate option, as /proc/mounts has them.
+read -r cg2_mnt cg2_nsd < <(awk '$3 == "cgroup2" {
+	print $2, ($4 ~ /(^|,)nsdelegate(,|$)/ ? "true" : "false"); exit }' /proc/mounts)
+h_assert_json "$(cat "$H_TMP/status.json")" \
+	".cgroup2.mount == \"$cg2_mnt\" and .cgroup2.nsdelegate == $cg2_nsd" \
+	"hush status --json: cgroup2 mount and nsdelegate ($cg2_nsd)"
 
 # ---- SIGTERM: exits, enforcement stays ----
 if h_stop "$second" TERM && [ "$H_STOP_RC" = 0 ]; then

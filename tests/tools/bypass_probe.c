@@ -67,6 +67,12 @@
 #ifndef IPV6_UNICAST_IF
 #define IPV6_UNICAST_IF 76
 #endif
+#ifndef IP_TRANSPARENT
+#define IP_TRANSPARENT 19
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
 
 #define EXIT_OK	   0
 #define EXIT_ERROR 1
@@ -105,6 +111,7 @@ static void usage(void)
 		"       bypass_probe raw|ping ADDR\n"
 		"       bypass_probe packet-raw|packet-dgram|xdp IFNAME\n"
 		"       bypass_probe bindtodevice|unicastif IFNAME LOOPBACK PORT\n"
+		"       bypass_probe transparent SRC ADDR PORT [udp|tcp]\n"
 		"       bypass_probe scm-rights UNIXPATH ADDR PORT\n"
 		"       bypass_probe pidfd-getfd PID FD ADDR PORT\n"
 		"       bypass_probe use-fd FD ADDR PORT\n"
@@ -518,6 +525,41 @@ static int do_bindtodevice(const char *ifname, const char *a, const char *p, boo
 	return sendto_n(fd, &ss, len, "sendto");
 }
 
+/* IP_TRANSPARENT (CAP_NET_ADMIN): bound to SRC, an address not of this
+ * host (a forged source), then datagrams or a connect to ADDR. */
+static int do_transparent(const char *src, const char *a, const char *p, bool tcp)
+{
+	struct sockaddr_storage ss, bs;
+	socklen_t len, bl;
+	int fd, one = 1, r;
+
+	if (parse_addr(a, p, &ss, &len) || parse_addr(src, NULL, &bs, &bl))
+		return EXIT_USAGE;
+	if (bs.ss_family != ss.ss_family) {
+		fprintf(stderr, "bypass_probe: %s and %s are of different families\n", src, a);
+		return EXIT_USAGE;
+	}
+	fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		FAIL("socket");
+	if (ss.ss_family == AF_INET)
+		r = setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one));
+	else
+		r = setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one));
+	if (r < 0)
+		FAIL("setsockopt");
+	if (bind(fd, (struct sockaddr *)&bs, bl) < 0)
+		FAIL("bind");
+	if (!tcp)
+		return sendto_n(fd, &ss, len, "sendto");
+	/* The SYN is what counts: the answer goes to SRC, not here. */
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)
+		FAIL("connect");
+	sent++;
+	sleep_ms(300);
+	return report("connect", 0);
+}
+
 /* ---- sockets from elsewhere ---- */
 
 static int unix_at(const char *path, bool listen_)
@@ -888,6 +930,11 @@ static int run_bindtodevice(int argc, char **argv)
 	return do_bindtodevice(argv[0], argv[1], argv[2], !strcmp(op, "unicastif"));
 }
 
+static int run_transparent(int argc, char **argv)
+{
+	return do_transparent(argv[0], argv[1], argv[2], argc > 3 && !strcmp(argv[3], "tcp"));
+}
+
 static int run_scm_rights(int argc, char **argv)
 {
 	return scm_rights(argv[0], argv[1], argv[2]);
@@ -977,6 +1024,7 @@ static const struct technique {
     {"xdp", 1, run_xdp},
     {"bindtodevice", 3, run_bindtodevice},
     {"unicastif", 3, run_bindtodevice},
+    {"transparent", 3, run_transparent},
     {"scm-rights", 3, run_scm_rights},
     {"pidfd-getfd", 4, run_pidfd_getfd},
     {"use-fd", 3, run_use_fd},
