@@ -81,6 +81,13 @@ static inline void jsonw_str_field(struct json_writer *w, const char *k, const c
 	jsonw_str(w, v);
 }
 
+/* "k": "v", or "k": null for a NULL or empty v. */
+static inline void jsonw_str_or_null_field(struct json_writer *w, const char *k, const char *v)
+{
+	jsonw_key(w, k);
+	jsonw_str_or_null(w, v);
+}
+
 static inline void jsonw_int_field(struct json_writer *w, const char *k, int64_t v)
 {
 	jsonw_key(w, k);

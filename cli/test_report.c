@@ -195,18 +195,12 @@ static void json_sinkhole(struct json_writer *w, const struct attempt *a)
 {
 	jsonw_key(w, "sinkhole");
 	jsonw_obj_begin(w);
-	jsonw_key(w, "name");
-	jsonw_str_or_null(w, a->sname);
-	jsonw_key(w, "proto");
-	jsonw_str_or_null(w, a->sproto);
-	jsonw_key(w, "sni");
-	jsonw_str_or_null(w, a->sni);
-	jsonw_key(w, "http_host");
-	jsonw_str_or_null(w, a->shost);
-	jsonw_key(w, "http_method");
-	jsonw_str_or_null(w, a->smethod);
-	jsonw_key(w, "http_path");
-	jsonw_str_or_null(w, a->spath);
+	jsonw_str_or_null_field(w, "name", a->sname);
+	jsonw_str_or_null_field(w, "proto", a->sproto);
+	jsonw_str_or_null_field(w, "sni", a->sni);
+	jsonw_str_or_null_field(w, "http_host", a->shost);
+	jsonw_str_or_null_field(w, "http_method", a->smethod);
+	jsonw_str_or_null_field(w, "http_path", a->spath);
 	jsonw_obj_end(w);
 }
 
@@ -242,10 +236,8 @@ static void json_attempt(struct json_writer *w, const struct test *t, const stru
 		jsonw_str_field(w, "daddr", event_addr(&a->ev, addr, sizeof(addr)));
 		jsonw_uint_field(w, "dport", a->ev.dport);
 	}
-	jsonw_key(w, "qname");
-	jsonw_str_or_null(w, a->qname);
-	jsonw_key(w, "qtype");
-	jsonw_str_or_null(w, a->qtype);
+	jsonw_str_or_null_field(w, "qname", a->qname);
+	jsonw_str_or_null_field(w, "qtype", a->qtype);
 	jsonw_str_field(w, "verdict", engine_ev_name(a->ev.verdict));
 	jsonw_uint_field(w, "count", a->count);
 	if (t->sinkhole && a->ev.hook != HUSH_HOOK_DNS)

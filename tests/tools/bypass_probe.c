@@ -169,6 +169,16 @@ static int sendto_n(int fd, const struct sockaddr_storage *ss, socklen_t len, co
 	return report(stage, 0);
 }
 
+/* A fresh UDP socket, then NSEND datagrams to ss. */
+static int udp_sendto_n(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		FAIL("socket");
+	return sendto_n(fd, ss, len, "sendto");
+}
+
 /* ---- io_uring, raw syscalls ---- */
 
 static int uring_sendmsg(int fd, struct msghdr *msg)
@@ -710,10 +720,7 @@ static int cgroup_move(const char *cg, const char *a, const char *p)
 	if (fd < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0)
 		FAIL("cgroup.procs");
 	close(fd);
-	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-	if (fd < 0)
-		FAIL("socket");
-	return sendto_n(fd, &ss, len, "sendto");
+	return udp_sendto_n(&ss, len);
 }
 
 static int kill_send(const char *pid, const char *a, const char *p)
@@ -721,7 +728,6 @@ static int kill_send(const char *pid, const char *a, const char *p)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	pid_t t = strcmp(pid, "ppid") ? atoi(pid) : getppid();
-	int fd;
 
 	if (parse_addr(a, p, &ss, &len))
 		return EXIT_USAGE;
@@ -732,10 +738,7 @@ static int kill_send(const char *pid, const char *a, const char *p)
 	if (kill(t, SIGKILL) < 0)
 		FAIL("kill");
 	sleep_ms(300);
-	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-	if (fd < 0)
-		FAIL("socket");
-	return sendto_n(fd, &ss, len, "sendto");
+	return udp_sendto_n(&ss, len);
 }
 
 /* The cgroup id of a cgroup directory (its inode number). */
@@ -755,7 +758,7 @@ static int detach_links(const char *within, const char *a, const char *p)
 	char self[4096] = "", dir[8192];
 	const char *rel, *top = strstr(within, "/hush-test.");
 	uint64_t ids[64];
-	int nids = 0, fd;
+	int nids = 0;
 	size_t wl = strlen(within);
 	__u32 id = 0;
 	FILE *f;
@@ -801,17 +804,14 @@ static int detach_links(const char *within, const char *a, const char *p)
 	}
 	fprintf(stderr, "bypass_probe: detached %ld links\n", sent);
 	sent = 0;
-	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-	if (fd < 0)
-		FAIL("socket");
-	return sendto_n(fd, &ss, len, "sendto");
+	return udp_sendto_n(&ss, len);
 }
 
 static int setns_send(const char *ns, const char *a, const char *p)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, nfd;
+	int nfd;
 
 	if (parse_addr(a, p, &ss, &len))
 		return EXIT_USAGE;
@@ -820,10 +820,7 @@ static int setns_send(const char *ns, const char *a, const char *p)
 		FAIL("open_ns");
 	if (setns(nfd, CLONE_NEWNET) < 0)
 		FAIL("setns");
-	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-	if (fd < 0)
-		FAIL("socket");
-	return sendto_n(fd, &ss, len, "sendto");
+	return udp_sendto_n(&ss, len);
 }
 
 /* A listener on LPORT, then a second socket on the same port (SO_REUSEPORT)
