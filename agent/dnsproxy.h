@@ -69,7 +69,7 @@ struct dnsproxy_opts {
 	void *report_ctx;
 	dnsproxy_learn_fn learn;
 	void *learn_ctx;
-	int netns_fd;	 /* > 0: open the home sockets in this network namespace */
+	int netns_fd;	  /* > 0: open the home sockets in this network namespace */
 	struct dnsns *ns; /* NULL, or the helper that finds and opens the other
 			   * network namespaces to serve (dnsns.h; the caller
 			   * starts and stops it, around the proxy) */

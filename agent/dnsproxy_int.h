@@ -61,10 +61,10 @@ struct nament {
 
 struct nset {
 	bool used;
-	bool retiring;		   /* out of the redirect; fds closed at close_at */
-	uint64_t netns;		   /* cookie */
-	uint64_t dev, ino;	   /* of /proc/PID/ns/net (the helper's name for it) */
-	int fd[HUSH_DNS_SLOTS];	   /* -1: none */
+	bool retiring;		       /* out of the redirect; fds closed at close_at */
+	uint64_t netns;		       /* cookie */
+	uint64_t dev, ino;	       /* of /proc/PID/ns/net (the helper's name for it) */
+	int fd[HUSH_DNS_SLOTS];	       /* -1: none */
 	uint16_t port[HUSH_DNS_SLOTS]; /* 0: none */
 	int64_t close_at;
 };
@@ -88,11 +88,11 @@ struct pending {
 
 struct dnsproxy {
 	struct dnsproxy_opts o;
-	int *fd;		       /* = set[0].fd: the home listeners */
+	int *fd;			  /* = set[0].fd: the home listeners */
 	struct nset set[HUSH_DNS_NS_MAX]; /* UDP thread only, but for tcpfd-like reads under mu */
-	uint32_t nsets;		       /* in use, home included */
-	int nsfd;		       /* the namespace helper's socket (dnsns.h), -1: none */
-	int up4, up6;		       /* upstream UDP */
+	uint32_t nsets;			  /* in use, home included */
+	int nsfd;			  /* the namespace helper's socket (dnsns.h), -1: none */
+	int up4, up6;			  /* upstream UDP */
 	int ep, stopfd;
 	pthread_t thr;
 	bool started;

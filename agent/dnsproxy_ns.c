@@ -68,8 +68,9 @@ static void ns_add(struct dnsproxy *px, const struct dnsns_msg *m, const int *go
 			ret = -errno;
 	}
 	if (ret) {
-		log_errno(ret, "dns: cannot serve network namespace net:[%llu] of pid %d (%s): its "
-			       "DNS fails closed",
+		log_errno(ret,
+			  "dns: cannot serve network namespace net:[%llu] of pid %d (%s): its "
+			  "DNS fails closed",
 			  (unsigned long long)m->ino, m->pid, m->comm);
 		engine_dns_ns_del(px->o.eng, set, ns->netns, ns->port);
 		close_fds(ns->fd);
@@ -132,8 +133,9 @@ void dnsproxy_ns_msg(struct dnsproxy *px)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (r <= 0) {
-			log_warnx("dns: the namespace helper is gone: network namespaces not served "
-				  "yet fail closed");
+			log_warnx(
+			    "dns: the namespace helper is gone: network namespaces not served "
+			    "yet fail closed");
 			epoll_ctl(px->ep, EPOLL_CTL_DEL, px->nsfd, NULL);
 			px->nsfd = -1;
 			return;

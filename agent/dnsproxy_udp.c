@@ -146,8 +146,7 @@ static bool udp_answer(struct dnsproxy *px, int up)
 	if (p->learn)
 		dnsproxy_answer_learn(px, px->buf, (size_t)n, &px->resp);
 	dns_set_id(px->buf, (size_t)n, p->cid);
-	sendto(p->fd, px->buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&p->peer,
-	       p->plen);
+	sendto(p->fd, px->buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&p->peer, p->plen);
 	return true;
 }
 

@@ -101,7 +101,7 @@ struct run {
 	struct engine *eng;
 	struct enforcer *en; /* the policy and what the DNS proxy taught it */
 	struct dnsproxy *px;
-	struct dnsns *ns; /* the proxy's namespace helper (dnsns.h), or NULL */
+	struct dnsns *ns;    /* the proxy's namespace helper (dnsns.h), or NULL */
 	sigset_t mask, orig; /* signals read from sfd; the mask before */
 	int cgfd, pidfd, sfd, ep, evfd, errpipe[2];
 	char dns_dir[64];	/* --dns-only files, "" when none */

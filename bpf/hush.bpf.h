@@ -270,7 +270,7 @@ struct {
  * leaves the map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, HUSH_DNS_NS_MAX * HUSH_DNS_SLOTS);
+	__uint(max_entries, HUSH_DNS_NS_MAX *HUSH_DNS_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } hush_dnssk SEC(".maps");

@@ -65,7 +65,7 @@ struct hushd {
 	int dns_rcode;
 	uint32_t dns_grace;
 	struct dnsproxy *dns;
-	struct dnsns *dnsns; /* the proxy's namespace helper, or NULL */
+	struct dnsns *dnsns;   /* the proxy's namespace helper, or NULL */
 	pthread_mutex_t dq_mu; /* queries reported, waiting for the drain loop */
 	struct dnsproxy_query *dq;
 	size_t ndq, dqcap;
