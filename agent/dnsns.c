@@ -95,7 +95,7 @@ static void send_add(struct dnsns_msg *m, const int fds[HUSH_DNS_SLOTS])
 	struct iovec iov = {m, sizeof(*m)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *c;
-	int n = 0, pass[HUSH_DNS_SLOTS];
+	int n = 0, pass[HUSH_DNS_SLOTS] = {-1, -1, -1, -1};
 
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
 		if (fds[i] >= 0)

@@ -206,7 +206,9 @@ static __always_inline void hush_dns_to_proxy(struct bpf_sock_addr *ctx, int v6,
 static __always_inline int hush_dns_unredirect(struct bpf_sock_addr *ctx, int v6)
 {
 	struct hush_dns_client *c;
+	__u8 *isport;
 	__u64 cookie;
+	__u32 pk;
 	__u16 port;
 
 	port = bpf_ntohs((__u16)ctx->user_port);
@@ -224,7 +226,11 @@ static __always_inline int hush_dns_unredirect(struct bpf_sock_addr *ctx, int v6
 			return 1;
 	}
 	/* Only from the proxy port this socket was pointed at (whichever
-	 * namespace's set that was). */
+	 * namespace's set that was); first, cheaply, from a proxy port. */
+	pk = port;
+	isport = bpf_map_lookup_elem(&hush_dnsports, &pk);
+	if (!isport || !*isport)
+		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
 	c = bpf_map_lookup_elem(&hush_dnsck, &cookie);
 	if (!c || c->pport != port)

@@ -9,6 +9,7 @@
 # name with the process; the client sees the answer come from the resolver
 # it asked.  A namespace with no enforced process left loses its listeners;
 # with hushd dead, DNS in such a namespace fails closed.
+# shellcheck disable=SC2016 # the sh -c scripts expand in the namespace
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -19,9 +20,12 @@ h_init dnsns
 h_require_hush
 h_require_tools dnsmasq unshare
 DNSQ=$OUTPUT/tests/dnsq
+NETPROBE=$OUTPUT/tests/netprobe
 [ -x "$DNSQ" ] || h_skip_or_fail "$H_NAME" "$DNSQ not built (make all)"
 h_netns_up
 cg=$(h_cgroup_create enf/enforced)
+acg=$(h_cgroup_create enf/a)
+bcg=$(h_cgroup_create enf/b)
 ecg=$H_CG_ROOT/enf
 WEB4=$H_INT4_B
 
@@ -40,8 +44,14 @@ policy=$(h_policy dnsns.policy <<EOF
 mode enforce
 resolver $H_INT4
 allow dns *.corp.test
+scope a {
+  allow host web.corp.test tcp 8080
+}
+scope b {
+}
 EOF
 )
+h_listen "$H_NS_INT" tcp :: 8080
 
 # nsq TAG RESOLVER NAME: dnsq in a fresh network namespace (lo up) of the
 # enforced cgroup; the first query may meet the namespace before the proxy
@@ -69,6 +79,15 @@ if grep -q 'dns: serving network namespace net:\[' "$H_HUSHD_ERR"; then
 else
 	h_fail "unshare -n: hushd says which namespace it serves" "$(tail -n 5 "$H_HUSHD_ERR")"
 fi
+# `allow host`: what a name answered in a namespace teaches stays with the
+# scope whose rule names it.
+NSQ=$(h_cgroup_run "$acg" unshare -n sh -c "$nsq_script" _ "$DNSQ" "$H_INT4" web.corp.test 2>&1 | tail -n 1)
+h_assert_json "$NSQ" ".rcode == 0 and .answers == [\"$WEB4\"]" "allow host: scope a resolves in its own namespace"
+h_assert_json "$(h_cgroup_run "$acg" "$NETPROBE" connect "$WEB4" 8080)" '.result == "ok"' \
+	"allow host: scope a may then connect to the address learned"
+h_assert_json "$(h_cgroup_run "$bcg" "$NETPROBE" connect "$WEB4" 8080)" '.result == "error" and .errno == "EPERM"' \
+	"allow host: scope b (no such rule) is still denied that address"
+
 # Its namespace is gone with its processes: the listeners close.
 for _ in $(seq 1 40); do
 	grep -q 'has no enforced process left' "$H_HUSHD_ERR" && break
@@ -174,6 +193,27 @@ h_assert_json "$(printf '%s\n' "$H_RUN_OUT" | tail -n 1)" '.ok and .rcode == 5' 
 h_log "hush run: $H_RUN_ERR"
 h_expect_event "hush run: denied query in the events by name" "$events" \
 	'.hook == "dns" and .verdict == "deny" and .qname == "denied.test"'
+
+# ---- hush test: the same, judged as a gate ----
+tcg=$(h_cgroup_create test)
+h_cgroup_run "$H_CG_AUX" "$HUSH" test --cgroup-parent "$tcg" --policy "$policy" \
+	--json "$H_TMP/test.json" -- unshare -rn sh -c 'ip link set lo up; for i in $(seq 1 30); do
+	"$1" --timeout-ms 300 "$2" web.corp.test 2>/dev/null | grep -q "\"rcode\":0" && break; sleep 0.1; done
+	"$1" --timeout-ms 300 "$2" web.corp.test; "$1" --timeout-ms 300 "$2" denied.test' \
+	_ "$DNSQ" "$H_INT4" >"$H_TMP/test.out" 2>"$H_TMP/test.err" </dev/null
+ht_rc=$?
+ht_json=$(cat "$H_TMP/test.json" 2>/dev/null || echo '{}')
+h_assert_json "$(grep '^{' "$H_TMP/test.out" | head -n 1)" ".ok and .rcode == 0 and .answers == [\"$WEB4\"]" \
+	"hush test: allowed name resolves in an unshare -n namespace"
+h_assert_json "$(grep '^{' "$H_TMP/test.out" | tail -n 1)" '.ok and .rcode == 5' \
+	"hush test: denied name REFUSED in an unshare -n namespace"
+h_assert_json "$ht_json" '.result == "noisy" and ([.attempts[] | select(.hook == "dns" and .qname == "denied.test" and .verdict == "deny" and .comm == "dnsq")] | length) == 1 and ([.attempts[] | select(.hook == "dns" and .qname == "web.corp.test")] | length) == 0' \
+	"hush test: NOISY, the denied name is an attempt by name (the allowed one is not)"
+if [ "$ht_rc" = 1 ]; then
+	h_pass "hush test: exit 1"
+else
+	h_fail "hush test: exit 1" "exit $ht_rc: $(tail -n 3 "$H_TMP/test.err")"
+fi
 
 e_cleanup
 h_done
