@@ -510,6 +510,7 @@ static void run_close(struct run *u)
 	if (u->o->engp)
 		*u->o->engp = NULL;
 	dnsproxy_stop(u->px);
+	u->px = NULL;
 	dnsns_stop(u->ns);
 	u->ns = NULL;
 	runner_dns_cleanup(u->dns_dir);
