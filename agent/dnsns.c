@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,11 +41,12 @@ struct hns {
 	bool used;
 	uint64_t dev, ino;
 	uint16_t port[HUSH_DNS_SLOTS];
-	uint32_t seen; /* scan number that last saw it */
+	uint32_t seen;	 /* scan number that last saw it */
+	int64_t seen_ns; /* and when */
 };
 
 static struct {
-	int sock, home;
+	int sock, home, inot;
 	uint64_t hdev, hino;
 	bool ready;
 	uint16_t hport[HUSH_DNS_SLOTS];
@@ -157,7 +159,8 @@ static void open_set(int pid, uint64_t dev, uint64_t ino)
 	}
 	if (fds[HUSH_DNS_UDP4] >= 0) {
 		send_add(&m, fds);
-		H.ns[k] = (struct hns){.used = true, .dev = dev, .ino = ino, .seen = H.scan};
+		H.ns[k] = (struct hns){
+		    .used = true, .dev = dev, .ino = ino, .seen = H.scan, .seen_ns = mono_ns()};
 		memcpy(H.ns[k].port, m.port, sizeof(m.port));
 	} else {
 		log_warnx("dns: cannot listen on 127.0.0.1 in the network namespace of pid %d "
@@ -183,6 +186,7 @@ static void saw_pid(int pid)
 		if (H.ns[k].used && H.ns[k].dev == (uint64_t)st.st_dev &&
 		    H.ns[k].ino == (uint64_t)st.st_ino) {
 			H.ns[k].seen = H.scan;
+			H.ns[k].seen_ns = mono_ns();
 			return;
 		}
 	open_set(pid, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
@@ -200,6 +204,16 @@ static void walk(size_t len, int depth)
 	    snprintf(H.path + len, sizeof(H.path) - len, "/cgroup.procs") >=
 		(int)(sizeof(H.path) - len))
 		return;
+	/* A new cgroup below, or this one's first process (cgroup.events
+	 * changes: "populated"), makes the helper look at once: a container's
+	 * init waits in its namespace before the entrypoint runs. */
+	if (H.inot >= 0) {
+		memcpy(H.path + len, "/cgroup.events", sizeof("/cgroup.events"));
+		inotify_add_watch(H.inot, H.path, IN_MODIFY);
+		H.path[len] = 0;
+		inotify_add_watch(H.inot, H.path, IN_CREATE | IN_ONLYDIR);
+		memcpy(H.path + len, "/cgroup.procs", sizeof("/cgroup.procs"));
+	}
 	f = fopen(H.path, "re");
 	H.path[len] = 0;
 	if (f) {
@@ -233,7 +247,10 @@ static void scan(size_t len)
 	for (int k = 0; k < HUSH_DNS_NS_MAX; k++) {
 		struct dnsns_msg m = {.op = DNSNS_GONE};
 
-		if (!H.ns[k].used || H.scan - H.ns[k].seen < 2)
+		/* Unseen for two scans and DNSNS_SCAN_MS: gone (scans come
+		 * faster than that when cgroups change). */
+		if (!H.ns[k].used || H.scan - H.ns[k].seen < 2 ||
+		    mono_ns() - H.ns[k].seen_ns < (int64_t)DNSNS_SCAN_MS * 1000000)
 			continue;
 		m.dev = H.ns[k].dev;
 		m.ino = H.ns[k].ino;
@@ -281,7 +298,8 @@ static void helper_caps(void)
 
 static void helper_main(int sock, const char *cgroup)
 {
-	int64_t next = 0;
+	int64_t next = 0, last = 0;
+	int burst = 0;
 	size_t len;
 
 	if (dup2(sock, 3) < 0)
@@ -294,6 +312,7 @@ static void helper_main(int sock, const char *cgroup)
 	H.home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (H.home < 0)
 		_exit(1);
+	H.inot = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	helper_caps();
 	len = strlen(cgroup);
 	if (len >= sizeof(H.path) - 32)
@@ -302,18 +321,38 @@ static void helper_main(int sock, const char *cgroup)
 	while (len > 1 && H.path[len - 1] == '/')
 		H.path[--len] = 0;
 	for (;;) {
-		struct pollfd pf = {.fd = H.sock, .events = POLLIN};
+		struct pollfd pf[2] = {{.fd = H.sock, .events = POLLIN},
+				       {.fd = H.ready ? H.inot : -1, .events = POLLIN}};
 		int64_t now = mono_ns();
 		bool scan_now = false;
 		int wait = next > now ? (int)((next - now) / 1000000) + 1 : 0;
 
-		if (poll(&pf, 1, H.ready ? wait : -1) < 0 && errno != EINTR)
+		if (poll(pf, 2, H.ready ? wait : -1) < 0 && errno != EINTR)
 			_exit(1);
-		if ((pf.revents & (POLLIN | POLLHUP | POLLERR)) && !serve(&scan_now))
+		if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && !serve(&scan_now))
 			_exit(0);
+		if (pf[1].revents & POLLIN) {
+			char ev[4096];
+
+			while (read(H.inot, ev, sizeof(ev)) > 0)
+				;
+			/* At most one scan per DNSNS_GAP_MS for a storm of them;
+			 * then a few more: a runtime moves its first process into
+			 * the cgroup before the one that enters the container's
+			 * namespace exists. */
+			if (mono_ns() - last >= (int64_t)DNSNS_GAP_MS * 1000000)
+				scan_now = true;
+			else if (next > last + (int64_t)DNSNS_GAP_MS * 1000000)
+				next = last + (int64_t)DNSNS_GAP_MS * 1000000;
+			burst = DNSNS_BURST;
+		}
 		if (H.ready && (scan_now || mono_ns() >= next)) {
 			scan(len);
-			next = mono_ns() + (int64_t)DNSNS_SCAN_MS * 1000000;
+			last = mono_ns();
+			next = last +
+			       (int64_t)(burst > 0 ? DNSNS_GAP_MS * 2 : DNSNS_SCAN_MS) * 1000000;
+			if (burst > 0)
+				burst--;
 		}
 	}
 }

@@ -9,7 +9,11 @@
  * proxy dies every namespace fails closed at once.
  *
  *   - scans the subtree's cgroup.procs every DNSNS_SCAN_MS, and at once
- *     when asked (the redirect met a namespace not served yet);
+ *     when asked (the redirect met a namespace not served yet) or when a
+ *     cgroup appears in the subtree or gets its first process (inotify on
+ *     the directories and their cgroup.events): a container's init sits in
+ *     its namespace and cgroup before its entrypoint runs, so the container
+ *     is served before its first query;
  *   - a namespace with no process of the subtree for two scans in a row is
  *     reported gone; the proxy closes its listeners there;
  *   - the proxy's home namespace is never reported (its own listeners).
@@ -28,6 +32,8 @@
 #include "bpf/dns_redirect.h"
 
 #define DNSNS_SCAN_MS 250
+#define DNSNS_GAP_MS  5	 /* least time between two scans */
+#define DNSNS_BURST   20 /* scans DNSNS_GAP_MS * 2 apart after a cgroup change */
 
 enum {
 	DNSNS_PORTS = 1, /* proxy -> helper: the home set's ports; scanning starts */

@@ -105,6 +105,18 @@ docker_cases() {
 	e_docker_up
 	e_image_debian deb docker || return
 	cgp=$(e_cgroup_parent "$cg")
+	# The container's namespace is served before its entrypoint runs (its
+	# init waits in the new cgroup first): the very first query answers.
+	out=$(e_docker run --rm --cgroup-parent "$cgp" --dns "$H_INT4" deb getent hosts web.corp.test 2>&1)
+	if [[ "$out" == *"$WEB4"*web.corp.test* ]]; then
+		h_pass "docker: the first query of the entrypoint is answered (no retry)"
+	else
+		h_fail "docker: the first query of the entrypoint is answered (no retry)" "$out"
+	fi
+	h_expect_event "docker: its query logged" "$OUT" \
+		'.hook == "dns" and .qname == "web.corp.test" and .comm == "getent"'
+	h_expect_no_event "docker: no query failed closed for want of a listener" "$OUT" \
+		'.rule_text == "DNS proxy unavailable: fail closed" and .comm == "getent"'
 	# Default bridge: the container asks the resolver of its resolv.conf
 	# (here --dns: the private namespace has no resolver to copy).
 	out=$(e_docker run --rm --cgroup-parent "$cgp" --dns "$H_INT4" deb sh -c \
