@@ -39,20 +39,32 @@ void hushd_dnsns_unserved(struct hushd *d, const struct hush_event *e)
 		return;
 	snprintf(p, sizeof(p), "/proc/%u/ns/net", e->tgid);
 	n = readlink(p, ns, sizeof(ns) - 1);
-	if (n <= 0)
-		return;
-	ns[n] = 0;
+	if (n > 0)
+		ns[n] = 0;
 	n = readlink("/proc/self/ns/net", self, sizeof(self) - 1);
 	if (n > 0)
 		self[n] = 0;
-	if (!strcmp(ns, self))
+	if (ns[0] && !strcmp(ns, self))
 		return; /* hushd's own: the proxy itself is down, nothing to find */
 	dnsproxy_poke(d->dns);
+	if (!ns[0]) {
+		/* Gone already: say so once per process. */
+		snprintf(ns, sizeof(ns), "pid:%u", e->tgid);
+	}
 	for (unsigned i = 0; i < 64; i++)
 		if (!strcmp(seen[i], ns))
 			return;
 	snprintf(seen[next++ % 64], sizeof(seen[0]), "%s", ns);
-	if (d->store)
+	if (!d->store)
+		return;
+	if (!strncmp(ns, "pid:", 4))
+		store_note(
+		    d->store,
+		    "DNS from pid %u (%.16s) failed closed: the proxy had no listener in its "
+		    "network namespace yet (the process was gone before the namespace could "
+		    "be named); the proxy looks for it now",
+		    e->tgid, e->comm);
+	else
 		store_note(d->store,
 			   "DNS from pid %u (%.16s) in network namespace %s failed closed: the "
 			   "proxy had no listener there yet; it is opening one",

@@ -79,6 +79,28 @@ if grep -q 'dns: serving network namespace net:\[' "$H_HUSHD_ERR"; then
 else
 	h_fail "unshare -n: hushd says which namespace it serves" "$(tail -n 5 "$H_HUSHD_ERR")"
 fi
+# A query that met the namespace before the proxy served it failed closed;
+# the log says which namespace and process, once.
+if h_json_match "$OUT" '.rule_text == "DNS proxy unavailable: fail closed" and .comm == "dnsq"' >/dev/null; then
+	notes=""
+	for _ in $(seq 1 20); do
+		notes=$(h_hush log --db "$H_RUN_DIR/hush.db" --kind note --json 2>&1 | grep -F 'failed closed: the proxy had no listener')
+		[ -n "$notes" ] && break
+		sleep 0.1
+	done
+	# (dnsq exits at once: by the time hushd reads the event its
+	# namespace may no longer be nameable, and the note says so.)
+	if [[ "$notes" == *"DNS from pid "*"(dnsq)"* &&
+		("$notes" == *"in network namespace net:["* || "$notes" == *"process was gone"*) ]]; then
+		h_pass "a query before the namespace was served: a log note names the pid (and namespace)"
+	else
+		h_fail "a query before the namespace was served: a log note names the pid (and namespace)" \
+			"$(h_hush log --db "$H_RUN_DIR/hush.db" --kind note --json 2>&1 | tail -n 3)"
+	fi
+else
+	h_pass "a query before the namespace was served: none this run (the scan was first)"
+fi
+
 # `allow host`: what a name answered in a namespace teaches stays with the
 # scope whose rule names it.
 NSQ=$(h_cgroup_run "$acg" unshare -n sh -c "$nsq_script" _ "$DNSQ" "$H_INT4" web.corp.test 2>&1 | tail -n 1)
