@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/dnsns.h"
 #include "agent/dnsproxy_int.h"
 #include "agent/engine.h"
 #include "agent/log.h"
@@ -157,13 +158,17 @@ void dnsproxy_rep_init(struct dnsproxy_query *r, const struct who *w, uint8_t pr
 	}
 }
 
-void dnsproxy_who(struct dnsproxy *px, int slot, const struct sockaddr_storage *peer, struct who *w)
+void dnsproxy_who(struct dnsproxy *px, int slot, uint16_t pport, uint64_t netns,
+		  const struct sockaddr_storage *peer, struct who *w)
 {
 	uint16_t port = peer->ss_family == AF_INET
 			    ? ntohs(((const struct sockaddr_in *)peer)->sin_port)
 			    : ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
 
-	w->known = engine_dns_client(px->o.eng, (unsigned)slot, port, &w->c) == 0;
+	/* The record names the namespace the client asked from: another
+	 * namespace's client never stands for this one. */
+	w->known = engine_dns_client(px->o.eng, (unsigned)slot, pport, port, &w->c) == 0 &&
+		   (!netns || w->c.netns == netns);
 }
 
 /*
@@ -322,7 +327,7 @@ void dnsproxy_answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len,
 
 /* ---- set-up ---- */
 
-static int open_sock(int family, int type, bool listening)
+int dnsproxy_open_sock(int family, int type, bool listening, uint16_t port)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
@@ -336,14 +341,20 @@ static int open_sock(int family, int type, bool listening)
 
 		a->sin_family = AF_INET;
 		a->sin_addr.s_addr = htonl(listening ? INADDR_LOOPBACK : INADDR_ANY);
+		a->sin_port = htons(port);
 		len = sizeof(*a);
+		if (listening)
+			setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 	} else {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
 		a->sin6_family = AF_INET6;
 		if (listening)
 			a->sin6_addr = in6addr_loopback;
+		a->sin6_port = htons(port);
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (listening)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
 		len = sizeof(*a);
 	}
 	if (type == SOCK_DGRAM) {
@@ -359,15 +370,17 @@ static int open_sock(int family, int type, bool listening)
 	return fd;
 }
 
-static int ep_add(int ep, int fd)
+static int ep_add(int ep, int fd, uint64_t tag)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	struct epoll_event ev = {.events = EPOLLIN};
 
+	ev.data.u64 = tag;
 	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static void close_all(struct dnsproxy *px)
 {
+	dnsproxy_ns_reap(px, true);
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
 		if (px->fd[i] >= 0)
 			close(px->fd[i]);
@@ -389,7 +402,7 @@ static int open_socks(struct dnsproxy *px)
 	static const int typ[HUSH_DNS_SLOTS] = {SOCK_DGRAM, SOCK_STREAM, SOCK_DGRAM, SOCK_STREAM};
 
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
-		px->fd[i] = open_sock(fam[i], typ[i], true);
+		px->fd[i] = dnsproxy_open_sock(fam[i], typ[i], true, 0);
 		px->st.port[i] = 0;
 		if (px->fd[i] >= 0)
 			continue;
@@ -405,8 +418,8 @@ static int open_socks(struct dnsproxy *px)
 			  typ[i] == SOCK_DGRAM ? "UDP" : "TCP", strerror(-px->fd[i]));
 		px->fd[i] = -1;
 	}
-	px->up4 = open_sock(AF_INET, SOCK_DGRAM, false);
-	px->up6 = open_sock(AF_INET6, SOCK_DGRAM, false);
+	px->up4 = dnsproxy_open_sock(AF_INET, SOCK_DGRAM, false, 0);
+	px->up6 = dnsproxy_open_sock(AF_INET6, SOCK_DGRAM, false, 0);
 	if (px->up4 < 0)
 		px->up4 = -1;
 	if (px->up6 < 0)
@@ -427,8 +440,13 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 	if (!px->o.deny_rcode)
 		px->o.deny_rcode = DNS_RCODE_REFUSED;
 	px->up4 = px->up6 = px->ep = px->stopfd = -1;
-	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
-		px->fd[i] = -1;
+	px->nsfd = o->ns ? dnsns_fd(o->ns) : -1;
+	for (uint32_t k = 0; k < HUSH_DNS_NS_MAX; k++)
+		for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+			px->set[k].fd[i] = -1;
+	px->fd = px->set[0].fd;
+	px->set[0].used = true;
+	px->nsets = 1;
 	for (int i = 0; i < DNSPROXY_TCP_MAX; i++)
 		px->tcpfd[i] = -1;
 	pthread_mutex_init(&px->mu, NULL);
@@ -469,10 +487,11 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 		goto fail;
 	}
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
-		ep_add(px->ep, px->fd[i]);
-	ep_add(px->ep, px->up4);
-	ep_add(px->ep, px->up6);
-	ep_add(px->ep, px->stopfd);
+		ep_add(px->ep, px->fd[i], EP_LISTENER(0, i, px->fd[i]));
+	ep_add(px->ep, px->up4, (uint32_t)px->up4);
+	ep_add(px->ep, px->up6, (uint32_t)px->up6);
+	ep_add(px->ep, px->stopfd, (uint32_t)px->stopfd);
+	ep_add(px->ep, px->nsfd, (uint32_t)px->nsfd);
 	engine_dns_resolver(o->eng, px->v->has_resolver ? px->v->rfamily : 0, px->v->raddr,
 			    px->v->rport);
 	ret = engine_dns_register(o->eng, px->fd);
@@ -486,7 +505,12 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 			px->st.port[i] = ntohs(ss.ss_family == AF_INET
 						   ? ((struct sockaddr_in *)&ss)->sin_port
 						   : ((struct sockaddr_in6 *)&ss)->sin6_port);
+		px->set[0].port[i] = px->st.port[i];
 	}
+	px->set[0].netns = engine_dns_home(o->eng);
+	px->st.netns = 1;
+	if (o->ns)
+		dnsns_home_ports(o->ns, px->set[0].port);
 	ret = pthread_create(&px->thr, NULL, dnsproxy_udp_main, px);
 	if (ret) {
 		ret = -ret;

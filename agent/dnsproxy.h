@@ -5,7 +5,10 @@
  *
  *   - UDP and TCP on 127.0.0.1 and ::1, on ports the kernel picks; the
  *     sockets go into the redirect's socket map, so while they are open DNS
- *     is redirected and once they close it fails closed.
+ *     is redirected and once they close it fails closed.  A set of them in
+ *     every network namespace the enforced processes use: the home set
+ *     here, the others opened by the namespace helper (dnsns.h).  Queries
+ *     of every namespace are forwarded from the home namespace.
  *   - Each query is parsed (any QTYPE, EDNS0, TCP framing) and its name
  *     judged against the `allow dns` statements of the asking socket's scope
  *     (and its ancestors).  Allowed: forwarded to the policy's `resolver`
@@ -41,6 +44,7 @@
 
 struct engine;
 struct dnsproxy;
+struct dnsns;
 
 /* One judged query, as reported. */
 struct dnsproxy_query {
@@ -65,7 +69,10 @@ struct dnsproxy_opts {
 	void *report_ctx;
 	dnsproxy_learn_fn learn;
 	void *learn_ctx;
-	int netns_fd; /* > 0: open every socket in this network namespace */
+	int netns_fd;	  /* > 0: open the home sockets in this network namespace */
+	struct dnsns *ns; /* NULL, or the helper that finds and opens the other
+			   * network namespaces to serve (dnsns.h; the caller
+			   * starts and stops it, around the proxy) */
 };
 
 /* Open the sockets, register them with the engine's redirect, start. */
@@ -76,11 +83,16 @@ int dnsproxy_set_policy(struct dnsproxy *px, const struct policy *p);
 /* The name a DNS answer last mapped addr to (even after it expired):
  * 0 with name filled, or -1. */
 int dnsproxy_name_of(void *px, int family, const uint8_t addr[16], char *name, size_t len);
+/* The redirect met a network namespace it does not serve yet: look for it
+ * now (any thread). */
+void dnsproxy_poke(struct dnsproxy *px);
 /* Unregister from the redirect (DNS fails closed from now), stop, close. */
 void dnsproxy_stop(struct dnsproxy *px);
 
 struct dnsproxy_stats {
-	uint16_t port[4]; /* by HUSH_DNS_* slot, 0: not open */
+	uint16_t port[4]; /* home set's, by HUSH_DNS_* slot, 0: not open */
+	uint32_t netns;	  /* network namespaces served, home included */
+	uint64_t netns_added, netns_removed;
 	uint64_t queries, allowed, denied, audited, malformed, unattributed;
 	uint64_t upstream_timeouts, upstream_errors, tcp_refused;
 };

@@ -57,11 +57,27 @@ struct nament {
 	char name[NAME_KEEP];
 };
 
+/* ---- listener sets: one per network namespace served (set 0: home) ---- */
+
+struct nset {
+	bool used;
+	bool retiring;		       /* out of the redirect; fds closed at close_at */
+	uint64_t netns;		       /* cookie */
+	uint64_t dev, ino;	       /* of /proc/PID/ns/net (the helper's name for it) */
+	int fd[HUSH_DNS_SLOTS];	       /* -1: none */
+	uint16_t port[HUSH_DNS_SLOTS]; /* 0: none */
+	int64_t close_at;
+};
+
+/* epoll data of a listener: set * HUSH_DNS_SLOTS + slot + 1 above the fd. */
+#define EP_LISTENER(set, slot, fd)                                                                 \
+	((uint64_t)((set)*HUSH_DNS_SLOTS + (slot) + 1) << 32 | (uint32_t)(fd))
+
 /* ---- pending UDP queries, by the id sent upstream ---- */
 
 struct pending {
 	uint16_t cid; /* client's id */
-	int slot;     /* HUSH_DNS_UDP4/6: the socket to answer on */
+	int fd;	      /* the listener (UDP) to answer on */
 	struct sockaddr_storage peer;
 	socklen_t plen;
 	int64_t deadline;
@@ -72,8 +88,11 @@ struct pending {
 
 struct dnsproxy {
 	struct dnsproxy_opts o;
-	int fd[HUSH_DNS_SLOTS];
-	int up4, up6; /* upstream UDP */
+	int *fd;			  /* = set[0].fd: the home listeners */
+	struct nset set[HUSH_DNS_NS_MAX]; /* UDP thread only, but for tcpfd-like reads under mu */
+	uint32_t nsets;			  /* in use, home included */
+	int nsfd;			  /* the namespace helper's socket (dnsns.h), -1: none */
+	int up4, up6;			  /* upstream UDP */
 	int ep, stopfd;
 	pthread_t thr;
 	bool started;
@@ -105,9 +124,10 @@ enum act { ACT_ANSWER, ACT_FORWARD, ACT_DROP };
 /* Fill the report's event from who asked; verdict and rule by the caller. */
 void dnsproxy_rep_init(struct dnsproxy_query *r, const struct who *w, uint8_t proto,
 		       const struct sockaddr_storage *peer);
-/* Who sent what arrived on slot from peer. */
-void dnsproxy_who(struct dnsproxy *px, int slot, const struct sockaddr_storage *peer,
-		  struct who *w);
+/* Who sent what arrived on slot (proxy port pport, in namespace netns)
+ * from peer. */
+void dnsproxy_who(struct dnsproxy *px, int slot, uint16_t pport, uint64_t netns,
+		  const struct sockaddr_storage *peer, struct who *w);
 /*
  * Judge one query msg[0..len): fills rep (verdict, rule, names, note) and
  * either an answer in out[0..*outlen) (ACT_ANSWER), or says forward.
@@ -129,9 +149,21 @@ static inline void dnsproxy_report(struct dnsproxy *px, const struct dnsproxy_qu
 
 /* ---- the threads ---- */
 
-/* The proxy's thread: UDP queries and answers, TCP accepts (arg: px). */
+/* The proxy's thread: UDP queries and answers, TCP accepts, the namespace
+ * helper's messages (arg: px). */
 void *dnsproxy_udp_main(void *arg);
-/* Accept the connections waiting on slot, a thread each. */
-void dnsproxy_tcp_accept(struct dnsproxy *px, int slot);
+/* Accept the connections waiting on listener set `set`, slot, a thread each. */
+void dnsproxy_tcp_accept(struct dnsproxy *px, uint32_t set, int slot);
+
+/* ---- sets (dnsproxy_ns.c) ---- */
+
+/* A socket of the proxy: listening on loopback (freebind: also where
+ * loopback is still down) at port (0: any), or for forwarding.  fd or
+ * -errno. */
+int dnsproxy_open_sock(int family, int type, bool listening, uint16_t port);
+/* A message from the namespace helper (UDP thread). */
+void dnsproxy_ns_msg(struct dnsproxy *px);
+/* Close retired sets whose time has come (UDP thread). */
+void dnsproxy_ns_reap(struct dnsproxy *px, bool all);
 
 #endif /* HUSH_AGENT_DNSPROXY_INT_H */

@@ -24,6 +24,8 @@
 struct tcpconn {
 	struct dnsproxy *px;
 	int fd, slot, idx;
+	uint16_t pport;
+	uint64_t netns;
 	struct sockaddr_storage peer;
 };
 
@@ -135,7 +137,7 @@ static void *tcp_main(void *arg)
 	/* The upstream connection is made from the proxy's namespace. */
 	if (px->o.netns_fd > 0 && setns(px->o.netns_fd, CLONE_NEWNET))
 		goto done;
-	dnsproxy_who(px, tc->slot, &tc->peer, &w);
+	dnsproxy_who(px, tc->slot, tc->pport, tc->netns, &tc->peer, &w);
 	set_timeout(tc->fd, 10000);
 	for (;;) {
 		size_t len, outlen = 0;
@@ -172,7 +174,7 @@ done:
 	return NULL;
 }
 
-void dnsproxy_tcp_accept(struct dnsproxy *px, int slot)
+void dnsproxy_tcp_accept(struct dnsproxy *px, uint32_t set, int slot)
 {
 	struct tcpconn *tc;
 	pthread_attr_t at;
@@ -184,7 +186,7 @@ void dnsproxy_tcp_accept(struct dnsproxy *px, int slot)
 		struct sockaddr_storage peer;
 
 		pl = sizeof(peer);
-		fd = accept4(px->fd[slot], (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+		fd = accept4(px->set[set].fd[slot], (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		if (atomic_fetch_add(&px->ntcp, 1) >= DNSPROXY_TCP_MAX ||
@@ -199,6 +201,8 @@ void dnsproxy_tcp_accept(struct dnsproxy *px, int slot)
 		tc->px = px;
 		tc->fd = fd;
 		tc->slot = slot;
+		tc->pport = px->set[set].port[slot];
+		tc->netns = px->set[set].netns;
 		tc->peer = peer;
 		pthread_mutex_lock(&px->mu);
 		for (tc->idx = 0; tc->idx < DNSPROXY_TCP_MAX - 1 && px->tcpfd[tc->idx] >= 0;

@@ -2,8 +2,9 @@
 /*
  * The DNS proxy's UDP side and its thread: queries judged and forwarded
  * under a fresh id, answers matched to the question sent, unanswered ones
- * turned into SERVFAIL.  One thread (dnsproxy_udp_main) does all of it and
- * hands listening TCP sockets to dnsproxy_tcp.c.
+ * turned into SERVFAIL.  One thread (dnsproxy_udp_main) does all of it, for
+ * every network namespace's listener set, hands listening TCP sockets to
+ * dnsproxy_tcp.c and the namespace helper's messages to dnsproxy_ns.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,14 +17,6 @@
 
 #include "agent/dnsproxy_int.h"
 #include "agent/util.h"
-
-static int slot_of_fd(const struct dnsproxy *px, int fd)
-{
-	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
-		if (px->fd[i] == fd)
-			return i;
-	return -1;
-}
 
 static uint16_t new_id(struct dnsproxy *px)
 {
@@ -38,7 +31,7 @@ static uint16_t new_id(struct dnsproxy *px)
 
 /* Send the query in px->buf[0..n) (parsed into px->q) to the resolver,
  * remembered under a fresh id.  Returns NULL, or why it was not sent. */
-static const char *forward_udp(struct dnsproxy *px, int slot, size_t n,
+static const char *forward_udp(struct dnsproxy *px, int fd, size_t n,
 			       const struct sockaddr_storage *peer, socklen_t plen, bool lrn)
 {
 	uint16_t id = new_id(px);
@@ -49,7 +42,7 @@ static const char *forward_udp(struct dnsproxy *px, int slot, size_t n,
 	if (px->pdl[id])
 		return "65536 queries in flight";
 	p->cid = px->q.id;
-	p->slot = slot;
+	p->fd = fd;
 	p->peer = *peer;
 	p->plen = plen;
 	p->learn = lrn;
@@ -73,9 +66,12 @@ static const char *forward_udp(struct dnsproxy *px, int slot, size_t n,
 	return why;
 }
 
-/* One datagram from a client; false when there was none. */
-static bool udp_query(struct dnsproxy *px, int slot)
+/* One datagram from a client on listener set `set`; false when there was
+ * none. */
+static bool udp_query(struct dnsproxy *px, uint32_t set, int slot)
 {
+	const struct nset *ns = &px->set[set];
+	int fd = ns->fd[slot];
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	struct dnsproxy_query rep;
@@ -84,19 +80,19 @@ static bool udp_query(struct dnsproxy *px, int slot)
 	bool lrn;
 	ssize_t n;
 
-	n = recvfrom(px->fd[slot], px->buf, MSG_MAX, MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
+	n = recvfrom(fd, px->buf, MSG_MAX, MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
 	if (n < 0)
 		return errno != EAGAIN && errno != EWOULDBLOCK;
-	dnsproxy_who(px, slot, &peer, &w);
+	dnsproxy_who(px, slot, ns->port[slot], ns->netns, &peer, &w);
 	dnsproxy_rep_init(&rep, &w, IPPROTO_UDP, &peer);
 	switch (dnsproxy_judge(px, px->buf, (size_t)n, &w, &rep, px->out, &outlen, &lrn, &px->q)) {
 	case ACT_ANSWER:
-		sendto(px->fd[slot], px->out, outlen, MSG_DONTWAIT, (struct sockaddr *)&peer, plen);
+		sendto(fd, px->out, outlen, MSG_DONTWAIT, (struct sockaddr *)&peer, plen);
 		break;
 	case ACT_DROP:
 		break;
 	case ACT_FORWARD: {
-		const char *why = forward_udp(px, slot, (size_t)n, &peer, plen, lrn);
+		const char *why = forward_udp(px, fd, (size_t)n, &peer, plen, lrn);
 
 		if (!why)
 			break;
@@ -108,8 +104,7 @@ static bool udp_query(struct dnsproxy *px, int slot)
 		if (!dns_build_error(px->buf, (size_t)n, &px->q, DNS_RCODE_SERVFAIL, px->out,
 				     MSG_MAX, &outlen)) {
 			dns_set_id(px->out, outlen, px->q.id);
-			sendto(px->fd[slot], px->out, outlen, MSG_DONTWAIT,
-			       (struct sockaddr *)&peer, plen);
+			sendto(fd, px->out, outlen, MSG_DONTWAIT, (struct sockaddr *)&peer, plen);
 		}
 		break;
 	}
@@ -151,8 +146,7 @@ static bool udp_answer(struct dnsproxy *px, int up)
 	if (p->learn)
 		dnsproxy_answer_learn(px, px->buf, (size_t)n, &px->resp);
 	dns_set_id(px->buf, (size_t)n, p->cid);
-	sendto(px->fd[p->slot], px->buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&p->peer,
-	       p->plen);
+	sendto(p->fd, px->buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&p->peer, p->plen);
 	return true;
 }
 
@@ -181,7 +175,7 @@ static void udp_expire(struct dnsproxy *px)
 		hdr[5] = 1; /* QDCOUNT 1: the question follows */
 		memcpy(px->out, hdr, sizeof(hdr));
 		memcpy(px->out + sizeof(hdr), p->qsec, p->qseclen);
-		sendto(px->fd[p->slot], px->out, sizeof(hdr) + p->qseclen, MSG_DONTWAIT,
+		sendto(p->fd, px->out, sizeof(hdr) + p->qseclen, MSG_DONTWAIT,
 		       (struct sockaddr *)&p->peer, p->plen);
 	}
 }
@@ -198,25 +192,35 @@ void *dnsproxy_udp_main(void *arg)
 		int n = epoll_wait(px->ep, evs, 16, 250);
 
 		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd, slot;
+			uint64_t tag = evs[i].data.u64;
+			int fd = (int)(uint32_t)tag;
+			uint32_t set, slot;
 
-			if (fd == px->stopfd)
+			if (fd == px->stopfd && !(tag >> 32))
 				return NULL;
-			/* Up to 64 datagrams per wake-up, stopping when drained. */
-			if (fd == px->up4 || fd == px->up6) {
-				for (int k = 0; k < 64 && udp_answer(px, fd); k++)
-					;
+			if (!(tag >> 32)) {
+				/* Up to 64 datagrams per wake-up, stopping when drained. */
+				if (fd == px->up4 || fd == px->up6)
+					for (int k = 0; k < 64 && udp_answer(px, fd); k++)
+						;
+				else if (fd == px->nsfd)
+					dnsproxy_ns_msg(px);
 				continue;
 			}
-			slot = slot_of_fd(px, fd);
+			set = (uint32_t)((tag >> 32) - 1) / HUSH_DNS_SLOTS;
+			slot = (uint32_t)((tag >> 32) - 1) % HUSH_DNS_SLOTS;
+			if (set >= HUSH_DNS_NS_MAX || !px->set[set].used || px->set[set].retiring ||
+			    px->set[set].fd[slot] != fd)
+				continue;
 			if (slot == HUSH_DNS_TCP4 || slot == HUSH_DNS_TCP6)
-				dnsproxy_tcp_accept(px, slot);
-			else if (slot >= 0)
-				for (int k = 0; k < 64 && udp_query(px, slot); k++)
+				dnsproxy_tcp_accept(px, set, (int)slot);
+			else
+				for (int k = 0; k < 64 && udp_query(px, set, (int)slot); k++)
 					;
 		}
 		if (mono_ns() >= next_expire) {
 			udp_expire(px);
+			dnsproxy_ns_reap(px, false);
 			next_expire = mono_ns() + 250000000;
 		}
 	}

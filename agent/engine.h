@@ -106,20 +106,31 @@ uint32_t engine_evseq_id(const struct engine *e);
 /* ---- the DNS redirect (bpf/dns_redirect.h) ---- */
 
 /*
- * Hand the proxy's sockets (an fd per HUSH_DNS_* slot) to the redirect, with
- * their ports, the calling process and its network namespace.  From then on
- * port-53 traffic of enforced cgroups in this network namespace goes to them;
- * elsewhere, and once the sockets are closed, it is denied.
+ * Hand the proxy's home sockets (an fd per HUSH_DNS_* slot, -1: none) to the
+ * redirect as listener set 0, with their ports, the calling process and its
+ * network namespace.  From then on port-53 traffic of enforced cgroups in
+ * that network namespace goes to them; once they are closed it is denied.
  */
 int engine_dns_register(struct engine *e, const int fds[HUSH_DNS_SLOTS]);
+/* Serve one more network namespace (that of fds) with listener set `set`
+ * (1..HUSH_DNS_NS_MAX-1; its ports unused by any other set).  *netns gets
+ * the namespace's cookie.  0 or -errno. */
+int engine_dns_ns_add(struct engine *e, uint32_t set, const int fds[HUSH_DNS_SLOTS],
+		      uint64_t *netns);
+/* The home set's network namespace cookie (0: none registered). */
+uint64_t engine_dns_home(const struct engine *e);
+/* Stop serving a namespace: its DNS fails closed from now. */
+void engine_dns_ns_del(struct engine *e, uint32_t set, uint64_t netns,
+		       const uint16_t port[HUSH_DNS_SLOTS]);
 /* Where the proxy forwards (its own sockets may reach only that); family 0:
  * nowhere. */
 void engine_dns_resolver(struct engine *e, int family, const uint8_t addr[16], uint16_t port);
-/* Stop redirecting: port-53 traffic of enforced cgroups is denied from now. */
+/* Stop redirecting: port-53 traffic of enforced cgroups is denied from now,
+ * in every namespace. */
 void engine_dns_unregister(struct engine *e);
-/* Who sent what the proxy received on `slot` from local port `port`:
- * 0, or -ENOENT (not a redirected client). */
-int engine_dns_client(const struct engine *e, unsigned slot, uint16_t port,
+/* Who sent what the proxy received on `slot` (proxy port pport) from local
+ * port `port`: 0, or -ENOENT (not a redirected client). */
+int engine_dns_client(const struct engine *e, unsigned slot, uint16_t pport, uint16_t port,
 		      struct hush_dns_client *out);
 
 /* ---- pinned state, for the CLI (no running hushd needed) ---- */

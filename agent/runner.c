@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "agent/dnsns.h"
 #include "agent/enforcer.h"
 #include "agent/log.h"
 #include "agent/runner.h"
@@ -100,6 +101,7 @@ struct run {
 	struct engine *eng;
 	struct enforcer *en; /* the policy and what the DNS proxy taught it */
 	struct dnsproxy *px;
+	struct dnsns *ns;    /* the proxy's namespace helper (dnsns.h), or NULL */
 	sigset_t mask, orig; /* signals read from sfd; the mask before */
 	int cgfd, pidfd, sfd, ep, evfd, errpipe[2];
 	char dns_dir[64];	/* --dns-only files, "" when none */
@@ -227,10 +229,27 @@ static int run_enforce(struct run *u)
 		return 0;
 	po.eng = u->eng;
 	po.learn_ctx = u->en;
+	/* Every network namespace the command's processes use (containers,
+	 * unshare -n) gets listeners too. */
+	if (dnsns_start(u->cg, o->netns_fd, &u->ns))
+		log_warnx("cannot start the DNS proxy's namespace helper: DNS outside the "
+			  "command's network namespace fails closed");
+	po.ns = u->ns;
 	ret = dnsproxy_start(&po, o->policy->pol, &u->px);
 	if (ret)
 		log_errno(ret, "cannot start the DNS proxy for %s", u->cg);
 	return ret;
+}
+
+/* An event for the caller; DNS failed closed in a network namespace the
+ * proxy does not serve yet: have it looked for now. */
+static int run_on_event(void *ctx, const struct hush_event *e)
+{
+	struct run *u = ctx;
+
+	if (e->rule == HUSH_RULE_NOPROXY)
+		dnsproxy_poke(u->px);
+	return u->o->on_event ? u->o->on_event(u->o->ctx, e) : 0;
 }
 
 /* What supervision waits on: events, signals, the command's exit (and,
@@ -240,7 +259,7 @@ static int run_prepare(struct run *u)
 	const struct runner_opts *o = u->o;
 	int rbfd, ret;
 
-	rbfd = engine_events(u->eng, o->on_event, o->ctx);
+	rbfd = engine_events(u->eng, run_on_event, u);
 	u->cgfd = open(u->cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	u->sfd = signalfd(-1, &u->mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	u->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -491,6 +510,9 @@ static void run_close(struct run *u)
 	if (u->o->engp)
 		*u->o->engp = NULL;
 	dnsproxy_stop(u->px);
+	u->px = NULL;
+	dnsns_stop(u->ns);
+	u->ns = NULL;
 	runner_dns_cleanup(u->dns_dir);
 	enforcer_free(u->en);
 	engine_close(u->eng);

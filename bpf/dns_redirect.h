@@ -15,6 +15,17 @@
  * when it is closed, so a dead proxy is noticed at once and DNS fails closed
  * (EPERM) instead of being sent to whatever binds the port next.
  *
+ * Every network namespace has its own loopback, so the proxy keeps a set of
+ * listeners in each namespace it serves: hush_dnsns maps the namespace's
+ * cookie (bpf_get_netns_cookie) to that set (its ports and its four
+ * hush_dnssk entries).  A namespace without an entry, or whose listener is
+ * closed, fails closed; the denial's event tells user space to serve it.
+ * Set 0 is the proxy's home (where it forwards from; its ports are also in
+ * hush_cfg.dns_port).  No two live sets share a port, and hush_dnsports
+ * marks every proxy port: the egress program files a client's record under
+ * (proxy port, client port), which is unique across namespaces and is
+ * what the proxy sees of a datagram or connection.
+ *
  * Fixed-width types only: shared by the BPF programs and user space.
  */
 #ifndef HUSH_BPF_DNS_H
@@ -30,6 +41,17 @@
 #define HUSH_DNS_PORT 53
 
 #define HUSH_DNS_CLIENTS 65536 /* LRU entries of each client map */
+
+/* Network namespaces served at once (listener sets); hush_dnssk holds
+ * HUSH_DNS_SLOTS entries per set. */
+#define HUSH_DNS_NS_MAX 256
+
+/* hush_dnsns value (key: __u64 network namespace cookie). */
+struct hush_dns_ns {
+	__u16 port[HUSH_DNS_SLOTS]; /* per HUSH_DNS_* slot, host order; 0: none */
+	__u32 set;		    /* listener set: hush_dnssk[set * HUSH_DNS_SLOTS + slot] */
+	__u32 pad;
+};
 
 /* Who asked: one redirected client socket. */
 struct hush_dns_client {
@@ -48,14 +70,18 @@ struct hush_dns_client {
 	__u8 daddr[16]; /* resolver asked, normalized (v4 in daddr[0..3]) */
 	__u8 oaddr[16]; /* as the socket wrote it (what recvmsg restores) */
 	char comm[16];
-	__u32 pad2;
+	__u16 pport; /* the proxy port the socket was pointed at (host order) */
+	__u16 pad2;
+	__u64 netns; /* network namespace cookie of the client socket */
 };
 
-/* hush_dnscl key: the client's local port as the proxy sees it. */
+/* hush_dnscl key: the proxy port (which names the set, so the namespace)
+ * and the client's local port, as the proxy sees them. */
 struct hush_dns_pkey {
-	__u16 port; /* host order */
-	__u8 slot;  /* HUSH_DNS_* */
-	__u8 pad;
+	__u16 pport; /* host order */
+	__u16 port;  /* host order */
+	__u8 slot;   /* HUSH_DNS_* */
+	__u8 pad[3];
 };
 
 #endif /* HUSH_BPF_DNS_H */

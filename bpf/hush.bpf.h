@@ -250,10 +250,27 @@ struct {
 	__type(value, struct hush_dns_client);
 } hush_dnscl SEC(".maps");
 
-/* The proxy's sockets, by slot; a closed socket leaves the map. */
+/* Network namespace cookie -> the proxy's listener set there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HUSH_DNS_NS_MAX);
+	__type(key, __u64);
+	__type(value, struct hush_dns_ns);
+} hush_dnsns SEC(".maps");
+
+/* Port -> 1 if some set of the proxy listens on it (egress's first test). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} hush_dnsports SEC(".maps");
+
+/* The proxy's sockets, by set * HUSH_DNS_SLOTS + slot; a closed socket
+ * leaves the map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, HUSH_DNS_SLOTS);
+	__uint(max_entries, HUSH_DNS_NS_MAX *HUSH_DNS_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } hush_dnssk SEC(".maps");

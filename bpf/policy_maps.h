@@ -164,13 +164,14 @@ struct hush_cfg {
 	__u8 policy_hash[32]; /* SHA-256 of the normalized policy text */
 	/* The DNS proxy (see dns_redirect.h); all zero while none runs, and then port-53
 	 * traffic of enforced cgroups is denied. */
-	__u16 dns_port[4];	 /* per HUSH_DNS_* slot, host order; 0: none */
+	__u16 dns_port[4];	 /* its home set's, per HUSH_DNS_* slot, host order; 0: none */
 	__u32 dns_tgid;		 /* the proxy's process: its own port-53 sockets are
 				  * not redirected */
 	__u16 dns_resolver_port; /* where the proxy forwards (host order) */
 	__u8 dns_resolver_family;
 	__u8 dns_pad;
-	__u64 dns_netns;       /* network namespace cookie of the proxy */
+	__u64 dns_netns;       /* network namespace cookie of the proxy's home (information:
+				* the namespaces served are in hush_dnsns) */
 	__u8 dns_resolver[16]; /* normalized, v4 in [0..3] */
 };
 

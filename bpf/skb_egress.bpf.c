@@ -563,13 +563,12 @@ __noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt *p,
 			return 0;
 		slot += 2;
 	}
-	if (p->d.port != cfg->dns_port[slot & (HUSH_DNS_SLOTS - 1)])
-		return 0;
+	key.pport = p->d.port;
 	key.port = p->sport;
 	key.slot = slot;
 	cookie = bpf_get_socket_cookie(skb);
 	c = bpf_map_lookup_elem(&hush_dnsck, &cookie);
-	if (!c) {
+	if (!c || c->pport != p->d.port) {
 		/* Not redirected (someone talking to the proxy's port itself):
 		 * an ordinary loopback packet, and no earlier client's record
 		 * may stand for it. */
@@ -578,6 +577,15 @@ __noinline int hush_dns_note(struct __sk_buff *skb, const struct hush_pkt *p,
 	}
 	bpf_map_update_elem(&hush_dnscl, &key, c, BPF_ANY);
 	return 1;
+}
+
+/* Some listener set of the DNS proxy has port (see dns_redirect.h). */
+static __always_inline int hush_dns_port(__u16 port)
+{
+	__u32 k = port;
+	__u8 *v = bpf_map_lookup_elem(&hush_dnsports, &k);
+
+	return v && *v;
 }
 
 /* A loopback destination (127.0.0.0/8, ::1) leaving on another device. */
@@ -619,13 +627,10 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	leaf = bpf_skb_cgroup_id(skb);
 	offdev = !bad && hush_loopback_offdev(skb, &p->d);
 
-	/* A redirected DNS query on its way to the proxy (the port test inline:
-	 * every other packet skips the call); never off the loopback device. */
-	if (!bad && !offdev && cfg->dns_port[0] &&
-	    (p->d.port == cfg->dns_port[HUSH_DNS_UDP4] ||
-	     p->d.port == cfg->dns_port[HUSH_DNS_TCP4] ||
-	     p->d.port == cfg->dns_port[HUSH_DNS_UDP6] ||
-	     p->d.port == cfg->dns_port[HUSH_DNS_TCP6]) &&
+	/* A redirected DNS query on its way to the proxy (the port test inline,
+	 * an array lookup: every other packet skips the call); never off the
+	 * loopback device. */
+	if (!bad && !offdev && cfg->dns_port[0] && hush_dns_port(p->d.port) &&
 	    hush_dns_note(skb, p, cfg)) {
 		hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
 		return 1;

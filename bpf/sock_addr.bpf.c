@@ -64,10 +64,11 @@ static __always_inline void hush_remember(struct bpf_sock_addr *ctx, __u32 hook,
 
 #define HUSH_LO4 0x7f000001 /* 127.0.0.1, where the proxy listens (and ::1) */
 
-/* The proxy socket of a slot is open (a closed socket leaves the map). */
-static __always_inline int hush_dns_alive(__u32 slot)
+/* The proxy socket at hush_dnssk index idx is open (a closed socket leaves
+ * the map). */
+static __always_inline int hush_dns_alive(__u32 idx)
 {
-	struct bpf_sock *sk = bpf_map_lookup_elem(&hush_dnssk, &slot);
+	struct bpf_sock *sk = bpf_map_lookup_elem(&hush_dnssk, &idx);
 
 	if (!sk)
 		return 0;
@@ -100,9 +101,10 @@ __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, struct h
 	struct hush_dns_client c = {};
 	struct hush_ruling r = {};
 	struct hush_scope_val sv;
-	__u64 leaf, cookie, pt, ug;
+	struct hush_dns_ns *ns;
+	__u64 leaf, cookie, pt, ug, nsc;
 	__u32 gen, slot, tgid;
-	__u16 port;
+	__u16 port = 0;
 	__u8 ev;
 
 	if (!d || !cfg || !q)
@@ -111,7 +113,7 @@ __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, struct h
 	cookie = bpf_get_socket_cookie(ctx);
 	gen = HUSH_GEN(hush_seq(cfg));
 	slot = (d->l4 == HUSH_L4_TCP ? 1 : 0) + (d->family == HUSH_AF_INET6 ? 2 : 0);
-	port = cfg->dns_port[slot & (HUSH_DNS_SLOTS - 1)];
+	slot &= HUSH_DNS_SLOTS - 1;
 	pt = bpf_get_current_pid_tgid();
 	tgid = pt >> 32;
 	if (cfg->dns_tgid && tgid == cfg->dns_tgid) {
@@ -131,9 +133,15 @@ __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, struct h
 	if (d->port != HUSH_DNS_PORT || hush_scope_cur(gen, leaf, &sv))
 		return -1;
 
-	/* No proxy, a dead one, or one this socket cannot reach (another
-	 * network namespace has its own loopback): fail closed. */
-	if (!port || bpf_get_netns_cookie(ctx) != cfg->dns_netns || !hush_dns_alive(slot)) {
+	/* The proxy's listeners in this socket's network namespace (each has
+	 * its own loopback).  None (no proxy, or a namespace it does not serve
+	 * yet: the event asks user space to serve it), or a dead one: fail
+	 * closed. */
+	nsc = bpf_get_netns_cookie(ctx);
+	ns = bpf_map_lookup_elem(&hush_dnsns, &nsc);
+	if (ns && ns->set < HUSH_DNS_NS_MAX)
+		port = ns->port[slot];
+	if (!port || !ns || !hush_dns_alive(ns->set * HUSH_DNS_SLOTS + slot)) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_NOPROXY;
 		r.scope = sv.scope;
@@ -164,6 +172,8 @@ __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, struct h
 	__builtin_memcpy(c.daddr, d->addr, 16);
 	__builtin_memcpy(c.oaddr, q->oaddr, 16);
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	c.pport = port;
+	c.netns = nsc;
 	bpf_map_update_elem(&hush_dnsck, &cookie, &c, BPF_ANY);
 	q->port = port;
 	hush_count(hook, HUSH_EV_ALLOW);
@@ -196,15 +206,11 @@ static __always_inline void hush_dns_to_proxy(struct bpf_sock_addr *ctx, int v6,
 static __always_inline int hush_dns_unredirect(struct bpf_sock_addr *ctx, int v6)
 {
 	struct hush_dns_client *c;
-	struct hush_cfg *cfg;
-	__u32 zero = 0;
+	__u8 *isport;
 	__u64 cookie;
+	__u32 pk;
 	__u16 port;
-	int slot;
 
-	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
-	if (!cfg)
-		return 1;
 	port = bpf_ntohs((__u16)ctx->user_port);
 	if (!port)
 		return 1;
@@ -214,18 +220,20 @@ static __always_inline int hush_dns_unredirect(struct bpf_sock_addr *ctx, int v6
 
 		if (ip4 != bpf_htonl(HUSH_LO4))
 			return 1;
-		slot = HUSH_DNS_UDP4;
 	} else {
 		if (ctx->user_ip6[0] || ctx->user_ip6[1] || ctx->user_ip6[2] ||
 		    ctx->user_ip6[3] != bpf_htonl(1))
 			return 1;
-		slot = HUSH_DNS_UDP6;
 	}
-	if (port != cfg->dns_port[slot] && port != cfg->dns_port[slot + 1])
+	/* Only from the proxy port this socket was pointed at (whichever
+	 * namespace's set that was); first, cheaply, from a proxy port. */
+	pk = port;
+	isport = bpf_map_lookup_elem(&hush_dnsports, &pk);
+	if (!isport || !*isport)
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
 	c = bpf_map_lookup_elem(&hush_dnsck, &cookie);
-	if (!c)
+	if (!c || c->pport != port)
 		return 1;
 	if (v6 && (c->hook == HUSH_HOOK_CONNECT4 || c->hook == HUSH_HOOK_SENDMSG4)) {
 		/* A v6 socket that named a mapped address went through the v4

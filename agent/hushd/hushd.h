@@ -65,6 +65,7 @@ struct hushd {
 	int dns_rcode;
 	uint32_t dns_grace;
 	struct dnsproxy *dns;
+	struct dnsns *dnsns;   /* the proxy's namespace helper, or NULL */
 	pthread_mutex_t dq_mu; /* queries reported, waiting for the drain loop */
 	struct dnsproxy_query *dq;
 	size_t ndq, dqcap;
@@ -98,5 +99,9 @@ int hushd_status_json(struct hushd *d, struct json_writer *w);
 
 /* metrics.c */
 void hushd_metrics_write(struct hushd *d);
+
+/* dnsns.c: the DNS proxy in every network namespace of the subtree. */
+void hushd_dnsns_start(struct hushd *d);
+void hushd_dnsns_unserved(struct hushd *d, const struct hush_event *e);
 
 #endif /* HUSH_HUSHD_H */

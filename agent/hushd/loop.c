@@ -96,6 +96,8 @@ static int on_event(void *ctx, const struct hush_event *e)
 	struct hush_proc proc;
 
 	d->events++;
+	if (e->rule == HUSH_RULE_NOPROXY)
+		hushd_dnsns_unserved(d, e);
 	if (d->store)
 		store_event(d->store, e, d->loaded->pc, d->boot_to_real);
 	if (!d->quiet)

@@ -120,11 +120,15 @@ static void metrics_dns(struct hushd *d, FILE *f)
 		"# HELP hush_dns_learned_addresses Addresses allowed by \"allow host\" "
 		"rules right now.\n"
 		"# TYPE hush_dns_learned_addresses gauge\n"
-		"hush_dns_learned_addresses %llu\n",
+		"hush_dns_learned_addresses %llu\n"
+		"# HELP hush_dns_netns_served Network namespaces the DNS proxy has listeners "
+		"in (hushd's own included).\n"
+		"# TYPE hush_dns_netns_served gauge\n"
+		"hush_dns_netns_served %u\n",
 		(unsigned long long)ps.allowed, (unsigned long long)ps.denied,
 		(unsigned long long)ps.audited, (unsigned long long)ps.malformed,
 		(unsigned long long)(ps.upstream_timeouts + ps.upstream_errors),
-		(unsigned long long)es.learned_now);
+		(unsigned long long)es.learned_now, ps.netns);
 }
 
 /* The last reload attempt, once there was one. */

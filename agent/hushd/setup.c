@@ -18,6 +18,7 @@
 #include "agent/cgroup.h"
 #include "agent/control.h"
 #include "agent/db.h"
+#include "agent/dnsns.h"
 #include "agent/enforcer.h"
 #include "agent/engine.h"
 #include "agent/event.h"
@@ -268,6 +269,7 @@ static void start_dns(struct hushd *d)
 	    .report_ctx = d,
 	    .learn = enforcer_learn,
 	    .learn_ctx = d->en,
+	    .ns = d->dnsns,
 	};
 	struct dnsproxy_stats ps;
 	int ret;
@@ -345,6 +347,7 @@ int hushd_open(struct hushd *d)
 	report_layers(d);
 	db_create(d);
 	record_db_path(d);
+	hushd_dnsns_start(d);
 	ret = drop_caps();
 	if (ret)
 		log_errno(ret, "cannot drop capabilities (continuing with all of them)");
@@ -382,6 +385,8 @@ void hushd_close(struct hushd *d)
 		store_set_namer(d->store, NULL, NULL);
 	dnsproxy_stop(d->dns);
 	d->dns = NULL;
+	dnsns_stop(d->dnsns);
+	d->dnsns = NULL;
 	hushd_dns_flush(d);
 	d->exiting = true;
 	hushd_metrics_write(d);

@@ -98,6 +98,7 @@ static void status_dns(struct hushd *d, struct json_writer *w)
 	jsonw_uint_field(w, "unattributed", ps.unattributed);
 	jsonw_uint_field(w, "upstream_timeouts", ps.upstream_timeouts);
 	jsonw_uint_field(w, "upstream_errors", ps.upstream_errors);
+	jsonw_uint_field(w, "netns_served", ps.netns);
 	jsonw_uint_field(w, "learned", es.learned);
 	jsonw_uint_field(w, "learned_now", es.learned_now);
 	jsonw_obj_end(w);

@@ -3,8 +3,10 @@
 #
 # The DNS proxy benchmark (issue 4), run by tests/bench/run.sh (BENCH=dns):
 # resolution latency p50/p99 through hushd's DNS proxy vs. directly to the
-# resolver, and the queries/s the proxy sustains.  Targets: p50 overhead
-# <= 50 us, >= 50k queries/s.  Prints a Markdown section on stdout; progress
+# resolver, and the queries/s the proxy sustains, for a client in hushd's own
+# network namespace and for one in another namespace (a container's, served
+# by the proxy's listeners there; issues 12, 13).  Targets, for both: p50
+# overhead <= 50 us, >= 50k queries/s.  Prints a Markdown section on stdout; progress
 # and the harness's lines go to stderr.
 #
 # What runs (tests/lib/harness.sh):
@@ -19,7 +21,10 @@
 #   - bench_dns (tests/bench/bench_dns.c), the same binary and arguments for
 #     both paths, in the host namespace: "direct" in $H_CG_AUX (never
 #     enforced: it talks to dnsmasq over the veth itself), "proxy" in the
-#     enforced cgroup.  Both send to 198.18.1.2:53.
+#     enforced cgroup, "netns" in the enforced cgroup and in a namespace of
+#     its own (loopback only, like `unshare -n`; a process of the cgroup
+#     keeps it alive, and hushd serves it before measuring).  All send to
+#     198.18.1.2:53.
 # Before measuring: a name dnsmasq answers must come back NOERROR with its
 # address on both paths, and a name under denied.test, which dnsmasq answers
 # too, must come back REFUSED through the proxy (proof that the proxy, not
@@ -111,16 +116,22 @@ h_bg --out "$H_TMP/dnsmasq.out" --err "$H_TMP/dnsmasq.err" --ns "$H_NS_INT" -- \
 	--address=/denied.test/$DEN4 --address=/denied.test/$DEN6
 DNSMASQ_PID=$H_LAST_PID
 
-# q CG OUT ARGS...: bench_dns in the host namespace, cgroup CG, one JSON line
-# to OUT (stderr appended to OUT.err); returns bench_dns's exit status.
+# q CG OUT ARGS...: bench_dns in the host namespace (QNS: that namespace
+# instead), cgroup CG, one JSON line to OUT (stderr appended to OUT.err);
+# returns bench_dns's exit status.
 # CLIENT_PIN: a taskset prefix (set by place() below), or nothing.
 CLIENT_PIN=()
+QNS=
 q() {
 	local c=$1 out=$2
 	shift 2
-	h_cgroup_run "$c" "${CLIENT_PIN[@]}" "$BENCH_DNS" --json --timeout-ms "$TMO" "${XARGS[@]}" "$@" \
+	# shellcheck disable=SC2016
+	nsenter "--net=/run/netns/${QNS:-$H_NS_HOST}" -- sh -c \
+		'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$c" \
+		"${CLIENT_PIN[@]}" "$BENCH_DNS" --json --timeout-ms "$TMO" "${XARGS[@]}" "$@" \
 		>"$out" 2>>"$out.err" </dev/null
 }
+NS_Q=hq-$H_ID
 # Ready: dnsmasq answers on both addresses.  The first queries also settle
 # neighbour discovery, whose first IPv6 round can take a retransmission
 # (1 s): no check or measurement starts before both paths answer at once.
@@ -203,6 +214,24 @@ if h_hushd_start "$policy" "$cg" "${qopt[@]}" "${HARGS[@]}"; then
 	check "proxy, IPv6 server, AAAA of host%u.bench.test → NOERROR $ANS6 (not required for the figures)" \
 		"$cg" p6 --server "[$H_INT6]:53" --name-pattern 'host%u.bench.test' --count 100 \
 		--qtype AAAA --expect-addr "$ANS6" || CHECK_FAIL=$((CHECK_FAIL - 1))
+	# Another network namespace: loopback only, a process of the enforced
+	# cgroup in it (so hushd serves it), then the same checks there.
+	netns_ok=0
+	if [ "$proxy_ok" = 1 ] && h_netns_add "$NS_Q"; then
+		h_bg --ns "$NS_Q" --cg "$cg" -- sleep 100000
+		for _ in $(seq 1 100); do
+			grep -q 'dns: serving network namespace' "$H_HUSHD_ERR" && break
+			sleep 0.05
+		done
+		n0=$CHECK_FAIL
+		QNS=$NS_Q check "proxy in another network namespace (its own listeners), A of host%u.bench.test → NOERROR $ANS4" \
+			"$cg" n4 --server "$H_INT4" --name-pattern 'host%u.bench.test' --count 100 \
+			--expect-addr "$ANS4"
+		QNS=$NS_Q check "proxy in another network namespace, A of x%u.denied.test → REFUSED" "$cg" nd \
+			--server "$H_INT4" --name-pattern 'x%u.denied.test' --count 100 --expect-rcode REFUSED
+		[ "$CHECK_FAIL" = "$n0" ] && netns_ok=1
+	fi
+	[ "$netns_ok" = 1 ] || note "per-namespace proxy path not measured"
 	h_alive "$H_HUSHD_PID" || {
 		proxy_ok=0
 		proxy_why="hushd died during the checks: $(tail -n 3 "$H_HUSHD_ERR" | tr '\n' ' ')"
@@ -239,11 +268,14 @@ measure() {
 	local kind=$1 path=$2 round=$3 pl=$4 c=$H_CG_AUX out rc
 	shift 4
 	[ "$path" != direct ] && c=$cg
+	QNS=
+	[ "$path" = netns ] && QNS=$NS_Q
 	out=$H_TMP/run.$kind.$path.$pl.$round.json
 	note "$kind, $path, CPU placement $pl, round $round"
 	q "$c" "$out" --server "$H_INT4" --name-pattern 'host%u.bench.test' --name-count "$NAMES" \
 		--expect-addr "$ANS4" "$@"
 	rc=$?
+	QNS=
 	if ! jq -e . "$out" >/dev/null 2>&1; then
 		echo "{\"error\": $(tail -n 2 "$out.err" | jq -Rs .)}" >"$out"
 	fi
@@ -251,7 +283,7 @@ measure() {
 		--argjson rc "$rc" '. + {kind: $kind, path: $path, round: $round, place: $place, rc: $rc}' \
 		"$out" >>"$H_TMP/runs.jsonl"
 	if [ "$path" != direct ] && ! h_alive "$H_HUSHD_PID"; then
-		if [ "$path" = proxy ]; then
+		if [ "$path" = proxy ] || [ "$path" = netns ]; then
 			proxy_ok=0
 			proxy_died=1
 			proxy_why="hushd died during a $kind run: $(tail -n 3 "$H_HUSHD_ERR" | tr '\n' ' ')"
@@ -261,12 +293,14 @@ measure() {
 	fi
 }
 paths() { # ROUND: the paths in this round's order
+	local ns=
+	[ "${netns_ok:-0}" = 1 ] && ns=netns
 	if [ "$proxy_ok" != 1 ]; then
 		echo direct
 	elif [ $(($1 % 2)) = 1 ]; then
-		echo direct proxy
+		echo direct proxy $ns
 	else
-		echo proxy direct
+		echo $ns proxy direct
 	fi
 }
 LAT_ARGS=(--count "$LAT_N" --warmup 500 --window 1)
@@ -334,12 +368,12 @@ errs() {
 		(map(.timeouts // 0) | add) as $t |
 		if $e == 0 then "0" else "**\($e)** (\($t) timeouts)" end end' "$R"
 }
-# diff_med PLACE PCT: median over rounds of proxy pPCT − direct pPCT (same
-# round and placement).
+# diff_med PLACE PCT [PATH]: median over rounds of PATH (proxy) pPCT − direct
+# pPCT (same round and placement).
 diff_med() {
-	jq -rs --arg pl "$1" --arg f "$2" '[map(select(.kind == "latency" and .place == $pl)) |
+	jq -rs --arg pl "$1" --arg f "$2" --arg path "${3:-proxy}" '[map(select(.kind == "latency" and .place == $pl)) |
 		group_by(.round)[] |
-		(map(select(.path == "proxy")) | first) as $p |
+		(map(select(.path == $path)) | first) as $p |
 		(map(select(.path == "direct")) | first) as $d |
 		select($p != null and $d != null and $p.lat_us != null and $d.lat_us != null) |
 		($p.lat_us[$f] - $d.lat_us[$f])] | sort |
@@ -362,7 +396,7 @@ md "Written by \`make bench\` (part \`BENCH=dns\`, tests/bench/dns.sh).  Targets
 md ""
 md "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); CPU: $cpu, $(nproc) CPUs; load average before / after: $load0 / $load1 (other work on the machine shows up as spread); run time ${elapsed} s; source: ${HUSH_REV:-$(git describe --always --dirty 2>/dev/null || echo unknown)}"
 md "- resolver: dnsmasq ${dnsmasq_ver:-?} in the test harness's private \"int\" namespace on $H_INT4 and $H_INT6, port 53, answering every name under bench.test ($ANS4 / $ANS6) from its configuration (\`--address\`; \`--no-resolv --no-hosts\`, nothing forwarded, cache 10000); one veth to the \"host\" namespace, where the clients and hushd run"
-md "- **direct**: bench_dns in the harness's aux cgroup (never enforced) sends to $H_INT4:53 itself; **proxy**: the same command in a cgroup on which hushd enforces \`resolver $H_INT4\` + \`allow dns *.bench.test\`: hush's cgroup hooks send each query to hushd's DNS proxy (loopback, host namespace), which forwards it to $H_INT4:53 and answers with the resolver's reply; hushd started as the integration tests start it (\`h_hushd_start\`: event database in the run dir, so every query is recorded${qopt:+; \`--quiet\`}${DNS_HUSHD_ARGS:+; \`$DNS_HUSHD_ARGS\`})"
+md "- **direct**: bench_dns in the harness's aux cgroup (never enforced) sends to $H_INT4:53 itself; **proxy**: the same command in a cgroup on which hushd enforces \`resolver $H_INT4\` + \`allow dns *.bench.test\`: hush's cgroup hooks send each query to hushd's DNS proxy (loopback, host namespace), which forwards it to $H_INT4:53 and answers with the resolver's reply; **other namespace**: the same command, same cgroup, in a network namespace of its own (loopback only, as \`unshare -n\`; a process of the cgroup keeps it alive): the hooks send each query to the proxy's listeners in that namespace (opened there by its namespace helper), and the proxy forwards from the host namespace; hushd started as the integration tests start it (\`h_hushd_start\`: event database in the run dir, so every query is recorded${qopt:+; \`--quiet\`}${DNS_HUSHD_ARGS:+; \`$DNS_HUSHD_ARGS\`})"
 md "- load: \`bench_dns\` (tests/bench/bench_dns.c): A queries for host0..host$((NAMES - 1)).bench.test round robin (random 16-bit id, RD${DNS_ARGS:+, \`$DNS_ARGS\`}), connected UDP sockets, non-blocking, \`sendmmsg\`/\`recvmmsg\` after \`poll\`; a reply is matched by socket, id and question; latency = CLOCK_MONOTONIC from the send to the read of the reply; every answer must be NOERROR with the address $ANS4, no query may time out (${TMO} ms, no retries); \"errors\" = timeouts + failed answers + unmatched replies + send/socket errors"
 md "- **latency**: window 1 (one query at a time), ${LAT_N} queries per run after 500 warm-up queries; ${ROUNDS} rounds, each a run per path and CPU placement, the order of the paths alternating; the table gives the medians over the rounds (p50: min–max over the rounds in brackets); **overhead** = median over rounds of (proxy − direct) of the same round and placement"
 md "- CPU placements (\`taskset\` on dnsmasq, every thread of hushd, and the client): **one CPU**: all on CPU 0, every hand-off a context switch on that CPU (the work per query, no cross-CPU wake-ups); **two CPUs**: the client on CPU 0, hushd and dnsmasq on CPU 1 (on both paths the query and the answer each cross between the CPUs once); **unpinned**: the scheduler's choice, so each hand-off in a round is either on one CPU or a cross-CPU wake-up and the per-round figures jump between the two"
@@ -381,7 +415,8 @@ lat_row() { # PATH PLACE LABEL
 	md "| $(place_name "$2") | $3 | $p50 ($p50min–$p50max) | $p90 | $p99 | $mx | $(nruns latency "$1" "$2") | $(errs latency "$1" "$2") |"
 }
 proxy_runs=$(jq -s '[.[] | select(.path == "proxy")] | length' "$R")
-declare -A OV
+netns_runs=$(jq -s '[.[] | select(.path == "netns")] | length' "$R")
+declare -A OV OVN
 for pl in $PLACES; do
 	lat_row direct "$pl" "direct (aux cgroup → dnsmasq)"
 	if [ "$proxy_runs" -gt 0 ]; then
@@ -390,6 +425,12 @@ for pl in $PLACES; do
 		md "| $(place_name "$pl") | **overhead** (proxy − direct) | **+${OV[$pl]}** | +$(diff_med "$pl" p90) | +$(diff_med "$pl" p99) | | | |"
 	else
 		OV[$pl]=—
+	fi
+	OVN[$pl]=—
+	if [ "$netns_runs" -gt 0 ]; then
+		lat_row netns "$pl" "through the proxy's listeners in another namespace (enforced cgroup)"
+		OVN[$pl]=$(diff_med "$pl" p50 netns)
+		md "| $(place_name "$pl") | **overhead** (other namespace − direct) | **+${OVN[$pl]}** | +$(diff_med "$pl" p90 netns) | +$(diff_med "$pl" p99 netns) | | | |"
 	fi
 done
 if [ -n "$(jq -c 'select(.path == "nodb" and .kind == "latency")' "$R" | head -n 1)" ]; then
@@ -425,6 +466,11 @@ if [ -n "$(jq -c 'select(.path == "proxy" and .kind == "throughput")' "$R" | hea
 else
 	md "| through hushd's proxy | not measured: $proxy_why | | | | |"
 fi
+tpn=—
+if [ -n "$(jq -c 'select(.path == "netns" and .kind == "throughput")' "$R" | head -n 1)" ]; then
+	tp_row netns "through the proxy's listeners in another namespace"
+	read -r tpn _ _ <<<"$(stat throughput netns free '.qps // empty')"
+fi
 if [ -n "$(jq -c 'select(.path == "nodb" and .kind == "throughput")' "$R" | head -n 1)" ]; then
 	tp_row nodb "proxy, hushd \`--no-db\` (diagnostic)"
 fi
@@ -438,7 +484,7 @@ if [ "${DNS_NODB:-1}" = 1 ]; then
 	md ""
 fi
 # Goals: PASS needs the figure and zero errors on the proxy runs.
-perr=$(jq -s '[.[] | select(.path == "proxy") | (.timeouts // 0) + (.failed // 0) + (.mismatches // 0) + (.send_errors // 0) + (.socket_errors // 0) + (if .error then 1 else 0 end)] | add // 0' "$R")
+perr=$(jq -s '[.[] | select(.path == "proxy" or .path == "netns") | (.timeouts // 0) + (.failed // 0) + (.mismatches // 0) + (.send_errors // 0) + (.socket_errors // 0) + (if .error then 1 else 0 end)] | add // 0' "$R")
 goal() { # OK(0/1) measured
 	if [ "$2" = — ]; then
 		echo "NOT RUN"
@@ -456,12 +502,20 @@ for pl in $PLACES; do
 	md "| p50 latency overhead of the proxy | $(place_name "$pl") | ≤ ${LAT_P50_MAX} µs | ${OV[$pl]} µs | **$(goal "$(le "${OV[$pl]}" "$LAT_P50_MAX")" "${OV[$pl]}")** |"
 done
 md "| queries/s through the proxy | unpinned | ≥ ${TP_MIN} | ${tpq} | **$(goal "$(ge "$tpq" "$TP_MIN")" "$tpq")** |"
+for pl in $PLACES; do
+	md "| p50 latency overhead, client in another namespace | $(place_name "$pl") | ≤ ${LAT_P50_MAX} µs | ${OVN[$pl]} µs | **$(goal "$(le "${OVN[$pl]}" "$LAT_P50_MAX")" "${OVN[$pl]}")** |"
+done
+md "| queries/s, client in another namespace | unpinned | ≥ ${TP_MIN} | ${tpn} | **$(goal "$(ge "$tpn" "$TP_MIN")" "$tpn")** |"
 md ""
 GOALS=()
 for pl in $PLACES; do
 	GOALS+=("$(goal "$(le "${OV[$pl]}" "$LAT_P50_MAX")" "${OV[$pl]}")")
 done
 GOALS+=("$(goal "$(ge "$tpq" "$TP_MIN")" "$tpq")")
+for pl in $PLACES; do
+	GOALS+=("$(goal "$(le "${OVN[$pl]}" "$LAT_P50_MAX")" "${OVN[$pl]}")")
+done
+GOALS+=("$(goal "$(ge "$tpn" "$TP_MIN")" "$tpn")")
 md "DNS goals: $(printf '%s\n' "${GOALS[@]}" | grep -c '^PASS$') PASS, $(printf '%s\n' "${GOALS[@]}" | grep -c '^MISS$') MISS, $(printf '%s\n' "${GOALS[@]}" | grep -c '^NOT RUN$') not run."
 md ""
 if [ "$perr" != 0 ]; then

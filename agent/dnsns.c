@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The DNS proxy's namespace helper; see dnsns.h.  The parent's side
+ * (start, poke, stop) and the helper process (scan, open, send).
+ */
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/dnsns.h"
+#include "agent/dnsproxy_int.h"
+#include "agent/log.h"
+#include "agent/util.h"
+
+struct dnsns {
+	pid_t pid;
+	int fd;
+};
+
+/* ---- the helper process ---- */
+
+struct hns {
+	bool used;
+	uint64_t dev, ino;
+	uint16_t port[HUSH_DNS_SLOTS];
+	uint32_t seen;	 /* scan number that last saw it */
+	int64_t seen_ns; /* and when */
+};
+
+static struct {
+	int sock, home, inot;
+	uint64_t hdev, hino;
+	bool ready;
+	uint16_t hport[HUSH_DNS_SLOTS];
+	struct hns ns[HUSH_DNS_NS_MAX];
+	uint32_t scan;
+	char path[PATH_MAX];
+} H;
+
+static bool port_taken(uint16_t port)
+{
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		if (H.hport[i] == port)
+			return true;
+	for (int k = 0; k < HUSH_DNS_NS_MAX; k++)
+		for (int i = 0; H.ns[k].used && i < HUSH_DNS_SLOTS; i++)
+			if (H.ns[k].port[i] == port)
+				return true;
+	return false;
+}
+
+static uint16_t fd_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &l))
+		return 0;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* A listener in the current namespace on a port no other set has. */
+static int open_unique(int family, int type)
+{
+	for (int t = 0; t < 16; t++) {
+		int fd = dnsproxy_open_sock(family, type, true, 0);
+
+		if (fd < 0 || !port_taken(fd_port(fd)))
+			return fd;
+		close(fd);
+	}
+	return -EADDRINUSE;
+}
+
+static void send_add(struct dnsns_msg *m, const int fds[HUSH_DNS_SLOTS])
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * HUSH_DNS_SLOTS)] = {0};
+	struct iovec iov = {m, sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	int n = 0, pass[HUSH_DNS_SLOTS] = {-1, -1, -1, -1};
+
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		if (fds[i] >= 0)
+			pass[n++] = fds[i];
+	mh.msg_control = cbuf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(c), pass, sizeof(int) * (size_t)n);
+	if (sendmsg(H.sock, &mh, MSG_NOSIGNAL) < 0)
+		_exit(0); /* the proxy is gone */
+}
+
+/* Open a set in pid's namespace (dev, ino) and hand it to the proxy. */
+static void open_set(int pid, uint64_t dev, uint64_t ino)
+{
+	static const int fam[HUSH_DNS_SLOTS] = {AF_INET, AF_INET, AF_INET6, AF_INET6};
+	static const int typ[HUSH_DNS_SLOTS] = {SOCK_DGRAM, SOCK_STREAM, SOCK_DGRAM, SOCK_STREAM};
+	struct dnsns_msg m = {.op = DNSNS_ADD, .pid = pid, .dev = dev, .ino = ino};
+	int fds[HUSH_DNS_SLOTS], nsfd, k;
+	char p[64];
+
+	for (k = 0; k < HUSH_DNS_NS_MAX && H.ns[k].used; k++)
+		;
+	if (k == HUSH_DNS_NS_MAX)
+		return; /* full: the proxy says so when the redirect asks */
+	snprintf(p, sizeof(p), "/proc/%d/ns/net", pid);
+	nsfd = open(p, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return; /* gone already */
+	if (setns(nsfd, CLONE_NEWNET)) {
+		log_warn("dns: cannot enter the network namespace of pid %d (net:[%llu]): its DNS "
+			 "fails closed",
+			 pid, (unsigned long long)ino);
+		close(nsfd);
+		return;
+	}
+	close(nsfd);
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++) {
+		fds[i] = open_unique(fam[i], typ[i]);
+		if (fds[i] < 0)
+			fds[i] = -1;
+		else
+			m.mask |= (uint8_t)(1u << i);
+		m.port[i] = fds[i] >= 0 ? fd_port(fds[i]) : 0;
+	}
+	if (setns(H.home, CLONE_NEWNET))
+		_exit(1); /* never open anything in the wrong namespace */
+	snprintf(p, sizeof(p), "/proc/%d/comm", pid);
+	nsfd = open(p, O_RDONLY | O_CLOEXEC);
+	if (nsfd >= 0) {
+		ssize_t n = read(nsfd, m.comm, sizeof(m.comm) - 1);
+
+		if (n > 0 && m.comm[n - 1] == '\n')
+			m.comm[n - 1] = 0;
+		close(nsfd);
+	}
+	if (fds[HUSH_DNS_UDP4] >= 0) {
+		send_add(&m, fds);
+		H.ns[k] = (struct hns){
+		    .used = true, .dev = dev, .ino = ino, .seen = H.scan, .seen_ns = mono_ns()};
+		memcpy(H.ns[k].port, m.port, sizeof(m.port));
+	} else {
+		log_warnx("dns: cannot listen on 127.0.0.1 in the network namespace of pid %d "
+			  "(net:[%llu]): its DNS fails closed",
+			  pid, (unsigned long long)ino);
+	}
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static void saw_pid(int pid)
+{
+	char p[64];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/net", pid);
+	if (stat(p, &st))
+		return;
+	if ((uint64_t)st.st_dev == H.hdev && (uint64_t)st.st_ino == H.hino)
+		return;
+	for (int k = 0; k < HUSH_DNS_NS_MAX; k++)
+		if (H.ns[k].used && H.ns[k].dev == (uint64_t)st.st_dev &&
+		    H.ns[k].ino == (uint64_t)st.st_ino) {
+			H.ns[k].seen = H.scan;
+			H.ns[k].seen_ns = mono_ns();
+			return;
+		}
+	open_set(pid, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+}
+
+/* Every process of the cgroup at H.path (len bytes used) and below. */
+static void walk(size_t len, int depth)
+{
+	DIR *d;
+	FILE *f;
+	struct dirent *de;
+	int pid;
+
+	if (depth > HUSH_MAX_CGROUP_DEPTH ||
+	    snprintf(H.path + len, sizeof(H.path) - len, "/cgroup.procs") >=
+		(int)(sizeof(H.path) - len))
+		return;
+	/* A new cgroup below, or this one's first process (cgroup.events
+	 * changes: "populated"), makes the helper look at once: a container's
+	 * init waits in its namespace before the entrypoint runs. */
+	if (H.inot >= 0) {
+		memcpy(H.path + len, "/cgroup.events", sizeof("/cgroup.events"));
+		inotify_add_watch(H.inot, H.path, IN_MODIFY);
+		H.path[len] = 0;
+		inotify_add_watch(H.inot, H.path, IN_CREATE | IN_ONLYDIR);
+		memcpy(H.path + len, "/cgroup.procs", sizeof("/cgroup.procs"));
+	}
+	f = fopen(H.path, "re");
+	H.path[len] = 0;
+	if (f) {
+		while (fscanf(f, "%d", &pid) == 1)
+			saw_pid(pid);
+		fclose(f);
+	}
+	d = opendir(H.path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		n = strlen(de->d_name);
+		if (len + 1 + n + 16 >= sizeof(H.path))
+			continue;
+		H.path[len] = '/';
+		memcpy(H.path + len + 1, de->d_name, n + 1);
+		walk(len + 1 + n, depth + 1);
+		H.path[len] = 0;
+	}
+	closedir(d);
+}
+
+static void scan(size_t len)
+{
+	H.scan++;
+	walk(len, 0);
+	for (int k = 0; k < HUSH_DNS_NS_MAX; k++) {
+		struct dnsns_msg m = {.op = DNSNS_GONE};
+
+		/* Unseen for two scans and DNSNS_SCAN_MS: gone (scans come
+		 * faster than that when cgroups change). */
+		if (!H.ns[k].used || H.scan - H.ns[k].seen < 2 ||
+		    mono_ns() - H.ns[k].seen_ns < (int64_t)DNSNS_SCAN_MS * 1000000)
+			continue;
+		m.dev = H.ns[k].dev;
+		m.ino = H.ns[k].ino;
+		if (send(H.sock, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+			_exit(0);
+		H.ns[k].used = false;
+	}
+}
+
+/* Requests from the proxy; false once it is gone. */
+static bool serve(bool *now)
+{
+	struct dnsns_msg m;
+	ssize_t n;
+
+	while ((n = recv(H.sock, &m, sizeof(m), MSG_DONTWAIT)) == (ssize_t)sizeof(m)) {
+		if (m.op == DNSNS_PORTS) {
+			memcpy(H.hport, m.port, sizeof(H.hport));
+			H.ready = *now = true;
+		} else if (m.op == DNSNS_SCAN) {
+			*now = true;
+		} else if (m.op == DNSNS_REJECT) {
+			for (int k = 0; k < HUSH_DNS_NS_MAX; k++)
+				if (H.ns[k].used && H.ns[k].dev == m.dev && H.ns[k].ino == m.ino)
+					H.ns[k].used = false;
+		}
+	}
+	return !(n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK));
+}
+
+/* Keep only what the helper needs: entering namespaces, reading other
+ * users' /proc/PID/ns and cgroup files. */
+static void helper_caps(void)
+{
+	cap_value_t keep[] = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+	cap_t caps = cap_init();
+
+	if (!caps)
+		return;
+	if (cap_set_flag(caps, CAP_PERMITTED, 3, keep, CAP_SET) ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 3, keep, CAP_SET) || cap_set_proc(caps))
+		log_warn("dns: namespace helper keeps its capabilities");
+	cap_free(caps);
+}
+
+static void helper_main(int sock, const char *cgroup)
+{
+	int64_t next = 0, last = 0;
+	int burst = 0;
+	size_t len;
+
+	if (dup2(sock, 3) < 0)
+		_exit(1);
+	/* Nothing of the parent's (least of all a proxy socket) stays open. */
+	closefrom(4);
+	H.sock = 3;
+	prctl(PR_SET_NAME, "hush-dnsns");
+	signal(SIGPIPE, SIG_IGN);
+	H.home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (H.home < 0)
+		_exit(1);
+	H.inot = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	helper_caps();
+	len = strlen(cgroup);
+	if (len >= sizeof(H.path) - 32)
+		_exit(1);
+	memcpy(H.path, cgroup, len + 1);
+	while (len > 1 && H.path[len - 1] == '/')
+		H.path[--len] = 0;
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = H.sock, .events = POLLIN},
+				       {.fd = H.ready ? H.inot : -1, .events = POLLIN}};
+		int64_t now = mono_ns();
+		bool scan_now = false;
+		int wait = next > now ? (int)((next - now) / 1000000) + 1 : 0;
+
+		if (poll(pf, 2, H.ready ? wait : -1) < 0 && errno != EINTR)
+			_exit(1);
+		if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && !serve(&scan_now))
+			_exit(0);
+		if (pf[1].revents & POLLIN) {
+			char ev[4096];
+
+			while (read(H.inot, ev, sizeof(ev)) > 0)
+				;
+			/* At most one scan per DNSNS_GAP_MS for a storm of them;
+			 * then a few more: a runtime moves its first process into
+			 * the cgroup before the one that enters the container's
+			 * namespace exists. */
+			if (mono_ns() - last >= (int64_t)DNSNS_GAP_MS * 1000000)
+				scan_now = true;
+			else if (next > last + (int64_t)DNSNS_GAP_MS * 1000000)
+				next = last + (int64_t)DNSNS_GAP_MS * 1000000;
+			burst = DNSNS_BURST;
+		}
+		if (H.ready && (scan_now || mono_ns() >= next)) {
+			scan(len);
+			last = mono_ns();
+			next = last +
+			       (int64_t)(burst > 0 ? DNSNS_GAP_MS * 2 : DNSNS_SCAN_MS) * 1000000;
+			if (burst > 0)
+				burst--;
+		}
+	}
+}
+
+/* ---- the parent's side ---- */
+
+int dnsns_start(const char *cgroup, int home_netns_fd, struct dnsns **out)
+{
+	struct dnsns *h;
+	int sv[2], ret;
+
+	*out = NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		ret = -errno;
+		free(h);
+		return ret;
+	}
+	h->pid = fork();
+	if (h->pid < 0) {
+		ret = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		free(h);
+		return ret;
+	}
+	if (h->pid == 0) {
+		close(sv[0]);
+		/* The helper's home is the proxy's: where its listeners are. */
+		if (home_netns_fd > 0 && setns(home_netns_fd, CLONE_NEWNET))
+			_exit(1);
+		{
+			struct stat st;
+
+			if (stat("/proc/thread-self/ns/net", &st))
+				_exit(1);
+			H.hdev = (uint64_t)st.st_dev;
+			H.hino = (uint64_t)st.st_ino;
+		}
+		helper_main(sv[1], cgroup);
+		_exit(0);
+	}
+	close(sv[1]);
+	h->fd = sv[0];
+	if (fcntl(h->fd, F_SETFL, O_NONBLOCK)) {
+		ret = -errno;
+		dnsns_stop(h);
+		return ret;
+	}
+	*out = h;
+	return 0;
+}
+
+int dnsns_fd(const struct dnsns *h)
+{
+	return h ? h->fd : -1;
+}
+
+void dnsns_home_ports(struct dnsns *h, const uint16_t port[HUSH_DNS_SLOTS])
+{
+	struct dnsns_msg m = {.op = DNSNS_PORTS};
+
+	if (!h)
+		return;
+	memcpy(m.port, port, sizeof(m.port));
+	if (send(h->fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("dns: cannot reach the namespace helper: only the proxy's own network "
+			 "namespace is served");
+}
+
+void dnsns_poke(struct dnsns *h)
+{
+	struct dnsns_msg m = {.op = DNSNS_SCAN};
+
+	if (h)
+		(void)!send(h->fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void dnsns_stop(struct dnsns *h)
+{
+	if (!h)
+		return;
+	close(h->fd);
+	/* Ours unless hushd forked into the background since: then init
+	 * reaps it (it exits at the socket's end). */
+	for (int i = 0; i < 100; i++) {
+		pid_t r = waitpid(h->pid, NULL, WNOHANG);
+
+		if (r == h->pid || (r < 0 && errno == ECHILD))
+			break;
+		usleep(10000);
+		if (i == 99 && waitpid(h->pid, NULL, WNOHANG) == 0) {
+			kill(h->pid, SIGKILL);
+			waitpid(h->pid, NULL, 0);
+		}
+	}
+	free(h);
+}

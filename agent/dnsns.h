@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The DNS proxy's namespace helper: a small process, forked while its
+ * parent still has every capability, that finds the network namespaces
+ * used by the processes of a cgroup subtree and opens the proxy's
+ * listeners inside each one (setns(2) needs CAP_SYS_ADMIN, which hushd
+ * gives up once running).  It sends the sockets over a socket pair
+ * (SCM_RIGHTS) and keeps no copy: only the proxy holds them, so when the
+ * proxy dies every namespace fails closed at once.
+ *
+ *   - scans the subtree's cgroup.procs every DNSNS_SCAN_MS, and at once
+ *     when asked (the redirect met a namespace not served yet) or when a
+ *     cgroup appears in the subtree or gets its first process (inotify on
+ *     the directories and their cgroup.events): a container's init sits in
+ *     its namespace and cgroup before its entrypoint runs, so the container
+ *     is served before its first query;
+ *   - a namespace with no process of the subtree for two scans in a row is
+ *     reported gone; the proxy closes its listeners there;
+ *   - the proxy's home namespace is never reported (its own listeners).
+ *
+ * Listener ports: any the kernel picks, but never one of another set's
+ * (home included), so a (proxy port, client port) pair names one client
+ * across namespaces (see bpf/dns_redirect.h).
+ */
+#ifndef HUSH_AGENT_DNSNS_H
+#define HUSH_AGENT_DNSNS_H
+
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "bpf/dns_redirect.h"
+
+#define DNSNS_SCAN_MS 250
+#define DNSNS_GAP_MS  5	 /* least time between two scans */
+#define DNSNS_BURST   20 /* scans DNSNS_GAP_MS * 2 apart after a cgroup change */
+
+enum {
+	DNSNS_PORTS = 1, /* proxy -> helper: the home set's ports; scanning starts */
+	DNSNS_SCAN,	 /* proxy -> helper: scan now */
+	DNSNS_REJECT,	 /* proxy -> helper: could not serve dev/ino; forget it */
+	DNSNS_ADD,	 /* helper -> proxy: serve dev/ino, fds (mask) attached */
+	DNSNS_GONE,	 /* helper -> proxy: dev/ino has no process of the subtree */
+};
+
+struct dnsns_msg {
+	uint8_t op;
+	uint8_t mask; /* ADD: slots whose fds follow, in slot order */
+	uint16_t port[HUSH_DNS_SLOTS];
+	int32_t pid; /* ADD: a process of the subtree in the namespace */
+	uint64_t dev, ino;
+	char comm[16];
+};
+
+struct dnsns;
+
+/* Fork the helper for the cgroup subtree at `cgroup`.  home_netns_fd > 0:
+ * the proxy's home namespace (else the caller's).  0 or -errno. */
+int dnsns_start(const char *cgroup, int home_netns_fd, struct dnsns **out);
+/* The proxy's end of the socket pair. */
+int dnsns_fd(const struct dnsns *h);
+void dnsns_home_ports(struct dnsns *h, const uint16_t port[HUSH_DNS_SLOTS]);
+/* Scan now (any thread; never blocks). */
+void dnsns_poke(struct dnsns *h);
+/* Close the socket pair (the helper exits) and reap it if it is ours. */
+void dnsns_stop(struct dnsns *h);
+
+#endif /* HUSH_AGENT_DNSNS_H */
