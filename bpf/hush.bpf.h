@@ -309,6 +309,7 @@ struct hush_ruling {
 	__u8 verdict; /* HUSH_VERDICT_* */
 	__u8 mode;    /* HUSH_MODE_* */
 	__u8 pad[2];
+	__u64 expires; /* decided by learned addresses until then (boot ns); 0: for good */
 };
 
 static __always_inline void hush_count(__u32 hook, __u32 ev)
@@ -398,6 +399,7 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 		return 0;
 	r->verdict = HUSH_VERDICT_DENY;
 	r->rule = HUSH_RULE_DEFAULT;
+	r->expires = 0;
 
 	if (d->family == HUSH_AF_INET) {
 		struct hush_lpm4_key k = {.prefixlen = 64, .scope = scope};
@@ -423,6 +425,14 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 	if (!inner)
 		return 0;
 	i = lv->ptab;
+	if (lv->expires) {
+		/* Learned addresses here: until their expiry, then the table
+		 * without them (policy_maps.h), whether hushd lives or not. */
+		if (bpf_ktime_get_boot_ns() >= lv->expires)
+			i = lv->fallback;
+		else
+			r->expires = lv->expires;
+	}
 	pt = bpf_map_lookup_elem(inner, &i);
 	if (!pt)
 		return 0;
@@ -533,10 +543,15 @@ static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct h
 		v = bpf_map_lookup_elem(&hush_dcache, k);
 	if (!v)
 		return -1;
+	/* Decided by learned addresses that have expired since: judge again
+	 * (never a ruling past its expiry). */
+	if (v->expires && bpf_ktime_get_boot_ns() >= v->expires)
+		return -1;
 	r->rule = v->rule;
 	r->scope = v->scope;
 	r->verdict = v->verdict;
 	r->mode = v->mode;
+	r->expires = v->expires;
 	return last && v == &last->v;
 }
 
@@ -557,12 +572,16 @@ static __always_inline void hush_last_put(__u64 cookie, const struct hush_dkey *
 	last->v.scope = r->scope;
 	last->v.verdict = r->verdict;
 	last->v.mode = r->mode;
+	last->v.expires = r->expires;
 }
 
 static __always_inline void hush_dcache_put(const struct hush_dkey *k, const struct hush_ruling *r)
 {
-	struct hush_dval v = {
-	    .rule = r->rule, .scope = r->scope, .verdict = r->verdict, .mode = r->mode};
+	struct hush_dval v = {.rule = r->rule,
+			      .scope = r->scope,
+			      .verdict = r->verdict,
+			      .mode = r->mode,
+			      .expires = r->expires};
 
 	bpf_map_update_elem(&hush_dcache, k, &v, BPF_ANY);
 }
