@@ -11,7 +11,8 @@
 #     until TTL + grace, then connect() gets EPERM and the kernel counts a
 #     connect4 deny (`hush status --json`, read from the pinned maps);
 #   - an explicit rule less specific than the learned /32 still decides once
-#     the address expired (here: a /24 allowing another port).
+#     the address expired (here: a /24 allowing another port);
+#   - `hush status` reports the BPF LSM layer as unavailable, with a reason.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -74,6 +75,15 @@ deny_count() {
 }
 
 h_hushd_start "$policy" "$ecg" --dns-grace $GRACE || h_done
+
+# No BPF LSM layer here: AF_PACKET/AF_XDP are not refused; status says so.
+lsm=$(h_hush status --json 2>/dev/null | jq -c '.layers[] | select(.name == "lsm")')
+if printf '%s\n' "$lsm" | jq -e '.active == false and (.reason | startswith("unavailable: "))' \
+	>/dev/null 2>&1; then
+	h_pass "status: the lsm layer is unavailable, with a reason"
+else
+	h_fail "status: the lsm layer is unavailable, with a reason" "$lsm"
+fi
 
 # ---- hushd running: a second answer keeps the address past the first ----
 h_expect_probe "before resolution: denied" error EPERM -- connect "$APP4" 8080
