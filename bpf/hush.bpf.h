@@ -84,11 +84,13 @@ struct hush_scopes_inner {
  * generation like every policy map, so a new policy starts empty.
  */
 /*
- * The last ruling made on this CPU, by socket: a send's egress packet is
- * judged on the same CPU right after its sendmsg hook, and a sendto() storm
- * repeats one destination; both then skip even the cache's hash lookup.
- * Matched on socket cookie, cgroup, destination and policy sequence, so a
- * miss (another socket, a migration, a new policy) only costs a fall back.
+ * The last ruling made on this CPU: a send's egress packet is judged on the
+ * same CPU right after its sendmsg hook, a sendto() storm repeats one
+ * destination, and so do new connections to one service; all then skip even
+ * the cache's hash lookup.  Matched on the cache's whole key (cgroup,
+ * destination, policy sequence), which alone decides a ruling, so a miss (a
+ * migration, another destination, a new policy) only costs a fall back.
+ * cookie: the socket it was made for (a hint, never matched).
  */
 struct hush_last {
 	struct hush_dkey k; /* cgroup, destination, policy sequence */
@@ -520,11 +522,11 @@ static __always_inline int hush_key_eq(const struct hush_dkey *a, const struct h
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-/* Ruling for (leaf, d) under policy seq: from this CPU's last ruling of
- * the same socket (returns 1), else the destination cache (returns 0);
- * -1 on a miss.  Fills k either way. */
+/* Ruling for (leaf, d) under policy seq: from this CPU's last ruling
+ * (returns 1), else the destination cache (returns 0); -1 on a miss.  Fills
+ * k either way. */
 static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct hush_dest *d,
-					   __u64 cookie, struct hush_dkey *k, struct hush_ruling *r)
+					   struct hush_dkey *k, struct hush_ruling *r)
 {
 	struct hush_dval *v = NULL;
 	struct hush_last *last;
@@ -537,7 +539,7 @@ static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct h
 	k->family = d->family;
 	k->l4frag = d->l4 | ((d->flags & HUSH_EVF_FRAG) ? 0x80 : 0);
 	last = bpf_map_lookup_elem(&hush_last, &zero);
-	if (last && cookie && last->cookie == cookie && hush_key_eq(&last->k, k))
+	if (last && hush_key_eq(&last->k, k))
 		v = &last->v;
 	if (!v)
 		v = bpf_map_lookup_elem(&hush_dcache, k);

@@ -665,7 +665,7 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	 *    judge it afresh, without the implicit allow. */
 	cookie = bpf_get_socket_cookie(skb);
 	if (!bad && !p->overflow && p->plain && !offdev)
-		hit = hush_dcache_get((__u32)seq, leaf, &p->d, cookie, &k, &r);
+		hit = hush_dcache_get((__u32)seq, leaf, &p->d, &k, &r);
 	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;

@@ -344,7 +344,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 	}
 
 	/* 4. Memoized ruling, else scope then verdict (no scope: deny). */
-	hit = hush_dcache_get((__u32)seq, leaf, &d, cookie, &k, &r);
+	hit = hush_dcache_get((__u32)seq, leaf, &d, &k, &r);
 	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
