@@ -80,7 +80,7 @@ h_hushd_start "$policy" "$ecg" --dns-grace $GRACE || h_done
 lsm=$(h_hush status --json 2>/dev/null | jq -c '.layers[] | select(.name == "lsm")')
 if printf '%s\n' "$lsm" | jq -e '.active == false and (.reason | startswith("unavailable: "))' \
 	>/dev/null 2>&1; then
-	h_pass "status: the lsm layer is unavailable, with a reason"
+	h_pass "status: the lsm layer is $(printf '%s\n' "$lsm" | jq -r .reason)"
 else
 	h_fail "status: the lsm layer is unavailable, with a reason" "$lsm"
 fi
