@@ -2007,8 +2007,8 @@ int main(int argc, char **argv)
 				for (int rd = 0; rd < opt.rounds; rd++)
 					v[rd] = rate[rd][i] / rate[rd][j];
 				st = stats(v, opt.rounds);
-				printf(", ratio to none %.3f (%.3f-%.3f); per round", st.med, st.min,
-				       st.max);
+				printf(", ratio to none %.3f (%.3f-%.3f); per round", st.med,
+				       st.min, st.max);
 				for (int rd = 0; rd < opt.rounds; rd++)
 					printf(" %.3f", rate[rd][i] / rate[rd][j]);
 			}
