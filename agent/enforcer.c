@@ -16,8 +16,20 @@ struct learned {
 	char *host;
 	int family;
 	uint8_t addr[16];
-	int64_t expires; /* CLOCK_MONOTONIC ns */
+	int64_t expires; /* CLOCK_BOOTTIME ns (the kernel's clock for it) */
+	int64_t kexp;	 /* expires as last put in force (0: not yet) */
 };
+
+/*
+ * The kernel lets a learned address go by itself at its expiry (the
+ * earliest of the address's entries, see policy_compile_learned()), hushd
+ * or not.  While hushd runs, the policy must change before that: an address
+ * is dropped EXPIRE_EARLY before its expiry, and one whose expiry a newer
+ * answer pushed out is put in force again REFRESH_LEAD before the old one
+ * lapses (ticks are a second apart, an apply takes a fraction).
+ */
+#define EXPIRE_EARLY ((int64_t)2000000000)
+#define REFRESH_LEAD ((int64_t)3000000000)
 
 struct enforcer {
 	pthread_mutex_t mu; /* everything below, and engine_apply */
@@ -85,6 +97,7 @@ static int learned_for(const struct enforcer *en, const struct policy *p,
 				a[k].host = &p->scopes[s].hosts[h];
 				a[k].family = x->family;
 				memcpy(a[k].addr, x->addr, 16);
+				a[k].expires = (uint64_t)x->expires;
 				k++;
 				break;
 			}
@@ -113,6 +126,9 @@ static int apply_locked(struct enforcer *en, const struct policy_loaded *l)
 		}
 	}
 	ret = engine_apply(en->eng, lc ? lc : l->pc, l->text);
+	if (!ret && lc)
+		for (size_t i = 0; i < en->nlrn; i++)
+			en->lrn[i].kexp = en->lrn[i].expires;
 	policy_compiled_free(lc);
 	free(a);
 	return ret;
@@ -184,6 +200,7 @@ static bool learned_add(struct enforcer *en, const char *scope, const char *host
 	x->family = ad->family;
 	memcpy(x->addr, ad->addr, 16);
 	x->expires = exp;
+	x->kexp = 0;
 	en->learned++;
 	return true;
 }
@@ -200,7 +217,7 @@ static bool chain_names(const struct dns_response *r, const char *host)
 int enforcer_learn(void *ctx, const struct dns_response *r)
 {
 	struct enforcer *en = ctx;
-	int64_t now = mono_ns();
+	int64_t now = boot_ns();
 	bool grew = false;
 	int ret = 0;
 
@@ -227,21 +244,28 @@ int enforcer_learn(void *ctx, const struct dns_response *r)
 
 size_t enforcer_expire(struct enforcer *en)
 {
-	int64_t now = mono_ns();
+	int64_t now = boot_ns();
+	int64_t early = en->grace_ns < EXPIRE_EARLY ? en->grace_ns : EXPIRE_EARLY;
 	size_t n = 0, j = 0;
+	bool refresh = false;
 
 	pthread_mutex_lock(&en->mu);
 	for (size_t i = 0; i < en->nlrn; i++) {
-		if (en->lrn[i].expires <= now) {
-			learned_drop(&en->lrn[i]);
+		struct learned *x = &en->lrn[i];
+
+		if (x->expires - early <= now) {
+			learned_drop(x);
 			n++;
 			continue;
 		}
-		en->lrn[j++] = en->lrn[i];
+		/* in force with an expiry that a newer answer pushed out */
+		if (x->kexp && x->expires > x->kexp && x->kexp - REFRESH_LEAD <= now)
+			refresh = true;
+		en->lrn[j++] = *x;
 	}
 	en->nlrn = j;
 	pthread_mutex_unlock(&en->mu);
-	return n;
+	return n + refresh;
 }
 
 int enforcer_reapply(struct enforcer *en)

@@ -11,8 +11,12 @@
  *   - A learned address is kept under its rule's scope path and name, so a
  *     reload that renumbers rules keeps it; one whose rule is gone is
  *     dropped once the new policy is in force.
- *   - enforcer_expire() drops what outlived its TTL; enforcer_reapply()
- *     puts the rest (and rebound scope cgroups) in force.
+ *   - The kernel ends each learned address at its TTL plus grace by
+ *     itself (an expiry in the policy maps against the boot clock), so it
+ *     ends even if hushd dies.  enforcer_expire() drops what is about to
+ *     outlive its TTL and notes addresses a newer answer extended;
+ *     enforcer_reapply() puts the rest (and rebound scope cgroups, and
+ *     the extended expiries) in force before the kernel's old ones lapse.
  *
  * Every call is serialized by one lock; the caller keeps each policy given
  * alive while it is in force and the engine alive until enforcer_free().
@@ -49,7 +53,10 @@ int enforcer_set_policy(struct enforcer *en, const struct policy_loaded *l);
  * dnsproxy_learn_fn's (en is a struct enforcer). */
 int enforcer_learn(void *en, const struct dns_response *r);
 
-/* Drop expired learned addresses; returns how many (then reapply). */
+/* Drop learned addresses that expire within the next 2 s (or the grace, if
+ * shorter), and count one more if some address in force has an expiry a
+ * newer answer extended and that lapses within 3 s: then reapply.  Call it
+ * every second. */
 size_t enforcer_expire(struct enforcer *en);
 
 /* Apply the policy in force again, with the learned addresses. */

@@ -49,7 +49,7 @@ _Static_assert(sizeof(struct hush_scope_val) == 8, "scope value layout");
 _Static_assert(sizeof(struct hush_cfg) == 88, "cfg layout");
 _Static_assert(sizeof(struct hush_dns_client) == 112, "dns client layout");
 _Static_assert(sizeof(struct hush_dkey) == 32, "dcache key layout");
-_Static_assert(sizeof(struct hush_dval) == 12, "dcache value layout");
+_Static_assert(sizeof(struct hush_dval) == 24, "dcache value layout");
 
 const char *const engine_shared_maps[] = {
     "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6",	 "hush_ptabs",	"hush_ptext",

@@ -84,11 +84,13 @@ struct hush_scopes_inner {
  * generation like every policy map, so a new policy starts empty.
  */
 /*
- * The last ruling made on this CPU, by socket: a send's egress packet is
- * judged on the same CPU right after its sendmsg hook, and a sendto() storm
- * repeats one destination; both then skip even the cache's hash lookup.
- * Matched on socket cookie, cgroup, destination and policy sequence, so a
- * miss (another socket, a migration, a new policy) only costs a fall back.
+ * The last ruling made on this CPU: a send's egress packet is judged on the
+ * same CPU right after its sendmsg hook, a sendto() storm repeats one
+ * destination, and so do new connections to one service; all then skip even
+ * the cache's hash lookup.  Matched on the cache's whole key (cgroup,
+ * destination, policy sequence), which alone decides a ruling, so a miss (a
+ * migration, another destination, a new policy) only costs a fall back.
+ * cookie: the socket it was made for (a hint, never matched).
  */
 struct hush_last {
 	struct hush_dkey k; /* cgroup, destination, policy sequence */
@@ -326,6 +328,7 @@ struct hush_ruling {
 	__u8 verdict; /* HUSH_VERDICT_* */
 	__u8 mode;    /* HUSH_MODE_* */
 	__u8 pad[2];
+	__u64 expires; /* decided by learned addresses until then (boot ns); 0: for good */
 };
 
 static __always_inline void hush_count(__u32 hook, __u32 ev)
@@ -415,6 +418,7 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 		return 0;
 	r->verdict = HUSH_VERDICT_DENY;
 	r->rule = HUSH_RULE_DEFAULT;
+	r->expires = 0;
 
 	if (d->family == HUSH_AF_INET) {
 		struct hush_lpm4_key k = {.prefixlen = 64, .scope = scope};
@@ -440,6 +444,14 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 	if (!inner)
 		return 0;
 	i = lv->ptab;
+	if (lv->expires) {
+		/* Learned addresses here: until their expiry, then the table
+		 * without them (policy_maps.h), whether hushd lives or not. */
+		if (bpf_ktime_get_boot_ns() >= lv->expires)
+			i = lv->fallback;
+		else
+			r->expires = lv->expires;
+	}
 	pt = bpf_map_lookup_elem(inner, &i);
 	if (!pt)
 		return 0;
@@ -527,11 +539,11 @@ static __always_inline int hush_key_eq(const struct hush_dkey *a, const struct h
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-/* Ruling for (leaf, d) under policy seq: from this CPU's last ruling of
- * the same socket (returns 1), else the destination cache (returns 0);
- * -1 on a miss.  Fills k either way. */
+/* Ruling for (leaf, d) under policy seq: from this CPU's last ruling
+ * (returns 1), else the destination cache (returns 0); -1 on a miss.  Fills
+ * k either way. */
 static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct hush_dest *d,
-					   __u64 cookie, struct hush_dkey *k, struct hush_ruling *r)
+					   struct hush_dkey *k, struct hush_ruling *r)
 {
 	struct hush_dval *v = NULL;
 	struct hush_last *last;
@@ -544,16 +556,21 @@ static __always_inline int hush_dcache_get(__u32 seq, __u64 leaf, const struct h
 	k->family = d->family;
 	k->l4frag = d->l4 | ((d->flags & HUSH_EVF_FRAG) ? 0x80 : 0);
 	last = bpf_map_lookup_elem(&hush_last, &zero);
-	if (last && cookie && last->cookie == cookie && hush_key_eq(&last->k, k))
+	if (last && hush_key_eq(&last->k, k))
 		v = &last->v;
 	if (!v)
 		v = bpf_map_lookup_elem(&hush_dcache, k);
 	if (!v)
 		return -1;
+	/* Decided by learned addresses that have expired since: judge again
+	 * (never a ruling past its expiry). */
+	if (v->expires && bpf_ktime_get_boot_ns() >= v->expires)
+		return -1;
 	r->rule = v->rule;
 	r->scope = v->scope;
 	r->verdict = v->verdict;
 	r->mode = v->mode;
+	r->expires = v->expires;
 	return last && v == &last->v;
 }
 
@@ -574,12 +591,16 @@ static __always_inline void hush_last_put(__u64 cookie, const struct hush_dkey *
 	last->v.scope = r->scope;
 	last->v.verdict = r->verdict;
 	last->v.mode = r->mode;
+	last->v.expires = r->expires;
 }
 
 static __always_inline void hush_dcache_put(const struct hush_dkey *k, const struct hush_ruling *r)
 {
-	struct hush_dval v = {
-	    .rule = r->rule, .scope = r->scope, .verdict = r->verdict, .mode = r->mode};
+	struct hush_dval v = {.rule = r->rule,
+			      .scope = r->scope,
+			      .verdict = r->verdict,
+			      .mode = r->mode,
+			      .expires = r->expires};
 
 	bpf_map_update_elem(&hush_dcache, k, &v, BPF_ANY);
 }

@@ -104,9 +104,21 @@ struct hush_lpm6_key {
 #define HUSH_LOCAL_RULES 4
 #define HUSH_RULE_LOCAL0 0xfffffff0u
 
+/*
+ * Learned addresses (`allow host` rules) expire in the kernel: a prefix
+ * holding some has `expires`, the CLOCK_BOOTTIME ns (bpf_ktime_get_boot_ns())
+ * of the earliest expiry among them, and `fallback`, the index of its table
+ * without them (its explicit rules over the shorter prefixes'): from
+ * `expires` on, the programs judge by that table, so an expired address is
+ * judged as if never learned, even while hushd is down.  expires 0: no
+ * learned address here, ptab always holds.  Rulings from such a prefix carry
+ * the expiry into the destination cache (struct hush_dval).
+ */
 struct hush_lpm_val {
 	__u32 ptab;
 	__u32 rules[HUSH_LOCAL_RULES];
+	__u32 fallback;
+	__u64 expires;
 };
 
 /* hush_scopes value (key: __u64 cgroup id). */
@@ -147,7 +159,8 @@ struct hush_dval {
 	__u32 scope;
 	__u8 verdict;
 	__u8 mode;
-	__u8 pad[2];
+	__u8 pad[6];
+	__u64 expires; /* a learned address's expiry (boot ns); 0: none */
 };
 
 #define HUSH_DCACHE_ENTRIES 32768

@@ -37,7 +37,9 @@
  * local port (found in the kernel with bpf_skc_lookup_tcp), so connections
  * accepted before hush attached, in any network namespace, keep working.
  * A connection connect()ed after hush attached is never a reply, whatever
- * listens on its port (a DNAT rule cannot pass it off as one).  A scope's
+ * listens on its port (a DNAT rule cannot pass it off as one); so is one
+ * whose peer is a loopback address, unless accepted, and no packet to
+ * loopback that leaves on another device is a reply.  A scope's
  * `inbound deny` judges replies like any packet, SYN-ACKs included.
  */
 #include "bpf/hush.bpf.h"
@@ -601,6 +603,32 @@ static __always_inline int hush_loopback_offdev(struct __sk_buff *skb, const str
 }
 
 /*
+ * How a TCP socket's connection began, for hush_is_reply: the marks the
+ * socket hooks and sockops left, and "connect()ed" for a socket whose peer
+ * is a loopback address unless accepted.  The connect hooks leave no mark on
+ * such a socket (hush_connect_lo in sock_addr.bpf.c); the peer address is
+ * the one connect() named, before any NAT.  Nothing is lost: a packet to
+ * loopback on lo is allowed, and one off lo is never a reply.
+ */
+static __always_inline __u32 hush_sk_how(struct bpf_sock *sk, const struct hush_sk_state *st)
+{
+	__u32 how = st ? st->flags : 0;
+	int lo;
+
+	if (how & HUSH_SKF_ACCEPTED)
+		return how;
+	if (sk->family == HUSH_AF_INET)
+		lo = (bpf_ntohl(sk->dst_ip4) >> 24) == 127;
+	else if (sk->dst_ip6[0] == 0 && sk->dst_ip6[1] == 0 &&
+		 sk->dst_ip6[2] == bpf_htonl(0x0000ffff))
+		lo = (bpf_ntohl(sk->dst_ip6[3]) >> 24) == 127;
+	else
+		lo = sk->dst_ip6[0] == 0 && sk->dst_ip6[1] == 0 && sk->dst_ip6[2] == 0 &&
+		     sk->dst_ip6[3] == bpf_htonl(1);
+	return lo ? how | HUSH_SKF_CONNECTED : how;
+}
+
+/*
  * Judge a parsed packet (bad: unparsable, so denied), count it and report
  * what was not simply allowed.  Returns 1 to pass, 0 to drop.  Global: the
  * verifier checks it once for every way the packet was parsed.
@@ -642,7 +670,7 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	 *    judge it afresh, without the implicit allow. */
 	cookie = bpf_get_socket_cookie(skb);
 	if (!bad && !p->overflow && p->plain && !offdev)
-		hit = hush_dcache_get((__u32)seq, leaf, &p->d, cookie, &k, &r);
+		hit = hush_dcache_get((__u32)seq, leaf, &p->d, &k, &r);
 	if (hit < 0) {
 		r.verdict = HUSH_VERDICT_DENY;
 		r.rule = HUSH_RULE_DEFAULT;
@@ -671,8 +699,8 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 			st = bpf_sk_storage_get(&hush_sk, sk, 0, 0);
 	}
 	if (ev != HUSH_EV_ALLOW && !bad && !p->overflow && p->plain) {
-		if (sk && sk->protocol == IPPROTO_TCP &&
-		    hush_is_reply(skb, p, st ? st->flags : 0, sk->state)) {
+		if (sk && sk->protocol == IPPROTO_TCP && !offdev &&
+		    hush_is_reply(skb, p, hush_sk_how(sk, st), sk->state)) {
 			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
 			return 1;
 		}

@@ -208,6 +208,42 @@ static void learned_rules(const struct policy_learned *learned, size_t nlearned,
 	}
 }
 
+static int cmp_learned_addr(const void *x, const void *y, void *arg)
+{
+	const struct policy_learned *l = arg;
+	const struct policy_learned *a = &l[*(const size_t *)x], *b = &l[*(const size_t *)y];
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->addr, b->addr, 16);
+}
+
+/* lexp[k]: when learned[k]'s address stops being allowed in the kernel, the
+ * earliest expiry of every entry of that address (whatever its rule or
+ * scope): one expiry per LPM value, and never later than any of them.  0
+ * (never) only if every entry of the address says never. */
+static int learned_expiry(const struct policy_learned *learned, size_t n, uint64_t *lexp)
+{
+	size_t *ord = calloc(n ? n : 1, sizeof(*ord));
+
+	if (!ord)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++)
+		ord[k] = k;
+	qsort_r(ord, n, sizeof(*ord), cmp_learned_addr, (void *)learned);
+	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t m = 0;
+
+		for (j = i; j < n && !cmp_learned_addr(&ord[i], &ord[j], (void *)learned); j++)
+			if (learned[ord[j]].expires && (!m || learned[ord[j]].expires < m))
+				m = learned[ord[j]].expires;
+		for (size_t k = i; k < j; k++)
+			lexp[ord[k]] = m;
+	}
+	free(ord);
+	return 0;
+}
+
 /* Other protocols (no ports) allowed beyond loopback by any of eff[0..ne)? */
 static bool allows_other(const struct policy_rule *const *eff, size_t ne)
 {
@@ -276,6 +312,7 @@ int policy_compile_learned(const struct policy *p, const struct policy_learned *
 			   struct policy_errors *errs)
 {
 	struct policy_rule *lr = NULL;
+	uint64_t *lexp = NULL;
 	struct cctx x = {0};
 	struct policy_compiled *c;
 	struct pathidx *sorted = NULL;
@@ -301,9 +338,13 @@ int policy_compile_learned(const struct policy *p, const struct policy_learned *
 	anc = calloc(maxdepth + 1, sizeof(*anc));
 	eff = calloc(maxeff + nlearned + 1, sizeof(*eff));
 	lr = calloc(nlearned + 1, sizeof(*lr));
-	if (!anc || !eff || !lr)
+	lexp = calloc(nlearned + 1, sizeof(*lexp));
+	if (!anc || !eff || !lr || !lexp || learned_expiry(learned, nlearned, lexp) < 0)
 		goto nomem;
 	learned_rules(learned, nlearned, lr);
+	x.lr = lr;
+	x.lexp = lexp;
+	x.nlearned = nlearned;
 	r = fill_rules(p, c);
 	if (r < 0)
 		goto out;
@@ -321,6 +362,7 @@ nomem:
 	r = -ENOMEM;
 out:
 	free(lr);
+	free(lexp);
 	free(sorted);
 	free(anc);
 	free(eff);

@@ -41,6 +41,12 @@ struct cctx {
 	size_t errs0; /* errs->n when compiling started */
 	int nerr;
 	int fatal;
+	/* learned addresses: their rules lr[0..nlearned) (the ones
+	 * compile_family() receives point into lr) and the kernel expiry of
+	 * each, lexp[k] (the earliest of every entry of its address) */
+	const struct policy_rule *lr;
+	const uint64_t *lexp;
+	size_t nlearned;
 	/* the table dedup hash: slot holds ptab index + 1 */
 	uint32_t *ht;
 	size_t htcap;

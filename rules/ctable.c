@@ -39,7 +39,7 @@ _Static_assert(sizeof(struct hush_seg) == 8, "hush_seg layout");
 _Static_assert(sizeof(struct hush_ptab) == 8 + 8 * HUSH_L4_MAX * HUSH_SEG_MAX, "hush_ptab layout");
 _Static_assert(sizeof(struct hush_lpm4_key) == 12, "hush_lpm4_key layout");
 _Static_assert(sizeof(struct hush_lpm6_key) == 24, "hush_lpm6_key layout");
-_Static_assert(sizeof(struct hush_lpm_val) == 4 + 4 * HUSH_LOCAL_RULES, "hush_lpm_val layout");
+_Static_assert(sizeof(struct hush_lpm_val) == 16 + 4 * HUSH_LOCAL_RULES, "hush_lpm_val layout");
 
 enum { K_ROOT, K_LOOP, K_RULE };
 
@@ -50,7 +50,20 @@ struct entry {
 	uint8_t kind;
 	uint32_t id;
 	const struct policy_rule *r;
+	uint64_t lexp; /* a learned address's rule: its kernel expiry (0: never) */
+	bool learned;
 };
+
+/* Is r one of the learned addresses' rules (x->lr)?  Their expiry in *exp. */
+static bool learned_rule(const struct cctx *x, const struct policy_rule *r, uint64_t *exp)
+{
+	uintptr_t a = (uintptr_t)r, b = (uintptr_t)x->lr;
+
+	if (!x->nlearned || a < b || a >= b + x->nlearned * sizeof(*r))
+		return false;
+	*exp = x->lexp[(a - b) / sizeof(*r)];
+	return true;
+}
 
 struct cseg {
 	uint32_t lo;
@@ -337,20 +350,46 @@ static bool own_rule(const struct entry *e, size_t n, uint32_t rule)
 	return false;
 }
 
-static int emit_node(struct cctx *x, size_t scope, int family, const struct entry *e, size_t n,
-		     const struct ctab *t, const struct ctab *par)
+/* t as a port table for the LPM value lv: rules written at this very
+ * prefix (e[0..n)) go through lv's local slots (see struct hush_lpm_val), so
+ * tables of the same shape are shared. */
+static void ptab_of(const struct entry *e, size_t n, const struct ctab *t, struct hush_lpm_val *lv,
+		    unsigned *nlocal, struct hush_ptab *pt)
+{
+	memset(pt, 0, sizeof(*pt));
+	for (int cl = 0; cl < HUSH_L4_MAX; cl++) {
+		pt->nseg[cl] = (uint8_t)t->n[cl];
+		for (size_t i = 0; i < t->n[cl]; i++) {
+			uint32_t rule = t->s[cl][i].rule;
+
+			if (own_rule(e, n, rule)) {
+				unsigned k;
+
+				for (k = 0; k < *nlocal && lv->rules[k] != rule; k++)
+					;
+				if (k == *nlocal && *nlocal < HUSH_LOCAL_RULES)
+					lv->rules[(*nlocal)++] = rule;
+				if (k < *nlocal)
+					rule = HUSH_RULE_LOCAL0 + k;
+			}
+			pt->seg[cl][i].lo = (uint16_t)t->s[cl][i].lo;
+			pt->seg[cl][i].verdict = t->s[cl][i].verdict;
+			pt->seg[cl][i].rule = rule;
+			if (t->s[cl][i].verdict == HUSH_VERDICT_ALLOW)
+				pt->any_allow[cl] = 1;
+		}
+	}
+}
+
+/* Report the classes of t with more segments than a table holds (those of
+ * the parent were reported there).  True if any. */
+static bool table_over(struct cctx *x, int family, const struct entry *e, size_t n,
+		       const struct ctab *t, const struct ctab *par)
 {
 	static const char *const cname[] = {"tcp", "udp", "other"};
-	struct policy_compiled *c = x->c;
-	struct hush_lpm_val lv;
-	struct hush_ptab pt;
-	unsigned nlocal = 0;
-	uint32_t idx;
-	size_t i;
 	bool bad = false;
-	int cl, r;
 
-	for (cl = 0; cl < HUSH_L4_MAX; cl++) {
+	for (int cl = 0; cl < HUSH_L4_MAX; cl++) {
 		char a[POLICY_ADDRSTRLEN];
 		const struct entry *re = NULL;
 
@@ -359,7 +398,7 @@ static int emit_node(struct cctx *x, size_t scope, int family, const struct entr
 		bad = true;
 		if (par && par->over[cl])
 			continue; /* reported at the parent already */
-		for (i = 0; i < n && !re; i++)
+		for (size_t i = 0; i < n && !re; i++)
 			if (e[i].kind == K_RULE)
 				re = &e[i];
 		policy_prefix_text(a, family, e->addr, e->plen, true);
@@ -367,38 +406,73 @@ static int emit_node(struct cctx *x, size_t scope, int family, const struct entr
 		     "too many port ranges at %s (%s needs %u segments, at most %d)", a, cname[cl],
 		     t->n[cl], HUSH_SEG_MAX);
 	}
-	if (bad || x->nerr)
-		return 0; /* keep checking, emit nothing */
-	memset(&pt, 0, sizeof(pt));
-	memset(&lv, 0, sizeof(lv));
-	for (cl = 0; cl < HUSH_L4_MAX; cl++) {
-		pt.nseg[cl] = (uint8_t)t->n[cl];
-		for (i = 0; i < t->n[cl]; i++) {
-			uint32_t rule = t->s[cl][i].rule;
+	return bad;
+}
 
-			/* Rules written at this very prefix go through the
-			 * LPM value's local slots (see struct hush_lpm_val),
-			 * so tables of the same shape are shared. */
-			if (own_rule(e, n, rule)) {
-				unsigned k;
+/*
+ * A prefix holding learned addresses that expire: lv's expiry, and its
+ * fallback, the table of the prefix's other entries over the parent's (the
+ * parent's own table if there are none).  Caller checked e[0..n) has some.
+ */
+static int learned_fallback(struct cctx *x, int family, const struct entry *e, size_t n,
+			    const struct ctab *par, struct hush_lpm_val *lv, unsigned *nlocal)
+{
+	struct entry *rest = calloc(n, sizeof(*rest));
+	struct ctab fb = {0};
+	struct hush_ptab pt;
+	size_t m = 0;
+	int r = 0;
 
-				for (k = 0; k < nlocal && lv.rules[k] != rule; k++)
-					;
-				if (k == nlocal && nlocal < HUSH_LOCAL_RULES)
-					lv.rules[nlocal++] = rule;
-				if (k < nlocal)
-					rule = HUSH_RULE_LOCAL0 + k;
-			}
-			pt.seg[cl][i].lo = (uint16_t)t->s[cl][i].lo;
-			pt.seg[cl][i].verdict = t->s[cl][i].verdict;
-			pt.seg[cl][i].rule = rule;
-			if (t->s[cl][i].verdict == HUSH_VERDICT_ALLOW)
-				pt.any_allow[cl] = 1;
+	if (!rest)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].learned) {
+			if (e[i].lexp && (!lv->expires || e[i].lexp < lv->expires))
+				lv->expires = e[i].lexp;
+		} else {
+			rest[m++] = e[i];
 		}
 	}
+	if (m)
+		r = node_table(x, rest, m, par, &fb);
+	if (!r && !table_over(x, family, e, n, m ? &fb : par, NULL)) {
+		ptab_of(e, n, m ? &fb : par, lv, nlocal, &pt);
+		r = ptab_intern(x, &pt, &lv->fallback);
+	}
+	ctab_free(&fb);
+	free(rest);
+	return r;
+}
+
+static int emit_node(struct cctx *x, size_t scope, int family, const struct entry *e, size_t n,
+		     const struct ctab *t, const struct ctab *par)
+{
+	struct policy_compiled *c = x->c;
+	struct hush_lpm_val lv;
+	struct hush_ptab pt;
+	unsigned nlocal = 0;
+	uint32_t idx;
+	bool learned = false;
+	int r;
+
+	if (table_over(x, family, e, n, t, par) || x->nerr)
+		return 0; /* keep checking, emit nothing */
+	memset(&lv, 0, sizeof(lv));
+	ptab_of(e, n, t, &lv, &nlocal, &pt);
 	r = ptab_intern(x, &pt, &idx);
 	if (r < 0)
 		return r;
+	lv.ptab = idx;
+	lv.fallback = idx;
+	for (size_t i = 0; i < n; i++)
+		learned |= e[i].learned && e[i].lexp;
+	if (learned) {
+		r = learned_fallback(x, family, e, n, par, &lv, &nlocal);
+		if (r < 0)
+			return r;
+		if (x->nerr)
+			return 0;
+	}
 	if (family == AF_INET) {
 		if (GROW(c->k4, x->k4cap, c->n4 + 1, 16) < 0)
 			return -ENOMEM;
@@ -408,7 +482,6 @@ static int emit_node(struct cctx *x, size_t scope, int family, const struct entr
 		c->k4[c->n4].prefixlen = 32 + e->plen;
 		c->k4[c->n4].scope = (uint32_t)scope;
 		memcpy(c->k4[c->n4].addr, e->addr, 4);
-		lv.ptab = idx;
 		c->v4[c->n4++] = lv;
 	} else {
 		if (GROW(c->k6, x->k6cap, c->n6 + 1, 16) < 0)
@@ -419,7 +492,6 @@ static int emit_node(struct cctx *x, size_t scope, int family, const struct entr
 		c->k6[c->n6].prefixlen = 32 + e->plen;
 		c->k6[c->n6].scope = (uint32_t)scope;
 		memcpy(c->k6[c->n6].addr, e->addr, 16);
-		lv.ptab = idx;
 		c->v6[c->n6++] = lv;
 	}
 	return 0;
@@ -475,6 +547,8 @@ int compile_family(struct cctx *x, size_t scope, int family, const struct policy
 		e->kind = K_RULE;
 		e->id = pr->id;
 		e->r = pr;
+		e->lexp = 0;
+		e->learned = learned_rule(x, pr, &e->lexp);
 		n++;
 	}
 	memset(&x->ent[n], 0, sizeof(x->ent[n]));

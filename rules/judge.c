@@ -119,16 +119,20 @@ struct policy_verdict policy_judge(const struct policy *p, size_t scope, int fam
 
 static struct policy_verdict ptab_lookup(const struct policy_compiled *c,
 					 const struct hush_lpm_val *lv, uint8_t proto,
-					 uint16_t port)
+					 uint16_t port, uint64_t now)
 {
 	struct policy_verdict v = {HUSH_VERDICT_DENY, HUSH_RULE_DEFAULT};
 	const struct hush_ptab *t;
 	int cls = policy_l4(proto);
 	unsigned lo = 0, hi, i;
+	uint32_t ti = lv->ptab;
 
-	if (lv->ptab >= c->nptabs)
+	/* learned addresses expired: the table without them */
+	if (lv->expires && now >= lv->expires)
+		ti = lv->fallback;
+	if (ti >= c->nptabs)
 		return v;
-	t = &c->ptabs[lv->ptab];
+	t = &c->ptabs[ti];
 	hi = t->nseg[cls];
 	if (!hi || hi > HUSH_SEG_MAX)
 		return v;
@@ -157,6 +161,13 @@ static struct policy_verdict ptab_lookup(const struct policy_compiled *c,
 struct policy_verdict policy_compiled_judge(const struct policy_compiled *c, size_t scope,
 					    int family, const uint8_t *addr, uint8_t proto,
 					    uint16_t port)
+{
+	return policy_compiled_judge_at(c, scope, family, addr, proto, port, 0);
+}
+
+struct policy_verdict policy_compiled_judge_at(const struct policy_compiled *c, size_t scope,
+					       int family, const uint8_t *addr, uint8_t proto,
+					       uint16_t port, uint64_t now)
 {
 	struct policy_verdict v = {HUSH_VERDICT_DENY, HUSH_RULE_DEFAULT};
 	const struct hush_lpm_val *lv = NULL;
@@ -193,5 +204,5 @@ struct policy_verdict policy_compiled_judge(const struct policy_compiled *c, siz
 	}
 	if (best < 0 || !lv)
 		return v; /* no key: fail closed */
-	return ptab_lookup(c, lv, proto, port);
+	return ptab_lookup(c, lv, proto, port, now);
 }

@@ -197,6 +197,7 @@ struct policy_learned {
 	const struct policy_host *host; /* the rule (in the policy compiled) */
 	int family;			/* AF_INET or AF_INET6 */
 	uint8_t addr[16];		/* network order, v4 in addr[0..3] */
+	uint64_t expires;		/* CLOCK_BOOTTIME ns; 0: never */
 };
 
 /*
@@ -205,6 +206,12 @@ struct policy_learned {
  * subtree like any rule of the scope.  An address that an explicit deny rule
  * of the scope covers (any prefix but /0) is left out: an answer never opens
  * what the policy denies by address.
+ *
+ * Expiry: the LPM value of a prefix holding learned addresses carries the
+ * earliest `expires` of the learned entries of that address (all rules, all
+ * scopes) and a fallback table, the prefix's table without them (its
+ * explicit rules over the shorter prefixes'): from then on the programs
+ * judge by the fallback, as if the addresses had never been learned.
  */
 int policy_compile_learned(const struct policy *p, const struct policy_learned *learned,
 			   size_t nlearned, struct policy_compiled **out,
@@ -232,6 +239,12 @@ struct policy_verdict policy_judge(const struct policy *p, size_t scope, int fam
 struct policy_verdict policy_compiled_judge(const struct policy_compiled *c, size_t scope,
 					    int family, const uint8_t *addr, uint8_t proto,
 					    uint16_t port);
+/* The same at CLOCK_BOOTTIME `now` (ns): learned addresses whose expiry is
+ * not after now no longer count (policy_compiled_judge: now 0, none
+ * expired). */
+struct policy_verdict policy_compiled_judge_at(const struct policy_compiled *c, size_t scope,
+					       int family, const uint8_t *addr, uint8_t proto,
+					       uint16_t port, uint64_t now);
 
 /* L4 class of an IPPROTO_* number. */
 static inline int policy_l4(uint8_t proto)

@@ -1997,9 +1997,22 @@ int main(int argc, char **argv)
 			for (int rd = 0; rd < opt.rounds; rd++)
 				v[rd] = rate[rd][i];
 			st = stats(v, opt.rounds);
-			printf("%s.%s: median %.0f ops/s of CPU (%.0f-%.0f), %.1f ns/op\n",
+			printf("%s.%s: median %.0f ops/s of CPU (%.0f-%.0f), %.1f ns/op",
 			       conf_keys[cells[i].c], path_keys[cells[i].p], st.med, st.min, st.max,
 			       1e9 / st.med);
+			/* With the path's no-program cell: the median of per-round ratios. */
+			for (int j = 0; j < ncells; j++) {
+				if (j == i || cells[j].c != C_NONE || cells[j].p != cells[i].p)
+					continue;
+				for (int rd = 0; rd < opt.rounds; rd++)
+					v[rd] = rate[rd][i] / rate[rd][j];
+				st = stats(v, opt.rounds);
+				printf(", ratio to none %.3f (%.3f-%.3f); per round", st.med,
+				       st.min, st.max);
+				for (int rd = 0; rd < opt.rounds; rd++)
+					printf(" %.3f", rate[rd][i] / rate[rd][j]);
+			}
+			printf("\n");
 		}
 		fflush(stdout);
 		cleanup();

@@ -111,6 +111,7 @@ static void usage(void)
 		"       bypass_probe raw|ping ADDR\n"
 		"       bypass_probe packet-raw|packet-dgram|xdp IFNAME\n"
 		"       bypass_probe bindtodevice|unicastif IFNAME LOOPBACK PORT\n"
+		"       bypass_probe lo-tcp-dev IFNAME SRC LOOPBACK PORT\n"
 		"       bypass_probe transparent SRC ADDR PORT [udp|tcp]\n"
 		"       bypass_probe scm-rights UNIXPATH ADDR PORT\n"
 		"       bypass_probe pidfd-getfd PID FD ADDR PORT\n"
@@ -853,6 +854,44 @@ static int reuseport(const char *lport, const char *a, const char *p)
 	return report("write", 0);
 }
 
+/* A TCP connection from SRC:PORT (an address of IFNAME) to LOOPBACK:PORT,
+ * accepted by a listener of this process on the wildcard address of PORT;
+ * then SO_BINDTODEVICE to IFNAME and a write: its segments would leave on
+ * IFNAME for the loopback address, from a local port a listener holds. */
+static int lo_tcp_dev(const char *ifname, const char *src, const char *a, const char *p)
+{
+	struct sockaddr_storage ss, bs, ls;
+	socklen_t len, bl, ll;
+	int one = 1, l, fd, c;
+
+	if (parse_addr(a, p, &ss, &len) || parse_addr(src, p, &bs, &bl) ||
+	    parse_addr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", p, &ls, &ll))
+		return EXIT_USAGE;
+	l = socket(ss.ss_family, SOCK_STREAM, 0);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (l < 0 || fd < 0)
+		FAIL("socket");
+	setsockopt(l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&ls, ll) < 0 || listen(l, 4) < 0)
+		FAIL("listen");
+	if (bind(fd, (struct sockaddr *)&bs, bl) < 0)
+		FAIL("bind");
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
+		FAIL("connect");
+	c = accept(l, NULL, NULL);
+	if (c < 0)
+		FAIL("accept");
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
+		FAIL("setsockopt");
+	if (write(fd, PAYLOAD, sizeof(PAYLOAD)) < 0)
+		FAIL("write");
+	sent++;
+	sleep_ms(300); /* a retransmission or two */
+	close(c);
+	return report("write", 0);
+}
+
 /* A server in the policy: accept one connection, send on it. */
 static int serve_once(const char *port, const char *ready)
 {
@@ -977,6 +1016,11 @@ static int run_reuseport(int argc, char **argv)
 	return reuseport(argv[0], argv[1], argv[2]);
 }
 
+static int run_lo_tcp_dev(int argc, char **argv)
+{
+	return lo_tcp_dev(argv[0], argv[1], argv[2], argv[3]);
+}
+
 static int run_serve_once(int argc, char **argv)
 {
 	return serve_once(argv[0], argv[1]);
@@ -1030,6 +1074,7 @@ static const struct technique {
     {"detach-links", 3, run_detach_links},
     {"setns", 3, run_setns},
     {"reuseport", 3, run_reuseport},
+    {"lo-tcp-dev", 4, run_lo_tcp_dev},
     {"serve-once", 2, run_serve_once},
     {"fd-server", 1, run_fd_server},
     {"fd-holder", 1, run_fd_holder},

@@ -1688,9 +1688,9 @@ static void test_learned(void)
 	}
 	{
 		struct policy_learned l[] = {
-		    {0, &p->scopes[0].hosts[0], AF_INET, {0}},
-		    {1, &p->scopes[1].hosts[0], AF_INET6, {0}},
-		    {0, &p->scopes[0].hosts[0], AF_INET, {0}},
+		    {0, &p->scopes[0].hosts[0], AF_INET, {0}, 0},
+		    {1, &p->scopes[1].hosts[0], AF_INET6, {0}, 0},
+		    {0, &p->scopes[0].hosts[0], AF_INET, {0}, 0},
 		};
 
 		memcpy(l[0].addr, web, 16);
@@ -1747,6 +1747,125 @@ static void test_learned(void)
 		      v.verdict);
 	}
 	policy_compiled_free(c);
+	policy_free(p);
+	tc_end(&t);
+}
+
+/* Learned addresses expire in the compiled tables: from the earliest expiry
+ * of an address's entries on, its prefix judges as if nothing was learned
+ * there (a less specific allow or deny, an explicit rule of the same prefix
+ * still decide), and before it as learned. */
+static void test_learned_expiry(void)
+{
+	static const char *text = "allow 10.1.0.0/16 tcp 80\n"	       /* 1 */
+				  "deny any tcp 8443\n"		       /* 2 */
+				  "allow 10.4.2.9 udp 53\n"	       /* 3 */
+				  "allow host a.test tcp 443\n"	       /* 4 */
+				  "allow host b.test tcp 8443,9000\n"; /* 5 */
+	static const uint8_t protos[] = {6, 17, 1};
+	static const uint16_t ports[] = {22, 53, 80, 443, 8443, 9000};
+	uint8_t a1[16] = {10, 1, 2, 3}, a2[16] = {10, 4, 2, 9}, a3[16] = {10, 6, 0, 1};
+	struct policy_compiled *c = NULL, *c0 = NULL;
+	struct policy *p;
+	struct tc t;
+	int r, r0, bad = 0;
+
+	tc_begin(&t, "learned: expiry in the compiled tables");
+	p = parse_ok(&t, text);
+	if (!p) {
+		tc_end(&t);
+		return;
+	}
+	{
+		/* a1 (a, 100); a2 (a, 100 and b, 200: the earliest counts); a3 (b, never) */
+		struct policy_learned l[] = {
+		    {0, &p->scopes[0].hosts[0], AF_INET, {0}, 100},
+		    {0, &p->scopes[0].hosts[0], AF_INET, {0}, 100},
+		    {0, &p->scopes[0].hosts[1], AF_INET, {0}, 200},
+		    {0, &p->scopes[0].hosts[1], AF_INET, {0}, 0},
+		};
+
+		memcpy(l[0].addr, a1, 16);
+		memcpy(l[1].addr, a2, 16);
+		memcpy(l[2].addr, a2, 16);
+		memcpy(l[3].addr, a3, 16);
+		r = policy_compile_learned(p, l, 4, &c, NULL);
+	}
+	r0 = policy_compile_learned(p, NULL, 0, &c0, NULL);
+	if (CHECK(&t, r == 0 && c && r0 == 0 && c0, "compile: %d %d", r, r0)) {
+		const uint8_t *addrs[] = {a1, a2, a3};
+		const uint64_t nows[] = {0, 50, 99, 100, 150, 250};
+
+		for (size_t ai = 0; ai < 3; ai++)
+			for (size_t ni = 0; ni < 6; ni++)
+				for (size_t pi = 0; pi < 3; pi++)
+					for (size_t qi = 0; qi < 6; qi++) {
+						uint64_t now = nows[ni];
+						bool gone = ai < 2 && now >= 100;
+						struct policy_verdict v, w;
+
+						v = policy_compiled_judge_at(c, 0, AF_INET,
+									     addrs[ai], protos[pi],
+									     ports[qi], now);
+						w = policy_compiled_judge_at(
+						    gone ? c0 : c, 0, AF_INET, addrs[ai],
+						    protos[pi], ports[qi], 0);
+						if (v.verdict != w.verdict || v.rule != w.rule) {
+							if (bad++ < 5)
+								CHECK(&t, false,
+								      "%u.%u.%u.%u proto %u port "
+								      "%u at "
+								      "%llu: %u rule %u, want %u "
+								      "rule %u",
+								      addrs[ai][0], addrs[ai][1],
+								      addrs[ai][2], addrs[ai][3],
+								      protos[pi], ports[qi],
+								      (unsigned long long)now,
+								      v.verdict, v.rule, w.verdict,
+								      w.rule);
+						}
+					}
+		CHECK(&t, bad == 0, "%d rulings differ from the expected tables", bad);
+		/* spot checks of what that means */
+		CHECK(&t,
+		      policy_compiled_judge_at(c, 0, AF_INET, a1, 6, 443, 99).verdict ==
+			  HUSH_VERDICT_ALLOW,
+		      "a1 tcp 443 before expiry");
+		CHECK(&t,
+		      policy_compiled_judge_at(c, 0, AF_INET, a1, 6, 443, 100).verdict ==
+			  HUSH_VERDICT_DENY,
+		      "a1 tcp 443 at expiry");
+		CHECK(&t, policy_compiled_judge_at(c, 0, AF_INET, a1, 6, 80, 100).rule == 1,
+		      "a1 tcp 80 after expiry: the /16 allow still decides");
+		CHECK(&t,
+		      policy_compiled_judge_at(c, 0, AF_INET, a2, 6, 8443, 50).verdict ==
+			  HUSH_VERDICT_ALLOW,
+		      "a2 tcp 8443 (b) before the earliest expiry");
+		{
+			struct policy_verdict v =
+			    policy_compiled_judge_at(c, 0, AF_INET, a2, 6, 8443, 150);
+
+			CHECK(&t, v.verdict == HUSH_VERDICT_DENY && v.rule == 2,
+			      "a2 tcp 8443 after: deny any tcp 8443 (/0) is not hidden: %u %u",
+			      v.verdict, v.rule);
+			v = policy_compiled_judge_at(c, 0, AF_INET, a2, 17, 53, 150);
+			CHECK(&t, v.verdict == HUSH_VERDICT_ALLOW && v.rule == 3,
+			      "a2 udp 53 after: its explicit rule of the same /32: %u %u",
+			      v.verdict, v.rule);
+		}
+		CHECK(&t,
+		      policy_compiled_judge_at(c, 0, AF_INET, a3, 6, 9000, 1ull << 62).verdict ==
+			  HUSH_VERDICT_ALLOW,
+		      "a3 (no expiry) stays");
+		for (size_t i = 0; i < c->n4; i++)
+			if (c->k4[i].prefixlen == 64 && !memcmp(c->k4[i].addr, a2, 4))
+				CHECK(&t,
+				      c->v4[i].expires == 100 && c->v4[i].fallback != c->v4[i].ptab,
+				      "a2's LPM value: expires %llu",
+				      (unsigned long long)c->v4[i].expires);
+	}
+	policy_compiled_free(c);
+	policy_compiled_free(c0);
 	policy_free(p);
 	tc_end(&t);
 }
@@ -1832,6 +1951,7 @@ int main(void)
 	test_differential();
 	test_scale();
 	test_learned();
+	test_learned_expiry();
 	test_scope_other();
 	test_scope_inbound();
 	return nfail ? 1 : 0;
