@@ -52,8 +52,8 @@ static int sel_cond(struct parser *ps, const struct tok *t, bool pod)
 	size_t vlen;
 
 	if (!key)
-		return lex_err(ps, t->col,
-			       "%s selector %s: expected %s", pod ? "pod" : "container", Q(t),
+		return lex_err(ps, t->col, "%s selector %s: expected %s", pod ? "pod" : "container",
+			       Q(t),
 			       pod ? "namespace=GLOB, name=GLOB or label=KEY=GLOB"
 				   : "name=GLOB, image=GLOB, id=HEX or label=KEY=GLOB");
 	v = t->s + klen + 1;

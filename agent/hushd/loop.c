@@ -228,8 +228,12 @@ int hushd_run(struct hushd *d)
 				hushd_metrics_write(d);
 			}
 		}
-		if (tick_due(&next_check))
+		if (tick_due(&next_check)) {
 			on_tick(d);
+			hushd_ctr_tick(d, true);
+		} else {
+			hushd_ctr_tick(d, false);
+		}
 		/* Ready records and those submitted without a wakeup alike. */
 		engine_drain(d->eng);
 		hushd_dns_flush(d);

@@ -1528,7 +1528,7 @@ static void test_qtype(void)
 		sqlite3_stmt *s;
 		struct db_row d[3];
 
-		CHECK(&t, qint(h, "PRAGMA user_version") == 3, "user_version %lld",
+		CHECK(&t, qint(h, "PRAGMA user_version") == DB_SCHEMA_VERSION, "user_version %lld",
 		      (long long)qint(h, "PRAGMA user_version"));
 		CHECK(&t, strcmp(all_hashes(h, after, sizeof(after)), before) == 0,
 		      "stored hashes changed by the migration");
@@ -1614,7 +1614,8 @@ static void test_qtype(void)
 		}
 		db = open_rw(&t, p);
 		if (db) {
-			CHECK(&t, qint(db_handle(db), "PRAGMA user_version") == 3, "user_version");
+			CHECK(&t, qint(db_handle(db), "PRAGMA user_version") == DB_SCHEMA_VERSION,
+			      "user_version");
 			verify_intact(&t, db, 3);
 		}
 		db_close(db);
