@@ -277,7 +277,8 @@ const char *ctrs_jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -290,8 +291,8 @@ void ctrs_labels(struct ctr_meta *m, struct json_object *labels)
 		return;
 	json_object_object_foreach(labels, k, v)
 	{
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									 : NULL;
+		const char *s =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 
 		if (!s || m->nlabels >= CTR_MAX_LABELS)
 			continue;
@@ -435,8 +436,8 @@ static int resync(struct ctr_engine *e)
 		if (j)
 			json_object_put(j);
 		else if (status)
-			ctrs_engine_state(e, false, "GET /containers/json on %s: HTTP %ld",
-					  e->sock, status);
+			ctrs_engine_state(e, false, "GET /containers/json on %s: HTTP %ld", e->sock,
+					  status);
 		return -EIO;
 	}
 	n = json_object_array_length(j);
@@ -509,11 +510,12 @@ static void events(struct ctr_engine *e)
 {
 	char url[512];
 	struct evstream s = {.e = e};
-	CURL *h = api_handle(e,
-			     "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A"
-			     "%5B%22create%22%2C%22start%22%2C%22die%22%2C%22destroy%22%2C%22"
-			     "rename%22%2C%22remove%22%5D%7D",
-			     url, sizeof(url));
+	CURL *h =
+	    api_handle(e,
+		       "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A"
+		       "%5B%22create%22%2C%22start%22%2C%22die%22%2C%22destroy%22%2C%22"
+		       "rename%22%2C%22remove%22%5D%7D",
+		       url, sizeof(url));
 	CURLcode rc;
 
 	if (!h)
@@ -588,8 +590,8 @@ int containers_start(const struct containers_opts *o, struct containers **out)
 		snprintf(e->sock, sizeof(e->sock), "%s", socks[i] ? socks[i] : "");
 		if (!e->sock[0])
 			continue;
-		e->started = pthread_create(&e->thr, NULL, i == CTR_CONTAINERD ? cri_thread : api_thread,
-					    e) == 0;
+		e->started = pthread_create(&e->thr, NULL,
+					    i == CTR_CONTAINERD ? cri_thread : api_thread, e) == 0;
 		if (!e->started)
 			log_warnx("%s: cannot start its watcher thread: container metadata of %s "
 				  "is not known",

@@ -36,23 +36,23 @@
 #define CTR_MAX_LABELS 64
 
 struct ctr_meta {
-	char id[65];	     /* engine's id (64 hex for docker/podman/CRI) */
-	char engine[12];     /* "docker", "podman", "containerd" */
-	char name[128];	     /* without docker's leading '/' */
-	char image[256];     /* as the container was created from ("busybox:latest") */
-	char image_id[80];   /* "sha256:..." */
-	char pod_ns[64];     /* Kubernetes namespace, or "" */
-	char pod_name[128];  /* Kubernetes pod name, or "" */
-	char cgroup[512];    /* cgroup path when the engine says it ("" else) */
+	char id[65];	    /* engine's id (64 hex for docker/podman/CRI) */
+	char engine[12];    /* "docker", "podman", "containerd" */
+	char name[128];	    /* without docker's leading '/' */
+	char image[256];    /* as the container was created from ("busybox:latest") */
+	char image_id[80];  /* "sha256:..." */
+	char pod_ns[64];    /* Kubernetes namespace, or "" */
+	char pod_name[128]; /* Kubernetes pod name, or "" */
+	char cgroup[512];   /* cgroup path when the engine says it ("" else) */
 	bool running;
 	size_t nlabels;
 	char *lkey[CTR_MAX_LABELS], *lval[CTR_MAX_LABELS];
 };
 
 struct containers_opts {
-	const char *docker_sock;     /* NULL or "": not watched */
-	const char *podman_sock;     /* NULL or "": not watched */
-	const char *containerd_sock; /* NULL or "": not watched */
+	const char *docker_sock;      /* NULL or "": not watched */
+	const char *podman_sock;      /* NULL or "": not watched */
+	const char *containerd_sock;  /* NULL or "": not watched */
 	const char *containerd_state; /* default /run/containerd */
 	const char *ctr_bin;	      /* default "ctr" (PATH) */
 };

@@ -35,8 +35,8 @@ extern char **environ;
 static char *ctr_info(struct ctr_engine *e, const char *ns, const char *id)
 {
 	struct containers *c = e->c;
-	char *argv[] = {c->ctr_bin, "--address", e->sock, "-n", (char *)ns, "containers", "info",
-			(char *)id, NULL};
+	char *argv[] = {c->ctr_bin,   "--address", e->sock,    "-n", (char *)ns,
+			"containers", "info",	   (char *)id, NULL};
 	posix_spawn_file_actions_t fa;
 	int pfd[2], st;
 	pid_t pid;

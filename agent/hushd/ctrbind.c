@@ -30,7 +30,7 @@
 #include "agent/store.h"
 #include "agent/hushd/hushd.h"
 
-#define WALK_DEPTH   12
+#define WALK_DEPTH    12
 #define BIND_DIRS_MAX 65536
 
 struct walk {
@@ -128,7 +128,8 @@ static bool binds_equal(const struct hushd *d, const struct walk *w)
 	if (w->n != d->ctr_nbinds)
 		return false;
 	for (size_t i = 0; i < w->n; i++)
-		if (w->b[i].cgid != d->ctr_binds[i].cgid || strcmp(w->b[i].sel, d->ctr_binds[i].sel))
+		if (w->b[i].cgid != d->ctr_binds[i].cgid ||
+		    strcmp(w->b[i].sel, d->ctr_binds[i].sel))
 			return false;
 	return true;
 }
@@ -141,12 +142,15 @@ static bool policy_has_selectors(const struct policy *p)
 	return false;
 }
 
-/* The cgroup2 path of the enforced cgroup, from its mount. */
+/* The enforced cgroup's path below the cgroup2 mount ("/a/b"; "" for the root). */
 static const char *rel_of(const struct hushd *d)
 {
-	const char *m = "/sys/fs/cgroup";
-	size_t n = strlen(m);
+	char m[PATH_MAX];
+	size_t n;
 
+	if (cgroup_find_mount(m, sizeof(m)))
+		snprintf(m, sizeof(m), "/sys/fs/cgroup");
+	n = strlen(m);
 	if (!strncmp(d->cgroup, m, n) && (d->cgroup[n] == '/' || !d->cgroup[n]))
 		return d->cgroup + n;
 	return d->cgroup;
@@ -210,8 +214,7 @@ void hushd_ctr_tick(struct hushd *d, bool second)
 }
 
 /* Store hook: a row's container, named by the engines. */
-static int ctr_namer(void *ctx, const char *container_id, const char *cgpath,
-		     struct store_ctr *out)
+static int ctr_namer(void *ctx, const char *container_id, const char *cgpath, struct store_ctr *out)
 {
 	struct hushd *d = ctx;
 	struct ctr_meta m;

@@ -1,0 +1,186 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# hushd knows containers: one hushd enforcing on dockerd's cgroup parent,
+# a policy with container scopes (by name, by label); each container reaches
+# what its scope allows and nothing else (listeners in the internal and
+# forbidden namespaces), a container no scope selects gets the top level.
+# The log names the containers (name, image); `hush log --container NAME`
+# and `--image` find them.  dockerd restarts (hushd's cache reconnects) and
+# hushd restarts (it binds what runs at start; meanwhile the enclosing rules
+# hold).  Containers use the host network of the test (--network host): the
+# harness's namespace with routes to the listeners, nothing else.
+set -u
+# shellcheck source=tests/lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+# shellcheck source=tests/lib/engines.sh
+. "$(dirname "$0")/../lib/engines.sh"
+
+h_init containers
+h_require_hush
+h_require_tools jq
+e_docker_up
+e_image_busybox bb docker || h_done
+
+DB=$H_RUN_DIR/hush.db
+policy=$(h_policy containers.policy <<EOF
+mode enforce
+scope container name=web-* {
+	allow $H_INT4 tcp 8080
+}
+scope container label=hush.test/role=worker {
+	allow $H_INT4 tcp 8081
+}
+EOF
+)
+for port in 8080 8081; do
+	h_listen "$H_NS_INT" tcp 0.0.0.0 "$port"
+done
+h_listen "$H_NS_FORB" tcp 0.0.0.0 8080
+
+hushd_up() {
+	h_hushd_start "$policy" "$E_DOCKER_CG" --docker-socket "$H_TMP/docker.sock" \
+		--podman-socket "" --containerd-socket "" || h_done
+}
+hushd_up
+
+# run NAME [docker run options]: a long-running busybox container.
+run() {
+	local name=$1
+	shift
+	e_docker run -d --network host --name "$name" "$@" bb sleep 600 >/dev/null
+}
+
+# can NAME ADDR PORT: does a connect from inside the container succeed?
+can() {
+	e_docker exec "$1" nc -w 2 "$2" "$3" </dev/null >/dev/null 2>&1
+}
+
+# bound NAME PORT: wait (5 s) until the container reaches $H_INT4:PORT.
+bound() {
+	local i
+	for i in $(seq 1 50); do
+		can "$1" "$H_INT4" "$2" && return 0
+		sleep 0.1
+	done
+	: "$i"
+	return 1
+}
+
+# expect NAME ADDR PORT ok|deny: one attempt, checked.
+expect() {
+	local name=$1 addr=$2 port=$3 want=$4 got=deny
+	can "$name" "$addr" "$port" && got=ok
+	if [ "$got" = "$want" ]; then
+		h_pass "$name: $addr:$port $want"
+	else
+		h_fail "$name: $addr:$port $want" "got $got"
+	fi
+}
+
+# same NAME GOT WANT: a check of two strings.
+same() {
+	if [ "$2" = "$3" ]; then
+		h_pass "$1"
+	else
+		h_fail "$1" "got '$2', want '$3'"
+	fi
+}
+
+run web-a
+run worker-b --label hush.test/role=worker
+run other-c
+bound web-a 8080 || h_log "web-a: not bound within 5 s: $(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
+bound worker-b 8081 || h_log "worker-b: not bound within 5 s"
+
+expect web-a "$H_INT4" 8080 ok
+expect web-a "$H_INT4" 8081 deny
+expect web-a "$H_FORB4" 8080 deny
+expect worker-b "$H_INT4" 8081 ok
+expect worker-b "$H_INT4" 8080 deny
+expect worker-b "$H_FORB4" 8080 deny
+expect other-c "$H_INT4" 8080 deny
+expect other-c "$H_INT4" 8081 deny
+
+# ---- the log ----
+
+sleep 0.5 # (the store's flush interval: 200 ms)
+hl() {
+	"$HUSH" log --db "$DB" "$@"
+}
+same "log --container web-a: its denied rows, named web-a, image bb" \
+	"$(hl --container web-a --denied --json | jq -r '"\(.name) \(.image) \(.daddr):\(.dport)"' | sort -u | tr '\n' ' ')" \
+	"$(printf '%s\n' "web-a bb $H_FORB4:8080" "web-a bb $H_INT4:8081" | sort | tr '\n' ' ')"
+cid=$(e_docker inspect -f '{{ .Id }}' worker-b)
+same "log --container ID-PREFIX: the rows of worker-b" \
+	"$(hl --container "${cid:0:10}" --json | jq -r '.name' | sort -u | tr '\n' ' ')" "worker-b "
+same "log --container GLOB: web-* rows" \
+	"$(hl --container 'web-*' --json | jq -r '.name' | sort -u | tr '\n' ' ')" "web-a "
+same "log --image 'b*': rows of all three containers" \
+	"$(hl --image 'b*' --json | jq -r '.name' | sort -u | tr '\n' ' ')" "other-c web-a worker-b "
+same "log --image of another image: no rows" "$(hl --image 'nope*' --json | wc -l)" 0
+same "other-c: judged by the top level (no container scope)" \
+	"$(hl --json --container other-c | jq -r 'select(.verdict == "deny") | .rule_scope // ""' | sort -u | tr '\n' ' ')" " "
+same "web-a: judged in its scope 'container name=web-*'" \
+	"$(hl --json --container web-a | jq -r 'select(.verdict == "deny") | .rule_scope // ""' | sort -u | tr '\n' ' ')" \
+	"container name=web-* "
+same "top --by container: names" \
+	"$(hl top --by container --json | jq -r '.name' | sort | tr '\n' ' ')" "other-c web-a worker-b "
+same "top --by image: bb" "$(hl top --by image --json | jq -r '.image' | tr '\n' ' ')" "bb "
+if out=$(hl verify 2>&1); then
+	h_pass "log verify: intact with container names ($out)"
+else
+	h_fail "log verify: intact with container names" "$out"
+fi
+got=$(hl --container web-a | sed -n 2p)
+if [[ "$got" == *web-a*bb* ]]; then
+	h_pass "log table: CONTAINER and IMAGE columns name web-a and bb"
+else
+	h_fail "log table: CONTAINER and IMAGE columns name web-a and bb" "$got"
+fi
+
+# ---- dockerd restarts: the cache reconnects ----
+
+if e_dockerd_restart; then
+	run web-late
+	if bound web-late 8080; then
+		h_pass "dockerd restarted: a new web-* container gets its scope"
+	else
+		h_fail "dockerd restarted: a new web-* container gets its scope" \
+			"$(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
+	fi
+	expect web-late "$H_INT4" 8081 deny
+else
+	h_fail "dockerd restart" "$(tail -n 5 "$E_DIR/docker/dockerd.log" | tr '\n' ' ')"
+fi
+
+# ---- hushd restarts: the enclosing rules hold, then it binds at start ----
+
+h_stop "$H_HUSHD_PID"
+run web-while-down
+expect web-while-down "$H_INT4" 8080 deny
+expect web-while-down "$H_FORB4" 8080 deny
+hushd_up
+if bound web-while-down 8080; then
+	h_pass "hushd restarted: the container started meanwhile gets its scope"
+else
+	h_fail "hushd restarted: the container started meanwhile gets its scope" \
+		"$(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
+fi
+expect web-while-down "$H_FORB4" 8080 deny
+expect web-late "$H_INT4" 8080 ok
+
+# ---- a container whose first instruction connects ----
+
+ok=0
+bad=0
+for i in 1 2 3; do
+	e_docker run --rm --network host --name "web-early$i" bb nc -w 2 "$H_INT4" 8080 \
+		</dev/null >/dev/null 2>&1 && ok=$((ok + 1))
+	e_docker run --rm --network host --name "web-early-f$i" bb nc -w 2 "$H_FORB4" 8080 \
+		</dev/null >/dev/null 2>&1 && bad=$((bad + 1))
+done
+same "first-instruction connects: never to the forbidden address" "$bad" 0
+h_log "first-instruction connects allowed by the container's scope: $ok of 3 (the rest ran under the enclosing rules)"
+
+h_done
