@@ -225,7 +225,7 @@ void ctrs_engine_state(struct ctr_engine *e, bool connected, const char *fmt, ..
 	va_list ap;
 
 	pthread_mutex_lock(&e->c->mu);
-	if (connected && !e->connected)
+	if (connected && !e->connected && !e->c->quiet)
 		log_info("%s: connected to %s", e->name, e->sock);
 	e->connected = connected;
 	if (fmt) {
@@ -234,7 +234,7 @@ void ctrs_engine_state(struct ctr_engine *e, bool connected, const char *fmt, ..
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		if (strcmp(msg, e->error))
+		if (strcmp(msg, e->error) && !e->c->quiet)
 			log_warnx("%s: %s (retrying with backoff; containers of this engine "
 				  "keep the rules of their enclosing scope until it answers)",
 				  e->name, msg);
@@ -582,6 +582,7 @@ int containers_start(const struct containers_opts *o, struct containers **out)
 	snprintf(c->cd_state, sizeof(c->cd_state), "%s",
 		 o->containerd_state ? o->containerd_state : "/run/containerd");
 	snprintf(c->ctr_bin, sizeof(c->ctr_bin), "%s", o->ctr_bin ? o->ctr_bin : "ctr");
+	c->quiet = o->quiet;
 	for (int i = 0; i < CTR_NENGINES; i++) {
 		struct ctr_engine *e = &c->eng[i];
 

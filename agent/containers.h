@@ -55,6 +55,7 @@ struct containers_opts {
 	const char *containerd_sock;  /* NULL or "": not watched */
 	const char *containerd_state; /* default /run/containerd */
 	const char *ctr_bin;	      /* default "ctr" (PATH) */
+	bool quiet;		      /* no log lines about the engines */
 };
 
 struct containers;

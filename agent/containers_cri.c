@@ -212,6 +212,10 @@ void *cri_thread(void *arg)
 		struct dirent *de;
 
 		now.n = 0;
+		if (d)
+			ctrs_engine_state(e, true, NULL);
+		else
+			ctrs_engine_state(e, false, "no task directory %s", root);
 		while (d && (de = readdir(d))) {
 			char p[PATH_MAX * 2];
 

@@ -34,6 +34,7 @@ struct containers {
 	struct ctr_engine eng[CTR_NENGINES];
 	char cd_state[PATH_MAX];
 	char ctr_bin[PATH_MAX];
+	bool quiet;
 };
 
 /* m's labels move into the cache. */

@@ -120,13 +120,14 @@ same "log --image 'b*': rows of all three containers" \
 	"$(hl --image 'b*' --json | jq -r '.name' | sort -u | tr '\n' ' ')" "other-c web-a worker-b "
 same "log --image of another image: no rows" "$(hl --image 'nope*' --json | wc -l)" 0
 same "other-c: judged by the top level (no container scope)" \
-	"$(hl --json --container other-c | jq -r 'select(.verdict == "deny") | .rule_scope // ""' | sort -u | tr '\n' ' ')" " "
+	"$(hl --json --container other-c | jq -r 'select(.verdict == "deny") | .rule_scope // "/"' | sort -u | tr '\n' ' ')" "/ "
 same "web-a: judged in its scope 'container name=web-*'" \
 	"$(hl --json --container web-a | jq -r 'select(.verdict == "deny") | .rule_scope // ""' | sort -u | tr '\n' ' ')" \
 	"container name=web-* "
+h_log "rows of cgroups no engine names: $(hl --json | jq -c 'select(.name == null and .kind == "attempt") | [.cgroup_path, .comm, .daddr]' | sort -u | tr '\n' ' ')"
 same "top --by container: names" \
-	"$(hl top --by container --json | jq -r '.name' | sort | tr '\n' ' ')" "other-c web-a worker-b "
-same "top --by image: bb" "$(hl top --by image --json | jq -r '.image' | tr '\n' ' ')" "bb "
+	"$(hl top --by container --json | jq -r '.name // empty' | sort | tr '\n' ' ')" "other-c web-a worker-b "
+same "top --by image: bb" "$(hl top --by image --json | jq -r '.image // empty' | tr '\n' ' ')" "bb "
 if out=$(hl verify 2>&1); then
 	h_pass "log verify: intact with container names ($out)"
 else
@@ -137,6 +138,24 @@ if [[ "$got" == *web-a*bb* ]]; then
 	h_pass "log table: CONTAINER and IMAGE columns name web-a and bb"
 else
 	h_fail "log table: CONTAINER and IMAGE columns name web-a and bb" "$got"
+fi
+
+# ---- hush policy check explains a selector that selects nothing now ----
+
+extra=$(h_policy containers2.policy <<EOF
+scope container name=web-* {
+	allow $H_INT4 tcp 8080
+}
+scope container name=nothing-* {
+}
+EOF
+)
+out=$("$HUSH" policy check "$extra" 2>&1 >/dev/null)
+if [[ "$out" == *':4:1: note: "scope container name=nothing-*" selects no running container now (docker: '*' containers'* ]] &&
+	[[ "$out" != *'name=web-*'* ]]; then
+	h_pass "policy check: notes the selector that selects nothing running, not the other"
+else
+	h_fail "policy check: notes the selector that selects nothing running, not the other" "$out"
 fi
 
 # ---- dockerd restarts: the cache reconnects ----
