@@ -43,7 +43,8 @@ static void engines_line(struct containers *c, char *buf, size_t len)
 			continue;
 		if (st[k].connected)
 			r = snprintf(buf + o, len - o, "%s%s: %zu container%s", o ? "; " : "",
-				     st[k].engine, st[k].containers, st[k].containers == 1 ? "" : "s");
+				     st[k].engine, st[k].containers,
+				     st[k].containers == 1 ? "" : "s");
 		else
 			r = snprintf(buf + o, len - o, "%s%s: not reachable (%s)", o ? "; " : "",
 				     st[k].engine, st[k].error[0] ? st[k].error : "no answer");
