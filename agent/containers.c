@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -65,6 +66,22 @@ static struct ctr_meta *find_locked(struct containers *c, const char *id)
 	return NULL;
 }
 
+/* Under c->mu. */
+static void changed(struct containers *c)
+{
+	uint64_t one = 1;
+
+	c->gen++;
+	if (c->efd >= 0 && write(c->efd, &one, sizeof(one)) < 0) {
+		/* (EAGAIN: the counter is full, so it is readable anyway) */
+	}
+}
+
+int containers_fd(struct containers *c)
+{
+	return c ? c->efd : -1;
+}
+
 void ctrs_put(struct containers *c, const struct ctr_meta *m)
 {
 	struct ctr_meta *old;
@@ -88,7 +105,7 @@ void ctrs_put(struct containers *c, const struct ctr_meta *m)
 		old = &c->v[c->n++];
 	/* the labels move into the cache */
 	*old = *m;
-	c->gen++;
+	changed(c);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -100,7 +117,7 @@ void ctrs_drop(struct containers *c, const char *id)
 			continue;
 		ctr_meta_free(&c->v[i]);
 		c->v[i] = c->v[--c->n];
-		c->gen++;
+		changed(c);
 		break;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -121,7 +138,7 @@ void ctrs_sync(struct containers *c, const char *eng, char (*keep)[65], size_t n
 		}
 		ctr_meta_free(&c->v[i]);
 		c->v[i] = c->v[--c->n];
-		c->gen++;
+		changed(c);
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -577,6 +594,7 @@ int containers_start(const struct containers_opts *o, struct containers **out)
 	if (!c)
 		return -ENOMEM;
 	curl_global_init(CURL_GLOBAL_NOTHING);
+	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	snprintf(c->cd_state, sizeof(c->cd_state), "%s",
@@ -618,5 +636,7 @@ void containers_stop(struct containers *c)
 	free(c->v);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
+	if (c->efd >= 0)
+		close(c->efd);
 	free(c);
 }

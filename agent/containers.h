@@ -66,6 +66,8 @@ void containers_stop(struct containers *c);
 
 /* Bumped on every change of the cache (a cheap "anything new?"). */
 uint64_t containers_gen(struct containers *c);
+/* An eventfd that becomes readable on every change (read it to rearm), or -1. */
+int containers_fd(struct containers *c);
 
 /* Copy what is known of container `id` (full id, or a cgroup path when
  * by_cgroup) into out (labels strdup'd: ctr_meta_free). 0, or -ENOENT. */

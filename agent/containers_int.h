@@ -35,6 +35,7 @@ struct containers {
 	char cd_state[PATH_MAX];
 	char ctr_bin[PATH_MAX];
 	bool quiet;
+	int efd; /* eventfd: a change */
 };
 
 /* m's labels move into the cache. */

@@ -106,6 +106,38 @@ int engine_set_binds(struct engine *e, const struct engine_bind *b, size_t n)
 	return 0;
 }
 
+/* The inner map of outer map `name` in the live generation: fd or -errno. */
+static int live_inner(struct engine *e, const char *name)
+{
+	__u32 slot = HUSH_GEN(__atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE)), id = 0;
+	int ofd = engine_map_fd(e, name), fd;
+
+	if (ofd < 0)
+		return ofd;
+	if (bpf_map_lookup_elem(ofd, &slot, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+int engine_bind_live(struct engine *e, uint64_t cgid, uint32_t scope, uint8_t mode, uint8_t flags)
+{
+	struct hush_scope_val v = {.scope = scope, .mode = mode, .flags = flags};
+	int fd = live_inner(e, "hush_scopes"), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_update_elem(fd, &cgid, &v, BPF_ANY))
+		ret = -errno; /* (E2BIG: the map is full; the apply makes room) */
+	close(fd);
+	fd = live_inner(e, "hush_scache");
+	if (fd >= 0) {
+		(void)bpf_map_delete_elem(fd, &cgid);
+		close(fd);
+	}
+	return ret;
+}
+
 /* The binds into the scope map: each container cgroup gets the scope whose
  * path is its selector (the policy's scopes, so a reload re-resolves). */
 static int fill_binds(struct engine *e, int fd, const struct policy_compiled *pc)

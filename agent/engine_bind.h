@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 
 struct engine;
 
@@ -22,5 +23,14 @@ struct engine_bind {
 
 /* Replace the binds (copied); takes effect at the next apply.  0, -ENOMEM. */
 int engine_set_binds(struct engine *e, const struct engine_bind *b, size_t n);
+
+/*
+ * At once, before the next apply: put cgid -> (scope, mode, flags) into the
+ * live generation's scope map and drop the cgroup's cached scope, so the
+ * next hook of a cgroup that made no attempt yet resolves to the new scope.
+ * Rulings already cached for the cgroup (it made attempts) stay until the
+ * apply that must follow.  0 or -errno.
+ */
+int engine_bind_live(struct engine *e, uint64_t cgid, uint32_t scope, uint8_t mode, uint8_t flags);
 
 #endif /* HUSH_AGENT_ENGINE_BIND_H */

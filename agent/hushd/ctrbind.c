@@ -156,6 +156,29 @@ static const char *rel_of(const struct hushd *d)
 	return d->cgroup;
 }
 
+/* New binds into the live generation at once (the apply follows). */
+static void live_binds(struct hushd *d, const struct walk *w)
+{
+	const struct policy_compiled *pc = d->loaded->pc;
+
+	for (size_t i = 0; i < w->n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < d->ctr_nbinds && d->ctr_nbinds != (size_t)-1; k++)
+			known |= d->ctr_binds[k].cgid == w->b[i].cgid &&
+				 !strcmp(d->ctr_binds[k].sel, w->b[i].sel);
+		if (known)
+			continue;
+		for (size_t s = 1; s < pc->nscopes; s++) {
+			if (strcmp(pc->scopes[s].path, w->b[i].sel))
+				continue;
+			(void)engine_bind_live(d->eng, w->b[i].cgid, (uint32_t)s,
+					       pc->scopes[s].mode, pc->scopes[s].flags);
+			break;
+		}
+	}
+}
+
 static void rebind(struct hushd *d)
 {
 	struct walk w = {.d = d, .pol = d->loaded->pol};
@@ -169,6 +192,7 @@ static void rebind(struct hushd *d)
 		free(w.b);
 		return;
 	}
+	live_binds(d, &w);
 	r = engine_set_binds(d->eng, w.b, w.n);
 	if (!r)
 		r = enforcer_reapply(d->en);
@@ -199,6 +223,11 @@ void hushd_ctr_tick(struct hushd *d, bool second)
 
 		while (read(d->ctr_ifd, buf, sizeof(buf)) > 0)
 			dirs = true;
+	}
+	if (containers_fd(d->ctrs) >= 0) {
+		uint64_t n;
+
+		(void)!read(containers_fd(d->ctrs), &n, sizeof(n));
 	}
 	if (d->ctr_pol != d->loaded) {
 		/* the binds name scopes of the old policy: start afresh */

@@ -212,6 +212,14 @@ int hushd_run(struct hushd *d)
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = rbfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, rbfd, &ev);
+	if (d->ctr_ifd >= 0) { /* container cgroups appearing: bind at once */
+		ev.data.fd = d->ctr_ifd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, d->ctr_ifd, &ev);
+	}
+	if (containers_fd(d->ctrs) >= 0) { /* and news from the engines */
+		ev.data.fd = containers_fd(d->ctrs);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 
 	while (!d->stop) {
 		int n = epoll_wait(ep, evs, 4, 100);
