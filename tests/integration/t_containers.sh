@@ -31,9 +31,12 @@ scope container name=web-* {
 scope container label=hush.test/role=worker {
 	allow $H_INT4 tcp 8081
 }
+scope pod namespace=llm label=app=vllm {
+	allow $H_INT4 tcp 8082
+}
 EOF
 )
-for port in 8080 8081; do
+for port in 8080 8081 8082; do
 	h_listen "$H_NS_INT" tcp 0.0.0.0 "$port"
 done
 h_listen "$H_NS_FORB" tcp 0.0.0.0 8080
@@ -41,6 +44,16 @@ h_listen "$H_NS_FORB" tcp 0.0.0.0 8080
 hushd_up() {
 	h_hushd_start "$policy" "$E_DOCKER_CG" --docker-socket "$H_TMP/docker.sock" \
 		--podman-socket "" --containerd-socket "" || h_done
+}
+
+# hushd_move CG ARGS: disable hushd, start one on CG with ARGS (engines).
+hushd_move() {
+	local cg=$1
+	shift
+	h_hush disable >"$H_TMP/disable.out" 2>&1 ||
+		h_fail "hush disable" "$(tail -n 3 "$H_TMP/disable.out" | tr '\n' ' ')"
+	h_stop "$H_HUSHD_PID"
+	h_hushd_start "$policy" "$cg" "$@" || h_done
 }
 hushd_up
 
@@ -52,8 +65,10 @@ run() {
 }
 
 # can NAME ADDR PORT: does a connect from inside the container succeed?
+# (EXEC: the engine's exec command, default docker's.)
+EXEC=(e_docker exec)
 can() {
-	e_docker exec "$1" nc -w 2 "$2" "$3" </dev/null >/dev/null 2>&1
+	"${EXEC[@]}" "$1" nc -w 2 "$2" "$3" </dev/null >/dev/null 2>&1
 }
 
 # bound NAME PORT: wait (5 s) until the container reaches $H_INT4:PORT.
@@ -201,5 +216,93 @@ for i in 1 2 3; do
 done
 same "first-instruction connects: never to the forbidden address" "$bad" 0
 h_log "first-instruction connects allowed by the container's scope: $ok of 3 (the rest ran under the enclosing rules)"
+
+# ---- podman, through its Docker-compatible API ----
+
+e_podman_service_up
+e_image_busybox bb podman || h_done
+hushd_move "$E_PODMAN_CG" --docker-socket "" --podman-socket "$H_TMP/podman.sock" \
+	--containerd-socket ""
+EXEC=(e_podman exec)
+e_podman run -d --network host --name web-pod-man bb sleep 600 >/dev/null
+e_podman run -d --network host --name pm-worker --label hush.test/role=worker bb sleep 600 >/dev/null
+bound web-pod-man 8080 || h_log "web-pod-man: not bound within 5 s: $(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
+expect web-pod-man "$H_INT4" 8080 ok
+expect web-pod-man "$H_INT4" 8081 deny
+expect web-pod-man "$H_FORB4" 8080 deny
+expect pm-worker "$H_INT4" 8081 ok
+expect pm-worker "$H_INT4" 8080 deny
+sleep 0.5
+same "podman: the log names web-pod-man (image localhost/bb...)" \
+	"$(hl --container web-pod-man --json | jq -r '"\(.name) \(.image | sub(":latest$"; ""))"' | sort -u)" \
+	"web-pod-man localhost/bb"
+
+# ---- containerd, with the labels the kubelet sets ----
+
+CTRD=$E_DIR/docker
+ctr_() {
+	e_in ctr --address "$CTRD/containerd.sock" -n k8s.io "$@"
+}
+ctrd_cg=$(h_cgroup_create ctrd)
+if ! out=$(e_docker save bb | ctr_ images import --base-name localhost/bb - 2>&1); then
+	h_fail "containerd: image imported" "$out"
+else
+	img=$(ctr_ images ls -q | grep bb | head -n 1)
+	hushd_move "$ctrd_cg" --docker-socket "" --podman-socket "" \
+		--containerd-socket "$CTRD/containerd.sock" --containerd-state "$CTRD/containerd/state"
+	# The pods' own process tries each target every 0.2 s and writes the
+	# outcome to a file of ours (no `ctr tasks exec`: it takes the caller's
+	# signals along).
+	# shellcheck disable=SC2016 # expanded in the container
+	probe='while :; do for t in "$0:8082" "$0:8080" "$1:8080"; do
+		if nc -w 1 "${t%:*}" "${t#*:}" </dev/null >/dev/null 2>&1; then r=ok; else r=deny; fi
+		echo "$r" >"/out/$t.new" && mv "/out/$t.new" "/out/$t"; done; sleep 0.2; done'
+	ctr_run() {
+		local id=$1
+		shift
+		mkdir -p "$H_TMP/ctrd-$id"
+		ctr_ run -d --net-host --cgroup "$(e_cgroup_parent "$ctrd_cg")/$id" \
+			--mount "type=bind,src=$H_TMP/ctrd-$id,dst=/out,options=rbind:rw" \
+			--label io.kubernetes.pod.namespace=llm --label io.kubernetes.container.name=server \
+			"$@" "$img" "$id" sh -c "$probe" "$H_INT4" "$H_FORB4" </dev/null >/dev/null
+	}
+	# pod_expect ID ADDR PORT ok|deny: the pod's latest outcome for the target.
+	pod_expect() {
+		local got
+		rm -f "$H_TMP/ctrd-$1/$2:$3"
+		h_wait_for_file "$H_TMP/ctrd-$1/$2:$3" 5
+		got=$(cat "$H_TMP/ctrd-$1/$2:$3" 2>/dev/null)
+		same "$1 (pod llm): $2:$3 $4" "$got" "$4"
+	}
+	ctr_run vllm-0 --label io.kubernetes.pod.name=vllm-0 --label app=vllm
+	ctr_run webui-0 --label io.kubernetes.pod.name=webui-0 --label app=webui
+	for i in $(seq 1 50); do
+		[ "$(cat "$H_TMP/ctrd-vllm-0/$H_INT4:8082" 2>/dev/null)" = ok ] && break
+		sleep 0.1
+	done
+	pod_expect vllm-0 "$H_INT4" 8082 ok
+	pod_expect vllm-0 "$H_INT4" 8080 deny
+	pod_expect vllm-0 "$H_FORB4" 8080 deny
+	pod_expect webui-0 "$H_INT4" 8082 deny
+	sleep 0.5
+	same "containerd: the log names the pod (namespace, pod, container)" \
+		"$(hl --json --dest "$H_INT4" --port 8080 | jq -r 'select(.pod_namespace != null) | "\(.pod_namespace)/\(.pod_name)/\(.name)"' | sort -u | tr '\n' ' ')" \
+		"llm/vllm-0/server llm/webui-0/server "
+	# busybox's sh runs nc by executing /proc/self/exe: the row names the file
+	same "containerd: busybox applets run by sh show the real exe" \
+		"$(hl --json | jq -r 'select(.pod_name == "vllm-0" and .kind == "attempt") | .exe' | sort -u | tr '\n' ' ')" \
+		"/bin/busybox "
+	for id in vllm-0 webui-0; do
+		ctr_ tasks kill -s KILL "$id" >/dev/null 2>&1
+		sleep 0.2
+		ctr_ tasks delete "$id" >/dev/null 2>&1
+		ctr_ containers delete "$id" >/dev/null 2>&1
+	done
+fi
+if out=$(hl verify 2>&1); then
+	h_pass "log verify: intact after three engines ($out)"
+else
+	h_fail "log verify: intact after three engines" "$out"
+fi
 
 h_done
