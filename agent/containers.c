@@ -82,7 +82,7 @@ int containers_fd(struct containers *c)
 	return c ? c->efd : -1;
 }
 
-void ctrs_put(struct containers *c, const struct ctr_meta *m)
+void ctrs_put(struct containers *c, struct ctr_meta *m)
 {
 	struct ctr_meta *old;
 
@@ -94,6 +94,7 @@ void ctrs_put(struct containers *c, const struct ctr_meta *m)
 
 		if (!nv) {
 			pthread_mutex_unlock(&c->mu);
+			ctr_meta_free(m);
 			return;
 		}
 		c->v = nv;

@@ -39,7 +39,7 @@ struct containers {
 };
 
 /* m's labels move into the cache. */
-void ctrs_put(struct containers *c, const struct ctr_meta *m);
+void ctrs_put(struct containers *c, struct ctr_meta *m);
 void ctrs_drop(struct containers *c, const char *id);
 void ctrs_sync(struct containers *c, const char *eng, char (*keep)[65], size_t n);
 void ctrs_engine_state(struct ctr_engine *e, bool connected, const char *fmt, ...)

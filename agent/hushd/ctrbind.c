@@ -123,6 +123,15 @@ static int cmp_bind(const void *x, const void *y)
 	return strcmp(a->sel, b->sel);
 }
 
+static void binds_free(struct hushd *d)
+{
+	for (size_t i = 0; i < d->ctr_nbinds; i++)
+		free(d->ctr_binds[i].sel);
+	free(d->ctr_binds);
+	d->ctr_binds = NULL;
+	d->ctr_nbinds = 0;
+}
+
 static bool binds_equal(const struct hushd *d, const struct walk *w)
 {
 	if (w->n != d->ctr_nbinds)
@@ -164,7 +173,7 @@ static void live_binds(struct hushd *d, const struct walk *w)
 	for (size_t i = 0; i < w->n; i++) {
 		bool known = false;
 
-		for (size_t k = 0; k < d->ctr_nbinds && d->ctr_nbinds != (size_t)-1; k++)
+		for (size_t k = 0; k < d->ctr_nbinds; k++)
 			known |= d->ctr_binds[k].cgid == w->b[i].cgid &&
 				 !strcmp(d->ctr_binds[k].sel, w->b[i].sel);
 		if (known)
@@ -188,11 +197,12 @@ static void rebind(struct hushd *d)
 		walk_dir(&w, d->cgroup, rel_of(d), 0);
 	if (w.n)
 		qsort(w.b, w.n, sizeof(*w.b), cmp_bind);
-	if (binds_equal(d, &w)) {
+	if (!d->ctr_retry && binds_equal(d, &w)) {
 		free(w.b);
 		return;
 	}
 	live_binds(d, &w);
+	d->ctr_retry = false;
 	r = engine_set_binds(d->eng, w.b, w.n);
 	if (!r)
 		r = enforcer_reapply(d->en);
@@ -200,14 +210,23 @@ static void rebind(struct hushd *d)
 		log_errno(r, "cannot bind container cgroups to their scopes (their enclosing "
 			     "scope's rules apply); retrying in 1 s");
 		free(w.b);
-		d->ctr_nbinds = (size_t)-1; /* differs from anything: retry */
+		binds_free(d);
+		d->ctr_retry = true; /* differs from anything: retry */
 		return;
 	}
 	log_info("containers: %zu cgroup(s) bound to container scopes (policy seq %llu)", w.n,
 		 (unsigned long long)engine_policy_seq(d->eng));
 	if (d->store)
 		store_note(d->store, "container scopes: %zu cgroup(s) bound", w.n);
-	free(d->ctr_binds);
+	binds_free(d);
+	/* our own copies: the policy the selectors came from may be replaced */
+	for (size_t i = 0; i < w.n; i++) {
+		w.b[i].sel = strdup(w.b[i].sel);
+		if (!w.b[i].sel) {
+			w.n = i; /* (the next pass differs, and sets them again) */
+			break;
+		}
+	}
 	d->ctr_binds = w.b;
 	d->ctr_nbinds = w.n;
 }
@@ -228,12 +247,6 @@ void hushd_ctr_tick(struct hushd *d, bool second)
 		uint64_t n;
 
 		(void)!read(containers_fd(d->ctrs), &n, sizeof(n));
-	}
-	if (d->ctr_pol != d->loaded) {
-		/* the binds name scopes of the old policy: start afresh */
-		free(d->ctr_binds);
-		d->ctr_binds = NULL;
-		d->ctr_nbinds = (size_t)-1;
 	}
 	if (d->ctr_pol != d->loaded || gen != d->ctr_gen || dirs || second) {
 		d->ctr_pol = d->loaded;
@@ -290,8 +303,7 @@ void hushd_ctr_stop(struct hushd *d)
 	if (d->ctr_ifd >= 0)
 		close(d->ctr_ifd);
 	d->ctr_ifd = -1;
-	free(d->ctr_binds);
-	d->ctr_binds = NULL;
+	binds_free(d);
 }
 
 int hushd_ctr_option(struct hushd *d, int c, const char *arg)

@@ -77,9 +77,10 @@ struct hushd {
 	struct containers *ctrs;
 	int ctr_ifd; /* inotify on the enforced subtree's directories */
 	uint64_t ctr_gen;
-	const struct policy_loaded *ctr_pol; /* the policy the binds were made for */
-	struct engine_bind *ctr_binds;	     /* sorted; sel points into ctr_pol */
+	const struct policy_loaded *ctr_pol; /* the policy of the last pass */
+	struct engine_bind *ctr_binds;	     /* in the engine now: sorted, sel our copies */
 	size_t ctr_nbinds;
+	bool ctr_retry; /* the last bind failed: set them again */
 };
 
 /* setup.c: steps 1-5 of start-up (0, or -errno after saying why); step 6
