@@ -13,7 +13,7 @@ BPFTOOL	  ?= bpftool
 PKG_CONFIG ?= pkg-config
 ARCH	  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3 libnl-3.0 libnl-route-3.0
+PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3 libnl-3.0 libnl-route-3.0 libcurl json-c
 # Expanded on first use, once: pkg-config runs when a recipe first needs the
 # flags, after `make deps` has installed the packages on a fresh machine
 # (everything that uses them is recursively expanded, `=`).
@@ -49,7 +49,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPU
 
 # Debian packages `make deps` installs when missing (build, tests, demo, bench).
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
-	     libssl-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev pkg-config make gcc
+	     libssl-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev \
+	     libjson-c-dev pkg-config make gcc
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
 	     clang-format git sqlite3 libxml2-utils curl openssl cppcheck shellcheck \
 	     docker.io podman runc docker-compose containerd busybox-static mmdebstrap

@@ -88,7 +88,7 @@ const char *db_path(const struct db *db)
 /* ---- open and migrate ---- */
 
 /* The log view of schema version 3 (2 lacked its last column, qtype). */
-#define VIEW_LOG                                                                                   \
+#define VIEW_LOG3                                                                                  \
 	"CREATE VIEW log AS SELECT e.id AS id, e.kind AS kind, e.ts AS ts,"                        \
 	" e.first_ts AS first_ts, e.count AS count, e.hook AS hook, e.verdict AS verdict,"         \
 	" r.scope AS rule_scope, r.text AS rule_text, e.family AS family, e.proto AS proto,"       \
@@ -101,29 +101,58 @@ const char *db_path(const struct db *db)
 	" FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"     \
 	" LEFT JOIN cgroups c ON c.id = e.cgroup;"
 
+/* Version 4: the container engines' names last ('' in the table is NULL). */
+#define VIEW_LOG                                                                                   \
+	"CREATE VIEW log AS SELECT e.id AS id, e.kind AS kind, e.ts AS ts,"                        \
+	" e.first_ts AS first_ts, e.count AS count, e.hook AS hook, e.verdict AS verdict,"         \
+	" r.scope AS rule_scope, r.text AS rule_text, e.family AS family, e.proto AS proto,"       \
+	" e.daddr AS daddr, e.dkey AS dkey, e.dport AS dport, e.qname AS qname,"                   \
+	" e.flags AS flags, e.pid AS pid, e.tgid AS tgid, e.uid AS uid, e.gid AS gid,"             \
+	" e.comm AS comm, p.exe AS exe, p.cmdline AS cmdline, c.cgid AS cgid,"                     \
+	" c.path AS cgroup_path, c.container AS container, c.runtime AS runtime,"                  \
+	" c.unit AS unit, c.pod AS pod, e.note AS note, e.hash AS hash,"                           \
+	" e.qtype AS qtype, NULLIF(c.cname, '') AS cname, NULLIF(c.image, '') AS image,"           \
+	" NULLIF(c.image_id, '') AS image_id, NULLIF(c.pod_ns, '') AS pod_ns,"                     \
+	" NULLIF(c.pod_name, '') AS pod_name"                                                      \
+	" FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"     \
+	" LEFT JOIN cgroups c ON c.id = e.cgroup;"
+
+/* The cgroups table of version 4 (named t). */
+#define CGROUPS4(t)                                                                                \
+	"CREATE TABLE " t "(id INTEGER PRIMARY KEY, cgid INTEGER NOT NULL, path TEXT NOT NULL,"    \
+	" container TEXT, runtime TEXT, unit TEXT, pod TEXT, cname TEXT NOT NULL DEFAULT '',"      \
+	" image TEXT NOT NULL DEFAULT '', image_id TEXT NOT NULL DEFAULT '',"                      \
+	" pod_ns TEXT NOT NULL DEFAULT '', pod_name TEXT NOT NULL DEFAULT '',"                     \
+	" UNIQUE(cgid, path, cname, image, image_id, pod_ns, pod_name));"
+
 /* A new database gets the current schema at once.  events.qtype comes last,
  * where ALTER TABLE put it in a migrated database: both look the same. */
 static const char schema[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE procs(id INTEGER PRIMARY KEY, exe TEXT NOT NULL, cmdline TEXT NOT NULL,"
-    " UNIQUE(exe, cmdline));"
-    "CREATE TABLE cgroups(id INTEGER PRIMARY KEY, cgid INTEGER NOT NULL, path TEXT NOT NULL,"
-    " container TEXT, runtime TEXT, unit TEXT, pod TEXT, UNIQUE(cgid, path));"
-    "CREATE TABLE rules(id INTEGER PRIMARY KEY, scope TEXT NOT NULL, text TEXT NOT NULL,"
-    " UNIQUE(scope, text));"
-    "CREATE TABLE marks(cpu INTEGER, hook INTEGER, verdict INTEGER, seq INTEGER NOT NULL,"
-    " max_seen INTEGER NOT NULL, above INTEGER NOT NULL, PRIMARY KEY(cpu, hook, verdict))"
-    " WITHOUT ROWID;"
-    "CREATE TABLE events(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ts INTEGER NOT NULL,"
-    " first_ts INTEGER NOT NULL, count INTEGER NOT NULL, hook TEXT, verdict TEXT,"
-    " rule INTEGER, family INTEGER, proto TEXT, daddr TEXT, dkey BLOB, dport INTEGER,"
-    " qname TEXT, flags INTEGER, pid INTEGER, tgid INTEGER, uid INTEGER, gid INTEGER,"
-    " comm TEXT, proc INTEGER, cgroup INTEGER, note TEXT, hash BLOB NOT NULL, qtype TEXT);"
-    "CREATE INDEX events_ts ON events(ts);"
-    "CREATE INDEX events_verdict_ts ON events(verdict, ts);"
-    "CREATE INDEX events_cgroup_ts ON events(cgroup, ts);"
-    "CREATE INDEX events_dkey_ts ON events(dkey, ts);"
-    "CREATE INDEX events_dport_ts ON events(dport, ts);" VIEW_LOG;
+    " UNIQUE(exe, cmdline));" CGROUPS4(
+	"cgroups") "CREATE TABLE rules(id INTEGER PRIMARY KEY, scope TEXT NOT NULL, text TEXT NOT "
+		   "NULL,"
+		   " UNIQUE(scope, text));"
+		   "CREATE TABLE marks(cpu INTEGER, hook INTEGER, verdict INTEGER, seq INTEGER NOT "
+		   "NULL,"
+		   " max_seen INTEGER NOT NULL, above INTEGER NOT NULL, PRIMARY KEY(cpu, hook, "
+		   "verdict))"
+		   " WITHOUT ROWID;"
+		   "CREATE TABLE events(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ts INTEGER NOT "
+		   "NULL,"
+		   " first_ts INTEGER NOT NULL, count INTEGER NOT NULL, hook TEXT, verdict TEXT,"
+		   " rule INTEGER, family INTEGER, proto TEXT, daddr TEXT, dkey BLOB, dport "
+		   "INTEGER,"
+		   " qname TEXT, flags INTEGER, pid INTEGER, tgid INTEGER, uid INTEGER, gid "
+		   "INTEGER,"
+		   " comm TEXT, proc INTEGER, cgroup INTEGER, note TEXT, hash BLOB NOT NULL, qtype "
+		   "TEXT);"
+		   "CREATE INDEX events_ts ON events(ts);"
+		   "CREATE INDEX events_verdict_ts ON events(verdict, ts);"
+		   "CREATE INDEX events_cgroup_ts ON events(cgroup, ts);"
+		   "CREATE INDEX events_dkey_ts ON events(dkey, ts);"
+		   "CREATE INDEX events_dport_ts ON events(dport, ts);" VIEW_LOG;
 
 static int user_version(struct db *db)
 {
@@ -217,13 +246,28 @@ static int migrate(struct db *db, char *err, size_t errlen)
 			sqlite3_finalize(st);
 		}
 		if (migrate_to(db, 3,
-			       have ? "DROP VIEW IF EXISTS log;" VIEW_LOG
+			       have ? "DROP VIEW IF EXISTS log;" VIEW_LOG3
 				    : "ALTER TABLE events ADD COLUMN qtype TEXT;"
-				      "DROP VIEW IF EXISTS log;" VIEW_LOG,
+				      "DROP VIEW IF EXISTS log;" VIEW_LOG3,
 			       err, errlen))
 			return -EIO;
 	}
-	/* Next: if (ver < 4) migrate_to(db, 4, ...). */
+	/* 4: cgroups get the container engines' names.  The table is rebuilt
+	 * (its UNIQUE(cgid, path) becomes one over the names too) keeping every
+	 * id, so events still point at their rows; old rows have no names and
+	 * hash as before. */
+	if (ver < 4 &&
+	    migrate_to(db, 4,
+		       "DROP VIEW IF EXISTS log;" CGROUPS4(
+			   "cgroups4") "INSERT INTO cgroups4(id, cgid, path, container, runtime, "
+				       "unit, pod)"
+				       " SELECT id, cgid, path, container, runtime, unit, pod FROM "
+				       "cgroups;"
+				       "DROP TABLE cgroups;"
+				       "ALTER TABLE cgroups4 RENAME TO cgroups;" VIEW_LOG,
+		       err, errlen))
+		return -EIO;
+	/* Next: if (ver < 5) migrate_to(db, 5, ...). */
 	return 0;
 }
 
@@ -260,11 +304,17 @@ static int prepare_writer(struct db *db, char *err, size_t errlen)
 	    prepare(db, &db->sel_proc, "SELECT id FROM procs WHERE exe = ? AND cmdline = ?", err,
 		    errlen) ||
 	    prepare(db, &db->ins_cg,
-		    "INSERT INTO cgroups(cgid, path, container, runtime, unit, pod)"
-		    " VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+		    "INSERT INTO cgroups(cgid, path, container, runtime, unit, pod, cname, image,"
+		    " image_id, pod_ns, pod_name) VALUES(?,?,?,?,?,?,coalesce(?,''),"
+		    "coalesce(?,''),coalesce(?,''),coalesce(?,''),coalesce(?,'')) ON CONFLICT DO "
+		    "NOTHING",
 		    err, errlen) ||
-	    prepare(db, &db->sel_cg, "SELECT id FROM cgroups WHERE cgid = ? AND path = ?", err,
-		    errlen) ||
+	    prepare(db, &db->sel_cg,
+		    "SELECT id FROM cgroups WHERE cgid = ?1 AND path = ?2"
+		    " AND cname = coalesce(?7,'') AND image = coalesce(?8,'')"
+		    " AND image_id = coalesce(?9,'') AND pod_ns = coalesce(?10,'')"
+		    " AND pod_name = coalesce(?11,'')",
+		    err, errlen) ||
 	    prepare(db, &db->ins_rule,
 		    "INSERT INTO rules(scope, text) VALUES(?,?) ON CONFLICT DO NOTHING", err,
 		    errlen) ||

@@ -4,8 +4,9 @@
  * appending rows, verification, pruning and summary figures.  Shared by
  * hushd (the writer) and hush (log, status).
  *
- * Schema, version 3 (PRAGMA user_version; 1 -> 2 added events(dport, ts);
- * 2 -> 3 added events.qtype and the view's last column):
+ * Schema, version 4 (PRAGMA user_version; 1 -> 2 added events(dport, ts);
+ * 2 -> 3 added events.qtype and the view's last column; 3 -> 4 rebuilt
+ * cgroups with the container engines' names, and the view's last five):
  *
  *   meta(key TEXT PRIMARY KEY, value)                 'created' (ns), 'counters_id',
  *                                                     'anchor_id', 'anchor_hash' (hex):
@@ -13,7 +14,11 @@
  *                                                     'hush_version': the hushd that
  *                                                     opened it last
  *   procs(id, exe TEXT, cmdline TEXT)                 cmdline: JSON array of strings
- *   cgroups(id, cgid INTEGER, path TEXT, container TEXT, runtime TEXT, unit TEXT, pod TEXT)
+ *   cgroups(id, cgid INTEGER, path TEXT, container TEXT, runtime TEXT, unit TEXT, pod TEXT,
+ *           cname, image, image_id, pod_ns, pod_name TEXT NOT NULL ('' = unknown; the
+ *           view says NULL))                         one row per cgroup and naming:
+ *                                                     a container named later gets a
+ *                                                     row of its own (rows never change)
  *   rules(id, scope TEXT, text TEXT)
  *   marks(cpu, hook, verdict, seq, max_seen, above)   kernel event sequences accounted for:
  *                                                     all <= seq, and `above` more up to max_seen
@@ -50,7 +55,10 @@
  *     A NULL qtype adds nothing, so rows written before version 3 (and every
  *     row that is not a DNS query) hash as they always did; setting or
  *     clearing a qtype changes the input, and the values are self-delimiting,
- *     so it cannot be mistaken for another row.
+ *     so it cannot be mistaken for another row.  Since version 4, when any
+ *     of cname, image, image_id, pod_ns, pod_name is set, the text
+ *     "container" and those five follow (NULL 'n'): rows without them hash
+ *     as before, and the value count (31, 32, 37 or 38) tells the forms apart.
  *     Row 1 (or the first row after a prune) links to the anchor (32 zero
  *     bytes before any prune).  Dimension rows are covered through the rows
  *     that name them: editing an exe edits every row that points to it.
@@ -70,7 +78,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 
@@ -79,7 +87,8 @@
 #define DB_LOG_COLUMNS                                                                             \
 	"id, kind, ts, first_ts, count, hook, verdict, rule_scope, rule_text, family, proto, "     \
 	"daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, exe, cmdline, cgid, "        \
-	"cgroup_path, container, runtime, unit, pod, note, hash, qtype"
+	"cgroup_path, container, runtime, unit, pod, note, hash, qtype, cname, image, image_id, "  \
+	"pod_ns, pod_name"
 
 enum db_log_col {
 	DB_C_ID,
@@ -114,6 +123,11 @@ enum db_log_col {
 	DB_C_NOTE,
 	DB_C_HASH,
 	DB_C_QTYPE,
+	DB_C_CNAME,
+	DB_C_IMAGE,
+	DB_C_IMAGE_ID,
+	DB_C_POD_NS,
+	DB_C_POD_NAME,
 	DB_C_MAX
 };
 
@@ -142,6 +156,8 @@ struct db_row {
 	const char *cgroup_path, *container, *runtime, *unit, *pod;
 	const char *note;
 	const char *qtype; /* DNS query type ("AAAA"); NULL for every other row */
+	/* the container engines' names (with has_cgroup; NULL: unknown) */
+	const char *cname, *image, *image_id, *pod_ns, *pod_name;
 };
 
 struct db;

@@ -161,15 +161,42 @@ static void stmt_val(sqlite3_stmt *st, int c, struct hval *v)
 	}
 }
 
+/* v at fixed places (qtype at HV_QTYPE, names from HV_CNAME) into the hashed
+ * sequence, in place; returns how many. */
+static size_t hv_pack(struct hval v[HV_MAX])
+{
+	size_t n = DB_C_HASH;
+	bool names = false;
+
+	/* (type 0: never set, as NULL) */
+	if (v[HV_QTYPE].type && v[HV_QTYPE].type != SQLITE_NULL)
+		v[n++] = v[HV_QTYPE];
+	for (int k = 0; k < 5; k++)
+		names |= v[HV_CNAME + k].type && v[HV_CNAME + k].type != SQLITE_NULL;
+	if (!names)
+		return n;
+	v[n].type = SQLITE_TEXT;
+	v[n].p = "container";
+	v[n].len = 9;
+	n++;
+	for (int k = 0; k < 5; k++)
+		v[n++] = v[HV_CNAME + k];
+	return n;
+}
+
 /* The hashed values of the log row at st; returns how many. */
 size_t db_stmt_vals(sqlite3_stmt *st, struct hval v[HV_MAX])
 {
+	int cols = sqlite3_column_count(st);
+
+	memset(v, 0, sizeof(*v) * HV_MAX);
 	for (int k = 0; k < DB_C_HASH; k++)
 		stmt_val(st, k, &v[k]);
-	if (sqlite3_column_count(st) <= DB_C_QTYPE)
-		return DB_C_HASH;
-	stmt_val(st, DB_C_QTYPE, &v[HV_QTYPE]);
-	return v[HV_QTYPE].type == SQLITE_NULL ? DB_C_HASH : HV_MAX;
+	if (cols > DB_C_QTYPE)
+		stmt_val(st, DB_C_QTYPE, &v[HV_QTYPE]);
+	for (int k = 0; k < 5 && cols > DB_C_CNAME + k; k++)
+		stmt_val(st, DB_C_CNAME + k, &v[HV_CNAME + k]);
+	return hv_pack(v);
 }
 
 void db_row_hash_stmt(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], uint8_t out[DB_HASH_LEN])
@@ -239,7 +266,14 @@ static size_t row_vals(const struct db_row *r, int64_t id, struct hval v[HV_MAX]
 	}
 	h_text(&v[DB_C_NOTE], r->note);
 	h_text(&v[HV_QTYPE], r->qtype);
-	return v[HV_QTYPE].type == SQLITE_NULL ? DB_C_HASH : HV_MAX;
+	if (r->has_cgroup) {
+		h_text(&v[HV_CNAME], r->cname);
+		h_text(&v[HV_CNAME + 1], r->image);
+		h_text(&v[HV_CNAME + 2], r->image_id);
+		h_text(&v[HV_CNAME + 3], r->pod_ns);
+		h_text(&v[HV_CNAME + 4], r->pod_name);
+	}
+	return HV_MAX;
 }
 
 static void bind_val(sqlite3_stmt *st, int idx, const struct hval *v)
@@ -289,9 +323,9 @@ static int dim_id(struct db *db, struct dim_cache *c, sqlite3_stmt *ins, sqlite3
 	sqlite3_clear_bindings(ins);
 	if (rc != SQLITE_DONE)
 		return rc;
-	/* The select names only the unique key columns (the first two). */
-	bind_val(sel, 1, &a[0]);
-	bind_val(sel, 2, &a[1]);
+	/* The select names the unique key columns, the first of a[]. */
+	for (int k = 0; k < na && k < sqlite3_bind_parameter_count(sel); k++)
+		bind_val(sel, k + 1, &a[k]);
 	rc = sqlite3_step(sel);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(sel, 0);
@@ -428,11 +462,15 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 
 	for (size_t k = 0; rc == SQLITE_OK && k < n; k++) {
 		const struct db_row *r = &rows[k];
-		struct hval v[HV_MAX], a[6];
+		struct hval v[HV_MAX], a[11], hv[HV_MAX];
 		int64_t id = (int64_t)*last_id + 1, rule = 0, proc = 0, cg = 0;
 		uint8_t h[DB_HASH_LEN];
 		sqlite3_stmt *st = db->ins_event;
-		size_t nv = row_vals(r, id, v);
+		size_t nv;
+
+		row_vals(r, id, v);
+		memcpy(hv, v, sizeof(hv));
+		nv = hv_pack(hv);
 
 		if (v[DB_C_RULE_SCOPE].type == SQLITE_TEXT) {
 			a[0] = v[DB_C_RULE_SCOPE];
@@ -445,12 +483,13 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 			rc = dim_id(db, &db->procs, db->ins_proc, db->sel_proc, a, 2, &proc);
 		}
 		if (rc == SQLITE_OK && v[DB_C_CGID].type == SQLITE_INTEGER) {
-			memcpy(a, &v[DB_C_CGID], sizeof(a));
-			rc = dim_id(db, &db->cgroups, db->ins_cg, db->sel_cg, a, 6, &cg);
+			memcpy(a, &v[DB_C_CGID], 6 * sizeof(a[0]));
+			memcpy(a + 6, &v[HV_CNAME], 5 * sizeof(a[0]));
+			rc = dim_id(db, &db->cgroups, db->ins_cg, db->sel_cg, a, 11, &cg);
 		}
 		if (rc != SQLITE_OK)
 			break;
-		db_hash_vals(db->md, hash, v, nv, h);
+		db_hash_vals(db->md, hash, hv, nv, h);
 		sqlite3_bind_int64(st, 1, id);
 		bind_val(st, 2, &v[DB_C_KIND]);
 		bind_val(st, 3, &v[DB_C_TS]);

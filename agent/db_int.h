@@ -59,7 +59,10 @@ struct hval {
  * index HV_QTYPE, the place "hash" has among the columns.
  */
 #define HV_QTYPE DB_C_HASH
-#define HV_MAX	 (DB_C_HASH + 1)
+/* Since 4: the container names, after a marker, when any is set (db.h). */
+#define HV_CMARK (HV_QTYPE + 1)
+#define HV_CNAME (HV_CMARK + 1) /* then image, image_id, pod_ns, pod_name */
+#define HV_MAX	 (HV_CNAME + 5)
 
 /* db.c: fill err (may be NULL) and return code. */
 int db_fail(char *err, size_t errlen, int code, const char *fmt, ...)

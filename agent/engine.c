@@ -38,6 +38,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/cgroup.h"
+#include "agent/engine_bind.h"
 #include "agent/engine_int.h"
 #include "agent/log.h"
 

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "agent/cgroup.h"
+#include "agent/engine_bind.h"
 #include "agent/engine_int.h"
 #include "agent/log.h"
 
@@ -72,6 +73,107 @@ void engine_scopes_forget(struct engine *e)
 	e->nscopes = 0;
 }
 
+/* e->binds: set on hushd's main thread, read by applies on any thread. */
+static pthread_mutex_t binds_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int engine_set_binds(struct engine *e, const struct engine_bind *b, size_t n)
+{
+	struct engine_bind *nb = n ? calloc(n, sizeof(*nb)) : NULL;
+	struct engine_bind *old;
+	size_t nold;
+
+	if (n && !nb)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		nb[i].cgid = b[i].cgid;
+		nb[i].sel = strdup(b[i].sel);
+		if (!nb[i].sel) {
+			while (i--)
+				free(nb[i].sel);
+			free(nb);
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&binds_mu);
+	old = e->binds;
+	nold = e->nbinds;
+	e->binds = nb;
+	e->nbinds = n;
+	pthread_mutex_unlock(&binds_mu);
+	for (size_t i = 0; i < nold; i++)
+		free(old[i].sel);
+	free(old);
+	return 0;
+}
+
+/* The inner map of outer map `name` in the live generation: fd or -errno. */
+static int live_inner(struct engine *e, const char *name)
+{
+	__u32 slot = HUSH_GEN(__atomic_load_n(&e->cfg->policy_seq, __ATOMIC_ACQUIRE)), id = 0;
+	int ofd = engine_map_fd(e, name), fd;
+
+	if (ofd < 0)
+		return ofd;
+	if (bpf_map_lookup_elem(ofd, &slot, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+int engine_bind_live(struct engine *e, uint64_t cgid, uint32_t scope, uint8_t mode, uint8_t flags)
+{
+	struct hush_scope_val v = {.scope = scope, .mode = mode, .flags = flags};
+	int fd = live_inner(e, "hush_scopes"), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_update_elem(fd, &cgid, &v, BPF_ANY))
+		ret = -errno; /* (E2BIG: the map is full; the apply makes room) */
+	close(fd);
+	fd = live_inner(e, "hush_scache");
+	if (fd >= 0) {
+		(void)bpf_map_delete_elem(fd, &cgid);
+		close(fd);
+	}
+	return ret;
+}
+
+/* The binds into the scope map: each container cgroup gets the scope whose
+ * path is its selector (the policy's scopes, so a reload re-resolves). */
+static int fill_binds(struct engine *e, int fd, const struct policy_compiled *pc)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&binds_mu);
+	for (size_t b = 0; b < e->nbinds && !ret; b++) {
+		for (size_t i = 1; i < pc->nscopes; i++) {
+			struct hush_scope_val v = {.scope = (__u32)i,
+						   .mode = pc->scopes[i].mode,
+						   .flags = pc->scopes[i].flags};
+
+			if (strcmp(pc->scopes[i].path, e->binds[b].sel))
+				continue;
+			/* (E2BIG: more binds than room, they wait for the next apply) */
+			if (bpf_map_update_elem(fd, &e->binds[b].cgid, &v, BPF_ANY) &&
+			    errno != E2BIG)
+				ret = -errno;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&binds_mu);
+	return ret;
+}
+
+static size_t nbinds(struct engine *e)
+{
+	size_t n;
+
+	pthread_mutex_lock(&binds_mu);
+	n = e->nbinds;
+	pthread_mutex_unlock(&binds_mu);
+	return n;
+}
+
 /* Resolve compiled scope paths under the attach cgroup into cgroup ids. */
 static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *pc)
 {
@@ -88,6 +190,8 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 		uint64_t id;
 		int ret;
 
+		if (policy_scope_is_selector(pc->scopes[i].path))
+			continue; /* bound per container: fill_binds() */
 		if (pc->scopes[i].path[0])
 			ret = snprintf(p, sizeof(p), "%s/%s", e->cgroup, pc->scopes[i].path);
 		else
@@ -109,16 +213,17 @@ static int fill_scopes(struct engine *e, int fd, const struct policy_compiled *p
 		if (bpf_map_update_elem(fd, &id, &v, BPF_ANY))
 			return -errno;
 	}
-	return 0;
+	return fill_binds(e, fd, pc);
 }
 
 /* The inner maps of a generation, sized from the policy. */
-static int inners_create(struct engine_apply *a, const struct policy_compiled *pc, size_t nchunks)
+static int inners_create(struct engine_apply *a, const struct policy_compiled *pc, size_t nchunks,
+			 size_t extra)
 {
 	struct engine_inner *in = a->in;
 
 	in[0].fd = inner_create(BPF_MAP_TYPE_HASH, "hush_scopes_i", 8,
-				sizeof(struct hush_scope_val), (__u32)pc->nscopes, 0);
+				sizeof(struct hush_scope_val), (__u32)(pc->nscopes + extra), 0);
 	in[1].fd = inner_create(BPF_MAP_TYPE_LRU_HASH, "hush_scache_i", 8,
 				sizeof(struct hush_scope_val), SCACHE_ENTRIES, 0);
 	in[2].fd = inner_create(BPF_MAP_TYPE_LPM_TRIE, "hush_lpm4_i", sizeof(struct hush_lpm4_key),
@@ -238,7 +343,8 @@ int engine_apply_start(struct engine *e, const struct policy_compiled *pc, const
 		goto fail;
 
 	/* 1. Fresh inner maps for the idle generation, sized from the policy. */
-	ret = inners_create(a, pc, nchunks);
+	/* (binds set meanwhile wait for the next apply: room for 64 more) */
+	ret = inners_create(a, pc, nchunks, nbinds(e) + 64);
 	if (ret)
 		goto fail;
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,6 +83,28 @@ const char *engine_exec_unavailable(const struct engine *e)
 	return e->ex ? NULL : e->exec_why;
 }
 
+/* An exec through a name that stands for another file: busybox re-executes
+ * itself as /proc/self/exe, fexecve() runs /dev/fd/N (or /proc/self/fd/N). */
+static bool exe_is_alias(const char *exe)
+{
+	return !strncmp(exe, "/proc/", 6) || !strncmp(exe, "/dev/fd/", 8);
+}
+
+/* The file the alias stood for, from /proc/TGID/exe while the process lives
+ * (as its own mount namespace names it, e.g. a container's /bin/busybox). */
+static void exe_resolve(uint32_t tgid, struct hush_proc *p)
+{
+	char link[64], buf[sizeof(p->exe)];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/exe", tgid);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(buf) - 1)
+		return; /* gone (or too long): the alias stays, the truth as far as known */
+	buf[n] = 0;
+	memcpy(p->exe, buf, (size_t)n + 1);
+}
+
 int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hush_proc *out)
 {
 	if (!e->ex)
@@ -91,6 +114,8 @@ int engine_proc(const struct engine *e, uint32_t tgid, uint64_t ts_ns, struct hu
 	/* A later exec replaced the image that made the event. */
 	if (out->exec_ns > ts_ns)
 		return -ESTALE;
+	if (exe_is_alias(out->exe))
+		exe_resolve(tgid, out);
 	return 0;
 }
 

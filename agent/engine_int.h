@@ -53,6 +53,9 @@ struct engine {
 	size_t nscopes;
 	char **scope_paths;
 	uint64_t *scope_ids;
+	/* Container cgroups bound to selector scopes (engine_bind.h). */
+	size_t nbinds;
+	struct engine_bind *binds;
 };
 
 /* ---- engine.c: names, pins, locks ---- */

@@ -83,8 +83,10 @@ static int like_escape(char *out, size_t outlen, const char *prefix, const char 
 /* The container column holds the full id: a LIKE 'prefix%' pattern. */
 int logq_filter_container(struct logq_filter *f, const char *s)
 {
-	if (!*s || like_escape(f->container, sizeof(f->container), "", s, "%"))
+	if (!*s || like_escape(f->container, sizeof(f->container), "", s, "%") ||
+	    strlen(s) >= sizeof(f->container_name))
 		return -EINVAL;
+	snprintf(f->container_name, sizeof(f->container_name), "%s", s);
 	return 0;
 }
 
@@ -216,8 +218,16 @@ static void sql_cgroup_filters(struct logq_sql *q, const struct logq *lq)
 
 	if (f->container[0]) {
 		logq_sql_add(q, in);
-		logq_sql_add(q, " (SELECT id FROM cgroups WHERE container LIKE ? ESCAPE '\\')");
+		logq_sql_add(q, " (SELECT id FROM cgroups WHERE container LIKE ? ESCAPE '\\'"
+				" OR cname GLOB ?)");
 		sql_text(q, f->container);
+		sql_text(q, f->container_name);
+	}
+	if (f->image) {
+		logq_sql_add(q, in);
+		logq_sql_add(q, " (SELECT id FROM cgroups WHERE image GLOB ? OR image_id GLOB ?)");
+		sql_text(q, f->image);
+		sql_text(q, f->image);
 	}
 	if (f->unit) {
 		logq_sql_add(q, in);
@@ -370,7 +380,7 @@ void logq_probe(struct logq *lq)
 		return;
 	if (f->has_dest)
 		lq->dest_broad = probe_one(lq, true, rows / 16);
-	if (f->container[0] || f->unit)
+	if (f->container[0] || f->unit || f->image)
 		lq->cg_broad = probe_one(lq, false, rows / 16);
 }
 
@@ -382,7 +392,9 @@ void logq_probe(struct logq *lq)
 	"SELECT e.id, e.kind, e.ts, e.first_ts, e.count, e.hook, e.verdict, r.scope, r.text,"      \
 	" e.family, e.proto, e.daddr, e.dkey, e.dport, e.qname, e.flags, e.pid, e.tgid, e.uid,"    \
 	" e.gid, e.comm, p.exe, p.cmdline, c.cgid, c.path, c.container, c.runtime, c.unit, c.pod," \
-	" e.note, e.hash, e.qtype, CASE WHEN json_valid(p.cmdline) THEN json(p.cmdline) END"
+	" e.note, e.hash, e.qtype, NULLIF(c.cname, ''), NULLIF(c.image, ''),"                      \
+	" NULLIF(c.image_id, ''), NULLIF(c.pod_ns, ''), NULLIF(c.pod_name, ''),"                   \
+	" CASE WHEN json_valid(p.cmdline) THEN json(p.cmdline) END"
 #define LOG_JOINS                                                                                  \
 	" LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"                   \
 	" LEFT JOIN cgroups c ON c.id = e.cgroup"

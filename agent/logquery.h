@@ -49,7 +49,9 @@ struct logq_filter {
 	int64_t pid; /* pid or tgid */
 	const char *comm, *exe, *unit;
 	bool exe_glob, unit_glob; /* GLOB patterns rather than exact */
-	char container[160];	  /* set by logq_filter_container */
+	char container[160];	  /* set by logq_filter_container: id LIKE pattern */
+	char container_name[160]; /* ... and the name, or a GLOB of it */
+	const char *image;	  /* GLOB of the image (or its id) */
 	bool has_dest;		  /* set by logq_filter_dest */
 	uint8_t dlo[16], dhi[16];
 	int port;      /* -1: any */
@@ -62,7 +64,8 @@ struct logq_filter {
  * each returns 0 or -EINVAL. */
 /* A CIDR or bare address (IPv4 or IPv6): a range of dkey. */
 int logq_filter_dest(struct logq_filter *f, const char *cidr);
-/* A container id or a prefix of it (case-insensitive). */
+/* A container id or a prefix of it (case-insensitive), or its name (exact,
+ * or a GLOB pattern with * ? [). */
 int logq_filter_container(struct logq_filter *f, const char *prefix);
 /* A DNS name (case-insensitive, trailing dots ignored), or "*.suffix". */
 int logq_filter_dns(struct logq_filter *f, const char *name);
@@ -111,13 +114,22 @@ int logq_follow_poll(struct logq *q, logq_row_fn fn, void *ctx, char *err, size_
 
 /* ---- top ---- */
 
-enum logq_by { LOGQ_BY_NONE, LOGQ_BY_DEST, LOGQ_BY_PROCESS, LOGQ_BY_CONTAINER, LOGQ_BY_UNIT };
+enum logq_by {
+	LOGQ_BY_NONE,
+	LOGQ_BY_DEST,
+	LOGQ_BY_PROCESS,
+	LOGQ_BY_CONTAINER,
+	LOGQ_BY_UNIT,
+	LOGQ_BY_IMAGE
+};
 
 struct logq_group {
 	int64_t attempts, rows, first, last; /* sums; first and last attempt (ns) */
 	/* Shown: dest: daddr, proto; process: exe, comm ([comm] if no exe);
-	 * container: container, runtime; unit: unit.  NULL: unknown. */
+	 * container: container, runtime (cname, image: the engine's name and
+	 * image); unit: unit; image: image, image id.  NULL: unknown. */
 	char *name, *name2;
+	char *cname, *image;
 	int64_t port; /* dest: -1 for none */
 	/* private */
 	uint8_t *key;

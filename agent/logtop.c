@@ -27,6 +27,8 @@ static void agg_free(struct aggmap *m)
 		free(m->v[i].key);
 		free(m->v[i].name);
 		free(m->v[i].name2);
+		free(m->v[i].cname);
+		free(m->v[i].image);
 	}
 	free(m->v);
 	memset(m, 0, sizeof(*m));
@@ -222,7 +224,7 @@ static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, char *er
 static int name_group(struct aggmap *out, enum logq_by by, const struct logq_group *g,
 		      sqlite3_stmt *st)
 {
-	const char *name = NULL, *name2 = NULL, *ks;
+	const char *name = NULL, *name2 = NULL, *cname = NULL, *image = NULL, *ks;
 	struct keyb k = {.n = 0};
 	struct logq_group *a;
 	size_t len;
@@ -233,6 +235,10 @@ static int name_group(struct aggmap *out, enum logq_by by, const struct logq_gro
 	if (g->id && sqlite3_step(st) == SQLITE_ROW) {
 		name = col_text(st, 0);
 		name2 = col_text(st, 1);
+		if (by == LOGQ_BY_CONTAINER) {
+			cname = col_text(st, 2);
+			image = col_text(st, 3);
+		}
 	}
 	/* The key: the name, or for a process without an exe its comm. */
 	k.b[k.n++] = name ? 'e' : 'c';
@@ -251,6 +257,10 @@ static int name_group(struct aggmap *out, enum logq_by by, const struct logq_gro
 	ret = set_min(&a->name, name);
 	if (!ret)
 		ret = set_min(&a->name2, by == LOGQ_BY_PROCESS ? g->name2 : name2);
+	if (!ret)
+		ret = set_min(&a->cname, cname);
+	if (!ret)
+		ret = set_min(&a->image, image);
 	return ret;
 }
 
@@ -260,10 +270,14 @@ static int top_names(struct logq *lq, enum logq_by by, struct aggmap *in, struct
 		     char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	const char *sql = by == LOGQ_BY_PROCESS ? "SELECT exe, NULL FROM procs WHERE id = ?"
-			  : by == LOGQ_BY_CONTAINER
-			      ? "SELECT container, runtime FROM cgroups WHERE id = ?"
-			      : "SELECT unit, NULL FROM cgroups WHERE id = ?";
+	const char *sql =
+	    by == LOGQ_BY_PROCESS ? "SELECT exe, NULL FROM procs WHERE id = ?"
+	    : by == LOGQ_BY_CONTAINER
+		? "SELECT container, runtime, NULLIF(cname, ''), NULLIF(image, '')"
+		  " FROM cgroups WHERE id = ?"
+	    : by == LOGQ_BY_IMAGE
+		? "SELECT NULLIF(image, ''), NULLIF(image_id, '') FROM cgroups WHERE id = ?"
+		: "SELECT unit, NULL FROM cgroups WHERE id = ?";
 	int ret = 0;
 
 	if (sqlite3_prepare_v2(lq->h, sql, -1, &st, NULL) != SQLITE_OK) {

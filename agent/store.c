@@ -167,6 +167,12 @@ void store_dns(struct store *s, const struct hush_event *e, const char *qname, c
 	store_batch_add(s, &d, &q, pc, boot_to_real);
 }
 
+void store_set_ctr(struct store *s, store_ctr_fn fn, void *ctx)
+{
+	s->ctr = fn;
+	s->ctr_ctx = ctx;
+}
+
 void store_set_namer(struct store *s, store_namer_fn fn, void *ctx)
 {
 	s->namer = fn;

@@ -80,6 +80,24 @@ typedef int (*store_namer_fn)(void *ctx, int family, const uint8_t addr[16], cha
 			      size_t len);
 void store_set_namer(struct store *s, store_namer_fn fn, void *ctx);
 
+/*
+ * Containers: the first event of each new row whose cgroup names a container
+ * (attrib's id, else fn matches the cgroup path) gets the engine's name,
+ * image, image id and pod.  fn (drain thread) returns 0 and fills out, or -1
+ * when the container is unknown.  NULL: no names.
+ */
+struct store_ctr {
+	char id[65];
+	char name[128];
+	char image[256];
+	char image_id[80];
+	char pod_ns[64];
+	char pod_name[128];
+};
+typedef int (*store_ctr_fn)(void *ctx, const char *container_id, const char *cgpath,
+			    struct store_ctr *out);
+void store_set_ctr(struct store *s, store_ctr_fn fn, void *ctx);
+
 /* Call after each drain: hands batches over when due and reconciles the
  * kernel's sequence numbers once a second. */
 void store_tick(struct store *s);

@@ -225,6 +225,20 @@ static void enrich(struct store *s, struct batch *b, struct bent *en, const stru
 		en->runtime = intern(b, a.runtime, sizeof(a.runtime));
 		en->unit = intern(b, a.unit, sizeof(a.unit));
 		en->pod = intern(b, a.pod_uid, sizeof(a.pod_uid));
+		if (s->ctr && (a.container_id[0] || cg)) {
+			struct store_ctr c;
+
+			memset(&c, 0, sizeof(c));
+			if (s->ctr(s->ctr_ctx, a.container_id, cg, &c) == 0) {
+				if (!a.container_id[0])
+					en->container = intern(b, c.id, sizeof(c.id));
+				en->cname = intern(b, c.name, sizeof(c.name));
+				en->image = intern(b, c.image, sizeof(c.image));
+				en->image_id = intern(b, c.image_id, sizeof(c.image_id));
+				en->pod_ns = intern(b, c.pod_ns, sizeof(c.pod_ns));
+				en->pod_name = intern(b, c.pod_name, sizeof(c.pod_name));
+			}
+		}
 	}
 }
 

@@ -54,6 +54,7 @@ struct bent {
 	 * answer gave an attempt's destination; qtype, note: DNS rows only. */
 	uint32_t comm, rule_scope, rule_text, exe, cmdline, cgpath, container, runtime, unit, pod;
 	uint32_t qname, qtype, note;
+	uint32_t cname, image, image_id, pod_ns, pod_name; /* the engines' (0: unknown) */
 };
 
 /* A DNS query's strings (store_dns). */
@@ -117,6 +118,8 @@ struct store {
 	struct batch *cur;
 	store_namer_fn namer;
 	void *namer_ctx;
+	store_ctr_fn ctr;
+	void *ctr_ctx;
 	int64_t next_reconcile;
 	int64_t last_reconcile_real;
 

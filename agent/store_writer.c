@@ -163,6 +163,11 @@ static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char 
 			r->runtime = store_astr(b, en->runtime);
 			r->unit = store_astr(b, en->unit);
 			r->pod = store_astr(b, en->pod);
+			r->cname = store_astr(b, en->cname);
+			r->image = store_astr(b, en->image);
+			r->image_id = store_astr(b, en->image_id);
+			r->pod_ns = store_astr(b, en->pod_ns);
+			r->pod_name = store_astr(b, en->pod_name);
 		}
 	}
 	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++) {

@@ -32,6 +32,84 @@ struct {
 	__type(value, struct hush_proc);
 } hush_procbuf SEC(".maps");
 
+/* Scratch for a path put together from dentries (twice the length: a read
+ * at any offset below HUSH_EXE_LEN stays inside). */
+#define HUSH_PATH_DEPTH 10
+struct hush_pathbuf {
+	char b[2 * HUSH_EXE_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hush_pathbuf);
+} hush_pathbuf SEC(".maps");
+
+/* An exec through a name that stands for another file: busybox re-executes
+ * itself as /proc/self/exe; fexecve() runs /dev/fd/N or /proc/self/fd/N. */
+static __always_inline bool exe_alias(const char *e)
+{
+	return (e[0] == '/' && e[1] == 'p' && e[2] == 'r' && e[3] == 'o' && e[4] == 'c' &&
+		e[5] == '/') ||
+	       (e[0] == '/' && e[1] == 'd' && e[2] == 'e' && e[3] == 'v' && e[4] == '/' &&
+		e[5] == 'f' && e[6] == 'd' && e[7] == '/');
+}
+
+/* v & (HUSH_EXE_LEN - 1), in a way the compiler cannot drop: the verifier
+ * then knows the bound however the offset grew. */
+static __always_inline __u64 exe_off(__u64 v)
+{
+	asm volatile("%[v] &= 255" : [v] "+r"(v));
+	return v;
+}
+
+/* The executed file's path from its dentries, up to the root of its mount
+ * (a container's overlay root: the path as the container sees it).  Deeper
+ * than HUSH_PATH_DEPTH or too long: the alias stays. */
+static __always_inline void exe_from_file(struct linux_binprm *bprm, struct hush_proc *p)
+{
+	const unsigned char *names[HUSH_PATH_DEPTH];
+	struct dentry *d = BPF_CORE_READ(bprm, file, f_path.dentry), *parent;
+	struct hush_pathbuf *pb;
+	__u32 zero = 0, off = 0;
+	int depth = 0;
+	long n;
+
+	pb = bpf_map_lookup_elem(&hush_pathbuf, &zero);
+	if (!pb || !d)
+		return;
+#pragma unroll
+	for (int i = 0; i < HUSH_PATH_DEPTH; i++) {
+		parent = BPF_CORE_READ(d, d_parent);
+		if (!parent || parent == d)
+			break;
+		names[i] = BPF_CORE_READ(d, d_name.name);
+		depth = i + 1;
+		d = parent;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (!depth || parent != d)
+		return;
+#pragma unroll
+	for (int i = HUSH_PATH_DEPTH - 1; i >= 0; i--) {
+		if (i >= depth)
+			continue;
+		if (off >= HUSH_EXE_LEN - 1)
+			return;
+		pb->b[exe_off(off)] = '/';
+		off++;
+		n = bpf_probe_read_kernel_str(&pb->b[exe_off(off)], HUSH_EXE_LEN, names[i]);
+		if (n <= 1)
+			return;
+		off += (__u32)n - 1;
+	}
+	if (off >= HUSH_EXE_LEN)
+		return;
+	pb->b[exe_off(off)] = 0;
+	bpf_probe_read_kernel(p->exe, HUSH_EXE_LEN, pb->b);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(hush_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -50,6 +128,8 @@ int BPF_PROG(hush_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
 
 	/* 2. The executed file, as exec saw it. */
 	bpf_probe_read_kernel_str(p->exe, sizeof(p->exe), BPF_CORE_READ(bprm, filename));
+	if (exe_alias(p->exe))
+		exe_from_file(bprm, p);
 
 	/* 3. The arguments, from the new image's memory. */
 	start = BPF_CORE_READ(task, mm, arg_start);

@@ -27,6 +27,10 @@ int do_run(struct cli *c, int argc, char **argv);
 int do_test(struct cli *c, int argc, char **argv);
 int do_log(struct cli *c, int argc, char **argv);
 
+struct policy;
+/* policy_ctr.c: notes on container scopes that select nothing running now. */
+void cli_policy_containers(const struct policy *p);
+
 /* Read a whole file ("-": standard input; policy files are at most 16 MiB). */
 static inline int cli_read_file(const char *path, char **buf, size_t *len)
 {

@@ -64,6 +64,7 @@ static int do_check(int n, char **paths)
 			if (n > 1)
 				printf("%s# %s\n", i ? "\n" : "", paths[i]);
 			policy_print(l->pol, stdout);
+			cli_policy_containers(l->pol);
 			policy_loaded_free(l);
 		}
 		free(text);

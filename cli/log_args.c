@@ -22,7 +22,7 @@ void log_usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: hush log [--db FILE] [FILTERS] [--json|--csv] [--limit N] [--follow]\n"
-	    "       hush log top --by dest|process|container|unit [FILTERS] [--limit N] "
+	    "       hush log top --by dest|process|container|image|unit [FILTERS] [--limit N] "
 	    "[--json|--csv]\n"
 	    "       hush log verify [--head ID:HASHHEX|FILE]\n"
 	    "       hush log prune --older-than DUR [--max-size SIZE]\n"
@@ -35,7 +35,9 @@ void log_usage(FILE *f)
 	    "  --pid N              process or thread id\n"
 	    "  --comm NAME          exact command name\n"
 	    "  --exe PATH           exact executable, or a glob (* ? [...])\n"
-	    "  --container ID       container id prefix (case-insensitive)\n"
+	    "  --container ID|NAME  container id prefix (case-insensitive), or its name\n"
+	    "                       as the engine says it (exact or glob)\n"
+	    "  --image GLOB         container image (\"registry/vllm:*\") or image id glob\n"
 	    "  --unit UNIT          systemd unit, exact or glob\n"
 	    "  --dest CIDR          destination address or prefix (IPv4 or IPv6)\n"
 	    "  --port N             destination port\n"
@@ -280,6 +282,7 @@ enum opt_id {
 	O_COMM,
 	O_EXE,
 	O_CONTAINER,
+	O_IMAGE,
 	O_UNIT,
 	O_DEST,
 	O_PORT,
@@ -313,6 +316,7 @@ static const struct opt {
     {"comm", O_COMM, true, VB_ROWS},
     {"exe", O_EXE, true, VB_ROWS},
     {"container", O_CONTAINER, true, VB_ROWS},
+    {"image", O_IMAGE, true, VB_ROWS},
     {"unit", O_UNIT, true, VB_ROWS},
     {"dest", O_DEST, true, VB_ROWS},
     {"port", O_PORT, true, VB_ROWS},
@@ -398,9 +402,14 @@ static int opt_filter(struct opts *o, const struct opt *op, const char *v, int64
 		return 0;
 	case O_CONTAINER:
 		if (logq_filter_container(f, v))
-			return usage_err("--container \"%s\": give a container id or a prefix of "
-					 "it",
+			return usage_err("--container \"%s\": give a container id (or a prefix "
+					 "of it) or a name",
 					 v);
+		return 0;
+	case O_IMAGE:
+		if (!*v)
+			return usage_err("--image needs a value (an image name or a glob)");
+		f->image = v;
 		return 0;
 	case O_DEST:
 		if (logq_filter_dest(f, v))
@@ -460,9 +469,10 @@ static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_
 			: strcmp(v, "process") == 0   ? LOGQ_BY_PROCESS
 			: strcmp(v, "container") == 0 ? LOGQ_BY_CONTAINER
 			: strcmp(v, "unit") == 0      ? LOGQ_BY_UNIT
+			: strcmp(v, "image") == 0     ? LOGQ_BY_IMAGE
 						      : LOGQ_BY_NONE;
 		if (o->by == LOGQ_BY_NONE)
-			return usage_err("--by %s: use dest, process, container or unit", v);
+			return usage_err("--by %s: use dest, process, container, image or unit", v);
 		return 0;
 	case O_HEAD:
 		if (parse_head(o, v))
@@ -554,7 +564,7 @@ int log_parse_args(struct opts *o, int argc, char **argv)
 				 verb_name(o->verb));
 	}
 	if (o->verb == VB_TOP && o->by == LOGQ_BY_NONE)
-		return usage_err("top needs --by dest|process|container|unit");
+		return usage_err("top needs --by dest|process|container|image|unit");
 	if (o->verb == VB_PRUNE && !o->has_older && !o->max_size)
 		return usage_err("prune needs --older-than DUR (and optionally --max-size SIZE)");
 	if (!o->limit_set)

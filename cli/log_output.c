@@ -30,10 +30,13 @@
 #define TABLE_PAGE 1000 /* rows that size the table's columns */
 
 static const char *const log_names[DB_C_MAX] = {
-    "id",	   "kind",	"ts",	   "first_ts", "count", "hook",	 "verdict", "rule_scope",
-    "rule_text",   "family",	"proto",   "daddr",    "dkey",	"dport", "qname",   "flags",
-    "pid",	   "tgid",	"uid",	   "gid",      "comm",	"exe",	 "cmdline", "cgid",
-    "cgroup_path", "container", "runtime", "unit",     "pod",	"note",	 "hash",    "qtype"};
+    "id",	   "kind",	 "ts",	      "first_ts", "count",    "hook",
+    "verdict",	   "rule_scope", "rule_text", "family",	  "proto",    "daddr",
+    "dkey",	   "dport",	 "qname",     "flags",	  "pid",      "tgid",
+    "uid",	   "gid",	 "comm",      "exe",	  "cmdline",  "cgid",
+    "cgroup_path", "container",	 "runtime",   "unit",	  "pod",      "note",
+    "hash",	   "qtype",	 "name",      "image",	  "image_id", "pod_namespace",
+    "pod_name"};
 
 /* ---- text helpers ---- */
 
@@ -460,8 +463,8 @@ static void rec_col(struct rec *r, const char *name, const struct logq_row *row,
 static const struct tcol log_cols[] = {
     {"TIME", 23, 0}, {"VERDICT", 7, 0},	    {"COUNT", 0, T_RIGHT}, {"HOOK", 9, 0},
     {"PROTO", 6, 0}, {"DEST", 47, 0},	    {"DNS", 40, T_LTRUNC}, {"PID", 0, T_RIGHT},
-    {"COMM", 16, 0}, {"EXE", 32, T_LTRUNC}, {"CONTAINER", 12, 0},  {"UNIT", 32, 0},
-    {"RULE", 40, 0},
+    {"COMM", 16, 0}, {"EXE", 32, T_LTRUNC}, {"CONTAINER", 32, 0},  {"IMAGE", 32, T_LTRUNC},
+    {"UNIT", 32, 0}, {"RULE", 40, 0},
 };
 enum {
 	LC_TIME,
@@ -475,6 +478,7 @@ enum {
 	LC_COMM,
 	LC_EXE,
 	LC_CONTAINER,
+	LC_IMAGE,
 	LC_UNIT,
 	LC_RULE,
 	LC_MAX
@@ -575,8 +579,19 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 	}
 	cell[LC_COMM] = cell_text(row, DB_C_COMM, b[LC_COMM], sizeof(b[0]));
 	cell[LC_EXE] = cell_text(row, DB_C_EXE, b[LC_EXE], sizeof(b[0]));
-	if ((cell[LC_CONTAINER] = cell_text(row, DB_C_CONTAINER, b[LC_CONTAINER], sizeof(b[0]))))
+	if (col_text(row, DB_C_CNAME)) {
+		/* the engine's name (pods: namespace/pod/container) */
+		const char *ns = col_text(row, DB_C_POD_NS), *pn = col_text(row, DB_C_POD_NAME);
+
+		snprintf(raw, sizeof(raw), "%s%s%s%s%s", ns ? ns : "", ns ? "/" : "", pn ? pn : "",
+			 pn ? "/" : "", col_text(row, DB_C_CNAME));
+		clean(b[LC_CONTAINER], sizeof(b[0]), raw);
+		cell[LC_CONTAINER] = b[LC_CONTAINER];
+	} else if ((cell[LC_CONTAINER] =
+			cell_text(row, DB_C_CONTAINER, b[LC_CONTAINER], sizeof(b[0])))) {
 		b[LC_CONTAINER][cp_off(b[LC_CONTAINER], 12)] = 0;
+	}
+	cell[LC_IMAGE] = cell_text(row, DB_C_IMAGE, b[LC_IMAGE], sizeof(b[0]));
 	cell[LC_UNIT] = cell_text(row, DB_C_UNIT, b[LC_UNIT], sizeof(b[0]));
 	cell[LC_RULE] = cell_text(row, DB_C_RULE_TEXT, b[LC_RULE], sizeof(b[0]));
 	return table_add(&o->t, cell, span);
@@ -652,6 +667,7 @@ static const struct tcol top_key_cols[][2] = {
     [LOGQ_BY_PROCESS] = {{"PROCESS", 64, T_LTRUNC}, {"COMM", 16, 0}},
     [LOGQ_BY_CONTAINER] = {{"CONTAINER", 64, 0}, {"RUNTIME", 12, 0}},
     [LOGQ_BY_UNIT] = {{"UNIT", 64, 0}, {NULL, 0, 0}},
+    [LOGQ_BY_IMAGE] = {{"IMAGE", 64, T_LTRUNC}, {"IMAGE ID", 19, 0}},
 };
 static const struct tcol top_sum_cols[] = {
     {"ATTEMPTS", 0, T_RIGHT}, {"ROWS", 0, T_RIGHT}, {"FIRST", 23, 0}, {"LAST", 23, 0}};
@@ -692,6 +708,12 @@ static void top_record(struct rec *r, const struct opts *o, const struct logq_gr
 	case LOGQ_BY_CONTAINER:
 		rec_opt_str(r, "container", a->name);
 		rec_opt_str(r, "runtime", a->name2);
+		rec_opt_str(r, "name", a->cname);
+		rec_opt_str(r, "image", a->image);
+		break;
+	case LOGQ_BY_IMAGE:
+		rec_opt_str(r, "image", a->name);
+		rec_opt_str(r, "image_id", a->name2);
 		break;
 	default:
 		rec_opt_str(r, "unit", a->name);
@@ -721,6 +743,9 @@ static int top_table_row(struct table *t, const struct opts *o, const struct log
 	} else if (o->by == LOGQ_BY_PROCESS && !a->name && a->name2) {
 		/* No exe known (the process was gone): its command name. */
 		snprintf(raw, sizeof(raw), "[%s]", a->name2);
+	} else if (o->by == LOGQ_BY_CONTAINER && a->cname) {
+		/* the engine's name, then the id it stands for */
+		snprintf(raw, sizeof(raw), "%s (%.12s)", a->cname, a->name ? a->name : "?");
 	} else {
 		snprintf(raw, sizeof(raw), "%s", a->name ? a->name : "");
 	}

@@ -131,6 +131,8 @@ static size_t ancestors(const struct policy *p, const struct pathidx *sorted, si
 			hit = bsearch(&key, sorted, p->nscopes - 1, sizeof(key), cmp_pathidx);
 			if (hit)
 				out[n++] = hit->idx;
+			if (policy_scope_is_selector(path))
+				break; /* a selector's only ancestor is the top level */
 			while (len && path[len - 1] != '/')
 				len--;
 			if (!len)

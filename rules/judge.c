@@ -21,6 +21,8 @@ static bool path_covers(const char *anc, const char *path)
 
 	if (!n)
 		return true;
+	if (policy_scope_is_selector(anc) || policy_scope_is_selector(path))
+		return !strcmp(anc, path);
 	return !strncmp(anc, path, n) && (path[n] == '\0' || path[n] == '/');
 }
 

@@ -15,6 +15,8 @@ bool policy_scope_within(const char *ancestor, const char *path)
 {
 	size_t n = strlen(ancestor);
 
+	if (n && (policy_scope_is_selector(ancestor) || policy_scope_is_selector(path)))
+		return !strcmp(ancestor, path);
 	return !n || (strncmp(ancestor, path, n) == 0 && (path[n] == 0 || path[n] == '/'));
 }
 

@@ -29,6 +29,7 @@
 #include "agent/fsutil.h"
 #include "agent/util.h"
 #include "rules/parse_int.h"
+#include "rules/select_int.h"
 
 /* ---- statements ---- */
 
@@ -393,7 +394,27 @@ static int stmt_scope(struct parser *ps, const struct tok *toks, size_t ntok)
 		free(path);
 		return e;
 	}
-	if (lex_is(&toks[1], "{")) {
+	if (ntok >= 3 && (lex_is(&toks[1], "container") || lex_is(&toks[1], "pod")) &&
+	    !lex_is(&toks[2], "{")) {
+		/* a selector: "scope container name=x {" ("scope container {" is a path) */
+		size_t brace;
+
+		e = sel_parse(ps, toks, ntok, &path, &brace);
+		if (ps->fatal)
+			return ps->fatal;
+		if (!e && brace >= ntok)
+			e = lex_err(ps, toks[ntok - 1].col + (unsigned)toks[ntok - 1].len,
+				    "expected \"{\" after the selector (at most %d conditions)",
+				    MAX_TOKS - 4);
+		else if (!e && brace + 1 < ntok)
+			e = lex_err(ps, toks[brace + 1].col,
+				    "unexpected %s after \"{\" (one statement per line)",
+				    Q(&toks[brace + 1]));
+		if (e) {
+			free(path);
+			path = NULL;
+		}
+	} else if (lex_is(&toks[1], "{")) {
 		e = lex_err(ps, toks[1].col, "scope needs a path");
 	} else if (toks[1].len > PATH_MAX_LEN) {
 		e = lex_err(ps, toks[1].col, "scope path too long (at most %d bytes)",
@@ -407,12 +428,15 @@ static int stmt_scope(struct parser *ps, const struct tok *toks, size_t ntok)
 		if (!path)
 			e = lex_err(ps, toks[1].col, "scope path %s: %s", Q(&toks[1]), perrmsg);
 	}
-	if (!e && (ntok < 3 || !lex_is(&toks[2], "{")))
+	if (e || policy_scope_is_selector(path)) {
+		/* (a selector's "{" was checked above) */
+	} else if (ntok < 3 || !lex_is(&toks[2], "{")) {
 		e = lex_err(ps, ntok < 3 ? toks[1].col + (unsigned)toks[1].len : toks[2].col,
 			    "expected \"{\" after the scope path");
-	else if (!e && ntok > 3)
+	} else if (ntok > 3) {
 		e = lex_err(ps, toks[3].col, "unexpected %s after \"{\" (one statement per line)",
 			    Q(&toks[3]));
+	}
 	/* open a block even after an error, so its statements are checked */
 	if (lex_grow(&p->scopes, p->nscopes, sizeof(*p->scopes)) < 0) {
 		free(path);

@@ -15,7 +15,7 @@
 
 #include "rules/policy.h"
 
-#define MAX_TOKS     8	  /* the longest statement has 5 tokens */
+#define MAX_TOKS     16	  /* the longest statement: a scope selector of 12 conditions */
 #define PORTS_MAX    3072 /* bytes of one port list */
 #define PATH_MAX_LEN 3072 /* bytes of one scope path */
 #define QUOTE_MAX    64	  /* token bytes quoted in a message */

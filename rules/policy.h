@@ -298,4 +298,30 @@ bool policy_scope_within(const char *ancestor, const char *path);
  */
 int policy_lint(const struct policy *p, bool dns_proxy, struct policy_errors *warn);
 
+/* ---- container and pod scopes (rules/select.c) ---- */
+
+/*
+ * "scope container SEL... {" and "scope pod SEL... {" name their scope by a
+ * selector instead of a cgroup path.  The scope's path is the selector text,
+ * normalized ("container name=vllm* label=app=x"): it always holds a space,
+ * which no cgroup path scope can, so the two never mix.  A selector scope's
+ * only ancestor is the top level; it is nobody's ancestor.
+ *   container: name=GLOB image=GLOB id=HEXPREFIX label=KEY=GLOB
+ *   pod:       namespace=GLOB name=GLOB label=KEY=GLOB
+ * Every condition must hold; GLOB is fnmatch(3) without flags.
+ */
+bool policy_scope_is_selector(const char *path);
+
+/* What a selector is matched against (strings may be NULL = unknown). */
+struct policy_ctr {
+	const char *id; /* 64 hex */
+	const char *name, *image;
+	const char *pod_ns, *pod_name;
+	size_t nlabels;
+	const char *const *lkey, *const *lval;
+};
+
+/* Does the selector scope path match c?  A path that is no selector: false. */
+bool policy_selector_match(const char *path, const struct policy_ctr *c);
+
 #endif /* HUSH_RULES_POLICY_H */

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "agent/containers.h"
 #include "agent/dnsproxy.h"
 #include "agent/json.h"
 #include "rules/loaded.h"
@@ -70,6 +71,17 @@ struct hushd {
 	struct dnsproxy_query *dq;
 	size_t ndq, dqcap;
 	uint64_t dq_overflow;
+
+	/* containers (ctrbind.c) */
+	bool no_containers;
+	struct containers_opts ctr_opts;
+	struct containers *ctrs;
+	int ctr_ifd; /* inotify on the enforced subtree's directories */
+	uint64_t ctr_gen;
+	const struct policy_loaded *ctr_pol; /* the policy of the last pass */
+	struct engine_bind *ctr_binds;	     /* in the engine now: sorted, sel our copies */
+	size_t ctr_nbinds;
+	bool ctr_retry; /* the last bind failed: set them again */
 };
 
 /* setup.c: steps 1-5 of start-up (0, or -errno after saying why); step 6
@@ -96,6 +108,14 @@ void hushd_control(struct hushd *d);
 
 /* status.c: the status JSON (one line) into w; jsonw_finish()'s result. */
 int hushd_status_json(struct hushd *d, struct json_writer *w);
+
+/* ctrbind.c: container metadata and container scopes.  tick: every loop
+ * turn (second: the 1 s tick). */
+void hushd_ctr_start(struct hushd *d);
+void hushd_ctr_tick(struct hushd *d, bool second);
+void hushd_ctr_stop(struct hushd *d);
+/* main.c's container options: 0, or 2 after saying why. */
+int hushd_ctr_option(struct hushd *d, int c, const char *arg);
 
 /* metrics.c */
 void hushd_metrics_write(struct hushd *d);

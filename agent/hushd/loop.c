@@ -214,6 +214,14 @@ int hushd_run(struct hushd *d)
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = rbfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, rbfd, &ev);
+	if (d->ctr_ifd >= 0) { /* container cgroups appearing: bind at once */
+		ev.data.fd = d->ctr_ifd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, d->ctr_ifd, &ev);
+	}
+	if (containers_fd(d->ctrs) >= 0) { /* and news from the engines */
+		ev.data.fd = containers_fd(d->ctrs);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 
 	while (!d->stop) {
 		int n = epoll_wait(ep, evs, 4, 100);
@@ -230,8 +238,12 @@ int hushd_run(struct hushd *d)
 				hushd_metrics_write(d);
 			}
 		}
-		if (tick_due(&next_check))
+		if (tick_due(&next_check)) {
 			on_tick(d);
+			hushd_ctr_tick(d, true);
+		} else {
+			hushd_ctr_tick(d, false);
+		}
 		/* Ready records and those submitted without a wakeup alike. */
 		engine_drain(d->eng);
 		hushd_dns_flush(d);

@@ -36,6 +36,9 @@ static void usage(FILE *f)
 	    "             [--metrics-file FILE] [--db FILE | --no-db] [--retain DUR]\n"
 	    "             [--max-db-size SIZE] [--quiet] [--dns-deny refused|nxdomain]\n"
 	    "             [--dns-grace SECONDS] [--no-dns-proxy] [-v] [--version]\n"
+	    "             [--docker-socket PATH] [--podman-socket PATH] [--containerd-socket "
+	    "PATH]\n"
+	    "             [--containerd-state DIR] [--no-containers]\n"
 	    "\n"
 	    "  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
 	    "  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
@@ -55,6 +58,13 @@ static void usage(FILE *f)
 	    "  --dns-grace S     learned \"allow host\" addresses live TTL + S seconds (default "
 	    "5)\n"
 	    "  --no-dns-proxy    no DNS proxy: DNS from enforced cgroups is denied\n"
+	    "  --docker-socket P Docker Engine API socket (default $DOCKER_HOST if unix://,\n"
+	    "                    else /run/docker.sock; \"\" for none)\n"
+	    "  --podman-socket P podman's API socket (default /run/podman/podman.sock)\n"
+	    "  --containerd-socket P  containerd's socket, for ctr (default\n"
+	    "                    /run/containerd/containerd.sock)\n"
+	    "  --containerd-state DIR containerd's state directory (default /run/containerd)\n"
+	    "  --no-containers   ask no container engine (container scopes bind nothing)\n"
 	    "  -v, --verbose     debug messages, including libbpf's\n"
 	    "  --version         print the version and exit\n");
 }
@@ -77,6 +87,11 @@ static const struct option hushd_opts[] = {
     {"dns-deny", required_argument, NULL, 'Y'},
     {"dns-grace", required_argument, NULL, 'G'},
     {"no-dns-proxy", no_argument, NULL, 'X'},
+    {"docker-socket", required_argument, NULL, 1001},
+    {"podman-socket", required_argument, NULL, 1002},
+    {"containerd-socket", required_argument, NULL, 1003},
+    {"containerd-state", required_argument, NULL, 1004},
+    {"no-containers", no_argument, NULL, 1005},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {0},
@@ -179,6 +194,14 @@ static int parse_args(struct hushd *d, int argc, char **argv)
 			if (parse_value(d, c, optarg))
 				return 2;
 			break;
+		case 1001:
+		case 1002:
+		case 1003:
+		case 1004:
+		case 1005:
+			if (hushd_ctr_option(d, c, optarg))
+				return 2;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -209,10 +232,12 @@ int main(int argc, char **argv)
 	    .dq_mu = PTHREAD_MUTEX_INITIALIZER,
 	    .pidfd = -1,
 	    .lfd = -1,
+	    .ctr_ifd = -1,
 	};
 	int ret, ready;
 
 	log_init("hushd", LOG_LVL_INFO);
+	containers_default_opts(&d.ctr_opts);
 	ret = parse_args(&d, argc, argv);
 	if (ret >= 0)
 		return ret;

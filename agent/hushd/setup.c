@@ -361,6 +361,7 @@ void hushd_start(struct hushd *d, int ready)
 	pidfile_write(d->pidfd);
 	start_store(d);
 	start_dns(d);
+	hushd_ctr_start(d);
 	log_info("ready: %s %s on %s (cgroup id %llu), policy %s seq %llu, pinned in %s",
 		 engine_adopted(d->eng) ? "adopted enforcement" : "enforcing",
 		 d->loaded->pol->scopes[0].mode == HUSH_MODE_AUDIT ? "(audit mode)"
@@ -381,6 +382,7 @@ void hushd_close(struct hushd *d)
 {
 	char p[PATH_MAX];
 
+	hushd_ctr_stop(d);
 	if (d->store)
 		store_set_namer(d->store, NULL, NULL);
 	dnsproxy_stop(d->dns);

@@ -224,7 +224,7 @@ got=$(jq -r '(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}
 	(.hash | test("^[0-9a-f]{64}$")) and .dkey == "00000000000000000000ffff0a090909"' <<<"$row3")
 check "json: RFC 3339 ns times, ts_ns, hash and dkey as hex" true "$got"
 keys=$("$HUSH" log --db "$DB" --json --limit 1 | jq -r 'keys_unsorted | join(",")')
-check "json: keys in view order" "id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype" "$keys"
+check "json: keys in view order" "id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype,name,image,image_id,pod_namespace,pod_name" "$keys"
 got=$("$HUSH" log --db "$DB" --json --audit | jq -r .comm)
 check "json: control characters survive as JSON escapes" $'ssh\e]0;pwned\a' "$got"
 n=$("$HUSH" log --db "$DB" --json | jq -s 'length')
@@ -232,7 +232,7 @@ check "json: one object per line, all parse" 9 "$n"
 
 "$HUSH" log --db "$DB" --csv >"$H_TMP/a.csv"
 hdr=$(head -n 1 "$H_TMP/a.csv")
-check "csv: header" $'id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype\r' "$hdr"
+check "csv: header" $'id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype,name,image,image_id,pod_namespace,pod_name\r' "$hdr"
 check "csv: header and one record per row, CRLF" 10 "$(grep -c $'\r$' "$H_TMP/a.csv")"
 check "csv: ids newest first" "$ALL" "$(tail -n +2 "$H_TMP/a.csv" | cut -d, -f1 | tr '\n' ' ' | sed 's/ $//')"
 if grep -q ',"\[""curl"",""--retry"",""5"",""https://www.example.com/""\]",' "$H_TMP/a.csv"; then

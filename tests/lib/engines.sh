@@ -499,3 +499,24 @@ e_cleanup() {
 	fi
 	return 0
 }
+
+# ---- restarts (t_containers) ----
+
+# e_dockerd_restart: stop our dockerd (its containers first) and start it
+# again with the same state and options; containerd keeps running.
+e_dockerd_restart() {
+	local d=$E_DIR/docker ids
+	[ -n "$E_DOCKER_UP" ] || return 1
+	ids=$(timeout 10 "$E_DOCKER_BIN" ps -aq 2>/dev/null)
+	# shellcheck disable=SC2086 # one id per word
+	[ -n "$ids" ] && timeout 30 "$E_DOCKER_BIN" rm -f $ids >/dev/null 2>&1
+	e_stop "$E_DOCKERD_PID" 20
+	e_bg --err "$d/dockerd.log" -- "$E_DOCKERD_BIN" \
+		--config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
+		--pidfile "$d/dockerd.pid" -H "unix://$H_TMP/docker.sock" \
+		--containerd "$d/containerd.sock" --exec-opt native.cgroupdriver=cgroupfs \
+		--cgroup-parent "$(e_cgroup_parent "$E_DOCKER_CG")" --default-cgroupns-mode host \
+		--storage-driver overlay2 --log-level warn
+	E_DOCKERD_PID=$H_LAST_PID
+	e_wait e_docker version
+}

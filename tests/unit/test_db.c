@@ -1528,7 +1528,7 @@ static void test_qtype(void)
 		sqlite3_stmt *s;
 		struct db_row d[3];
 
-		CHECK(&t, qint(h, "PRAGMA user_version") == 3, "user_version %lld",
+		CHECK(&t, qint(h, "PRAGMA user_version") == DB_SCHEMA_VERSION, "user_version %lld",
 		      (long long)qint(h, "PRAGMA user_version"));
 		CHECK(&t, strcmp(all_hashes(h, after, sizeof(after)), before) == 0,
 		      "stored hashes changed by the migration");
@@ -1614,7 +1614,8 @@ static void test_qtype(void)
 		}
 		db = open_rw(&t, p);
 		if (db) {
-			CHECK(&t, qint(db_handle(db), "PRAGMA user_version") == 3, "user_version");
+			CHECK(&t, qint(db_handle(db), "PRAGMA user_version") == DB_SCHEMA_VERSION,
+			      "user_version");
 			verify_intact(&t, db, 3);
 		}
 		db_close(db);
@@ -1653,6 +1654,66 @@ static void test_qtype(void)
 			xsql(&t, db_handle(db), "%s", ed[i].sql);
 			CHECK(&t, sqlite3_changes(db_handle(db)) == 1, "no row changed");
 			verify_tampered(&t, db, ed[i].want, NULL);
+			db_close(db);
+		}
+		tc_end(&t);
+	}
+}
+
+/* Schema 4: the container engines' names on cgroup rows. */
+static void test_container_names(void)
+{
+	static const struct {
+		const char *name, *sql, *want;
+	} ed[] = {
+	    {"a container name edited", "UPDATE cgroups SET cname = 'other' WHERE cname = 'web-a'",
+	     "row 1: edited"},
+	    {"a container name removed", "UPDATE cgroups SET cname = '' WHERE cname = 'web-a'",
+	     "row 1: edited"},
+	    {"an image added to a row without names",
+	     "UPDATE cgroups SET image = 'evil' WHERE cname = ''", "row 3: edited"},
+	    {"a pod namespace edited", "UPDATE cgroups SET pod_ns = 'x' WHERE pod_ns = 'llm'",
+	     "row 2: edited"},
+	};
+	int64_t ts0 = real_ns() - 600000000000LL;
+	char p[PATH_MAX];
+	struct tc t;
+	struct db *db;
+
+	for (size_t i = 0; i < sizeof(ed) / sizeof(ed[0]) + 1; i++) {
+		bool intact = i == sizeof(ed) / sizeof(ed[0]);
+		char name[64];
+
+		tc_begin(&t, "container names: %s",
+			 intact ? "rows verify, one cgroup row per naming" : ed[i].name);
+		snprintf(name, sizeof(name), "t-cname%zu.db", i);
+		db = chain(&t, name, 0, p);
+		if (db) {
+			struct db_row d[3] = {attempt(0, ts0 + 1), attempt(0, ts0 + 2),
+					      attempt(0, ts0 + 3)};
+
+			d[0].cname = "web-a";
+			d[0].image = "bb";
+			d[0].image_id = "sha256:00";
+			d[1].cname = "server";
+			d[1].pod_ns = "llm";
+			d[1].pod_name = "vllm-0";
+			append(&t, db, d, 3);
+			verify_intact(&t, db, 3);
+			if (intact) {
+				CHECK(
+				    &t, qint(db_handle(db), "SELECT count(*) FROM cgroups") == 3,
+				    "cgroup rows %lld",
+				    (long long)qint(db_handle(db), "SELECT count(*) FROM cgroups"));
+				CHECK(&t,
+				      qint(db_handle(db),
+					   "SELECT count(*) FROM log WHERE cname IS NULL") == 1,
+				      "unnamed rows read as NULL");
+			} else {
+				xsql(&t, db_handle(db), "%s", ed[i].sql);
+				CHECK(&t, sqlite3_changes(db_handle(db)) == 1, "no row changed");
+				verify_tampered(&t, db, ed[i].want, NULL);
+			}
 			db_close(db);
 		}
 		tc_end(&t);
@@ -2088,6 +2149,7 @@ int main(void)
 	test_verify_during_writes();
 	test_tamper();
 	test_qtype();
+	test_container_names();
 	test_prune_age();
 	test_prune_size();
 	test_readonly();

@@ -390,6 +390,20 @@ static const struct err_case err_cases[] = {
      "t.policy:1:9: expected \"{\" after the scope path"},
     {"nested scope", "scope system.slice {\n  scope ollama.service {\n    allow 10.0.0.1\n  }\n}\n",
      "t.policy:2:3: nested scope: write scope system.slice/ollama.service"},
+    {"selector: empty value", "scope container name= {\n}\n",
+     "t.policy:1:17: selector \"name=\": empty value"},
+    {"selector: unknown key", "scope pod image=x {\n}\n",
+     "t.policy:1:11: pod selector \"image=x\": expected namespace=GLOB, name=GLOB or "
+     "label=KEY=GLOB"},
+    {"selector: bad id", "scope container id=XYZ {\n}\n",
+     "t.policy:1:17: selector \"id=XYZ\": an id is 1 to 64 lower-case hex digits (a prefix)"},
+    {"selector: label without key", "scope container label==x {\n}\n",
+     "t.policy:1:17: selector \"label==x\": expected label=KEY=GLOB"},
+    {"selector: no brace", "scope container name=x\n",
+     "t.policy:1:23: expected \"{\" after the selector (at most 12 conditions)\n"
+     "t.policy:1:1: scope \"?\" is not closed (missing \"}\")"},
+    {"selector: twice", "scope container name=x {\n}\nscope container name=x {\n}\n",
+     "t.policy:3:7: scope \"container name=x\" already defined at line 1"},
     {"scope dotdot", "scope a/../b {\n}\n",
      "t.policy:1:7: scope path \"a/../b\": \"..\" is not allowed"},
     {"scope root", "scope / {\n}\n",
@@ -1176,6 +1190,79 @@ static void test_modes(void)
 	tc_end(&t);
 }
 
+/* Container and pod selector scopes: parse, print, inheritance, match. */
+static void test_selectors(void)
+{
+	static const char *in = "mode audit\n"
+				"allow 10.0.0.1\n"
+				"scope container {\n}\n"
+				"scope container name=web-* label=app=x* {\n mode enforce\n"
+				" allow 10.0.0.2 tcp 80\n}\n"
+				"scope container image=reg.corp/vllm:* {\n}\n"
+				"scope container image=reg.corp {\n}\n"
+				"scope pod namespace=llm name=vllm-* {\n}\n";
+	static const char *const lk[] = {"app", "io.kubernetes.pod.namespace"};
+	static const char *const lv[] = {"xyz", "llm"};
+	struct policy_ctr web = {
+	    .id = "3f2a", .name = "web-1", .image = "bb", .nlabels = 1, .lkey = lk, .lval = lv};
+	struct policy_ctr vllm = {.name = "v", .image = "reg.corp/vllm:0.6"};
+	struct policy_ctr pod = {.name = "c",
+				 .pod_ns = "llm",
+				 .pod_name = "vllm-0",
+				 .nlabels = 2,
+				 .lkey = lk,
+				 .lval = lv};
+	struct policy_compiled *c = NULL;
+	struct policy *p;
+	struct tc t;
+	uint8_t a[16] = {10, 0, 0, 2};
+	char *txt;
+
+	tc_begin(&t, "selectors: parse, print, inheritance, match");
+	p = parse_ok(&t, in);
+	if (p)
+		c = compile_ok(&t, p);
+	if (c) {
+		CHECK(&t, c->nscopes == 6, "nscopes %zu", c->nscopes);
+		CHECK(&t, !policy_scope_is_selector(c->scopes[1].path), "bare container is a path");
+		CHECK(&t, !strcmp(c->scopes[2].path, "container name=web-* label=app=x*"), "%s",
+		      c->scopes[2].path);
+		CHECK(&t, c->scopes[2].mode == HUSH_MODE_ENFORCE, "own mode");
+		CHECK(&t, c->scopes[3].mode == HUSH_MODE_AUDIT, "mode from the top level");
+		CHECK(&t,
+		      policy_compiled_judge(c, 2, AF_INET, a, 6, 80).verdict == HUSH_VERDICT_ALLOW,
+		      "own rule");
+		a[3] = 1;
+		CHECK(&t,
+		      policy_compiled_judge(c, 2, AF_INET, a, 6, 80).verdict == HUSH_VERDICT_ALLOW,
+		      "top-level rule");
+		a[3] = 2;
+		/* "container image=reg.corp" is no ancestor of "...reg.corp/vllm:*" */
+		CHECK(&t,
+		      policy_compiled_judge(c, 3, AF_INET, a, 6, 80).verdict == HUSH_VERDICT_DENY,
+		      "no rule of another selector");
+		CHECK(&t, policy_judge(p, 3, AF_INET, a, 6, 80).verdict == HUSH_VERDICT_DENY,
+		      "reference judge agrees");
+		CHECK(&t, policy_selector_match(c->scopes[2].path, &web), "web matches");
+		CHECK(&t, !policy_selector_match(c->scopes[3].path, &web), "web is not vllm");
+		CHECK(&t, policy_selector_match(c->scopes[3].path, &vllm), "vllm image glob");
+		CHECK(&t, !policy_selector_match(c->scopes[4].path, &vllm), "image exact");
+		CHECK(&t, policy_selector_match(c->scopes[5].path, &pod), "pod ns and name");
+		CHECK(&t, !policy_selector_match(c->scopes[5].path, &web), "no pod: no match");
+		CHECK(&t, !policy_selector_match(c->scopes[1].path, &web), "a path never matches");
+		CHECK(&t, policy_selector_match("container id=3f", &web), "id prefix");
+		CHECK(&t, !policy_selector_match("container id=3f2a9", &web), "id longer");
+		CHECK(&t, !policy_selector_match("container label=app=y*", &web), "label value");
+		CHECK(&t, !policy_selector_match("container label=nolabel=*", &web), "label key");
+	}
+	txt = p ? policy_to_string(p) : NULL;
+	CHECK(&t, txt && strstr(txt, "\nscope container name=web-* label=app=x* {\n"), "print");
+	free(txt);
+	policy_compiled_free(c);
+	policy_free(p);
+	tc_end(&t);
+}
+
 /* Layout of the compiled tables: what the BPF maps receive. */
 static void test_layout(void)
 {
@@ -1946,6 +2033,7 @@ int main(void)
 	test_examples();
 	test_semantics();
 	test_modes();
+	test_selectors();
 	test_layout();
 	test_compile_errors();
 	test_differential();
