@@ -139,11 +139,16 @@ else
 fi
 
 # -- parallel image tests: unique names, each its own verdict --
+pids=()
 for i in 1 2 3; do
 	# (the harness's EXIT trap is not the subshell's to run)
-	(trap - EXIT INT TERM; it "par$i" --image bb -- sh -c "sleep 1; [ $i != 2 ] || nc -w 1 $GW 18080 </dev/null; true") &
+	(
+		trap - EXIT INT TERM
+		it "par$i" --image bb -- sh -c "sleep 1; [ $i != 2 ] || nc -w 1 $GW 18080 </dev/null; true"
+	) &
+	pids+=($!)
 done
-wait
+wait "${pids[@]}"
 ok=1
 names=
 for i in 1 2 3; do
