@@ -269,58 +269,47 @@ int engine_words(struct test_ctr *c)
 const char *ctr_check(struct test *t, char *const images[], int nimages)
 {
 	struct test_ctr *c = &t->ctr;
-	char *info[8], out[2048], err[1024], drv[128] = "", derr[512] = "";
-	int o1, e1, o2, e2, st;
-	pid_t p1, p2;
-	char *sep;
+	static char body[1 << 18];
+	char path[1200], msg[256], drv[64];
+	const char *sock = c->host + 7;
+	int st;
 
-	if (engine_words(c) || ctr_arg(c, "info") || ctr_arg(c, "--format") ||
-	    ctr_arg(c, c->kind == TEST_ENGINE_DOCKER ? "{{.CgroupDriver}}"
-						     : "{{.Host.CgroupManager}}"))
-		return "argument list too long";
-	memcpy(info, c->argv, sizeof(info));
-	p1 = spawn_piped(info, &o1, &e1);
-	if (engine_words(c) || ctr_arg(c, "image") || ctr_arg(c, "inspect") ||
-	    ctr_arg(c, "--format") || ctr_arg(c, "{{.Id}}|{{range .RepoDigests}}{{.}},{{end}}"))
-		return "argument list too long";
-	for (int i = 0; i < nimages; i++)
-		if (ctr_arg(c, "%s", images[i]))
-			return "argument list too long";
-	p2 = spawn_piped(c->argv, &o2, &e2);
-	st = collect_piped(p2, o2, e2, out, sizeof(out), err, sizeof(err));
-	if (collect_piped(p1, o1, e1, drv, sizeof(drv), derr, sizeof(derr)) != 0) {
-		chomp(derr);
-		snprintf(t->whybuf, sizeof(t->whybuf), "the engine at %s does not answer (%s): %s",
-			 c->host, c->cli, derr);
+	st = ctr_api_get(sock, "/info", body, sizeof(body));
+	if (st != 200) {
+		ctr_json_str(body, "message", msg, sizeof(msg));
+		snprintf(t->whybuf, sizeof(t->whybuf), "the engine at %s does not answer: %s",
+			 c->host, st < 0 ? strerror(-st) : msg[0] ? msg : "bad answer to /info");
 		return t->whybuf;
 	}
-	chomp(drv);
+	ctr_json_str(body, "CgroupDriver", drv, sizeof(drv));
 	if (strcmp(drv, "cgroupfs")) {
 		snprintf(t->whybuf, sizeof(t->whybuf),
 			 "the engine at %s uses the %s cgroup driver: hush test --image needs "
 			 "cgroupfs, where --cgroup-parent may name the test's cgroup "
 			 "(dockerd --exec-opt native.cgroupdriver=cgroupfs; podman "
 			 "--cgroup-manager cgroupfs)",
-			 c->host, drv);
+			 c->host, drv[0] ? drv : "(unknown)");
 		return t->whybuf;
 	}
-	if (st != 0) {
-		chomp(err);
-		snprintf(t->whybuf, sizeof(t->whybuf),
-			 "image not on the engine at %s (%.200s): hush never pulls; docker pull IMAGE "
-			 "(or docker load -i IMAGE.tar) first",
-			 c->host, err);
-		return t->whybuf;
-	}
-	chomp(out);
-	sep = strchr(out, '|');
-	if (sep)
-		*sep++ = 0;
-	if (sep && *sep && sep[strlen(sep) - 1] == ',')
-		sep[strlen(sep) - 1] = 0;
-	if (nimages == 1) {
-		snprintf(c->image_id, sizeof(c->image_id), "%.79s", out);
-		snprintf(c->digests, sizeof(c->digests), "%.511s", sep ? sep : "");
+	for (int i = 0; i < nimages; i++) {
+		char esc[1024];
+
+		ctr_url_escape(images[i], esc, sizeof(esc));
+		snprintf(path, sizeof(path), "/images/%s/json", esc);
+		st = ctr_api_get(sock, path, body, sizeof(body));
+		if (st != 200) {
+			ctr_json_str(body, "message", msg, sizeof(msg));
+			snprintf(t->whybuf, sizeof(t->whybuf),
+				 "image %.150s is not on the engine at %.100s (%.100s): hush never "
+				 "pulls; docker pull %.150s (or docker load -i IMAGE.tar) first",
+				 images[i], c->host,
+				 st < 0 ? strerror(-st) : msg[0] ? msg : "no such image", images[i]);
+			return t->whybuf;
+		}
+		if (nimages == 1) {
+			ctr_json_str(body, "Id", c->image_id, sizeof(c->image_id));
+			ctr_json_strs(body, "RepoDigests", c->digests, sizeof(c->digests));
+		}
 	}
 	return NULL;
 }

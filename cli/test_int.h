@@ -199,6 +199,12 @@ int engine_words(struct test_ctr *c);
 /* The engine answers, uses cgroupfs, and has the images (the one's id and
  * digests kept).  NULL, or why not. */
 const char *ctr_check(struct test *t, char *const images[], int nimages);
+/* The engine's Docker-compatible API (test_api.c): GET path on the unix
+ * socket sock, the body into body; the HTTP status, or -errno. */
+int ctr_api_get(const char *sock, const char *path, char *body, size_t len);
+void ctr_json_str(const char *json, const char *key, char *out, size_t len);
+void ctr_json_strs(const char *json, const char *key, char *out, size_t len);
+void ctr_url_escape(const char *name, char *out, size_t len);
 int ctr_capture(char *const argv[], char *out, size_t len, char *err, size_t errlen);
 pid_t ctr_spawn_quiet(char *const argv[]);
 const char *compose_prepare(struct test *t, struct runner_opts *ro);
