@@ -352,6 +352,10 @@ static int on_cgroup(void *ctx, const char *rel, const char *abs)
 	    ctr_arg(c, "%s/cid", c->dir) || ctr_arg(c, "--cgroup-parent") ||
 	    ctr_arg(c, "%s", c->cgparent) || ctr_arg(c, "--label") ||
 	    ctr_arg(c, "org.hush.test=%s", base ? base + 1 : "") ||
+	    /* conmon is podman's monitor, as containerd-shim is docker's: out of
+	     * the test (the run ends with the container, not with conmon's
+	     * cleanup after it). */
+	    (c->kind == TEST_ENGINE_PODMAN && ctr_arg(c, "--cgroups=no-conmon")) ||
 	    (c->network && (ctr_arg(c, "--network") || ctr_arg(c, "%s", c->network))))
 		goto big;
 	for (int i = 0; i < c->nenvs; i++)
