@@ -120,6 +120,28 @@ h_assert_json "$IT_JSON" '.result == "silent" and .timed_out == false and .stopp
 	"--observe with --ready: ready, watched 1 s, stopped"
 gone "--observe with --ready"
 
+# -- names inside the container: an allowed and a denied one --
+# The container has its own network namespace, where the test's DNS proxy
+# does not serve yet (the per-netns proxy will): today both lookups are
+# denied by address (port 53), nothing reaches a resolver.  Once it lands,
+# allowed.test resolves and denied.test is REFUSED and reported by name.
+dnspol=$(h_policy image-dns.policy <<EOF
+resolver $GW
+allow dns allowed.test
+EOF
+)
+h_listen "$E_NS" udp 0.0.0.0 53
+DNSLISTEN=$H_LISTEN_OUT
+it dns --policy "$dnspol" --image bb -- sh -c 'nslookup allowed.test; nslookup denied.test; true'
+rc "names in a container" 1 dns
+h_assert_json "$IT_JSON" '.result == "noisy" and (.attempts | length) >= 1 and all(.attempts[]; .dport == 53 and .verdict == "deny" and (.container_id | type == "string"))' \
+	"names in a container: lookups denied at port 53, in the container (by name once the per-netns DNS proxy lands)"
+if ! grep -q '"event":"datagram"' "$DNSLISTEN"; then
+	h_pass "names in a container: no query reached a resolver"
+else
+	h_fail "names in a container: no query reached a resolver" "$(head -n 3 "$DNSLISTEN")"
+fi
+
 # -- a failing image, one that cannot start, a missing one --
 it fail --image bb -- sh -c 'exit 3'
 rc "failing image" 2 fail
