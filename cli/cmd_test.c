@@ -227,7 +227,8 @@ static int test_usage(void)
  * after saying why. */
 static int ready_check(struct test *t, struct test_ready *r)
 {
-	size_t n = strspn(r->cmd, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+	size_t n =
+	    strspn(r->cmd, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
 
 	if (t->ctr.compose && n && r->cmd[n] == '=') {
 		static char svcs[TEST_READY_MAX][64];

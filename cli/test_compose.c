@@ -109,14 +109,16 @@ const char *compose_prepare(struct test *t, struct runner_opts *ro)
 	}
 	for (int i = 0; i < c->nservices; i++)
 		if (!known(c, c->services[i])) {
-			snprintf(t->whybuf, sizeof(t->whybuf), "--service %s: %s has no such service",
-				 c->services[i], c->compose);
+			snprintf(t->whybuf, sizeof(t->whybuf),
+				 "--service %s: %s has no such service", c->services[i],
+				 c->compose);
 			return t->whybuf;
 		}
 	for (int i = 0; i < t->nready; i++)
 		if (t->readies[i].svc && !known(c, t->readies[i].svc)) {
-			snprintf(t->whybuf, sizeof(t->whybuf), "--ready %s=...: %s has no such service",
-				 t->readies[i].svc, c->compose);
+			snprintf(t->whybuf, sizeof(t->whybuf),
+				 "--ready %s=...: %s has no such service", t->readies[i].svc,
+				 c->compose);
 			return t->whybuf;
 		}
 	if (nimages < c->nall) {
@@ -146,8 +148,10 @@ static int write_override(struct test *t)
 		fprintf(f, "version: \"%s\"\n", c->version);
 	fputs("services:\n", f);
 	for (int i = 0; i < c->nall; i++)
-		fprintf(f, "  %s:\n    cgroup_parent: \"%s\"\n    labels:\n      org.hush.test: \"%s\"\n",
-			c->all[i], c->cgparent, id ? id + 1 : "");
+		fprintf(
+		    f,
+		    "  %s:\n    cgroup_parent: \"%s\"\n    labels:\n      org.hush.test: \"%s\"\n",
+		    c->all[i], c->cgparent, id ? id + 1 : "");
 	return fclose(f) ? -errno : 0;
 }
 
@@ -223,11 +227,12 @@ void compose_finish(struct test *t)
 	if (!r->stopped && !r->interrupted && !r->exec_failed && !t->ignore_exit) {
 		for (int i = 0; i < c->nsvc && !c->fail[0]; i++)
 			if (c->svc[i].exit_code)
-				snprintf(c->fail, sizeof(c->fail),
-					 "service %s (container %s) exited with status %d on its own, "
-					 "before the timeout (--ignore-exit-status: judge its "
-					 "attempts only)",
-					 c->svc[i].name, c->svc[i].cname, c->svc[i].exit_code);
+				snprintf(
+				    c->fail, sizeof(c->fail),
+				    "service %s (container %s) exited with status %d on its own, "
+				    "before the timeout (--ignore-exit-status: judge its "
+				    "attempts only)",
+				    c->svc[i].name, c->svc[i].cname, c->svc[i].exit_code);
 		if (!c->fail[0] && r->exit_code)
 			snprintf(c->fail, sizeof(c->fail),
 				 "docker-compose up exited with status %d (its message is above)",

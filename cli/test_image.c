@@ -278,7 +278,10 @@ const char *ctr_check(struct test *t, char *const images[], int nimages)
 	if (st != 200) {
 		ctr_json_str(body, "message", msg, sizeof(msg));
 		snprintf(t->whybuf, sizeof(t->whybuf), "the engine at %s does not answer: %s",
-			 c->host, st < 0 ? strerror(-st) : msg[0] ? msg : "bad answer to /info");
+			 c->host,
+			 st < 0	  ? strerror(-st)
+			 : msg[0] ? msg
+				  : "bad answer to /info");
 		return t->whybuf;
 	}
 	ctr_json_str(body, "CgroupDriver", drv, sizeof(drv));
@@ -303,7 +306,10 @@ const char *ctr_check(struct test *t, char *const images[], int nimages)
 				 "image %.150s is not on the engine at %.100s (%.100s): hush never "
 				 "pulls; docker pull %.150s (or docker load -i IMAGE.tar) first",
 				 images[i], c->host,
-				 st < 0 ? strerror(-st) : msg[0] ? msg : "no such image", images[i]);
+				 st < 0	  ? strerror(-st)
+				 : msg[0] ? msg
+					  : "no such image",
+				 images[i]);
 			return t->whybuf;
 		}
 		if (nimages == 1) {
@@ -348,10 +354,9 @@ static int on_cgroup(void *ctx, const char *rel, const char *abs)
 	snprintf(c->name, sizeof(c->name), "%s-%llx", base ? base + 1 : "hush-test",
 		 (unsigned long long)id);
 	if (engine_words(c) || ctr_arg(c, "run") || ctr_arg(c, "--rm") || ctr_arg(c, "--name") ||
-	    ctr_arg(c, "%s", c->name) || ctr_arg(c, "--cidfile") ||
-	    ctr_arg(c, "%s/cid", c->dir) || ctr_arg(c, "--cgroup-parent") ||
-	    ctr_arg(c, "%s", c->cgparent) || ctr_arg(c, "--label") ||
-	    ctr_arg(c, "org.hush.test=%s", base ? base + 1 : "") ||
+	    ctr_arg(c, "%s", c->name) || ctr_arg(c, "--cidfile") || ctr_arg(c, "%s/cid", c->dir) ||
+	    ctr_arg(c, "--cgroup-parent") || ctr_arg(c, "%s", c->cgparent) ||
+	    ctr_arg(c, "--label") || ctr_arg(c, "org.hush.test=%s", base ? base + 1 : "") ||
 	    /* conmon is podman's monitor, as containerd-shim is docker's: out of
 	     * the test (the run ends with the container, not with conmon's
 	     * cleanup after it). */

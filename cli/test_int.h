@@ -88,9 +88,9 @@ struct test_ctr {
 	int nservices;
 	/* the engine */
 	int kind;
-	char cli[256];	 /* docker or podman client */
-	char host[300];	 /* unix:///run/docker.sock */
-	char ccli[256];	 /* docker-compose */
+	char cli[256];	/* docker or podman client */
+	char host[300]; /* unix:///run/docker.sock */
+	char ccli[256]; /* docker-compose */
 	char image_id[80];
 	char digests[512]; /* RepoDigests, comma-separated */
 	/* the run */
@@ -102,8 +102,8 @@ struct test_ctr {
 	char strs[8192]; /* strings argv points into */
 	size_t nstrs;
 	pid_t stop_pid;
-	char version[32]; /* compose file version, "" when none */
-	char *all[TEST_SERVICES_MAX];  /* every service of the stack */
+	char version[32];	      /* compose file version, "" when none */
+	char *all[TEST_SERVICES_MAX]; /* every service of the stack */
 	int nall;
 	struct test_service svc[TEST_SERVICES_MAX]; /* the containers seen */
 	int nsvc;

@@ -162,8 +162,9 @@ static void print_ctr(const struct test *t)
 	else
 		printf("  compose %s: project %s\n", c->compose, c->name);
 	for (int i = 0; i < c->nsvc; i++)
-		printf("  %s%s%scontainer %s, id %.12s, exit %d\n", c->svc[i].name[0] ? "service " : "",
-		       c->svc[i].name, c->svc[i].name[0] ? ": " : "", c->svc[i].cname, c->svc[i].id,
+		printf("  %s%s%scontainer %s, id %.12s, exit %d\n",
+		       c->svc[i].name[0] ? "service " : "", c->svc[i].name,
+		       c->svc[i].name[0] ? ": " : "", c->svc[i].cname, c->svc[i].id,
 		       c->svc[i].exit_code);
 	if (!c->nsvc && c->name[0] && c->image)
 		printf("  container %s (never created)\n", c->name);
@@ -195,8 +196,10 @@ void test_print_human(struct test *t, int code, const char *why)
 		char dest[DNS_NAME_STRLEN + 96], cl[300], intent[1400];
 
 		if (t->ctr.compose && (!i || strcmp(a->service, t->at[i - 1].service)))
-			printf("  service %s:\n", a->service[0] ? a->service : "(none: not a container)");
-		if (!i || !same_dest(a, &t->at[i - 1]) || strcmp(a->service, t->at[i - 1].service)) {
+			printf("  service %s:\n",
+			       a->service[0] ? a->service : "(none: not a container)");
+		if (!i || !same_dest(a, &t->at[i - 1]) ||
+		    strcmp(a->service, t->at[i - 1].service)) {
 			uint64_t n = 0;
 
 			for (size_t k = i; k < t->nat && same_dest(&t->at[k], a) &&
@@ -509,7 +512,8 @@ void test_write_junit(FILE *f, struct test *t, int code, const char *why)
 		fprintf(f, " %s", t->ctr.image_id);
 	}
 	for (int i = 0; i < t->ctr.nsvc; i++) {
-		fprintf(f, "; %s%scontainer ", t->ctr.svc[i].name, t->ctr.svc[i].name[0] ? " " : "");
+		fprintf(f, "; %s%scontainer ", t->ctr.svc[i].name,
+			t->ctr.svc[i].name[0] ? " " : "");
 		xml_str(f, t->ctr.svc[i].cname);
 		fprintf(f, " %.12s exit %d", t->ctr.svc[i].id, t->ctr.svc[i].exit_code);
 	}

@@ -98,6 +98,7 @@ done
 	echo "| command | median (ms) | p90 (ms) | min–max (ms) |"
 	echo "|---|---:|---:|---|"
 	for k in $kinds; do
+		# shellcheck disable=SC2016 # backquotes: Markdown, not expansions
 		case $k in
 		docker) c='`docker run --rm bb true`' ;;
 		hush-docker) c='`hush test --image bb -- true` (docker)' ;;

@@ -112,6 +112,7 @@ h_assert_json "$IT_JSON" ".result == \"noisy\" and .timed_out == true and .stopp
 gone "phones home on SIGTERM"
 
 # -- --observe after --ready (the probe asks the container itself) --
+# shellcheck disable=SC2016 # $HUSH_TEST_CONTAINER: the probe's shell expands it
 it observe --image bb --timeout 30s --grace 1s --observe 1s \
 	--ready 'docker exec "$HUSH_TEST_CONTAINER" test -e /tmp/up' -- \
 	sh -c 'sleep 0.5; touch /tmp/up; exec sleep 60'
@@ -201,6 +202,7 @@ services:
     image: bb
     command: ["sh", "-c", "sleep 1; nc -w 1 $GW 18080 </dev/null; exec sleep 60"]
 EOF
+	# shellcheck disable=SC2016 # $HUSH_TEST_CONTAINER: the probe's shell expands it
 	it compose --compose "$dir/docker-compose.yml" --timeout 30s --grace 1s --observe 3s \
 		--ready 'web=docker exec "$HUSH_TEST_CONTAINER" test -e /tmp/up'
 	rc "compose stack" 1 compose
