@@ -325,6 +325,39 @@ static int test_check(struct test *t, const char *timeout, const char *grace, co
 	return 0;
 }
 
+/* --image, --engine, --network, --env, --compose, --service: 0, or -1
+ * after saying why. */
+static int ctr_option(struct test *t, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'I':
+		t->ctr.image = arg;
+		break;
+	case 'E':
+		t->ctr.engine = arg;
+		break;
+	case 'N':
+		t->ctr.network = arg;
+		break;
+	case 'e':
+		if (t->ctr.nenvs >= TEST_ENVS_MAX || !strchr(arg, '=')) {
+			log_warnx("--env %s: need K=V (at most %d)", arg, TEST_ENVS_MAX);
+			return -1;
+		}
+		t->ctr.envs[t->ctr.nenvs++] = arg;
+		break;
+	case 'C':
+		t->ctr.compose = arg;
+		break;
+	case 'V':
+		if (t->ctr.nservices >= TEST_SERVICES_MAX)
+			return -1;
+		t->ctr.services[t->ctr.nservices++] = arg;
+		break;
+	}
+	return 0;
+}
+
 /* Options into t and ro: 0, or the usage exit code after saying why. */
 static int test_args(struct test *t, struct runner_opts *ro, int argc, char **argv)
 {
@@ -374,28 +407,13 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 			t->ready = t->ready ? t->ready : optarg;
 			break;
 		case 'I':
-			t->ctr.image = optarg;
-			break;
 		case 'E':
-			t->ctr.engine = optarg;
-			break;
 		case 'N':
-			t->ctr.network = optarg;
-			break;
 		case 'e':
-			if (t->ctr.nenvs >= TEST_ENVS_MAX || !strchr(optarg, '=')) {
-				log_warnx("--env %s: need K=V (at most %d)", optarg, TEST_ENVS_MAX);
-				return test_usage();
-			}
-			t->ctr.envs[t->ctr.nenvs++] = optarg;
-			break;
 		case 'C':
-			t->ctr.compose = optarg;
-			break;
 		case 'V':
-			if (t->ctr.nservices >= TEST_SERVICES_MAX)
+			if (ctr_option(t, opt, optarg))
 				return test_usage();
-			t->ctr.services[t->ctr.nservices++] = optarg;
 			break;
 		case 'm':
 			t->mode = optarg;
