@@ -42,6 +42,7 @@ one() {
 	docker) docker run --rm bb true ;;
 	hush-docker) "$HUSH" test --cgroup-parent "$tcg" --image bb -- true >/dev/null ;;
 	podman) podman --url "$E_PODMAN_HOST" run --rm bb true ;;
+	hush-true) "$HUSH" test --cgroup-parent "$tcg" -- /bin/true >/dev/null ;;
 	hush-podman) CONTAINER_HOST=$E_PODMAN_HOST "$HUSH" test --cgroup-parent "$tcg" \
 		--engine podman --image bb -- true >/dev/null ;;
 	esac
@@ -51,7 +52,7 @@ one() {
 	echo $(((t1 - t0) / 1000))
 }
 
-kinds="docker hush-docker podman hush-podman"
+kinds="docker hush-docker podman hush-podman hush-true"
 for k in $kinds; do
 	: >"$H_TMP/t.$k"
 	one "$k" >/dev/null # warm caches
@@ -59,7 +60,7 @@ done
 for r in $(seq 1 "$ROUNDS"); do
 	# shellcheck disable=SC2086 # $kinds is a word list, split on purpose
 	set -- $kinds
-	for _ in $(seq 1 $((r % 4))); do
+	for _ in $(seq 1 $((r % 5))); do
 		set -- "$@" "$1"
 		shift
 	done
@@ -104,6 +105,7 @@ done
 		hush-docker) c='`hush test --image bb -- true` (docker)' ;;
 		podman) c='`podman --url … run --rm bb true`' ;;
 		hush-podman) c='`hush test --engine podman --image bb -- true`' ;;
+		hush-true) c='`hush test -- /bin/true` (reference: hush'"'"'s own set-up, no engine)' ;;
 		esac
 		echo "| $c | $(ms "${M[$k]}") | $(ms "${P[$k]}") | $(ms "${MIN[$k]}")–$(ms "${MAX[$k]}") |"
 	done
