@@ -307,6 +307,34 @@ static int run_prepare(struct run *u)
 	return 0;
 }
 
+/* 1b. Container engines: the command goes to a child cgroup (runner.h),
+ * and the caller learns the run's cgroup before it starts. */
+static int run_engine_hooks(struct run *u)
+{
+	const struct runner_opts *o = u->o;
+	char p[PATH_MAX];
+	int fd, ret;
+
+	if (o->command_cgroup) {
+		if (snprintf(p, sizeof(p), "%s/%s", u->cg, o->command_cgroup) >= (int)sizeof(p))
+			return -ENAMETOOLONG;
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			ret = -errno;
+			log_errno(ret, "cannot create cgroup %s", p);
+			return ret;
+		}
+		fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			ret = -errno;
+			log_errno(ret, "cannot open cgroup %s", p);
+			return ret;
+		}
+		close(u->cgfd);
+		u->cgfd = fd;
+	}
+	return o->on_cgroup ? o->on_cgroup(o->ctx, u->r->cgroup, u->cg) : 0;
+}
+
 /* 2. clone3 straight into the cgroup, in a cgroup namespace rooted there
  *    (with CLONE_INTO_CGROUP the namespace's root is the target cgroup). */
 static int run_start(struct run *u)
@@ -403,7 +431,10 @@ static void run_stop(struct run *u, uint64_t t)
 		u->kill_at = t;
 		return;
 	}
-	cgroup_signal(u->cg, SIGTERM, 8);
+	if (o->on_stop)
+		o->on_stop(o->ctx);
+	else
+		cgroup_signal(u->cg, SIGTERM, 8);
 	u->kill_at = t + (uint64_t)o->grace_ms * 1000000ull;
 }
 
@@ -556,6 +587,8 @@ int runner_run(const struct runner_opts *o, struct runner_result *r)
 	ret = run_enforce(&u);
 	if (!ret)
 		ret = run_prepare(&u);
+	if (!ret)
+		ret = run_engine_hooks(&u);
 	if (!ret)
 		ret = run_start(&u);
 	if (!ret) {

@@ -77,6 +77,19 @@ struct runner_opts {
 	bool dns_only;
 	const char *resolv_conf;
 	const struct contain *contain; /* --user, --keep-cap, ...; NULL: defaults */
+	/* Container engines (hush test --image/--compose).  command_cgroup: the
+	 * command starts in this child of the run's cgroup, not in the run's
+	 * cgroup itself, which then holds no process and may get children with
+	 * controllers (cgroup v2's no-internal-process rule; runc enables
+	 * controllers in a container's ancestors).  on_cgroup (may be NULL):
+	 * called once the run's cgroup (path below the cgroup2 root, and
+	 * absolute) is enforced, before the command starts; non-zero stops the
+	 * run (set-up failure, said already).  on_stop (may be NULL): stopping
+	 * with a grace asks it (an engine's stop) instead of sending SIGTERM to
+	 * every process of the cgroup; cgroup.kill still follows after grace_ms. */
+	const char *command_cgroup;
+	int (*on_cgroup)(void *ctx, const char *rel, const char *abs);
+	void (*on_stop)(void *ctx);
 };
 
 struct runner_result {

@@ -227,6 +227,11 @@ int BPF_PROG(hush_cgattach, struct cgroup *dst, const char *path, struct task_st
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	__u64 src;
 
+	/* 0. Moves in cgroup v1 hierarchies (a hybrid host, where runc also
+	 *    joins the v1 controllers) are no part of the subtree's: only the
+	 *    default hierarchy (id 0, as /proc/PID/cgroup's "0::") counts. */
+	if (BPF_CORE_READ(dst, root, hierarchy_id) != 0)
+		return 0;
 	/* 1. Into (or within) the subtree: track. */
 	if (hush_cg_inside(dst)) {
 		hush_track(tgid, hush_cg_idof(dst));

@@ -104,35 +104,75 @@ static bool tcp_ready(int port)
 	return false;
 }
 
-static bool probe_ready(struct test *t, uint64_t elapsed)
+/* A --ready command, on the host, its output no part of the report; with
+ * --image/--compose, HUSH_TEST_CONTAINER (and HUSH_TEST_SERVICE) name what
+ * it probes. */
+static void ready_spawn(struct test *t, struct test_ready *r)
 {
-	if (t->ready_port)
-		return tcp_ready(t->ready_port);
-	if (t->ready_pid > 0) {
+	char *args[] = {"sh", "-c", (char *)r->cmd, NULL};
+	char cont[200], svc[100], **envp = NULL;
+	posix_spawn_file_actions_t fa;
+	size_t n = 0;
+
+	if (test_ctr_on(t)) {
+		while (environ[n])
+			n++;
+		envp = calloc(n + 3, sizeof(*envp));
+		if (envp) {
+			memcpy(envp, environ, n * sizeof(*envp));
+			snprintf(cont, sizeof(cont), "HUSH_TEST_CONTAINER=");
+			test_ctr_ready_env(t, r->svc, cont + 20, sizeof(cont) - 20);
+			snprintf(svc, sizeof(svc), "HUSH_TEST_SERVICE=%s", r->svc ? r->svc : "");
+			envp[n] = cont;
+			envp[n + 1] = svc;
+		}
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+	if (posix_spawn(&r->pid, "/bin/sh", &fa, NULL, args, envp ? envp : environ))
+		r->pid = 0;
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+}
+
+static bool probe_ready(struct test *t, struct test_ready *r, uint64_t elapsed)
+{
+	if (r->ok)
+		return true;
+	if (r->port) {
+		if (elapsed < r->next)
+			return false;
+		r->next = elapsed + READY_EVERY_NS;
+		return r->ok = tcp_ready(r->port);
+	}
+	if (r->pid > 0) {
 		int st;
-		pid_t p = waitpid(t->ready_pid, &st, WNOHANG);
+		pid_t p = waitpid(r->pid, &st, WNOHANG);
 
 		if (p == 0)
 			return false;
-		t->ready_pid = 0;
+		r->pid = 0;
 		if (p > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-			return true;
+			return r->ok = true;
 	}
-	if (elapsed >= t->ready_next) {
-		char *args[] = {"sh", "-c", (char *)t->ready, NULL};
-		posix_spawn_file_actions_t fa;
-
-		/* Its output is no part of the report. */
-		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-		if (posix_spawn(&t->ready_pid, "/bin/sh", &fa, NULL, args, environ))
-			t->ready_pid = 0;
-		posix_spawn_file_actions_destroy(&fa);
-		t->ready_next = elapsed + READY_EVERY_NS;
+	if (elapsed >= r->next) {
+		ready_spawn(t, r);
+		r->next = elapsed + READY_EVERY_NS;
 	}
 	return false;
+}
+
+/* Every --ready probe succeeded. */
+static bool all_ready(struct test *t, uint64_t elapsed)
+{
+	bool all = true;
+
+	for (int i = 0; i < t->nready; i++)
+		if (!probe_ready(t, &t->readies[i], elapsed))
+			all = false;
+	return all;
 }
 
 /* Readiness, the live line; true once --observe has watched long enough. */
@@ -140,12 +180,9 @@ static bool on_tick(void *ctx, uint64_t elapsed)
 {
 	struct test *t = ctx;
 
-	if (t->ready && t->ready_ns < 0 && (t->ready_port ? elapsed >= t->ready_next : 1)) {
-		if (probe_ready(t, elapsed))
-			t->ready_ns = (int64_t)elapsed;
-		if (t->ready_port)
-			t->ready_next = elapsed + READY_EVERY_NS;
-	}
+	test_ctr_tick(t);
+	if (t->ready && t->ready_ns < 0 && all_ready(t, elapsed))
+		t->ready_ns = (int64_t)elapsed;
 	if (t->live && elapsed >= t->live_next) {
 		uint64_t n;
 
@@ -177,9 +214,81 @@ static int test_usage(void)
 		"                 [--user USER[:GROUP]] [--keep-cap CAP]... "
 		"[--allow-inherited-socket]\n"
 		"                 -- CMD [ARGS...]\n"
+		"       hush test [test options] --image IMAGE [--engine docker|podman]\n"
+		"                 [--network NAME] [--env K=V]... [-- ARGS...]\n"
+		"       hush test [test options] --compose FILE [--service S]...\n"
+		"                 [--ready SERVICE=CMD]...\n"
 		"exit: 0 silent, 1 noisy, 2 usage or set-up error or the command failed on its "
 		"own,\n      3 inconclusive (events lost)\n");
 	return EXIT_SETUP;
+}
+
+/* One --ready: tcp:PORT, SERVICE=CMD (--compose), or CMD.  0, or -1
+ * after saying why. */
+static int ready_check(struct test *t, struct test_ready *r)
+{
+	size_t n =
+	    strspn(r->cmd, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	if (t->ctr.compose && n && r->cmd[n] == '=') {
+		static char svcs[TEST_READY_MAX][64];
+		size_t i = (size_t)(r - t->readies);
+
+		snprintf(svcs[i], sizeof(svcs[i]), "%.*s", (int)n, r->cmd);
+		r->svc = svcs[i];
+		r->cmd += n + 1;
+	}
+	if (!strncmp(r->cmd, "tcp:", 4)) {
+		char *end;
+		long p = strtol(r->cmd + 4, &end, 10);
+
+		if (*end || p < 1 || p > 65535) {
+			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", r->cmd);
+			return -1;
+		}
+		if (test_ctr_on(t)) {
+			log_warnx("--ready %s: tcp:PORT probes this host's loopback, not a "
+				  "container's; give a command (HUSH_TEST_CONTAINER names the "
+				  "container, e.g. docker exec \"$HUSH_TEST_CONTAINER\" ...)",
+				  r->cmd);
+			return -1;
+		}
+		r->port = (int)p;
+	}
+	return 0;
+}
+
+/* --image/--compose and what goes with them.  0, or -1 after saying why. */
+static int ctr_check_args(struct test *t)
+{
+	const struct test_ctr *c = &t->ctr;
+
+	if (c->image && c->compose) {
+		log_warnx("--image and --compose: one or the other");
+		return -1;
+	}
+	if (c->engine && strcmp(c->engine, "docker") && strcmp(c->engine, "podman")) {
+		log_warnx("--engine %s: docker or podman", c->engine);
+		return -1;
+	}
+	if (c->compose && t->argv[0]) {
+		log_warnx("--compose runs the stack as its file says: no command after --");
+		return -1;
+	}
+	if (c->image && (c->nservices || c->nenvs >= TEST_ENVS_MAX)) {
+		log_warnx("--service goes with --compose");
+		return -1;
+	}
+	if (c->compose && (c->network || c->nenvs)) {
+		log_warnx("--network and --env go with --image (the compose file sets them)");
+		return -1;
+	}
+	if (t->sinkhole || t->contain.has_user || t->contain.nkeep) {
+		log_warnx("--sinkhole, --user and --keep-cap apply to a command, not to a "
+			  "container (its image's USER and the engine's defaults apply)");
+		return -1;
+	}
+	return 0;
 }
 
 /* The options' values, checked: 0, or the usage exit code after saying why. */
@@ -202,21 +311,49 @@ static int test_check(struct test *t, const char *timeout, const char *grace, co
 		log_warnx("--observe %s: need a duration such as 10s", observe);
 		return test_usage();
 	}
-	if (t->ready && !strncmp(t->ready, "tcp:", 4)) {
-		char *end;
-		long p = strtol(t->ready + 4, &end, 10);
-
-		if (*end || p < 1 || p > 65535) {
-			log_warnx("--ready %s: need tcp:PORT (1-65535) or a command", t->ready);
+	for (int i = 0; i < t->nready; i++)
+		if (ready_check(t, &t->readies[i]))
 			return test_usage();
-		}
-		t->ready_port = (int)p;
-	}
+	if (test_ctr_on(t) && ctr_check_args(t))
+		return test_usage();
 	if (t->sinkhole && t->mode && strcmp(t->mode, "audit")) {
 		log_warnx("--sinkhole lets every attempt through to the sinkhole: it cannot be "
 			  "combined with --mode %s",
 			  t->mode);
 		return test_usage();
+	}
+	return 0;
+}
+
+/* --image, --engine, --network, --env, --compose, --service: 0, or -1
+ * after saying why. */
+static int ctr_option(struct test *t, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'I':
+		t->ctr.image = arg;
+		break;
+	case 'E':
+		t->ctr.engine = arg;
+		break;
+	case 'N':
+		t->ctr.network = arg;
+		break;
+	case 'e':
+		if (t->ctr.nenvs >= TEST_ENVS_MAX || !strchr(arg, '=')) {
+			log_warnx("--env %s: need K=V (at most %d)", arg, TEST_ENVS_MAX);
+			return -1;
+		}
+		t->ctr.envs[t->ctr.nenvs++] = arg;
+		break;
+	case 'C':
+		t->ctr.compose = arg;
+		break;
+	case 'V':
+		if (t->ctr.nservices >= TEST_SERVICES_MAX)
+			return -1;
+		t->ctr.services[t->ctr.nservices++] = arg;
+		break;
 	}
 	return 0;
 }
@@ -241,6 +378,12 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 	    {"observe", required_argument, NULL, 'o'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"ignore-exit-status", no_argument, NULL, 'i'},
+	    {"image", required_argument, NULL, 'I'},
+	    {"engine", required_argument, NULL, 'E'},
+	    {"network", required_argument, NULL, 'N'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"compose", required_argument, NULL, 'C'},
+	    {"service", required_argument, NULL, 'V'},
 	    {0},
 	};
 	const char *timeout = DEFAULT_TIMEOUT, *grace = DEFAULT_GRACE, *observe = NULL;
@@ -256,7 +399,21 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 			timeout = optarg;
 			break;
 		case 'r':
-			t->ready = optarg;
+			if (t->nready >= TEST_READY_MAX) {
+				log_warnx("--ready: at most %d", TEST_READY_MAX);
+				return test_usage();
+			}
+			t->readies[t->nready++].cmd = optarg;
+			t->ready = t->ready ? t->ready : optarg;
+			break;
+		case 'I':
+		case 'E':
+		case 'N':
+		case 'e':
+		case 'C':
+		case 'V':
+			if (ctr_option(t, opt, optarg))
+				return test_usage();
 			break;
 		case 'm':
 			t->mode = optarg;
@@ -304,9 +461,9 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 			return test_usage();
 		}
 	}
-	if (optind >= argc)
+	if (optind >= argc && !t->ctr.image && !t->ctr.compose)
 		return test_usage();
-	t->argv = argv + optind;
+	t->argv = argv + optind; /* --image: the container's command, may be empty */
 	return test_check(t, timeout, grace, observe);
 }
 
@@ -372,7 +529,7 @@ static const char *test_run(struct test *t, struct runner_opts *ro, const struct
 	t->live = isatty(STDERR_FILENO) && (!ci || !*ci || !strcmp(ci, "false"));
 	ro->policy = l;
 	ro->dns_proxy = true;
-	ro->argv = t->argv;
+	ro->argv = test_ctr_on(t) ? t->ctr.argv : t->argv;
 	ro->on_event = test_on_event;
 	ro->on_dns = test_on_dns;
 	ro->on_tick = on_tick;
@@ -388,12 +545,15 @@ static const char *test_run(struct test *t, struct runner_opts *ro, const struct
 	ret = runner_run(ro, &t->res);
 	if (t->live)
 		fputs("\r\033[K", stderr);
-	if (t->ready_pid > 0) {
-		kill(t->ready_pid, SIGKILL);
-		waitpid(t->ready_pid, NULL, 0);
-	}
+	for (int i = 0; i < t->nready; i++)
+		if (t->readies[i].pid > 0) {
+			kill(t->readies[i].pid, SIGKILL);
+			waitpid(t->readies[i].pid, NULL, 0);
+		}
 	if (!ret)
 		return NULL;
+	if (t->whybuf[0])
+		return t->whybuf;
 	snprintf(t->whybuf, sizeof(t->whybuf), "cannot set up the test: %s (see above)",
 		 strerror(-ret));
 	return t->whybuf;
@@ -435,7 +595,9 @@ static int test_verdict(struct test *t, const char **why)
 		code = EXIT_SETUP, *why = "the command could not be started";
 	else if (t->ready && t->ready_ns < 0)
 		code = EXIT_SETUP, *why = "the command never became ready (--ready)";
-	else if (failed_on_its_own(t))
+	else if (test_ctr_on(t) && test_ctr_failed(t))
+		code = EXIT_SETUP, *why = test_ctr_failed(t);
+	else if (!test_ctr_on(t) && failed_on_its_own(t))
 		code = EXIT_SETUP, *why = t->whybuf;
 	else
 		code = EXIT_SILENT;
@@ -469,11 +631,14 @@ int do_test(struct cli *c, int argc, char **argv)
 	ret = test_args(&t, &ro, argc, argv);
 	if (ret)
 		return ret;
-	if (test_refuse_engine(t.argv))
+	if (!test_ctr_on(&t) && test_refuse_engine(t.argv))
 		return EXIT_SETUP;
-	why = test_policy(&t, &ro, &l);
+	why = test_ctr_on(&t) ? test_ctr_prepare(&t, &ro) : NULL;
+	if (!why)
+		why = test_policy(&t, &ro, &l);
 	if (!why)
 		why = test_run(&t, &ro, l);
+	test_ctr_finish(&t);
 	if (!why)
 		code = test_verdict(&t, &why);
 	test_print_human(&t, code, why);

@@ -102,6 +102,7 @@ static void collect(struct test *t, const struct hush_event *e, const char *qnam
 	snprintf(a->note, sizeof(a->note), "%s", note ? note : "");
 	/* The process now, while its exec record is fresh. */
 	a->has_proc = t->eng && event_proc(t->eng, e, &a->proc) == 0;
+	test_ctr_attrib(t, a);
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -123,8 +124,10 @@ void test_on_dns(void *ctx, const struct dnsproxy_query *q)
 static int cmp_dest(const void *x, const void *y)
 {
 	const struct attempt *a = x, *b = y;
-	int d;
+	int d = strcmp(a->service, b->service); /* --compose: by service first */
 
+	if (d)
+		return d;
 	if (a->ev.hook == HUSH_HOOK_DNS || b->ev.hook == HUSH_HOOK_DNS) {
 		if ((a->ev.hook == HUSH_HOOK_DNS) != (b->ev.hook == HUSH_HOOK_DNS))
 			return a->ev.hook == HUSH_HOOK_DNS ? -1 : 1;

@@ -109,9 +109,9 @@ int test_refuse_engine(char **argv)
 	snprintf(said, sizeof(said), "%s %s", eng, sub);
 	log_warnx("test: `%s` would start its container outside this test's cgroup (the engine's "
 		  "daemon or conmon starts it), where hush cannot watch it: the test could pass "
-		  "while the container phones home.  Refusing before anything runs.  Gating a "
-		  "container image is `hush test --image IMAGE`, which this version does not have "
-		  "yet; until then run the image's command itself under hush test",
+		  "while the container phones home.  Refusing before anything runs.  Gate the "
+		  "image with `hush test --image IMAGE [-- ARGS]` (or a stack with `hush test "
+		  "--compose FILE`): hush starts the container itself, inside the test",
 		  said);
 	return -1;
 }

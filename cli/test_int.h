@@ -44,11 +44,87 @@ struct attempt {
 	char shost[256];  /* HTTP Host */
 	char smethod[16]; /* HTTP method and path */
 	char spath[512];
+	/* --image/--compose: the container (from the event's cgroup) and its
+	 * compose service, "" when none */
+	char container[65];
+	char service[64];
+};
+
+/* ---- containers (--image, --compose) ---- */
+
+#define TEST_ENVS_MAX	  64
+#define TEST_SERVICES_MAX 64
+#define TEST_READY_MAX	  16
+#define TEST_ARGV_MAX	  256
+#define TEST_SEEN_MAX	  128
+
+enum { TEST_ENGINE_DOCKER = 1, TEST_ENGINE_PODMAN };
+
+/* One --ready: CMD (run on the host) or tcp:PORT, for the whole run or
+ * for one compose service (SERVICE=CMD). */
+struct test_ready {
+	const char *svc; /* NULL: the run */
+	const char *cmd;
+	int port; /* tcp:PORT */
+	pid_t pid;
+	uint64_t next;
+	bool ok;
+};
+
+/* A container of the run: the image's, or one of a stack's services. */
+struct test_service {
+	char name[64];	 /* compose service, "" for --image */
+	char id[65];	 /* container id */
+	char cname[128]; /* container name */
+	int exit_code;	 /* -1: unknown */
+};
+
+struct test_ctr {
+	/* options */
+	const char *image, *compose, *network, *engine;
+	const char *envs[TEST_ENVS_MAX];
+	int nenvs;
+	const char *services[TEST_SERVICES_MAX]; /* --service */
+	int nservices;
+	/* the engine */
+	int kind;
+	char cli[256];	/* docker or podman client */
+	char host[300]; /* unix:///run/docker.sock */
+	char ccli[256]; /* docker-compose */
+	char image_id[80];
+	char digests[512]; /* RepoDigests, comma-separated */
+	/* the run */
+	char name[128];	     /* container name (--image) or project (--compose) */
+	char dir[64];	     /* temp dir: cidfile, compose override */
+	char cgparent[4200]; /* the containers' --cgroup-parent */
+	char cgabs[4200];    /* the run's cgroup, absolute */
+	char *argv[TEST_ARGV_MAX];
+	char strs[8192]; /* strings argv points into */
+	size_t nstrs;
+	pid_t stop_pid;
+	char version[32];	      /* compose file version, "" when none */
+	char *all[TEST_SERVICES_MAX]; /* every service of the stack */
+	int nall;
+	struct test_service svc[TEST_SERVICES_MAX]; /* the containers seen */
+	int nsvc;
+	char fail[600]; /* compose: why the stack failed on its own */
+	/* containers' cgroups seen (test_ctr_tick): id -> container, for events
+	 * read after the cgroup is gone */
+	struct {
+		uint64_t cgid;
+		char id[65];
+	} seen[TEST_SEEN_MAX];
+	int nseen;
+	uint64_t run_cgid, client_cgid;
 };
 
 struct test {
 	/* options */
-	const char *policy_path, *mode, *json_path, *junit_path, *ready;
+	const char *policy_path, *mode, *json_path, *junit_path;
+	const char *ready; /* the first --ready, NULL: none */
+	struct test_ready readies[TEST_READY_MAX];
+	int nready;
+	struct test_ctr ctr;
 	const char *name; /* --name: the JUnit test case; NULL: the command */
 	int64_t timeout_ns;
 	int64_t grace_ns;   /* --grace: SIGTERM, then this long, then cgroup.kill */
@@ -68,10 +144,7 @@ struct test {
 	uint64_t dropped; /* attempts not kept in detail (ATTEMPTS_MAX) */
 	uint64_t total;	  /* attempts, counting repeats */
 	/* readiness */
-	int ready_port;	     /* tcp:PORT */
-	pid_t ready_pid;     /* probe command running */
-	uint64_t ready_next; /* elapsed ns of the next probe */
-	int64_t ready_ns;    /* -1: not (yet) ready */
+	int64_t ready_ns; /* -1: not (yet) ready */
 	/* live line */
 	bool live;
 	uint64_t live_next;
@@ -89,6 +162,55 @@ struct test {
  * (docker|podman|nerdctl run, ...), whose container hush could not watch;
  * else 0. */
 int test_refuse_engine(char **argv);
+
+/* ---- images and stacks (test_image.c, test_compose.c) ---- */
+
+/* Is this a container run (--image or --compose)? */
+static inline bool test_ctr_on(const struct test *t)
+{
+	return t->ctr.image || t->ctr.compose;
+}
+/* Before the run: find the engine, check the image(s), make the temp dir
+ * and set ro up (command cgroup, hooks).  NULL, or why not (exit 2). */
+const char *test_ctr_prepare(struct test *t, struct runner_opts *ro);
+/* After the run: the containers' ids, names, services and exit codes;
+ * everything removed (containers, the stack, cgroup v1 leftovers, temp
+ * dir).  Safe to call whatever prepare reached. */
+void test_ctr_finish(struct test *t);
+/* Why the run is an error, or NULL: a container that could not start or
+ * failed on its own (not after hush stopped it). */
+const char *test_ctr_failed(struct test *t);
+/* The container name a --ready probe of svc (NULL: the image's) may use. */
+void test_ctr_ready_env(const struct test *t, const char *svc, char *buf, size_t len);
+/* Fill a->container from the event's cgroup (t->mu held). */
+void test_ctr_attrib(struct test *t, struct attempt *a);
+/* While it runs: note the containers' cgroups (ids), for events read after
+ * a container is gone. */
+void test_ctr_tick(struct test *t);
+/* The report's "image IMG" / "compose FILE" prefix of the command. */
+const char *test_ctr_what(const struct test *t, char *buf, size_t len);
+
+/* test_image.c internals shared with test_compose.c: argv building and
+ * running a helper command to completion (its stdout into out). */
+void ctr_argv_reset(struct test_ctr *c);
+int ctr_arg(struct test_ctr *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The client and its connection to the engine as argv's first words. */
+int engine_words(struct test_ctr *c);
+/* The engine answers, uses cgroupfs, and has the images (the one's id and
+ * digests kept).  NULL, or why not. */
+const char *ctr_check(struct test *t, char *const images[], int nimages);
+/* The engine's Docker-compatible API (test_api.c): GET path on the unix
+ * socket sock, the body into body; the HTTP status, or -errno. */
+int ctr_api_get(const char *sock, const char *path, char *body, size_t len);
+void ctr_json_str(const char *json, const char *key, char *out, size_t len);
+void ctr_json_strs(const char *json, const char *key, char *out, size_t len);
+void ctr_url_escape(const char *name, char *out, size_t len);
+int ctr_capture(char *const argv[], char *out, size_t len, char *err, size_t errlen);
+pid_t ctr_spawn_quiet(char *const argv[]);
+const char *compose_prepare(struct test *t, struct runner_opts *ro);
+int compose_argv(struct test *t);
+void compose_stop(struct test *t, int secs);
+void compose_finish(struct test *t);
 
 /* ---- collecting (test_collect.c) ---- */
 

@@ -100,6 +100,10 @@ void test_cmdline(const struct test *t, char *buf, size_t len)
 {
 	size_t o = 0;
 
+	if (test_ctr_on(t)) {
+		test_ctr_what(t, buf, len);
+		o = strlen(buf);
+	}
 	for (size_t i = 0; t->argv[i] && o + 1 < len; i++) {
 		if (o && buf[o - 1] != ' ')
 			buf[o++] = ' ';
@@ -136,6 +140,36 @@ static bool udp_connect(const struct attempt *a)
 	"UDP connect(): sends nothing itself, datagrams on it not seen; getaddrinfo makes these "  \
 	"to sort addresses"
 
+/* The name of the run's container id, or "?" (not one of the run's). */
+static const char *ctr_name(const struct test *t, const char *id)
+{
+	for (int i = 0; i < t->ctr.nsvc; i++)
+		if (!strcmp(t->ctr.svc[i].id, id))
+			return t->ctr.svc[i].cname;
+	return "?";
+}
+
+/* --image/--compose: what ran. */
+static void print_ctr(const struct test *t)
+{
+	const struct test_ctr *c = &t->ctr;
+
+	if (!test_ctr_on(t))
+		return;
+	if (c->image)
+		printf("  image %s: id %s%s%s\n", c->image, c->image_id[0] ? c->image_id : "?",
+		       c->digests[0] ? ", digest " : "", c->digests);
+	else
+		printf("  compose %s: project %s\n", c->compose, c->name);
+	for (int i = 0; i < c->nsvc; i++)
+		printf("  %s%s%scontainer %s, id %.12s, exit %d\n",
+		       c->svc[i].name[0] ? "service " : "", c->svc[i].name,
+		       c->svc[i].name[0] ? ": " : "", c->svc[i].cname, c->svc[i].id,
+		       c->svc[i].exit_code);
+	if (!c->nsvc && c->name[0] && c->image)
+		printf("  container %s (never created)\n", c->name);
+}
+
 void test_print_human(struct test *t, int code, const char *why)
 {
 	char cmd[512];
@@ -152,6 +186,7 @@ void test_print_human(struct test *t, int code, const char *why)
 	       t->res.exit_code, stopped_how(t));
 	if (why)
 		printf("  %s\n", why);
+	print_ctr(t);
 	for (int i = 0; i < t->res.ninherited; i++)
 		printf("  inherited %s: not judged (--allow-inherited-socket)\n",
 		       t->res.inherited[i].desc);
@@ -160,10 +195,16 @@ void test_print_human(struct test *t, int code, const char *why)
 		const struct attempt *a = &t->at[i];
 		char dest[DNS_NAME_STRLEN + 96], cl[300], intent[1400];
 
-		if (!i || !same_dest(a, &t->at[i - 1])) {
+		if (t->ctr.compose && (!i || strcmp(a->service, t->at[i - 1].service)))
+			printf("  service %s:\n",
+			       a->service[0] ? a->service : "(none: not a container)");
+		if (!i || !same_dest(a, &t->at[i - 1]) ||
+		    strcmp(a->service, t->at[i - 1].service)) {
 			uint64_t n = 0;
 
-			for (size_t k = i; k < t->nat && same_dest(&t->at[k], a); k++)
+			for (size_t k = i; k < t->nat && same_dest(&t->at[k], a) &&
+					   !strcmp(t->at[k].service, a->service);
+			     k++)
 				n += t->at[k].count;
 			fmt_dest(a, dest, sizeof(dest));
 			fmt_intent(a, intent, sizeof(intent));
@@ -180,6 +221,8 @@ void test_print_human(struct test *t, int code, const char *why)
 		       a->ev.comm);
 		if (a->has_proc)
 			printf(" %s%s%s", a->proc.exe, cl[0] ? ": " : "", cl);
+		if (a->container[0])
+			printf(" [container %s %.12s]", ctr_name(t, a->container), a->container);
 		if (a->note[0])
 			printf(" (%s)", a->note);
 		if (udp_connect(a) && t->sinkhole)
@@ -248,7 +291,57 @@ static void json_attempt(struct json_writer *w, const struct test *t, const stru
 		jsonw_str_field(w, "note", UDP_CONNECT_NOTE);
 	if (t->sinkhole && a->ev.hook != HUSH_HOOK_DNS)
 		jsonw_bool_field(w, "udp_connect", udp_connect(a));
+	if (test_ctr_on(t)) {
+		jsonw_str_or_null_field(w, "container_id", a->container);
+		jsonw_key(w, "container");
+		jsonw_str_or_null(w, a->container[0] ? ctr_name(t, a->container) : "");
+		if (t->ctr.compose)
+			jsonw_str_or_null_field(w, "service", a->service);
+	}
 	jsonw_obj_end(w);
+}
+
+/* "image"/"compose" and "containers": what ran. */
+static void json_ctr(struct json_writer *w, const struct test *t)
+{
+	const struct test_ctr *c = &t->ctr;
+	char d[sizeof(c->digests)];
+
+	if (!test_ctr_on(t))
+		return;
+	jsonw_str_field(w, "engine", c->kind == TEST_ENGINE_PODMAN ? "podman" : "docker");
+	jsonw_str_field(w, "engine_host", c->host);
+	if (c->image) {
+		jsonw_key(w, "image");
+		jsonw_obj_begin(w);
+		jsonw_str_field(w, "ref", c->image);
+		jsonw_str_or_null_field(w, "id", c->image_id);
+		jsonw_key(w, "digests");
+		jsonw_arr_begin(w);
+		snprintf(d, sizeof(d), "%s", c->digests);
+		for (char *sv, *x = strtok_r(d, ",", &sv); x; x = strtok_r(NULL, ",", &sv))
+			jsonw_str(w, x);
+		jsonw_arr_end(w);
+		jsonw_obj_end(w);
+	} else {
+		jsonw_key(w, "compose");
+		jsonw_obj_begin(w);
+		jsonw_str_field(w, "file", c->compose);
+		jsonw_str_or_null_field(w, "project", c->name);
+		jsonw_obj_end(w);
+	}
+	jsonw_key(w, "containers");
+	jsonw_arr_begin(w);
+	for (int i = 0; i < c->nsvc; i++) {
+		jsonw_obj_begin(w);
+		jsonw_str_field(w, "id", c->svc[i].id);
+		jsonw_str_field(w, "name", c->svc[i].cname);
+		if (c->compose)
+			jsonw_str_field(w, "service", c->svc[i].name);
+		jsonw_int_field(w, "exit_code", c->svc[i].exit_code);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
 }
 
 /* What the command kept on purpose, and how it was contained. */
@@ -316,6 +409,7 @@ void test_write_json(FILE *f, struct test *t, int code, const char *why)
 	jsonw_key(&w, "error");
 	jsonw_strn(&w, why, 1024);
 	json_contain(&w, t);
+	json_ctr(&w, t);
 	jsonw_bool_field(&w, "sinkhole", t->sinkhole);
 	if (t->sinkhole)
 		jsonw_uint_field(&w, "sinkhole_lost", t->sink_lost);
@@ -410,8 +504,20 @@ void test_write_junit(FILE *f, struct test *t, int code, const char *why)
 		}
 		fprintf(f, "</%s>\n", code == EXIT_NOISY ? "failure" : "error");
 	}
-	fprintf(f, "      <system-out>result %s, command exit %d, %.3f s%s</system-out>\n",
-		result_name(code), t->res.exit_code, secs, stopped_how(t));
+	fprintf(f, "      <system-out>result %s, command exit %d, %.3f s%s", result_name(code),
+		t->res.exit_code, secs, stopped_how(t));
+	if (t->ctr.image) {
+		fputs("; image ", f);
+		xml_str(f, t->ctr.image);
+		fprintf(f, " %s", t->ctr.image_id);
+	}
+	for (int i = 0; i < t->ctr.nsvc; i++) {
+		fprintf(f, "; %s%scontainer ", t->ctr.svc[i].name,
+			t->ctr.svc[i].name[0] ? " " : "");
+		xml_str(f, t->ctr.svc[i].cname);
+		fprintf(f, " %.12s exit %d", t->ctr.svc[i].id, t->ctr.svc[i].exit_code);
+	}
+	fputs("</system-out>\n", f);
 	fputs("    </testcase>\n  </testsuite>\n</testsuites>\n", f);
 }
 

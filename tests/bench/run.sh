@@ -18,12 +18,15 @@
 #             DNS_*, described there)
 #   test      tests/bench/hushtest.sh: wall time of `hush test -- /bin/true`
 #             vs. /bin/true and `unshare -n /bin/true` (issue 5; TEST_ROUNDS)
+#   image     tests/bench/image.sh: `hush test --image bb -- true` vs. the
+#             engine's `run --rm bb true`, docker and podman (issue 12;
+#             IMAGE_ROUNDS)
 #   containers  tests/bench/containers.sh: `docker run --rm bb true` with hushd
 #             enforcing by container scope vs. without (issue 13; CTR_ROUNDS,
 #             CTR_PER)
 #
-# Knobs (environment): BENCH ("sockaddr store query dns test containers"; e.g. BENCH=store, or
-# BENCH="store query"), RESULTS (file written, default tests/bench/RESULTS.md;
+# Knobs (environment): BENCH ("sockaddr store query dns test image containers";
+# e.g. BENCH=store, or BENCH="store query"), RESULTS (file written, default tests/bench/RESULTS.md;
 # "-" for none), HUSH_REV (source revision to report; default: git describe
 # --dirty); for query: QUERY_ROWS (10000000), QUERY_RUNS (25), QUERY_DB
 # (default $OUTPUT/bench/query-<rows>.db), QUERY_REBUILD (1: build the
@@ -39,7 +42,7 @@ set -u
 OUTPUT=${OUTPUT:-$(pwd)/.output}
 export OUTPUT
 cd "$(dirname "$0")/../.." || exit 2
-BENCH=${BENCH:-sockaddr store query dns test containers}
+BENCH=${BENCH:-sockaddr store query dns test image containers}
 RESULTS=${RESULTS:-tests/bench/RESULTS.md}
 HUSH_REV=${HUSH_REV:-$(git describe --always --dirty 2>/dev/null || echo unknown)}
 export HUSH_REV
@@ -53,6 +56,7 @@ STORE_HEAD='### Storm of denied attempts into SQLite'
 QUERY_HEAD='### Query latency on a'
 DNS_HEAD='## DNS proxy (issue 4)'
 TEST_HEAD='## hush test (issue 5)'
+IMAGE_HEAD='## hush test --image (issue 12)'
 CTR_HEAD='## Containers (issue 13)'
 
 die() {
@@ -66,8 +70,8 @@ want() {
 [ "$(id -u)" = 0 ] || die "needs root"
 for b in ${BENCH//,/ }; do
 	case $b in
-	sockaddr | store | query | dns | test | containers) ;;
-	*) die "BENCH: unknown part '$b' (sockaddr, store, query, dns, test, containers)" ;;
+	sockaddr | store | query | dns | test | image | containers) ;;
+	*) die "BENCH: unknown part '$b' (sockaddr, store, query, dns, test, image, containers)" ;;
 	esac
 done
 
@@ -126,16 +130,23 @@ if want containers; then
 	[ -s "$TMPD/containers.md" ] || rm -f "$TMPD/containers.md"
 fi
 
+if want image; then
+	echo "# bench: image (hush test --image vs. docker/podman run)" >&2
+	tests/bench/image.sh >"$TMPD/image.md" || fails=$((fails + 1))
+	[ -s "$TMPD/image.md" ] || rm -f "$TMPD/image.md"
+fi
+
 # The sections of the file as it is: top (connect/sendto), storm, query, dns.
-old_part() { # top|store|query|dns|test|containers
+old_part() { # top|store|query|dns|test|image|containers
 	[ -f "$RESULTS" ] || return 0
 	awk -v part="$1" -v audit="$AUDIT_HEAD" -v store="$STORE_HEAD" -v query="$QUERY_HEAD" \
-		-v dns="$DNS_HEAD" -v test="$TEST_HEAD" -v ctr="$CTR_HEAD" '
+		-v dns="$DNS_HEAD" -v test="$TEST_HEAD" -v image="$IMAGE_HEAD" -v ctr="$CTR_HEAD" '
 		$0 == audit { sec = "audit"; next }
 		$0 == store { sec = "store" }
 		index($0, query) == 1 { sec = "query" }
 		$0 == dns { sec = "dns" }
 		$0 == test { sec = "test" }
+		$0 == image { sec = "image" }
 		$0 == ctr { sec = "containers" }
 		{ if ((sec == "" ? "top" : sec) == part) print }' "$RESULTS"
 }
@@ -154,6 +165,7 @@ section() { # NAME: the new section, or the old one, or a placeholder
 		query) echo "${QUERY_HEAD} large database" ;;
 		dns) echo "$DNS_HEAD" ;;
 		test) echo "$TEST_HEAD" ;;
+		image) echo "$IMAGE_HEAD" ;;
 		containers) echo "$CTR_HEAD" ;;
 		esac
 		echo
@@ -185,6 +197,8 @@ assemble() {
 	section dns | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 	echo
 	section test | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+	echo
+	section image | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 	echo
 	section containers | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 }

@@ -5,7 +5,7 @@
 # hush binary: dockerd, podman and docker-compose run real containers inside
 # the harness's private network namespace, with every piece of state under
 # the test's temp dir; containers' cgroups are below cgroups of ours (also
-# with --cgroup-parent, what `hush test --image` will use); afterwards no
+# with --cgroup-parent, what `hush test --image` uses); afterwards no
 # process, cgroup (v2 or v1), mount, namespace or root-namespace firewall
 # rule of the run is left.
 set -u
