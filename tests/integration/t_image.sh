@@ -16,7 +16,7 @@ set -u
 h_init image
 h_require_hush
 h_require_netprobe
-h_require_tools jq
+h_require_tools jq dnsmasq
 e_docker_up
 e_image_busybox bb docker || exit 1
 tcg=$(h_cgroup_create tests)
@@ -122,25 +122,33 @@ h_assert_json "$IT_JSON" '.result == "silent" and .timed_out == false and .stopp
 gone "--observe with --ready"
 
 # -- names inside the container: an allowed and a denied one --
-# The container has its own network namespace, where the test's DNS proxy
-# does not serve yet (the per-netns proxy will): today both lookups are
-# denied by address (port 53), nothing reaches a resolver.  Once it lands,
-# allowed.test resolves and denied.test is REFUSED and reported by name.
+# The container has its own network namespace; the test's DNS proxy serves
+# it too: allowed.test goes to the policy's resolver (dnsmasq on the bridge's
+# gateway) and resolves, denied.test is REFUSED and reported by name, and
+# never reaches a resolver.
+h_bg --out "$H_TMP/img-dnsmasq.out" --err "$H_TMP/img-dnsmasq.err" --ns "$E_NS" -- \
+	dnsmasq --keep-in-foreground --no-daemon --no-resolv --no-hosts --no-poll \
+	--bind-interfaces --listen-address="$GW" --except-interface=lo --port=53 \
+	--cache-size=0 --user=root --group=root --host-record="allowed.test,192.0.2.7" \
+	--host-record="denied.test,192.0.2.8" --log-queries --log-facility=-
 dnspol=$(h_policy image-dns.policy <<EOF
 resolver $GW
 allow dns allowed.test
 EOF
 )
-h_listen "$E_NS" udp 0.0.0.0 53
-DNSLISTEN=$H_LISTEN_OUT
 it dns --policy "$dnspol" --image bb -- sh -c 'nslookup allowed.test; nslookup denied.test; true'
 rc "names in a container" 1 dns
-h_assert_json "$IT_JSON" '.result == "noisy" and (.attempts | length) >= 1 and all(.attempts[]; .dport == 53 and .verdict == "deny" and (.container_id | type == "string"))' \
-	"names in a container: lookups denied at port 53, in the container (by name once the per-netns DNS proxy lands)"
-if ! grep -q '"event":"datagram"' "$DNSLISTEN"; then
-	h_pass "names in a container: no query reached a resolver"
+h_assert_json "$IT_JSON" '.result == "noisy" and any(.attempts[]; .qname == "denied.test" and .verdict == "deny" and (.container_id | type == "string")) and all(.attempts[]; .qname != "allowed.test")' \
+	"names in a container: denied.test refused and reported by name, in the container"
+if grep -q 'query\[A\] allowed.test' "$H_TMP/img-dnsmasq.out" "$H_TMP/img-dnsmasq.err" 2>/dev/null; then
+	h_pass "names in a container: allowed.test reached the policy's resolver"
 else
-	h_fail "names in a container: no query reached a resolver" "$(head -n 3 "$DNSLISTEN")"
+	h_fail "names in a container: allowed.test reached the policy's resolver" "$(tail -n 5 "$H_TMP/img-dnsmasq.err" "$H_TMP/dns.err" 2>/dev/null)"
+fi
+if ! grep -q 'denied.test' "$H_TMP/img-dnsmasq.out" "$H_TMP/img-dnsmasq.err" 2>/dev/null; then
+	h_pass "names in a container: denied.test never reached a resolver"
+else
+	h_fail "names in a container: denied.test never reached a resolver" "$(grep denied.test "$H_TMP/img-dnsmasq.out" "$H_TMP/img-dnsmasq.err" | head -n 3)"
 fi
 
 # -- a failing image, one that cannot start, a missing one --
