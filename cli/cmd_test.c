@@ -166,20 +166,24 @@ static bool on_tick(void *ctx, uint64_t elapsed)
 
 /* ---- the command ---- */
 
+static int test_usage_to(FILE *f)
+{
+	fprintf(f, "usage: hush test [--policy FILE] [--timeout DUR] [--grace DUR]\n"
+		   "                 [--ready CMD|tcp:PORT] [--observe DUR] [--name NAME]\n"
+		   "                 [--ignore-exit-status] [--mode enforce|audit]\n"
+		   "                 [--json FILE] [--junit FILE]\n"
+		   "                 [--cgroup-parent DIR] [--ringbuf-size BYTES] [--sinkhole]\n"
+		   "                 [--user USER[:GROUP]] [--keep-cap CAP]... "
+		   "[--allow-inherited-socket]\n"
+		   "                 -- CMD [ARGS...]\n"
+		   "exit: 0 silent, 1 noisy, 2 usage or set-up error or the command failed on its "
+		   "own,\n      3 inconclusive (events lost)\n");
+	return EXIT_SETUP;
+}
+
 static int test_usage(void)
 {
-	fprintf(stderr,
-		"usage: hush test [--policy FILE] [--timeout DUR] [--grace DUR]\n"
-		"                 [--ready CMD|tcp:PORT] [--observe DUR] [--name NAME]\n"
-		"                 [--ignore-exit-status] [--mode enforce|audit]\n"
-		"                 [--json FILE] [--junit FILE]\n"
-		"                 [--cgroup-parent DIR] [--ringbuf-size BYTES] [--sinkhole]\n"
-		"                 [--user USER[:GROUP]] [--keep-cap CAP]... "
-		"[--allow-inherited-socket]\n"
-		"                 -- CMD [ARGS...]\n"
-		"exit: 0 silent, 1 noisy, 2 usage or set-up error or the command failed on its "
-		"own,\n      3 inconclusive (events lost)\n");
-	return EXIT_SETUP;
+	return test_usage_to(stderr);
 }
 
 /* The options' values, checked: 0, or the usage exit code after saying why. */
@@ -221,7 +225,7 @@ static int test_check(struct test *t, const char *timeout, const char *grace, co
 	return 0;
 }
 
-/* Options into t and ro: 0, or the usage exit code after saying why. */
+/* Options into t and ro: 0, -1 after --help, or the usage exit code after saying why. */
 static int test_args(struct test *t, struct runner_opts *ro, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -241,13 +245,14 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 	    {"observe", required_argument, NULL, 'o'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"ignore-exit-status", no_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *timeout = DEFAULT_TIMEOUT, *grace = DEFAULT_GRACE, *observe = NULL;
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			t->policy_path = optarg;
@@ -300,6 +305,9 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 			if (engine_parse_ringbuf("--ringbuf-size", optarg, &ro->ringbuf_bytes))
 				return test_usage();
 			break;
+		case 'h': /* usage on stdout; do_test exits 0 */
+			test_usage_to(stdout);
+			return -1;
 		default:
 			return test_usage();
 		}
@@ -468,7 +476,7 @@ int do_test(struct cli *c, int argc, char **argv)
 	(void)c;
 	ret = test_args(&t, &ro, argc, argv);
 	if (ret)
-		return ret;
+		return ret < 0 ? EXIT_OK : ret;
 	if (test_refuse_engine(t.argv))
 		return EXIT_SETUP;
 	why = test_policy(&t, &ro, &l);
