@@ -80,12 +80,12 @@ static void on_dns(void *ctx, const struct dnsproxy_query *q)
 	pthread_mutex_unlock(&rc->mu);
 }
 
-static int run_usage_to(FILE *f)
+static int run_usage_to(FILE *stream)
 {
-	fprintf(f, "usage: hush run [--policy FILE] [--mode enforce|audit] [--events FILE] "
-		   "[--quiet] [--log-allowed] [--cgroup-parent DIR]\n"
-		   "                [--user USER[:GROUP]] [--keep-cap CAP]... "
-		   "[--allow-inherited-socket] -- CMD [ARGS...]\n");
+	fprintf(stream, "usage: hush run [--policy FILE] [--mode enforce|audit] [--events FILE] "
+			"[--quiet] [--log-allowed] [--cgroup-parent DIR]\n"
+			"                [--user USER[:GROUP]] [--keep-cap CAP]... "
+			"[--allow-inherited-socket] -- CMD [ARGS...]\n");
 	return EXIT_RUN_SETUP;
 }
 

@@ -166,18 +166,19 @@ static bool on_tick(void *ctx, uint64_t elapsed)
 
 /* ---- the command ---- */
 
-static int test_usage_to(FILE *f)
+static int test_usage_to(FILE *out)
 {
-	fprintf(f, "usage: hush test [--policy FILE] [--timeout DUR] [--grace DUR]\n"
-		   "                 [--ready CMD|tcp:PORT] [--observe DUR] [--name NAME]\n"
-		   "                 [--ignore-exit-status] [--mode enforce|audit]\n"
-		   "                 [--json FILE] [--junit FILE]\n"
-		   "                 [--cgroup-parent DIR] [--ringbuf-size BYTES] [--sinkhole]\n"
-		   "                 [--user USER[:GROUP]] [--keep-cap CAP]... "
-		   "[--allow-inherited-socket]\n"
-		   "                 -- CMD [ARGS...]\n"
-		   "exit: 0 silent, 1 noisy, 2 usage or set-up error or the command failed on its "
-		   "own,\n      3 inconclusive (events lost)\n");
+	fprintf(out,
+		"usage: hush test [--policy FILE] [--timeout DUR] [--grace DUR]\n"
+		"                 [--ready CMD|tcp:PORT] [--observe DUR] [--name NAME]\n"
+		"                 [--ignore-exit-status] [--mode enforce|audit]\n"
+		"                 [--json FILE] [--junit FILE]\n"
+		"                 [--cgroup-parent DIR] [--ringbuf-size BYTES] [--sinkhole]\n"
+		"                 [--user USER[:GROUP]] [--keep-cap CAP]... "
+		"[--allow-inherited-socket]\n"
+		"                 -- CMD [ARGS...]\n"
+		"exit: 0 silent, 1 noisy, 2 usage or set-up error or the command failed on its "
+		"own,\n      3 inconclusive (events lost)\n");
 	return EXIT_SETUP;
 }
 
