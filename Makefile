@@ -71,7 +71,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: FORCE all help analyze compdb deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
-	format-check install deps-pkg deb
+	format-check install deps-pkg deb reproducible-check pkg-check
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -236,6 +236,12 @@ DEB_OUT := $(ABS_OUTPUT)/deb
 deb: deps-pkg ## build $(OUTPUT)/deb/hush_VERSION_ARCH.deb (root for deps), lintian-checked
 	$(Q)packaging/build-deb.sh '$(HUSH_VERSION)' $(DEB_OUT)
 	$(Q)lintian --fail-on error,warning --info $(DEB_OUT)/hush_*.changes
+
+reproducible-check: deps-pkg ## build HEAD twice (other path, time, TZ, umask): binaries, BPF objects, .deb identical
+	$(Q)packaging/reproducible-check.sh
+
+pkg-check: deb ## the package tier: tests/pkg/ (fresh Debian roots; root, network to the apt mirror)
+	$(Q)OUTPUT=$(ABS_OUTPUT) TESTS=pkg tests/run.sh
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 
