@@ -240,7 +240,7 @@ deb: deps-pkg ## build $(OUTPUT)/deb/hush_VERSION_ARCH.deb (root for deps), lint
 reproducible-check: deps-pkg ## build HEAD twice (other path, time, TZ, umask): binaries, BPF objects, .deb identical
 	$(Q)packaging/reproducible-check.sh
 
-pkg-check: deb ## the package tier: tests/pkg/ (fresh Debian roots; root, network to the apt mirror)
+pkg-check: deps-test deb ## the package tier: tests/pkg/ (fresh Debian roots; root, network to the apt mirror)
 	$(Q)OUTPUT=$(ABS_OUTPUT) TESTS=pkg tests/run.sh
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
