@@ -57,8 +57,8 @@ DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-li
 	     docker.io podman runc docker-compose containerd busybox-static mmdebstrap
 # Packaging (`make deb`, `make bundle`, their tests): debhelper builds the .deb,
 # lintian checks it, systemd-analyze (package systemd) scores the unit,
-# minisign signs the bundle.
-DEB_PKG   := debhelper dpkg-dev lintian systemd minisign
+# gpg signs the bundle (gpgv, which apt needs, checks it on the target).
+DEB_PKG   := debhelper dpkg-dev lintian systemd gpg
 
 ifeq ($(V),1)
 Q =
@@ -71,7 +71,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: FORCE all help analyze compdb deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
-	format-check install deps-pkg deb reproducible-check pkg-check
+	format-check install deps-pkg deb reproducible-check pkg-check bundle
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -239,6 +239,12 @@ deb: deps-pkg ## build $(OUTPUT)/deb/hush_VERSION_ARCH.deb (root for deps), lint
 
 reproducible-check: deps-pkg ## build HEAD twice (other path, time, TZ, umask): binaries, BPF objects, .deb identical
 	$(Q)packaging/reproducible-check.sh
+
+# The offline bundle (packaging/make-bundle.sh): BUNDLE_KEY is a gpg key id
+# with its secret key in GNUPGHOME.
+bundle: deps-pkg deps-test deb ## offline bundle: .deb + Debian deps + SBOM + SHA256SUMS, gpg-signed (BUNDLE_KEY=ID)
+	$(Q)[ -n "$(BUNDLE_KEY)" ] || { echo "make bundle: set BUNDLE_KEY=<gpg key id> (secret key in GNUPGHOME)" >&2; exit 2; }
+	$(Q)packaging/make-bundle.sh $(DEB_OUT)/hush_$(subst :,%3a,$(HUSH_VERSION))_*.deb $(ABS_OUTPUT)/bundle '$(BUNDLE_KEY)'
 
 pkg-check: deps-test deb ## the package tier: tests/pkg/ (fresh Debian roots; root, network to the apt mirror)
 	$(Q)OUTPUT=$(ABS_OUTPUT) TESTS=pkg tests/run.sh
