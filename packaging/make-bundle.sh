@@ -102,7 +102,9 @@ spdx_id() {
 # spdx_exception WORDS: " WITH <SPDX exception>", or nothing for one SPDX
 # 2.3 does not list (the licence stays, the exception is in the copyright file).
 spdx_exception() {
-	case $(echo $1) in
+	local w=$1
+	w=${w#"${w%%[! ]*}"}
+	case $w in
 	Linux-syscall-note*) echo " WITH Linux-syscall-note" ;;
 	Bison*) echo " WITH Bison-exception-2.2" ;;
 	GCC*) echo " WITH GCC-exception-3.1" ;;
@@ -181,8 +183,8 @@ echo "make-bundle: SBOM of $(find "$b" -name '*.deb' | wc -l) packages"
 ' >"$b/hush.spdx.json"
 
 # ---- checksums, signatures, tarball ----
-(cd "$b" && find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.asc | sed 's|^\./||' |
-	LC_ALL=C sort | xargs -d '\n' sha256sum >SHA256SUMS)
+(cd "$b" && find . -type f | sed 's|^\./||' | LC_ALL=C sort |
+	xargs -d '\n' sha256sum >"$work/SHA256SUMS") && mv "$work/SHA256SUMS" "$b/SHA256SUMS"
 gpg --batch --yes --local-user "$key" --armor --detach-sign -o "$b/SHA256SUMS.asc" "$b/SHA256SUMS"
 find "$b" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \

@@ -20,10 +20,10 @@ p_init() {
 	command -v mmdebstrap >/dev/null || h_skip_or_fail "$H_NAME" "mmdebstrap is missing (make deps-test)"
 }
 
-# p_root_make [PKG...]: a fresh minbase root (from the machine's apt sources).
+# p_root_make: a fresh minbase root (from the machine's apt sources).
 p_root_make() {
 	P_ROOT=$(mktemp -d /var/tmp/hush-pkgtest.XXXXXX) && rmdir "$P_ROOT" || return 1
-	"$FRESHROOT" make "$P_ROOT" "$@" >"$H_TMP/freshroot.log" 2>&1 || {
+	"$FRESHROOT" make "$P_ROOT" >"$H_TMP/freshroot.log" 2>&1 || {
 		h_fail "$H_NAME: fresh root" "$(tail -n 5 "$H_TMP/freshroot.log")"
 		return 1
 	}

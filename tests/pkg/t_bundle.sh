@@ -29,7 +29,7 @@ else
 	h_fail "bundle: make-bundle.sh" "$(tail -n 5 "$H_TMP/make.log")"
 	h_done
 fi
-tarball=$(ls "$H_TMP"/out/hush-bundle_*.tar)
+tarball=$(find "$H_TMP/out" -name 'hush-bundle_*.tar')
 name=$(basename "$tarball" .tar)
 
 # ---- the SBOM against the bundle's own files ----
@@ -60,7 +60,7 @@ if [ -z "$bad" ] && [ "$ndeb" -ge 2 ] &&
 else
 	h_fail "bundle: SPDX 2.3 SBOM" "packages not matching:$bad"
 fi
-deps=$(cd "$bd/deps" && ls | sed 's/_.*//' | tr '\n' ' ')
+deps=$(find "$bd/deps" -name '*.deb' -printf '%f\n' | sed 's/_.*//' | sort | tr '\n' ' ')
 case " $deps " in
 *" libbpf1 "*" libsqlite3-0 "*) h_pass "bundle: dependencies not in minbase included ($deps)" ;;
 *) h_fail "bundle: dependencies included" "deps/: $deps" ;;
@@ -85,10 +85,13 @@ cp "$tarball" "$tarball.asc" "$H_TMP/t1/"
 t1=$H_TMP/t1/$name.tar
 printf 'X' | dd of="$t1" bs=1 seek=$(($(stat -c %s "$t1") / 2)) conv=notrunc status=none
 refused "a tarball with one byte changed" "$t1"
-[ ! -e "$H_TMP/t1/$name" ] && h_pass "bundle: nothing extracted from a refused tarball" ||
+if [ ! -e "$H_TMP/t1/$name" ]; then
+	h_pass "bundle: nothing extracted from a refused tarball"
+else
 	h_fail "bundle: nothing extracted from a refused tarball" "$H_TMP/t1/$name exists"
+fi
 cp -a "$bd" "$H_TMP/t2"
-victim=$(ls "$H_TMP"/t2/deps/*.deb | head -n 1)
+victim=$(find "$H_TMP/t2/deps" -name '*.deb' | sort | head -n 1)
 printf '\0' >>"$victim"
 refused "a dependency .deb with a byte appended" --dir "$H_TMP/t2"
 (cd "$H_TMP/t2" && sed -i "s|^[0-9a-f]*  deps/$(basename "$victim")\$|$(sha256sum "deps/$(basename "$victim")")|" SHA256SUMS)

@@ -37,6 +37,7 @@ fi
 p_root_make || h_done
 cp "$deb" "$P_ROOT/tmp/"
 cat "$P_ROOT/etc/group" "$P_ROOT/etc/gshadow" >"$H_TMP/groups.before"
+# shellcheck disable=SC2016 # expanded in the fresh root
 p_run 'dpkg-query -W -f "\${Package}\n" | sort' >"$H_TMP/pkgs.before"
 find "$P_ROOT" -xdev -path "$P_ROOT/proc" -prune -o -print 2>/dev/null | sed "s|^$P_ROOT||" |
 	grep -vE '^/(tmp|var/(cache|lib/apt|lib/dpkg|log))(/|$)' | sort >"$H_TMP/files.before"
@@ -77,12 +78,14 @@ else
 	h_fail "deb: group hush, /var/lib/hush 2750 root:hush" "got '$st'"
 fi
 # The policy the package installs is valid, and hushd accepts its options file.
+# shellcheck disable=SC2016 # expanded in the fresh root
 if p_run 'hush policy check /etc/hush/policy >/dev/null && . /etc/default/hush && [ -n "$HUSHD_OPTS" ]' >"$H_TMP/o" 2>&1; then
 	h_pass "deb: the default policy passes hush policy check; /etc/default/hush sets HUSHD_OPTS"
 else
 	h_fail "deb: default policy and options" "$(tail -n 3 "$H_TMP/o")"
 fi
 # Completion: the installed bash completion completes commands and options.
+# shellcheck disable=SC2016 # expanded in the fresh root
 comp=$(p_run 'bash -c ". /usr/share/bash-completion/completions/hush
 COMP_WORDS=(hush ru); COMP_CWORD=1; _hush; echo \"\${COMPREPLY[*]}\"
 COMP_WORDS=(hush run --mo); COMP_CWORD=2; _hush; echo \"\${COMPREPLY[*]}\"
@@ -103,6 +106,7 @@ else
 fi
 # purge (and the dependencies apt installed for it): nothing left.
 p_run 'apt-get purge -y -qq --autoremove hush' >"$H_TMP/purge.log" 2>&1
+# shellcheck disable=SC2016 # expanded in the fresh root
 p_run 'dpkg-query -W -f "\${Package}\n" | sort' >"$H_TMP/pkgs.after"
 find "$P_ROOT" -xdev -path "$P_ROOT/proc" -prune -o -print 2>/dev/null | sed "s|^$P_ROOT||" |
 	grep -vE '^/(tmp|var/(cache|lib/apt|lib/dpkg|log))(/|$)' | sort >"$H_TMP/files.after"
