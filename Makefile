@@ -71,7 +71,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: FORCE all help analyze compdb deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
-	format-check install deps-pkg deb reproducible-check pkg-check bundle
+	format-check install deps-pkg deb reproducible-check pkg-check bundle image
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -245,6 +245,14 @@ reproducible-check: deps-pkg ## build HEAD twice (other path, time, TZ, umask): 
 bundle: deps-pkg deps-test deb ## offline bundle: .deb + Debian deps + SBOM + SHA256SUMS, gpg-signed (BUNDLE_KEY=ID)
 	$(Q)[ -n "$(BUNDLE_KEY)" ] || { echo "make bundle: set BUNDLE_KEY=<gpg key id> (secret key in GNUPGHOME)" >&2; exit 2; }
 	$(Q)packaging/make-bundle.sh $(DEB_OUT)/hush_$(subst :,%3a,$(HUSH_VERSION))_*.deb $(ABS_OUTPUT)/bundle '$(BUNDLE_KEY)'
+
+# hushd as a container image, imported (no registry, no base image).
+IMAGE_TAR := $(ABS_OUTPUT)/image/hushd-rootfs.tar
+image: deps-test deb ## hushd image: minbase rootfs + the .deb, docker import as hushd:VERSION (root)
+	$(Q)mkdir -p $(dir $(IMAGE_TAR))
+	$(Q)packaging/container/build-rootfs.sh $(DEB_OUT)/hush_*.deb $(IMAGE_TAR)
+	$(Q)docker import -c 'ENTRYPOINT ["/usr/sbin/hushd", "--foreground"]' \
+		-c 'CMD ["--policy", "/etc/hush/policy"]' $(IMAGE_TAR) 'hushd:$(subst +,_,$(HUSH_VERSION))'
 
 pkg-check: deps-test deb ## the package tier: tests/pkg/ (fresh Debian roots; root, network to the apt mirror)
 	$(Q)OUTPUT=$(ABS_OUTPUT) TESTS=pkg tests/run.sh
