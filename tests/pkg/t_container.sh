@@ -88,6 +88,6 @@ code=$(e_docker wait hushd 2>&1)
 if [ "$code" = 3 ] && [ ! -e "$H_PIN_DIR/links" ]; then
 	h_pass "container: hush disable in the container: enforcement removed, hushd exit 3"
 else
-	h_fail "container: hush disable" "exit '$code', pins: $(ls "$H_PIN_DIR" 2>&1 | tr '\n' ' ')"
+	h_fail "container: hush disable" "exit '$code', pins: $(find "$H_PIN_DIR" -maxdepth 1 2>&1 | tr '\n' ' ')"
 fi
 h_done
