@@ -99,7 +99,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 all: $(OUTPUT)/hushd $(OUTPUT)/hush $(TOOLS) ## build hushd, hush and the test tools
 
 help: ## list targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
 		awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 deps: ## install missing Debian build dependencies (root)
