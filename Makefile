@@ -42,10 +42,12 @@ HARDEN_CFLAGS := -fPIE
 else
 CFLAGS	  ?= -O2 -g
 endif
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -I$(OUTPUT) -I. $(PKG_CFLAGS)
+# Reproducible: no build directory in the objects (debug info, __FILE__).
+PREFIX_MAP := -ffile-prefix-map=$(CURDIR)=.
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(PREFIX_MAP) -I$(OUTPUT) -I. $(PKG_CFLAGS)
 ALL_CFLAGS = $(BASE_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS)
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(OUTPUT) -I.
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(PREFIX_MAP) -I$(OUTPUT) -I.
 
 # Debian packages `make deps` installs when missing (build, tests, demo, bench).
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
@@ -54,6 +56,10 @@ DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
 	     clang-format git sqlite3 libxml2-utils curl openssl cppcheck shellcheck \
 	     docker.io podman runc docker-compose containerd busybox-static mmdebstrap
+# Packaging (`make deb`, `make bundle`, their tests): debhelper builds the .deb,
+# lintian checks it, systemd-analyze (package systemd) scores the unit,
+# gpg signs the bundle (gpgv, which apt needs, checks it on the target).
+DEB_PKG   := debhelper dpkg-dev lintian systemd gpg yamllint
 
 ifeq ($(V),1)
 Q =
@@ -66,7 +72,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: FORCE all help analyze compdb deps deps-test check test unit fuzz fuzz-smoke demo bench clean format \
-	format-check install
+	format-check install deps-pkg deb reproducible-check pkg-check bundle image
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -94,7 +100,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 all: $(OUTPUT)/hushd $(OUTPUT)/hush $(TOOLS) ## build hushd, hush and the test tools
 
 help: ## list targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
 		awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 deps: ## install missing Debian build dependencies (root)
@@ -102,6 +108,9 @@ deps: ## install missing Debian build dependencies (root)
 
 deps-test: deps ## install missing Debian test dependencies (root)
 	$(Q)tests/lib/deps.sh $(DEB_TEST)
+
+deps-pkg: deps ## install missing Debian packaging packages (root)
+	$(Q)tests/lib/deps.sh $(DEB_PKG)
 
 $(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/agent $(OUTPUT)/rules $(OUTPUT)/cli $(OUTPUT)/tests \
 $(OUTPUT)/unit $(OUTPUT)/fuzz $(OUTPUT)/bench $(OUTPUT)/bpftest $(OUTPUT)/san:
@@ -221,6 +230,33 @@ PREFIX ?= /usr/local
 install: all ## install hushd and hush under PREFIX
 	install -D -m 0755 $(OUTPUT)/hushd $(DESTDIR)$(PREFIX)/sbin/hushd
 	install -D -m 0755 $(OUTPUT)/hush $(DESTDIR)$(PREFIX)/sbin/hush
+
+# The Debian package, from packaging/debian, into $(OUTPUT)/deb; lintian must
+# pass (overrides, each with its reason: packaging/debian/*.lintian-overrides).
+DEB_OUT := $(ABS_OUTPUT)/deb
+deb: deps-pkg ## build $(OUTPUT)/deb/hush_VERSION_ARCH.deb (root for deps), lintian-checked
+	$(Q)packaging/build-deb.sh '$(HUSH_VERSION)' $(DEB_OUT)
+	$(Q)lintian --fail-on error,warning --info $(DEB_OUT)/hush_*.changes
+
+reproducible-check: deps-pkg ## build HEAD twice (other path, time, TZ, umask): binaries, BPF objects, .deb identical
+	$(Q)packaging/reproducible-check.sh
+
+# The offline bundle (packaging/make-bundle.sh): BUNDLE_KEY is a gpg key id
+# with its secret key in GNUPGHOME.
+bundle: deps-pkg deps-test deb ## offline bundle: .deb + Debian deps + SBOM + SHA256SUMS, gpg-signed (BUNDLE_KEY=ID)
+	$(Q)[ -n "$(BUNDLE_KEY)" ] || { echo "make bundle: set BUNDLE_KEY=<gpg key id> (secret key in GNUPGHOME)" >&2; exit 2; }
+	$(Q)packaging/make-bundle.sh $(DEB_OUT)/hush_$(subst :,%3a,$(HUSH_VERSION))_*.deb $(ABS_OUTPUT)/bundle '$(BUNDLE_KEY)'
+
+# hushd as a container image, imported (no registry, no base image).
+IMAGE_TAR := $(ABS_OUTPUT)/image/hushd-rootfs.tar
+image: deps-test deb ## hushd image: minbase rootfs + the .deb, docker import as hushd:VERSION (root)
+	$(Q)mkdir -p $(dir $(IMAGE_TAR))
+	$(Q)packaging/container/build-rootfs.sh $(DEB_OUT)/hush_*.deb $(IMAGE_TAR)
+	$(Q)docker import -c 'ENTRYPOINT ["/usr/sbin/hushd", "--foreground"]' \
+		-c 'CMD ["--policy", "/etc/hush/policy"]' $(IMAGE_TAR) 'hushd:$(subst +,_,$(HUSH_VERSION))'
+
+pkg-check: deps-test deb ## the package tier: tests/pkg/ (fresh Debian roots; root, network to the apt mirror)
+	$(Q)OUTPUT=$(ABS_OUTPUT) TESTS=pkg tests/run.sh
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/db_int.h"
@@ -549,6 +550,9 @@ void db_head_write(struct db *db, uint64_t id, const uint8_t h[DB_HASH_LEN])
 	f = fopen(tmp, "we");
 	if (!f)
 		return;
+	/* Readable as before whatever the umask (hushd's unit has UMask=0077);
+	 * its directory (0750, group hush) keeps others out. */
+	(void)!fchmod(fileno(f), 0644);
 	db_hex(h, DB_HASH_LEN, hx);
 	fprintf(f, "%llu %s\n", (unsigned long long)id, hx);
 	if (fclose(f) != 0 || rename(tmp, p) < 0)

@@ -12,10 +12,19 @@
 #include "rules/loaded.h"
 #include "cli/cli.h"
 
+static int policy_usage_to(FILE *f)
+{
+	fprintf(f, "usage: hush policy check FILE... | show | apply FILE\n"
+		   "  check FILE...  parse and lint each policy (\"-\": standard input)\n"
+		   "  show           the policy hushd enforces now\n"
+		   "  apply FILE     check FILE, then have the running hushd enforce it\n"
+		   "exit codes: 0 success, 1 invalid policy or failure, 2 usage error\n");
+	return EXIT_USAGE;
+}
+
 static int policy_usage(void)
 {
-	fprintf(stderr, "usage: hush policy check FILE... | show | apply FILE\n");
-	return EXIT_USAGE;
+	return policy_usage_to(stderr);
 }
 
 /* Read FILE ("-": stdin) into *text and load it; errors and warnings are
@@ -144,6 +153,12 @@ int do_policy(struct cli *c, int argc, char **argv)
 {
 	if (argc < 2)
 		return policy_usage();
+	for (int i = 1; i < argc && i < 3; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			policy_usage_to(stdout);
+			return EXIT_OK;
+		}
+	}
 	if (strcmp(argv[1], "check") == 0 && argc >= 3)
 		return do_check(argc - 2, argv + 2);
 	if (strcmp(argv[1], "show") == 0 && argc == 2)

@@ -80,13 +80,18 @@ static void on_dns(void *ctx, const struct dnsproxy_query *q)
 	pthread_mutex_unlock(&rc->mu);
 }
 
-static int run_usage(void)
+static int run_usage_to(FILE *stream)
 {
-	fprintf(stderr, "usage: hush run [--policy FILE] [--mode enforce|audit] [--events FILE] "
+	fprintf(stream, "usage: hush run [--policy FILE] [--mode enforce|audit] [--events FILE] "
 			"[--quiet] [--log-allowed] [--cgroup-parent DIR]\n"
 			"                [--user USER[:GROUP]] [--keep-cap CAP]... "
 			"[--allow-inherited-socket] -- CMD [ARGS...]\n");
 	return EXIT_RUN_SETUP;
+}
+
+static int run_usage(void)
+{
+	return run_usage_to(stderr);
 }
 
 /* The policy FILE (NULL: loopback only), every scope in --mode if given;
@@ -133,6 +138,7 @@ int do_run(struct cli *c, int argc, char **argv)
 	    {"user", required_argument, NULL, 'u'},
 	    {"keep-cap", required_argument, NULL, 'k'},
 	    {"allow-inherited-socket", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct contain ct = {0};
@@ -145,7 +151,7 @@ int do_run(struct cli *c, int argc, char **argv)
 
 	(void)c;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+p:m:e:q", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+p:m:e:qh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			policy_path = optarg;
@@ -177,6 +183,9 @@ int do_run(struct cli *c, int argc, char **argv)
 		case 'S':
 			ct.allow_inherited_socket = true;
 			break;
+		case 'h':
+			run_usage_to(stdout);
+			return EXIT_OK;
 		default:
 			return run_usage();
 		}

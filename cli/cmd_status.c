@@ -561,6 +561,14 @@ int do_disable(struct cli *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
 			c->db_path = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf(
+			    "usage: hush disable [--db FILE]\n"
+			    "  remove hushd's enforcement: stop a running hushd, else detach and\n"
+			    "  unpin its links (refused from inside an enforced cgroup)\n"
+			    "  --db FILE  audit log to note the removal in when hushd is not "
+			    "running\n");
+			return EXIT_OK;
 		} else {
 			fprintf(stderr, "usage: hush disable [--db FILE]\n");
 			return EXIT_USAGE;

@@ -203,9 +203,9 @@ static bool on_tick(void *ctx, uint64_t elapsed)
 
 /* ---- the command ---- */
 
-static int test_usage(void)
+static int test_usage_to(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: hush test [--policy FILE] [--timeout DUR] [--grace DUR]\n"
 		"                 [--ready CMD|tcp:PORT] [--observe DUR] [--name NAME]\n"
 		"                 [--ignore-exit-status] [--mode enforce|audit]\n"
@@ -291,6 +291,11 @@ static int ctr_check_args(struct test *t)
 	return 0;
 }
 
+static int test_usage(void)
+{
+	return test_usage_to(stderr);
+}
+
 /* The options' values, checked: 0, or the usage exit code after saying why. */
 static int test_check(struct test *t, const char *timeout, const char *grace, const char *observe)
 {
@@ -358,7 +363,7 @@ static int ctr_option(struct test *t, int opt, const char *arg)
 	return 0;
 }
 
-/* Options into t and ro: 0, or the usage exit code after saying why. */
+/* Options into t and ro: 0, -1 after --help, or the usage exit code after saying why. */
 static int test_args(struct test *t, struct runner_opts *ro, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -384,13 +389,14 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 	    {"env", required_argument, NULL, 'e'},
 	    {"compose", required_argument, NULL, 'C'},
 	    {"service", required_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *timeout = DEFAULT_TIMEOUT, *grace = DEFAULT_GRACE, *observe = NULL;
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			t->policy_path = optarg;
@@ -457,6 +463,9 @@ static int test_args(struct test *t, struct runner_opts *ro, int argc, char **ar
 			if (engine_parse_ringbuf("--ringbuf-size", optarg, &ro->ringbuf_bytes))
 				return test_usage();
 			break;
+		case 'h': /* usage on stdout; do_test exits 0 */
+			test_usage_to(stdout);
+			return -1;
 		default:
 			return test_usage();
 		}
@@ -630,7 +639,7 @@ int do_test(struct cli *c, int argc, char **argv)
 	(void)c;
 	ret = test_args(&t, &ro, argc, argv);
 	if (ret)
-		return ret;
+		return ret < 0 ? EXIT_OK : ret;
 	if (!test_ctr_on(&t) && test_refuse_engine(t.argv))
 		return EXIT_SETUP;
 	why = test_ctr_on(&t) ? test_ctr_prepare(&t, &ro) : NULL;

@@ -35,6 +35,7 @@ list_tier() {
 	bpf) executables "$OUTPUT"/bpftest ;;
 	integration) ls tests/integration/t_*.sh 2>/dev/null ;;
 	bypass) echo tests/bypass/run.sh ;;
+	pkg) ls tests/pkg/t_*.sh 2>/dev/null ;; # not in the default tiers: make pkg-check
 	esac
 }
 

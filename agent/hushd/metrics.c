@@ -2,8 +2,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <bpf/libbpf.h>
+#include <sqlite3.h>
 
 #include "agent/dnsproxy.h"
 #include "agent/enforcer.h"
@@ -11,6 +15,19 @@
 #include "agent/log.h"
 #include "agent/store.h"
 #include "agent/hushd/hushd.h"
+#include "version.h"
+
+/* Which hushd this is, and the libraries it runs with (the running ones, not
+ * the ones it was built against): a constant 1, the facts in its labels. */
+static void metrics_build_info(FILE *f)
+{
+	fprintf(f,
+		"# HELP hush_build_info hushd's version and the libbpf and SQLite it runs "
+		"with (always 1).\n"
+		"# TYPE hush_build_info gauge\n"
+		"hush_build_info{version=\"%s\",libbpf=\"%s\",sqlite=\"%s\"} 1\n",
+		HUSH_VERSION, libbpf_version_string(), sqlite3_libversion());
+}
 
 /* hushd itself: up, and when it last wrote.  A hushd killed with SIGKILL
  * leaves "up 1" behind, but the heartbeat stops moving. */
@@ -168,6 +185,15 @@ void hushd_metrics_write(struct hushd *d)
 		err = errno;
 		goto out;
 	}
+	/* For node_exporter and other readers whatever hushd's umask (the unit
+	 * has UMask=0077): the same mode the file had before. */
+	if (fchmod(fileno(f), 0644) < 0) {
+		err = errno;
+		fclose(f);
+		unlink(tmp);
+		goto out;
+	}
+	metrics_build_info(f);
 	metrics_up(d, f);
 	metrics_attempts(d, f);
 	metrics_db(d, f);

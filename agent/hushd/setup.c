@@ -41,15 +41,29 @@
  */
 static int drop_caps(void)
 {
-	cap_value_t keep[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH,
-			      CAP_CHOWN};
-	cap_t caps = cap_init();
-	int ret = 0;
+	static const cap_value_t want[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_PTRACE,
+					   CAP_DAC_READ_SEARCH, CAP_CHOWN};
+	cap_value_t keep[sizeof(want) / sizeof(want[0]) + 1];
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v;
+	int ret = 0, n = 0;
 
 	if (!caps)
 		return -errno;
-	if (cap_set_flag(caps, CAP_PERMITTED, 5, keep, CAP_SET) ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, 5, keep, CAP_SET) || cap_set_proc(caps))
+	/* Of these, what we have: a service manager may have bounded some away
+	 * (hushd.service has no CAP_CHOWN; its log directory is setgid hush). */
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (cap_get_flag(caps, want[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+			keep[n++] = want[i];
+	/* A runtime that cannot grant CAP_BPF (Docker 20.10) gives CAP_SYS_ADMIN
+	 * for it: keep that, or reloads could not create their maps. */
+	if (cap_get_flag(caps, CAP_BPF, CAP_PERMITTED, &v) == 0 && v != CAP_SET &&
+	    cap_get_flag(caps, CAP_SYS_ADMIN, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+		keep[n++] = CAP_SYS_ADMIN;
+	if (cap_clear(caps) ||
+	    (n && (cap_set_flag(caps, CAP_PERMITTED, n, keep, CAP_SET) ||
+		   cap_set_flag(caps, CAP_EFFECTIVE, n, keep, CAP_SET))) ||
+	    cap_set_proc(caps))
 		ret = -errno;
 	cap_free(caps);
 	return ret;

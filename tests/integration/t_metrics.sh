@@ -20,7 +20,11 @@ policy=$(h_policy metrics.policy <<EOF
 allow $H_INT4 tcp 8080
 EOF
 )
+# The unit runs hushd with UMask=0077: files meant for readers keep their
+# modes anyway.
+umask 077
 h_hushd_start "$policy" "$cg" --metrics-file "$prom" || h_done
+umask 022
 
 # metric NAME{LABELS} -> value ("" if absent)
 metric() {
@@ -90,6 +94,23 @@ if wait_metric hush_policy_last_reload_success 'v == 1' 3 &&
 else
 	h_fail "metrics: a good reload shows as applied, generation bumped" \
 		"$(tr '\n' '|' <"$prom")"
+fi
+want_ver=$("$HUSHD" --version | awk '{ print $2 }')
+bi=$(grep '^hush_build_info{' "$prom")
+if [ "${bi%%,*}" = "hush_build_info{version=\"$want_ver\"" ] &&
+	printf '%s\n' "${bi#*,}" | grep -Eq '^libbpf="v?[0-9][0-9.]*",sqlite="3\.[0-9.]+"\} 1$' &&
+	grep -q '^# TYPE hush_build_info gauge$' "$prom"; then
+	h_pass "metrics: hush_build_info names hushd's version, libbpf and SQLite"
+else
+	h_fail "metrics: hush_build_info names hushd's version, libbpf and SQLite" \
+		"want version $want_ver: $(grep build_info "$prom")"
+fi
+# (mode and the chain head file: written under umask 077)
+if [ "$(stat -c %a "$prom")" = 644 ] && [ "$(stat -c %a "$H_RUN_DIR/hush.db.head")" = 644 ]; then
+	h_pass "metrics: metrics file and chain head 0644 under umask 077"
+else
+	h_fail "metrics: metrics file and chain head 0644 under umask 077" \
+		"$(stat -c '%a %n' "$prom" "$H_RUN_DIR/hush.db.head" 2>&1 | tr '\n' ' ')"
 fi
 if ls "$prom".tmp.* >/dev/null 2>&1; then
 	h_fail "metrics: no temporary files left" "$(ls "$prom".tmp.*)"

@@ -520,3 +520,24 @@ e_dockerd_restart() {
 	E_DOCKERD_PID=$H_LAST_PID
 	e_wait e_docker version
 }
+
+# ---- the hushd image (tests/pkg/t_container.sh) ----
+
+# e_image_hushd NAME DEB [ENGINE...]: the image `make image` builds: a minbase
+# Debian 12 rootfs with DEB installed (packaging/container/build-rootfs.sh),
+# imported with hushd --foreground as its entry point.
+e_image_hushd() {
+	local name=$1 deb=$2 tar=$E_DIR/hushd-rootfs.tar out
+	shift 2
+	if [ ! -s "$tar" ]; then
+		"$E_LIB_DIR/../../packaging/container/build-rootfs.sh" "$deb" "$tar" >"$E_DIR/hushd-rootfs.log" 2>&1 || {
+			h_fail "$H_NAME: image $name" "build-rootfs.sh: $(tail -n 5 "$E_DIR/hushd-rootfs.log" | tr '\n' ' ')"
+			return 1
+		}
+	fi
+	out=$(e_docker import -c 'ENTRYPOINT ["/usr/sbin/hushd", "--foreground"]' \
+		-c 'CMD ["--policy", "/etc/hush/policy"]' - "$name" <"$tar" 2>&1) || {
+		h_fail "$H_NAME: image $name" "docker import failed: $out"
+		return 1
+	}
+}
