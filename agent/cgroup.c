@@ -25,7 +25,7 @@ int cgroup_find_mount(char *buf, size_t len)
 	FILE *f;
 	int ret = -ENOENT;
 
-	f = setmntent("/proc/mounts", "r");
+	f = setmntent("/proc/self/mounts", "r");
 	if (!f)
 		return -errno;
 	while ((m = getmntent(f))) {
@@ -288,7 +288,7 @@ int cgroup_nsdelegate(void)
 	FILE *f;
 	int ret = 0;
 
-	f = setmntent("/proc/mounts", "r");
+	f = setmntent("/proc/self/mounts", "r");
 	if (!f)
 		return 0;
 	while ((m = getmntent(f)))
