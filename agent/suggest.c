@@ -1,0 +1,842 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `hush policy suggest`, the pure half: observations in, policy text out
+ * (the rules it follows are in suggest.h).
+ *
+ * Observations are kept per key (scope, kind, family, address, protocol,
+ * name) with the set of ports seen, counts by verdict, first and last seen
+ * and up to three processes.  Rendering builds, per scope, the rule items
+ * (host rules, address rules), joins tcp and udp with equal ports into
+ * `any`, then joins addresses into prefixes where every address of the
+ * prefix was seen with the same protocol and ports.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "agent/suggest.h"
+#include "agent/util.h"
+#include "rules/policy.h"
+
+#define WHO_MAX	 3
+#define RES_MAX	 8
+#define PROTO_TU 1 /* item: tcp and udp on the same ports ("any PORTS") */
+
+struct ent {
+	char *scope;
+	enum suggest_kind kind;
+	int family;
+	uint8_t addr[16];
+	uint8_t proto;
+	char *name;
+	bool by_host;
+	uint16_t *ports;
+	size_t nports, pcap;
+	int64_t allow, audit, first, last;
+	char *who[WHO_MAX];
+	uint64_t hash;
+};
+
+struct resolver {
+	int family;
+	uint8_t addr[16];
+	uint16_t port;
+	int64_t count;
+};
+
+struct suggest {
+	struct ent *v;
+	size_t n, cap;
+	uint32_t *idx; /* open addressing: 0 empty, else entry index + 1 */
+	size_t idx_cap;
+	int64_t skipped[SUGGEST_SKIP_MAX];
+	struct resolver res[RES_MAX];
+	size_t nres;
+};
+
+int suggest_new(struct suggest **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void suggest_free(struct suggest *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].scope);
+		free(s->v[i].name);
+		free(s->v[i].ports);
+		for (int w = 0; w < WHO_MAX; w++)
+			free(s->v[i].who[w]);
+	}
+	free(s->v);
+	free(s->idx);
+	free(s);
+}
+
+void suggest_skip(struct suggest *s, enum suggest_skip why, int64_t rows)
+{
+	if (why < SUGGEST_SKIP_MAX)
+		s->skipped[why] += rows;
+}
+
+/* ---- the table of observations ---- */
+
+static size_t addr_len(int family)
+{
+	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+}
+
+static uint64_t key_hash(const struct suggest_obs *o)
+{
+	uint64_t h = fnv1a64_str(FNV64_INIT, o->scope);
+	uint8_t k[4] = {(uint8_t)o->kind, (uint8_t)o->family, o->proto, 0};
+
+	h = fnv1a64(h, k, sizeof(k));
+	h = fnv1a64(h, o->addr, addr_len(o->family));
+	return o->name ? fnv1a64_str(h ^ 1, o->name) : h;
+}
+
+static bool key_eq(const struct ent *e, const struct suggest_obs *o, uint64_t h)
+{
+	size_t al = addr_len(o->family);
+
+	return e->hash == h && e->kind == o->kind && e->family == o->family &&
+	       e->proto == o->proto && strcmp(e->scope, o->scope) == 0 &&
+	       (al == 0 || memcmp(e->addr, o->addr, al) == 0) && !e->name == !o->name &&
+	       (!o->name || strcmp(e->name, o->name) == 0);
+}
+
+static int idx_rebuild(struct suggest *s, size_t cap)
+{
+	uint32_t *idx = calloc(cap, sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t j = s->v[i].hash & (cap - 1);
+
+		while (idx[j])
+			j = (j + 1) & (cap - 1);
+		idx[j] = (uint32_t)i + 1;
+	}
+	free(s->idx);
+	s->idx = idx;
+	s->idx_cap = cap;
+	return 0;
+}
+
+/* The entry for o's key, made if new; NULL on ENOMEM. */
+static struct ent *ent_get(struct suggest *s, const struct suggest_obs *o)
+{
+	uint64_t h = key_hash(o);
+	struct ent *e;
+	size_t j;
+
+	if ((s->n + 1) * 2 > s->idx_cap && idx_rebuild(s, s->idx_cap ? s->idx_cap * 2 : 64))
+		return NULL;
+	for (j = h & (s->idx_cap - 1); s->idx[j]; j = (j + 1) & (s->idx_cap - 1))
+		if (key_eq(&s->v[s->idx[j] - 1], o, h))
+			return &s->v[s->idx[j] - 1];
+	if (s->n >= UINT32_MAX - 1 || GROW(s->v, s->cap, s->n + 1, 64))
+		return NULL;
+	e = &s->v[s->n];
+	memset(e, 0, sizeof(*e));
+	e->scope = strdup(o->scope);
+	e->name = o->name ? strdup(o->name) : NULL;
+	if (!e->scope || (o->name && !e->name)) {
+		free(e->scope);
+		free(e->name);
+		return NULL;
+	}
+	e->kind = o->kind;
+	e->family = o->family;
+	memcpy(e->addr, o->addr, addr_len(o->family));
+	e->proto = o->proto;
+	e->hash = h;
+	e->first = INT64_MAX;
+	e->last = INT64_MIN;
+	s->idx[j] = (uint32_t)++s->n;
+	return e;
+}
+
+/* Insert port p into the sorted set. */
+static int port_add(struct ent *e, uint16_t p)
+{
+	size_t lo = 0, hi = e->nports;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (e->ports[mid] == p)
+			return 0;
+		if (e->ports[mid] < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (GROW(e->ports, e->pcap, e->nports + 1, 4))
+		return -ENOMEM;
+	memmove(e->ports + lo + 1, e->ports + lo, (e->nports - lo) * sizeof(*e->ports));
+	e->ports[lo] = p;
+	e->nports++;
+	return 0;
+}
+
+static int who_add(struct ent *e, const char *who)
+{
+	if (!who || !*who)
+		return 0;
+	for (int w = 0; w < WHO_MAX; w++) {
+		if (e->who[w] && strcmp(e->who[w], who) == 0)
+			return 0;
+		if (!e->who[w])
+			return (e->who[w] = strdup(who)) ? 0 : -ENOMEM;
+	}
+	return 0;
+}
+
+int suggest_add(struct suggest *s, const struct suggest_obs *o)
+{
+	struct ent *e;
+
+	if (!o->scope || (o->kind == SUGGEST_ADDR && !addr_len(o->family)) ||
+	    (o->kind == SUGGEST_DNS && (!o->name || !*o->name)) || o->count < 0)
+		return -EINVAL;
+	e = ent_get(s, o);
+	if (!e)
+		return -ENOMEM;
+	if (o->kind == SUGGEST_ADDR && o->proto != SUGGEST_PROTO_OTHER && port_add(e, o->port))
+		return -ENOMEM;
+	if (o->audit)
+		e->audit += o->count;
+	else
+		e->allow += o->count;
+	if (o->first < e->first)
+		e->first = o->first;
+	if (o->last > e->last)
+		e->last = o->last;
+	e->by_host |= o->by_host;
+	return who_add(e, o->who);
+}
+
+void suggest_note_resolver(struct suggest *s, int family, const uint8_t addr[16], uint16_t port,
+			   int64_t count)
+{
+	size_t al = addr_len(family);
+
+	if (!al)
+		return;
+	for (size_t i = 0; i < s->nres; i++) {
+		if (s->res[i].family == family && s->res[i].port == port &&
+		    memcmp(s->res[i].addr, addr, al) == 0) {
+			s->res[i].count += count;
+			return;
+		}
+	}
+	if (s->nres == RES_MAX)
+		return;
+	s->res[s->nres] = (struct resolver){.family = family, .port = port, .count = count};
+	memcpy(s->res[s->nres].addr, addr, al);
+	s->nres++;
+}
+
+bool suggest_resolver(const struct suggest *s, char *buf, size_t len, int64_t *count)
+{
+	const struct resolver *best = NULL;
+	char a[POLICY_ADDRSTRLEN];
+
+	for (size_t i = 0; i < s->nres; i++)
+		if (!best || s->res[i].count > best->count)
+			best = &s->res[i];
+	if (!best)
+		return false;
+	policy_prefix_text(a, best->family, best->addr, best->family == AF_INET ? 32 : 128, false);
+	if (best->port == 53)
+		snprintf(buf, len, "%s", a);
+	else if (best->family == AF_INET)
+		snprintf(buf, len, "%s:%u", a, best->port);
+	else
+		snprintf(buf, len, "[%s]:%u", a, best->port);
+	if (count)
+		*count = best->count;
+	return true;
+}
+
+bool suggest_needs_resolver(const struct suggest *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].kind == SUGGEST_DNS)
+			return true;
+	return false;
+}
+
+/* ---- pieces ---- */
+
+static bool bit(const uint8_t *a, unsigned i)
+{
+	return (a[i / 8] >> (7 - i % 8)) & 1;
+}
+
+/* Is b the upper buddy of a (both /n, equal in the first n-1 bits, bit
+ * n-1 of a clear and of b set)? */
+static bool buddies(const struct suggest_pfx *a, const struct suggest_pfx *b)
+{
+	unsigned n = a->plen;
+
+	if (n == 0 || b->plen != n || a->family != b->family || bit(a->addr, n - 1) ||
+	    !bit(b->addr, n - 1))
+		return false;
+	for (unsigned i = 0; i + 1 < n; i++)
+		if (bit(a->addr, i) != bit(b->addr, i))
+			return false;
+	return true;
+}
+
+static bool same_pfx(const struct suggest_pfx *a, const struct suggest_pfx *b)
+{
+	return a->family == b->family && a->plen == b->plen &&
+	       memcmp(a->addr, b->addr, addr_len(a->family)) == 0;
+}
+
+static void pfx_merge(struct suggest_pfx *into, const struct suggest_pfx *o, bool buddy)
+{
+	into->allow += o->allow;
+	into->audit += o->audit;
+	into->hosts += o->hosts;
+	if (o->first < into->first)
+		into->first = o->first;
+	if (o->last > into->last)
+		into->last = o->last;
+	if (buddy)
+		into->plen--;
+}
+
+size_t suggest_aggregate(struct suggest_pfx *v, size_t n)
+{
+	size_t top = 0; /* v[0..top) is the stack */
+
+	for (size_t i = 0; i < n; i++) {
+		v[top++] = v[i];
+		while (top >= 2) {
+			struct suggest_pfx *a = &v[top - 2], *b = &v[top - 1];
+
+			if (same_pfx(a, b))
+				pfx_merge(a, b, false);
+			else if (buddies(a, b))
+				pfx_merge(a, b, true);
+			else
+				break;
+			top--;
+		}
+	}
+	return top;
+}
+
+int suggest_ports_text(const uint16_t *p, size_t n, char *buf, size_t len)
+{
+	size_t off = 0;
+	int segs = 0;
+
+	if (len)
+		buf[0] = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		int w;
+
+		while (j + 1 < n && p[j + 1] == p[j] + 1)
+			j++;
+		w = j > i ? snprintf(buf + off, len - off, "%s%u-%u", segs ? "," : "", p[i], p[j])
+			  : snprintf(buf + off, len - off, "%s%u", segs ? "," : "", p[i]);
+		if (w < 0 || (size_t)w >= len - off)
+			return -ENOSPC;
+		off += (size_t)w;
+		segs++;
+		i = j + 1;
+	}
+	return segs;
+}
+
+/* ---- rendering ---- */
+
+/* One rule to write: an address rule (name NULL or the DNS name seen) or
+ * a host rule (is_host). */
+struct item {
+	bool is_host;
+	int family;
+	uint8_t addr[16];
+	uint8_t plen;
+	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP, PROTO_TU, SUGGEST_PROTO_OTHER */
+	const char *name;
+	uint16_t *ports; /* owned */
+	size_t nports;
+	int64_t allow, audit, first, last;
+	uint32_t hosts;
+	const struct ent *src; /* processes for the comment */
+};
+
+struct items {
+	struct item *v;
+	size_t n, cap;
+};
+
+static void items_free(struct items *it)
+{
+	for (size_t i = 0; i < it->n; i++)
+		free(it->v[i].ports);
+	free(it->v);
+	memset(it, 0, sizeof(*it));
+}
+
+static void utc(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / NSEC_PER_SEC);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "@%lld", (long long)(ns / NSEC_PER_SEC));
+}
+
+static void comment(FILE *f, const char *ind, int64_t allow, int64_t audit, int64_t first,
+		    int64_t last, const struct ent *src, const char *extra)
+{
+	char a[40], b[40];
+
+	utc(first, a, sizeof(a));
+	utc(last, b, sizeof(b));
+	fprintf(f, "%s# %lld attempt%s (%lld allowed, %lld audited), %s .. %s", ind,
+		(long long)(allow + audit), allow + audit == 1 ? "" : "s", (long long)allow,
+		(long long)audit, a, b);
+	for (int w = 0; src && w < WHO_MAX && src->who[w]; w++)
+		fprintf(f, "%s%s", w ? ", " : "; ", src->who[w]);
+	if (extra)
+		fprintf(f, "; %s", extra);
+	fputc('\n', f);
+}
+
+static bool has_dns(const struct suggest *s, const char *scope, const char *name, int64_t before)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ent *e = &s->v[i];
+
+		if (e->kind == SUGGEST_DNS && strcasecmp(e->name, name) == 0 &&
+		    strcmp(e->scope, scope) == 0 && e->first <= before)
+			return true;
+	}
+	return false;
+}
+
+static bool is_host(const struct suggest *s, const struct ent *e)
+{
+	return e->name && (e->by_host || has_dns(s, e->scope, e->name, e->last));
+}
+
+static int ports_union(struct item *it, const uint16_t *p, size_t n)
+{
+	uint16_t *m = malloc((it->nports + n) * sizeof(*m) + 1);
+	size_t i = 0, j = 0, k = 0;
+
+	if (!m)
+		return -ENOMEM;
+	while (i < it->nports || j < n) {
+		uint16_t x = j >= n || (i < it->nports && it->ports[i] <= p[j]) ? it->ports[i++]
+									       : p[j++];
+
+		if (k == 0 || m[k - 1] != x)
+			m[k++] = x;
+	}
+	free(it->ports);
+	it->ports = m;
+	it->nports = k;
+	return 0;
+}
+
+static void item_counts(struct item *it, int64_t allow, int64_t audit, int64_t first,
+			int64_t last)
+{
+	it->allow += allow;
+	it->audit += audit;
+	if (first < it->first)
+		it->first = first;
+	if (last > it->last)
+		it->last = last;
+}
+
+/* Add e to the items of its kind: merged with an item of the same host
+ * name and proto, or the same address and proto. */
+static int item_add(struct items *its, const struct ent *e, bool host)
+{
+	struct item *it = NULL;
+
+	for (size_t i = 0; i < its->n; i++) {
+		struct item *x = &its->v[i];
+
+		if (x->is_host != host || x->proto != e->proto)
+			continue;
+		if (host ? strcasecmp(x->name, e->name) == 0
+			 : x->family == e->family &&
+			       memcmp(x->addr, e->addr, addr_len(e->family)) == 0) {
+			it = x;
+			break;
+		}
+	}
+	if (!it) {
+		if (GROW(its->v, its->cap, its->n + 1, 16))
+			return -ENOMEM;
+		it = &its->v[its->n++];
+		memset(it, 0, sizeof(*it));
+		it->is_host = host;
+		it->family = e->family;
+		memcpy(it->addr, e->addr, addr_len(e->family));
+		it->plen = e->family == AF_INET ? 32 : 128;
+		it->proto = e->proto;
+		it->name = e->name;
+		it->hosts = 1;
+		it->src = e;
+		it->first = INT64_MAX;
+		it->last = INT64_MIN;
+	}
+	if (!it->name)
+		it->name = e->name;
+	item_counts(it, e->allow, e->audit, e->first, e->last);
+	return ports_union(it, e->ports, e->nports);
+}
+
+static bool same_ports(const struct item *a, const struct item *b)
+{
+	return a->nports == b->nports &&
+	       (a->nports == 0 || memcmp(a->ports, b->ports, a->nports * sizeof(*a->ports)) == 0);
+}
+
+/* tcp and udp items with equal ports to one address (or host) -> one
+ * PROTO_TU item. */
+static void join_tcp_udp(struct items *its)
+{
+	for (size_t i = 0; i < its->n; i++) {
+		struct item *a = &its->v[i];
+
+		if (a->proto != IPPROTO_TCP)
+			continue;
+		for (size_t j = 0; j < its->n; j++) {
+			struct item *b = &its->v[j];
+
+			if (b->proto != IPPROTO_UDP || b->is_host != a->is_host ||
+			    !same_ports(a, b) ||
+			    (a->is_host ? strcasecmp(a->name, b->name) != 0
+					: a->family != b->family ||
+					      memcmp(a->addr, b->addr, addr_len(a->family)) != 0))
+				continue;
+			a->proto = PROTO_TU;
+			item_counts(a, b->allow, b->audit, b->first, b->last);
+			free(b->ports);
+			*b = its->v[--its->n];
+			break;
+		}
+	}
+}
+
+static int cmp_item(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int c;
+
+	if (a->is_host != b->is_host)
+		return a->is_host ? -1 : 1;
+	if (a->is_host) {
+		c = strcasecmp(a->name, b->name);
+		return c ? c : (int)a->proto - (int)b->proto;
+	}
+	if (a->family != b->family)
+		return a->family == AF_INET ? -1 : 1;
+	if (a->proto != b->proto)
+		return (int)a->proto - (int)b->proto;
+	if (a->nports != b->nports)
+		return a->nports < b->nports ? -1 : 1;
+	c = a->nports ? memcmp(a->ports, b->ports, a->nports * sizeof(*a->ports)) : 0;
+	if (c)
+		return c;
+	return memcmp(a->addr, b->addr, addr_len(a->family));
+}
+
+/* Display order: host rules by name, then addresses by family and value. */
+static int cmp_show(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int c;
+
+	if (a->is_host != b->is_host)
+		return a->is_host ? -1 : 1;
+	if (a->is_host)
+		c = strcasecmp(a->name, b->name);
+	else if (a->family != b->family)
+		c = a->family == AF_INET ? -1 : 1;
+	else
+		c = memcmp(a->addr, b->addr, addr_len(a->family));
+	if (!c)
+		c = a->plen != b->plen ? (int)a->plen - (int)b->plen : (int)a->proto - (int)b->proto;
+	return c;
+}
+
+/* Join address items of equal family, proto and ports into prefixes. */
+static int aggregate_items(struct items *its)
+{
+	struct suggest_pfx *p;
+	size_t out = 0;
+
+	qsort(its->v, its->n, sizeof(*its->v), cmp_item);
+	p = calloc(its->n + 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < its->n;) {
+		struct item base = its->v[i];
+		size_t j = i + 1, m = 1;
+
+		while (!base.is_host && j < its->n && !its->v[j].is_host &&
+		       its->v[j].family == base.family && its->v[j].proto == base.proto &&
+		       same_ports(&its->v[j], &base))
+			j++;
+		for (size_t k = i; k < j; k++) {
+			const struct item *x = &its->v[k];
+
+			p[k - i] = (struct suggest_pfx){.family = x->family,
+							.plen = x->plen,
+							.allow = x->allow,
+							.audit = x->audit,
+							.first = x->first,
+							.last = x->last,
+							.hosts = 1};
+			memcpy(p[k - i].addr, x->addr, 16);
+			if (k > i)
+				free(x->ports); /* same as base's */
+		}
+		if (!base.is_host)
+			m = suggest_aggregate(p, j - i);
+		/* out <= i: the slots written are ones already read. */
+		for (size_t k = 0; k < m; k++) {
+			struct item it = base;
+
+			if (k > 0) {
+				it.ports = malloc(base.nports * sizeof(*it.ports) + 1);
+				if (!it.ports) {
+					for (size_t x = j; x < its->n; x++)
+						free(its->v[x].ports);
+					free(base.ports);
+					its->n = out;
+					free(p);
+					return -ENOMEM;
+				}
+				memcpy(it.ports, base.ports, base.nports * sizeof(*it.ports));
+			}
+			if (!base.is_host) {
+				memcpy(it.addr, p[k].addr, 16);
+				it.plen = p[k].plen;
+				it.allow = p[k].allow;
+				it.audit = p[k].audit;
+				it.first = p[k].first;
+				it.last = p[k].last;
+				it.hosts = p[k].hosts;
+				if (it.hosts > 1)
+					it.name = NULL;
+			}
+			its->v[out++] = it;
+		}
+		i = j;
+	}
+	its->n = out;
+	free(p);
+	return 0;
+}
+
+/* "tcp 443,8443", "any 53", "" (every protocol). */
+static void proto_ports(const struct item *it, char *buf, size_t len, const char **wider)
+{
+	const char *proto = it->proto == IPPROTO_TCP   ? "tcp"
+			    : it->proto == IPPROTO_UDP ? "udp"
+			    : it->proto == PROTO_TU    ? "any"
+						       : NULL;
+	char ports[6 * 1024];
+	int segs;
+
+	*wider = NULL;
+	buf[0] = 0;
+	if (!proto) {
+		*wider = "not tcp/udp: the language has no rule for this protocol alone, so this "
+			 "allows every protocol to the address";
+		return;
+	}
+	segs = suggest_ports_text(it->ports, it->nports, ports, sizeof(ports));
+	if (segs < 0 || segs > HUSH_SEG_MAX || it->nports == 0) {
+		/* (port 0 or an unknown port: fragments) */
+		*wider = "more port ranges than one rule holds: every port allowed";
+		snprintf(buf, len, " %s", proto);
+		return;
+	}
+	snprintf(buf, len, " %s %s", proto, ports);
+}
+
+static int render_item(FILE *f, const char *ind, const struct item *it)
+{
+	char a[POLICY_ADDRSTRLEN], pp[6 * 1024 + 16], extra[600];
+	const char *wider;
+
+	proto_ports(it, pp, sizeof(pp), &wider);
+	extra[0] = 0;
+	if (!it->is_host && it->hosts > 1)
+		snprintf(extra, sizeof(extra), "%u addresses, every one seen", it->hosts);
+	else if (!it->is_host && it->name)
+		snprintf(extra, sizeof(extra), "DNS named it %s (no query for it in this scope)",
+			 it->name);
+	if (wider)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s%s",
+			 extra[0] ? "; " : "", wider);
+	comment(f, ind, it->allow, it->audit, it->first, it->last, it->src,
+		extra[0] ? extra : NULL);
+	if (it->is_host) {
+		fprintf(f, "%sallow host %s%s\n", ind, it->name, pp);
+	} else {
+		policy_prefix_text(a, it->family, it->addr, it->plen, false);
+		fprintf(f, "%sallow %s%s\n", ind, a, pp);
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names a scope needs `allow dns` for: those asked, and those of its
+ * host rules (an `allow host` learns only from answers the proxy let
+ * through). */
+static void render_dns(FILE *f, const char *ind, const struct suggest *s, const char *scope,
+		       const struct items *its)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ent *e = &s->v[i];
+
+		if (e->kind != SUGGEST_DNS || strcmp(e->scope, scope) != 0)
+			continue;
+		comment(f, ind, e->allow, e->audit, e->first, e->last, e, "DNS queries");
+		fprintf(f, "%sallow dns %s\n", ind, e->name);
+	}
+	for (size_t i = 0; i < its->n; i++) {
+		const struct item *it = &its->v[i];
+		bool asked = false;
+
+		if (!it->is_host)
+			continue;
+		for (size_t j = 0; j < s->n && !asked; j++)
+			asked = s->v[j].kind == SUGGEST_DNS && strcmp(s->v[j].scope, scope) == 0 &&
+				strcasecmp(s->v[j].name, it->name) == 0;
+		for (size_t j = 0; j < i && !asked; j++)
+			asked = its->v[j].is_host && strcasecmp(its->v[j].name, it->name) == 0;
+		if (!asked)
+			fprintf(f, "%s# (no query logged; the allow host rule below needs it)\n"
+				   "%sallow dns %s\n",
+				ind, ind, it->name);
+	}
+}
+
+static int render_scope(FILE *f, struct suggest *s, const char *scope)
+{
+	const char *ind = *scope ? "\t" : "";
+	struct items its = {0};
+	int ret = 0;
+
+	for (size_t i = 0; i < s->n && !ret; i++) {
+		const struct ent *e = &s->v[i];
+
+		if (e->kind == SUGGEST_ADDR && strcmp(e->scope, scope) == 0)
+			ret = item_add(&its, e, is_host(s, e));
+	}
+	if (!ret) {
+		join_tcp_udp(&its);
+		ret = aggregate_items(&its);
+	}
+	if (!ret)
+		qsort(its.v, its.n, sizeof(*its.v), cmp_show);
+	if (ret) {
+		items_free(&its);
+		return ret;
+	}
+	if (*scope)
+		fprintf(f, "\nscope %s {\n", scope);
+	else if (its.n || suggest_needs_resolver(s))
+		fputc('\n', f);
+	render_dns(f, ind, s, scope, &its);
+	for (size_t i = 0; i < its.n; i++)
+		render_item(f, ind, &its.v[i]);
+	if (*scope)
+		fprintf(f, "}\n");
+	items_free(&its);
+	return 0;
+}
+
+/* Scope paths, sorted, unique ("" first); *n set. */
+static char **scopes(const struct suggest *s, size_t *n)
+{
+	char **v = calloc(s->n + 1, sizeof(*v));
+	size_t k = 0;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	v[k++] = "";
+	for (size_t i = 0; i < s->n; i++)
+		v[k++] = s->v[i].scope;
+	qsort(v, k, sizeof(*v), cmp_str);
+	*n = 0;
+	for (size_t i = 0; i < k; i++)
+		if (*n == 0 || strcmp(v[*n - 1], v[i]) != 0)
+			v[(*n)++] = v[i];
+	return v;
+}
+
+static void render_head(FILE *f, const struct suggest *s, const struct suggest_head *h)
+{
+	static const char *why[SUGGEST_SKIP_MAX] = {
+	    [SUGGEST_SKIP_DENIED] = "denied",
+	    [SUGGEST_SKIP_LOOPBACK] = "to loopback (allowed implicitly)",
+	    [SUGGEST_SKIP_OUTSIDE] = "from cgroups outside the enforced one",
+	    [SUGGEST_SKIP_OTHER] = "gap, note, sock_create and cgroup_move rows, or names "
+				   "the language cannot hold",
+	};
+
+	fprintf(f, "# Suggested by `hush policy suggest`%s%s.\n", h->source ? " " : "",
+		h->source ? h->source : "");
+	fprintf(f, "# It allows what the log saw allowed or audited, and nothing wider: each\n"
+		   "# address is its own rule unless every address of a prefix was seen; ports\n"
+		   "# are those seen.  Read it, widen by hand what should be wider, then apply.\n");
+	for (int i = 0; i < SUGGEST_SKIP_MAX; i++)
+		if (s->skipped[i])
+			fprintf(f, "# Left out: %lld row%s %s.\n", (long long)s->skipped[i],
+				s->skipped[i] == 1 ? "" : "s", why[i]);
+	fprintf(f, "mode %s\n", h->mode ? h->mode : "enforce");
+	if (h->resolver_note)
+		fprintf(f, "# %s\n", h->resolver_note);
+	if (h->resolver)
+		fprintf(f, "resolver %s\n", h->resolver);
+}
+
+int suggest_render(struct suggest *s, const struct suggest_head *h, FILE *f)
+{
+	size_t n;
+	char **sc = scopes(s, &n);
+	int ret = 0;
+
+	if (!sc)
+		return -ENOMEM;
+	render_head(f, s, h);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = render_scope(f, s, sc[i]);
+	free(sc);
+	if (!ret && (fflush(f) || ferror(f)))
+		ret = -EIO;
+	return ret;
+}
