@@ -309,7 +309,8 @@ static void pfx_merge(struct suggest_pfx *into, const struct suggest_pfx *o, boo
 {
 	into->allow += o->allow;
 	into->audit += o->audit;
-	into->hosts += o->hosts;
+	if (buddy) /* (an equal prefix stands for the same hosts) */
+		into->hosts += o->hosts;
 	if (o->first < into->first)
 		into->first = o->first;
 	if (o->last > into->last)
