@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# The audit -> suggest -> enforce workflow, end to end: hushd audits a test
+# cgroup (and a child cgroup, which becomes a scope block), traffic runs,
+# `hush policy suggest` writes a policy from the log, `hush policy check`
+# accepts it, `hush policy apply` puts it in force with mode enforce; the
+# same traffic replayed passes, and a destination, port or scope the log
+# never saw gets EPERM at once.
+set -u
+# shellcheck source=tests/lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+
+h_init suggest
+h_require_hush
+h_netns_up
+cg=$(h_cgroup_create app)
+web=$(h_cgroup_create app/web)
+H_PROBE_CG=$cg
+
+policy=$(h_policy audit.policy <<EOF
+mode audit
+EOF
+)
+
+h_listen "$H_NS_FORB" tcp :: 8080
+h_listen "$H_NS_FORB" udp :: 7000
+h_listen "$H_NS_INT" tcp :: 8080
+h_listen "$H_NS_INT" tcp :: 8443
+
+h_hushd_start "$policy" "$cg" || h_done
+DB=$H_RUN_DIR/hush.db
+
+# ---- audit: the traffic the service makes ----
+h_expect_probe "audit: tcp4 forb:8080 passes" ok - -- connect "$H_FORB4" 8080
+h_expect_probe "audit: tcp4 forb:8080 again" ok - -- connect "$H_FORB4" 8080
+h_expect_probe "audit: udp4 forb:7000 passes" ok - -- sendto "$H_FORB4" 7000 --payload x
+h_expect_probe "audit: tcp6 forb:8080 passes" ok - -- connect "$H_FORB6" 8080
+h_expect_probe "audit: tcp4 int:8080 from app/web" ok - --cg "$web" -- connect "$H_INT4" 8080
+h_expect_probe "audit: tcp4 int:8443 from app/web" ok - --cg "$web" -- connect "$H_INT4" 8443
+
+# The writer commits in batches: wait for the last attempt's row.
+rows=0
+for _ in $(seq 1 50); do
+	rows=$("$HUSH" log --db "$DB" --audit --port 8443 --json 2>/dev/null | wc -l)
+	[ "$rows" -ge 1 ] && break
+	sleep 0.1
+done
+if [ "$rows" -ge 1 ]; then h_pass "audit rows logged"; else h_fail "audit rows logged" "no row for port 8443"; fi
+
+# ---- suggest ----
+sug=$H_TMP/suggested.policy
+if "$HUSH" --pin-dir "$H_PIN_DIR" --run-dir "$H_RUN_DIR" policy suggest --db "$DB" \
+	--mode enforce --out "$sug" 2>"$H_TMP/sug.err"; then
+	h_pass "suggest: exit 0"
+else
+	h_fail "suggest: exit 0" "$(cat "$H_TMP/sug.err")"
+fi
+h_log "suggested policy:"
+sed 's/^/    /' "$sug" >&2
+if "$HUSH" policy check "$sug" >"$H_TMP/check.out" 2>&1; then
+	h_pass "suggest: hush policy check accepts it"
+else
+	h_fail "suggest: hush policy check accepts it" "$(cat "$H_TMP/check.out")"
+fi
+# expect_line NAME REGEX: the suggested policy has a line matching.
+expect_line() {
+	if grep -Eq -- "$2" "$sug"; then h_pass "$1"; else h_fail "$1" "no line matching $2"; fi
+}
+expect_line "suggest: mode enforce (--mode)" "^mode enforce$"
+expect_line "suggest: tcp4 forb rule" "^allow $H_FORB4 tcp 8080$"
+expect_line "suggest: udp4 forb rule" "^allow $H_FORB4 udp 7000$"
+expect_line "suggest: tcp6 forb rule" "^allow $H_FORB6 tcp 8080$"
+expect_line "suggest: a scope block for app/web" "^scope web \\{$"
+expect_line "suggest: ports of one address in one rule" "^	allow $H_INT4 tcp 8080,8443$"
+expect_line "suggest: counts in comments" "^# 2 attempts \\(0 allowed, 2 audited\\)"
+if grep -q "^allow $H_INT4" "$sug"; then
+	h_fail "suggest: app/web's destination stays in its scope" "top-level rule for $H_INT4"
+else
+	h_pass "suggest: app/web's destination stays in its scope"
+fi
+# The same with --cgroup web: only that scope.
+"$HUSH" --pin-dir "$H_PIN_DIR" policy suggest --db "$DB" --cgroup web >"$H_TMP/web.policy" 2>&1
+if grep -q "^scope web {" "$H_TMP/web.policy" && ! grep -q "^allow $H_FORB4" "$H_TMP/web.policy"; then
+	h_pass "suggest --cgroup web: only that scope"
+else
+	h_fail "suggest --cgroup web: only that scope" "$(cat "$H_TMP/web.policy")"
+fi
+expect_usage() {
+	local out rc
+	out=$("$HUSH" policy suggest --db "$DB" "${@:3}" 2>&1)
+	rc=$?
+	if [ $rc = 2 ] && grep -Eq -- "$2" <<<"$out"; then h_pass "$1"; else h_fail "$1" "rc $rc: $out"; fi
+}
+expect_usage "suggest --denied is refused" "allowed or audited" --denied
+expect_usage "suggest --json is refused" "not its verbs" --json
+expect_usage "suggest --mode bad is refused" "use enforce or audit" --mode strict
+
+# ---- enforce the suggested policy ----
+if h_hush policy apply "$sug" >"$H_TMP/apply.out" 2>&1; then
+	h_pass "enforce: hush policy apply takes it"
+else
+	h_fail "enforce: hush policy apply takes it" "$(cat "$H_TMP/apply.out")"
+fi
+h_expect_probe "replay: tcp4 forb:8080 passes" ok - -- connect "$H_FORB4" 8080
+h_expect_probe "replay: udp4 forb:7000 passes" ok - -- sendto "$H_FORB4" 7000 --payload x
+h_expect_probe "replay: tcp6 forb:8080 passes" ok - -- connect "$H_FORB6" 8080
+h_expect_probe "replay: app/web int:8080 passes" ok - --cg "$web" -- connect "$H_INT4" 8080
+h_expect_probe "replay: app/web int:8443 passes" ok - --cg "$web" -- connect "$H_INT4" 8443
+h_expect_probe "fresh: int:8080 from app (not its scope) is EPERM" error EPERM -- connect "$H_INT4" 8080
+h_expect_probe "fresh: another port on forb is EPERM" error EPERM -- connect "$H_FORB4" 8081
+h_expect_probe "fresh: udp to forb:8080 is EPERM" error EPERM -- sendto "$H_FORB4" 8080 --payload x
+h_expect_probe "fresh: int3 never seen is EPERM" error EPERM --cg "$web" -- connect "$H_INT4_B" 8080
+
+h_done
