@@ -13,22 +13,54 @@ set -u
 
 h_init suggest
 h_require_hush
+h_require_tools dnsmasq
+DNSQ=$OUTPUT/tests/dnsq
+[ -x "$DNSQ" ] || h_skip_or_fail "$H_NAME" "$DNSQ not built (make all)"
 h_netns_up
 cg=$(h_cgroup_create app)
 web=$(h_cgroup_create app/web)
 H_PROBE_CG=$cg
 
+WEB4=$H_INT4_B # web.test, reached by name
+
+# dnsmasq in int: the resolver of the audit policy (no upstream).
+h_bg --out "$H_TMP/dnsmasq.out" --err "$H_TMP/dnsmasq.err" --ns "$H_NS_INT" -- \
+	dnsmasq --keep-in-foreground --no-daemon --no-resolv --no-hosts --no-poll \
+	--bind-interfaces --listen-address="$H_INT4" --except-interface=lo --port=53 \
+	--cache-size=0 --local-ttl=30 --pid-file="$H_TMP/dnsmasq.pid" --user=root --group=root \
+	--host-record="web.test,$WEB4" --host-record="other.test,$H_FORB4"
+for _ in $(seq 1 100); do
+	h_ns "$H_NS_HOST" "$DNSQ" --timeout-ms 200 "$H_INT4" web.test >/dev/null 2>&1 && break
+	sleep 0.05
+done
+
+# The audit policy: every name of the zone allowed (so the proxy ties answers' addresses
+# to names, and connections to them carry the name), nothing else; hushd
+# logs allowed attempts too (--log-allowed) so the queries are in the log.
 policy=$(h_policy audit.policy <<EOF
 mode audit
+resolver $H_INT4
+allow dns *.test
 EOF
 )
+
+# expect_dns NAME JQ DNSQ_ARGS...: dnsq in cgroup app answers so.
+expect_dns() {
+	local out
+	out=$(h_cgroup_run "$cg" "$DNSQ" "${@:3}" 2>/dev/null)
+	if printf '%s\n' "$out" | jq -e "$2" >/dev/null 2>&1; then
+		h_pass "$1"
+	else
+		h_fail "$1" "dnsq ${*:3}: $out (wanted $2)"
+	fi
+}
 
 h_listen "$H_NS_FORB" tcp :: 8080
 h_listen "$H_NS_FORB" udp :: 7000
 h_listen "$H_NS_INT" tcp :: 8080
 h_listen "$H_NS_INT" tcp :: 8443
 
-h_hushd_start "$policy" "$cg" || h_done
+h_hushd_start "$policy" "$cg" --log-allowed || h_done
 DB=$H_RUN_DIR/hush.db
 
 # ---- audit: the traffic the service makes ----
@@ -38,15 +70,17 @@ h_expect_probe "audit: udp4 forb:7000 passes" ok - -- sendto "$H_FORB4" 7000 --p
 h_expect_probe "audit: tcp6 forb:8080 passes" ok - -- connect "$H_FORB6" 8080
 h_expect_probe "audit: tcp4 int:8080 from app/web" ok - --cg "$web" -- connect "$H_INT4" 8080
 h_expect_probe "audit: tcp4 int:8443 from app/web" ok - --cg "$web" -- connect "$H_INT4" 8443
+expect_dns "audit: web.test resolves" ".rcode == 0 and .answers == [\"$WEB4\"]" "$H_INT4" web.test
+h_expect_probe "audit: tcp4 web.test:8080 by name passes" ok - -- connect "$WEB4" 8080
 
 # The writer commits in batches: wait for the last attempt's row.
 rows=0
 for _ in $(seq 1 50); do
-	rows=$("$HUSH" log --db "$DB" --audit --port 8443 --json 2>/dev/null | wc -l)
+	rows=$("$HUSH" log --db "$DB" --audit --dest "$WEB4" --json 2>/dev/null | wc -l)
 	[ "$rows" -ge 1 ] && break
 	sleep 0.1
 done
-if [ "$rows" -ge 1 ]; then h_pass "audit rows logged"; else h_fail "audit rows logged" "no row for port 8443"; fi
+if [ "$rows" -ge 1 ]; then h_pass "audit rows logged"; else h_fail "audit rows logged" "no row for $WEB4"; fi
 
 # ---- suggest ----
 sug=$H_TMP/suggested.policy
@@ -74,6 +108,14 @@ expect_line "suggest: tcp6 forb rule" "^allow $H_FORB6 tcp 8080$"
 expect_line "suggest: a scope block for app/web" "^scope web \\{$"
 expect_line "suggest: ports of one address in one rule" "^	allow $H_INT4 tcp 8080,8443$"
 expect_line "suggest: counts in comments" "^# 2 attempts \\(0 allowed, 2 audited\\)"
+expect_line "suggest: the resolver kept from the policy in force" "^resolver $H_INT4$"
+expect_line "suggest: the name asked" "^allow dns web.test$"
+expect_line "suggest: a connection after the query is an allow host rule" "^allow host web.test tcp 8080$"
+if grep -q "^allow $WEB4" "$sug"; then
+	h_fail "suggest: no address rule for the named destination" "$(grep "^allow $WEB4" "$sug")"
+else
+	h_pass "suggest: no address rule for the named destination"
+fi
 if grep -q "^allow $H_INT4" "$sug"; then
 	h_fail "suggest: app/web's destination stays in its scope" "top-level rule for $H_INT4"
 else
@@ -110,6 +152,9 @@ h_expect_probe "replay: app/web int:8443 passes" ok - --cg "$web" -- connect "$H
 h_expect_probe "fresh: int:8080 from app (not its scope) is EPERM" error EPERM -- connect "$H_INT4" 8080
 h_expect_probe "fresh: another port on forb is EPERM" error EPERM -- connect "$H_FORB4" 8081
 h_expect_probe "fresh: udp to forb:8080 is EPERM" error EPERM -- sendto "$H_FORB4" 8080 --payload x
-h_expect_probe "fresh: int3 never seen is EPERM" error EPERM --cg "$web" -- connect "$H_INT4_B" 8080
+expect_dns "replay: web.test resolves" ".rcode == 0 and .answers == [\"$WEB4\"]" "$H_INT4" web.test
+h_expect_probe "replay: web.test:8080 by name passes" ok - -- connect "$WEB4" 8080
+h_expect_probe "fresh: web.test on another port is EPERM" error EPERM -- connect "$WEB4" 8081
+expect_dns "fresh: a name never asked is refused" ".rcode == 5" "$H_INT4" other.test
 
 h_done
