@@ -446,8 +446,8 @@ static int ports_union(struct item *it, const uint16_t *p, size_t n)
 	if (!m)
 		return -ENOMEM;
 	while (i < it->nports || j < n) {
-		uint16_t x = j >= n || (i < it->nports && it->ports[i] <= p[j]) ? it->ports[i++]
-									       : p[j++];
+		uint16_t x =
+		    j >= n || (i < it->nports && it->ports[i] <= p[j]) ? it->ports[i++] : p[j++];
 
 		if (k == 0 || m[k - 1] != x)
 			m[k++] = x;
@@ -458,8 +458,7 @@ static int ports_union(struct item *it, const uint16_t *p, size_t n)
 	return 0;
 }
 
-static void item_counts(struct item *it, int64_t allow, int64_t audit, int64_t first,
-			int64_t last)
+static void item_counts(struct item *it, int64_t allow, int64_t audit, int64_t first, int64_t last)
 {
 	it->allow += allow;
 	it->audit += audit;
@@ -580,7 +579,8 @@ static int cmp_show(const void *pa, const void *pb)
 	else
 		c = memcmp(a->addr, b->addr, addr_len(a->family));
 	if (!c)
-		c = a->plen != b->plen ? (int)a->plen - (int)b->plen : (int)a->proto - (int)b->proto;
+		c = a->plen != b->plen ? (int)a->plen - (int)b->plen
+				       : (int)a->proto - (int)b->proto;
 	return c;
 }
 
@@ -738,8 +738,9 @@ static void render_dns(FILE *f, const char *ind, const struct suggest *s, const 
 		for (size_t j = 0; j < i && !asked; j++)
 			asked = its->v[j].is_host && strcasecmp(its->v[j].name, it->name) == 0;
 		if (!asked)
-			fprintf(f, "%s# (no query logged; the allow host rule below needs it)\n"
-				   "%sallow dns %s\n",
+			fprintf(f,
+				"%s# (no query logged; the allow host rule below needs it)\n"
+				"%sallow dns %s\n",
 				ind, ind, it->name);
 	}
 }

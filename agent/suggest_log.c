@@ -129,7 +129,8 @@ static int row_obs(struct ctx *c, const struct logq_row *r, struct suggest_obs *
 		o->name = name;
 		if (dest_of(r, &o->family, o->addr) == 0)
 			suggest_note_resolver(c->s, o->family, o->addr,
-					      (uint16_t)num(r, DB_C_DPORT, 53), num(r, DB_C_COUNT, 1));
+					      (uint16_t)num(r, DB_C_DPORT, 53),
+					      num(r, DB_C_COUNT, 1));
 		return 0;
 	}
 	if (!hook || streq(hook, "sock_create") || streq(hook, "cgroup_move") ||

@@ -22,8 +22,8 @@ struct suggest_src {
 };
 
 struct suggest_stats {
-	int64_t rows;	      /* rows read */
-	int64_t attempts;     /* attempts that became rules */
+	int64_t rows;	     /* rows read */
+	int64_t attempts;    /* attempts that became rules */
 	int64_t first, last; /* of those (ns; 0 if none) */
 };
 

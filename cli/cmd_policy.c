@@ -20,11 +20,12 @@
 
 static int policy_usage(void)
 {
-	fprintf(stderr, "usage: hush policy check FILE... | show | apply FILE\n"
-			"       hush policy suggest [--db FILE] [--since T] [--until T] [--unit U]\n"
-			"                 [--container ID] [--cgroup GLOB] [FILTERS of hush log]\n"
-			"                 [--root CGROUP] [--mode enforce|audit] [--resolver ADDR]\n"
-			"                 [--out FILE]\n");
+	fprintf(stderr,
+		"usage: hush policy check FILE... | show | apply FILE\n"
+		"       hush policy suggest [--db FILE] [--since T] [--until T] [--unit U]\n"
+		"                 [--container ID] [--cgroup GLOB] [FILTERS of hush log]\n"
+		"                 [--root CGROUP] [--mode enforce|audit] [--resolver ADDR]\n"
+		"                 [--out FILE]\n");
 	return EXIT_USAGE;
 }
 
@@ -269,8 +270,11 @@ static void sg_head(struct cli *c, const struct sg_opts *o, struct suggest *s,
 /* The rendered text must load as a policy: else it is our bug. */
 static int sg_validate(const char *text, size_t len)
 {
-	struct policy_load_opts lo = {.name = "(suggested)", .text = text, .len = len,
-				      .dns_proxy = true, .diag = stderr,
+	struct policy_load_opts lo = {.name = "(suggested)",
+				      .text = text,
+				      .len = len,
+				      .dns_proxy = true,
+				      .diag = stderr,
 				      .prefix = "hush: policy suggest: "};
 	struct policy_loaded *l = NULL;
 	int ret = policy_loaded_load(&lo, &l, NULL);

@@ -53,8 +53,8 @@ static void agg(const char *const *addrs, size_t n, char *out, size_t len)
 		char a[POLICY_ADDRSTRLEN];
 
 		policy_prefix_text(a, v[i].family, v[i].addr, v[i].plen, true);
-		off += (size_t)snprintf(out + off, len - off, "%s%s(%u)", i ? " " : "", a,
-					v[i].hosts);
+		off +=
+		    (size_t)snprintf(out + off, len - off, "%s%s(%u)", i ? " " : "", a, v[i].hosts);
 	}
 }
 
@@ -141,9 +141,16 @@ static void test_ports(void)
 static void add(struct tc *t, struct suggest *s, const char *scope, const char *addr, int proto,
 		int port, const char *name, bool audit, int64_t count)
 {
-	struct suggest_obs o = {.scope = scope, .kind = SUGGEST_ADDR, .proto = (uint8_t)proto,
-				.port = (uint16_t)port, .name = name, .audit = audit,
-				.count = count, .first = T0, .last = T0 + count, .who = "/usr/bin/curl"};
+	struct suggest_obs o = {.scope = scope,
+				.kind = SUGGEST_ADDR,
+				.proto = (uint8_t)proto,
+				.port = (uint16_t)port,
+				.name = name,
+				.audit = audit,
+				.count = count,
+				.first = T0,
+				.last = T0 + count,
+				.who = "/usr/bin/curl"};
 
 	if (inet_pton(AF_INET, addr, o.addr) == 1)
 		o.family = AF_INET;
@@ -154,8 +161,12 @@ static void add(struct tc *t, struct suggest *s, const char *scope, const char *
 
 static void add_dns(struct tc *t, struct suggest *s, const char *scope, const char *name)
 {
-	struct suggest_obs o = {.scope = scope, .kind = SUGGEST_DNS, .name = name, .count = 1,
-				.first = T0 - 5, .last = T0 - 5};
+	struct suggest_obs o = {.scope = scope,
+				.kind = SUGGEST_DNS,
+				.name = name,
+				.count = 1,
+				.first = T0 - 5,
+				.last = T0 - 5};
 	uint8_t res[16] = {10, 0, 0, 53};
 
 	CHECK(t, suggest_add(s, &o) == 0, "add dns %s", name);
@@ -171,8 +182,7 @@ static size_t scope_idx(const struct policy *p, const char *path)
 }
 
 /* Does the policy allow addr proto port in scope path? */
-static bool allows(const struct policy *p, const char *path, const char *addr, int proto,
-		   int port)
+static bool allows(const struct policy *p, const char *path, const char *addr, int proto, int port)
 {
 	uint8_t a[16] = {0};
 	int fam = inet_pton(AF_INET, addr, a) == 1 ? AF_INET : AF_INET6;
@@ -243,8 +253,7 @@ static void test_render(void)
 		      "host rule: not an address rule");
 	}
 	CHECK(&t, text && strstr(text, "allow 198.18.2.0/31 tcp 443\n"), "a /31: %s", text);
-	CHECK(&t, text && strstr(text, "allow 198.18.2.3 tcp 443,8000-8001\n"), "ports: %s",
-	      text);
+	CHECK(&t, text && strstr(text, "allow 198.18.2.3 tcp 443,8000-8001\n"), "ports: %s", text);
 	CHECK(&t, text && strstr(text, "allow 198.18.2.9 any 53\n"), "any: %s", text);
 	CHECK(&t, text && strstr(text, "allow 198.18.2.7\n") && strstr(text, "every protocol"),
 	      "icmp wider, said: %s", text);
