@@ -590,7 +590,8 @@ static int aggregate_items(struct items *its)
 	struct suggest_pfx *p;
 	size_t out = 0;
 
-	qsort(its->v, its->n, sizeof(*its->v), cmp_item);
+	if (its->n)
+		qsort(its->v, its->n, sizeof(*its->v), cmp_item);
 	p = calloc(its->n + 1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -761,7 +762,7 @@ static int render_scope(FILE *f, struct suggest *s, const char *scope)
 		join_tcp_udp(&its);
 		ret = aggregate_items(&its);
 	}
-	if (!ret)
+	if (!ret && its.n)
 		qsort(its.v, its.n, sizeof(*its.v), cmp_show);
 	if (ret) {
 		items_free(&its);

@@ -600,6 +600,49 @@ fresh head
 expect_tamper "verify --head with another hash: rows rewritten" "^row 60: does not match the chain head" \
 	--head "60:$(printf '%064d' 0)"
 
+# Every damage is listed, with the column where the log can tell it; a
+# finding also goes to stderr (and syslog) and "<db>.verify" for hushd.
+fresh multi
+sqlite3 "$DB" "UPDATE events SET daddr = '10.9.9.9' WHERE id = 10 AND daddr IS NOT NULL;
+	UPDATE events SET daddr = '10.9.9.9', dkey = NULL WHERE id = 10 AND daddr IS NULL;
+	DELETE FROM events WHERE id = 20;
+	UPDATE events SET count = 0 WHERE id = 30;
+	UPDATE events SET dport = 4444 WHERE id = 35;
+	DELETE FROM events WHERE id > 57;"
+out=$("$HUSH" log verify --db "$DB" 2>"$H_TMP/multi.err")
+rc=$?
+check "verify: several damages: exit 1" 1 "$rc"
+for want in "^row 10: edited" "^row 20: deleted" "^row 30: edited \(column count: 0 attempts\)" \
+	"^row 35: edited" "^tail truncated: the chain head names row 60"; do
+	if grep -Eq -- "$want" <<<"$out"; then
+		h_pass "verify: every damage listed: $want"
+	else
+		h_fail "verify: every damage listed: $want" "$out"
+	fi
+done
+check "verify: one line per damage, in row order" "10 20 30 35 tail" \
+	"$(sed -E 's/^row ([0-9]+):.*/\1/; s/^tail truncated.*/tail/' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+if grep -q "^hush: log: verify: TAMPER: $DB: 5 findings" "$H_TMP/multi.err"; then
+	h_pass "verify: a finding also goes to stderr"
+else
+	h_fail "verify: a finding also goes to stderr" "$(cat "$H_TMP/multi.err")"
+fi
+check "verify: <db>.verify counts the findings for hushd's metrics" "5" \
+	"$(awk '$1 > 0 { print $3 }' "$DB.verify")"
+fresh dimfield
+pid=$(sqlite3 "$DB" "SELECT proc FROM events WHERE proc IS NOT NULL GROUP BY proc ORDER BY count(*) DESC LIMIT 1")
+sqlite3 "$DB" "UPDATE procs SET exe = '/usr/bin/innocent' WHERE id = $pid"
+n=$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE proc = $pid")
+out=$("$HUSH" log verify --db "$DB" 2>/dev/null)
+if [ "$n" -ge 2 ] && grep -Eq "^procs row [0-9]+: edited: all $n rows naming it" <<<"$out"; then
+	h_pass "verify: an edited process record is named as such ($n rows)"
+else
+	h_fail "verify: an edited process record is named as such ($n rows)" "$out"
+fi
+fresh dk
+sqlite3 "$DB" "UPDATE events SET daddr = '10.1.2.3' WHERE id = (SELECT min(id) FROM events WHERE daddr LIKE '%.%')"
+expect_tamper "verify: an edited daddr is named (it no longer matches dkey)" "edited \(column daddr or dkey: daddr 10.1.2.3 is not the address dkey holds\)"
+
 # ---- prune ----
 
 DB=$H_TMP/p.db
