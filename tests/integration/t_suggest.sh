@@ -82,6 +82,27 @@ for _ in $(seq 1 50); do
 done
 if [ "$rows" -ge 1 ]; then h_pass "audit rows logged"; else h_fail "audit rows logged" "no row for $WEB4"; fi
 
+# ---- hush status reconciles its counters with the log ----
+recon=""
+for _ in $(seq 1 30); do
+	recon=$(h_hush status --json 2>/dev/null | jq -c '.reconcile')
+	jq -e '.audit.not_yet == 0 and .deny.not_yet == 0 and .allow.not_yet == 0' \
+		<<<"$recon" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+if jq -e '.audit.reported >= 6 and .audit.in_log == .audit.reported and .audit.not_yet == 0 and
+	.audit.why == "reconciled" and .audit.counted >= .audit.reported and
+	.allow.in_log == .allow.reported and .deny.counted == 0' <<<"$recon" >/dev/null 2>&1; then
+	h_pass "status: kernel counters reconcile with the log ($recon)"
+else
+	h_fail "status: kernel counters reconcile with the log" "$recon"
+fi
+if h_hush status 2>/dev/null | grep -Eq '^reconcile: +verdict +counted +reported +in log +not yet$'; then
+	h_pass "status: the text shows the reconciliation"
+else
+	h_fail "status: the text shows the reconciliation" "$(h_hush status 2>&1 | tail -n 12)"
+fi
+
 # ---- suggest ----
 sug=$H_TMP/suggested.policy
 if "$HUSH" --pin-dir "$H_PIN_DIR" --run-dir "$H_RUN_DIR" policy suggest --db "$DB" \
