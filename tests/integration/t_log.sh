@@ -457,13 +457,14 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	check "group readers: -wal and -shm present" "50 0 " "$(as_member --json --limit 0)"
 	check "group readers: verify with -wal and -shm present" "1 0 " "$(as_member verify)"
 	sqlite3 "$GDB" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
-	[ ! -e "$GDB-wal" ] && [ ! -e "$GDB-shm" ] ||
-		h_log "sqlite3 left $(ls "$GD/d" | tr '\n' ' ')"
+	if [ -e "$GDB-wal" ] || [ -e "$GDB-shm" ]; then
+		h_log "sqlite3 left $(cd "$GD/d" && echo *)"
+	fi
 	rm -f "$GDB-wal" "$GDB-shm"
 	check "group readers: -wal and -shm absent (no 'readonly database')" "50 0 " "$(as_member --json --limit 0)"
 	check "group readers: verify with them absent" "intact, 50 rows" \
 		"$(setpriv --reuid=65534 --regid=65534 --groups="$G" "$GD/hush" log --db "$GDB" verify 2>&1)"
-	check "group readers: the reader left nothing behind" "h.db h.db.head" "$(ls "$GD/d" | tr '\n' ' ' | sed 's/ $//')"
+	check "group readers: the reader left nothing behind" "h.db h.db.head" "$(cd "$GD/d" && echo *)"
 	"$DBFILL" --db "$GDB" --rows 5 --seed 5 >/dev/null 2>&1
 	rm -f "$GDB-shm"
 	got=$(as_member --json --limit 0)
