@@ -39,6 +39,7 @@ struct ent {
 	int64_t allow, audit, first, last;
 	char *who[WHO_MAX];
 	uint64_t hash;
+	bool host; /* render: becomes an `allow host` rule */
 };
 
 struct resolver {
@@ -206,9 +207,18 @@ int suggest_add(struct suggest *s, const struct suggest_obs *o)
 {
 	struct ent *e;
 
+	struct suggest_obs dns;
+
 	if (!o->scope || (o->kind == SUGGEST_ADDR && !addr_len(o->family)) ||
 	    (o->kind == SUGGEST_DNS && (!o->name || !*o->name)) || o->count < 0)
 		return -EINVAL;
+	if (o->kind == SUGGEST_DNS) { /* a name is one entry, whichever resolver */
+		dns = *o;
+		dns.family = 0;
+		dns.proto = 0;
+		memset(dns.addr, 0, sizeof(dns.addr));
+		o = &dns;
+	}
 	e = ent_get(s, o);
 	if (!e)
 		return -ENOMEM;
@@ -421,21 +431,32 @@ static void comment(FILE *f, const char *ind, int64_t allow, int64_t audit, int6
 	fputc('\n', f);
 }
 
-static bool has_dns(const struct suggest *s, const char *scope, const char *name, int64_t before)
+/* The DNS entry for (scope, name), through the index; NULL if none. */
+static const struct ent *dns_ent(const struct suggest *s, const char *scope, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		const struct ent *e = &s->v[i];
+	struct suggest_obs k = {.scope = scope, .kind = SUGGEST_DNS, .name = name};
+	uint64_t h = key_hash(&k);
 
-		if (e->kind == SUGGEST_DNS && strcasecmp(e->name, name) == 0 &&
-		    strcmp(e->scope, scope) == 0 && e->first <= before)
-			return true;
-	}
-	return false;
+	if (!s->idx_cap)
+		return NULL;
+	for (size_t j = h & (s->idx_cap - 1); s->idx[j]; j = (j + 1) & (s->idx_cap - 1))
+		if (key_eq(&s->v[s->idx[j] - 1], &k, h))
+			return &s->v[s->idx[j] - 1];
+	return NULL;
 }
 
-static bool is_host(const struct suggest *s, const struct ent *e)
+/* A connection is a host rule when the log ties it to its name. */
+static void mark_hosts(struct suggest *s)
 {
-	return e->name && (e->by_host || has_dns(s, e->scope, e->name, e->last));
+	for (size_t i = 0; i < s->n; i++) {
+		struct ent *e = &s->v[i];
+		const struct ent *d;
+
+		if (e->kind != SUGGEST_ADDR || !e->name)
+			continue;
+		d = e->by_host ? NULL : dns_ent(s, e->scope, e->name);
+		e->host = e->by_host || (d && d->first <= e->last);
+	}
 }
 
 static int ports_union(struct item *it, const uint16_t *p, size_t n)
@@ -468,24 +489,19 @@ static void item_counts(struct item *it, int64_t allow, int64_t audit, int64_t f
 		it->last = last;
 }
 
-/* Add e to the items of its kind: merged with an item of the same host
- * name and proto, or the same address and proto. */
-static int item_add(struct items *its, const struct ent *e, bool host)
+/* Add e (entries come sorted by rule key, see cmp_ent) to the items:
+ * merged into the last one if it has the same host name or address and
+ * proto. */
+static int item_add(struct items *its, const struct ent *e)
 {
-	struct item *it = NULL;
+	struct item *it = its->n ? &its->v[its->n - 1] : NULL;
+	bool host = e->host;
 
-	for (size_t i = 0; i < its->n; i++) {
-		struct item *x = &its->v[i];
-
-		if (x->is_host != host || x->proto != e->proto)
-			continue;
-		if (host ? strcasecmp(x->name, e->name) == 0
-			 : x->family == e->family &&
-			       memcmp(x->addr, e->addr, addr_len(e->family)) == 0) {
-			it = x;
-			break;
-		}
-	}
+	if (it && (it->is_host != host || it->proto != e->proto ||
+		   (host ? strcmp(it->name, e->name) != 0
+			 : it->family != e->family ||
+			       memcmp(it->addr, e->addr, addr_len(e->family)) != 0)))
+		it = NULL;
 	if (!it) {
 		if (GROW(its->v, its->cap, its->n + 1, 16))
 			return -ENOMEM;
@@ -515,30 +531,30 @@ static bool same_ports(const struct item *a, const struct item *b)
 }
 
 /* tcp and udp items with equal ports to one address (or host) -> one
- * PROTO_TU item. */
+ * PROTO_TU item.  Items are sorted by key, then proto: udp follows tcp. */
 static void join_tcp_udp(struct items *its)
 {
+	size_t out = 0;
+
 	for (size_t i = 0; i < its->n; i++) {
-		struct item *a = &its->v[i];
+		struct item *a = &its->v[i], *b = i + 1 < its->n ? &its->v[i + 1] : NULL;
 
-		if (a->proto != IPPROTO_TCP)
-			continue;
-		for (size_t j = 0; j < its->n; j++) {
-			struct item *b = &its->v[j];
-
-			if (b->proto != IPPROTO_UDP || b->is_host != a->is_host ||
-			    !same_ports(a, b) ||
-			    (a->is_host ? strcasecmp(a->name, b->name) != 0
-					: a->family != b->family ||
-					      memcmp(a->addr, b->addr, addr_len(a->family)) != 0))
-				continue;
+		if (b && a->proto == IPPROTO_TCP && b->proto == IPPROTO_UDP &&
+		    b->is_host == a->is_host && same_ports(a, b) &&
+		    (a->is_host ? strcmp(a->name, b->name) == 0
+				: a->family == b->family &&
+				      memcmp(a->addr, b->addr, addr_len(a->family)) == 0)) {
 			a->proto = PROTO_TU;
 			item_counts(a, b->allow, b->audit, b->first, b->last);
 			free(b->ports);
-			*b = its->v[--its->n];
-			break;
+			b->ports = NULL;
+			its->v[out++] = *a;
+			i++;
+			continue;
 		}
+		its->v[out++] = *a;
 	}
+	its->n = out;
 }
 
 static int cmp_item(const void *pa, const void *pb)
@@ -708,58 +724,47 @@ static int render_item(FILE *f, const char *ind, const struct item *it)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The names a scope needs `allow dns` for: those asked, and those of its
  * host rules (an `allow host` learns only from answers the proxy let
  * through). */
-static void render_dns(FILE *f, const char *ind, const struct suggest *s, const char *scope,
-		       const struct items *its)
+/* DNS entries of the scope (v[0..n), sorted: DNS first), then the names
+ * its host rules need that no query shows. */
+static void render_dns(FILE *f, const char *ind, const struct suggest *s, const struct ent *v,
+		       size_t n, const struct items *its)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		const struct ent *e = &s->v[i];
-
-		if (e->kind != SUGGEST_DNS || strcmp(e->scope, scope) != 0)
-			continue;
-		comment(f, ind, e->allow, e->audit, e->first, e->last, e, "DNS queries");
-		fprintf(f, "%sallow dns %s\n", ind, e->name);
+	for (size_t i = 0; i < n && v[i].kind == SUGGEST_DNS; i++) {
+		comment(f, ind, v[i].allow, v[i].audit, v[i].first, v[i].last, &v[i],
+			"DNS queries");
+		fprintf(f, "%sallow dns %s\n", ind, v[i].name);
 	}
 	for (size_t i = 0; i < its->n; i++) {
 		const struct item *it = &its->v[i];
-		bool asked = false;
 
-		if (!it->is_host)
+		if (!it->is_host || dns_ent(s, v[0].scope, it->name) ||
+		    (i > 0 && its->v[i - 1].is_host && strcmp(its->v[i - 1].name, it->name) == 0))
 			continue;
-		for (size_t j = 0; j < s->n && !asked; j++)
-			asked = s->v[j].kind == SUGGEST_DNS && strcmp(s->v[j].scope, scope) == 0 &&
-				strcasecmp(s->v[j].name, it->name) == 0;
-		for (size_t j = 0; j < i && !asked; j++)
-			asked = its->v[j].is_host && strcasecmp(its->v[j].name, it->name) == 0;
-		if (!asked)
-			fprintf(f,
-				"%s# (no query logged; the allow host rule below needs it)\n"
-				"%sallow dns %s\n",
-				ind, ind, it->name);
+		fprintf(f,
+			"%s# (no query logged; the allow host rule below needs it)\n"
+			"%sallow dns %s\n",
+			ind, ind, it->name);
 	}
 }
 
-static int render_scope(FILE *f, struct suggest *s, const char *scope)
+/* One scope: the entries v[0..n), all of that scope. */
+static int render_scope(FILE *f, struct suggest *s, const struct ent *v, size_t n)
 {
+	const char *scope = n ? v[0].scope : "";
 	const char *ind = *scope ? "\t" : "";
 	struct items its = {0};
 	int ret = 0;
 
-	for (size_t i = 0; i < s->n && !ret; i++) {
-		const struct ent *e = &s->v[i];
-
-		if (e->kind == SUGGEST_ADDR && strcmp(e->scope, scope) == 0)
-			ret = item_add(&its, e, is_host(s, e));
-	}
+	for (size_t i = 0; i < n && !ret; i++)
+		if (v[i].kind == SUGGEST_ADDR)
+			ret = item_add(&its, &v[i]);
 	if (!ret) {
 		join_tcp_udp(&its);
+		/* render_dns looks at host items by name, before the prefixes
+		 * reorder them. */
 		ret = aggregate_items(&its);
 	}
 	if (!ret && its.n)
@@ -770,9 +775,10 @@ static int render_scope(FILE *f, struct suggest *s, const char *scope)
 	}
 	if (*scope)
 		fprintf(f, "\nscope %s {\n", scope);
-	else if (its.n || suggest_needs_resolver(s))
+	else
 		fputc('\n', f);
-	render_dns(f, ind, s, scope, &its);
+	if (n)
+		render_dns(f, ind, s, v, n, &its);
 	for (size_t i = 0; i < its.n; i++)
 		render_item(f, ind, &its.v[i]);
 	if (*scope)
@@ -781,24 +787,28 @@ static int render_scope(FILE *f, struct suggest *s, const char *scope)
 	return 0;
 }
 
-/* Scope paths, sorted, unique ("" first); *n set. */
-static char **scopes(const struct suggest *s, size_t *n)
+/* Entry order for rendering: scope ("" first), DNS before addresses, host
+ * rules by name, addresses by family and value, then proto (tcp before udp). */
+static int cmp_ent(const void *pa, const void *pb)
 {
-	char **v = calloc(s->n + 1, sizeof(*v));
-	size_t k = 0;
+	const struct ent *a = pa, *b = pb;
+	int c = strcmp(a->scope, b->scope);
 
-	*n = 0;
-	if (!v)
-		return NULL;
-	v[k++] = "";
-	for (size_t i = 0; i < s->n; i++)
-		v[k++] = s->v[i].scope;
-	qsort(v, k, sizeof(*v), cmp_str);
-	*n = 0;
-	for (size_t i = 0; i < k; i++)
-		if (*n == 0 || strcmp(v[*n - 1], v[i]) != 0)
-			v[(*n)++] = v[i];
-	return v;
+	if (c)
+		return c;
+	if (a->kind != b->kind)
+		return a->kind == SUGGEST_DNS ? -1 : 1;
+	if (a->kind == SUGGEST_DNS)
+		return strcmp(a->name, b->name);
+	if (a->host != b->host)
+		return a->host ? -1 : 1;
+	if (a->host)
+		c = strcmp(a->name, b->name);
+	else if (a->family != b->family)
+		c = a->family == AF_INET ? -1 : 1;
+	else
+		c = memcmp(a->addr, b->addr, addr_len(a->family));
+	return c ? c : (int)a->proto - (int)b->proto;
 }
 
 static void render_head(FILE *f, const struct suggest *s, const struct suggest_head *h)
@@ -807,8 +817,8 @@ static void render_head(FILE *f, const struct suggest *s, const struct suggest_h
 	    [SUGGEST_SKIP_DENIED] = "denied",
 	    [SUGGEST_SKIP_LOOPBACK] = "to loopback (allowed implicitly)",
 	    [SUGGEST_SKIP_OUTSIDE] = "from cgroups outside the enforced one",
-	    [SUGGEST_SKIP_OTHER] = "gap, note, sock_create and cgroup_move rows, or names "
-				   "the language cannot hold",
+	    [SUGGEST_SKIP_OTHER] = "gap, note, sock_create and cgroup_move rows, rows with "
+				   "no cgroup, or names the language cannot hold",
 	};
 
 	fprintf(f, "# Suggested by `hush policy suggest`%s%s.\n", h->source ? " " : "",
@@ -829,16 +839,28 @@ static void render_head(FILE *f, const struct suggest *s, const struct suggest_h
 
 int suggest_render(struct suggest *s, const struct suggest_head *h, FILE *f)
 {
-	size_t n;
-	char **sc = scopes(s, &n);
 	int ret = 0;
 
-	if (!sc)
-		return -ENOMEM;
+	/* Names first (through the index), then sort by scope and rule key
+	 * (the index is rebuilt for the lookups while rendering). */
+	mark_hosts(s);
+	if (s->n) {
+		qsort(s->v, s->n, sizeof(*s->v), cmp_ent);
+		ret = idx_rebuild(s, s->idx_cap);
+	}
+	if (ret)
+		return ret;
 	render_head(f, s, h);
-	for (size_t i = 0; i < n && !ret; i++)
-		ret = render_scope(f, s, sc[i]);
-	free(sc);
+	if (!s->n || s->v[0].scope[0])
+		ret = render_scope(f, s, NULL, 0); /* an empty top level */
+	for (size_t i = 0; i < s->n && !ret;) {
+		size_t j = i + 1;
+
+		while (j < s->n && strcmp(s->v[j].scope, s->v[i].scope) == 0)
+			j++;
+		ret = render_scope(f, s, &s->v[i], j - i);
+		i = j;
+	}
 	if (!ret && (fflush(f) || ferror(f)))
 		ret = -EIO;
 	return ret;

@@ -46,7 +46,7 @@ static bool scope_of(const struct ctx *c, const char *cg, char *buf, size_t len)
 	size_t rl = c->rootlen;
 	const char *rest;
 
-	if (!cg || cg[0] != '/')
+	if (cg[0] != '/')
 		return false;
 	if (rl == 1) /* root "/" */
 		rest = cg + 1;
@@ -115,6 +115,8 @@ static int row_obs(struct ctx *c, const struct logq_row *r, struct suggest_obs *
 	const char *hook = text(r, DB_C_HOOK), *proto = text(r, DB_C_PROTO);
 	const char *rule = text(r, DB_C_RULE_TEXT);
 
+	if (!text(r, DB_C_CGROUP_PATH))
+		return SUGGEST_SKIP_OTHER; /* no cgroup known: no scope to give it */
 	if (!scope_of(c, text(r, DB_C_CGROUP_PATH), scope, slen))
 		return SUGGEST_SKIP_OUTSIDE;
 	if (c->src->cgroup && fnmatch(c->src->cgroup, scope, 0) != 0 &&
