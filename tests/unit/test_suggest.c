@@ -285,10 +285,76 @@ static void test_render(void)
 	suggest_free(s);
 }
 
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; p && (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* The same name asked of two resolvers is one `allow dns`; host rules
+ * merge ports and join tcp and udp; a name asked after the connection's
+ * last attempt does not make a host rule. */
+static void test_names(void)
+{
+	struct suggest_head h = {.mode = "audit", .resolver = "10.0.0.53"};
+	struct suggest_obs d = {.scope = "",
+				.kind = SUGGEST_DNS,
+				.name = "a.example",
+				.count = 1,
+				.first = T0 - 10,
+				.last = T0 - 10};
+	uint8_t r1[16] = {10, 0, 0, 53}, r2[16] = {10, 0, 0, 54};
+	struct suggest *s;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m;
+	struct tc t;
+
+	tc_begin(&t, "names: one allow dns per name, host rules merged, order respected");
+	if (suggest_new(&s)) {
+		CHECK(&t, false, "suggest_new");
+		tc_end(&t);
+		return;
+	}
+	CHECK(&t, suggest_add(s, &d) == 0, "dns 1");
+	suggest_note_resolver(s, AF_INET, r1, 53, 1);
+	d.first = d.last = T0 - 9;
+	CHECK(&t, suggest_add(s, &d) == 0, "dns 2");
+	suggest_note_resolver(s, AF_INET, r2, 53, 1);
+	add(&t, s, "", "192.0.2.1", IPPROTO_TCP, 443, "a.example", true, 1);
+	add(&t, s, "", "192.0.2.2", IPPROTO_TCP, 443, "a.example", true, 1);
+	add(&t, s, "", "192.0.2.2", IPPROTO_UDP, 443, "a.example", true, 1);
+	add(&t, s, "", "192.0.2.1", IPPROTO_UDP, 443, "a.example", true, 1);
+	/* b.example asked only after the connection: an address rule */
+	d.name = "b.example";
+	d.first = d.last = T0 + 100;
+	CHECK(&t, suggest_add(s, &d) == 0, "dns b");
+	add(&t, s, "", "192.0.2.9", IPPROTO_TCP, 80, "b.example", true, 1);
+	m = open_memstream(&text, &len);
+	CHECK(&t, m && suggest_render(s, &h, m) == 0, "render");
+	if (m)
+		fclose(m);
+	CHECK(&t, count_of(text, "allow dns a.example\n") == 1, "one allow dns: %s", text);
+	CHECK(&t, text && strstr(text, "allow host a.example any 443\n"), "host any: %s", text);
+	CHECK(&t, text && !strstr(text, "allow 192.0.2.1"), "no address rule for a host: %s", text);
+	CHECK(&t,
+	      text && strstr(text, "allow 192.0.2.9 tcp 80\n") &&
+		  !strstr(text, "allow host b.example"),
+	      "asked after: address rule: %s", text);
+	CHECK(&t, text && strstr(text, "mode audit\n"), "mode kept: %s", text);
+	tc_end(&t);
+	free(text);
+	suggest_free(s);
+}
+
 int main(void)
 {
 	test_aggregate();
 	test_ports();
 	test_render();
+	test_names();
 	return nfail ? 1 : 0;
 }
