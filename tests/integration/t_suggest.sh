@@ -6,7 +6,9 @@
 # `hush policy suggest` writes a policy from the log, `hush policy check`
 # accepts it, `hush policy apply` puts it in force with mode enforce; the
 # same traffic replayed passes, and a destination, port or scope the log
-# never saw gets EPERM at once.
+# never saw gets EPERM at once.  On the way: `hush status` reconciles its
+# counters with the log, and tampering reaches hushd's metrics (rows cut from
+# the tail: hush_log_tamper_total; `hush log verify`: hush_log_verify_*).
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -177,5 +179,44 @@ expect_dns "replay: web.test resolves" ".rcode == 0 and .answers == [\"$WEB4\"]"
 h_expect_probe "replay: web.test:8080 by name passes" ok - -- connect "$WEB4" 8080
 h_expect_probe "fresh: web.test on another port is EPERM" error EPERM -- connect "$WEB4" 8081
 expect_dns "fresh: a name never asked is refused" ".rcode == 5" "$H_INT4" other.test
+
+# ---- tamper alarms reach hushd's metrics ----
+# hushd again (it adopts the pins), with a metrics file; a verify leaves
+# <db>.verify, hushd exports it; rows cut from the tail are found by hushd
+# before its next append (a TAMPER note, stderr, hush_log_tamper_total).
+h_stop "$H_HUSHD_PID"
+prom=$H_TMP/hush.prom
+h_hushd_start "$sug" "$cg" --metrics-file "$prom" || h_done
+"$HUSH" log verify --db "$DB" >/dev/null 2>&1
+if h_wait_for_line "$prom" '^hush_log_verify_findings 0$' 5 &&
+	grep -q '^hush_log_tamper_total 0$' "$prom"; then
+	h_pass "metrics: a clean verify and no tampering"
+else
+	h_fail "metrics: a clean verify and no tampering" "$(grep -E 'tamper|verify' "$prom")"
+fi
+h_expect_probe "tamper: a denied attempt is logged" error EPERM -- connect "$H_FORB4" 8081
+for _ in $(seq 1 50); do
+	"$HUSH" log --db "$DB" --denied --port 8081 --json 2>/dev/null | grep -q . && break
+	sleep 0.1
+done
+last=$(sqlite3 "$DB" "SELECT max(id) FROM events")
+sqlite3 "$DB" "DELETE FROM events WHERE id >= $((last - 1))"
+h_expect_probe "tamper: another denied attempt makes hushd append" error EPERM -- connect "$H_FORB4" 8082
+if h_wait_for_line "$prom" '^hush_log_tamper_total 1$' 5 &&
+	grep -q "log: TAMPER: rows $((last - 1))\.\.$last deleted" "$H_HUSHD_ERR"; then
+	h_pass "tamper: hushd finds the cut tail: hush_log_tamper_total and stderr"
+else
+	h_fail "tamper: hushd finds the cut tail: hush_log_tamper_total and stderr" \
+		"$(grep tamper "$prom"); $(grep TAMPER "$H_HUSHD_ERR")"
+fi
+"$HUSH" log verify --db "$DB" >"$H_TMP/v.out" 2>"$H_TMP/v.err"
+if h_wait_for_line "$prom" '^hush_log_verify_findings [1-9]' 5 &&
+	grep -q "hushd recorded: rows $((last - 1))\.\.$last deleted" "$H_TMP/v.out" &&
+	grep -q "^hush: log: verify: TAMPER: " "$H_TMP/v.err"; then
+	h_pass "tamper: verify lists it, says so on stderr, hush_log_verify_findings"
+else
+	h_fail "tamper: verify lists it, says so on stderr, hush_log_verify_findings" \
+		"$(cat "$H_TMP/v.out" "$H_TMP/v.err"); $(grep verify "$prom")"
+fi
 
 h_done
