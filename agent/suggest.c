@@ -414,6 +414,21 @@ static void utc(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "@%lld", (long long)(ns / NSEC_PER_SEC));
 }
 
+/* A process's exe or comm is the process's to choose: in a comment, a
+ * newline would start a policy statement.  Anything but printable ASCII
+ * is written as \xNN. */
+static void put_clean(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+}
+
 static void comment(FILE *f, const char *ind, int64_t allow, int64_t audit, int64_t first,
 		    int64_t last, const struct ent *src, const char *extra)
 {
@@ -424,8 +439,10 @@ static void comment(FILE *f, const char *ind, int64_t allow, int64_t audit, int6
 	fprintf(f, "%s# %lld attempt%s (%lld allowed, %lld audited), %s .. %s", ind,
 		(long long)(allow + audit), allow + audit == 1 ? "" : "s", (long long)allow,
 		(long long)audit, a, b);
-	for (int w = 0; src && w < WHO_MAX && src->who[w]; w++)
-		fprintf(f, "%s%s", w ? ", " : "; ", src->who[w]);
+	for (int w = 0; src && w < WHO_MAX && src->who[w]; w++) {
+		fputs(w ? ", " : "; ", f);
+		put_clean(f, src->who[w]);
+	}
 	if (extra)
 		fprintf(f, "; %s", extra);
 	fputc('\n', f);

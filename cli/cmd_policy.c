@@ -18,15 +18,19 @@
 #include "cli/cli.h"
 #include "cli/log_cli.h"
 
+static int policy_usage_to(FILE *f)
+{
+	fprintf(f, "usage: hush policy check FILE... | show | apply FILE\n"
+		   "       hush policy suggest [--db FILE] [--since T] [--until T] [--unit U]\n"
+		   "                 [--container ID] [--cgroup GLOB] [FILTERS of hush log]\n"
+		   "                 [--root CGROUP] [--mode enforce|audit] [--resolver ADDR]\n"
+		   "                 [--out FILE]\n");
+	return EXIT_USAGE;
+}
+
 static int policy_usage(void)
 {
-	fprintf(stderr,
-		"usage: hush policy check FILE... | show | apply FILE\n"
-		"       hush policy suggest [--db FILE] [--since T] [--until T] [--unit U]\n"
-		"                 [--container ID] [--cgroup GLOB] [FILTERS of hush log]\n"
-		"                 [--root CGROUP] [--mode enforce|audit] [--resolver ADDR]\n"
-		"                 [--out FILE]\n");
-	return EXIT_USAGE;
+	return policy_usage_to(stderr);
 }
 
 /* Read FILE ("-": stdin) into *text and load it; errors and warnings are
@@ -351,6 +355,12 @@ static int do_suggest(struct cli *c, int argc, char **argv)
 	size_t len = 0;
 	int ret, rc = EXIT_FAIL;
 
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			policy_usage_to(stdout);
+			return EXIT_OK;
+		}
+	}
 	ret = sg_args(&o, argc, argv);
 	if (ret) {
 		free(o.rest);

@@ -224,6 +224,20 @@ static void test_render(void)
 	add(&t, s, "app/web", "198.18.2.50", IPPROTO_TCP, 443, "models.corp.internal", true, 1);
 	add(&t, s, "app/web", "198.18.2.51", IPPROTO_TCP, 443, "models.corp.internal", true, 1);
 	add(&t, s, "app/web", "198.18.2.60", IPPROTO_UDP, 123, NULL, false, 1);
+	{ /* a process named to inject a statement into the comment */
+		struct suggest_obs o = {.scope = "",
+					.kind = SUGGEST_ADDR,
+					.family = AF_INET,
+					.addr = {198, 18, 2, 70},
+					.proto = IPPROTO_TCP,
+					.port = 1,
+					.count = 1,
+					.first = T0,
+					.last = T0,
+					.who = "/tmp/x\nallow any\n"};
+
+		CHECK(&t, suggest_add(s, &o) == 0, "add evil");
+	}
 	suggest_skip(s, SUGGEST_SKIP_DENIED, 7);
 	CHECK(&t, suggest_needs_resolver(s), "needs a resolver");
 	CHECK(&t, suggest_resolver(s, res, sizeof(res), NULL) && strcmp(res, "10.0.0.53") == 0,
@@ -266,6 +280,8 @@ static void test_render(void)
 	CHECK(&t, text && strstr(text, "# 5 attempts (2 allowed, 3 audited), 2025-12-04T17:00:00Z"),
 	      "counts and times: %s", text);
 	CHECK(&t, text && strstr(text, "# Left out: 7 rows denied."), "skips: %s", text);
+	CHECK(&t, text && !strstr(text, "\nallow any") && strstr(text, "/tmp/x\\x0aallow any\\x0a"),
+	      "a process name cannot inject a statement: %s", text);
 	CHECK(&t, text && strstr(text, "mode enforce\nresolver 10.0.0.53\n"), "head: %s", text);
 	tc_end(&t);
 	policy_free(p);
