@@ -659,9 +659,9 @@ static int aggregate_items(struct items *its)
 			if (k > 0) {
 				it.ports = malloc(base.nports * sizeof(*it.ports) + 1);
 				if (!it.ports) {
+					/* (base's ports went with the first prefix) */
 					for (size_t x = j; x < its->n; x++)
 						free(its->v[x].ports);
-					free(base.ports);
 					its->n = out;
 					free(p);
 					return -ENOMEM;
@@ -780,8 +780,6 @@ static int render_scope(FILE *f, struct suggest *s, const struct ent *v, size_t 
 			ret = item_add(&its, &v[i]);
 	if (!ret) {
 		join_tcp_udp(&its);
-		/* render_dns looks at host items by name, before the prefixes
-		 * reorder them. */
 		ret = aggregate_items(&its);
 	}
 	if (!ret && its.n)

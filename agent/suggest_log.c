@@ -15,6 +15,7 @@
 
 #include "agent/cgroup.h"
 #include "agent/suggest_log.h"
+#include "rules/dnsname.h"
 
 struct ctx {
 	struct suggest *s;
@@ -57,8 +58,12 @@ static bool scope_of(const struct ctx *c, const char *cg, char *buf, size_t len)
 	if (strlen(rest) >= len)
 		return false;
 	snprintf(buf, len, "%s", rest);
-	/* The policy lexer splits on these: such a cgroup cannot be a scope. */
-	return strpbrk(buf, " \t\n#{};\"'\\") == NULL;
+	/* The policy lexer splits on blanks, '#', '{' and '}': such a
+	 * cgroup cannot be a scope (nor can control characters). */
+	for (const char *p = buf; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("#{}", *p))
+			return false;
+	return true;
 }
 
 /* dkey (16 bytes, IPv4 as ::ffff:a.b.c.d) -> family and address. */
@@ -87,26 +92,16 @@ static bool loopback(int family, const uint8_t *a)
 	return family == AF_INET ? a[0] == 127 : memcmp(a, one6, 16) == 0;
 }
 
-/* The name as the policy writes it: lower case, no trailing dot, and only
- * what `allow dns` takes (no escapes, no wildcard). */
+/* The name as the policy writes it (dns_name_normalize: lower case, no
+ * trailing dot, label and name lengths), and only letters, digits, '-',
+ * '_' and '.': no escapes, no wildcard. */
 static bool clean_name(const char *in, char *out, size_t len)
 {
-	size_t n = in ? strlen(in) : 0;
-
-	if (n && in[n - 1] == '.')
-		n--;
-	if (n == 0 || n >= len || n > 253)
+	if (!in || !*in ||
+	    strspn(in, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789-_.") != strlen(in))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = in[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
-			return false;
-		out[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-	}
-	out[n] = 0;
-	return strstr(out, "..") == NULL && out[0] != '.';
+	return dns_name_normalize(in, out, len) == 0;
 }
 
 static int row_obs(struct ctx *c, const struct logq_row *r, struct suggest_obs *o, char *scope,
