@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/cgroup.h"
 #include "agent/control.h"
 #include "agent/engine.h"
 #include "agent/fsutil.h"
@@ -344,6 +345,22 @@ static int sg_render(struct cli *c, struct sg_opts *o, struct suggest *s,
 	return ret;
 }
 
+/* --root as the log writes cgroup paths: below the cgroup2 mount ("/llm"),
+ * whether given so or as a directory under the mount; no trailing '/'. */
+static void sg_root(const char *in, char *out, size_t len)
+{
+	char mnt[PATH_MAX] = "";
+	size_t ml, n;
+
+	if (cgroup_find_mount(mnt, sizeof(mnt)) == 0 && (ml = strlen(mnt)) > 1 &&
+	    strncmp(in, mnt, ml) == 0 && (in[ml] == '/' || !in[ml]))
+		in += ml;
+	snprintf(out, len, "%s%s", in[0] == '/' ? "" : "/", in);
+	n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = 0;
+}
+
 static int do_suggest(struct cli *c, int argc, char **argv)
 {
 	struct sg_opts o = {0};
@@ -371,7 +388,10 @@ static int do_suggest(struct cli *c, int argc, char **argv)
 		log_warnx("%s", err);
 		goto out;
 	}
-	if (!o.root) {
+	if (o.root) {
+		sg_root(o.root, root, sizeof(root));
+		o.root = root;
+	} else {
 		if (suggest_log_root(db, root, sizeof(root))) {
 			log_warnx("policy suggest: no \"hushd started\" note in %s names the "
 				  "enforced cgroup: give --root CGROUP (as in the log's cgroup "

@@ -151,6 +151,17 @@ if grep -q "^scope web {" "$H_TMP/web.policy" && ! grep -q "^allow $H_FORB4" "$H
 else
 	h_fail "suggest --cgroup web: only that scope" "$(cat "$H_TMP/web.policy")"
 fi
+# --root given as the cgroup's directory or as the log writes it: the same.
+"$HUSH" --pin-dir "$H_PIN_DIR" policy suggest --db "$DB" --mode enforce --root "$cg/" \
+	2>/dev/null | grep -v '^# Suggested' >"$H_TMP/r1.policy"
+"$HUSH" --pin-dir "$H_PIN_DIR" policy suggest --db "$DB" --mode enforce \
+	--root "${cg#"$CG2"}" 2>/dev/null | grep -v '^# Suggested' >"$H_TMP/r2.policy"
+if [ -s "$H_TMP/r1.policy" ] && cmp -s "$H_TMP/r1.policy" "$H_TMP/r2.policy" &&
+	grep -q "^scope web {" "$H_TMP/r1.policy"; then
+	h_pass "suggest --root: a directory or a log path"
+else
+	h_fail "suggest --root: a directory or a log path" "$(diff "$H_TMP/r1.policy" "$H_TMP/r2.policy" | head -5)"
+fi
 expect_usage() {
 	local out rc
 	out=$("$HUSH" policy suggest --db "$DB" "${@:3}" 2>&1)
