@@ -57,6 +57,8 @@ struct edited {
 	int64_t dim[3]; /* proc, cgroup, rule (0: none) */
 	char why[256];	/* what the row's own columns say, or "" */
 	bool by_dim;	/* explained by a dimension row */
+	bool quiet;	/* ... and told on the dimension's line */
+	int open;	/* 1: the next row did not link either; 2: the last row */
 };
 
 /* One walk of the chain. */
@@ -79,6 +81,7 @@ struct walk {
 	size_t nf, fcap;
 	struct edited *ed;
 	size_t ned, edcap;
+	sqlite3_stmt *dims; /* proc, cgroup, rule of a row */
 	bool oom;
 };
 
@@ -189,14 +192,16 @@ static void hold(struct walk *w, sqlite3_stmt *st, uint64_t id, const uint8_t st
 	memset(e, 0, sizeof(*e));
 	e->id = id;
 	suspect(st, e->why, sizeof(e->why));
-	if (sqlite3_prepare_v2(w->db->h, "SELECT proc, cgroup, rule FROM events WHERE id = ?", -1,
-			       &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, (int64_t)id);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			for (int i = 0; i < 3; i++)
-				e->dim[i] = sqlite3_column_int64(q, i);
-		sqlite3_finalize(q);
-	}
+	if (!w->dims &&
+	    sqlite3_prepare_v2(w->db->h, "SELECT proc, cgroup, rule FROM events WHERE id = ?", -1,
+			       &w->dims, NULL) != SQLITE_OK)
+		return;
+	q = w->dims;
+	sqlite3_bind_int64(q, 1, (int64_t)id);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		for (int i = 0; i < 3; i++)
+			e->dim[i] = sqlite3_column_int64(q, i);
+	sqlite3_reset(q);
 }
 
 static struct edited *edited_row(struct walk *w, uint64_t id)
@@ -227,13 +232,11 @@ static void settle(struct walk *w, sqlite3_stmt *st)
 	memcpy(w->prev, w->pend_stored, DB_HASH_LEN);
 	if (st && links(st, w->pend_stored, w->md))
 		return; /* edited: written with the dimension analysis */
+	/* The next row does not link either (edited too, or a broken
+	 * stretch), or there is none: told with the dimension analysis,
+	 * which may explain both. */
 	if (e)
-		e->id = 0;
-	add(w, w->pend_id,
-	    st ? "row %llu: chain broken (the next row links neither to it nor to the row "
-		 "before it: rows edited, inserted or deleted here)"
-	       : "row %llu: edited or inserted (its contents do not match its hash)",
-	    (unsigned long long)w->pend_id);
+		e->open = st ? 1 : 2;
 }
 
 /* Ids jump from w->expect to id: rows deleted (or out of order). */
@@ -336,42 +339,96 @@ static int64_t dim_rows(struct walk *w, int d, int64_t id)
 	return n;
 }
 
+struct dimref {
+	int64_t key;
+	uint64_t id;
+	size_t i;
+};
+
+static int cmp_dimref(const void *a, const void *b)
+{
+	const struct dimref *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* One group of edited rows naming dimension row g[0].key: if they are all
+ * the rows naming it, the dimension row was edited; one line says so (the
+ * rows listed), and the rows but the first need no line of their own. */
+static void dim_group(struct walk *w, int d, const struct dimref *g, size_t n)
+{
+	char rows[160] = "";
+	size_t off = 0;
+	int64_t all;
+
+	if (n < 2 || (all = dim_rows(w, d, g[0].key)) != (int64_t)n)
+		return;
+	for (size_t k = 0; k < n && k < 8; k++)
+		off += (size_t)snprintf(rows + off, sizeof(rows) - off, "%s%llu", k ? ", " : "",
+					(unsigned long long)g[k].id);
+	add(w, g[0].id,
+	    "%s row %lld: edited: all %lld rows naming it fail to match their hashes (rows "
+	    "%s%s)",
+	    dim_table[d], (long long)g[0].key, (long long)all, rows, n > 8 ? ", ..." : "");
+	for (size_t k = 0; k < n; k++) {
+		struct edited *e = &w->ed[g[k].i];
+
+		if (e->why[0] && !e->by_dim)
+			continue; /* its own columns say more */
+		e->by_dim = true;
+		e->quiet = k > 0;
+		snprintf(e->why, sizeof(e->why), "%s", dim_what[d]);
+	}
+}
+
 /* Edited rows that share a dimension row, and are all the rows naming it:
- * the dimension row was edited. */
+ * the dimension row was edited.  Sorted by the dimension's id, so a
+ * dimension under a million rows costs a sort, not a million scans. */
 static void dimensions(struct walk *w)
 {
-	for (size_t i = 0; i < w->ned; i++) {
-		for (int d = 0; d < 3; d++) {
-			int64_t id = w->ed[i].dim[d], have = 0, all;
+	struct dimref *r = calloc(w->ned + 1, sizeof(*r));
 
-			if (!w->ed[i].id || !id || w->ed[i].by_dim)
-				continue;
-			for (size_t j = 0; j < w->ned; j++)
-				have += w->ed[j].id && w->ed[j].dim[d] == id;
-			all = dim_rows(w, d, id);
-			if (have < 2 || have != all)
-				continue;
-			add(w, w->ed[i].id,
-			    "%s row %lld: edited: all %lld rows naming it fail to match their "
-			    "hashes, the first row %llu",
-			    dim_table[d], (long long)id, (long long)all,
-			    (unsigned long long)w->ed[i].id);
-			for (size_t j = 0; j < w->ned; j++)
-				if (w->ed[j].id && w->ed[j].dim[d] == id && !w->ed[j].why[0]) {
-					w->ed[j].by_dim = true;
-					snprintf(w->ed[j].why, sizeof(w->ed[j].why), "%s",
-						 dim_what[d]);
-				}
+	if (!r) {
+		w->oom = true;
+		return;
+	}
+	for (int d = 0; d < 3; d++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < w->ned; i++)
+			if (w->ed[i].id && w->ed[i].dim[d] && !w->ed[i].by_dim)
+				r[n++] = (struct dimref){w->ed[i].dim[d], w->ed[i].id, i};
+		if (n)
+			qsort(r, n, sizeof(*r), cmp_dimref);
+		for (size_t i = 0; i < n;) {
+			size_t j = i + 1;
+
+			while (j < n && r[j].key == r[i].key)
+				j++;
+			dim_group(w, d, &r[i], j - i);
+			i = j;
 		}
 	}
+	free(r);
 	for (size_t i = 0; i < w->ned; i++) {
 		const struct edited *e = &w->ed[i];
 
-		if (!e->id)
+		if (!e->id || e->quiet)
 			continue;
 		if (e->why[0])
 			add(w, e->id, "row %llu: edited (%s%s)", (unsigned long long)e->id,
 			    e->by_dim ? "the change is in " : "", e->why);
+		else if (e->open)
+			add(w, e->id,
+			    e->open == 1
+				? "row %llu: chain broken (the next row links neither to "
+				  "it nor to the row before it: rows edited, inserted or "
+				  "deleted here)"
+				: "row %llu: edited or inserted (its contents do not match "
+				  "its hash)",
+			    (unsigned long long)e->id);
 		else
 			add(w, e->id,
 			    "row %llu: edited (its contents do not match its hash, or rows "
@@ -422,6 +479,7 @@ static void walk_free(struct walk *w)
 		free(w->f[i].text);
 	free(w->f);
 	free(w->ed);
+	sqlite3_finalize(w->dims);
 	EVP_MD_CTX_free(w->md);
 }
 
