@@ -192,12 +192,13 @@ int db_meta_set_text(struct db *db, const char *key, const char *v);
 void db_row_hash_stmt(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], uint8_t out[DB_HASH_LEN]);
 
 /*
- * Walk the chain.  Result: intact (return 0, *rows set), or the first bad
- * row described in msg ("row 123: edited (hash does not match its
- * contents)", "row 124: deleted (row 125 links to a different row)", "tail
- * truncated: the chain head file names row 900, the database ends at 850").
- * Return 1 for tampering found, negative for errors.  head_id/head_hash: an
- * externally kept head to check against (head_id 0: use the head file).
+ * Walk the chain.  Result: intact (return 0, *rows set, msg "intact, N
+ * rows"), or every damage found, one per line in msg in row order ("row
+ * 123: edited (...)", "row 124: deleted (...)", "tail truncated: the chain
+ * head file names row 900, the database ends at 850"; what does not fit
+ * is counted in a last line "... and N more").  Return 1 for tampering
+ * found, negative for errors.  head_id/head_hash: an externally kept head
+ * to check against (head_id 0: use the head file).
  */
 int db_verify(struct db *db, uint64_t head_id, const uint8_t *head_hash, uint64_t *rows, char *msg,
 	      size_t msglen);
