@@ -376,8 +376,76 @@ static int make_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A reader (group hush) needs "<db>-wal" and "<db>-shm" to exist and be
+ * readable, or a directory it may create them in (the 0750 directory is
+ * not): without them SQLite fails with "attempt to write a readonly
+ * database".  hushd keeps both (persistent WAL) and group-readable, but
+ * the sqlite3 shell, a restore of the file alone or a cleanup removes
+ * them.  Then the reader opens the file immutable (no locks, no -shm, the
+ * WAL ignored): complete when there is no WAL or an empty one, which is
+ * the case whenever no writer has the database open.  A non-empty WAL
+ * without its -shm would be skipped: say so.
+ */
+static bool ro_needs_immutable(const char *path, bool *wal_data)
+{
+	char wal[PATH_MAX + 8], shm[PATH_MAX + 8], dir[PATH_MAX], *slash;
+	struct stat st;
+
+	*wal_data = false;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	if (access(wal, R_OK) == 0 && access(shm, R_OK) == 0)
+		return false;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (access(dir, W_OK) == 0)
+		return false; /* SQLite makes them */
+	*wal_data = stat(wal, &st) == 0 && st.st_size > 0;
+	return true;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded where URIs need it. */
+static void immutable_uri(const char *path, char *out, size_t len)
+{
+	size_t o = (size_t)snprintf(out, len, "file:");
+
+	for (const char *p = path; *p && o + 4 < len; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch == '%' || ch == '?' || ch == '#' || ch <= ' ' || ch >= 0x7f)
+			o += (size_t)snprintf(out + o, len - o, "%%%02X", ch);
+		else
+			out[o++] = (char)ch;
+	}
+	snprintf(out + o, len - o, "?immutable=1");
+}
+
+/* hushd's files beside the database: group-readable like it (0640). */
+static void wal_files_group(const char *path)
+{
+	char f[PATH_MAX + 8];
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		snprintf(f, sizeof(f), "%s%s", path, i ? "-shm" : "-wal");
+		if (chmod(f, 0640) == 0)
+			(void)!chown(f, (uid_t)-1, st.st_gid);
+	}
+}
+
 int db_open(const char *path, enum db_mode mode, struct db **out, char *err, size_t errlen)
 {
+	char uri[3 * PATH_MAX + 32];
+	bool immutable = false, wal_data = false;
 	struct db *db;
 	int rc, flags;
 
@@ -400,7 +468,20 @@ int db_open(const char *path, enum db_mode mode, struct db **out, char *err, siz
 	db->mode = mode;
 	flags = (mode == DB_RDONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
 		SQLITE_OPEN_NOMUTEX;
-	rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+	if (mode == DB_RDONLY)
+		immutable = ro_needs_immutable(path, &wal_data);
+	if (immutable) {
+		immutable_uri(path, uri, sizeof(uri));
+		flags |= SQLITE_OPEN_URI;
+		if (wal_data)
+			fprintf(stderr,
+				"hush: %s-wal may hold rows not yet in %s, and %s-shm, needed to "
+				"read them, is missing (and this user may not create it): the "
+				"newest rows may not be shown; any `hush log` run as root once "
+				"restores it\n",
+				path, path, path);
+	}
+	rc = sqlite3_open_v2(immutable ? uri : path, &db->h, flags, NULL);
 	if (rc != SQLITE_OK) {
 		int e = errno;
 
@@ -428,12 +509,17 @@ int db_open(const char *path, enum db_mode mode, struct db **out, char *err, siz
 
 		sqlite3_file_control(db->h, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
 	}
-	/* WAL: readers (hush log) never block the writer, nor it them. */
+	/* WAL: readers (hush log) never block the writer, nor it them.  Once
+	 * in WAL mode both files exist (a first read maps -shm): give them
+	 * the database's group, so readers find them whatever the umask. */
 	if (mode == DB_RDWR && (db_exec(db, "PRAGMA journal_mode=WAL", err, errlen) ||
-				db_exec(db, "PRAGMA synchronous=NORMAL", err, errlen))) {
+				db_exec(db, "PRAGMA synchronous=NORMAL", err, errlen) ||
+				db_exec(db, "SELECT count(*) FROM meta", err, errlen))) {
 		db_close(db);
 		return -EIO;
 	}
+	if (mode == DB_RDWR)
+		wal_files_group(path);
 	if (mode == DB_RDWR) {
 		db->head_known = db_head_read(db->path, &db->head_id, db->head_hash) == 0;
 		rc = prepare_writer(db, err, errlen);

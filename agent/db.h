@@ -208,15 +208,40 @@ int db_meta_set_text(struct db *db, const char *key, const char *v);
 void db_row_hash_stmt(sqlite3_stmt *st, const uint8_t prev[DB_HASH_LEN], uint8_t out[DB_HASH_LEN]);
 
 /*
- * Walk the chain.  Result: intact (return 0, *rows set), or the first bad
- * row described in msg ("row 123: edited (hash does not match its
- * contents)", "row 124: deleted (row 125 links to a different row)", "tail
- * truncated: the chain head file names row 900, the database ends at 850").
- * Return 1 for tampering found, negative for errors.  head_id/head_hash: an
- * externally kept head to check against (head_id 0: use the head file).
+ * Walk the chain.  Result: intact (return 0, *rows set, msg "intact, N
+ * rows"), or every damage found, one per line in msg in row order ("row
+ * 123: edited (...)", "row 124: deleted (...)", "tail truncated: the chain
+ * head file names row 900, the database ends at 850"; what does not fit
+ * is counted in a last line "... and N more").  Return 1 for tampering
+ * found, negative for errors.  head_id/head_hash: an externally kept head
+ * to check against (head_id 0: use the head file).
  */
 int db_verify(struct db *db, uint64_t head_id, const uint8_t *head_hash, uint64_t *rows, char *msg,
 	      size_t msglen);
+
+/*
+ * Every damage, not just the first: fn gets one finding per line of text,
+ * in row order ("row 17: edited (column daddr or dkey: ...)", "rows 23..25:
+ * deleted ...", "procs row 7: edited: all 3 rows naming it ...", "row 9:
+ * hushd recorded: ...", "tail truncated: ..."); the walk goes on after
+ * each.  *findings counts them; msg gets "intact, N rows" or "N findings in
+ * M rows".  Returns 0 intact, 1 tampering found, negative on errors.
+ * db_verify() is this with the findings one per line in msg.
+ */
+typedef void (*db_finding_fn)(void *ctx, const char *finding);
+int db_verify_each(struct db *db, uint64_t head_id, const uint8_t *head_hash, uint64_t *rows,
+		   uint64_t *findings, db_finding_fn fn, void *ctx, char *msg, size_t msglen);
+
+/* Say a tamper finding where an operator looks: syslog (LOG_AUTHPRIV,
+ * LOG_ALERT), which the journal keeps. */
+void db_tamper_alarm(const char *path, uint64_t findings, const char *first);
+/* TAMPER notes this process wrote to the chain (hushd: hush_log_tamper_total). */
+uint64_t db_tamper_noted(void);
+/* The last `hush log verify` beside the database, "<db>.verify" ("TIME_NS
+ * ROWS FINDINGS"), for hushd's metrics (hush_log_verify_*): written by a
+ * verify that may write there (root), read each second by hushd. */
+int db_verify_status_write(const char *dbpath, uint64_t rows, uint64_t findings);
+int db_verify_status_read(const char *dbpath, int64_t *ts, uint64_t *rows, uint64_t *findings);
 
 /*
  * Delete attempt/gap rows older than cutoff_ns (realtime ns), and, if

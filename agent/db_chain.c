@@ -387,6 +387,13 @@ int db_tail(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN])
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN]);
 
+static uint64_t tamper_noted;
+
+uint64_t db_tamper_noted(void)
+{
+	return __atomic_load_n(&tamper_noted, __ATOMIC_RELAXED);
+}
+
 /*
  * Before extending the chain: does the database still reach the head we
  * wrote last?  If rows were deleted from the tail (or the head row
@@ -439,6 +446,11 @@ static int check_head(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN
 	}
 	if (!bad)
 		return SQLITE_OK;
+	/* Where an operator looks, too: stderr (the journal, for hushd),
+	 * syslog, and hushd's metrics. */
+	__atomic_add_fetch(&tamper_noted, 1, __ATOMIC_RELAXED);
+	fprintf(stderr, "%s: log: %s\n", program_invocation_short_name, note);
+	db_tamper_alarm(db->path, 1, note + 8);
 	r.kind = "note";
 	r.ts = r.first_ts = real_ns();
 	r.flags = -1;

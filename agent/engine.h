@@ -148,6 +148,7 @@ struct engine_pinned {
 	uint8_t policy_hash[32];
 	uint32_t log_allowed;
 	uint64_t counters[HUSH_CTR_MAX];
+	uint64_t reported[HUSH_CTR_MAX]; /* of those, offered to hushd (hush_evseq) */
 	struct engine_link_info links[ENGINE_LINK_MAX];
 	bool exec_tracking;		   /* links/exec pinned: exe/cmdline for events */
 	uint16_t dns_port[HUSH_DNS_SLOTS]; /* the DNS proxy's ports (0: none) */

@@ -60,6 +60,11 @@ int engine_pinned_read(const char *pin_dir, struct engine_pinned *st)
 		engine_read_counters(fd, st->counters);
 		close(fd);
 	}
+	fd = engine_pinned_get(pin_dir, "maps", "hush_evseq");
+	if (fd >= 0) {
+		engine_read_counters(fd, st->reported);
+		close(fd);
+	}
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
 		struct bpf_prog_info pi = {};
 		__u32 len = sizeof(pi);

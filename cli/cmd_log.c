@@ -159,23 +159,46 @@ out:
 
 /* ---- verify, prune ---- */
 
+/* Each finding on its own line (stdout); the first kept for the alarm. */
+struct vctx {
+	char first[512];
+	bool any;
+};
+
+static void print_finding(void *ctx, const char *f)
+{
+	struct vctx *v = ctx;
+
+	if (!v->any)
+		snprintf(v->first, sizeof(v->first), "%s", f);
+	v->any = true;
+	printf("%s\n", f);
+}
+
+/* Every damage to stdout; a finding also to stderr and syslog (the
+ * journal), and "<db>.verify" for hushd's metrics where we may write it. */
 static int run_verify(const struct opts *o, struct db *db)
 {
 	char msg[1024] = "";
-	uint64_t rows = 0;
-	int ret =
-	    db_verify(db, o->head_id, o->head_id ? o->head_hash : NULL, &rows, msg, sizeof(msg));
+	struct vctx v = {.any = false};
+	uint64_t rows = 0, nf = 0;
+	int ret = db_verify_each(db, o->head_id, o->head_id ? o->head_hash : NULL, &rows, &nf,
+				 print_finding, &v, msg, sizeof(msg));
 
 	if (ret < 0) {
 		log_warnx("log: verify: %s", msg);
 		return EXIT_FAIL;
 	}
-	if (ret == 0 && !msg[0])
-		snprintf(msg, sizeof(msg), "intact, %llu rows", (unsigned long long)rows);
-	printf("%s\n", msg);
+	(void)db_verify_status_write(o->db, rows, nf);
+	if (ret == 0)
+		printf("%s\n", msg);
 	if (out_check(true) < 0)
 		return EXIT_FAIL;
-	return ret == 0 ? EXIT_OK : EXIT_FAIL;
+	if (ret == 0)
+		return EXIT_OK;
+	log_warnx("log: verify: TAMPER: %s: %s; the first: %s", o->db, msg, v.first);
+	db_tamper_alarm(o->db, nf, v.first);
+	return EXIT_FAIL;
 }
 
 static int run_prune(const struct opts *o, struct db *db)

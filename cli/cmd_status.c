@@ -57,12 +57,18 @@ struct status {
 	bool db_ok; /* readable */
 	char db_err[512];
 	struct db_stats dbs;
+	/* Kernel events the log accounts for (rows + gap rows), per verdict,
+	 * from its marks (db.h): what reconciles with the counters. */
+	bool marks_ok;
+	uint64_t acc[HUSH_EV_MAX];
 	bool writer; /* hushd reported its writer */
 	bool w_open;
 	char w_err[512];
 	double w_lag;
 	int64_t w_pending, w_gaps, w_late;
 };
+
+static void json_reconcile(struct json_writer *w, const struct status *s);
 
 /* What hushd's status reply says of itself and its writer. */
 static void hushd_status(struct status *s, const char *reply)
@@ -91,7 +97,15 @@ static void db_collect(struct status *s)
 	if (!s->db_path[0])
 		snprintf(s->db_path, sizeof(s->db_path), "%s", DB_DEFAULT_PATH);
 	if (db_open(s->db_path, DB_RDONLY, &db, s->db_err, sizeof(s->db_err)) == 0) {
+		struct db_mark *m = NULL;
+		size_t n = 0;
+
 		s->db_ok = db_stats(db, &s->dbs) == 0;
+		s->marks_ok = db_marks(db, &m, &n) == 0;
+		for (size_t i = 0; s->marks_ok && i < n; i++)
+			if (m[i].hook < HUSH_HOOK_MAX && m[i].verdict < HUSH_EV_MAX)
+				s->acc[m[i].verdict] += m[i].seq + m[i].above;
+		free(m);
 		db_close(db);
 	}
 }
@@ -370,8 +384,106 @@ static void print_json(const struct status *s, const struct cli *c)
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
 		jsonw_uint_field(&w, dns_slot_name[i], s->st.dns_open[i] ? s->st.dns_port[i] : 0u);
 	jsonw_obj_end(&w);
+	json_reconcile(&w, s);
 	json_db(&w, s);
 	jsonw_obj_end(&w);
+}
+
+/*
+ * Status counters against the log.  The kernel counts every attempt per
+ * hook and verdict (counters); it numbers each one it offers to hushd
+ * (hush_evseq: "reported"), and the log's marks say which numbers it
+ * holds, as rows (whatever the coalescing) or in gap rows ("in log").  So
+ * per verdict: reported = in log + not yet (ring buffer, writer queue, or
+ * waiting for a hushd), exactly.  Counted but never reported, by design:
+ * allowed attempts without --log-allowed, and always DNS redirects to the
+ * proxy, replies and the proxy's forwards; audited packets of a connection
+ * the socket hooks already reported (the backstop counts each packet).
+ * The log's own totals (below) differ again: DNS queries (the proxy's, no
+ * kernel counter), rows of earlier enforcements, pruned rows.
+ */
+struct recon {
+	uint64_t kernel, reported;
+	int64_t not_yet;
+	const char *why, *unreported_why;
+};
+
+static void reconcile(const struct status *s, unsigned v, struct recon *r)
+{
+	r->kernel = r->reported = 0;
+	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++) {
+		r->kernel += s->st.counters[HUSH_CTR_IDX(h, v)];
+		r->reported += s->st.reported[HUSH_CTR_IDX(h, v)];
+	}
+	r->not_yet = (int64_t)(r->reported - s->acc[v]);
+	if (!s->marks_ok)
+		r->why = "the log's marks cannot be read";
+	else if (r->not_yet < 0)
+		r->why = "the log's marks are of earlier counters (enforcement was set up "
+			 "again): hushd restarts the accounting when it starts";
+	else if (r->not_yet == 0)
+		r->why = "reconciled";
+	else if (s->hushd_pid)
+		r->why = "in the ring buffer or the writer's queue (written within a second "
+			 "or so)";
+	else
+		r->why = "waiting in the ring buffer for the next hushd (what it cannot hold "
+			 "becomes a gap row)";
+	r->unreported_why =
+	    v == HUSH_EV_ALLOW
+		? (s->st.log_allowed ? "DNS redirects to the proxy, replies, the proxy's forwards"
+				     : "allowed attempts are logged only with --log-allowed")
+	    : v == HUSH_EV_AUDIT ? "packets of connections already reported"
+				 : "none expected";
+}
+
+static const unsigned recon_v[] = {HUSH_EV_DENY, HUSH_EV_AUDIT, HUSH_EV_ALLOW};
+
+static void print_reconcile(const struct status *s)
+{
+	if (!s->st.present || !s->db_ok)
+		return;
+	printf("reconcile:   %-8s %12s %12s %12s %12s\n", "verdict", "counted", "reported",
+	       "in log", "not yet");
+	for (size_t i = 0; i < sizeof(recon_v) / sizeof(recon_v[0]); i++) {
+		struct recon r;
+
+		reconcile(s, recon_v[i], &r);
+		printf("             %-8s %12llu %12llu %12llu %12lld  %s\n",
+		       engine_ev_name(recon_v[i]), (unsigned long long)r.kernel,
+		       (unsigned long long)r.reported, (unsigned long long)s->acc[recon_v[i]],
+		       (long long)r.not_yet, r.why);
+		if (r.kernel > r.reported)
+			printf("             %-8s %12llu counted, not reported: %s\n", "",
+			       (unsigned long long)(r.kernel - r.reported), r.unreported_why);
+	}
+	printf("             (the totals below also hold DNS queries, which the proxy judges "
+	       "and the kernel does not count, rows of earlier enforcements, and not the rows "
+	       "pruned; repeats coalesce into one row with their count)\n");
+}
+
+static void json_reconcile(struct json_writer *w, const struct status *s)
+{
+	if (!s->st.present || !s->db_ok)
+		return;
+	jsonw_key(w, "reconcile");
+	jsonw_obj_begin(w);
+	for (size_t i = 0; i < sizeof(recon_v) / sizeof(recon_v[0]); i++) {
+		struct recon r;
+
+		reconcile(s, recon_v[i], &r);
+		jsonw_key(w, engine_ev_name(recon_v[i]));
+		jsonw_obj_begin(w);
+		jsonw_uint_field(w, "counted", r.kernel);
+		jsonw_uint_field(w, "reported", r.reported);
+		jsonw_uint_field(w, "in_log", s->acc[recon_v[i]]);
+		jsonw_int_field(w, "not_yet", r.not_yet);
+		jsonw_str_field(w, "why", r.why);
+		jsonw_uint_field(w, "unreported", r.kernel - r.reported);
+		jsonw_str_field(w, "unreported_why", r.unreported_why);
+		jsonw_obj_end(w);
+	}
+	jsonw_obj_end(w);
 }
 
 static void print_db(const struct status *s)
@@ -448,6 +560,7 @@ static void print_table(const struct status *s, const struct cli *c)
 			printf(" %12llu", (unsigned long long)s->st.counters[HUSH_CTR_IDX(h, v)]);
 		printf("\n");
 	}
+	print_reconcile(s);
 	print_db(s);
 }
 

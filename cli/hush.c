@@ -21,7 +21,7 @@ static const struct cmd {
 	const char *help;
 } cmds[] = {
     {"status", do_status, "status [--json]                 what is enforced, where, counters"},
-    {"policy", do_policy, "policy check FILE... | show | apply FILE"},
+    {"policy", do_policy, "policy check FILE... | show | apply FILE | suggest [OPTIONS]"},
     {"run", do_run,
      "run [--policy FILE] [--mode enforce|audit] [--events FILE] [--quiet] [--log-allowed]\n"
      "           [--cgroup-parent DIR] -- CMD [ARGS...]   (exit: CMD's status; 125: hush failed)"},

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include <sqlite3.h>
 
+#include "agent/db.h"
 #include "agent/dnsproxy.h"
 #include "agent/enforcer.h"
 #include "agent/engine.h"
@@ -78,6 +79,29 @@ static void metrics_attempts(struct hushd *d, FILE *f)
 		(unsigned long long)d->events, (unsigned long long)engine_policy_seq(d->eng));
 }
 
+/* Tampering: what hushd found before appending, and the last `hush log
+ * verify` (its "<db>.verify" file). */
+static void metrics_tamper(struct hushd *d, FILE *f)
+{
+	uint64_t rows, findings;
+	int64_t ts;
+
+	fprintf(f,
+		"# HELP hush_log_tamper_total Tampering hushd found before appending (a TAMPER "
+		"note in the log).\n# TYPE hush_log_tamper_total counter\n"
+		"hush_log_tamper_total %llu\n",
+		(unsigned long long)db_tamper_noted());
+	if (!d->db_path || db_verify_status_read(d->db_path, &ts, &rows, &findings))
+		return;
+	fprintf(f,
+		"# HELP hush_log_verify_findings Damages the last hush log verify found.\n"
+		"# TYPE hush_log_verify_findings gauge\nhush_log_verify_findings %llu\n"
+		"# HELP hush_log_verify_timestamp_seconds When it ran.\n"
+		"# TYPE hush_log_verify_timestamp_seconds gauge\n"
+		"hush_log_verify_timestamp_seconds %.3f\n",
+		(unsigned long long)findings, (double)ts / 1e9);
+}
+
 /* The database writer's progress. */
 static void metrics_db(struct hushd *d, FILE *f)
 {
@@ -105,6 +129,7 @@ static void metrics_db(struct hushd *d, FILE *f)
 		"hush_db_writable %d\n",
 		(unsigned long long)ss.rows_written, (unsigned long long)ss.gap_events,
 		(unsigned long long)ss.pending_rows, ss.lag_s, ss.open && !ss.error[0] ? 1 : 0);
+	metrics_tamper(d, f);
 }
 
 /* The DNS proxy: up or not, its verdicts, the addresses it taught. */

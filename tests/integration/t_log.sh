@@ -429,6 +429,53 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v su >/dev/null; 
 	fi
 fi
 
+# ---- group readers, whatever state the WAL files are in ----
+# A non-root member of the database's group (a gid of the test's own, given
+# with setpriv: the machine may have no group "hush") reads a 0750/0640
+# database with -wal/-shm present, absent (the sqlite3 shell removed them on
+# its checkpoint), and with only -wal left.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	G=4242
+	GD=$H_TMP/gr
+	mkdir -p "$GD/d" && chmod 755 "$H_TMP" "$GD"
+	install -m 0755 "$HUSH" "$GD/hush"
+	GDB=$GD/d/h.db
+	"$DBFILL" --db "$GDB" --rows 40 --seed 3 >/dev/null 2>&1
+	chgrp -R "$G" "$GD/d" && chmod 750 "$GD/d" && chmod 640 "$GDB"
+	rm -f "$GDB-wal" "$GDB-shm"
+	# The writer (db_open read-write, as hushd) makes -wal/-shm group-readable.
+	"$DBFILL" --db "$GDB" --rows 10 --seed 4 >/dev/null 2>&1
+	check "group readers: the writer leaves -wal and -shm, 0640, the database's group" \
+		"640 $G 640 $G" "$(stat -c '%a %g' "$GDB-wal" "$GDB-shm" | tr '\n' ' ' | sed 's/ $//')"
+	# as_member ARGS: hush as nobody with the group; prints "rows rc stderr".
+	as_member() {
+		local out rc
+		out=$(setpriv --reuid=65534 --regid=65534 --groups="$G" "$GD/hush" log --db "$GDB" "$@" 2>"$GD/err")
+		rc=$?
+		printf '%s %s %s' "$(printf '%s\n' "$out" | grep -c .)" "$rc" "$(head -c 300 "$GD/err")"
+	}
+	check "group readers: -wal and -shm present" "50 0 " "$(as_member --json --limit 0)"
+	check "group readers: verify with -wal and -shm present" "1 0 " "$(as_member verify)"
+	sqlite3 "$GDB" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	if [ -e "$GDB-wal" ] || [ -e "$GDB-shm" ]; then
+		h_log "sqlite3 left $(cd "$GD/d" && echo *)"
+	fi
+	rm -f "$GDB-wal" "$GDB-shm"
+	check "group readers: -wal and -shm absent (no 'readonly database')" "50 0 " "$(as_member --json --limit 0)"
+	check "group readers: verify with them absent" "intact, 50 rows" \
+		"$(setpriv --reuid=65534 --regid=65534 --groups="$G" "$GD/hush" log --db "$GDB" verify 2>&1)"
+	check "group readers: the reader left nothing behind" "h.db h.db.head" "$(cd "$GD/d" && echo *)"
+	"$DBFILL" --db "$GDB" --rows 5 --seed 5 >/dev/null 2>&1
+	rm -f "$GDB-shm"
+	got=$(as_member --json --limit 0)
+	if [[ $got == "55 0 hush: $GDB-wal may hold rows not yet in"* ]]; then
+		h_pass "group readers: -wal without -shm: rows read, and a notice says what may be missing"
+	else
+		h_fail "group readers: -wal without -shm: rows read, and a notice says what may be missing" "$got"
+	fi
+	chmod 700 "$H_TMP"
+fi
+
 # ---- query plans: the indexes are used ----
 
 expect_plan "plan: no filter walks events(ts)" "USING (COVERING )?INDEX events_ts" "$DB"
@@ -553,6 +600,49 @@ expect_tamper "verify --head FILE" "tail truncated" --head "$H_TMP/kept.head"
 fresh head
 expect_tamper "verify --head with another hash: rows rewritten" "^row 60: does not match the chain head" \
 	--head "60:$(printf '%064d' 0)"
+
+# Every damage is listed, with the column where the log can tell it; a
+# finding also goes to stderr (and syslog) and "<db>.verify" for hushd.
+fresh multi
+sqlite3 "$DB" "UPDATE events SET daddr = '10.9.9.9' WHERE id = 10 AND daddr IS NOT NULL;
+	UPDATE events SET daddr = '10.9.9.9', dkey = NULL WHERE id = 10 AND daddr IS NULL;
+	DELETE FROM events WHERE id = 20;
+	UPDATE events SET count = 0 WHERE id = 30;
+	UPDATE events SET dport = 4444 WHERE id = 35;
+	DELETE FROM events WHERE id > 57;"
+out=$("$HUSH" log verify --db "$DB" 2>"$H_TMP/multi.err")
+rc=$?
+check "verify: several damages: exit 1" 1 "$rc"
+for want in "^row 10: edited" "^row 20: deleted" "^row 30: edited \(column count: 0 attempts\)" \
+	"^row 35: edited" "^tail truncated: the chain head names row 60"; do
+	if grep -Eq -- "$want" <<<"$out"; then
+		h_pass "verify: every damage listed: $want"
+	else
+		h_fail "verify: every damage listed: $want" "$out"
+	fi
+done
+check "verify: one line per damage, in row order" "10 20 30 35 tail" \
+	"$(sed -E 's/^row ([0-9]+):.*/\1/; s/^tail truncated.*/tail/' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+if grep -q "^hush: log: verify: TAMPER: $DB: 5 findings" "$H_TMP/multi.err"; then
+	h_pass "verify: a finding also goes to stderr"
+else
+	h_fail "verify: a finding also goes to stderr" "$(cat "$H_TMP/multi.err")"
+fi
+check "verify: <db>.verify counts the findings for hushd's metrics" "5" \
+	"$(awk '$1 > 0 { print $3 }' "$DB.verify")"
+fresh dimfield
+pid=$(sqlite3 "$DB" "SELECT proc FROM events WHERE proc IS NOT NULL GROUP BY proc ORDER BY count(*) DESC LIMIT 1")
+sqlite3 "$DB" "UPDATE procs SET exe = '/usr/bin/innocent' WHERE id = $pid"
+n=$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE proc = $pid")
+out=$("$HUSH" log verify --db "$DB" 2>/dev/null)
+if [ "$n" -ge 2 ] && grep -Eq "^procs row [0-9]+: edited: all $n rows naming it" <<<"$out"; then
+	h_pass "verify: an edited process record is named as such ($n rows)"
+else
+	h_fail "verify: an edited process record is named as such ($n rows)" "$out"
+fi
+fresh dk
+sqlite3 "$DB" "UPDATE events SET daddr = '10.1.2.3' WHERE id = (SELECT min(id) FROM events WHERE daddr LIKE '%.%')"
+expect_tamper "verify: an edited daddr is named (it no longer matches dkey)" "edited \(column daddr or dkey: daddr 10.1.2.3 is not the address dkey holds\)"
 
 # ---- prune ----
 
