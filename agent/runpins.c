@@ -33,6 +33,36 @@ static bool run_cgroup_name(const char *path)
 	return strncmp(b, "hush-run.", 9) == 0 || strncmp(b, "hush-test.", 10) == 0;
 }
 
+/* Pins an older or newer hush left in a stale run directory that this
+ * one's engine_disable() does not know by name: every entry of its maps/
+ * and links/, then the directories.  0, or -errno. */
+static int remove_leftovers(const char *dir)
+{
+	static const char *const subs[] = {"maps", "links"};
+	char p[PATH_MAX];
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		struct dirent *de;
+		DIR *d;
+
+		if (snprintf(p, sizeof(p), "%s/%s", dir, subs[i]) >= (int)sizeof(p))
+			return -ENAMETOOLONG;
+		d = opendir(p);
+		if (!d)
+			continue;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0) < 0 && !ret)
+				ret = -errno;
+		closedir(d);
+		if (rmdir(p) < 0 && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT && !ret)
+		ret = -errno;
+	return ret;
+}
+
 /* One pin directory: 1 removed, 0 kept (live run, or its cgroup still has
  * processes). */
 static int sweep_one(const char *name)
@@ -42,6 +72,7 @@ static int sweep_one(const char *name)
 	uint64_t id;
 	char *end;
 	int ret, pop = 0;
+	bool nolinks;
 
 	id = strtoull(name + strlen(RUNPINS_PREFIX), &end, 10);
 	if (*end || !id ||
@@ -50,10 +81,16 @@ static int sweep_one(const char *name)
 	/* A live run holds this lock for its lifetime (engine.c). */
 	snprintf(p, sizeof(p), "%s/links", dir);
 	lock = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0)
+	nolinks = lock < 0 && errno == ENOENT;
+	if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
 		return 0;
 	cg[0] = 0;
 	ret = cgroup_path_by_handle(id, rel, sizeof(rel));
+	/* No links directory: a run that died while pinning (its cgroup is
+	 * made before its pins, so while it lives the cgroup is there), or
+	 * what an older hush's disable left of maps it did not know. */
+	if (lock < 0 && !(nolinks && (ret == -ESTALE || ret == -ENOENT)))
+		return 0;
 	if (ret == 0 && cgroup_find_mount(mnt, sizeof(mnt)) == 0 &&
 	    snprintf(cg, sizeof(cg), "%s%s", mnt, rel) < (int)sizeof(cg))
 		pop = cgroup_populated(cg);
@@ -66,6 +103,8 @@ static int sweep_one(const char *name)
 		return 0;
 	}
 	ret = engine_disable(dir);
+	if (ret == 0 && access(dir, F_OK) == 0)
+		ret = remove_leftovers(dir);
 	if (ret) {
 		log_errno(ret, "cannot remove the stale pins in %s", dir);
 		return 0;
