@@ -434,13 +434,21 @@ void dnsns_poke(struct dnsns *h)
 		(void)!send(h->fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+void dnsns_hangup(struct dnsns *h)
+{
+	if (h && h->fd >= 0) {
+		close(h->fd);
+		h->fd = -1;
+	}
+}
+
 void dnsns_stop(struct dnsns *h)
 {
 	struct pollfd pfd;
 
 	if (!h)
 		return;
-	close(h->fd);
+	dnsns_hangup(h);
 	/* It exits at the socket's end: woken by its exit (a pidfd), not by
 	 * a 10 ms poll, which added up to 20 ms to every run's end. */
 	pfd.fd = (int)syscall(SYS_pidfd_open, h->pid, 0);
