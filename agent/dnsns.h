@@ -62,6 +62,9 @@ int dnsns_fd(const struct dnsns *h);
 void dnsns_home_ports(struct dnsns *h, const uint16_t port[HUSH_DNS_SLOTS]);
 /* Scan now (any thread; never blocks). */
 void dnsns_poke(struct dnsns *h);
+/* Close the socket pair: the helper exits (once the proxy no longer reads
+ * it); dnsns_stop() reaps it later, its exit overlapping other teardown. */
+void dnsns_hangup(struct dnsns *h);
 /* Close the socket pair (the helper exits) and reap it if it is ours. */
 void dnsns_stop(struct dnsns *h);
 

@@ -500,6 +500,7 @@ static int open_sock_addr(struct engine *e, uint32_t rb)
 		reused = reuse_pinned(e);
 		if (reused < 0)
 			return reused;
+		e->dns_stale = reused > 0; /* the DNS maps may hold a predecessor's */
 	}
 	return 0;
 }

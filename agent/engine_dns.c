@@ -81,6 +81,11 @@ int engine_dns_ns_add(struct engine *e, uint32_t set, const int fds[HUSH_DNS_SLO
 	ret = set_ports(fds, v.port, netns);
 	if (ret)
 		return ret;
+	/* Noted before the maps change: unregister clears what is noted. */
+	e->dns_set_used[set] = true;
+	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
+		if (v.port[i])
+			e->dns_set_port[set][i] = v.port[i];
 	for (uint32_t i = 0; i < HUSH_DNS_SLOTS; i++) {
 		uint32_t k = set * HUSH_DNS_SLOTS + i;
 		uint64_t fd = (uint64_t)fds[i];
@@ -120,12 +125,17 @@ void engine_dns_ns_del(struct engine *e, uint32_t set, uint64_t netns,
 	/* First: from now that namespace fails closed. */
 	bpf_map_delete_elem(nfd, &netns);
 	for (uint32_t i = 0; i < HUSH_DNS_SLOTS && set < HUSH_DNS_NS_MAX; i++) {
-		uint32_t k = set * HUSH_DNS_SLOTS + i, pk = port[i];
+		uint32_t k = set * HUSH_DNS_SLOTS + i, pk = port[i], nk = e->dns_set_port[set][i];
 
 		bpf_map_delete_elem(mfd, &k);
 		if (pk)
 			bpf_map_update_elem(pfd, &pk, &zero, BPF_ANY);
+		if (nk && nk != pk)
+			bpf_map_update_elem(pfd, &nk, &zero, BPF_ANY);
+		e->dns_set_port[set][i] = 0;
 	}
+	if (set < HUSH_DNS_NS_MAX)
+		e->dns_set_used[set] = false;
 }
 
 int engine_dns_register(struct engine *e, const int fds[HUSH_DNS_SLOTS])
@@ -176,6 +186,24 @@ static void clear_ports(int pfd)
 			 "them)");
 }
 
+/* The listener sets' entries this engine made (see struct engine). */
+static void clear_noted(const struct engine *e, int mfd, int pfd)
+{
+	uint8_t zero = 0;
+
+	for (uint32_t s = 0; s < HUSH_DNS_NS_MAX; s++) {
+		if (!e->dns_set_used[s])
+			continue;
+		for (uint32_t i = 0; i < HUSH_DNS_SLOTS; i++) {
+			uint32_t k = s * HUSH_DNS_SLOTS + i, pk = e->dns_set_port[s][i];
+
+			bpf_map_delete_elem(mfd, &k);
+			if (pk)
+				bpf_map_update_elem(pfd, &pk, &zero, BPF_ANY);
+		}
+	}
+}
+
 void engine_dns_unregister(struct engine *e)
 {
 	int mfd = bpf_map__fd(e->sa->maps.hush_dnssk);
@@ -192,9 +220,19 @@ void engine_dns_unregister(struct engine *e)
 		if (bpf_map_delete_elem(nfd, &key))
 			break;
 	}
-	for (uint32_t i = 0; i < HUSH_DNS_NS_MAX * HUSH_DNS_SLOTS; i++)
-		bpf_map_delete_elem(mfd, &i);
-	clear_ports(pfd);
+	if (e->dns_stale) {
+		/* Maps from pins: whatever a predecessor left, all of it. */
+		for (uint32_t i = 0; i < HUSH_DNS_NS_MAX * HUSH_DNS_SLOTS; i++)
+			bpf_map_delete_elem(mfd, &i);
+		clear_ports(pfd);
+		e->dns_stale = false;
+	} else {
+		/* Ours only (1024 socket-map deletes and a 64 Ki-entry batch
+		 * update cost tens of ms at every start and stop of a run). */
+		clear_noted(e, mfd, pfd);
+	}
+	memset(e->dns_set_used, 0, sizeof(e->dns_set_used));
+	memset(e->dns_set_port, 0, sizeof(e->dns_set_port));
 }
 
 int engine_dns_client(const struct engine *e, unsigned slot, uint16_t pport, uint16_t port,

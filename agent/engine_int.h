@@ -56,6 +56,13 @@ struct engine {
 	/* Container cgroups bound to selector scopes (engine_bind.h). */
 	size_t nbinds;
 	struct engine_bind *binds;
+	/* The DNS redirect's entries we made (engine_dns.c), so that clearing
+	 * touches only those: per listener set, whether it has sockets in
+	 * hush_dnssk and the ports it put in hush_dnsports.  dns_stale: the
+	 * maps came from pins, holding what a predecessor put: clear all once. */
+	bool dns_stale;
+	bool dns_set_used[HUSH_DNS_NS_MAX];
+	uint16_t dns_set_port[HUSH_DNS_NS_MAX][HUSH_DNS_SLOTS];
 };
 
 /* ---- engine.c: names, pins, locks ---- */

@@ -542,14 +542,16 @@ static void run_close(struct run *u)
 		*u->o->engp = NULL;
 	dnsproxy_stop(u->px);
 	u->px = NULL;
-	dnsns_stop(u->ns);
-	u->ns = NULL;
+	/* The namespace helper exits while the rest is torn down. */
+	dnsns_hangup(u->ns);
 	runner_dns_cleanup(u->dns_dir);
 	enforcer_free(u->en);
 	engine_close(u->eng);
 	if (u->cg_made && cgroup_destroy(u->cg, 5000) == 0)
 		u->cg_made = false;
 	run_unpin(u);
+	dnsns_stop(u->ns);
+	u->ns = NULL;
 	if (u->caps)
 		cap_free(u->caps);
 	free(u->envp);

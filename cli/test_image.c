@@ -266,9 +266,10 @@ int engine_words(struct test_ctr *c)
 	return 0;
 }
 
-const char *ctr_check(struct test *t, char *const images[], int nimages)
+/* NULL, or why not (in why). */
+static const char *check_engine(struct test_ctr *c, char *const images[], int nimages, char *why,
+				size_t whylen)
 {
-	struct test_ctr *c = &t->ctr;
 	static char body[1 << 18];
 	char path[1200], msg[256], drv[64];
 	const char *sock = c->host + 7;
@@ -277,22 +278,21 @@ const char *ctr_check(struct test *t, char *const images[], int nimages)
 	st = ctr_api_get(sock, "/info", body, sizeof(body));
 	if (st != 200) {
 		ctr_json_str(body, "message", msg, sizeof(msg));
-		snprintf(t->whybuf, sizeof(t->whybuf), "the engine at %s does not answer: %s",
-			 c->host,
+		snprintf(why, whylen, "the engine at %s does not answer: %s", c->host,
 			 st < 0	  ? strerror(-st)
 			 : msg[0] ? msg
 				  : "bad answer to /info");
-		return t->whybuf;
+		return why;
 	}
 	ctr_json_str(body, "CgroupDriver", drv, sizeof(drv));
 	if (strcmp(drv, "cgroupfs")) {
-		snprintf(t->whybuf, sizeof(t->whybuf),
+		snprintf(why, whylen,
 			 "the engine at %s uses the %s cgroup driver: hush test --image needs "
 			 "cgroupfs, where --cgroup-parent may name the test's cgroup "
 			 "(dockerd --exec-opt native.cgroupdriver=cgroupfs; podman "
 			 "--cgroup-manager cgroupfs)",
 			 c->host, drv[0] ? drv : "(unknown)");
-		return t->whybuf;
+		return why;
 	}
 	for (int i = 0; i < nimages; i++) {
 		char esc[1024];
@@ -302,7 +302,7 @@ const char *ctr_check(struct test *t, char *const images[], int nimages)
 		st = ctr_api_get(sock, path, body, sizeof(body));
 		if (st != 200) {
 			ctr_json_str(body, "message", msg, sizeof(msg));
-			snprintf(t->whybuf, sizeof(t->whybuf),
+			snprintf(why, whylen,
 				 "image %.150s is not on the engine at %.100s (%.100s): hush never "
 				 "pulls; docker pull %.150s (or docker load -i IMAGE.tar) first",
 				 images[i], c->host,
@@ -310,7 +310,7 @@ const char *ctr_check(struct test *t, char *const images[], int nimages)
 				 : msg[0] ? msg
 					  : "no such image",
 				 images[i]);
-			return t->whybuf;
+			return why;
 		}
 		if (nimages == 1) {
 			ctr_json_str(body, "Id", c->image_id, sizeof(c->image_id));
@@ -318,6 +318,35 @@ const char *ctr_check(struct test *t, char *const images[], int nimages)
 		}
 	}
 	return NULL;
+}
+
+const char *ctr_check(struct test *t, char *const images[], int nimages)
+{
+	return check_engine(&t->ctr, images, nimages, t->whybuf, sizeof(t->whybuf));
+}
+
+static void *check_thread(void *arg)
+{
+	struct test_ctr *c = arg;
+	char *img[1] = {(char *)c->image};
+
+	c->check_failed = check_engine(c, img, 1, c->check_why, sizeof(c->check_why));
+	return NULL;
+}
+
+/* The engine's answers, once: NULL, or why not (into t->whybuf if say). */
+static const char *check_join(struct test *t, bool say)
+{
+	struct test_ctr *c = &t->ctr;
+
+	if (!c->checking)
+		return NULL;
+	pthread_join(c->check_thr, NULL);
+	c->checking = false;
+	if (!c->check_failed || !say)
+		return c->check_failed;
+	snprintf(t->whybuf, sizeof(t->whybuf), "%s", c->check_why);
+	return t->whybuf;
 }
 
 /* ---- the run ---- */
@@ -334,6 +363,9 @@ static int on_cgroup(void *ctx, const char *rel, const char *abs)
 	uint64_t id = 0;
 	char p[4200];
 
+	/* Nothing of the engine's runs before it said yes (exit 2 then). */
+	if (check_join(t, true))
+		return -EINVAL;
 	snprintf(c->cgabs, sizeof(c->cgabs), "%s", abs);
 	cgroup_id_of(abs, &c->run_cgid);
 	snprintf(p, sizeof(p), "%s/hush", abs);
@@ -418,6 +450,10 @@ const char *test_ctr_prepare(struct test *t, struct runner_opts *ro)
 		why = compose_prepare(t, ro);
 		if (why)
 			return why;
+	} else if (pthread_create(&c->check_thr, NULL, check_thread, c) == 0) {
+		/* The engine answers while the test sets up (podman's /info
+		 * alone takes 20 ms); on_cgroup waits for it. */
+		c->checking = true;
 	} else {
 		char *img[1] = {(char *)c->image};
 
@@ -528,6 +564,7 @@ void test_ctr_finish(struct test *t)
 
 	if (!test_ctr_on(t))
 		return;
+	(void)check_join(t, false); /* the set-up failed before on_cgroup: said already */
 	if (c->stop_pid > 0)
 		waitpid(c->stop_pid, NULL, 0);
 	c->stop_pid = -1;

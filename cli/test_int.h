@@ -116,6 +116,13 @@ struct test_ctr {
 	} seen[TEST_SEEN_MAX];
 	int nseen;
 	uint64_t run_cgid, client_cgid;
+	/* --image: the engine's answers (/info, the image) are asked in a
+	 * thread while the test sets up; on_cgroup waits for them before
+	 * the engine's client starts (test_image.c). */
+	pthread_t check_thr;
+	bool checking;
+	const char *check_failed; /* NULL, or check_why */
+	char check_why[640];	  /* as long as struct test's whybuf */
 };
 
 struct test {
