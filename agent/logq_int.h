@@ -24,6 +24,12 @@ struct logq {
 	sqlite3_stmt *follow; /* follow: rows in (?1, ?2] */
 };
 
+/* procs.cmdline (a JSON array of the arguments) as one string, the
+ * arguments joined by spaces (a cmdline that is not JSON as it is). */
+#define LOGQ_CMDLINE_SQL                                                                           \
+	"(CASE WHEN json_valid(cmdline) THEN (SELECT group_concat(value, ' ')"                     \
+	" FROM json_each(cmdline)) ELSE cmdline END)"
+
 /* SQL text and its bound values (pointers into the caller's memory). */
 struct logq_sql {
 	char s[4096];

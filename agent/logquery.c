@@ -90,27 +90,26 @@ int logq_filter_container(struct logq_filter *f, const char *s)
 	return 0;
 }
 
-/* Lower case, no trailing dot; "*.suffix": a LIKE '%.suffix' pattern. */
+/* Lower case, no trailing dot; with * ? [ a GLOB pattern (over the name
+ * in lower case). */
 int logq_filter_dns(struct logq_filter *f, const char *s)
 {
-	char name[256];
-	size_t n;
+	size_t n = strlen(s);
 
-	f->dns_wild = strncmp(s, "*.", 2) == 0;
-	if (f->dns_wild)
-		s += 2;
-	n = strlen(s);
 	while (n && s[n - 1] == '.')
 		n--;
-	if (n == 0 || n >= sizeof(name) || memchr(s, '*', n))
+	if (n == 0 || n >= sizeof(f->dns))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		name[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
-	name[n] = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c <= ' ' || c == 0x7f)
+			return -EINVAL;
+		f->dns[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	f->dns[n] = 0;
+	f->dns_glob = strpbrk(f->dns, "*?[") != NULL;
 	f->has_dns = true;
-	if (f->dns_wild)
-		return like_escape(f->dns, sizeof(f->dns), "%.", name, "") ? -EINVAL : 0;
-	snprintf(f->dns, sizeof(f->dns), "%s", name);
 	return 0;
 }
 
@@ -282,6 +281,19 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 		logq_sql_add(q, " AND e.comm = ?");
 		sql_text(q, f->comm);
 	}
+	if (f->has_uid) {
+		logq_sql_add(q, " AND e.uid = ?");
+		logq_sql_int(q, f->uid);
+	}
+	if (f->hook) {
+		logq_sql_add(q, " AND e.hook = ?");
+		sql_text(q, f->hook);
+	}
+	if (f->cmdline) {
+		logq_sql_add(q, " AND e.proc IN (SELECT id FROM procs WHERE " LOGQ_CMDLINE_SQL
+				" GLOB ?)");
+		sql_text(q, f->cmdline);
+	}
 	if (f->exe) {
 		logq_sql_add(q, f->exe_glob
 				    ? " AND e.proc IN (SELECT id FROM procs WHERE exe GLOB ?)"
@@ -305,7 +317,7 @@ void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
 		logq_sql_int(q, f->port);
 	}
 	if (f->has_dns) {
-		logq_sql_add(q, f->dns_wild ? " AND rtrim(e.qname, '.') LIKE ? ESCAPE '\\'"
+		logq_sql_add(q, f->dns_glob ? " AND lower(rtrim(e.qname, '.')) GLOB ?"
 					    : " AND rtrim(e.qname, '.') = ? COLLATE NOCASE");
 		sql_text(q, f->dns);
 	}

@@ -662,9 +662,15 @@ int out_check(bool flush)
 /* ---- hush log top ---- */
 
 /* Table columns: the key columns of each --by, then these. */
-static const struct tcol top_key_cols[][2] = {
+static const struct tcol top_key_cols[LOGQ_BY_MAX][3] = {
     [LOGQ_BY_DEST] = {{"DEST", 47, 0}, {"PROTO", 6, 0}},
-    [LOGQ_BY_PROCESS] = {{"PROCESS", 64, T_LTRUNC}, {"COMM", 16, 0}},
+    [LOGQ_BY_PROCESS] = {{"PROCESS", 48, T_LTRUNC}, {"COMM", 16, 0}, {"CMDLINE", 64, 0}},
+    [LOGQ_BY_EXE] = {{"EXE", 64, T_LTRUNC}, {"COMM", 16, 0}},
+    [LOGQ_BY_CMDLINE] = {{"CMDLINE", 80, 0}, {"COMM", 16, 0}},
+    [LOGQ_BY_DNS] = {{"NAME", 64, T_LTRUNC}},
+    [LOGQ_BY_COMM] = {{"COMM", 16, 0}},
+    [LOGQ_BY_UID] = {{"UID", 10, T_RIGHT}},
+    [LOGQ_BY_RULE] = {{"RULE", 64, 0}, {"SCOPE", 32, T_LTRUNC}},
     [LOGQ_BY_CONTAINER] = {{"CONTAINER", 64, 0}, {"RUNTIME", 12, 0}},
     [LOGQ_BY_UNIT] = {{"UNIT", 64, 0}, {NULL, 0, 0}},
     [LOGQ_BY_IMAGE] = {{"IMAGE", 64, T_LTRUNC}, {"IMAGE ID", 19, 0}},
@@ -704,6 +710,31 @@ static void top_record(struct rec *r, const struct opts *o, const struct logq_gr
 	case LOGQ_BY_PROCESS:
 		rec_opt_str(r, "exe", a->name);
 		rec_opt_str(r, "comm", a->name2);
+		rec_opt_str(r, "cmdline", a->cmdline);
+		break;
+	case LOGQ_BY_EXE:
+		rec_opt_str(r, "exe", a->name);
+		rec_opt_str(r, "comm", a->name2);
+		break;
+	case LOGQ_BY_CMDLINE:
+		rec_opt_str(r, "cmdline", a->name);
+		rec_opt_str(r, "comm", a->name2);
+		break;
+	case LOGQ_BY_DNS:
+		rec_opt_str(r, "qname", a->name);
+		break;
+	case LOGQ_BY_COMM:
+		rec_opt_str(r, "comm", a->name);
+		break;
+	case LOGQ_BY_UID:
+		if (a->name)
+			rec_int(r, "uid", a->id);
+		else
+			rec_null(r, "uid");
+		break;
+	case LOGQ_BY_RULE:
+		rec_opt_str(r, "rule_text", a->name);
+		rec_opt_str(r, "rule_scope", a->name2);
 		break;
 	case LOGQ_BY_CONTAINER:
 		rec_opt_str(r, "container", a->name);
@@ -726,6 +757,11 @@ static void top_record(struct rec *r, const struct opts *o, const struct logq_gr
 	rec_end(r);
 }
 
+static bool by_proc(enum logq_by by)
+{
+	return by == LOGQ_BY_PROCESS || by == LOGQ_BY_EXE || by == LOGQ_BY_CMDLINE;
+}
+
 static int top_table_row(struct table *t, const struct opts *o, const struct logq_group *a)
 {
 	char b[TCOLS_MAX][320], raw[320];
@@ -740,12 +776,16 @@ static int top_table_row(struct table *t, const struct opts *o, const struct log
 		else
 			snprintf(raw, sizeof(raw), "%s%s%s:%lld", v6 ? "[" : "", a->name,
 				 v6 ? "]" : "", (long long)a->port);
-	} else if (o->by == LOGQ_BY_PROCESS && !a->name && a->name2) {
+	} else if (by_proc(o->by) && !a->name && a->name2) {
 		/* No exe known (the process was gone): its command name. */
 		snprintf(raw, sizeof(raw), "[%s]", a->name2);
 	} else if (o->by == LOGQ_BY_CONTAINER && a->cname) {
 		/* the engine's name, then the id it stands for */
 		snprintf(raw, sizeof(raw), "%s (%.12s)", a->cname, a->name ? a->name : "?");
+	} else if (o->by == LOGQ_BY_DNS && !a->name) {
+		snprintf(raw, sizeof(raw), "(no name)");
+	} else if (o->by == LOGQ_BY_RULE && !a->name) {
+		snprintf(raw, sizeof(raw), "(no rule)");
 	} else {
 		snprintf(raw, sizeof(raw), "%s", a->name ? a->name : "");
 	}
@@ -754,9 +794,12 @@ static int top_table_row(struct table *t, const struct opts *o, const struct log
 		cell[k] = b[k];
 	}
 	k++;
-	if (o->by != LOGQ_BY_UNIT) {
-		if (a->name2) {
-			clean(b[k], sizeof(b[k]), a->name2);
+	/* The further key columns: name2, then (process) the command line. */
+	for (int c = 1; c < 3 && top_key_cols[o->by][c].name; c++) {
+		const char *v = c == 1 ? a->name2 : a->cmdline;
+
+		if (v) {
+			clean(b[k], sizeof(b[k]), v);
 			cell[k] = b[k];
 		}
 		k++;
@@ -783,7 +826,7 @@ int out_top(const struct opts *o, const struct logq_top *top)
 	struct tcol cols[TCOLS_MAX];
 	struct table t = {.cols = cols};
 
-	for (int i = 0; i < 2 && top_key_cols[o->by][i].name; i++)
+	for (int i = 0; i < 3 && top_key_cols[o->by][i].name; i++)
 		cols[t.ncols++] = top_key_cols[o->by][i];
 	for (size_t i = 0; i < sizeof(top_sum_cols) / sizeof(top_sum_cols[0]); i++)
 		cols[t.ncols++] = top_sum_cols[i];
