@@ -14,9 +14,9 @@ struct logq {
 	struct db *db;
 	sqlite3 *h;
 	struct logq_filter f;
-	/* The dest / cgroup filter matches much of the table: keep it off
+	/* The dest / cgroup / process filter matches much of the table: keep it off
 	 * its index (see logq_probe). */
-	bool dest_broad, cg_broad;
+	bool dest_broad, cg_broad, proc_broad;
 	/* Longest first_ts..ts span of any row (meta 'max_span'): bounds
 	 * --until on the ts index.  -1: unknown. */
 	int64_t max_span;

@@ -246,6 +246,25 @@ static void sql_dest_filter(struct logq_sql *q, const struct logq *lq)
 	}
 }
 
+/* The filters on the process (events(proc, ts)): subqueries on procs. */
+static void sql_proc_filters(struct logq_sql *q, const struct logq *lq)
+{
+	const struct logq_filter *f = &lq->f;
+	const char *in = lq->proc_broad ? " AND +e.proc IN" : " AND e.proc IN";
+
+	if (f->cmdline) {
+		logq_sql_add(q, in);
+		logq_sql_add(q, " (SELECT id FROM procs WHERE " LOGQ_CMDLINE_SQL " GLOB ?)");
+		sql_text(q, f->cmdline);
+	}
+	if (f->exe) {
+		logq_sql_add(q, in);
+		logq_sql_add(q, f->exe_glob ? " (SELECT id FROM procs WHERE exe GLOB ?)"
+					    : " (SELECT id FROM procs WHERE exe = ?)");
+		sql_text(q, f->exe);
+	}
+}
+
 /* The filters on the event's own columns that come before the indexed ranges. */
 static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 {
@@ -289,17 +308,7 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 		logq_sql_add(q, " AND e.hook = ?");
 		sql_text(q, f->hook);
 	}
-	if (f->cmdline) {
-		logq_sql_add(q, " AND e.proc IN (SELECT id FROM procs WHERE " LOGQ_CMDLINE_SQL
-				" GLOB ?)");
-		sql_text(q, f->cmdline);
-	}
-	if (f->exe) {
-		logq_sql_add(q, f->exe_glob
-				    ? " AND e.proc IN (SELECT id FROM procs WHERE exe GLOB ?)"
-				    : " AND e.proc IN (SELECT id FROM procs WHERE exe = ?)");
-		sql_text(q, f->exe);
-	}
+	sql_proc_filters(q, lq);
 }
 
 void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
@@ -338,7 +347,9 @@ void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
  * covering index, up to a sixteenth of the rows, and mark a filter that
  * reaches it as broad.
  */
-static bool probe_one(struct logq *lq, bool dest, int64_t cap)
+enum probe { PROBE_DEST, PROBE_CGROUP, PROBE_PROC };
+
+static bool probe_one(struct logq *lq, enum probe what, int64_t cap)
 {
 	struct logq_sql q = {.len = 0};
 	sqlite3_stmt *st;
@@ -346,10 +357,12 @@ static bool probe_one(struct logq *lq, bool dest, int64_t cap)
 	char err[256];
 
 	logq_sql_add(&q, "SELECT count(*) FROM (SELECT 1 FROM events e WHERE 1");
-	if (dest)
+	if (what == PROBE_DEST)
 		sql_dest_filter(&q, lq);
-	else
+	else if (what == PROBE_CGROUP)
 		sql_cgroup_filters(&q, lq);
+	else
+		sql_proc_filters(&q, lq);
 	logq_sql_add(&q, " LIMIT ?)");
 	logq_sql_int(&q, cap);
 	if (logq_prepare(lq, &q, &st, err, sizeof(err))) {
@@ -381,19 +394,21 @@ void logq_probe(struct logq *lq)
 	int64_t rows;
 
 	lq->max_span = -1;
-	lq->dest_broad = lq->cg_broad = false;
+	lq->dest_broad = lq->cg_broad = lq->proc_broad = false;
 	if (f->has_until)
 		lq->max_span = q_int(lq, "SELECT value FROM meta WHERE key = 'max_span'", -1);
-	if (!f->has_dest && !f->container[0] && !f->unit)
+	if (!f->has_dest && !f->container[0] && !f->unit && !f->image && !f->exe && !f->cmdline)
 		return;
 	rows =
 	    q_int(lq, "SELECT (SELECT max(id) FROM events) - (SELECT min(id) FROM events) + 1", 0);
 	if (rows < 65536)
 		return;
 	if (f->has_dest)
-		lq->dest_broad = probe_one(lq, true, rows / 16);
+		lq->dest_broad = probe_one(lq, PROBE_DEST, rows / 16);
 	if (f->container[0] || f->unit || f->image)
-		lq->cg_broad = probe_one(lq, false, rows / 16);
+		lq->cg_broad = probe_one(lq, PROBE_CGROUP, rows / 16);
+	if (f->exe || f->cmdline)
+		lq->proc_broad = probe_one(lq, PROBE_PROC, rows / 16);
 }
 
 /* ---- rows ---- */

@@ -536,6 +536,8 @@ expect_plan "plan: verdict and time use events(verdict, ts)" "USING (COVERING )?
 expect_plan "plan: port and time use events(dport, ts)" "USING (COVERING )?INDEX events_dport_ts \(dport=\? AND ts>\?\)" "$DB" --since 1h --port 443
 expect_plan "plan: a port alone uses events(dport, ts)" "USING (COVERING )?INDEX events_dport_ts \(dport=\?\)" "$DB" --port 6443
 expect_plan "plan: joins only by primary key" "SEARCH c USING INTEGER PRIMARY KEY" "$DB" --exe /usr/bin/curl
+expect_plan "plan: --cmdline uses events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DB" --cmdline 'curl *'
+expect_plan "plan: --exe uses events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DB" --exe /usr/bin/curl
 expect_plan "plan: top with a time range uses events(ts)" "USING (COVERING )?INDEX events_ts \(ts>\?\)" "$DB" top --by dest --since 1h
 # A /8 holding much of a big table is no index range worth walking with
 # table lookups for --port: hush walks by time instead.
@@ -546,6 +548,13 @@ expect_plan "plan: a narrow CIDR keeps its index" "USING (COVERING )?INDEX event
 check "broad CIDR: same rows as without the index" \
 	"$(sqlite3 "$DBB" "SELECT id FROM events WHERE dkey BETWEEN x'00000000000000000000ffff0a000000' AND x'00000000000000000000ffff0affffff' AND dport = 443 ORDER BY ts DESC, id DESC LIMIT 5" | tr '\n' ' ')" \
 	"$("$HUSH" log --db "$DBB" --json --dest 10.0.0.0/8 --port 443 --limit 5 | jq -r .id | tr '\n' ' ')"
+# The same for a process glob matching much of the table: by time, not by
+# events(proc, ts) and a sort; a single program keeps the index.
+expect_plan "plan: a broad --exe glob walks by time" "USING (COVERING )?INDEX events_ts" "$DBB" --exe '/usr/*'
+expect_plan "plan: a narrow --exe keeps events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DBB" --exe /usr/bin/prog53
+check "broad --exe glob: same rows as sqlite3" \
+	"$(sqlite3 "$DBB" "SELECT e.id FROM events e JOIN procs p ON p.id = e.proc WHERE p.exe GLOB '/usr/*' ORDER BY e.ts DESC, e.id DESC LIMIT 5" | tr '\n' ' ')" \
+	"$("$HUSH" log --db "$DBB" --json --exe '/usr/*' --limit 5 | jq -r .id | tr '\n' ' ')"
 
 # ---- --follow ----
 
