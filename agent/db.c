@@ -125,6 +125,12 @@ const char *db_path(const struct db *db)
 	" pod_ns TEXT NOT NULL DEFAULT '', pod_name TEXT NOT NULL DEFAULT '',"                     \
 	" UNIQUE(cgid, path, cname, image, image_id, pod_ns, pod_name));"
 
+/* Version 5: an index for the process filters (--exe, --cmdline), which
+ * scanned the table when they matched few rows.  (--uid and --hook would
+ * want theirs too, but three more indexes cost about a third of the write
+ * rate: they walk by time.) */
+#define INDEXES5 "CREATE INDEX IF NOT EXISTS events_proc_ts ON events(proc, ts);"
+
 /* A new database gets the current schema at once.  events.qtype comes last,
  * where ALTER TABLE put it in a migrated database: both look the same. */
 static const char schema[] =
@@ -152,7 +158,7 @@ static const char schema[] =
 		   "CREATE INDEX events_verdict_ts ON events(verdict, ts);"
 		   "CREATE INDEX events_cgroup_ts ON events(cgroup, ts);"
 		   "CREATE INDEX events_dkey_ts ON events(dkey, ts);"
-		   "CREATE INDEX events_dport_ts ON events(dport, ts);" VIEW_LOG;
+		   "CREATE INDEX events_dport_ts ON events(dport, ts);" INDEXES5 VIEW_LOG;
 
 static int user_version(struct db *db)
 {
@@ -267,7 +273,11 @@ static int migrate(struct db *db, char *err, size_t errlen)
 				       "ALTER TABLE cgroups4 RENAME TO cgroups;" VIEW_LOG,
 		       err, errlen))
 		return -EIO;
-	/* Next: if (ver < 5) migrate_to(db, 5, ...). */
+	/* 5: an index for --exe/--cmdline (proc): a rare or absent process
+	 * scanned the whole log (1M rows: 0.4-0.6 s; 12-14 ms with it). */
+	if (ver < 5 && migrate_to(db, 5, INDEXES5, err, errlen))
+		return -EIO;
+	/* Next: if (ver < 6) migrate_to(db, 6, ...). */
 	return 0;
 }
 

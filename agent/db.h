@@ -45,7 +45,7 @@
  *     hash BLOB NOT NULL,                             SHA-256 chain link
  *     qtype TEXT)                                     dns: 'A', 'AAAA', 'TYPE65' (since 3)
  *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts),
- *            events(dport, ts)
+ *            events(dport, ts); since 5 events(proc, ts)
  *   view log: events joined with procs, cgroups and rules, the columns of
  *     DB_LOG_COLUMNS; the hash of row N is
  *     SHA-256(hash of row N-1 || encoding of row N's log columns before
@@ -78,7 +78,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 

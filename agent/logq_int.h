@@ -14,15 +14,21 @@ struct logq {
 	struct db *db;
 	sqlite3 *h;
 	struct logq_filter f;
-	/* The dest / cgroup filter matches much of the table: keep it off
+	/* The dest / cgroup / process filter matches much of the table: keep it off
 	 * its index (see logq_probe). */
-	bool dest_broad, cg_broad;
+	bool dest_broad, cg_broad, proc_broad;
 	/* Longest first_ts..ts span of any row (meta 'max_span'): bounds
 	 * --until on the ts index.  -1: unknown. */
 	int64_t max_span;
 	int64_t last;	      /* follow: the newest id handed out */
 	sqlite3_stmt *follow; /* follow: rows in (?1, ?2] */
 };
+
+/* procs.cmdline (a JSON array of the arguments) as one string, the
+ * arguments joined by spaces (a cmdline that is not JSON as it is). */
+#define LOGQ_CMDLINE_SQL                                                                           \
+	"(CASE WHEN json_valid(cmdline) THEN (SELECT group_concat(value, ' ')"                     \
+	" FROM json_each(cmdline)) ELSE cmdline END)"
 
 /* SQL text and its bound values (pointers into the caller's memory). */
 struct logq_sql {

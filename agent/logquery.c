@@ -90,27 +90,26 @@ int logq_filter_container(struct logq_filter *f, const char *s)
 	return 0;
 }
 
-/* Lower case, no trailing dot; "*.suffix": a LIKE '%.suffix' pattern. */
+/* Lower case, no trailing dot; with * ? [ a GLOB pattern (over the name
+ * in lower case). */
 int logq_filter_dns(struct logq_filter *f, const char *s)
 {
-	char name[256];
-	size_t n;
+	size_t n = strlen(s);
 
-	f->dns_wild = strncmp(s, "*.", 2) == 0;
-	if (f->dns_wild)
-		s += 2;
-	n = strlen(s);
 	while (n && s[n - 1] == '.')
 		n--;
-	if (n == 0 || n >= sizeof(name) || memchr(s, '*', n))
+	if (n == 0 || n >= sizeof(f->dns))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		name[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
-	name[n] = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c <= ' ' || c == 0x7f)
+			return -EINVAL;
+		f->dns[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	f->dns[n] = 0;
+	f->dns_glob = strpbrk(f->dns, "*?[") != NULL;
 	f->has_dns = true;
-	if (f->dns_wild)
-		return like_escape(f->dns, sizeof(f->dns), "%.", name, "") ? -EINVAL : 0;
-	snprintf(f->dns, sizeof(f->dns), "%s", name);
 	return 0;
 }
 
@@ -247,6 +246,25 @@ static void sql_dest_filter(struct logq_sql *q, const struct logq *lq)
 	}
 }
 
+/* The filters on the process (events(proc, ts)): subqueries on procs. */
+static void sql_proc_filters(struct logq_sql *q, const struct logq *lq)
+{
+	const struct logq_filter *f = &lq->f;
+	const char *in = lq->proc_broad ? " AND +e.proc IN" : " AND e.proc IN";
+
+	if (f->cmdline) {
+		logq_sql_add(q, in);
+		logq_sql_add(q, " (SELECT id FROM procs WHERE " LOGQ_CMDLINE_SQL " GLOB ?)");
+		sql_text(q, f->cmdline);
+	}
+	if (f->exe) {
+		logq_sql_add(q, in);
+		logq_sql_add(q, f->exe_glob ? " (SELECT id FROM procs WHERE exe GLOB ?)"
+					    : " (SELECT id FROM procs WHERE exe = ?)");
+		sql_text(q, f->exe);
+	}
+}
+
 /* The filters on the event's own columns that come before the indexed ranges. */
 static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 {
@@ -282,12 +300,15 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 		logq_sql_add(q, " AND e.comm = ?");
 		sql_text(q, f->comm);
 	}
-	if (f->exe) {
-		logq_sql_add(q, f->exe_glob
-				    ? " AND e.proc IN (SELECT id FROM procs WHERE exe GLOB ?)"
-				    : " AND e.proc IN (SELECT id FROM procs WHERE exe = ?)");
-		sql_text(q, f->exe);
+	if (f->has_uid) {
+		logq_sql_add(q, " AND e.uid = ?");
+		logq_sql_int(q, f->uid);
 	}
+	if (f->hook) {
+		logq_sql_add(q, " AND e.hook = ?");
+		sql_text(q, f->hook);
+	}
+	sql_proc_filters(q, lq);
 }
 
 void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
@@ -305,7 +326,7 @@ void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
 		logq_sql_int(q, f->port);
 	}
 	if (f->has_dns) {
-		logq_sql_add(q, f->dns_wild ? " AND rtrim(e.qname, '.') LIKE ? ESCAPE '\\'"
+		logq_sql_add(q, f->dns_glob ? " AND lower(rtrim(e.qname, '.')) GLOB ?"
 					    : " AND rtrim(e.qname, '.') = ? COLLATE NOCASE");
 		sql_text(q, f->dns);
 	}
@@ -326,7 +347,9 @@ void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
  * covering index, up to a sixteenth of the rows, and mark a filter that
  * reaches it as broad.
  */
-static bool probe_one(struct logq *lq, bool dest, int64_t cap)
+enum probe { PROBE_DEST, PROBE_CGROUP, PROBE_PROC };
+
+static bool probe_one(struct logq *lq, enum probe what, int64_t cap)
 {
 	struct logq_sql q = {.len = 0};
 	sqlite3_stmt *st;
@@ -334,10 +357,12 @@ static bool probe_one(struct logq *lq, bool dest, int64_t cap)
 	char err[256];
 
 	logq_sql_add(&q, "SELECT count(*) FROM (SELECT 1 FROM events e WHERE 1");
-	if (dest)
+	if (what == PROBE_DEST)
 		sql_dest_filter(&q, lq);
-	else
+	else if (what == PROBE_CGROUP)
 		sql_cgroup_filters(&q, lq);
+	else
+		sql_proc_filters(&q, lq);
 	logq_sql_add(&q, " LIMIT ?)");
 	logq_sql_int(&q, cap);
 	if (logq_prepare(lq, &q, &st, err, sizeof(err))) {
@@ -369,19 +394,21 @@ void logq_probe(struct logq *lq)
 	int64_t rows;
 
 	lq->max_span = -1;
-	lq->dest_broad = lq->cg_broad = false;
+	lq->dest_broad = lq->cg_broad = lq->proc_broad = false;
 	if (f->has_until)
 		lq->max_span = q_int(lq, "SELECT value FROM meta WHERE key = 'max_span'", -1);
-	if (!f->has_dest && !f->container[0] && !f->unit)
+	if (!f->has_dest && !f->container[0] && !f->unit && !f->image && !f->exe && !f->cmdline)
 		return;
 	rows =
 	    q_int(lq, "SELECT (SELECT max(id) FROM events) - (SELECT min(id) FROM events) + 1", 0);
 	if (rows < 65536)
 		return;
 	if (f->has_dest)
-		lq->dest_broad = probe_one(lq, true, rows / 16);
+		lq->dest_broad = probe_one(lq, PROBE_DEST, rows / 16);
 	if (f->container[0] || f->unit || f->image)
-		lq->cg_broad = probe_one(lq, false, rows / 16);
+		lq->cg_broad = probe_one(lq, PROBE_CGROUP, rows / 16);
+	if (f->exe || f->cmdline)
+		lq->proc_broad = probe_one(lq, PROBE_PROC, rows / 16);
 }
 
 /* ---- rows ---- */

@@ -49,14 +49,18 @@ struct logq_filter {
 	int64_t pid; /* pid or tgid */
 	const char *comm, *exe, *unit;
 	bool exe_glob, unit_glob; /* GLOB patterns rather than exact */
+	const char *hook;	  /* exact: connect4, sendmsg6, egress, dns, ... */
+	const char *cmdline;	  /* GLOB of the arguments joined by spaces */
+	bool has_uid;
+	int64_t uid;
 	char container[160];	  /* set by logq_filter_container: id LIKE pattern */
 	char container_name[160]; /* ... and the name, or a GLOB of it */
 	const char *image;	  /* GLOB of the image (or its id) */
 	bool has_dest;		  /* set by logq_filter_dest */
 	uint8_t dlo[16], dhi[16];
 	int port;      /* -1: any */
-	char dns[300]; /* set by logq_filter_dns */
-	bool has_dns, dns_wild;
+	char dns[300]; /* set by logq_filter_dns: lower case, GLOB if dns_glob */
+	bool has_dns, dns_glob;
 	char qtype[20]; /* set by logq_filter_qtype; "" for any */
 };
 
@@ -67,7 +71,8 @@ int logq_filter_dest(struct logq_filter *f, const char *cidr);
 /* A container id or a prefix of it (case-insensitive), or its name (exact,
  * or a GLOB pattern with * ? [). */
 int logq_filter_container(struct logq_filter *f, const char *prefix);
-/* A DNS name (case-insensitive, trailing dots ignored), or "*.suffix". */
+/* A DNS name or a GLOB of one ("*.example.com", "x?.corp.*"; case-insensitive,
+ * trailing dots ignored). */
 int logq_filter_dns(struct logq_filter *f, const char *name);
 /* A query type: letters, digits, '-' (A, AAAA, TYPE65). */
 int logq_filter_qtype(struct logq_filter *f, const char *qtype);
@@ -120,17 +125,28 @@ enum logq_by {
 	LOGQ_BY_PROCESS,
 	LOGQ_BY_CONTAINER,
 	LOGQ_BY_UNIT,
-	LOGQ_BY_IMAGE
+	LOGQ_BY_IMAGE,
+	LOGQ_BY_DNS,	 /* the name asked (query rows) or that led to the attempt */
+	LOGQ_BY_COMM,	 /* the kernel's command name */
+	LOGQ_BY_CMDLINE, /* the command line, whatever the exe */
+	LOGQ_BY_EXE,	 /* the executable, whatever the command line */
+	LOGQ_BY_UID,
+	LOGQ_BY_RULE, /* the rule that decided (scope and text) */
+	LOGQ_BY_MAX
 };
 
 struct logq_group {
 	int64_t attempts, rows, first, last; /* sums; first and last attempt (ns) */
-	/* Shown: dest: daddr, proto; process: exe, comm ([comm] if no exe);
-	 * container: container, runtime (cname, image: the engine's name and
-	 * image); unit: unit; image: image, image id.  NULL: unknown. */
+	/* Shown: dest: daddr, proto; process: exe, comm and cmdline (a
+	 * process is an exe with one command line; [comm] if no exe); exe:
+	 * exe, comm; cmdline: cmdline, comm; container: container, runtime
+	 * (cname, image: the engine's name and image); unit: unit; image:
+	 * image, image id; dns: the name; comm: comm; uid: uid (id); rule:
+	 * text, scope.  NULL: unknown or none. */
 	char *name, *name2;
 	char *cname, *image;
-	int64_t port; /* dest: -1 for none */
+	char *cmdline; /* process: the arguments joined by spaces */
+	int64_t port;  /* dest: -1 for none */
 	/* private */
 	uint8_t *key;
 	size_t klen;

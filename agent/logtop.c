@@ -29,6 +29,7 @@ static void agg_free(struct aggmap *m)
 		free(m->v[i].name2);
 		free(m->v[i].cname);
 		free(m->v[i].image);
+		free(m->v[i].cmdline);
 	}
 	free(m->v);
 	memset(m, 0, sizeof(*m));
@@ -148,6 +149,19 @@ static const char *col_text(sqlite3_stmt *st, int c)
 	return (const char *)sqlite3_column_text(st, c);
 }
 
+/* Kinds whose first pass groups by the event's proc (then by its exe,
+ * command line or both). */
+static bool by_proc(enum logq_by by)
+{
+	return by == LOGQ_BY_PROCESS || by == LOGQ_BY_EXE || by == LOGQ_BY_CMDLINE;
+}
+
+/* Kinds grouped in one pass, by a column of the event (its value is the name). */
+static bool by_event_col(enum logq_by by)
+{
+	return by == LOGQ_BY_DNS || by == LOGQ_BY_COMM || by == LOGQ_BY_UID;
+}
+
 /* One scanned row into its group (columns: count, first_ts, ts, keys). */
 static int scan_row(struct aggmap *m, enum logq_by by, sqlite3_stmt *st, int nk)
 {
@@ -171,10 +185,15 @@ static int scan_row(struct aggmap *m, enum logq_by by, sqlite3_stmt *st, int nk)
 		}
 		if (!ret)
 			ret = set_min(&a->name, col_text(st, 6));
-	} else if (by == LOGQ_BY_PROCESS) {
+	} else if (by_proc(by)) {
 		if (fresh)
 			a->id = sqlite3_column_int64(st, 3);
 		ret = set_min(&a->name2, col_text(st, 5));
+	} else if (by_event_col(by)) {
+		if (fresh) {
+			a->id = sqlite3_column_int64(st, 3);
+			ret = set_min(&a->name, col_text(st, 3));
+		}
 	} else if (fresh) {
 		a->id = sqlite3_column_int64(st, 3);
 	}
@@ -196,8 +215,26 @@ static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, char *er
 		nk = 3;
 		break;
 	case LOGQ_BY_PROCESS:
+	case LOGQ_BY_EXE:
+	case LOGQ_BY_CMDLINE:
 		logq_sql_add(&q, "e.proc, CASE WHEN e.proc IS NULL THEN e.comm END, e.comm");
 		nk = 2;
+		break;
+	case LOGQ_BY_DNS:
+		logq_sql_add(&q, "lower(rtrim(e.qname, '.'))");
+		nk = 1;
+		break;
+	case LOGQ_BY_COMM:
+		logq_sql_add(&q, "e.comm");
+		nk = 1;
+		break;
+	case LOGQ_BY_UID:
+		logq_sql_add(&q, "e.uid");
+		nk = 1;
+		break;
+	case LOGQ_BY_RULE:
+		logq_sql_add(&q, "e.rule");
+		nk = 1;
 		break;
 	default:
 		logq_sql_add(&q, "e.cgroup");
@@ -220,14 +257,37 @@ static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, char *er
 	return ret;
 }
 
+/* The key of a first-pass group g by name: for a process its procs row
+ * (one exe with one command line), else the name, or the comm when there is
+ * no exe (or "" when no name is known). */
+static void name_key(struct keyb *k, enum logq_by by, const struct logq_group *g, const char *name,
+		     const char *name2)
+{
+	const char *ks;
+	size_t len;
+
+	if (by == LOGQ_BY_PROCESS && name) {
+		k->b[k->n++] = 'p';
+		memcpy(k->b + k->n, &g->id, 8);
+		k->n += 8;
+		return;
+	}
+	k->b[k->n++] = name ? 'e' : 'c';
+	ks = name ? name : name2 ? name2 : "";
+	len = strlen(ks);
+	if (len > sizeof(k->b) - 1)
+		len = sizeof(k->b) - 1;
+	memcpy(k->b + 1, ks, len);
+	k->n += len;
+}
+
 /* One first-pass group g into its group by name (the dimension row at st). */
 static int name_group(struct aggmap *out, enum logq_by by, const struct logq_group *g,
 		      sqlite3_stmt *st)
 {
-	const char *name = NULL, *name2 = NULL, *cname = NULL, *image = NULL, *ks;
+	const char *name = NULL, *name2 = NULL, *cname = NULL, *image = NULL, *cmdline = NULL;
 	struct keyb k = {.n = 0};
 	struct logq_group *a;
-	size_t len;
 	bool fresh;
 	int ret;
 
@@ -240,47 +300,61 @@ static int name_group(struct aggmap *out, enum logq_by by, const struct logq_gro
 			image = col_text(st, 3);
 		}
 	}
-	/* The key: the name, or for a process without an exe its comm. */
-	k.b[k.n++] = name ? 'e' : 'c';
-	if (!name && by == LOGQ_BY_PROCESS)
+	if (by == LOGQ_BY_PROCESS) {
+		cmdline = name2;
+		name2 = NULL;
+	}
+	/* The processes' second name is their comm. */
+	if (by_proc(by))
 		name2 = g->name2;
-	ks = name ? name : name2 ? name2 : "";
-	len = strlen(ks);
-	if (len > sizeof(k.b) - 1)
-		len = sizeof(k.b) - 1;
-	memcpy(k.b + 1, ks, len);
-	k.n += len;
+	name_key(&k, by, g, name, name2);
 	a = agg_get(out, k.b, k.n, &fresh);
 	if (!a)
 		return -ENOMEM;
 	agg_add(a, fresh, g->attempts, g->rows, g->first, g->last);
 	ret = set_min(&a->name, name);
 	if (!ret)
-		ret = set_min(&a->name2, by == LOGQ_BY_PROCESS ? g->name2 : name2);
+		ret = set_min(&a->name2, name2);
 	if (!ret)
 		ret = set_min(&a->cname, cname);
 	if (!ret)
 		ret = set_min(&a->image, image);
+	if (!ret)
+		ret = set_min(&a->cmdline, cmdline);
 	return ret;
 }
 
-/* Second pass (process, container, unit): group the first pass's groups by
- * the dimension row's name. */
+/* The dimension row of a first-pass group: (name, name2[, cname, image]). */
+static const char *name_sql(enum logq_by by)
+{
+	switch (by) {
+	case LOGQ_BY_PROCESS:
+		return "SELECT exe, " LOGQ_CMDLINE_SQL " FROM procs WHERE id = ?";
+	case LOGQ_BY_EXE:
+		return "SELECT exe, NULL FROM procs WHERE id = ?";
+	case LOGQ_BY_CMDLINE:
+		return "SELECT " LOGQ_CMDLINE_SQL ", NULL FROM procs WHERE id = ?";
+	case LOGQ_BY_CONTAINER:
+		return "SELECT container, runtime, NULLIF(cname, ''), NULLIF(image, '')"
+		       " FROM cgroups WHERE id = ?";
+	case LOGQ_BY_IMAGE:
+		return "SELECT NULLIF(image, ''), NULLIF(image_id, '') FROM cgroups WHERE id = ?";
+	case LOGQ_BY_RULE:
+		return "SELECT text, scope FROM rules WHERE id = ?";
+	default:
+		return "SELECT unit, NULL FROM cgroups WHERE id = ?";
+	}
+}
+
+/* Second pass (process, exe, cmdline, container, image, unit, rule): group
+ * the first pass's groups by the dimension row's name. */
 static int top_names(struct logq *lq, enum logq_by by, struct aggmap *in, struct aggmap *out,
 		     char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	const char *sql =
-	    by == LOGQ_BY_PROCESS ? "SELECT exe, NULL FROM procs WHERE id = ?"
-	    : by == LOGQ_BY_CONTAINER
-		? "SELECT container, runtime, NULLIF(cname, ''), NULLIF(image, '')"
-		  " FROM cgroups WHERE id = ?"
-	    : by == LOGQ_BY_IMAGE
-		? "SELECT NULLIF(image, ''), NULLIF(image_id, '') FROM cgroups WHERE id = ?"
-		: "SELECT unit, NULL FROM cgroups WHERE id = ?";
 	int ret = 0;
 
-	if (sqlite3_prepare_v2(lq->h, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(lq->h, name_sql(by), -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot query the database: %s", sqlite3_errmsg(lq->h));
 		return -EIO;
 	}
@@ -341,7 +415,7 @@ int logq_top(struct logq *lq, enum logq_by by, struct logq_top *t, char *err, si
 	sqlite3_exec(lq->h, "BEGIN", NULL, NULL, NULL);
 	logq_probe(lq);
 	ret = top_scan(lq, by, &m[0], err, errlen);
-	if (!ret && by != LOGQ_BY_DEST) {
+	if (!ret && by != LOGQ_BY_DEST && !by_event_col(by)) {
 		ret = top_names(lq, by, &m[0], &m[1], err, errlen);
 		m = &m[1];
 	}

@@ -3,7 +3,7 @@
  * hush log: the incident responder's view of the audit log (agent/db.h).
  *
  *   hush log [filters] [--json|--csv] [--limit N] [--follow]   rows, newest first
- *   hush log top --by dest|process|container|unit [filters]   who tried most
+ *   hush log top --by KIND [filters]   who tried most (log_args.c: the kinds)
  *   hush log verify [--head ID:HASHHEX]                        walk the hash chain
  *   hush log prune --older-than DUR [--max-size SIZE]          drop old rows
  *

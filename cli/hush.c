@@ -34,9 +34,11 @@ static const struct cmd {
     {"disable", do_disable, "disable                         detach and unpin hushd's enforcement"},
     {"log", do_log,
      "log [--db FILE] [--denied|--allowed|--audit] [--since DUR|TIME] [--until DUR|TIME]\n"
-     "           [--pid N] [--comm S] [--exe PATH] [--container ID] [--unit U] [--dest CIDR]\n"
-     "           [--port N] [--dns NAME] [--kind K] [--json|--csv] [--limit N] [--follow]\n"
-     "  hush log top --by dest|process|container|unit [filters] [--limit N] [--json|--csv]\n"
+     "           [--pid N] [--uid N] [--comm S] [--exe PATH] [--cmdline GLOB] [--container ID]\n"
+     "           [--unit U] [--dest CIDR] [--hook H]\n"
+     "           [--port N] [--dns NAME|GLOB] [--kind K] [--json|--csv] [--limit N] [--follow]\n"
+     "  hush log top --by dest|dns|process|exe|cmdline|comm|uid|container|image|unit|rule\n"
+     "                    [filters] [--limit N] [--json|--csv]\n"
      "  hush log verify [--head ID:HEX] | prune --older-than DUR [--max-size SIZE]"},
 };
 

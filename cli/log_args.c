@@ -22,8 +22,9 @@ void log_usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: hush log [--db FILE] [FILTERS] [--json|--csv] [--limit N] [--follow]\n"
-	    "       hush log top --by dest|process|container|image|unit [FILTERS] [--limit N] "
-	    "[--json|--csv]\n"
+	    "       hush log top --by KIND [FILTERS] [--limit N] [--json|--csv]\n"
+	    "         KIND: dest, dns, process (an exe with its command line), exe, cmdline,\n"
+	    "               comm, uid, container, image, unit, rule\n"
 	    "       hush log verify [--head ID:HASHHEX|FILE]\n"
 	    "       hush log prune --older-than DUR [--max-size SIZE]\n"
 	    "\n"
@@ -33,7 +34,9 @@ void log_usage(FILE *f)
 	    "                       2026-11-23, 2026-11-23T10:00[:SS[.frac]][Z|+01:00], @EPOCH)\n"
 	    "  --until DUR|TIME     rows whose first attempt is at or before\n"
 	    "  --pid N              process or thread id\n"
+	    "  --uid N              user id\n"
 	    "  --comm NAME          exact command name\n"
+	    "  --cmdline GLOB       command line, arguments joined by spaces (\"curl *\")\n"
 	    "  --exe PATH           exact executable, or a glob (* ? [...])\n"
 	    "  --container ID|NAME  container id prefix (case-insensitive), or its name\n"
 	    "                       as the engine says it (exact or glob)\n"
@@ -41,7 +44,10 @@ void log_usage(FILE *f)
 	    "  --unit UNIT          systemd unit, exact or glob\n"
 	    "  --dest CIDR          destination address or prefix (IPv4 or IPv6)\n"
 	    "  --port N             destination port\n"
-	    "  --dns NAME           DNS name (case-insensitive; *.suffix: its subdomains)\n"
+	    "  --dns NAME|GLOB      DNS name asked, or that led to the attempt (case-insensitive;\n"
+	    "                       *.example.com: its subdomains)\n"
+	    "  --hook HOOK          connect4|connect6|sendmsg4|sendmsg6|recvmsg4|recvmsg6|\n"
+	    "                       egress|sock_create|dns\n"
 	    "  --qtype TYPE         DNS query type of a query row (A, AAAA, TXT, TYPE65)\n"
 	    "  --kind attempt|gap|note\n"
 	    "\n"
@@ -279,6 +285,9 @@ enum opt_id {
 	O_SINCE,
 	O_UNTIL,
 	O_PID,
+	O_UID,
+	O_HOOK,
+	O_CMDLINE,
 	O_COMM,
 	O_EXE,
 	O_CONTAINER,
@@ -313,6 +322,9 @@ static const struct opt {
     {"since", O_SINCE, true, VB_ROWS},
     {"until", O_UNTIL, true, VB_ROWS},
     {"pid", O_PID, true, VB_ROWS},
+    {"uid", O_UID, true, VB_ROWS},
+    {"hook", O_HOOK, true, VB_ROWS},
+    {"cmdline", O_CMDLINE, true, VB_ROWS},
     {"comm", O_COMM, true, VB_ROWS},
     {"exe", O_EXE, true, VB_ROWS},
     {"container", O_CONTAINER, true, VB_ROWS},
@@ -345,6 +357,9 @@ static int set_verdict(struct logq_filter *f, const char *v)
 	f->verdict = v;
 	return 0;
 }
+
+static const char *const hooks[] = {"connect4", "connect6", "sendmsg4",	   "sendmsg6", "recvmsg4",
+				    "recvmsg6", "egress",   "sock_create", "dns"};
 
 /* The value of a filter option (O_DENIED .. O_KIND). */
 static int opt_filter(struct opts *o, const struct opt *op, const char *v, int64_t now)
@@ -382,6 +397,25 @@ static int opt_filter(struct opts *o, const struct opt *op, const char *v, int64
 		if (parse_int(v, 0, UINT32_MAX, &f->pid))
 			return usage_err("--pid %s: not a process id", v);
 		f->has_pid = true;
+		return 0;
+	case O_UID:
+		if (parse_int(v, 0, UINT32_MAX, &f->uid))
+			return usage_err("--uid %s: not a user id (a number)", v);
+		f->has_uid = true;
+		return 0;
+	case O_HOOK:
+		for (size_t k = 0; k < sizeof(hooks) / sizeof(hooks[0]); k++)
+			if (strcmp(v, hooks[k]) == 0) {
+				f->hook = hooks[k];
+				return 0;
+			}
+		return usage_err("--hook %s: use connect4, connect6, sendmsg4, sendmsg6, recvmsg4, "
+				 "recvmsg6, egress, sock_create or dns",
+				 v);
+	case O_CMDLINE:
+		if (!*v)
+			return usage_err("--cmdline needs a value (a command line or a glob)");
+		f->cmdline = v;
 		return 0;
 	case O_COMM:
 		if (!*v || strlen(v) > 15)
@@ -424,7 +458,9 @@ static int opt_filter(struct opts *o, const struct opt *op, const char *v, int64
 		return 0;
 	case O_DNS:
 		if (logq_filter_dns(f, v))
-			return usage_err("--dns \"%s\": give a name (example.com) or *.suffix", v);
+			return usage_err("--dns \"%s\": give a name (example.com) or a glob "
+					 "(*.example.com)",
+					 v);
 		return 0;
 	case O_QTYPE:
 		if (logq_filter_qtype(f, v))
@@ -440,6 +476,20 @@ static int opt_filter(struct opts *o, const struct opt *op, const char *v, int64
 		return -EINVAL;
 	}
 }
+
+#define BY_LIST "dest, dns, process, exe, cmdline, comm, uid, container, image, unit or rule"
+
+static const struct {
+	const char *name;
+	enum logq_by by;
+} by_names[] = {
+    {"dest", LOGQ_BY_DEST},	  {"dns", LOGQ_BY_DNS},
+    {"process", LOGQ_BY_PROCESS}, {"exe", LOGQ_BY_EXE},
+    {"cmdline", LOGQ_BY_CMDLINE}, {"comm", LOGQ_BY_COMM},
+    {"uid", LOGQ_BY_UID},	  {"container", LOGQ_BY_CONTAINER},
+    {"image", LOGQ_BY_IMAGE},	  {"unit", LOGQ_BY_UNIT},
+    {"rule", LOGQ_BY_RULE},
+};
 
 /* The value of an option that is not a filter. */
 static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_t now)
@@ -465,14 +515,11 @@ static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_
 		o->follow = true;
 		return 0;
 	case O_BY:
-		o->by = strcmp(v, "dest") == 0	      ? LOGQ_BY_DEST
-			: strcmp(v, "process") == 0   ? LOGQ_BY_PROCESS
-			: strcmp(v, "container") == 0 ? LOGQ_BY_CONTAINER
-			: strcmp(v, "unit") == 0      ? LOGQ_BY_UNIT
-			: strcmp(v, "image") == 0     ? LOGQ_BY_IMAGE
-						      : LOGQ_BY_NONE;
+		for (size_t k = 0; k < sizeof(by_names) / sizeof(by_names[0]); k++)
+			if (by_names[k].name && strcmp(v, by_names[k].name) == 0)
+				o->by = by_names[k].by;
 		if (o->by == LOGQ_BY_NONE)
-			return usage_err("--by %s: use dest, process, container, image or unit", v);
+			return usage_err("--by %s: use " BY_LIST, v);
 		return 0;
 	case O_HEAD:
 		if (parse_head(o, v))
@@ -564,7 +611,7 @@ int log_parse_args(struct opts *o, int argc, char **argv)
 				 verb_name(o->verb));
 	}
 	if (o->verb == VB_TOP && o->by == LOGQ_BY_NONE)
-		return usage_err("top needs --by dest|process|container|image|unit");
+		return usage_err("top needs --by KIND: " BY_LIST);
 	if (o->verb == VB_PRUNE && !o->has_older && !o->max_size)
 		return usage_err("prune needs --older-than DUR (and optionally --max-size SIZE)");
 	if (!o->limit_set)

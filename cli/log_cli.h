@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "agent/db.h"
+#include "agent/json.h"
 #include "agent/logquery.h"
 #include "agent/util.h"
 
@@ -41,6 +42,28 @@ void log_usage(FILE *f);
 /* Returns 0, 1 for --help, or -EINVAL (message printed). */
 int log_parse_args(struct opts *o, int argc, char **argv);
 
+/* log_output.c: helpers log_top_out.c shares */
+/* Copy for a terminal: controls (C0, DEL, C1) and invalid UTF-8 become '?'. */
+void out_clean(char *dst, size_t dstlen, const char *src);
+/* ns as local time (table) or RFC 3339 UTC with nanoseconds (records). */
+void out_fmt_local(int64_t ns, char *buf, size_t len);
+void out_fmt_utc(int64_t ns, char *buf, size_t len);
+
+/* log_output.c: one record: a JSON object on a line (JSON_UTF8 strings), or a CSV line. */
+struct rec {
+	enum fmt fmt;
+	bool header; /* CSV: print the field names instead of values */
+	int n;
+	struct json_writer w; /* JSON */
+};
+
+void rec_begin(struct rec *r);
+void rec_end(struct rec *r);
+void rec_null(struct rec *r, const char *name);
+void rec_int(struct rec *r, const char *name, int64_t v);
+/* len < 0: strlen(s). */
+void rec_str(struct rec *r, const char *name, const char *s, int len);
+
 /* log_output.c: the table */
 #define TCOLS_MAX 16
 #define T_RIGHT	  1u /* numbers: right-aligned, never cut */
@@ -66,6 +89,8 @@ struct table {
 /* Size the columns on the rows so far (once), print the header and rows. */
 void table_flush(struct table *t);
 void table_free(struct table *t);
+/* Add a row of clean cells (NULL: "-"); 0 or -ENOMEM. */
+int table_add(struct table *t, const char *const *cell, int span);
 
 /* log_output.c: log rows, in a table or as JSON / CSV records */
 struct out {
@@ -80,7 +105,7 @@ void out_begin(struct out *o, enum fmt fmt);
 void out_header(struct out *o);
 /* One row; 0 or -ENOMEM. */
 int out_row(struct out *o, const struct logq_row *r);
-/* The groups of `hush log top`; 0 or -ENOMEM (message printed). */
+/* log_top_out.c: the groups of `hush log top`; 0 or -ENOMEM (message printed). */
 int out_top(const struct opts *o, const struct logq_top *t);
 
 /* stdout: ignore SIGPIPE (out_check sees it) and lock stdout once. */

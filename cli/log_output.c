@@ -68,7 +68,7 @@ static int utf8_len(const unsigned char *s)
 }
 
 /* Copy for a terminal: controls (C0, DEL, C1) and invalid UTF-8 become '?'. */
-static void clean(char *dst, size_t dstlen, const char *src)
+void out_clean(char *dst, size_t dstlen, const char *src)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	size_t o = 0;
@@ -138,12 +138,12 @@ static void fmt_time(int64_t ns, bool utc, char *buf, size_t len)
 		snprintf(buf + n, len - n, ".%03lld", (long long)(rem / 1000000));
 }
 
-static void fmt_local(int64_t ns, char *buf, size_t len)
+void out_fmt_local(int64_t ns, char *buf, size_t len)
 {
 	fmt_time(ns, false, buf, len);
 }
 
-static void fmt_utc(int64_t ns, char *buf, size_t len)
+void out_fmt_utc(int64_t ns, char *buf, size_t len)
 {
 	fmt_time(ns, true, buf, len);
 }
@@ -240,7 +240,7 @@ void table_flush(struct table *t)
 }
 
 /* Add a row of clean cells (NULL: "-"). */
-static int table_add(struct table *t, const char *const *cell, int span)
+int table_add(struct table *t, const char *const *cell, int span)
 {
 	struct trow *r;
 
@@ -276,15 +276,7 @@ void table_free(struct table *t)
 
 /* ---- JSON and CSV records ---- */
 
-/* One record: a JSON object on a line (JSON_UTF8 strings), or a CSV line. */
-struct rec {
-	enum fmt fmt;
-	bool header; /* CSV: print the field names instead of values */
-	int n;
-	struct json_writer w; /* JSON */
-};
-
-static void rec_begin(struct rec *r)
+void rec_begin(struct rec *r)
 {
 	r->n = 0;
 	if (r->fmt == FMT_JSON && !r->header) {
@@ -293,7 +285,7 @@ static void rec_begin(struct rec *r)
 	}
 }
 
-static void rec_end(struct rec *r)
+void rec_end(struct rec *r)
 {
 	if (r->fmt == FMT_JSON) {
 		if (!r->header)
@@ -370,13 +362,13 @@ static bool rec_key(struct rec *r, const char *name)
 	return true;
 }
 
-static void rec_null(struct rec *r, const char *name)
+void rec_null(struct rec *r, const char *name)
 {
 	if (rec_key(r, name) && r->fmt == FMT_JSON)
 		jsonw_null(&r->w);
 }
 
-static void rec_int(struct rec *r, const char *name, int64_t v)
+void rec_int(struct rec *r, const char *name, int64_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
@@ -395,7 +387,7 @@ static void rec_int(struct rec *r, const char *name, int64_t v)
 	fwrite(p, 1, (size_t)(buf + sizeof(buf) - p), stdout);
 }
 
-static void rec_str(struct rec *r, const char *name, const char *s, int len)
+void rec_str(struct rec *r, const char *name, const char *s, int len)
 {
 	if (!rec_key(r, name))
 		return;
@@ -428,7 +420,7 @@ static void rec_time(struct rec *r, const char *name, const char *name_ns,
 		rec_null(r, name_ns);
 		return;
 	}
-	fmt_utc(r->header ? 0 : row->c[c].i, buf, sizeof(buf));
+	out_fmt_utc(r->header ? 0 : row->c[c].i, buf, sizeof(buf));
 	rec_str(r, name, buf, -1);
 	rec_int(r, name_ns, r->header ? 0 : row->c[c].i);
 }
@@ -508,7 +500,7 @@ static char *cell_text(const struct logq_row *row, int c, char *buf, size_t len)
 
 	if (!s || !*s)
 		return NULL;
-	clean(buf, len, s);
+	out_clean(buf, len, s);
 	return buf;
 }
 
@@ -520,7 +512,7 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 	const char *proto = col_text(row, DB_C_PROTO), *hook = col_text(row, DB_C_HOOK);
 	int span = LC_MAX;
 
-	fmt_local(row->c[DB_C_TS].i, b[LC_TIME], sizeof(b[0]));
+	out_fmt_local(row->c[DB_C_TS].i, b[LC_TIME], sizeof(b[0]));
 	cell[LC_TIME] = b[LC_TIME];
 	snprintf(b[LC_COUNT], sizeof(b[0]), "%lld", (long long)row->c[DB_C_COUNT].i);
 	cell[LC_COUNT] = b[LC_COUNT];
@@ -539,7 +531,7 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 			       : "",
 			 gap && verdict ? " (" : "", gap && verdict ? verdict : "",
 			 gap && verdict ? ")" : "");
-		clean(b[LC_PROTO], sizeof(b[0]), raw);
+		out_clean(b[LC_PROTO], sizeof(b[0]), raw);
 		cell[LC_PROTO] = b[LC_PROTO];
 		span = LC_PROTO;
 		return table_add(&o->t, cell, span);
@@ -548,7 +540,7 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 	cell[LC_PROTO] = cell_text(row, DB_C_PROTO, b[LC_PROTO], sizeof(b[0]));
 	if (col_text(row, DB_C_DADDR)) {
 		fmt_dest(raw, sizeof(raw), col_text(row, DB_C_DADDR), row, DB_C_DPORT, proto);
-		clean(b[LC_DEST], sizeof(b[0]), raw);
+		out_clean(b[LC_DEST], sizeof(b[0]), raw);
 		cell[LC_DEST] = b[LC_DEST];
 	}
 	if (hook && strcmp(hook, "dns") == 0) {
@@ -564,7 +556,7 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 			 note ? "(" : "", note ? note : "", note ? ")" : "");
 		n = strlen(q);
 		if (n) {
-			clean(b[LC_DNS], sizeof(b[0]), n > 256 ? q + n - 256 : q);
+			out_clean(b[LC_DNS], sizeof(b[0]), n > 256 ? q + n - 256 : q);
 			cell[LC_DNS] = b[LC_DNS];
 		}
 	} else {
@@ -585,7 +577,7 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 
 		snprintf(raw, sizeof(raw), "%s%s%s%s%s", ns ? ns : "", ns ? "/" : "", pn ? pn : "",
 			 pn ? "/" : "", col_text(row, DB_C_CNAME));
-		clean(b[LC_CONTAINER], sizeof(b[0]), raw);
+		out_clean(b[LC_CONTAINER], sizeof(b[0]), raw);
 		cell[LC_CONTAINER] = b[LC_CONTAINER];
 	} else if ((cell[LC_CONTAINER] =
 			cell_text(row, DB_C_CONTAINER, b[LC_CONTAINER], sizeof(b[0])))) {
@@ -656,157 +648,5 @@ int out_check(bool flush)
 		log_warn("log: cannot write to standard output");
 		return -EIO;
 	}
-	return 0;
-}
-
-/* ---- hush log top ---- */
-
-/* Table columns: the key columns of each --by, then these. */
-static const struct tcol top_key_cols[][2] = {
-    [LOGQ_BY_DEST] = {{"DEST", 47, 0}, {"PROTO", 6, 0}},
-    [LOGQ_BY_PROCESS] = {{"PROCESS", 64, T_LTRUNC}, {"COMM", 16, 0}},
-    [LOGQ_BY_CONTAINER] = {{"CONTAINER", 64, 0}, {"RUNTIME", 12, 0}},
-    [LOGQ_BY_UNIT] = {{"UNIT", 64, 0}, {NULL, 0, 0}},
-    [LOGQ_BY_IMAGE] = {{"IMAGE", 64, T_LTRUNC}, {"IMAGE ID", 19, 0}},
-};
-static const struct tcol top_sum_cols[] = {
-    {"ATTEMPTS", 0, T_RIGHT}, {"ROWS", 0, T_RIGHT}, {"FIRST", 23, 0}, {"LAST", 23, 0}};
-
-static void rec_opt_str(struct rec *r, const char *name, const char *s)
-{
-	if (s)
-		rec_str(r, name, s, -1);
-	else
-		rec_null(r, name);
-}
-
-static void rec_ns(struct rec *r, const char *name, const char *name_ns, int64_t ns)
-{
-	char buf[64];
-
-	fmt_utc(ns, buf, sizeof(buf));
-	rec_str(r, name, buf, -1);
-	rec_int(r, name_ns, ns);
-}
-
-static void top_record(struct rec *r, const struct opts *o, const struct logq_group *a)
-{
-	rec_begin(r);
-	switch (o->by) {
-	case LOGQ_BY_DEST:
-		rec_opt_str(r, "daddr", a->name);
-		if (a->port >= 0)
-			rec_int(r, "dport", a->port);
-		else
-			rec_null(r, "dport");
-		rec_opt_str(r, "proto", a->name2);
-		break;
-	case LOGQ_BY_PROCESS:
-		rec_opt_str(r, "exe", a->name);
-		rec_opt_str(r, "comm", a->name2);
-		break;
-	case LOGQ_BY_CONTAINER:
-		rec_opt_str(r, "container", a->name);
-		rec_opt_str(r, "runtime", a->name2);
-		rec_opt_str(r, "name", a->cname);
-		rec_opt_str(r, "image", a->image);
-		break;
-	case LOGQ_BY_IMAGE:
-		rec_opt_str(r, "image", a->name);
-		rec_opt_str(r, "image_id", a->name2);
-		break;
-	default:
-		rec_opt_str(r, "unit", a->name);
-		break;
-	}
-	rec_int(r, "attempts", a->attempts);
-	rec_int(r, "rows", a->rows);
-	rec_ns(r, "first_ts", "first_ts_ns", a->first);
-	rec_ns(r, "last_ts", "last_ts_ns", a->last);
-	rec_end(r);
-}
-
-static int top_table_row(struct table *t, const struct opts *o, const struct logq_group *a)
-{
-	char b[TCOLS_MAX][320], raw[320];
-	const char *cell[TCOLS_MAX] = {0};
-	int k = 0;
-
-	if (o->by == LOGQ_BY_DEST && a->name) {
-		bool v6 = strchr(a->name, ':') != NULL;
-
-		if (a->port < 0 || (a->name2 && !strncmp(a->name2, "icmp", 4)))
-			snprintf(raw, sizeof(raw), "%s", a->name);
-		else
-			snprintf(raw, sizeof(raw), "%s%s%s:%lld", v6 ? "[" : "", a->name,
-				 v6 ? "]" : "", (long long)a->port);
-	} else if (o->by == LOGQ_BY_PROCESS && !a->name && a->name2) {
-		/* No exe known (the process was gone): its command name. */
-		snprintf(raw, sizeof(raw), "[%s]", a->name2);
-	} else if (o->by == LOGQ_BY_CONTAINER && a->cname) {
-		/* the engine's name, then the id it stands for */
-		snprintf(raw, sizeof(raw), "%s (%.12s)", a->cname, a->name ? a->name : "?");
-	} else {
-		snprintf(raw, sizeof(raw), "%s", a->name ? a->name : "");
-	}
-	if (raw[0]) {
-		clean(b[k], sizeof(b[k]), raw);
-		cell[k] = b[k];
-	}
-	k++;
-	if (o->by != LOGQ_BY_UNIT) {
-		if (a->name2) {
-			clean(b[k], sizeof(b[k]), a->name2);
-			cell[k] = b[k];
-		}
-		k++;
-	}
-	snprintf(b[k], sizeof(b[k]), "%lld", (long long)a->attempts);
-	cell[k] = b[k];
-	k++;
-	snprintf(b[k], sizeof(b[k]), "%lld", (long long)a->rows);
-	cell[k] = b[k];
-	k++;
-	fmt_local(a->first, b[k], sizeof(b[k]));
-	cell[k] = b[k];
-	k++;
-	fmt_local(a->last, b[k], sizeof(b[k]));
-	cell[k] = b[k];
-	k++;
-	return table_add(t, cell, k);
-}
-
-/* The top groups in the chosen format. */
-int out_top(const struct opts *o, const struct logq_top *top)
-{
-	size_t lim = o->limit ? (size_t)o->limit : SIZE_MAX;
-	struct tcol cols[TCOLS_MAX];
-	struct table t = {.cols = cols};
-
-	for (int i = 0; i < 2 && top_key_cols[o->by][i].name; i++)
-		cols[t.ncols++] = top_key_cols[o->by][i];
-	for (size_t i = 0; i < sizeof(top_sum_cols) / sizeof(top_sum_cols[0]); i++)
-		cols[t.ncols++] = top_sum_cols[i];
-	if (o->fmt == FMT_CSV) {
-		struct rec r = {.fmt = FMT_CSV, .header = true};
-		struct logq_group z = {.port = -1};
-
-		top_record(&r, o, &z);
-	}
-	for (size_t i = 0; i < top->n && i < lim; i++) {
-		if (o->fmt == FMT_TABLE) {
-			if (top_table_row(&t, o, top->v[i])) {
-				log_warnx("log: top: out of memory");
-				table_free(&t);
-				return -ENOMEM;
-			}
-		} else {
-			struct rec r = {.fmt = o->fmt};
-
-			top_record(&r, o, top->v[i]);
-		}
-	}
-	if (o->fmt == FMT_TABLE)
-		table_flush(&t);
 	return 0;
 }

@@ -173,6 +173,18 @@ expect_ids "dns *.suffix: subdomains only" "2" --dns '*.corp.internal'
 expect_ids "dns exact apex" "3" --dns corp.internal
 expect_ids "dns *.example.com" "5" --dns '*.EXAMPLE.com.'
 expect_ids "dns is not a suffix match" "" --dns example.com
+expect_ids "dns glob in the middle" "2" --dns 'api.*.internal'
+expect_ids "dns glob, any case, ? and [..]" "3 2" --dns '*C[o]rp.inter?al'
+expect_ids "dns glob *: every named row" "5 3 2" --dns '*'
+expect_ids "uid" "2" --uid 33
+expect_ids "uid 0" "4 3" --uid 0
+expect_ids "uid with no row" "" --uid 4242
+expect_ids "hook" "9 2" --hook connect6
+expect_ids "hook with another filter" "6 5 1" --hook connect4 --uid 1000
+expect_ids "cmdline glob over the joined arguments" "6 5 1" --cmdline 'curl *'
+expect_ids "cmdline glob inside" "6" --cmdline '*--retry 5*'
+expect_ids "cmdline exact" "2" --cmdline 'wget x'
+expect_ids "cmdline is not a prefix" "" --cmdline 'wget'
 expect_ids "filters combine" "6 5 1" --denied --dest 10.0.0.0/8 --port 443
 expect_ids "filters combine: dimension and time" "6 5" --container aaaa --since 1h
 expect_ids "limit" "9 8" --limit 2
@@ -324,6 +336,10 @@ DB=$H_TMP/a.db
 top() {
 	"$HUSH" log --db "$DB" top --json "$@" | jq -r "$TOPQ" | tr '\n' ' ' | sed 's/ $//'
 }
+# topl ARGS...: as top, the groups joined by ';' (they hold spaces)
+topl() {
+	"$HUSH" log --db "$DB" top --json "$@" | jq -r "$TOPQ" | paste -sd ';'
+}
 TOPQ='"\(.daddr):\(.dport)/\(.proto)=\(.attempts)/\(.rows)"'
 check "top --by dest: sums, rows, order" \
 	"10.1.2.4:443/tcp=10/2 10.9.9.9:53/udp=5/1 ::ffff:10.1.2.5:80/tcp=1/1 192.168.1.10:22/tcp=1/1 fd00:2::2:8443/tcp=1/1 10.1.2.3:443/tcp=1/1" \
@@ -332,9 +348,30 @@ check "top --by dest with a filter" "10.1.2.4:443/tcp=10/2 ::ffff:10.1.2.5:80/tc
 	"$(top --by dest --denied)"
 check "top --limit" "10.1.2.4:443/tcp=10/2" "$(top --by dest --limit 1)"
 TOPQ='"\(.exe)/\(.comm)=\(.attempts)/\(.rows)"'
-check "top --by process: one exe over several cmdlines; comm when no exe" \
+check "top --by exe: one exe over several cmdlines; comm when no exe" \
 	"/usr/bin/curl/curl=11/3 /usr/bin/dig/dig=5/1 null/nc=1/1 /usr/bin/ssh/ssh\u001b]0;pwned\u0007=1/1 /usr/local/bin/wget/wget=1/1" \
-	"$(top --by process | sed 's/\x1b/\\u001b/; s/\x07/\\u0007/')"
+	"$(top --by exe | sed 's/\x1b/\\u001b/; s/\x07/\\u0007/')"
+TOPQ='"\(.exe)|\(.cmdline)=\(.attempts)/\(.rows)"'
+check "top --by process: an exe with each command line apart" \
+	"/usr/bin/curl|curl --retry 5 https://www.example.com/=6/1;/usr/bin/dig|dig corp.internal=5/1;/usr/bin/curl|curl https://www.example.com/=4/1;null|null=1/1;/usr/bin/ssh|ssh host=1/1;/usr/local/bin/wget|wget x=1/1;/usr/bin/curl|curl -s https://a.example/=1/1" \
+	"$(topl --by process)"
+TOPQ='"\(.cmdline)/\(.comm)=\(.attempts)"'
+check "top --by cmdline (a command line whatever the exe)" \
+	"curl --retry 5 https://www.example.com//curl=6;dig corp.internal/dig=5;curl https://www.example.com//curl=4;null/nc=1" \
+	"$(topl --by cmdline --limit 4)"
+TOPQ='"\(.comm)=\(.attempts)/\(.rows)"'
+check "top --by comm" "curl=11/3 dig=5/1 nc=1/1" "$(top --by comm --limit 3)"
+TOPQ='"\(.uid)=\(.attempts)/\(.rows)"'
+check "top --by uid (numbers in JSON)" "1000=12/4 0=6/2 33=1/1" "$(top --by uid)"
+check "top --by uid, filtered by hook (ties: the latest first)" "1000=1/1 33=1/1" "$(top --by uid --hook connect6)"
+TOPQ='"\(.rule_scope)|\(.rule_text)=\(.attempts)/\(.rows)"'
+check "top --by rule (null: no rule)" "/|default deny=12/4;/|allow 10.9.9.9 udp 53=5/1;null|null=2/2" \
+	"$(topl --by rule)"
+TOPQ='"\(.qname)=\(.attempts)/\(.rows)"'
+check "top --by dns on attempts: the name that led to them" \
+	"null=9/4 corp.internal=5/1 www.example.com=4/1 api.corp.internal=1/1" "$(top --by dns)"
+check "top --by dns with --dns GLOB" "corp.internal=5/1 api.corp.internal=1/1" "$(top --by dns --dns '*corp.internal')"
+check "top --cmdline filter" "/usr/bin/curl=11" "$(TOPQ='"\(.exe)=\(.attempts)"' top --by exe --cmdline 'curl *')"
 TOPQ='"\(.container)/\(.runtime)=\(.attempts)/\(.rows)"'
 check "top --by container (null: not in a container)" "$C1/docker=11/3 $C2/containerd=5/1 null/null=3/3" \
 	"$(top --by container)"
@@ -350,8 +387,18 @@ check "top --csv" "daddr,dport,proto,attempts,rows,first_ts,first_ts_ns,last_ts,
 10.1.2.4,443,tcp,10,2,$(date -u -d @$(((now - 20 * M) / S)) +%Y-%m-%dT%H:%M:%S).$(printf %09d $(((now - 20 * M) % S)))Z,$((now - 20 * M)),$(date -u -d @$(((now - 8 * M) / S)) +%Y-%m-%dT%H:%M:%S).$(printf %09d $(((now - 8 * M) % S)))Z,$((now - 8 * M))" "$got"
 got=$("$HUSH" log --db "$DB" top --by container | awk 'NR == 1 { print $1, $2, $3, $4 } NR == 2 { print $3, $4 }')
 check "top table: header and sums" $'CONTAINER RUNTIME ATTEMPTS ROWS\n11 3' "$got"
-got=$("$HUSH" log --db "$DB" top --by process | awk 'NR == 4 { print $1 }')
+got=$("$HUSH" log --db "$DB" top --by exe | awk 'NR == 4 { print $1 }')
 check "top table: a process without exe shows [comm]" "[nc]" "$got"
+got=$("$HUSH" log --db "$DB" top --by process --limit 1 | awk 'NR == 1 { print $1, $2, $3 } NR == 2 { print $1, $3, $4 }')
+check "top --by process table: exe, comm, command line" $'PROCESS COMM CMDLINE\n/usr/bin/curl curl --retry' "$got"
+# DNS query rows: the refused names, grouped.
+DB=$H_TMP/d.db
+TOPQ='"\(.qname)=\(.attempts)/\(.rows)"'
+check "top --by dns --denied --hook dns: refused names" "x7f3a.exfil.example.com=3/1 null=1/1" \
+	"$(top --by dns --denied --hook dns)"
+check "top --by dns: a query and the attempt it led to, one name" "x7f3a.exfil.example.com=3/1 www.example.com=2/2 null=1/1" \
+	"$(top --by dns)"
+DB=$H_TMP/a.db
 
 # ---- --db before and after the verb ----
 
@@ -386,7 +433,10 @@ expect_usage "bad kind" "--kind attempts" --kind attempts
 expect_usage "bad limit" "--limit -1" --limit -1
 expect_usage "missing value" "--comm needs a value" --comm
 expect_usage "json and csv" "exclude each other" --json --csv
-expect_usage "dns wildcard in the middle" "--dns" --dns 'a.*.com'
+expect_usage "dns name with a space" "--dns" --dns 'a b.com'
+expect_usage "bad uid" "--uid x" --uid x
+expect_usage "unknown hook" "--hook connect" --hook connect
+expect_usage "empty cmdline" "--cmdline needs a value" --cmdline ''
 expect_usage "bad query type" "--qtype" --qtype 'A A'
 expect_usage "top needs --by" "top needs --by" top
 expect_usage "bad --by" "--by pod" top --by pod
@@ -486,6 +536,8 @@ expect_plan "plan: verdict and time use events(verdict, ts)" "USING (COVERING )?
 expect_plan "plan: port and time use events(dport, ts)" "USING (COVERING )?INDEX events_dport_ts \(dport=\? AND ts>\?\)" "$DB" --since 1h --port 443
 expect_plan "plan: a port alone uses events(dport, ts)" "USING (COVERING )?INDEX events_dport_ts \(dport=\?\)" "$DB" --port 6443
 expect_plan "plan: joins only by primary key" "SEARCH c USING INTEGER PRIMARY KEY" "$DB" --exe /usr/bin/curl
+expect_plan "plan: --cmdline uses events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DB" --cmdline 'curl *'
+expect_plan "plan: --exe uses events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DB" --exe /usr/bin/curl
 expect_plan "plan: top with a time range uses events(ts)" "USING (COVERING )?INDEX events_ts \(ts>\?\)" "$DB" top --by dest --since 1h
 # A /8 holding much of a big table is no index range worth walking with
 # table lookups for --port: hush walks by time instead.
@@ -496,6 +548,13 @@ expect_plan "plan: a narrow CIDR keeps its index" "USING (COVERING )?INDEX event
 check "broad CIDR: same rows as without the index" \
 	"$(sqlite3 "$DBB" "SELECT id FROM events WHERE dkey BETWEEN x'00000000000000000000ffff0a000000' AND x'00000000000000000000ffff0affffff' AND dport = 443 ORDER BY ts DESC, id DESC LIMIT 5" | tr '\n' ' ')" \
 	"$("$HUSH" log --db "$DBB" --json --dest 10.0.0.0/8 --port 443 --limit 5 | jq -r .id | tr '\n' ' ')"
+# The same for a process glob matching much of the table: by time, not by
+# events(proc, ts) and a sort; a single program keeps the index.
+expect_plan "plan: a broad --exe glob walks by time" "USING (COVERING )?INDEX events_ts" "$DBB" --exe '/usr/*'
+expect_plan "plan: a narrow --exe keeps events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DBB" --exe /usr/bin/prog53
+check "broad --exe glob: same rows as sqlite3" \
+	"$(sqlite3 "$DBB" "SELECT e.id FROM events e JOIN procs p ON p.id = e.proc WHERE p.exe GLOB '/usr/*' ORDER BY e.ts DESC, e.id DESC LIMIT 5" | tr '\n' ' ')" \
+	"$("$HUSH" log --db "$DBB" --json --exe '/usr/*' --limit 5 | jq -r .id | tr '\n' ' ')"
 
 # ---- --follow ----
 
