@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli/test_int.h"
 
 #define API_TIMEOUT_S 10
@@ -66,59 +68,43 @@ int ctr_api_get(const char *sock, const char *path, char *body, size_t len)
 	return st;
 }
 
-/* The string value of "key" in a JSON text into out ("" when absent); the
- * first occurrence: good enough for the few flat fields asked for. */
+/* The string member "key" of the top-level object of json (a Docker API
+ * answer) into out; "" when it is missing or not a string. */
 void ctr_json_str(const char *json, const char *key, char *out, size_t len)
 {
-	char k[64];
-	const char *p;
-	size_t o = 0;
+	struct json_object *j = json_tokener_parse(json), *v;
 
 	out[0] = 0;
-	snprintf(k, sizeof(k), "\"%s\":", key);
-	p = strstr(json, k);
-	if (!p)
-		return;
-	p += strlen(k);
-	p += strspn(p, " ");
-	if (*p++ != '"')
-		return;
-	for (; *p && *p != '"' && o + 1 < len; p++) {
-		if (*p == '\\' && p[1])
-			p++;
-		out[o++] = *p;
-	}
-	out[o] = 0;
+	if (j && json_object_object_get_ex(j, key, &v) && json_object_is_type(v, json_type_string))
+		snprintf(out, len, "%s", json_object_get_string(v));
+	json_object_put(j);
 }
 
-/* The strings of the array "key" (["a","b"]) into out, comma-separated. */
+/* The strings of the top-level array "key" (["a","b"]) into out,
+ * comma-separated; "" when it is missing. */
 void ctr_json_strs(const char *json, const char *key, char *out, size_t len)
 {
-	char k[64];
-	const char *p;
+	struct json_object *j = json_tokener_parse(json), *v;
 	size_t o = 0;
-	bool in = false;
 
 	out[0] = 0;
-	snprintf(k, sizeof(k), "\"%s\":", key);
-	p = strstr(json, k);
-	if (!p)
-		return;
-	p += strlen(k);
-	p += strspn(p, " ");
-	if (*p++ != '[')
-		return;
-	for (; *p && (in || *p != ']') && o + 1 < len; p++) {
-		if (*p == '"') {
-			in = !in;
-			continue;
+	if (j && json_object_object_get_ex(j, key, &v) && json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v) && o < len; i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+			int n;
+
+			if (!json_object_is_type(e, json_type_string))
+				continue;
+			n = snprintf(out + o, len - o, "%s%s", o ? "," : "",
+				     json_object_get_string(e));
+			if (n < 0 || (size_t)n >= len - o) {
+				out[o] = 0; /* whole entries only */
+				break;
+			}
+			o += (size_t)n;
 		}
-		if (in)
-			out[o++] = *p;
-		else if (*p == ',')
-			out[o++] = ',';
 	}
-	out[o] = 0;
+	json_object_put(j);
 }
 
 /* name for a URL path: what is not unreserved (or '/', ':', '@') as %XX. */
