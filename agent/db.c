@@ -87,8 +87,9 @@ const char *db_path(const struct db *db)
 
 /* ---- open and migrate ---- */
 
-/* The log view of schema version 3 (2 lacked its last column, qtype). */
-#define VIEW_LOG3                                                                                  \
+/* The log view: version 3's columns (2 lacked its last one, qtype), then
+ * version 4's container engines' names ('' in the table is NULL). */
+#define VIEW_LOG_HEAD                                                                              \
 	"CREATE VIEW log AS SELECT e.id AS id, e.kind AS kind, e.ts AS ts,"                        \
 	" e.first_ts AS first_ts, e.count AS count, e.hook AS hook, e.verdict AS verdict,"         \
 	" r.scope AS rule_scope, r.text AS rule_text, e.family AS family, e.proto AS proto,"       \
@@ -97,25 +98,15 @@ const char *db_path(const struct db *db)
 	" e.comm AS comm, p.exe AS exe, p.cmdline AS cmdline, c.cgid AS cgid,"                     \
 	" c.path AS cgroup_path, c.container AS container, c.runtime AS runtime,"                  \
 	" c.unit AS unit, c.pod AS pod, e.note AS note, e.hash AS hash,"                           \
-	" e.qtype AS qtype"                                                                        \
+	" e.qtype AS qtype"
+#define VIEW_LOG_FROM                                                                              \
 	" FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"     \
 	" LEFT JOIN cgroups c ON c.id = e.cgroup;"
-
-/* Version 4: the container engines' names last ('' in the table is NULL). */
+#define VIEW_LOG3 VIEW_LOG_HEAD VIEW_LOG_FROM
 #define VIEW_LOG                                                                                   \
-	"CREATE VIEW log AS SELECT e.id AS id, e.kind AS kind, e.ts AS ts,"                        \
-	" e.first_ts AS first_ts, e.count AS count, e.hook AS hook, e.verdict AS verdict,"         \
-	" r.scope AS rule_scope, r.text AS rule_text, e.family AS family, e.proto AS proto,"       \
-	" e.daddr AS daddr, e.dkey AS dkey, e.dport AS dport, e.qname AS qname,"                   \
-	" e.flags AS flags, e.pid AS pid, e.tgid AS tgid, e.uid AS uid, e.gid AS gid,"             \
-	" e.comm AS comm, p.exe AS exe, p.cmdline AS cmdline, c.cgid AS cgid,"                     \
-	" c.path AS cgroup_path, c.container AS container, c.runtime AS runtime,"                  \
-	" c.unit AS unit, c.pod AS pod, e.note AS note, e.hash AS hash,"                           \
-	" e.qtype AS qtype, NULLIF(c.cname, '') AS cname, NULLIF(c.image, '') AS image,"           \
-	" NULLIF(c.image_id, '') AS image_id, NULLIF(c.pod_ns, '') AS pod_ns,"                     \
-	" NULLIF(c.pod_name, '') AS pod_name"                                                      \
-	" FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"     \
-	" LEFT JOIN cgroups c ON c.id = e.cgroup;"
+	VIEW_LOG_HEAD ", NULLIF(c.cname, '') AS cname, NULLIF(c.image, '') AS image,"              \
+		      " NULLIF(c.image_id, '') AS image_id, NULLIF(c.pod_ns, '') AS pod_ns,"       \
+		      " NULLIF(c.pod_name, '') AS pod_name" VIEW_LOG_FROM
 
 /* The cgroups table of version 4 (named t). */
 #define CGROUPS4(t)                                                                                \
