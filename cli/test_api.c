@@ -3,69 +3,84 @@
  * hush test --image: the two questions asked before a run (is the image
  * there, with which id and digests; does the engine use cgroupfs) go to
  * the engine's Docker-compatible API on its unix socket (docker, and
- * podman's service), over HTTP/1.0 (the answer ends with the connection):
- * an engine client started twice would cost more than the rest of the
- * test's set-up.
+ * podman's service), asked with libcurl over the unix socket (as hushd's
+ * engine watchers do): an engine client started twice would cost more than
+ * the rest of the test's set-up.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "cli/test_int.h"
 
-#define API_TIMEOUT_S 10
+#define API_TIMEOUT_MS 10000L
 
-/* GET path from the API on sock: the status (0 if the answer has none) and
- * the body into body; -errno when the engine cannot be asked. */
+struct api_body {
+	char *p;
+	size_t n, cap;
+};
+
+/* libcurl's write callback: the answer into the caller's buffer; one
+ * larger than it fails the transfer (an engine's /info or image inspect is
+ * some kilobytes). */
+static size_t api_body_write(char *d, size_t sz, size_t nm, void *arg)
+{
+	struct api_body *b = arg;
+	size_t n = sz * nm;
+
+	if (n >= b->cap - b->n)
+		return 0;
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+	b->p[b->n] = 0;
+	return n;
+}
+
+/* GET path from the API on sock (libcurl, HTTP over the unix socket): the
+ * HTTP status and the body into body; -errno when the engine cannot be
+ * asked or the answer does not fit. */
 int ctr_api_get(const char *sock, const char *path, char *body, size_t len)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = API_TIMEOUT_S};
-	char req[1024], *b;
-	size_t o = 0;
-	int fd, st = 0, ret;
-	ssize_t n;
+	struct api_body b = {.p = body, .cap = len};
+	char url[1200];
+	long st = 0, oserr = 0;
+	CURLcode rc;
+	CURL *h;
 
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock) >= (int)sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	if (snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: engine\r\n\r\n", path) >=
-	    (int)sizeof(req))
+	if (!len)
+		return -EINVAL;
+	body[0] = 0;
+	if (snprintf(url, sizeof(url), "http://engine%s", path) >= (int)sizeof(url))
 		return -E2BIG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		ret = -errno;
-		close(fd);
-		return ret;
+	h = curl_easy_init();
+	if (!h)
+		return -ENOMEM;
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, API_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, api_body_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+	curl_easy_cleanup(h);
+	switch (rc) {
+	case CURLE_OK:
+		return (int)st;
+	case CURLE_WRITE_ERROR:
+		return -E2BIG;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		/* the connect's errno (ENOENT, ECONNREFUSED, EACCES) */
+		return oserr > 0 ? -(int)oserr : -ECONNREFUSED;
+	default:
+		return -EIO;
 	}
-	while (o + 1 < len && (n = read(fd, body + o, len - 1 - o)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			close(fd);
-			return ret;
-		}
-		o += (size_t)n;
-	}
-	close(fd);
-	body[o] = 0;
-	if (sscanf(body, "HTTP/%*s %d", &st) != 1)
-		st = 0;
-	b = strstr(body, "\r\n\r\n");
-	if (b)
-		memmove(body, b + 4, strlen(b + 4) + 1);
-	return st;
 }
 
 /* The string member "key" of the top-level object of json (a Docker API

@@ -36,6 +36,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "agent/attrib.h"
 #include "agent/cgroup.h"
 #include "agent/event.h"
@@ -446,6 +448,8 @@ const char *test_ctr_prepare(struct test *t, struct runner_opts *ro)
 	why = find_engine(t);
 	if (why)
 		return why;
+	/* libcurl's global state before any thread asks the engine */
+	curl_global_init(CURL_GLOBAL_NOTHING);
 	if (c->compose) {
 		why = compose_prepare(t, ro);
 		if (why)
