@@ -36,7 +36,7 @@ struct learned {
 
 /* enforcer_expire() calls between two looks for learning cgroups that are
  * gone (their entries go with them). */
-#define GONE_EVERY 10
+#define GONE_EVERY 5
 
 struct enforcer {
 	pthread_mutex_t mu; /* everything below, and engine_apply */
