@@ -45,8 +45,8 @@ struct enforcer {
 	int64_t grace_ns;
 	struct learned *lrn;
 	size_t nlrn, lrncap;
-	uint64_t learned; /* since start */
-	struct learncg cg; /* who learned what: the kernel's hush_learn */
+	uint64_t learned;      /* since start */
+	struct learncg cg;     /* who learned what: the kernel's hush_learn */
 	uint64_t unattributed; /* answers whose asker was unknown: learned by none */
 	unsigned ticks;
 };
@@ -315,8 +315,9 @@ static void cg_drop(void *ctx, const struct learncg_ent *x)
 	int ret = engine_learn_del(en->eng, x->lcg, x->family, x->addr);
 
 	if (ret)
-		log_errno(ret, "dns: cannot drop a learned entry of cgroup %llu (it ends at its "
-			       "expiry in the kernel anyway)",
+		log_errno(ret,
+			  "dns: cannot drop a learned entry of cgroup %llu (it ends at its "
+			  "expiry in the kernel anyway)",
 			  (unsigned long long)x->lcg);
 }
 

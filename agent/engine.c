@@ -53,9 +53,10 @@ _Static_assert(sizeof(struct hush_dkey) == 32, "dcache key layout");
 _Static_assert(sizeof(struct hush_dval) == 24, "dcache value layout");
 
 const char *const engine_shared_maps[] = {
-    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6",	 "hush_ptabs",	"hush_ptext",
-    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	 "hush_dcache", "hush_last",
-    "hush_evseq",  "hush_dnsck",  "hush_dnscl",	   "hush_dnssk", "hush_dnsns",	"hush_dnsports", "hush_learn",
+    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6",	    "hush_ptabs",
+    "hush_ptext",  "hush_cfg",	  "hush_events",   "hush_counters", "hush_sk",
+    "hush_dcache", "hush_last",	  "hush_evseq",	   "hush_dnsck",    "hush_dnscl",
+    "hush_dnssk",  "hush_dnsns",  "hush_dnsports", "hush_learn",
 };
 #define NSHARED (sizeof(engine_shared_maps) / sizeof(engine_shared_maps[0]))
 const size_t engine_nshared = NSHARED;

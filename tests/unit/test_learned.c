@@ -37,10 +37,10 @@ static struct policy *parse(const char *text)
  * lexp; without one, or past either, exactly the tables without it. */
 static void test_compile_per_cgroup(void)
 {
-	static const char *text = "allow 10.1.0.0/16 tcp 80\n"	    /* 1 */
-				  "deny any tcp 22\n"		    /* 2 */
-				  "scope llm {\n"		    /* scope 1 */
-				  "  allow host m.test tcp 8080\n"  /* 3 */
+	static const char *text = "allow 10.1.0.0/16 tcp 80\n"	   /* 1 */
+				  "deny any tcp 22\n"		   /* 2 */
+				  "scope llm {\n"		   /* scope 1 */
+				  "  allow host m.test tcp 8080\n" /* 3 */
 				  "}\n";
 	static const uint8_t protos[] = {6, 17};
 	static const uint16_t ports[] = {22, 80, 443, 8080};
@@ -100,10 +100,11 @@ static void test_compile_per_cgroup(void)
 							v = policy_compiled_judge_learner(
 							    c, 1, AF_INET, d, protos[pi], ports[qi],
 							    now, le);
-							w = policy_compiled_judge(held ? c : c0, 1,
-										  AF_INET, d, protos[pi],
-										  ports[qi]);
-							if (v.verdict != w.verdict || v.rule != w.rule)
+							w = policy_compiled_judge(
+							    held ? c : c0, 1, AF_INET, d,
+							    protos[pi], ports[qi]);
+							if (v.verdict != w.verdict ||
+							    v.rule != w.rule)
 								bad++;
 						}
 		CHECK(&t, bad == 0, "%d cases differ from the tables with/without it", bad);
@@ -181,8 +182,7 @@ static void test_table_sweep(void)
 	n = learncg_by_cgroup(&lt, cnt, 2);
 	CHECK(&t, n == 3 && cnt[0].lcg == 6 && cnt[0].n == 3 && cnt[1].lcg == 5 && cnt[1].n == 2,
 	      "counts: %zu cgroups, first %llu:%zu then %llu:%zu", n,
-	      (unsigned long long)cnt[0].lcg, cnt[0].n, (unsigned long long)cnt[1].lcg,
-	      cnt[1].n);
+	      (unsigned long long)cnt[0].lcg, cnt[0].n, (unsigned long long)cnt[1].lcg, cnt[1].n);
 	ndropped = 0;
 	n = learncg_sweep(&lt, 100, NULL, dropped, NULL);
 	CHECK(&t, n == 1 && ndropped == 1 && lt.n == 5, "expired at 100: %zu went", n);
