@@ -308,20 +308,20 @@ static void names_remember(struct dnsproxy *px, const struct dns_response *r)
 	pthread_mutex_unlock(&px->mu);
 }
 
-void dnsproxy_answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len,
+void dnsproxy_answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len, uint64_t lcg,
 			   struct dns_response *r)
 {
 	if (dns_parse_response(msg, len, r) || r->rcode != DNS_RCODE_NOERROR || !r->naddrs)
 		return;
 	names_remember(px, r);
 	if (px->o.learn) {
-		int ret = px->o.learn(px->o.learn_ctx, r);
+		int ret = px->o.learn(px->o.learn_ctx, lcg, r);
 
 		if (ret)
 			log_errno(ret,
-				  "dns: addresses learned from %s not applied: they stay "
-				  "denied",
-				  r->qname);
+				  "dns: addresses learned from %s (asked from cgroup %llu) not "
+				  "applied: they stay denied",
+				  r->qname, (unsigned long long)lcg);
 	}
 }
 

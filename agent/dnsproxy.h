@@ -60,7 +60,7 @@ typedef void (*dnsproxy_report_fn)(void *ctx, const struct dnsproxy_query *q);
 /* An allowed answer r (its CNAME chain and A/AAAA records with TTLs), before
  * it is relayed.  Returns 0 or a negative errno (the answer is relayed
  * anyway; its addresses stay denied). */
-typedef int (*dnsproxy_learn_fn)(void *ctx, const struct dns_response *r);
+typedef int (*dnsproxy_learn_fn)(void *ctx, uint64_t lcg, const struct dns_response *r);
 
 struct dnsproxy_opts {
 	struct engine *eng;

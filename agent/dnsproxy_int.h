@@ -82,6 +82,7 @@ struct pending {
 	socklen_t plen;
 	int64_t deadline;
 	bool learn;				 /* allowed: learn from the answer */
+	uint64_t lcg;				 /* for this learning cgroup (0: unknown) */
 	uint8_t qsec[DNS_MAX_WIRE_NAME + 4 + 1]; /* question section sent */
 	size_t qseclen;
 };
@@ -138,7 +139,7 @@ enum act dnsproxy_judge(struct dnsproxy *px, const uint8_t *msg, size_t len, con
 			struct dns_query *q);
 /* An allowed answer: remember its names, and report it to the learn
  * callback, which puts what it taught in force before the client sees it. */
-void dnsproxy_answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len,
+void dnsproxy_answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len, uint64_t lcg,
 			   struct dns_response *r);
 
 static inline void dnsproxy_report(struct dnsproxy *px, const struct dnsproxy_query *rep)

@@ -26,6 +26,7 @@ struct tcpconn {
 	int fd, slot, idx;
 	uint16_t pport;
 	uint64_t netns;
+	uint64_t lcg; /* the client's learning cgroup (0: unknown) */
 	struct sockaddr_storage peer;
 };
 
@@ -117,7 +118,7 @@ static void tcp_forward(struct tcpconn *tc, int *up, const uint8_t *in, size_t l
 		return;
 	}
 	if (lrn)
-		dnsproxy_answer_learn(px, out, outlen, resp);
+		dnsproxy_answer_learn(px, out, outlen, tc->lcg, resp);
 	write_frame(tc->fd, out, outlen);
 }
 
@@ -138,6 +139,7 @@ static void *tcp_main(void *arg)
 	if (px->o.netns_fd > 0 && setns(px->o.netns_fd, CLONE_NEWNET))
 		goto done;
 	dnsproxy_who(px, tc->slot, tc->pport, tc->netns, &tc->peer, &w);
+	tc->lcg = w.known ? w.c.lcg : 0;
 	set_timeout(tc->fd, 10000);
 	for (;;) {
 		size_t len, outlen = 0;

@@ -6,10 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/cgroup.h"
 #include "agent/engine.h"
+#include "agent/engine_learn.h"
 #include "agent/enforcer.h"
 #include "agent/log.h"
 #include "agent/util.h"
+#include "bpf/policy_maps.h"
 
 struct learned {
 	char *scope; /* scope path and rule name: survive reloads that renumber */
@@ -31,6 +34,10 @@ struct learned {
 #define EXPIRE_EARLY ((int64_t)2000000000)
 #define REFRESH_LEAD ((int64_t)3000000000)
 
+/* enforcer_expire() calls between two looks for learning cgroups that are
+ * gone (their entries go with them). */
+#define GONE_EVERY 5
+
 struct enforcer {
 	pthread_mutex_t mu; /* everything below, and engine_apply */
 	struct engine *eng;
@@ -38,7 +45,10 @@ struct enforcer {
 	int64_t grace_ns;
 	struct learned *lrn;
 	size_t nlrn, lrncap;
-	uint64_t learned; /* since start */
+	uint64_t learned;      /* since start */
+	struct learncg cg;     /* who learned what: the kernel's hush_learn */
+	uint64_t unattributed; /* answers whose asker was unknown: learned by none */
+	unsigned ticks;
 };
 
 int enforcer_new(struct engine *eng, const struct policy_loaded *l, uint32_t grace_s,
@@ -53,6 +63,10 @@ int enforcer_new(struct engine *eng, const struct policy_loaded *l, uint32_t gra
 	en->eng = eng;
 	en->l = l;
 	en->grace_ns = (int64_t)(grace_s ? grace_s : ENFORCER_DEFAULT_GRACE) * 1000000000;
+	learncg_init(&en->cg, HUSH_LEARN_ENTRIES);
+	/* What an earlier hushd left there belongs to addresses no table
+	 * holds any more (l has none): clear it, or nothing ever would. */
+	(void)engine_learn_clear(eng);
 	*out = en;
 	return 0;
 }
@@ -70,6 +84,7 @@ void enforcer_free(struct enforcer *en)
 	for (size_t i = 0; i < en->nlrn; i++)
 		learned_drop(&en->lrn[i]);
 	free(en->lrn);
+	learncg_free(&en->cg);
 	pthread_mutex_destroy(&en->mu);
 	free(en);
 }
@@ -214,32 +229,96 @@ static bool chain_names(const struct dns_response *r, const char *host)
 	return false;
 }
 
-int enforcer_learn(void *ctx, const struct dns_response *r)
+/* lcg may use ad until exp: in the kernel's hush_learn before this returns.
+ * 0, or a negative errno (then ad stays denied to lcg).  Caller holds mu. */
+static int learncg_add(struct enforcer *en, uint64_t lcg, const struct dns_addr *ad, int64_t exp,
+		       const char *qname)
+{
+	const struct learncg_ent *x;
+	int put = learncg_put(&en->cg, lcg, ad->family, ad->addr, exp, &x), ret;
+
+	if (put == -E2BIG) {
+		/* fail closed; counted (refused), logged now and then */
+		if (en->cg.refused == 1 || en->cg.refused % 1000 == 0)
+			log_warnx("dns: %zu learned (cgroup, address) entries in force, the most "
+				  "the kernel holds: %s not learned for cgroup %llu (stays denied; "
+				  "%llu refused so far)",
+				  en->cg.n, qname, (unsigned long long)lcg,
+				  (unsigned long long)en->cg.refused);
+		return put;
+	}
+	if (put <= 0)
+		return put;
+	ret = engine_learn_put(en->eng, lcg, ad->family, ad->addr, (uint64_t)x->expires);
+	if (ret == -E2BIG || ret == -ENOMEM) {
+		en->cg.refused++;
+		log_errno(ret, "dns: %s not learned for cgroup %llu (stays denied)", qname,
+			  (unsigned long long)lcg);
+	}
+	if (ret && put == 1)
+		learncg_unput(&en->cg);
+	return ret;
+}
+
+int enforcer_learn(void *ctx, uint64_t lcg, const struct dns_response *r)
 {
 	struct enforcer *en = ctx;
 	int64_t now = boot_ns();
 	bool grew = false;
-	int ret = 0;
+	int ret = 0, err = 0;
 
 	pthread_mutex_lock(&en->mu);
+	if (!lcg) {
+		/* nobody to learn it for (the asker's record was lost) */
+		en->unattributed++;
+		pthread_mutex_unlock(&en->mu);
+		return -ENOENT;
+	}
 	for (size_t a = 0; a < r->naddrs; a++) {
 		const struct dns_addr *ad = &r->addrs[a];
 		int64_t exp = now + (int64_t)ad->ttl * 1000000000 + en->grace_ns;
 		const struct policy *p = en->l->pol;
+		bool named = false;
 
 		for (size_t s = 0; s < p->nscopes; s++)
 			for (size_t h = 0; h < p->scopes[s].nhosts; h++) {
 				const char *host = p->scopes[s].hosts[h].name;
 
-				if (chain_names(r, host) &&
-				    learned_add(en, p->scopes[s].path, host, ad, exp, r->qname))
+				if (!chain_names(r, host))
+					continue;
+				named = true;
+				if (learned_add(en, p->scopes[s].path, host, ad, exp, r->qname))
 					grew = true;
 			}
+		if (named && (ret = learncg_add(en, lcg, ad, exp, r->qname)) != 0)
+			err = ret;
 	}
-	if (grew)
-		ret = apply_locked(en, en->l);
+	ret = grew ? apply_locked(en, en->l) : 0;
 	pthread_mutex_unlock(&en->mu);
-	return ret;
+	return ret ? ret : err;
+}
+
+/* learncg_sweep()'s questions: is the cgroup gone (a kernfs handle that no
+ * longer opens)?  Unknown (no CAP_DAC_READ_SEARCH): no, its entries go at
+ * their expiry. */
+static int cg_gone(void *ctx, uint64_t lcg)
+{
+	char path[256];
+
+	(void)ctx;
+	return cgroup_path_by_handle(lcg, path, sizeof(path)) == -ESTALE;
+}
+
+static void cg_drop(void *ctx, const struct learncg_ent *x)
+{
+	struct enforcer *en = ctx;
+	int ret = engine_learn_del(en->eng, x->lcg, x->family, x->addr);
+
+	if (ret)
+		log_errno(ret,
+			  "dns: cannot drop a learned entry of cgroup %llu (it ends at its "
+			  "expiry in the kernel anyway)",
+			  (unsigned long long)x->lcg);
 }
 
 size_t enforcer_expire(struct enforcer *en)
@@ -250,6 +329,8 @@ size_t enforcer_expire(struct enforcer *en)
 	bool refresh = false;
 
 	pthread_mutex_lock(&en->mu);
+	/* The kernel ignores an expired entry already; this frees its room. */
+	learncg_sweep(&en->cg, now, ++en->ticks % GONE_EVERY ? NULL : cg_gone, cg_drop, en);
 	for (size_t i = 0; i < en->nlrn; i++) {
 		struct learned *x = &en->lrn[i];
 
@@ -283,5 +364,19 @@ void enforcer_stats(struct enforcer *en, struct enforcer_stats *st)
 	pthread_mutex_lock(&en->mu);
 	st->learned = en->learned;
 	st->learned_now = en->nlrn;
+	st->entries = en->cg.n;
+	st->cgroups = learncg_by_cgroup(&en->cg, NULL, 0);
+	st->refused = en->cg.refused;
+	st->unattributed = en->unattributed;
 	pthread_mutex_unlock(&en->mu);
+}
+
+size_t enforcer_by_cgroup(struct enforcer *en, struct learncg_count *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&en->mu);
+	n = learncg_by_cgroup(&en->cg, out, max);
+	pthread_mutex_unlock(&en->mu);
+	return n;
 }

@@ -11,6 +11,12 @@
  *   - A learned address is kept under its rule's scope path and name, so a
  *     reload that renumbers rules keeps it; one whose rule is gone is
  *     dropped once the new policy is in force.
+ *   - Each address is learned for the cgroup that asked (its learning
+ *     cgroup, bpf/policy_maps.h): the kernel's hush_learn lets only that
+ *     cgroup's sockets use it, until its own TTL plus grace; other cgroups
+ *     of the scope are judged as if it had never been learned.  Entries of
+ *     expired answers and of removed cgroups are swept; a full map refuses
+ *     new ones (fail closed, counted, logged).
  *   - The kernel ends each learned address at its TTL plus grace by
  *     itself (an expiry in the policy maps against the boot clock), so it
  *     ends even if hushd dies.  enforcer_expire() drops what is about to
@@ -29,6 +35,7 @@
 
 #include "rules/loaded.h"
 #include "agent/dns.h"
+#include "agent/learncg.h"
 
 #define ENFORCER_LEARNED_MAX   65536 /* learned addresses in force at once */
 #define ENFORCER_DEFAULT_GRACE 5     /* seconds past an answer's TTL */
@@ -47,11 +54,12 @@ void enforcer_free(struct enforcer *en);
  * the caller may free the previous policy. */
 int enforcer_set_policy(struct enforcer *en, const struct policy_loaded *l);
 
-/* An allowed DNS answer with addresses: learn them for every `allow host`
- * rule that names one of r's CNAME chain, and apply if that added any.
- * Returns 0 or a negative errno (then they stay denied).  The signature is
- * dnsproxy_learn_fn's (en is a struct enforcer). */
-int enforcer_learn(void *en, const struct dns_response *r);
+/* An allowed DNS answer with addresses, asked from learning cgroup lcg:
+ * learn them for every `allow host` rule that names one of r's CNAME chain,
+ * for lcg alone, and apply if that added any.  Returns 0 or a negative errno
+ * (then they stay denied to lcg; lcg 0, an unknown asker: -ENOENT).  The
+ * signature is dnsproxy_learn_fn's (en is a struct enforcer). */
+int enforcer_learn(void *en, uint64_t lcg, const struct dns_response *r);
 
 /* Drop learned addresses that expire within the next 2 s (or the grace, if
  * shorter), and count one more if some address in force has an expiry a
@@ -63,9 +71,17 @@ size_t enforcer_expire(struct enforcer *en);
 int enforcer_reapply(struct enforcer *en);
 
 struct enforcer_stats {
-	uint64_t learned;     /* addresses learned since start */
-	uint64_t learned_now; /* in force now */
+	uint64_t learned;      /* addresses learned since start */
+	uint64_t learned_now;  /* in force now (per rule) */
+	uint64_t entries;      /* (learning cgroup, address) entries in force now */
+	uint64_t cgroups;      /* distinct learning cgroups among them */
+	uint64_t refused;      /* entries refused: the kernel map was full */
+	uint64_t unattributed; /* answers learned by nobody: the asker was unknown */
 };
 void enforcer_stats(struct enforcer *en, struct enforcer_stats *st);
+
+/* Entries per learning cgroup, most first, up to max in out; returns the
+ * number of learning cgroups. */
+size_t enforcer_by_cgroup(struct enforcer *en, struct learncg_count *out, size_t max);
 
 #endif /* HUSH_AGENT_ENFORCER_H */

@@ -46,16 +46,17 @@ _Static_assert(sizeof(struct hush_event) == 104, "hush_event layout");
 _Static_assert(sizeof(struct hush_ptab) == 8 + HUSH_L4_MAX * HUSH_SEG_MAX * 8, "ptab layout");
 _Static_assert(sizeof(struct hush_lpm4_key) == 12, "lpm4 key layout");
 _Static_assert(sizeof(struct hush_lpm6_key) == 24, "lpm6 key layout");
-_Static_assert(sizeof(struct hush_scope_val) == 8, "scope value layout");
+_Static_assert(sizeof(struct hush_scope_val) == 16, "scope value layout");
 _Static_assert(sizeof(struct hush_cfg) == 88, "cfg layout");
-_Static_assert(sizeof(struct hush_dns_client) == 112, "dns client layout");
+_Static_assert(sizeof(struct hush_dns_client) == 120, "dns client layout");
 _Static_assert(sizeof(struct hush_dkey) == 32, "dcache key layout");
 _Static_assert(sizeof(struct hush_dval) == 24, "dcache value layout");
 
 const char *const engine_shared_maps[] = {
-    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6",	 "hush_ptabs",	"hush_ptext",
-    "hush_cfg",	   "hush_events", "hush_counters", "hush_sk",	 "hush_dcache", "hush_last",
-    "hush_evseq",  "hush_dnsck",  "hush_dnscl",	   "hush_dnssk", "hush_dnsns",	"hush_dnsports",
+    "hush_scopes", "hush_scache", "hush_lpm4",	   "hush_lpm6",	    "hush_ptabs",
+    "hush_ptext",  "hush_cfg",	  "hush_events",   "hush_counters", "hush_sk",
+    "hush_dcache", "hush_last",	  "hush_evseq",	   "hush_dnsck",    "hush_dnscl",
+    "hush_dnssk",  "hush_dnsns",  "hush_dnsports", "hush_learn",
 };
 #define NSHARED (sizeof(engine_shared_maps) / sizeof(engine_shared_maps[0]))
 const size_t engine_nshared = NSHARED;

@@ -73,6 +73,7 @@ struct hush_dns_client {
 	__u16 pport; /* the proxy port the socket was pointed at (host order) */
 	__u16 pad2;
 	__u64 netns; /* network namespace cookie of the client socket */
+	__u64 lcg;   /* its learning cgroup (policy_maps.h, hush_learn) */
 };
 
 /* hush_dnscl key: the proxy port (which names the set, so the namespace)

@@ -62,6 +62,8 @@ struct hush_btf_anchor {
 	struct hush_ptext_chunk f;
 	struct hush_dkey g;
 	struct hush_dval h;
+	struct hush_learn_key i;
+	struct hush_learn_val j;
 };
 static struct hush_btf_anchor hush_btf_anchor_ __attribute__((used));
 
@@ -198,6 +200,17 @@ struct {
 	__type(key, __u32);
 	__array(values, struct hush_ptext_inner);
 } hush_ptext SEC(".maps");
+
+/* (learning cgroup, address) -> expiry: who may use a learned address (see
+ * policy_maps.h).  Not per generation: what a cgroup learned outlives a
+ * reload; a reload that drops the rule drops the address from the tables. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HUSH_LEARN_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hush_learn_key);
+	__type(value, struct hush_learn_val);
+} hush_learn SEC(".maps");
 
 /* [0]: policy sequence (active generation = seq & 1) and hash. */
 struct {
@@ -404,18 +417,50 @@ static __always_inline __u8 hush_l4(__u8 proto)
 }
 
 /*
- * Look up `d` in the port table found by the LPM trie of generation `gen`.
+ * The table of a prefix holding learned addresses (lv->expires != 0) for a
+ * socket of learning cgroup lcg: ptab until the earlier of the prefix's and
+ * lcg's own expiry (r->expires), if lcg learned d; else the fallback, as if
+ * never learned (memoized for good once the prefix expired; otherwise
+ * HUSH_EXPIRES_RECHECK: lcg may learn it any moment).
+ */
+static __always_inline __u32 hush_learned_table(const struct hush_lpm_val *lv, __u64 lcg,
+						const struct hush_dest *d, struct hush_ruling *r)
+{
+	struct hush_learn_key lk = {.cgroup = lcg, .family = d->family};
+	struct hush_learn_val *le;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	if (now >= lv->expires)
+		return lv->fallback;
+	if (d->family == HUSH_AF_INET)
+		__builtin_memcpy(lk.addr, d->addr, 4);
+	else
+		__builtin_memcpy(lk.addr, d->addr, 16);
+	le = bpf_map_lookup_elem(&hush_learn, &lk);
+	if (!le || now >= le->expires) {
+		r->expires = HUSH_EXPIRES_RECHECK;
+		return lv->fallback;
+	}
+	r->expires = le->expires < lv->expires ? le->expires : lv->expires;
+	return lv->ptab;
+}
+
+/*
+ * Look up `d` in the port table found by the LPM trie of generation `gen`,
+ * for a socket whose scope walk gave sv (scope and learning cgroup).
  * A global function: the verifier checks it once, not once per call site.
  */
-__noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, struct hush_ruling *r)
+__noinline int hush_lookup(__u32 gen, const struct hush_scope_val *sv, const struct hush_dest *d,
+			   struct hush_ruling *r)
 {
 	struct hush_ptab *pt = NULL;
 	struct hush_lpm_val *lv;
-	__u32 pos = 0, n, i, l4;
+	__u32 pos = 0, n, i, l4, scope;
 	void *inner;
 
-	if (!d || !r)
+	if (!sv || !d || !r)
 		return 0;
+	scope = sv->scope;
 	r->verdict = HUSH_VERDICT_DENY;
 	r->rule = HUSH_RULE_DEFAULT;
 	r->expires = 0;
@@ -444,14 +489,11 @@ __noinline int hush_lookup(__u32 gen, __u32 scope, const struct hush_dest *d, st
 	if (!inner)
 		return 0;
 	i = lv->ptab;
-	if (lv->expires) {
-		/* Learned addresses here: until their expiry, then the table
-		 * without them (policy_maps.h), whether hushd lives or not. */
-		if (bpf_ktime_get_boot_ns() >= lv->expires)
-			i = lv->fallback;
-		else
-			r->expires = lv->expires;
-	}
+	if (lv->expires)
+		/* Learned addresses here: for the cgroups that learned them,
+		 * until their expiry; else the table without them
+		 * (policy_maps.h), whether hushd lives or not. */
+		i = hush_learned_table(lv, sv->lcg, d, r);
 	pt = bpf_map_lookup_elem(inner, &i);
 	if (!pt)
 		return 0;
@@ -583,7 +625,7 @@ static __always_inline void hush_last_put(__u64 cookie, const struct hush_dkey *
 	__u32 zero = 0;
 
 	last = bpf_map_lookup_elem(&hush_last, &zero);
-	if (!last || !cookie)
+	if (!last || !cookie || r->expires == HUSH_EXPIRES_RECHECK)
 		return;
 	last->k = *k;
 	last->cookie = cookie;
@@ -602,6 +644,8 @@ static __always_inline void hush_dcache_put(const struct hush_dkey *k, const str
 			      .mode = r->mode,
 			      .expires = r->expires};
 
+	if (r->expires == HUSH_EXPIRES_RECHECK)
+		return; /* would never be hit */
 	bpf_map_update_elem(&hush_dcache, k, &v, BPF_ANY);
 }
 
@@ -609,6 +653,8 @@ static __always_inline void hush_dcache_put(const struct hush_dkey *k, const str
 struct hush_scopewalk {
 	void *scopes;		   /* hush_scopes[gen] */
 	struct hush_scope_val *sv; /* the deepest hit so far */
+	__u64 below;		   /* the cgroup one level below it, 0: none yet */
+	__u32 hit;		   /* level of the hit + 1; 0: none yet */
 };
 
 /* One ancestor level (0: the root) per call; stops past the leaf. */
@@ -620,10 +666,24 @@ static long hush_scope_step(__u32 lvl, void *ctx)
 
 	if (!id)
 		return 1;
+	if (w->hit && w->hit == lvl)
+		w->below = id;
 	v = bpf_map_lookup_elem(w->scopes, &id);
-	if (v)
+	if (v) {
 		*w->sv = *v;
+		w->sv->lcg = id;
+		w->hit = lvl + 1;
+		w->below = 0;
+	}
 	return 0;
+}
+
+/* The walk's learning cgroup (policy_maps.h): the cgroup below the bound
+ * one on the way to the leaf, else the bound one. */
+static __always_inline void hush_scope_lcg(const struct hush_scopewalk *w)
+{
+	if (w->below)
+		w->sv->lcg = w->below;
 }
 
 /* Scope of the calling task's cgroup (sock_addr and sock_create hooks run
@@ -645,6 +705,7 @@ __noinline int hush_scope_cur(__u32 gen, __u64 leaf, struct hush_scope_val *sv)
 	bpf_loop(HUSH_MAX_CGROUP_DEPTH, hush_scope_step, &w, 0);
 	if (sv->scope == HUSH_SCOPE_NONE)
 		return -1;
+	hush_scope_lcg(&w);
 	hush_scope_remember(gen, leaf, sv);
 	return 0;
 }

@@ -121,13 +121,52 @@ struct hush_lpm_val {
 	__u64 expires;
 };
 
-/* hush_scopes value (key: __u64 cgroup id). */
+/* hush_scopes value (key: __u64 cgroup id); also the scope cache's value
+ * and the scope walk's result, which alone fill lcg. */
 struct hush_scope_val {
 	__u32 scope;
 	__u8 mode;  /* HUSH_MODE_* */
 	__u8 flags; /* HUSH_SCOPE_F_* */
 	__u8 pad[2];
+	__u64 lcg; /* the learning cgroup (hush_learn) of the walked leaf; 0 in hush_scopes */
 };
+
+/*
+ * Learned addresses stay with the cgroup that asked (hush_learn).  The
+ * learning cgroup of a socket is the cgroup one level below the one bound to
+ * its scope, on the way to the socket's cgroup (the unit, container or
+ * `hush run` under a scope's cgroup), or the bound cgroup itself for a
+ * process directly in it (a container bound to a `scope container ...`, the
+ * cgroup of `hush run`): every process of one container or unit shares what
+ * one of them resolved; another container or unit of the same scope does
+ * not.
+ *
+ * A prefix holding learned addresses (hush_lpm_val.expires != 0) judges by
+ * ptab only for a socket whose learning cgroup has an unexpired hush_learn
+ * entry for the destination; for every other socket it judges by fallback,
+ * as if the addresses had never been learned.  Such a ruling is not
+ * memoized (its expires is HUSH_EXPIRES_RECHECK, already past), so a cgroup
+ * that resolves the name afterwards is judged afresh.  hushd writes an entry
+ * before the answer reaches the client and deletes it once expired or once
+ * its cgroup is gone; a full map refuses new entries (those addresses stay
+ * denied to that cgroup: fail closed, counted and logged by hushd).
+ */
+struct hush_learn_key {
+	__u64 cgroup;  /* learning cgroup id */
+	__u8 addr[16]; /* as judged (v4 in addr[0..3], the rest zero) */
+	__u8 family;   /* HUSH_AF_INET or HUSH_AF_INET6 */
+	__u8 pad[7];
+};
+
+/* hush_learn value: the CLOCK_BOOTTIME ns at which the entry ends. */
+struct hush_learn_val {
+	__u64 expires;
+};
+
+#define HUSH_LEARN_ENTRIES 65536
+
+/* A ruling's expiry that is always past: judged again on every attempt. */
+#define HUSH_EXPIRES_RECHECK 1
 
 /* Some rule of the scope allows protocols other than TCP and UDP (ICMP, raw
  * IP, ...) somewhere beyond loopback.  Without it, a raw, ping or other

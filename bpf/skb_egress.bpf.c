@@ -372,22 +372,28 @@ __noinline int hush_parse6(struct __sk_buff *skb, struct hush_pkt *p)
 /* State of a packet's scope walk (bpf_loop callback context). */
 struct hush_skbwalk {
 	struct __sk_buff *skb;
-	void *scopes;		   /* hush_scopes[gen] */
-	struct hush_scope_val *sv; /* the deepest hit so far */
+	struct hush_scopewalk w; /* as hush_scope_cur's */
 };
 
 /* One ancestor level (0: the root) per call; stops past the leaf. */
 static long hush_skb_scope_step(__u32 lvl, void *ctx)
 {
-	struct hush_skbwalk *w = ctx;
+	struct hush_skbwalk *sw = ctx;
+	struct hush_scopewalk *w = &sw->w;
 	struct hush_scope_val *v;
-	__u64 id = bpf_skb_ancestor_cgroup_id(w->skb, lvl);
+	__u64 id = bpf_skb_ancestor_cgroup_id(sw->skb, lvl);
 
 	if (!id)
 		return 1;
+	if (w->hit && w->hit == lvl)
+		w->below = id;
 	v = bpf_map_lookup_elem(w->scopes, &id);
-	if (v)
+	if (v) {
 		*w->sv = *v;
+		w->sv->lcg = id;
+		w->hit = lvl + 1;
+		w->below = 0;
+	}
 	return 0;
 }
 
@@ -397,19 +403,20 @@ static long hush_skb_scope_step(__u32 lvl, void *ctx)
 __noinline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u64 leaf,
 			      struct hush_scope_val *sv)
 {
-	struct hush_skbwalk w = {.skb = skb, .sv = sv};
+	struct hush_skbwalk w = {.skb = skb, .w.sv = sv};
 
 	if (!sv)
 		return -1;
 	if (hush_scope_cached(gen, leaf, sv) == 0)
 		return 0;
-	w.scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
-	if (!w.scopes)
+	w.w.scopes = bpf_map_lookup_elem(&hush_scopes, &gen);
+	if (!w.w.scopes)
 		return -1;
 	sv->scope = HUSH_SCOPE_NONE;
 	bpf_loop(HUSH_MAX_CGROUP_DEPTH, hush_skb_scope_step, &w, 0);
 	if (sv->scope == HUSH_SCOPE_NONE)
 		return -1;
+	hush_scope_lcg(&w.w);
 	hush_scope_remember(gen, leaf, sv);
 	return 0;
 }
@@ -418,7 +425,8 @@ __noinline int hush_scope_skb(struct __sk_buff *skb, __u32 gen, __u64 leaf,
 struct hush_hopwalk {
 	struct hush_pkt *p;
 	struct hush_ruling *r;
-	__u32 gen, scope;
+	struct hush_scope_val sv;
+	__u32 gen;
 };
 
 /* Judge routed hop i while all so far are allowed; a hop that is not allowed
@@ -441,7 +449,7 @@ static long hush_hop_step(__u32 i, void *ctx)
 		__builtin_memcpy(&a, hop.addr, 4);
 		hush_dest_v4(&hop, a);
 	}
-	hush_lookup(w->gen, w->scope, &hop, r);
+	hush_lookup(w->gen, &w->sv, &hop, r);
 	if (r->verdict != HUSH_VERDICT_ALLOW) {
 		p->d.flags |= HUSH_EVF_ROUTED;
 		__builtin_memcpy(p->d.addr, hop.addr, 16);
@@ -465,8 +473,8 @@ __noinline int hush_judge_skb(struct __sk_buff *skb, struct hush_pkt *p, __u32 g
 		return -1;
 	r->scope = sv.scope;
 	r->mode = sv.mode;
-	hush_lookup(gen, sv.scope, &p->d, r);
-	w.scope = sv.scope;
+	hush_lookup(gen, &sv, &p->d, r);
+	w.sv = sv;
 	bpf_loop(HUSH_MAX_ROUTED, hush_hop_step, &w, 0);
 	return 0;
 }

@@ -199,6 +199,7 @@ __noinline int hush_dns_redirect(struct bpf_sock_addr *ctx, __u32 hook, struct h
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 	c.pport = port;
 	c.netns = nsc;
+	c.lcg = sv.lcg;
 	bpf_map_update_elem(&hush_dnsck, &cookie, &c, BPF_ANY);
 	q->port = port;
 	hush_count(hook, HUSH_EV_ALLOW);
@@ -361,7 +362,7 @@ static __always_inline int hush_sock_addr(struct bpf_sock_addr *ctx, __u32 hook,
 		if (hush_scope_cur(gen, leaf, &sv) == 0) {
 			r.scope = sv.scope;
 			r.mode = sv.mode;
-			hush_lookup(gen, sv.scope, &d, &r);
+			hush_lookup(gen, &sv, &d, &r);
 			hush_dcache_put(&k, &r);
 		}
 	}

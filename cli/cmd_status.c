@@ -27,6 +27,7 @@
 #include "agent/control.h"
 #include "agent/db.h"
 #include "agent/engine.h"
+#include "agent/engine_learn.h"
 #include "agent/event.h"
 #include "agent/json.h"
 #include "agent/log.h"
@@ -43,6 +44,7 @@
 
 struct status {
 	struct engine_pinned st;
+	struct engine_learned lrn; /* who learned which `allow host` address */
 	char cgroup[PATH_MAX];
 	uint64_t cgroup_id;
 	char cgroup2[PATH_MAX]; /* the cgroup2 mount; "" if none */
@@ -189,6 +191,7 @@ static void collect(struct cli *c, struct status *s)
 	memset(s, 0, sizeof(*s));
 	s->mode = "unknown";
 	engine_pinned_read(c->pin_dir, &s->st);
+	(void)engine_learn_pinned(c->pin_dir, &s->lrn);
 	s->cgroup_id = pinned_cgroup(&s->st, s->cgroup, sizeof(s->cgroup));
 	if (cgroup_find_mount(s->cgroup2, sizeof(s->cgroup2)) < 0)
 		s->cgroup2[0] = 0;
@@ -260,6 +263,55 @@ static void print_dns(const struct status *s)
 			printf(" %s DENIED", dns_slot_name[i]);
 	}
 	printf("; port-53 traffic of enforced cgroups is judged by name there\n");
+}
+
+/* Path of learning cgroup id (relative to the cgroup2 mount), or "(gone)". */
+static const char *lcg_path(uint64_t id, char *buf, size_t len)
+{
+	if (cgroup_path_by_handle(id, buf, len))
+		snprintf(buf, len, "(gone or unknown)");
+	return buf;
+}
+
+/* Learned `allow host` addresses, per cgroup that asked (the kernel's). */
+static void print_learned(const struct status *s)
+{
+	char p[PATH_MAX];
+
+	if (!s->lrn.present)
+		return;
+	printf("learned:     %zu address%s from allowed DNS answers, for %zu cgroup%s (each "
+	       "usable only by the cgroup that asked)\n",
+	       s->lrn.entries, s->lrn.entries == 1 ? "" : "es", s->lrn.cgroups,
+	       s->lrn.cgroups == 1 ? "" : "s");
+	for (size_t i = 0; i < s->lrn.ntop; i++)
+		printf("  %6zu  %s (id %llu)\n", s->lrn.top[i].n,
+		       lcg_path(s->lrn.top[i].lcg, p, sizeof(p)),
+		       (unsigned long long)s->lrn.top[i].lcg);
+	if (s->lrn.cgroups > s->lrn.ntop)
+		printf("  ... and %zu more cgroups\n", s->lrn.cgroups - s->lrn.ntop);
+}
+
+static void json_learned(struct json_writer *w, const struct status *s)
+{
+	char p[PATH_MAX];
+
+	jsonw_key(w, "learned");
+	jsonw_obj_begin(w);
+	jsonw_uint_field(w, "entries", s->lrn.entries);
+	jsonw_uint_field(w, "ncgroups", s->lrn.cgroups);
+	jsonw_key(w, "cgroups");
+	jsonw_arr_begin(w);
+	for (size_t i = 0; i < s->lrn.ntop; i++) {
+		jsonw_obj_begin(w);
+		jsonw_uint_field(w, "id", s->lrn.top[i].lcg);
+		jsonw_key(w, "path");
+		jsonw_strn(w, lcg_path(s->lrn.top[i].lcg, p, sizeof(p)), sizeof(p));
+		jsonw_uint_field(w, "entries", s->lrn.top[i].n);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
 }
 
 static void json_layers(struct json_writer *w, const struct status *s)
@@ -384,6 +436,7 @@ static void print_json(const struct status *s, const struct cli *c)
 	for (int i = 0; i < HUSH_DNS_SLOTS; i++)
 		jsonw_uint_field(&w, dns_slot_name[i], s->st.dns_open[i] ? s->st.dns_port[i] : 0u);
 	jsonw_obj_end(&w);
+	json_learned(&w, s);
 	json_reconcile(&w, s);
 	json_db(&w, s);
 	jsonw_obj_end(&w);
@@ -540,6 +593,7 @@ static void print_table(const struct status *s, const struct cli *c)
 		printf("%02x", s->st.policy_hash[i]);
 	printf("\n");
 	print_dns(s);
+	print_learned(s);
 	printf("layers:\n");
 	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
 		if (s->st.links[l].present)

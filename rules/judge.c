@@ -121,7 +121,7 @@ struct policy_verdict policy_judge(const struct policy *p, size_t scope, int fam
 
 static struct policy_verdict ptab_lookup(const struct policy_compiled *c,
 					 const struct hush_lpm_val *lv, uint8_t proto,
-					 uint16_t port, uint64_t now)
+					 uint16_t port, uint64_t now, uint64_t lexp)
 {
 	struct policy_verdict v = {HUSH_VERDICT_DENY, HUSH_RULE_DEFAULT};
 	const struct hush_ptab *t;
@@ -129,8 +129,10 @@ static struct policy_verdict ptab_lookup(const struct policy_compiled *c,
 	unsigned lo = 0, hi, i;
 	uint32_t ti = lv->ptab;
 
-	/* learned addresses expired: the table without them */
-	if (lv->expires && now >= lv->expires)
+	/* learned addresses expired, or not learned by the asking cgroup
+	 * (its own entry, as hush_learned_table() in bpf/hush.bpf.h): the
+	 * table without them */
+	if (lv->expires && (now >= lv->expires || now >= lexp))
 		ti = lv->fallback;
 	if (ti >= c->nptabs)
 		return v;
@@ -171,6 +173,13 @@ struct policy_verdict policy_compiled_judge_at(const struct policy_compiled *c, 
 					       int family, const uint8_t *addr, uint8_t proto,
 					       uint16_t port, uint64_t now)
 {
+	return policy_compiled_judge_learner(c, scope, family, addr, proto, port, now, UINT64_MAX);
+}
+
+struct policy_verdict policy_compiled_judge_learner(const struct policy_compiled *c, size_t scope,
+						    int family, const uint8_t *addr, uint8_t proto,
+						    uint16_t port, uint64_t now, uint64_t lexp)
+{
 	struct policy_verdict v = {HUSH_VERDICT_DENY, HUSH_RULE_DEFAULT};
 	const struct hush_lpm_val *lv = NULL;
 	long best = -1;
@@ -206,5 +215,5 @@ struct policy_verdict policy_compiled_judge_at(const struct policy_compiled *c, 
 	}
 	if (best < 0 || !lv)
 		return v; /* no key: fail closed */
-	return ptab_lookup(c, lv, proto, port, now);
+	return ptab_lookup(c, lv, proto, port, now, lexp);
 }

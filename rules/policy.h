@@ -246,6 +246,15 @@ struct policy_verdict policy_compiled_judge_at(const struct policy_compiled *c, 
 					       int family, const uint8_t *addr, uint8_t proto,
 					       uint16_t port, uint64_t now);
 
+/* The same for a socket whose learning cgroup's own entry for addr (the
+ * kernel's hush_learn, bpf/policy_maps.h) ends at lexp (0: it never learned
+ * addr; UINT64_MAX: policy_compiled_judge_at's "every cgroup learned it"): a
+ * prefix holding learned addresses judges by its fallback from the earlier
+ * of its own expiry and lexp on, as the BPF programs do. */
+struct policy_verdict policy_compiled_judge_learner(const struct policy_compiled *c, size_t scope,
+						    int family, const uint8_t *addr, uint8_t proto,
+						    uint16_t port, uint64_t now, uint64_t lexp);
+
 /* L4 class of an IPPROTO_* number. */
 static inline int policy_l4(uint8_t proto)
 {

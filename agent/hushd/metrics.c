@@ -163,6 +163,17 @@ static void metrics_dns(struct hushd *d, FILE *f)
 		"rules right now.\n"
 		"# TYPE hush_dns_learned_addresses gauge\n"
 		"hush_dns_learned_addresses %llu\n"
+		"# HELP hush_dns_learned_entries (cgroup, address) pairs in force: each "
+		"learned address is usable only by the cgroup that asked.\n"
+		"# TYPE hush_dns_learned_entries gauge\n"
+		"hush_dns_learned_entries %llu\n"
+		"# HELP hush_dns_learned_cgroups Cgroups holding learned addresses.\n"
+		"# TYPE hush_dns_learned_cgroups gauge\n"
+		"hush_dns_learned_cgroups %llu\n"
+		"# HELP hush_dns_learned_refused_total Learned addresses refused because the "
+		"kernel map was full (they stay denied to the cgroup that asked).\n"
+		"# TYPE hush_dns_learned_refused_total counter\n"
+		"hush_dns_learned_refused_total %llu\n"
 		"# HELP hush_dns_netns_served Network namespaces the DNS proxy has listeners "
 		"in (hushd's own included).\n"
 		"# TYPE hush_dns_netns_served gauge\n"
@@ -170,7 +181,8 @@ static void metrics_dns(struct hushd *d, FILE *f)
 		(unsigned long long)ps.allowed, (unsigned long long)ps.denied,
 		(unsigned long long)ps.audited, (unsigned long long)ps.malformed,
 		(unsigned long long)(ps.upstream_timeouts + ps.upstream_errors),
-		(unsigned long long)es.learned_now, ps.netns);
+		(unsigned long long)es.learned_now, (unsigned long long)es.entries,
+		(unsigned long long)es.cgroups, (unsigned long long)es.refused, ps.netns);
 }
 
 /* The last reload attempt, once there was one. */

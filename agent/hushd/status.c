@@ -101,6 +101,10 @@ static void status_dns(struct hushd *d, struct json_writer *w)
 	jsonw_uint_field(w, "netns_served", ps.netns);
 	jsonw_uint_field(w, "learned", es.learned);
 	jsonw_uint_field(w, "learned_now", es.learned_now);
+	jsonw_uint_field(w, "learned_entries", es.entries);
+	jsonw_uint_field(w, "learned_cgroups", es.cgroups);
+	jsonw_uint_field(w, "learned_refused", es.refused);
+	jsonw_uint_field(w, "learned_unattributed", es.unattributed);
 	jsonw_obj_end(w);
 }
 
