@@ -167,10 +167,10 @@ static void add_info(struct ctr_engine *e, const char *ns, struct ctr_meta *m)
 
 struct cri_state {
 	struct cri_client *cl;
-	bool up;		 /* Version answered; no failure since */
-	unsigned backoff_ms;	 /* before the next try, doubling */
-	struct timespec next;	 /* CLOCK_MONOTONIC of the next try */
-	char said[400];		 /* the last problem logged */
+	bool up;	      /* Version answered; no failure since */
+	unsigned backoff_ms;  /* before the next try, doubling */
+	struct timespec next; /* CLOCK_MONOTONIC of the next try */
+	char said[400];	      /* the last problem logged */
 	struct {
 		char id[65];
 		unsigned n;

@@ -85,15 +85,14 @@ int cri_call(struct cri_client *c, const char *method, const ProtobufCMessage *r
 	     size_t errlen);
 
 /* Typed calls (same results as cri_call). */
-int cri_version(struct cri_client *c, Runtime__V1__VersionResponse **out, char *err,
-		size_t errlen);
+int cri_version(struct cri_client *c, Runtime__V1__VersionResponse **out, char *err, size_t errlen);
 int cri_container_status(struct cri_client *c, const char *id,
 			 Runtime__V1__ContainerStatusResponse **out, char *err, size_t errlen);
-int cri_pod_status(struct cri_client *c, const char *id, Runtime__V1__PodSandboxStatusResponse **out,
-		   char *err, size_t errlen);
+int cri_pod_status(struct cri_client *c, const char *id,
+		   Runtime__V1__PodSandboxStatusResponse **out, char *err, size_t errlen);
 /* id NULL: every container; state < 0: any state. */
-int cri_list_containers(struct cri_client *c, const char *id, int state, Runtime__V1__ListContainersResponse **out,
-			char *err, size_t errlen);
+int cri_list_containers(struct cri_client *c, const char *id, int state,
+			Runtime__V1__ListContainersResponse **out, char *err, size_t errlen);
 int cri_list_pods(struct cri_client *c, Runtime__V1__ListPodSandboxResponse **out, char *err,
 		  size_t errlen);
 

@@ -183,7 +183,8 @@ static int perform(struct cri_client *c, const char *method, const uint8_t *req,
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)reqlen);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 2000 ? c->timeout_ms : 2000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 c->timeout_ms < 2000 ? c->timeout_ms : 2000L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
@@ -270,8 +271,8 @@ int cri_container_status(struct cri_client *c, const char *id,
 			(ProtobufCMessage **)out, err, errlen);
 }
 
-int cri_pod_status(struct cri_client *c, const char *id, Runtime__V1__PodSandboxStatusResponse **out,
-		   char *err, size_t errlen)
+int cri_pod_status(struct cri_client *c, const char *id,
+		   Runtime__V1__PodSandboxStatusResponse **out, char *err, size_t errlen)
 {
 	Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
 
@@ -281,8 +282,8 @@ int cri_pod_status(struct cri_client *c, const char *id, Runtime__V1__PodSandbox
 			(ProtobufCMessage **)out, err, errlen);
 }
 
-int cri_list_containers(struct cri_client *c, const char *id, int state, Runtime__V1__ListContainersResponse **out,
-			char *err, size_t errlen)
+int cri_list_containers(struct cri_client *c, const char *id, int state,
+			Runtime__V1__ListContainersResponse **out, char *err, size_t errlen)
 {
 	Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
 	Runtime__V1__ContainerFilter f = RUNTIME__V1__CONTAINER_FILTER__INIT;

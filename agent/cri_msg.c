@@ -63,12 +63,23 @@ ProtobufCMessage *cri_unframe(const ProtobufCMessageDescriptor *d, const uint8_t
 
 const char *cri_code_name(int code)
 {
-	static const char *const names[] = {
-	    "OK",	       "CANCELLED",	 "UNKNOWN",	 "INVALID_ARGUMENT",
-	    "DEADLINE_EXCEEDED", "NOT_FOUND",	 "ALREADY_EXISTS", "PERMISSION_DENIED",
-	    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",	 "OUT_OF_RANGE",
-	    "UNIMPLEMENTED",	 "INTERNAL",	 "UNAVAILABLE",	 "DATA_LOSS",
-	    "UNAUTHENTICATED"};
+	static const char *const names[] = {"OK",
+					    "CANCELLED",
+					    "UNKNOWN",
+					    "INVALID_ARGUMENT",
+					    "DEADLINE_EXCEEDED",
+					    "NOT_FOUND",
+					    "ALREADY_EXISTS",
+					    "PERMISSION_DENIED",
+					    "RESOURCE_EXHAUSTED",
+					    "FAILED_PRECONDITION",
+					    "ABORTED",
+					    "OUT_OF_RANGE",
+					    "UNIMPLEMENTED",
+					    "INTERNAL",
+					    "UNAVAILABLE",
+					    "DATA_LOSS",
+					    "UNAUTHENTICATED"};
 	static __thread char buf[24];
 
 	if (code >= 0 && (size_t)code < sizeof(names) / sizeof(names[0]))
@@ -130,10 +141,10 @@ static void add_label(struct ctr_meta *m, const char *k, const char *v)
 
 /* Every map<string,string> entry type of protobuf-c has this layout; the
  * macro walks one without casting between the entry types. */
-#define ADD_MAP(m, n, v)                                                                       \
-	do {                                                                                   \
-		for (size_t i_ = 0; i_ < (n); i_++)                                            \
-			add_label((m), (v)[i_]->key, (v)[i_]->value);                          \
+#define ADD_MAP(m, n, v)                                                                           \
+	do {                                                                                       \
+		for (size_t i_ = 0; i_ < (n); i_++)                                                \
+			add_label((m), (v)[i_]->key, (v)[i_]->value);                              \
 	} while (0)
 
 static void set(char *dst, size_t len, const char *s)

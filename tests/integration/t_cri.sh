@@ -140,6 +140,7 @@ same "log --container server: rows of both pods' containers" \
 
 # ---- stop and remove a pod; a new one gets its scope ----
 
+# shellcheck disable=SC2154 # POD_webui_0: set by pod() through printf -v
 if e_cri down "$POD_webui_0" 2>"$H_TMP/down.err"; then
 	h_pass "pod webui-0: StopPodSandbox, RemovePodSandbox"
 else

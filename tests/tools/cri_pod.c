@@ -100,25 +100,43 @@ static void fail(const char *what, int rc, const char *err)
 
 static int parse_up(int argc, char **argv, struct up *u)
 {
-	static const struct option opts[] = {
-	    {"namespace", required_argument, NULL, 'n'}, {"pod", required_argument, NULL, 'p'},
-	    {"uid", required_argument, NULL, 'u'},	 {"cgroup-parent", required_argument, NULL, 'g'},
-	    {"pod-label", required_argument, NULL, 'P'}, {"log-dir", required_argument, NULL, 'L'},
-	    {"container", required_argument, NULL, 'c'}, {"image", required_argument, NULL, 'i'},
-	    {"label", required_argument, NULL, 'l'},	 {"mount", required_argument, NULL, 'm'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"namespace", required_argument, NULL, 'n'},
+					     {"pod", required_argument, NULL, 'p'},
+					     {"uid", required_argument, NULL, 'u'},
+					     {"cgroup-parent", required_argument, NULL, 'g'},
+					     {"pod-label", required_argument, NULL, 'P'},
+					     {"log-dir", required_argument, NULL, 'L'},
+					     {"container", required_argument, NULL, 'c'},
+					     {"image", required_argument, NULL, 'i'},
+					     {"label", required_argument, NULL, 'l'},
+					     {"mount", required_argument, NULL, 'm'},
+					     {NULL, 0, NULL, 0}};
 	int o;
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'n': u->ns = optarg; break;
-		case 'p': u->pod = optarg; break;
-		case 'u': u->uid = optarg; break;
-		case 'g': u->cgp = optarg; break;
-		case 'L': u->logdir = optarg; break;
-		case 'c': u->cname = optarg; break;
-		case 'i': u->image = optarg; break;
+		case 'n':
+			u->ns = optarg;
+			break;
+		case 'p':
+			u->pod = optarg;
+			break;
+		case 'u':
+			u->uid = optarg;
+			break;
+		case 'g':
+			u->cgp = optarg;
+			break;
+		case 'L':
+			u->logdir = optarg;
+			break;
+		case 'c':
+			u->cname = optarg;
+			break;
+		case 'i':
+			u->image = optarg;
+			break;
 		case 'P':
 			if (kv_arg(&u->plab, optarg))
 				return -1;
@@ -132,7 +150,8 @@ static int parse_up(int argc, char **argv, struct up *u)
 				return -1;
 			u->mounts[u->nmounts++] = optarg;
 			break;
-		default: return -1;
+		default:
+			return -1;
 		}
 	}
 	if (!u->ns || !u->pod || !u->uid || !u->cgp || !u->cname || !u->image || optind >= argc)
@@ -152,8 +171,8 @@ static int parse_up(int argc, char **argv, struct up *u)
 
 static void pod_config(struct up *u, Runtime__V1__PodSandboxConfig *pc,
 		       Runtime__V1__PodSandboxMetadata *md, Runtime__V1__LinuxPodSandboxConfig *lx,
-		       Runtime__V1__LinuxSandboxSecurityContext *sc, Runtime__V1__NamespaceOption *no,
-		       struct kv *ann)
+		       Runtime__V1__LinuxSandboxSecurityContext *sc,
+		       Runtime__V1__NamespaceOption *no, struct kv *ann)
 {
 	md->name = (char *)u->pod;
 	md->uid = (char *)u->uid;
@@ -178,12 +197,11 @@ static void pod_config(struct up *u, Runtime__V1__PodSandboxConfig *pc,
 	pc->linux = lx;
 }
 
-static int ctr_config(struct up *u, Runtime__V1__ContainerConfig *cc,
-		      Runtime__V1__ContainerMetadata *md, Runtime__V1__ImageSpec *img,
-		      Runtime__V1__Mount *mnt, Runtime__V1__Mount **mntp,
-		      Runtime__V1__LinuxContainerConfig *lx,
-		      Runtime__V1__LinuxContainerSecurityContext *sc, Runtime__V1__NamespaceOption *no,
-		      struct kv *ann, char *logpath, size_t loglen)
+static int
+ctr_config(struct up *u, Runtime__V1__ContainerConfig *cc, Runtime__V1__ContainerMetadata *md,
+	   Runtime__V1__ImageSpec *img, Runtime__V1__Mount *mnt, Runtime__V1__Mount **mntp,
+	   Runtime__V1__LinuxContainerConfig *lx, Runtime__V1__LinuxContainerSecurityContext *sc,
+	   Runtime__V1__NamespaceOption *no, struct kv *ann, char *logpath, size_t loglen)
 {
 	Runtime__V1__Mount init = RUNTIME__V1__MOUNT__INIT;
 
@@ -262,7 +280,8 @@ static int do_up(struct cri_client *c, int argc, char **argv)
 		return 1;
 	}
 	rreq.config = &pc;
-	rc = cri_call(c, "RunPodSandbox", &rreq.base, &runtime__v1__run_pod_sandbox_response__descriptor,
+	rc = cri_call(c, "RunPodSandbox", &rreq.base,
+		      &runtime__v1__run_pod_sandbox_response__descriptor,
 		      (ProtobufCMessage **)&rresp, err, sizeof(err));
 	if (rc) {
 		fail("RunPodSandbox", rc, err);
@@ -310,8 +329,8 @@ static int do_down(struct cri_client *c, const char *id)
 	int rc;
 
 	st.pod_sandbox_id = (char *)id;
-	rc = cri_call(c, "StopPodSandbox", &st.base, &runtime__v1__stop_pod_sandbox_response__descriptor,
-		      &resp, err, sizeof(err));
+	rc = cri_call(c, "StopPodSandbox", &st.base,
+		      &runtime__v1__stop_pod_sandbox_response__descriptor, &resp, err, sizeof(err));
 	if (rc) {
 		fail("StopPodSandbox", rc, err);
 		return 1;
@@ -319,7 +338,8 @@ static int do_down(struct cri_client *c, const char *id)
 	cri_free(resp);
 	rm.pod_sandbox_id = (char *)id;
 	rc = cri_call(c, "RemovePodSandbox", &rm.base,
-		      &runtime__v1__remove_pod_sandbox_response__descriptor, &resp, err, sizeof(err));
+		      &runtime__v1__remove_pod_sandbox_response__descriptor, &resp, err,
+		      sizeof(err));
 	if (rc) {
 		fail("RemovePodSandbox", rc, err);
 		return 1;
@@ -345,7 +365,7 @@ static int do_list(struct cri_client *c)
 		printf("pod %s %s/%s POD %s\n", s->id, s->metadata ? s->metadata->namespace_ : "-",
 		       s->metadata ? s->metadata->name : "-",
 		       s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? "ready"
-										  : "notready");
+										 : "notready");
 	}
 	cri_free(p);
 	if ((rc = cri_list_containers(c, NULL, -1, &l, err, sizeof(err)))) {
