@@ -3,9 +3,11 @@
  * containerd, and Kubernetes pods through its CRI plugin.
  *
  * New tasks are found in containerd's state directory: the OCI bundles under
- * <state>/io.containerd.runtime.v2.task/<namespace>/<id>/config.json,
- * scanned once a second (a bundle exists from the task's creation, before
- * its first instruction).  The bundle's linux.cgroupsPath names the cgroup.
+ * <state>/io.containerd.runtime.v2.task/<namespace>/<id>/config.json, a
+ * scan woken by inotify when a task directory appears (a bundle is written
+ * before runc creates the container, so usually before its first
+ * instruction), read again every 50 ms while incomplete, and once a second
+ * in any case.  The bundle's linux.cgroupsPath names the cgroup.
  *
  * Who the task is comes, when containerd answers the CRI (its plugin
  * io.containerd.grpc.v1.cri, on the same socket), from the CRI itself
@@ -32,9 +34,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,7 +166,7 @@ static void add_info(struct ctr_engine *e, const char *ns, struct ctr_meta *m)
 /* ---- the CRI ---- */
 
 #define CRI_NS	    "k8s.io" /* the containerd namespace of the CRI plugin */
-#define CRI_RETRIES 10	     /* scans a CRI-made task may wait for the CRI to know it */
+#define CRI_WAIT_MS 5000     /* how long a CRI-made task may wait for the CRI to know it */
 #define CRI_NRETRY  32
 
 struct cri_state {
@@ -173,13 +177,21 @@ struct cri_state {
 	char said[400];	      /* the last problem logged */
 	struct {
 		char id[65];
-		unsigned n;
+		uint64_t since_ms;
 	} retry[CRI_NRETRY];
 };
 
 static int cri_stop(void *arg)
 {
 	return ctrs_stopping(arg);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
 static bool due(const struct timespec *t)
@@ -304,14 +316,15 @@ static int cri_meta(struct ctr_engine *e, struct cri_state *cs, const char *id, 
 	return rc;
 }
 
-/* Another scan for a task the CRI made but does not know yet? */
+/* Another scan for a task the CRI made but does not know yet (the CRI
+ * records a sandbox after its task started)?  For CRI_WAIT_MS at most. */
 static bool cri_retry(struct cri_state *cs, const char *id)
 {
 	size_t free_i = CRI_NRETRY;
 
 	for (size_t i = 0; i < CRI_NRETRY; i++) {
 		if (!strcmp(cs->retry[i].id, id)) {
-			if (++cs->retry[i].n < CRI_RETRIES)
+			if (now_ms() - cs->retry[i].since_ms < CRI_WAIT_MS)
 				return true;
 			cs->retry[i].id[0] = 0;
 			return false;
@@ -322,7 +335,7 @@ static bool cri_retry(struct cri_state *cs, const char *id)
 	if (free_i == CRI_NRETRY)
 		return false;
 	snprintf(cs->retry[free_i].id, sizeof(cs->retry[free_i].id), "%s", id);
-	cs->retry[free_i].n = 0;
+	cs->retry[free_i].since_ms = now_ms();
 	return true;
 }
 
@@ -390,33 +403,38 @@ static int read_task(struct ctr_engine *e, struct cri_state *cs, const char *dir
 		/* not the CRI's: the bundle's names and ctr's labels */
 		ctr_meta_free(&m);
 		add_info(e, ns, &m);
-		m.running = true;
 	}
+	m.running = true; /* a task: created or running */
 	if (!m.name[0])
 		snprintf(m.name, sizeof(m.name), "%s", m.id);
 	ctrs_put(e->c, &m);
 	return 0;
 }
 
-/* One namespace directory: new tasks are read, all are kept in now. */
-static void scan_ns(struct ctr_engine *e, struct cri_state *cs, const char *dir, const char *ns,
-		    struct seen *before, struct seen *now)
+/* One namespace directory: new tasks are read, all are kept in now.  How
+ * many are to be read again (not ready yet). */
+static unsigned scan_ns(struct ctr_engine *e, struct cri_state *cs, const char *dir, const char *ns,
+			struct seen *before, struct seen *now)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	unsigned pending = 0;
 
 	if (!d)
-		return;
+		return 0;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || strlen(de->d_name) > 64)
 			continue;
 		seen_add(now, de->d_name);
 		if (seen_has(before, de->d_name))
 			continue;
-		if (read_task(e, cs, dir, ns, de->d_name))
+		if (read_task(e, cs, dir, ns, de->d_name)) {
 			now->n--; /* again next scan */
+			pending++;
+		}
 	}
 	closedir(d);
+	return pending;
 }
 
 /* Tasks gone since the last scan leave the cache; now becomes before. */
@@ -432,44 +450,95 @@ static void scan_done(struct ctr_engine *e, struct seen *before, struct seen *no
 	*now = t;
 }
 
+/* Until the next scan: ms, or less when a task directory gets an entry
+ * (inotify, ifd; -1: none).  True when stopping. */
+static bool scan_wait(struct containers *c, int ifd, unsigned ms)
+{
+	char buf[4096] __attribute__((aligned(8)));
+
+	for (unsigned waited = 0; waited < ms; waited += 100) {
+		struct pollfd p = {.fd = ifd, .events = POLLIN};
+		unsigned step = ms - waited < 100 ? ms - waited : 100;
+
+		if (ctrs_stopping(c))
+			return true;
+		if (ifd < 0) {
+			if (ctrs_sleep(c, step))
+				return true;
+		} else if (poll(&p, 1, (int)step) > 0) {
+			while (read(ifd, buf, sizeof(buf)) > 0)
+				;
+			break;
+		}
+	}
+	return ctrs_stopping(c);
+}
+
+/* One scan of every namespace; how many tasks are not ready yet. */
+static unsigned scan_all(struct ctr_engine *e, struct cri_state *cs, const char *root, int ifd,
+			 struct seen *before, struct seen *now)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+	unsigned pending = 0;
+
+	now->n = 0;
+	if (!d) {
+		ctrs_engine_state(e, false, "no task directory %s", root);
+		return 0;
+	}
+	ctrs_engine_state(e, true, NULL);
+	if (ifd >= 0)
+		inotify_add_watch(ifd, root, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+	while ((de = readdir(d))) {
+		char p[PATH_MAX * 2];
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", root, de->d_name) >= PATH_MAX)
+			continue;
+		/* (an existing watch is kept: the same descriptor again) */
+		if (ifd >= 0)
+			inotify_add_watch(ifd, p, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+		pending += scan_ns(e, cs, p, de->d_name, before, now);
+	}
+	closedir(d);
+	scan_done(e, before, now);
+	return pending;
+}
+
+/* A new task is scanned for at once (inotify on the task directories), its
+ * bundle read again every 50 ms while it is incomplete (2 s at most), and
+ * every task directory once a second in any case. */
 void *cri_thread(void *arg)
 {
 	struct ctr_engine *e = arg;
 	struct seen before = {0}, now = {0};
 	struct cri_state cs = {.backoff_ms = 1000};
 	char root[PATH_MAX + 64];
+	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	unsigned fast = 0;
 
 	snprintf(root, sizeof(root), "%s/io.containerd.runtime.v2.task", e->c->cd_state);
 	cs.cl = cri_open(e->sock);
 	if (cs.cl)
 		cri_set_stop(cs.cl, cri_stop, e->c);
 	while (!ctrs_stopping(e->c)) {
-		DIR *d = opendir(root);
-		struct dirent *de;
 		bool fresh = false;
+		unsigned pending;
 
 		if (cs.cl && cri_check(e, &cs, &fresh) && fresh)
 			before.n = 0; /* the CRI is back: every task read again through it */
-		now.n = 0;
-		if (d)
-			ctrs_engine_state(e, true, NULL);
-		else
-			ctrs_engine_state(e, false, "no task directory %s", root);
-		while (d && (de = readdir(d))) {
-			char p[PATH_MAX * 2];
-
-			if (de->d_name[0] == '.')
-				continue;
-			if (snprintf(p, sizeof(p), "%s/%s", root, de->d_name) >= PATH_MAX)
-				continue;
-			scan_ns(e, &cs, p, de->d_name, &before, &now);
-		}
-		if (d)
-			closedir(d);
-		scan_done(e, &before, &now);
-		if (ctrs_sleep(e->c, 1000))
+		pending = scan_all(e, &cs, root, ifd, &before, &now);
+		if (!pending)
+			fast = 0;
+		else if (fast <= 40)
+			fast++;
+		if (scan_wait(e->c, ifd, fast && fast <= 40 ? 50 : 1000))
 			break;
 	}
+	if (ifd >= 0)
+		close(ifd);
 	cri_close(cs.cl);
 	free(before.id);
 	free(now.id);

@@ -65,16 +65,17 @@ probe='while :; do for t in "$0:8082" "$0:8080" "$1:8080"; do
 	if nc -w 1 "${t%:*}" "${t#*:}" </dev/null >/dev/null 2>&1; then r=ok; else r=deny; fi
 	echo "$r" >"/out/$t.new" && mv "/out/$t.new" "/out/$t"; done; sleep 0.2; done'
 
-# pod NAME APP: a pod of namespace llm, label app=APP, container "server";
-# POD_<NAME> is its sandbox id.
+# pod NAME APP [SCRIPT]: a pod of namespace llm, label app=APP, container
+# "server" running sh -c SCRIPT (default $probe) INT4 FORB4; POD_<NAME> is
+# its sandbox id.
 pod() {
-	local name=$1 app=$2 ids
+	local name=$1 app=$2 script=${3:-$probe} ids
 	mkdir -p "$H_TMP/out-$name" "$E_DIR/cri/pods/llm_$name"
 	if ! ids=$(e_cri up --namespace llm --pod "$name" --uid "uid-$name" \
 		--cgroup-parent "$(e_cgroup_parent "$E_CRI_CG")" --pod-label "app=$app" \
 		--log-dir "$E_DIR/cri/pods/llm_$name" --container server --image "$E_CRI_IMAGE" \
 		--label "hush.test/pod=$name" --mount "$H_TMP/out-$name:/out" -- \
-		sh -c "$probe" "$H_INT4" "$H_FORB4" 2>"$H_TMP/cri-$name.err"); then
+		sh -c "$script" "$H_INT4" "$H_FORB4" 2>"$H_TMP/cri-$name.err"); then
 		h_fail "pod $name: RunPodSandbox, CreateContainer, StartContainer" \
 			"$(cat "$H_TMP/cri-$name.err") $(tail -n 3 "$E_DIR/cri/containerd.log" | tr '\n' ' ')"
 		return 1
@@ -170,6 +171,23 @@ sleep 0.5
 same "hushd restarted: the log names vllm-0 again" \
 	"$(hl --json --since "@$t_restart" --dest "$H_FORB4" --port 8080 | jq -r 'select(.pod_name == "vllm-0") | "\(.pod_namespace)/\(.pod_name)/\(.name)"' | sort -u)" \
 	"llm/vllm-0/server"
+
+# ---- pods whose first instruction connects ----
+
+# shellcheck disable=SC2016 # expanded in the container
+first='if nc -w 2 "$0" 8082 </dev/null >/dev/null 2>&1; then echo ok; else echo deny; fi >/out/first
+if nc -w 2 "$1" 8080 </dev/null >/dev/null 2>&1; then echo ok; else echo deny; fi >/out/forb'
+ok=0
+bad=0
+for i in 1 2 3; do
+	pod "early-$i" vllm "$first" || continue
+	h_wait_for_file "$H_TMP/out-early-$i/forb" 10
+	[ "$(cat "$H_TMP/out-early-$i/first" 2>/dev/null)" = ok ] && ok=$((ok + 1))
+	[ "$(cat "$H_TMP/out-early-$i/forb" 2>/dev/null)" = ok ] && bad=$((bad + 1))
+	e_cri down "$(eval echo "\$POD_early_$i")" >/dev/null 2>&1
+done
+same "first-instruction connects of pods: never to the forbidden address" "$bad" 0
+h_log "pods whose first instruction connects, allowed by their own scope: $ok of 3 (the rest ran under the enclosing rules)"
 
 # ---- a task in k8s.io the CRI does not know: bundle and ctr labels ----
 
