@@ -198,6 +198,12 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(SAN_LIB_SRCS) $(HDRS) | $(GEN_HDRS) $(OUTPUT)
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I$(OUTPUT) -I. $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined $< $(SAN_LIB_SRCS) -o $@
 
+# The CRI decoding target links protobuf-c (the other targets need no library).
+$(OUTPUT)/fuzz/fuzz_cri: tests/fuzz/fuzz_cri.c agent/cri_msg.c $(PROTO_C) $(HDRS) | $(GEN_HDRS) $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I$(OUTPUT) -I. $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined $< agent/cri_msg.c $(PROTO_C) -lprotobuf-c -o $@
+
 $(OUTPUT)/bench/%: tests/bench/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -lm -o $@
