@@ -174,7 +174,7 @@ struct cri_state {
 	bool up;	      /* Version answered; no failure since */
 	unsigned backoff_ms;  /* before the next try, doubling */
 	struct timespec next; /* CLOCK_MONOTONIC of the next try */
-	char said[400];	      /* the last problem logged */
+	char said[512];	      /* the last problem logged */
 	struct {
 		char id[65];
 		uint64_t since_ms;
@@ -219,11 +219,15 @@ static void cri_down(struct ctr_engine *e, struct cri_state *cs, int rc, const c
 	cs->backoff_ms = cs->backoff_ms >= 30000 ? 60000 : cs->backoff_ms * 2;
 	if (rc == CRI_UNIMPLEMENTED)
 		snprintf(msg, sizeof(msg),
-			 "no CRI (%.200s): the plugin io.containerd.grpc.v1.cri is "
-			 "disabled or did not load (see containerd's log)",
+			 "no CRI (%.200s): its plugin io.containerd.grpc.v1.cri is disabled "
+			 "(disabled_plugins in containerd's config.toml) or did not load "
+			 "(containerd's log says why)",
 			 err);
 	else
-		snprintf(msg, sizeof(msg), "the CRI does not answer: %.200s", err);
+		snprintf(msg, sizeof(msg),
+			 "the CRI does not answer (%.200s); check that containerd runs with this "
+			 "socket (--containerd-socket)",
+			 err);
 	if (strcmp(msg, cs->said) && !e->c->quiet)
 		log_warnx("containerd: %s; pods are named from their bundles' annotations and "
 			  "labelled by `ctr containers info` (without the pod's own labels, "
@@ -243,7 +247,7 @@ static bool cri_check(struct ctr_engine *e, struct cri_state *cs, bool *fresh)
 	*fresh = false;
 	if (cs->up)
 		return true;
-	if (!due(&cs->next) || access(e->sock, F_OK))
+	if (!due(&cs->next))
 		return false;
 	rc = cri_version(cs->cl, &v, err, sizeof(err));
 	if (rc) {

@@ -13,8 +13,10 @@
 # matching at all says the metadata came from the CRI.  The log names pod
 # namespace/name, container name, image and image id.  Pods are stopped and
 # removed; containerd restarts (running pods keep their scope, new pods get
-# theirs); hushd restarts.  A task made with `ctr run` in k8s.io, unknown to
-# the CRI, is still named from its bundle and ctr's labels.
+# theirs); hushd restarts; hushd starts while containerd is down (said once,
+# retried with backoff, the pods read again when the CRI is back).  A task
+# made with `ctr run` in k8s.io, unknown to the CRI, is still named from its
+# bundle and ctr's labels.
 set -u
 # shellcheck source=tests/lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -91,10 +93,11 @@ outcome() {
 	cat "$H_TMP/out-$1/$2:$3" 2>/dev/null
 }
 
-# settled NAME: wait (10 s) until the pod reaches the address its scope allows.
+# settled NAME: wait (SETTLE_S, 10 s) until the pod reaches the address its
+# scope allows.
 settled() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((${SETTLE_S:-10} * 10))); do
 		[ "$(cat "$H_TMP/out-$1/$H_INT4:8082" 2>/dev/null)" = ok ] && return 0
 		sleep 0.1
 	done
@@ -104,7 +107,7 @@ settled() {
 
 # expect_vllm NAME: the scope's one allowed connect, and denials.
 expect_vllm() {
-	settled "$1" || h_log "$1: not bound within 10 s: $(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
+	settled "$1" || h_log "$1: not bound within ${SETTLE_S:-10} s: $(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
 	same "$1 (pod llm, app=vllm): $H_INT4:8082 allowed by its scope" "$(outcome "$1" "$H_INT4" 8082)" ok
 	same "$1 (pod llm, app=vllm): $H_INT4:8080 denied" "$(outcome "$1" "$H_INT4" 8080)" deny
 	same "$1 (pod llm, app=vllm): $H_FORB4:8080 denied" "$(outcome "$1" "$H_FORB4" 8080)" deny
@@ -171,6 +174,30 @@ sleep 0.5
 same "hushd restarted: the log names vllm-0 again" \
 	"$(hl --json --since "@$t_restart" --dest "$H_FORB4" --port 8080 | jq -r 'select(.pod_name == "vllm-0") | "\(.pod_namespace)/\(.pod_name)/\(.name)"' | sort -u)" \
 	"llm/vllm-0/server"
+
+# ---- hushd starts while containerd is down; containerd comes back ----
+
+h_stop "$H_HUSHD_PID"
+e_stop "$E_CRI_PID" 10
+hushd_up
+sleep 3.5 # (Version tried at 0, 1 and 3 s: the backoff)
+same "CRI unreachable: hushd says so once, not at each retry" \
+	"$(grep -c 'containerd: the CRI does not answer' "$H_HUSHD_ERR")" 1
+h_log "$(grep -m 1 'containerd: the CRI does not answer' "$H_HUSHD_ERR")"
+# meanwhile vllm-0 is named from its bundle: no pod labels, so no pod scope
+same "CRI unreachable: vllm-0 keeps the enclosing rules ($H_INT4:8082 denied)" \
+	"$(outcome vllm-0 "$H_INT4" 8082)" deny
+if e_cri_start; then
+	h_pass "containerd started again"
+else
+	h_fail "containerd started again" "$(tail -n 5 "$E_DIR/cri/containerd.log" | tr '\n' ' ')"
+fi
+SETTLE_S=20 expect_vllm vllm-0
+if grep -q 'containerd: CRI containerd .* (API v1)' "$H_HUSHD_ERR"; then
+	h_pass "CRI back: hushd reconnected with backoff and read the pods again"
+else
+	h_fail "CRI back: hushd reconnected" "$(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
+fi
 
 # ---- pods whose first instruction connects ----
 
