@@ -338,7 +338,7 @@ static bool cri_retry(struct cri_state *cs, const char *id)
 	}
 	if (free_i == CRI_NRETRY)
 		return false;
-	snprintf(cs->retry[free_i].id, sizeof(cs->retry[free_i].id), "%s", id);
+	snprintf(cs->retry[free_i].id, sizeof(cs->retry[free_i].id), "%.64s", id);
 	cs->retry[free_i].since_ms = now_ms();
 	return true;
 }
@@ -376,7 +376,7 @@ static void seen_add(struct seen *s, const char *id)
 		s->id = ni;
 		s->cap = nc;
 	}
-	snprintf(s->id[s->n++], 65, "%s", id);
+	snprintf(s->id[s->n++], 65, "%.64s", id);
 }
 
 /* A new task: 0 when its metadata went to the cache, -EAGAIN to read it
@@ -390,7 +390,7 @@ static int read_task(struct ctr_engine *e, struct cri_state *cs, const char *dir
 	int r = 1;
 
 	memset(&m, 0, sizeof(m));
-	snprintf(m.id, sizeof(m.id), "%s", id);
+	snprintf(m.id, sizeof(m.id), "%.64s", id);
 	snprintf(m.engine, sizeof(m.engine), "containerd");
 	if (snprintf(p, sizeof(p), "%s/%s/config.json", dir, id) >= PATH_MAX ||
 	    read_bundle(p, &m, &cri_made))
