@@ -13,7 +13,8 @@ BPFTOOL	  ?= bpftool
 PKG_CONFIG ?= pkg-config
 ARCH	  := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3 libnl-3.0 libnl-route-3.0 libcurl json-c
+PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3 libnl-3.0 libnl-route-3.0 libcurl json-c \
+	     libprotobuf-c
 # Expanded on first use, once: pkg-config runs when a recipe first needs the
 # flags, after `make deps` has installed the packages on a fresh machine
 # (everything that uses them is recursively expanded, `=`).
@@ -52,7 +53,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(PREFIX_
 # Debian packages `make deps` installs when missing (build, tests, demo, bench).
 DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
 	     libssl-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev \
-	     libjson-c-dev pkg-config make gcc
+	     libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config make gcc
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
 	     clang-format git sqlite3 libxml2-utils curl openssl cppcheck shellcheck \
 	     docker.io podman runc docker-compose containerd busybox-static mmdebstrap
@@ -82,7 +83,12 @@ RULES_SRCS := $(wildcard rules/*.c)
 AGENT_SRCS := $(wildcard agent/*.c)
 HUSHD_SRCS := $(wildcard agent/hushd/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
-LIB_OBJS   := $(patsubst %.c,$(OUTPUT)/%.o,$(RULES_SRCS) $(AGENT_SRCS))
+# protobuf messages (protoc-c): the C code is generated into $(OUTPUT)/agent,
+# never committed; agent/cri_api.proto is the CRI v1 subset hushd speaks.
+PROTO_SRCS := $(wildcard agent/*.proto)
+PROTO_C    := $(patsubst %.proto,$(OUTPUT)/%.pb-c.c,$(PROTO_SRCS))
+PROTO_H    := $(PROTO_C:.c=.h)
+LIB_OBJS   := $(patsubst %.c,$(OUTPUT)/%.o,$(RULES_SRCS) $(AGENT_SRCS)) $(PROTO_C:.c=.o)
 LIB	   := $(OUTPUT)/libhush.a
 HDRS	   := $(wildcard bpf/*.h rules/*.h agent/*.h cli/*.h)
 
@@ -140,10 +146,19 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
 
 # Header dependencies come from the compiler (-MMD -MP, the .d files below);
 # the generated headers must exist before the first compile.
-GEN_HDRS := $(SKELS) $(OUTPUT)/version.h $(OUTPUT)/vmlinux.h
+GEN_HDRS := $(SKELS) $(OUTPUT)/version.h $(OUTPUT)/vmlinux.h $(PROTO_H)
 $(OUTPUT)/%.o: %.c | $(GEN_HDRS) $(OUTPUT)/agent $(OUTPUT)/rules $(OUTPUT)/cli
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# (one protoc-c run writes both files: a grouped pattern rule)
+$(OUTPUT)/agent/%.pb-c.c $(OUTPUT)/agent/%.pb-c.h: agent/%.proto | $(OUTPUT)/agent
+	$(call msg,PROTOC,$@)
+	$(Q)protoc-c --c_out=$(OUTPUT) $<
+
+$(OUTPUT)/agent/%.pb-c.o: $(OUTPUT)/agent/%.pb-c.c $(OUTPUT)/agent/%.pb-c.h
+	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
@@ -165,7 +180,8 @@ $(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/tests
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 # (rules/loaded.c hashes with libcrypto, which the fuzz targets do not link)
 SAN_LIB_SRCS := $(filter-out rules/loaded.c,$(RULES_SRCS)) agent/attrib.c agent/fsutil.c $(wildcard agent/dns.c) $(wildcard agent/sniff.c)
-UNIT_LIB_SRCS := $(SAN_LIB_SRCS) rules/loaded.c agent/learncg.c agent/db.c $(wildcard agent/db_*.c) agent/json.c agent/suggest.c agent/suggest_render.c
+UNIT_LIB_SRCS := $(SAN_LIB_SRCS) rules/loaded.c agent/learncg.c agent/db.c $(wildcard agent/db_*.c) agent/json.c agent/suggest.c agent/suggest_render.c \
+		 agent/cri_msg.c $(PROTO_C)
 # (several sources in one step: header dependencies by list, not -MMD)
 $(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(GEN_HDRS) $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)
@@ -181,6 +197,12 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(SAN_LIB_SRCS) $(HDRS) | $(GEN_HDRS) $(OUTPUT)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I$(OUTPUT) -I. $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined $< $(SAN_LIB_SRCS) -o $@
+
+# The CRI decoding target links protobuf-c (the other targets need no library).
+$(OUTPUT)/fuzz/fuzz_cri: tests/fuzz/fuzz_cri.c agent/cri_msg.c $(PROTO_C) $(HDRS) | $(GEN_HDRS) $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I$(OUTPUT) -I. $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined $< agent/cri_msg.c $(PROTO_C) -lprotobuf-c -o $@
 
 $(OUTPUT)/bench/%: tests/bench/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/bench
 	$(call msg,CC,$@)

@@ -11,13 +11,14 @@
  *            an inspect of its container.
  *   podman   the same endpoints on podman's Docker-compatible API socket
  *            (`podman system service`).
- *   containerd  no gRPC client in C: the task bundles under containerd's
- *            state directory (<state>/io.containerd.runtime.v2.task/<ns>/<id>/
- *            config.json) are scanned once a second; the OCI annotations
- *            io.kubernetes.cri.* give pod and container names, and
- *            `ctr --address SOCK -n NS containers info ID` (JSON) gives the
- *            labels and image that the containerd metadata store keeps.
- *            The bundle's linux.cgroupsPath names the cgroup.
+ *   containerd  new tasks from their OCI bundles under containerd's state
+ *            directory (<state>/io.containerd.runtime.v2.task/<ns>/<id>/
+ *            config.json, linux.cgroupsPath names the cgroup), scanned once a
+ *            second; a task of namespace k8s.io is named by the CRI on the
+ *            same socket (agent/cri.h: ContainerStatus, ListContainers,
+ *            PodSandboxStatus, gRPC), else by the bundle's io.kubernetes.cri.*
+ *            annotations and `ctr --address SOCK -n NS containers info ID`
+ *            (JSON: labels, image).  See containers_cri.c.
  *
  * Each engine has a thread of its own; a socket that is absent, refuses,
  * stalls (5 s per request) or closes is retried with backoff (0.5 s doubling

@@ -1,13 +1,32 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * containerd (and Kubernetes pods through its CRI plugin), without gRPC:
- * the running tasks' OCI bundles under <state>/io.containerd.runtime.v2.task
- * /<namespace>/<id>/config.json, scanned once a second.  The CRI plugin
- * writes io.kubernetes.cri.* annotations there (container-name,
- * sandbox-namespace, sandbox-name, image-name); the bundle's
- * linux.cgroupsPath names the cgroup.  Labels and the image come from
- * `ctr --address SOCK -n NS containers info ID`, run once per new task
- * (5 s at most), since they live only in containerd's metadata store.
+ * containerd, and Kubernetes pods through its CRI plugin.
+ *
+ * New tasks are found in containerd's state directory: the OCI bundles under
+ * <state>/io.containerd.runtime.v2.task/<namespace>/<id>/config.json, a
+ * scan woken by inotify when a task directory appears (a bundle is written
+ * before runc creates the container, so usually before its first
+ * instruction), read again every 50 ms while incomplete, and once a second
+ * in any case.  The bundle's linux.cgroupsPath names the cgroup.
+ *
+ * Who the task is comes, when containerd answers the CRI (its plugin
+ * io.containerd.grpc.v1.cri, on the same socket), from the CRI itself
+ * (agent/cri_grpc.c, gRPC over the socket; no shell-out): for a task of
+ * namespace k8s.io, ContainerStatus gives container name, image (the tag
+ * the runtime resolved) and image id, state and labels; ListContainers
+ * gives its pod sandbox, whose PodSandboxStatus gives pod namespace, name,
+ * uid and the pod's labels (app=..., which the kubelet sets on the pod, not
+ * on its containers).  A task that is a pod sandbox itself is named "POD".
+ *
+ * Without the CRI (the plugin disabled, another namespace than k8s.io, or a
+ * task the CRI does not know, e.g. made by `ctr run` in k8s.io), the
+ * bundle's io.kubernetes.cri.* annotations name it and
+ * `ctr --address SOCK -n NS containers info ID` (JSON, 5 s at most) gives
+ * the labels and image that containerd's metadata store keeps.
+ *
+ * An unreachable or unimplemented CRI is reported once, with what to do,
+ * and tried again with backoff (1 s doubling to 60 s); when it answers
+ * again, every task is read again through it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,9 +34,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +46,7 @@
 #include <json-c/json.h>
 
 #include "agent/containers_int.h"
+#include "agent/cri.h"
 #include "agent/log.h"
 
 extern char **environ;
@@ -87,15 +109,18 @@ static char *ctr_info(struct ctr_engine *e, const char *ns, const char *id)
 	return out;
 }
 
-/* Annotations of the bundle (CRI's names) and its cgroup into m. */
-static int read_bundle(const char *path, struct ctr_meta *m)
+/* Annotations of the bundle (CRI's names) and its cgroup into m; *cri_made:
+ * the CRI plugin made the task (a container-type annotation). */
+static int read_bundle(const char *path, struct ctr_meta *m, bool *cri_made)
 {
 	struct json_object *j = json_object_from_file(path), *ann = NULL, *lin = NULL;
 	const char *s;
 
 	if (!j)
 		return -ENOENT;
+	*cri_made = false;
 	if (json_object_object_get_ex(j, "annotations", &ann)) {
+		*cri_made = ctrs_jstr(ann, "io.kubernetes.cri.container-type") != NULL;
 		if ((s = ctrs_jstr(ann, "io.kubernetes.cri.container-name")))
 			snprintf(m->name, sizeof(m->name), "%s", s);
 		if ((s = ctrs_jstr(ann, "io.kubernetes.cri.sandbox-namespace")))
@@ -138,6 +163,195 @@ static void add_info(struct ctr_engine *e, const char *ns, struct ctr_meta *m)
 	ctrs_engine_state(e, true, NULL);
 }
 
+/* ---- the CRI ---- */
+
+#define CRI_NS	    "k8s.io" /* the containerd namespace of the CRI plugin */
+#define CRI_WAIT_MS 5000     /* how long a CRI-made task may wait for the CRI to know it */
+#define CRI_NRETRY  32
+
+struct cri_state {
+	struct cri_client *cl;
+	bool up;	      /* Version answered; no failure since */
+	unsigned backoff_ms;  /* before the next try, doubling */
+	struct timespec next; /* CLOCK_MONOTONIC of the next try */
+	char said[512];	      /* the last problem logged */
+	struct {
+		char id[65];
+		uint64_t since_ms;
+	} retry[CRI_NRETRY];
+};
+
+static int cri_stop(void *arg)
+{
+	return ctrs_stopping(arg);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static bool due(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* The CRI failed (rc: a gRPC code or a negative errno): said once, tried
+ * again after the backoff. */
+static void cri_down(struct ctr_engine *e, struct cri_state *cs, int rc, const char *err)
+{
+	char msg[sizeof(cs->said)];
+
+	cs->up = false;
+	clock_gettime(CLOCK_MONOTONIC, &cs->next);
+	cs->next.tv_sec += cs->backoff_ms / 1000;
+	cs->next.tv_nsec += (long)(cs->backoff_ms % 1000) * 1000000L;
+	if (cs->next.tv_nsec >= 1000000000L) {
+		cs->next.tv_sec++;
+		cs->next.tv_nsec -= 1000000000L;
+	}
+	cs->backoff_ms = cs->backoff_ms >= 30000 ? 60000 : cs->backoff_ms * 2;
+	if (rc == CRI_UNIMPLEMENTED)
+		snprintf(msg, sizeof(msg),
+			 "no CRI (%.200s): its plugin io.containerd.grpc.v1.cri is disabled "
+			 "(disabled_plugins in containerd's config.toml) or did not load "
+			 "(containerd's log says why)",
+			 err);
+	else
+		snprintf(msg, sizeof(msg),
+			 "the CRI does not answer (%.200s); check that containerd runs with this "
+			 "socket (--containerd-socket)",
+			 err);
+	if (strcmp(msg, cs->said) && !e->c->quiet)
+		log_warnx("containerd: %s; pods are named from their bundles' annotations and "
+			  "labelled by `ctr containers info` (without the pod's own labels, "
+			  "which only the CRI has) until it answers (retrying with backoff)",
+			  msg);
+	snprintf(cs->said, sizeof(cs->said), "%s", msg);
+}
+
+/* Is the CRI up (asking its Version when the backoff allows)?  *fresh: it
+ * just came up. */
+static bool cri_check(struct ctr_engine *e, struct cri_state *cs, bool *fresh)
+{
+	Runtime__V1__VersionResponse *v = NULL;
+	char err[256];
+	int rc;
+
+	*fresh = false;
+	if (cs->up)
+		return true;
+	if (!due(&cs->next))
+		return false;
+	rc = cri_version(cs->cl, &v, err, sizeof(err));
+	if (rc) {
+		cri_down(e, cs, rc, err);
+		return false;
+	}
+	if (!e->c->quiet)
+		log_info("containerd: CRI %s %s (API %s) on %s: pods' names, images and labels "
+			 "from the CRI",
+			 v->runtime_name, v->runtime_version, v->runtime_api_version, e->sock);
+	cri_free(v);
+	cs->up = *fresh = true;
+	cs->backoff_ms = 1000;
+	cs->said[0] = 0;
+	return true;
+}
+
+/* A container's pod: ListContainers' sandbox id, then its status. */
+static int cri_pod_of(struct cri_state *cs, const char *id, struct ctr_meta *m, char *err,
+		      size_t errlen)
+{
+	Runtime__V1__ListContainersResponse *l = NULL;
+	Runtime__V1__PodSandboxStatusResponse *ps = NULL;
+	int rc = cri_list_containers(cs->cl, id, -1, &l, err, errlen);
+
+	if (rc == 0 && l->n_containers == 1)
+		rc = cri_pod_status(cs->cl, l->containers[0]->pod_sandbox_id, &ps, err, errlen);
+	if (rc == 0 && ps && ps->status)
+		cri_meta_pod(m, ps->status, false);
+	if (l)
+		cri_free(l);
+	if (ps)
+		cri_free(ps);
+	/* gone meanwhile: what the container says stays */
+	return rc == CRI_NOT_FOUND ? 0 : rc;
+}
+
+/* What the CRI says of task id, into m: 0, 1 when the CRI does not know it
+ * (cri_made: it should: -EAGAIN instead), or < 0 when the CRI failed. */
+static int cri_meta(struct ctr_engine *e, struct cri_state *cs, const char *id, bool cri_made,
+		    struct ctr_meta *m)
+{
+	Runtime__V1__ContainerStatusResponse *st = NULL;
+	Runtime__V1__PodSandboxStatusResponse *ps = NULL;
+	char err[256];
+	int rc = cri_container_status(cs->cl, id, &st, err, sizeof(err));
+
+	if (rc == 0) {
+		if (st->status)
+			cri_meta_status(m, st->status);
+		rc = cri_pod_of(cs, id, m, err, sizeof(err));
+	} else if (rc == CRI_NOT_FOUND) {
+		/* a pod sandbox ("pause") task, or no task of the CRI's */
+		rc = cri_pod_status(cs->cl, id, &ps, err, sizeof(err));
+		if (rc == 0 && ps->status)
+			cri_meta_pod(m, ps->status, true);
+		else if (rc == CRI_NOT_FOUND)
+			rc = cri_made ? -EAGAIN : 1;
+	}
+	if (st)
+		cri_free(st);
+	if (ps)
+		cri_free(ps);
+	if (rc < 0 && rc != -EAGAIN) {
+		cri_down(e, cs, rc, err);
+	} else if (rc > 1) {
+		cri_down(e, cs, rc, err);
+		rc = -EIO;
+	}
+	return rc;
+}
+
+/* Another scan for a task the CRI made but does not know yet (the CRI
+ * records a sandbox after its task started)?  For CRI_WAIT_MS at most. */
+static bool cri_retry(struct cri_state *cs, const char *id)
+{
+	size_t free_i = CRI_NRETRY;
+
+	for (size_t i = 0; i < CRI_NRETRY; i++) {
+		if (!strcmp(cs->retry[i].id, id)) {
+			if (now_ms() - cs->retry[i].since_ms < CRI_WAIT_MS)
+				return true;
+			cs->retry[i].id[0] = 0;
+			return false;
+		}
+		if (!cs->retry[i].id[0] && free_i == CRI_NRETRY)
+			free_i = i;
+	}
+	if (free_i == CRI_NRETRY)
+		return false;
+	snprintf(cs->retry[free_i].id, sizeof(cs->retry[free_i].id), "%.64s", id);
+	cs->retry[free_i].since_ms = now_ms();
+	return true;
+}
+
+static void cri_retry_done(struct cri_state *cs, const char *id)
+{
+	for (size_t i = 0; i < CRI_NRETRY; i++)
+		if (!strcmp(cs->retry[i].id, id))
+			cs->retry[i].id[0] = 0;
+}
+
+/* ---- the task bundles ---- */
+
 struct seen {
 	char (*id)[65];
 	size_t n, cap;
@@ -162,84 +376,174 @@ static void seen_add(struct seen *s, const char *id)
 		s->id = ni;
 		s->cap = nc;
 	}
-	snprintf(s->id[s->n++], 65, "%s", id);
+	snprintf(s->id[s->n++], 65, "%.64s", id);
 }
 
-/* One namespace directory: new tasks are read, all are kept in now. */
-static void scan_ns(struct ctr_engine *e, const char *dir, const char *ns, struct seen *before,
-		    struct seen *now)
+/* A new task: 0 when its metadata went to the cache, -EAGAIN to read it
+ * again next scan. */
+static int read_task(struct ctr_engine *e, struct cri_state *cs, const char *dir, const char *ns,
+		     const char *id)
+{
+	char p[PATH_MAX * 2];
+	struct ctr_meta m;
+	bool cri_made;
+	int r = 1;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.id, sizeof(m.id), "%.64s", id);
+	snprintf(m.engine, sizeof(m.engine), "containerd");
+	if (snprintf(p, sizeof(p), "%s/%s/config.json", dir, id) >= PATH_MAX ||
+	    read_bundle(p, &m, &cri_made))
+		return -EAGAIN; /* not ready yet */
+	if (!strcmp(ns, CRI_NS) && cs->up) {
+		r = cri_meta(e, cs, id, cri_made, &m);
+		if (r == -EAGAIN && cri_retry(cs, id)) {
+			ctr_meta_free(&m);
+			return -EAGAIN;
+		}
+		cri_retry_done(cs, id);
+	}
+	if (r) {
+		/* not the CRI's: the bundle's names and ctr's labels */
+		ctr_meta_free(&m);
+		add_info(e, ns, &m);
+	}
+	m.running = true; /* a task: created or running */
+	if (!m.name[0])
+		snprintf(m.name, sizeof(m.name), "%s", m.id);
+	ctrs_put(e->c, &m);
+	return 0;
+}
+
+/* One namespace directory: new tasks are read, all are kept in now.  How
+ * many are to be read again (not ready yet). */
+static unsigned scan_ns(struct ctr_engine *e, struct cri_state *cs, const char *dir, const char *ns,
+			struct seen *before, struct seen *now)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	unsigned pending = 0;
 
 	if (!d)
-		return;
+		return 0;
 	while ((de = readdir(d))) {
-		char p[PATH_MAX * 2];
-		struct ctr_meta m;
-
 		if (de->d_name[0] == '.' || strlen(de->d_name) > 64)
 			continue;
 		seen_add(now, de->d_name);
 		if (seen_has(before, de->d_name))
 			continue;
-		memset(&m, 0, sizeof(m));
-		snprintf(m.id, sizeof(m.id), "%s", de->d_name);
-		snprintf(m.engine, sizeof(m.engine), "containerd");
-		if (snprintf(p, sizeof(p), "%s/%s/config.json", dir, de->d_name) >= PATH_MAX ||
-		    read_bundle(p, &m)) {
-			now->n--; /* not ready yet: again next scan */
-			continue;
+		if (read_task(e, cs, dir, ns, de->d_name)) {
+			now->n--; /* again next scan */
+			pending++;
 		}
-		add_info(e, ns, &m);
-		if (!m.name[0])
-			snprintf(m.name, sizeof(m.name), "%s", m.id);
-		m.running = true;
-		ctrs_put(e->c, &m);
 	}
 	closedir(d);
+	return pending;
 }
 
+/* Tasks gone since the last scan leave the cache; now becomes before. */
+static void scan_done(struct ctr_engine *e, struct seen *before, struct seen *now)
+{
+	struct seen t;
+
+	for (size_t i = 0; i < before->n; i++)
+		if (!seen_has(now, before->id[i]))
+			ctrs_drop(e->c, before->id[i]);
+	t = *before;
+	*before = *now;
+	*now = t;
+}
+
+/* Until the next scan: ms, or less when a task directory gets an entry
+ * (inotify, ifd; -1: none).  True when stopping. */
+static bool scan_wait(struct containers *c, int ifd, unsigned ms)
+{
+	char buf[4096] __attribute__((aligned(8)));
+
+	for (unsigned waited = 0; waited < ms; waited += 100) {
+		struct pollfd p = {.fd = ifd, .events = POLLIN};
+		unsigned step = ms - waited < 100 ? ms - waited : 100;
+
+		if (ctrs_stopping(c))
+			return true;
+		if (ifd < 0) {
+			if (ctrs_sleep(c, step))
+				return true;
+		} else if (poll(&p, 1, (int)step) > 0) {
+			while (read(ifd, buf, sizeof(buf)) > 0)
+				;
+			break;
+		}
+	}
+	return ctrs_stopping(c);
+}
+
+/* One scan of every namespace; how many tasks are not ready yet. */
+static unsigned scan_all(struct ctr_engine *e, struct cri_state *cs, const char *root, int ifd,
+			 struct seen *before, struct seen *now)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+	unsigned pending = 0;
+
+	now->n = 0;
+	if (!d) {
+		ctrs_engine_state(e, false, "no task directory %s", root);
+		return 0;
+	}
+	ctrs_engine_state(e, true, NULL);
+	if (ifd >= 0)
+		inotify_add_watch(ifd, root, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+	while ((de = readdir(d))) {
+		char p[PATH_MAX * 2];
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", root, de->d_name) >= PATH_MAX)
+			continue;
+		/* (an existing watch is kept: the same descriptor again) */
+		if (ifd >= 0)
+			inotify_add_watch(ifd, p, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+		pending += scan_ns(e, cs, p, de->d_name, before, now);
+	}
+	closedir(d);
+	scan_done(e, before, now);
+	return pending;
+}
+
+/* A new task is scanned for at once (inotify on the task directories), its
+ * bundle read again every 50 ms while it is incomplete (2 s at most), and
+ * every task directory once a second in any case. */
 void *cri_thread(void *arg)
 {
 	struct ctr_engine *e = arg;
 	struct seen before = {0}, now = {0};
+	struct cri_state cs = {.backoff_ms = 1000};
 	char root[PATH_MAX + 64];
+	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	unsigned fast = 0;
 
 	snprintf(root, sizeof(root), "%s/io.containerd.runtime.v2.task", e->c->cd_state);
+	cs.cl = cri_open(e->sock);
+	if (cs.cl)
+		cri_set_stop(cs.cl, cri_stop, e->c);
 	while (!ctrs_stopping(e->c)) {
-		DIR *d = opendir(root);
-		struct dirent *de;
+		bool fresh = false;
+		unsigned pending;
 
-		now.n = 0;
-		if (d)
-			ctrs_engine_state(e, true, NULL);
-		else
-			ctrs_engine_state(e, false, "no task directory %s", root);
-		while (d && (de = readdir(d))) {
-			char p[PATH_MAX * 2];
-
-			if (de->d_name[0] == '.')
-				continue;
-			if (snprintf(p, sizeof(p), "%s/%s", root, de->d_name) >= PATH_MAX)
-				continue;
-			scan_ns(e, p, de->d_name, &before, &now);
-		}
-		if (d)
-			closedir(d);
-		/* tasks gone since the last scan */
-		for (size_t i = 0; i < before.n; i++)
-			if (!seen_has(&now, before.id[i]))
-				ctrs_drop(e->c, before.id[i]);
-		{
-			struct seen t = before;
-
-			before = now;
-			now = t;
-		}
-		if (ctrs_sleep(e->c, 1000))
+		if (cs.cl && cri_check(e, &cs, &fresh) && fresh)
+			before.n = 0; /* the CRI is back: every task read again through it */
+		pending = scan_all(e, &cs, root, ifd, &before, &now);
+		if (!pending)
+			fast = 0;
+		else if (fast <= 40)
+			fast++;
+		if (scan_wait(e->c, ifd, fast && fast <= 40 ? 50 : 1000))
 			break;
 	}
+	if (ifd >= 0)
+		close(ifd);
+	cri_close(cs.cl);
 	free(before.id);
 	free(now.id);
 	return NULL;

@@ -22,11 +22,14 @@ if [ -n "$missing" ]; then
 fi
 
 # cppcheck does not read libbpf's headers (system includes are not followed):
-# tell it what LIBBPF_OPTS declares.
+# tell it what LIBBPF_OPTS declares, and protobuf-c's version (the generated
+# headers in $OUTPUT check it with #error).
+pbc=$(sed -n 's/^#define PROTOBUF_C_VERSION_NUMBER[[:space:]]*//p' /usr/include/protobuf-c/protobuf-c.h 2>/dev/null)
 crc=0
 out=$(cppcheck -q --std=c11 --enable=warning,portability,performance --inline-suppr \
 	--error-exitcode=1 -j"$(nproc)" -D_GNU_SOURCE -D__x86_64__ \
 	'-DLIBBPF_OPTS(TYPE,NAME,...)=struct TYPE NAME = {0}' \
+	"-DPROTOBUF_C_VERSION_NUMBER=${pbc:-1004001}" -DPROTOBUF_C_MIN_COMPILER_VERSION=1000000 \
 	--suppress=missingIncludeSystem -I. -I"$OUTPUT" \
 	agent rules cli tests/tools tests/unit tests/bpf tests/bench tests/fuzz 2>&1) || crc=$?
 if [ $crc -eq 0 ] && [ -z "$out" ]; then

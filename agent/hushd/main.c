@@ -61,7 +61,7 @@ static void usage(FILE *f)
 	    "  --docker-socket P Docker Engine API socket (default $DOCKER_HOST if unix://,\n"
 	    "                    else /run/docker.sock; \"\" for none)\n"
 	    "  --podman-socket P podman's API socket (default /run/podman/podman.sock)\n"
-	    "  --containerd-socket P  containerd's socket, for ctr (default\n"
+	    "  --containerd-socket P  containerd's socket: its CRI, else ctr (default\n"
 	    "                    /run/containerd/containerd.sock)\n"
 	    "  --containerd-state DIR containerd's state directory (default /run/containerd)\n"
 	    "  --no-containers   ask no container engine (container scopes bind nothing)\n"

@@ -292,6 +292,11 @@ else
 	same "containerd: busybox applets run by sh show the real exe" \
 		"$(hl --json | jq -r 'select(.pod_name == "vllm-0" and .kind == "attempt") | .exe' | sort -u | tr '\n' ' ')" \
 		"/bin/busybox "
+	# this containerd runs without its CRI plugin (disabled_plugins): hushd
+	# says so once, and names the tasks from bundles and ctr (above)
+	same "containerd without its CRI plugin: hushd says so once (UNIMPLEMENTED)" \
+		"$(grep -c 'containerd: no CRI (Version on .*UNIMPLEMENTED' "$H_HUSHD_ERR")" 1
+	h_log "$(grep -m 1 'containerd: no CRI' "$H_HUSHD_ERR")"
 	for id in vllm-0 webui-0; do
 		ctr_ tasks kill -s KILL "$id" >/dev/null 2>&1
 		sleep 0.2

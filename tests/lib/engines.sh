@@ -541,3 +541,168 @@ e_image_hushd() {
 		return 1
 	}
 }
+
+# ---- containerd with its CRI plugin (t_cri) ----
+#
+#   e_cri_up               a second containerd, ours, with the CRI plugin
+#                          (io.containerd.grpc.v1.cri) enabled: state under
+#                          $E_DIR/cri, socket $E_CRI_SOCK, in E_NS and the
+#                          private mount namespace like the others.  No CNI:
+#                          pods use the host network (hostNetwork: true), which
+#                          is the test's private namespace.  The sandbox
+#                          ("pause") image is $E_CRI_PAUSE, imported from a
+#                          busybox-static OCI layout whose entry point sleeps;
+#                          $E_CRI_IMAGE is the same rootfs with sh as CMD.
+#                          Nothing is pulled: the registry has no mirror and
+#                          the namespace no route out.
+#   e_cri ARGS             tests/tools/cri_pod on that socket (our CRI client)
+#   e_cri_ctr ARGS         ctr -n k8s.io on that socket
+#   e_cri_restart          stop containerd (TERM; its shims and containers
+#                          keep running, as on a real node) and start it again
+E_CRI_PAUSE=localhost/hush-pause:1
+E_CRI_IMAGE=localhost/hush-bb:1
+E_CRI_SOCK=
+E_CRI_PID=
+E_CRI_CG=
+
+# e_oci_busybox TAR: an OCI image layout (tar) of the busybox-static rootfs
+# with two images: $E_CRI_PAUSE (entry point: sleep) and $E_CRI_IMAGE (CMD sh).
+e_oci_busybox() {
+	local tar=$1 o=$E_DIR/oci r=$E_DIR/busybox-root arch layer lsum lsize i name ep
+	local msums=() msizes=()
+	arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+	# the rootfs (e_image_busybox's, built without an engine)
+	if [ ! -d "$r/bin" ]; then
+		mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/proc" "$r/sys" "$r/dev" "$r/root" || return 1
+		chmod 1777 "$r/tmp"
+		cp "$E_BUSYBOX_BIN" "$r/bin/busybox" || return 1
+		for i in $("$E_BUSYBOX_BIN" --list); do
+			[ "$i" = busybox ] || ln -s busybox "$r/bin/$i"
+		done
+		printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$r/etc/passwd"
+		printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+	fi
+	rm -rf "$o"
+	mkdir -p "$o/blobs/sha256" || return 1
+	layer=$o/layer.tar
+	tar -C "$r" --numeric-owner --sort=name --mtime=@0 -cf "$layer" . || return 1
+	lsum=$(sha256sum "$layer" | cut -d' ' -f1)
+	lsize=$(stat -c %s "$layer")
+	mv "$layer" "$o/blobs/sha256/$lsum"
+	for i in 0 1; do
+		if [ "$i" = 0 ]; then
+			name=$E_CRI_PAUSE ep='"Entrypoint":["/bin/sleep","2147483647"]'
+		else
+			name=$E_CRI_IMAGE ep='"Cmd":["/bin/sh"]'
+		fi
+		printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/bin"],%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+			"$arch" "$ep" "$lsum" >"$o/c.json"
+		local csum csize
+		csum=$(sha256sum "$o/c.json" | cut -d' ' -f1)
+		csize=$(stat -c %s "$o/c.json")
+		mv "$o/c.json" "$o/blobs/sha256/$csum"
+		printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+			"$csum" "$csize" "$lsum" "$lsize" >"$o/m.json"
+		msums[i]=$(sha256sum "$o/m.json" | cut -d' ' -f1)
+		msizes[i]=$(stat -c %s "$o/m.json")
+		mv "$o/m.json" "$o/blobs/sha256/${msums[i]}"
+	done
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$o/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[' >"$o/index.json"
+	for i in 0 1; do
+		if [ "$i" = 0 ]; then name=$E_CRI_PAUSE; else name=$E_CRI_IMAGE; fi
+		[ "$i" = 1 ] && printf ',' >>"$o/index.json"
+		printf '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"%s","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}' \
+			"${msums[i]}" "${msizes[i]}" "$arch" "$name" "${name##*:}" >>"$o/index.json"
+	done
+	printf ']}' >>"$o/index.json"
+	tar -C "$o" -cf "$tar" oci-layout index.json blobs
+}
+
+e_cri() {
+	"$OUTPUT/tests/cri_pod" "$E_CRI_SOCK" "$@"
+}
+
+e_cri_ctr() {
+	e_in ctr --address "$E_CRI_SOCK" -n k8s.io "$@"
+}
+
+# e_cri_start: containerd with $E_DIR/cri/containerd.toml; wait for the CRI.
+e_cri_start() {
+	local d=$E_DIR/cri
+	e_bg --err "$d/containerd.log" -- "$E_CONTAINERD_BIN" --config "$d/containerd.toml" \
+		--log-level warn
+	E_CRI_PID=$H_LAST_PID
+	E_WAIT_S=20 e_wait test -S "$E_CRI_SOCK" &&
+		E_WAIT_S=20 e_wait e_cri version
+}
+
+e_cri_up() {
+	local d
+	e_require_bins "$E_CONTAINERD_BIN" "$E_RUNC_BIN" /usr/bin/containerd-shim-runc-v2 \
+		"$E_BUSYBOX_BIN" "$OUTPUT/tests/cri_pod"
+	e_init
+	[ -n "$E_CRI_PID" ] && h_alive "$E_CRI_PID" && return 0
+	trap 'e_cri_cleanup; e_cleanup' EXIT
+	trap 'e_cri_cleanup; e_cleanup; exit 130' INT
+	trap 'e_cri_cleanup; e_cleanup; exit 143' TERM
+	d=$E_DIR/cri
+	mkdir -p "$d/root" "$d/state" "$d/opt" "$d/cni/bin" "$d/cni/conf" "$d/pods"
+	E_CRI_SOCK=$d/containerd.sock
+	E_CRI_CG=$(h_cgroup_create cri)
+	# apparmor off: its profile would need apparmor_parser and the host's
+	# policy; no CNI (bin and conf directories of ours, empty).
+	cat >"$d/containerd.toml" <<EOF
+version = 2
+root = "$d/root"
+state = "$d/state"
+[grpc]
+  address = "$E_CRI_SOCK"
+[ttrpc]
+  address = "$E_CRI_SOCK.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$E_CRI_PAUSE"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  disable_apparmor = true
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$d/cni/bin"
+    conf_dir = "$d/cni/conf"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "$E_RUNC_BIN"
+        SystemdCgroup = false
+EOF
+	e_cri_start || h_skip_or_fail "$H_NAME" "containerd with CRI did not answer CRI Version: $(e_cri version 2>&1) $(tail -n 5 "$d/containerd.log" | tr '\n' ' ')"
+	e_oci_busybox "$d/busybox-oci.tar" ||
+		h_skip_or_fail "$H_NAME" "cannot build the busybox OCI layout"
+	local out
+	out=$(e_cri_ctr images import "$d/busybox-oci.tar" 2>&1) ||
+		h_skip_or_fail "$H_NAME" "ctr images import: $out"
+	h_log "containerd+CRI pid $E_CRI_PID: $(e_cri version), images: $(e_cri_ctr images ls -q | tr '\n' ' ')"
+}
+
+e_cri_restart() {
+	e_stop "$E_CRI_PID" 10
+	e_cri_start
+}
+
+# e_cri_cleanup: the pods (their shims are below $H_CG_ROOT, killed with it
+# anyway), then containerd.  The tests call it before e_cleanup runs.
+e_cri_cleanup() {
+	local id
+	if [ -n "$E_CRI_PID" ] && h_alive "$E_CRI_PID"; then
+		for id in $(e_cri list 2>/dev/null | awk '$1 == "pod" { print $2 }'); do
+			timeout 30 "$OUTPUT/tests/cri_pod" "$E_CRI_SOCK" down "$id" >/dev/null 2>&1
+		done
+	fi
+	e_stop "$E_CRI_PID" 10
+	E_CRI_PID=
+}
