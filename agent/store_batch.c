@@ -21,6 +21,7 @@
 #include "agent/db.h"
 #include "agent/engine.h"
 #include "agent/event.h"
+#include "agent/lineage.h"
 #include "agent/log.h"
 #include "agent/store_int.h"
 
@@ -164,6 +165,17 @@ void store_gap_add(struct gapacc *g, uint64_t n, int64_t first, int64_t last)
 	g->count += n;
 }
 
+/* The parent and ancestry of e's process (lineage.h). */
+static void enrich_lineage(struct store *s, struct batch *b, struct bent *en,
+			   const struct hush_event *e)
+{
+	char anc[4096];
+
+	if (lineage_of(s->eng, e, store_astr(b, en->exe), &en->ppid, &en->has_ppid, anc,
+		       sizeof(anc)) == 0)
+		en->ancestry = intern(b, anc, sizeof(anc));
+}
+
 /* Process, cgroup and rule for a new row (first event of its kind). */
 static void enrich(struct store *s, struct batch *b, struct bent *en, const struct hush_event *e,
 		   const struct policy_compiled *pc)
@@ -196,6 +208,9 @@ static void enrich(struct store *s, struct batch *b, struct bent *en, const stru
 		    memcmp(b->pcache[slot].comm, e->comm, 16) == 0) {
 			en->exe = b->pcache[slot].exe;
 			en->cmdline = b->pcache[slot].cmdline;
+			en->ancestry = b->pcache[slot].ancestry;
+			en->ppid = b->pcache[slot].ppid;
+			en->has_ppid = b->pcache[slot].has_ppid;
 		} else {
 			struct hush_proc proc;
 
@@ -213,6 +228,10 @@ static void enrich(struct store *s, struct batch *b, struct bent *en, const stru
 				b->pcache[slot].exe = en->exe;
 				b->pcache[slot].cmdline = en->cmdline;
 			}
+			enrich_lineage(s, b, en, e);
+			b->pcache[slot].ancestry = en->ancestry;
+			b->pcache[slot].ppid = en->ppid;
+			b->pcache[slot].has_ppid = en->has_ppid;
 		}
 	}
 	cg = event_cgroup_name(e->cgroup_id);
