@@ -26,7 +26,8 @@ struct lnode {
 	uint64_t start_ns; /* boot clock; /proc: to the tick */
 	uint64_t exit_ns;  /* 0: alive (or unknown) */
 	char exe[HUSH_EXE_LEN];
-	char cg[PATH_MAX]; /* cgroup path, "" unknown */
+	uint64_t cgid;	   /* cgroup id (0: unknown: read from /proc) */
+	char cg[PATH_MAX]; /* cgroup path, "" unknown (removed since) */
 	bool from_proc;
 };
 
@@ -115,6 +116,7 @@ static bool from_table(const struct engine *eng, uint32_t pid, uint64_t alive_at
 	n->start_ns = p.start_ns;
 	n->exit_ns = p.exit_ns;
 	snprintf(n->exe, sizeof(n->exe), "%s", p.exe);
+	n->cgid = p.cgroup_id;
 	cg = event_cgroup_name(p.cgroup_id);
 	snprintf(n->cg, sizeof(n->cg), "%s", cg ? cg : "");
 	n->from_proc = false;
@@ -131,6 +133,7 @@ static bool from_proc(uint32_t pid, uint64_t born_by, struct lnode *n)
 		return false;
 	n->pid = pid;
 	n->exit_ns = 0;
+	n->cgid = 0;
 	snprintf(p, sizeof(p), "/proc/%u/exe", pid);
 	k = readlink(p, n->exe, sizeof(n->exe) - 1);
 	n->exe[k > 0 ? k : 0] = 0;
@@ -163,9 +166,24 @@ static void put_lost(struct json_writer *w, uint32_t pid, const char *why)
 	jsonw_obj_end(w);
 }
 
-/* The ancestors of n, up to the boundary (bpath[0..blen)) or pid 1. */
-static void walk(const struct engine *eng, struct json_writer *w, struct lnode *n, const char *bpath,
-		 size_t blen, uint64_t at)
+/* Where the chain stops: the event's cgroup (id) and its boundary path
+ * (bpath[0..blen); blen 0: the cgroup is gone, only the id tells). */
+struct bound {
+	uint64_t cgid;
+	char path[PATH_MAX];
+	size_t blen;
+};
+
+static bool inside(const struct bound *b, const struct lnode *n)
+{
+	if (n->cgid && n->cgid == b->cgid)
+		return true;
+	return b->blen && n->cg[0] && attrib_inside(b->path, b->blen, n->cg);
+}
+
+/* The ancestors of n, up to the boundary b or pid 1. */
+static void walk(const struct engine *eng, struct json_writer *w, struct lnode *n,
+		 const struct bound *b, uint64_t at)
 {
 	for (int depth = 0;; depth++) {
 		uint32_t pid = n->ppid;
@@ -184,7 +202,7 @@ static void walk(const struct engine *eng, struct json_writer *w, struct lnode *
 			return;
 		}
 		put_node(w, n, n->exe, at);
-		if (pid == 1 || !n->cg[0] || !attrib_inside(bpath, blen, n->cg))
+		if (pid == 1 || !inside(b, n))
 			return;
 	}
 }
@@ -193,10 +211,9 @@ int lineage_of(const struct engine *eng, const struct hush_event *e, const char 
 	       uint32_t *ppid, bool *has_ppid, char *json, size_t len)
 {
 	struct lnode *n;
+	struct bound *b;
 	struct json_writer w;
-	char bpath[PATH_MAX];
 	const char *cg;
-	size_t blen;
 	int ret = 0;
 
 	*has_ppid = false;
@@ -205,24 +222,30 @@ int lineage_of(const struct engine *eng, const struct hush_event *e, const char 
 	if (!e->tgid || (e->flags & HUSH_EVF_NOPROC))
 		return -ENOENT;
 	n = calloc(1, sizeof(*n));
-	if (!n)
+	b = calloc(1, sizeof(*b));
+	if (!n || !b) {
+		free(n);
+		free(b);
 		return -ENOMEM;
+	}
 	/* The event's process, alive at the event: born before it. */
 	if (!from_table(eng, e->tgid, e->ts_ns, e->ts_ns, n) &&
 	    !from_proc(e->tgid, e->ts_ns, n)) {
 		free(n);
+		free(b);
 		return -ENOENT;
 	}
 	*ppid = n->ppid;
 	*has_ppid = true;
-	cg = event_cgroup_name(e->cgroup_id);
-	snprintf(bpath, sizeof(bpath), "%s", cg ? cg : n->cg);
-	blen = attrib_boundary(bpath);
+	b->cgid = e->cgroup_id ? e->cgroup_id : n->cgid;
+	cg = event_cgroup_name(b->cgid);
+	snprintf(b->path, sizeof(b->path), "%s", cg ? cg : n->cg);
+	b->blen = b->path[0] ? attrib_boundary(b->path) : 0;
 	jsonw_init_buf(&w, 0);
 	jsonw_arr_begin(&w);
 	n->exit_ns = 0; /* it made the event: alive then */
 	put_node(&w, n, self_exe && *self_exe ? self_exe : n->exe, e->ts_ns);
-	walk(eng, &w, n, bpath, blen, e->ts_ns);
+	walk(eng, &w, n, b, e->ts_ns);
 	jsonw_arr_end(&w);
 	if (jsonw_finish(&w) == 0 && w.len < len)
 		memcpy(json, w.buf, w.len + 1);
@@ -230,6 +253,7 @@ int lineage_of(const struct engine *eng, const struct hush_event *e, const char 
 		ret = -ENOSPC;
 	jsonw_free(&w);
 	free(n);
+	free(b);
 	return ret;
 }
 
