@@ -32,7 +32,8 @@ static uint16_t new_id(struct dnsproxy *px)
 /* Send the query in px->buf[0..n) (parsed into px->q) to the resolver,
  * remembered under a fresh id.  Returns NULL, or why it was not sent. */
 static const char *forward_udp(struct dnsproxy *px, int fd, size_t n,
-			       const struct sockaddr_storage *peer, socklen_t plen, bool lrn)
+			       const struct sockaddr_storage *peer, socklen_t plen, bool lrn,
+			       uint64_t cgid)
 {
 	uint16_t id = new_id(px);
 	struct pending *p = &px->pend[id];
@@ -46,6 +47,7 @@ static const char *forward_udp(struct dnsproxy *px, int fd, size_t n,
 	p->peer = *peer;
 	p->plen = plen;
 	p->learn = lrn;
+	p->cgid = cgid;
 	p->qseclen = px->q.qend - DNS_HDR_LEN;
 	if (p->qseclen > sizeof(p->qsec))
 		p->qseclen = sizeof(p->qsec);
@@ -92,7 +94,8 @@ static bool udp_query(struct dnsproxy *px, uint32_t set, int slot)
 	case ACT_DROP:
 		break;
 	case ACT_FORWARD: {
-		const char *why = forward_udp(px, fd, (size_t)n, &peer, plen, lrn);
+		const char *why =
+		    forward_udp(px, fd, (size_t)n, &peer, plen, lrn, rep.ev.cgroup_id);
 
 		if (!why)
 			break;
@@ -144,7 +147,7 @@ static bool udp_answer(struct dnsproxy *px, int up)
 	px->pdl[id] = 0;
 	px->npend--;
 	if (p->learn)
-		dnsproxy_answer_learn(px, px->buf, (size_t)n, &px->resp);
+		dnsproxy_answer_learn(px, px->buf, (size_t)n, &px->resp, p->cgid);
 	dns_set_id(px->buf, (size_t)n, p->cid);
 	sendto(p->fd, px->buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&p->peer, p->plen);
 	return true;

@@ -64,8 +64,9 @@ static int proc_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns)
 	s = strrchr(buf, ')');
 	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
 	 * utime stime cutime cstime priority nice threads itrealvalue start" */
-	if (!s || sscanf(s + 1, " %*c %u %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-				"%*d %*d %*d %llu",
+	if (!s || sscanf(s + 1,
+			 " %*c %u %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu",
 			 &pp, &st) != 2)
 		return -EIO;
 	*ppid = pp;
@@ -196,9 +197,10 @@ static void walk(const struct engine *eng, struct json_writer *w, struct lnode *
 			return;
 		}
 		if (!from_table(eng, pid, born_by, born_by, n) && !from_proc(pid, born_by, n)) {
-			put_lost(w, pid,
-				 "unknown: exited, and not in hushd's process table (started before "
-				 "hushd, or evicted)");
+			put_lost(
+			    w, pid,
+			    "unknown: exited, and not in hushd's process table (started before "
+			    "hushd, or evicted)");
 			return;
 		}
 		put_node(w, n, n->exe, at);
@@ -229,8 +231,7 @@ int lineage_of(const struct engine *eng, const struct hush_event *e, const char 
 		return -ENOMEM;
 	}
 	/* The event's process, alive at the event: born before it. */
-	if (!from_table(eng, e->tgid, e->ts_ns, e->ts_ns, n) &&
-	    !from_proc(e->tgid, e->ts_ns, n)) {
+	if (!from_table(eng, e->tgid, e->ts_ns, e->ts_ns, n) && !from_proc(e->tgid, e->ts_ns, n)) {
 		free(n);
 		free(b);
 		return -ENOENT;
@@ -326,8 +327,7 @@ int lineage_host(const char *state_dir, char *hostname, size_t hlen, char *host_
 	if (host_id[0])
 		return 0;
 	*src = "state";
-	if (!state_dir ||
-	    snprintf(p, sizeof(p), "%s/host-id", state_dir) >= (int)sizeof(p))
+	if (!state_dir || snprintf(p, sizeof(p), "%s/host-id", state_dir) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
 	read_id(p, host_id, ilen);
 	if (host_id[0])

@@ -165,6 +165,31 @@ void store_gap_add(struct gapacc *g, uint64_t n, int64_t first, int64_t last)
 	g->count += n;
 }
 
+/*
+ * The name a DNS answer gave e's destination, only if e's cgroup asked for
+ * it (a connect by address to an address another cgroup resolved names
+ * nothing).  An "allow host" rule that decided without this cgroup having
+ * resolved the address (the kernel's learned entry serves the rule's whole
+ * scope) says so, rather than suggest the attempt used the name.
+ */
+static void name_attempt(struct store *s, struct batch *b, struct bent *en,
+			 const struct hush_event *e)
+{
+	const char *rt = store_astr(b, en->rule_text);
+	char name[QNAME_MAX], buf[4096 + 96];
+
+	if (s->namer &&
+	    s->namer(s->namer_ctx, e->family, e->daddr, e->cgroup_id, name, sizeof(name)) == 0) {
+		name[sizeof(name) - 1] = 0;
+		en->qname = intern(b, name, sizeof(name));
+		return;
+	}
+	if (!rt || strncmp(rt, "allow host ", 11) != 0)
+		return;
+	snprintf(buf, sizeof(buf), "address learned for another cgroup's lookup (%s)", rt);
+	en->rule_text = intern(b, buf, sizeof(buf));
+}
+
 /* The parent and ancestry of e's process (lineage.h). */
 static void enrich_lineage(struct store *s, struct batch *b, struct bent *en,
 			   const struct hush_event *e)
@@ -347,13 +372,8 @@ void store_batch_add(struct store *s, const struct hush_event *e, const struct d
 		en->qname = intern(b, q->qname, QNAME_MAX);
 		en->qtype = intern(b, q->qtype, QTYPE_MAX);
 		en->note = intern(b, q->note, DNSNOTE_MAX);
-	} else if (s->namer) {
-		char name[QNAME_MAX];
-
-		if (s->namer(s->namer_ctx, e->family, e->daddr, name, sizeof(name)) == 0) {
-			name[sizeof(name) - 1] = 0;
-			en->qname = intern(b, name, sizeof(name));
-		}
+	} else {
+		name_attempt(s, b, en, e);
 	}
 	b->idx[j] = ++b->n;
 }

@@ -177,6 +177,11 @@ static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char 
 		if (e->hook == HUSH_HOOK_DNS) {
 			r->qtype = store_astr(b, en->qtype);
 			r->note = store_astr(b, en->note);
+		} else if (e->flags & HUSH_EVF_NOPROC) {
+			/* never a blank process without a word why */
+			r->note = "process unknown: a packet has no process context, and its "
+				  "socket has no owner record (made before hush attached, never "
+				  "judged by a socket hook, or the kernel's own)";
 		}
 		r->flags = e->flags;
 		if (!(e->flags & HUSH_EVF_NOPROC)) {

@@ -13,16 +13,36 @@ set -u
 
 h_init lineage
 h_require_hush
-h_require_tools python3 sqlite3 jq
+h_require_tools python3 sqlite3 jq dnsmasq
+DNSQ=$OUTPUT/tests/dnsq
+[ -x "$DNSQ" ] || h_skip_or_fail "$H_NAME" "$DNSQ not built (make all)"
 h_netns_up
-cg=$(h_cgroup_create enforced)
+# hushd enforces on enf/: the processes run in enf/a (cg), enf/b (other).
+cg=$(h_cgroup_create enf/a)
+other=$(h_cgroup_create enf/b)
+WEB4=$H_INT4_B
+
+h_bg --out "$H_TMP/dnsmasq.out" --err "$H_TMP/dnsmasq.err" --ns "$H_NS_INT" -- \
+	dnsmasq --keep-in-foreground --no-daemon --no-resolv --no-hosts --no-poll \
+	--bind-interfaces --listen-address="$H_INT4" --except-interface=lo --port=53 \
+	--cache-size=0 --local-ttl=60 --user=root --group=root \
+	--host-record="app.test,$WEB4" --log-facility=-
+for _ in $(seq 1 100); do
+	h_ns "$H_NS_HOST" "$DNSQ" --timeout-ms 200 "$H_INT4" app.test >/dev/null 2>&1 && break
+	sleep 0.05
+done
+h_listen "$H_NS_INT" tcp :: 7020
+h_listen "$H_NS_INT" tcp :: 8080
 
 policy=$(h_policy lineage.policy <<EOF
 mode enforce
+resolver $H_INT4
 allow $H_INT4 tcp 7020
+allow dns app.test
+allow host app.test tcp 8080
 EOF
 )
-h_hushd_start "$policy" "$cg" --log-allowed || h_done
+h_hushd_start "$policy" "$H_CG_ROOT/enf" --log-allowed || h_done
 db=$H_RUN_DIR/hush.db
 hush_exe=$(readlink -f "$HUSH")
 
@@ -118,7 +138,42 @@ if row=$(rows ".dport == 7012"); then
 	check "json ts_ns exact" "$ts_db" "$ts_text"
 fi
 
-# 6. The chain covers the new columns: verify intact, then an edited
+# 6. Names only where this cgroup resolved the address: a resolves app.test
+#    and connects; b connects to the same address by literal address.
+h_cgroup_run "$cg" "$DNSQ" "$H_INT4" app.test >"$H_TMP/dq.json" 2>/dev/null
+if jq -e ".answers == [\"$WEB4\"]" "$H_TMP/dq.json" >/dev/null; then
+	h_cgroup_run "$cg" "$NETPROBE" connect "$WEB4" 8080 --timeout-ms 500 >/dev/null
+	h_cgroup_run "$other" "$NETPROBE" connect "$WEB4" 8080 --timeout-ms 500 >"$H_TMP/b.json"
+	bpid=$(jq -r .pid "$H_TMP/b.json")
+	if row=$(rows ".dport == 8080 and .hook == \"connect4\" and (.cgroup_path | endswith(\"/enf/a\"))"); then
+		check "resolved by the cgroup: the name and the allow host rule" \
+			"app.test allow host app.test tcp 8080" "$(jq -r '"\(.qname) \(.rule_text)"' <<<"$row")"
+	else
+		h_fail "lineage: resolved by the cgroup: a row" "none"
+	fi
+	if row=$(rows ".dport == 8080 and .hook == \"connect4\" and .tgid == $bpid"); then
+		got=$(jq -r '"\(.qname) \(.rule_text | startswith("allow host"))"' <<<"$row")
+		check "connect by address from another cgroup: no name, no allow host rule" \
+			"null false" "$got"
+	else
+		h_fail "lineage: connect by address: a row" "none for pid $bpid"
+	fi
+else
+	h_fail "lineage: dns setup" "$(cat "$H_TMP/dq.json")"
+fi
+
+# 7. --log-allowed: egress rows name the socket's process; none is blank.
+h_cgroup_run "$cg" "$NETPROBE" connect "$H_INT4" 7020 --timeout-ms 500 >"$H_TMP/c.json"
+cpid=$(jq -r .pid "$H_TMP/c.json")
+if row=$(rows ".hook == \"egress\" and .verdict == \"allow\" and .dport == 7020"); then
+	check "allowed egress row names the process" "$cpid" "$(jq -r .tgid <<<"$row")"
+else
+	h_fail "lineage: allowed egress row" "none for port 7020"
+fi
+check "no row without a process says nothing" 0 \
+	"$("$HUSH" log --db "$db" --limit 0 --json | jq -s '[.[] | select(.kind == "attempt" and .tgid == null and .note == null)] | length')"
+
+# 8. The chain covers the new columns: verify intact, then an edited
 #    ancestry and an edited ppid are found.
 h_stop "$H_HUSHD_PID"
 out=$("$HUSH" log --db "$db" verify 2>&1)
