@@ -223,7 +223,8 @@ static void test_boundary(void)
 	    {"/docker/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	     "/docker/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 	    {"/hush-test.1/docker/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	     "/hush-test.1/docker/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+	     "/hush-test.1/docker/"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 	    {"/user.slice/user-1000.slice/session-3.scope/hush-run.77.0",
 	     "/user.slice/user-1000.slice/session-3.scope/hush-run.77.0"},
 	    {"/system.slice/a.service/hush-run.5.1/engine", "/system.slice/a.service/hush-run.5.1"},
