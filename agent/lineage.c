@@ -31,7 +31,7 @@ struct lnode {
 	bool from_proc;
 };
 
-static uint64_t tick_ns(void)
+uint64_t lineage_tick_ns(void)
 {
 	static uint64_t t;
 
@@ -44,7 +44,7 @@ static uint64_t tick_ns(void)
 }
 
 /* pid's parent and start from /proc/PID/stat (fields 4 and 22). */
-static int proc_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns)
+int lineage_proc_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns)
 {
 	char p[64], buf[1024], *s;
 	unsigned long long st = 0;
@@ -70,7 +70,7 @@ static int proc_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns)
 			 &pp, &st) != 2)
 		return -EIO;
 	*ppid = pp;
-	*start_ns = (uint64_t)st * tick_ns();
+	*start_ns = (uint64_t)st * lineage_tick_ns();
 	return 0;
 }
 
@@ -124,13 +124,32 @@ static bool from_table(const struct engine *eng, uint32_t pid, uint64_t alive_at
 	return true;
 }
 
+/* A table entry without an image (forked from a process older than hushd):
+ * the exe from /proc if pid still is that process. */
+static void exe_from_proc(struct lnode *n)
+{
+	uint32_t pp;
+	uint64_t st;
+	char p[64];
+	ssize_t k;
+
+	if (n->exe[0] || lineage_proc_stat(n->pid, &pp, &st) ||
+	    st > n->start_ns + lineage_tick_ns() || st + lineage_tick_ns() < n->start_ns)
+		return;
+	snprintf(p, sizeof(p), "/proc/%u/exe", n->pid);
+	k = readlink(p, n->exe, sizeof(n->exe) - 1);
+	n->exe[k > 0 ? k : 0] = 0;
+	n->from_proc = k > 0;
+}
+
 /* pid from /proc while it lives, if it was born no later than born_by. */
 static bool from_proc(uint32_t pid, uint64_t born_by, struct lnode *n)
 {
 	char p[64];
 	ssize_t k;
 
-	if (proc_stat(pid, &n->ppid, &n->start_ns) || n->start_ns > born_by + tick_ns())
+	if (lineage_proc_stat(pid, &n->ppid, &n->start_ns) ||
+	    n->start_ns > born_by + lineage_tick_ns())
 		return false;
 	n->pid = pid;
 	n->exit_ns = 0;
@@ -196,7 +215,9 @@ static void walk(const struct engine *eng, struct json_writer *w, struct lnode *
 			put_lost(w, 0, "truncated");
 			return;
 		}
-		if (!from_table(eng, pid, born_by, born_by, n) && !from_proc(pid, born_by, n)) {
+		if (from_table(eng, pid, born_by, born_by, n))
+			exe_from_proc(n);
+		else if (!from_proc(pid, born_by, n)) {
 			put_lost(
 			    w, pid,
 			    "unknown: exited, and not in hushd's process table (started before "

@@ -37,6 +37,11 @@ struct engine;
 int lineage_of(const struct engine *eng, const struct hush_event *e, const char *self_exe,
 	       uint32_t *ppid, bool *has_ppid, char *json, size_t len);
 
+/* pid's parent and start (boot clock, to the clock tick) from /proc/PID/stat. */
+int lineage_proc_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns);
+/* Nanoseconds per clock tick (the resolution of /proc's start times). */
+uint64_t lineage_tick_ns(void);
+
 /*
  * This host: hostname (gethostname) and host id: /etc/machine-id, else a
  * random id kept in state_dir/host-id (created 0644 on first use; "" if it

@@ -42,6 +42,15 @@ allow dns app.test
 allow host app.test tcp 8080
 EOF
 )
+# Started before hushd (not in its process table): when told, a subshell
+# (a fork, no exec) connects.
+# shellcheck disable=SC2016
+h_bg --cg "$cg" -- bash -c '
+	while [ ! -e "$1" ]; do sleep 0.05; done
+	( : 3<>"/dev/tcp/$2/7040" ) 2>/dev/null
+	sleep 5 & wait
+' _ "$H_TMP/go-early" "$H_FORB4"
+early=$H_LAST_PID
 h_hushd_start "$policy" "$H_CG_ROOT/enf" --log-allowed || h_done
 db=$H_RUN_DIR/hush.db
 hush_exe=$(readlink -f "$HUSH")
@@ -102,6 +111,17 @@ if row=$(rows ".dport == 7012 and .kind == \"attempt\"" 8); then
 		"$(jq -r '"\(.ppid) \(.ancestry[1].pid) \(.ancestry[1].exe) \(.ancestry[1].exited)"' <<<"$row")"
 else
 	h_fail "lineage: exited parent: a row" "no row for port 7012"
+fi
+
+# 2b. A subshell of a process older than hushd: its exe and its parent from
+#     /proc, marked so.
+touch "$H_TMP/go-early"
+if row=$(rows ".dport == 7040 and .kind == \"attempt\""); then
+	check "older than hushd: exe, parent from /proc (marked)" "/usr/bin/bash $early $early proc" \
+		"$(jq -r '"\(.exe) \(.ppid) \(.ancestry[1].pid) \(.ancestry[1].src)"' <<<"$row" |
+			sed 's|^/bin/bash|/usr/bin/bash|')"
+else
+	h_fail "lineage: older than hushd: a row" "no row for port 7040"
 fi
 
 # 3. Hostname and host id on every row, in the hash chain.
