@@ -4,9 +4,10 @@
  * appending rows, verification, pruning and summary figures.  Shared by
  * hushd (the writer) and hush (log, status).
  *
- * Schema, version 4 (PRAGMA user_version; 1 -> 2 added events(dport, ts);
+ * Schema, version 6 (PRAGMA user_version; 1 -> 2 added events(dport, ts);
  * 2 -> 3 added events.qtype and the view's last column; 3 -> 4 rebuilt
- * cgroups with the container engines' names, and the view's last five):
+ * cgroups with the container engines' names, and the view's last five;
+ * 4 -> 5 events(proc, ts); 5 -> 6 lineage: ppid, ancestry, hostname, host_id):
  *
  *   meta(key TEXT PRIMARY KEY, value)                 'created' (ns), 'counters_id',
  *                                                     'anchor_id', 'anchor_hash' (hex):
