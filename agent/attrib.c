@@ -137,3 +137,35 @@ void attrib_parse(const char *path, struct attrib *out)
 		prevn = n;
 	}
 }
+
+size_t attrib_boundary(const char *path)
+{
+	struct attrib a;
+	size_t end = 0, len;
+
+	if (!path)
+		return 0;
+	attrib_parse(path, &a);
+	len = strlen(path);
+	for (size_t i = 0; i < len;) {
+		const char *c = path + i + (path[i] == '/');
+		size_t n = strcspn(c, "/");
+
+		if (n && ((a.container_id[0] && n >= 64 && memmem(c, n, a.container_id, 64)) ||
+			  (n > 9 && !strncmp(c, "hush-run.", 9)) ||
+			  (n > 10 && !strncmp(c, "hush-test.", 10)) ||
+			  ends_with(c, n, ".service") || ends_with(c, n, ".scope")))
+			end = (size_t)(c - path) + n;
+		i = (size_t)(c - path) + n;
+	}
+	return end ? end : len;
+}
+
+int attrib_inside(const char *path, size_t blen, const char *p)
+{
+	if (!path || !p)
+		return 0;
+	if (blen == 1 && path[0] == '/')
+		return strcmp(p, "/") == 0;
+	return strncmp(p, path, blen) == 0 && (p[blen] == 0 || p[blen] == '/');
+}

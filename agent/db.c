@@ -103,10 +103,11 @@ const char *db_path(const struct db *db)
 	" FROM events e LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"     \
 	" LEFT JOIN cgroups c ON c.id = e.cgroup;"
 #define VIEW_LOG3 VIEW_LOG_HEAD VIEW_LOG_FROM
-#define VIEW_LOG                                                                                   \
-	VIEW_LOG_HEAD ", NULLIF(c.cname, '') AS cname, NULLIF(c.image, '') AS image,"              \
-		      " NULLIF(c.image_id, '') AS image_id, NULLIF(c.pod_ns, '') AS pod_ns,"       \
-		      " NULLIF(c.pod_name, '') AS pod_name" VIEW_LOG_FROM
+#define VIEW_LOG_NAMES                                                                             \
+	", NULLIF(c.cname, '') AS cname, NULLIF(c.image, '') AS image,"                            \
+	" NULLIF(c.image_id, '') AS image_id, NULLIF(c.pod_ns, '') AS pod_ns,"                     \
+	" NULLIF(c.pod_name, '') AS pod_name"
+#define VIEW_LOG VIEW_LOG_HEAD VIEW_LOG_NAMES VIEW_LOG_FROM
 
 /* The cgroups table of version 4 (named t). */
 #define CGROUPS4(t)                                                                                \
@@ -193,6 +194,66 @@ static int migrate_to(struct db *db, int to, const char *sql, char *err, size_t 
 	return 0;
 }
 
+/* ---- version 6: lineage (one self-contained step; renumber here) ----
+ * Rows carry the parent pid, the ancestry (lineage.h; deduplicated in
+ * lineages) and the host's name and id (hosts: one row per naming).  Old
+ * rows get NULL, which the chain leaves out (db.h): they still verify.  The
+ * view gets the four as its last columns. */
+#define LINEAGE_VERSION 6
+#define LINEAGE_VIEW                                                                               \
+	VIEW_LOG_HEAD VIEW_LOG_NAMES ", e.ppid AS ppid, l.ancestry AS ancestry,"                   \
+				     " NULLIF(h.hostname, '') AS hostname,"                        \
+				     " NULLIF(h.host_id, '') AS host_id"                           \
+				     " FROM events e LEFT JOIN rules r ON r.id = e.rule"           \
+				     " LEFT JOIN procs p ON p.id = e.proc"                         \
+				     " LEFT JOIN cgroups c ON c.id = e.cgroup"                     \
+				     " LEFT JOIN lineages l ON l.id = e.lineage"                   \
+				     " LEFT JOIN hosts h ON h.id = e.host;"
+#define LINEAGE_TABLES                                                                             \
+	"CREATE TABLE IF NOT EXISTS lineages(id INTEGER PRIMARY KEY,"                              \
+	" ancestry TEXT NOT NULL UNIQUE);"                                                         \
+	"CREATE TABLE IF NOT EXISTS hosts(id INTEGER PRIMARY KEY, hostname TEXT NOT NULL,"         \
+	" host_id TEXT NOT NULL, UNIQUE(hostname, host_id));"
+#define LINEAGE_COLUMNS                                                                            \
+	"ALTER TABLE events ADD COLUMN ppid INTEGER;"                                              \
+	"ALTER TABLE events ADD COLUMN lineage INTEGER;"                                           \
+	"ALTER TABLE events ADD COLUMN host INTEGER;"
+#define LINEAGE_SQL LINEAGE_TABLES LINEAGE_COLUMNS "DROP VIEW IF EXISTS log;" LINEAGE_VIEW
+
+/* (A hand-edited older version may have the columns already.) */
+static int lineage_migrate(struct db *db, int ver, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	bool have = false;
+
+	if (ver >= LINEAGE_VERSION)
+		return 0;
+	if (sqlite3_prepare_v2(db->h,
+			       "SELECT 1 FROM pragma_table_info('events') WHERE name = 'ppid'", -1,
+			       &st, NULL) == SQLITE_OK) {
+		have = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return migrate_to(db, LINEAGE_VERSION,
+			  have ? LINEAGE_TABLES "DROP VIEW IF EXISTS log;" LINEAGE_VIEW
+			       : LINEAGE_SQL,
+			  err, errlen);
+}
+#define LINEAGE_PREPARE(db, err, errlen)                                                           \
+	(prepare(db, &(db)->ins_lin,                                                               \
+		 "INSERT INTO lineages(ancestry) VALUES(?) ON CONFLICT DO NOTHING", err,           \
+		 errlen) ||                                                                        \
+	 prepare(db, &(db)->sel_lin, "SELECT id FROM lineages WHERE ancestry = ?", err, errlen) || \
+	 prepare(db, &(db)->ins_host,                                                              \
+		 "INSERT INTO hosts(hostname, host_id) VALUES(coalesce(?,''),coalesce(?,''))"      \
+		 " ON CONFLICT DO NOTHING",                                                        \
+		 err, errlen) ||                                                                   \
+	 prepare(db, &(db)->sel_host,                                                              \
+		 "SELECT id FROM hosts WHERE hostname = coalesce(?1,'') AND host_id = "            \
+		 "coalesce(?2,'')",                                                                \
+		 err, errlen))
+/* ---- end of version 6 ---- */
+
 static int migrate(struct db *db, char *err, size_t errlen)
 {
 	int ver = user_version(db);
@@ -213,12 +274,14 @@ static int migrate(struct db *db, char *err, size_t errlen)
 			       "any hush log command as root with write access) once",
 			       db->path, ver, DB_SCHEMA_VERSION);
 	if (ver == 0) {
-		char sql[sizeof(schema) + 128];
+		char sql[sizeof(schema) + sizeof(LINEAGE_SQL) + 128];
 
 		/* auto_vacuum must be set before the first table exists. */
 		if (db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen))
 			return -EIO;
-		snprintf(sql, sizeof(sql), "%sINSERT INTO meta VALUES('created', %lld);", schema,
+		/* Version 5's schema, then each later step's. */
+		snprintf(sql, sizeof(sql),
+			 "%s" LINEAGE_SQL "INSERT INTO meta VALUES('created', %lld);", schema,
 			 (long long)real_ns());
 		return migrate_to(db, DB_SCHEMA_VERSION, sql, err, errlen);
 	}
@@ -268,7 +331,9 @@ static int migrate(struct db *db, char *err, size_t errlen)
 	 * scanned the whole log (1M rows: 0.4-0.6 s; 12-14 ms with it). */
 	if (ver < 5 && migrate_to(db, 5, INDEXES5, err, errlen))
 		return -EIO;
-	/* Next: if (ver < 6) migrate_to(db, 6, ...). */
+	if (lineage_migrate(db, ver, err, errlen))
+		return -EIO;
+	/* Next: if (ver < 7) migrate_to(db, 7, ...). */
 	return 0;
 }
 
@@ -285,8 +350,8 @@ static int prepare_writer(struct db *db, char *err, size_t errlen)
 	if (prepare(db, &db->ins_event,
 		    "INSERT INTO events(id, kind, ts, first_ts, count, hook, verdict, rule, family,"
 		    " proto, daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, proc,"
-		    " cgroup, note, hash, qtype)"
-		    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		    " cgroup, note, hash, qtype, ppid, lineage, host)"
+		    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		    err, errlen) ||
 	    prepare(db, &db->last_row, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", err,
 		    errlen) ||
@@ -320,7 +385,8 @@ static int prepare_writer(struct db *db, char *err, size_t errlen)
 		    "INSERT INTO rules(scope, text) VALUES(?,?) ON CONFLICT DO NOTHING", err,
 		    errlen) ||
 	    prepare(db, &db->sel_rule, "SELECT id FROM rules WHERE scope = ? AND text = ?", err,
-		    errlen))
+		    errlen) ||
+	    LINEAGE_PREPARE(db, err, errlen))
 		return -EIO;
 	return 0;
 }
@@ -540,13 +606,16 @@ void db_close(struct db *db)
 		return;
 	sqlite3_stmt *sts[] = {db->add_meta, db->ins_event, db->last_row, db->ins_mark,
 			       db->ins_proc, db->sel_proc,  db->ins_cg,	  db->sel_cg,
-			       db->ins_rule, db->sel_rule};
+			       db->ins_rule, db->sel_rule,  db->ins_lin,  db->sel_lin,
+			       db->ins_host, db->sel_host};
 
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	db_dim_clear(&db->procs);
 	db_dim_clear(&db->cgroups);
 	db_dim_clear(&db->rules);
+	db_dim_clear(&db->lineages);
+	db_dim_clear(&db->hosts);
 	if (db->md)
 		EVP_MD_CTX_free(db->md);
 	sqlite3_close(db->h);

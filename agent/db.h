@@ -4,9 +4,10 @@
  * appending rows, verification, pruning and summary figures.  Shared by
  * hushd (the writer) and hush (log, status).
  *
- * Schema, version 4 (PRAGMA user_version; 1 -> 2 added events(dport, ts);
+ * Schema, version 6 (PRAGMA user_version; 1 -> 2 added events(dport, ts);
  * 2 -> 3 added events.qtype and the view's last column; 3 -> 4 rebuilt
- * cgroups with the container engines' names, and the view's last five):
+ * cgroups with the container engines' names, and the view's last five;
+ * 4 -> 5 events(proc, ts); 5 -> 6 lineage: ppid, ancestry, hostname, host_id):
  *
  *   meta(key TEXT PRIMARY KEY, value)                 'created' (ns), 'counters_id',
  *                                                     'anchor_id', 'anchor_hash' (hex):
@@ -44,6 +45,10 @@
  *                                                     wrong with the query
  *     hash BLOB NOT NULL,                             SHA-256 chain link
  *     qtype TEXT)                                     dns: 'A', 'AAAA', 'TYPE65' (since 3)
+ *   since 6 (lineage): events.ppid INTEGER, events.lineage INTEGER -> lineages.id,
+ *     events.host INTEGER -> hosts.id;
+ *   lineages(id, ancestry TEXT UNIQUE)               JSON array, lineage.h
+ *   hosts(id, hostname TEXT, host_id TEXT)           ('' = unknown; the view says NULL)
  *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts),
  *            events(dport, ts); since 5 events(proc, ts)
  *   view log: events joined with procs, cgroups and rules, the columns of
@@ -59,6 +64,9 @@
  *     of cname, image, image_id, pod_ns, pod_name is set, the text
  *     "container" and those five follow (NULL 'n'): rows without them hash
  *     as before, and the value count (31, 32, 37 or 38) tells the forms apart.
+ *     Since version 6 (lineage), when any of ppid, ancestry, hostname,
+ *     host_id is set, the text "lineage" and those four follow (after the
+ *     container names, if any): rows without them hash as before.
  *     Row 1 (or the first row after a prune) links to the anchor (32 zero
  *     bytes before any prune).  Dimension rows are covered through the rows
  *     that name them: editing an exe edits every row that points to it.
@@ -78,7 +86,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 
@@ -88,7 +96,7 @@
 	"id, kind, ts, first_ts, count, hook, verdict, rule_scope, rule_text, family, proto, "     \
 	"daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, exe, cmdline, cgid, "        \
 	"cgroup_path, container, runtime, unit, pod, note, hash, qtype, cname, image, image_id, "  \
-	"pod_ns, pod_name"
+	"pod_ns, pod_name, ppid, ancestry, hostname, host_id"
 
 enum db_log_col {
 	DB_C_ID,
@@ -128,6 +136,10 @@ enum db_log_col {
 	DB_C_IMAGE_ID,
 	DB_C_POD_NS,
 	DB_C_POD_NAME,
+	DB_C_PPID,     /* since 6 (lineage) */
+	DB_C_ANCESTRY, /* JSON array, lineage.h */
+	DB_C_HOSTNAME,
+	DB_C_HOST_ID,
 	DB_C_MAX
 };
 
@@ -158,6 +170,11 @@ struct db_row {
 	const char *qtype; /* DNS query type ("AAAA"); NULL for every other row */
 	/* the container engines' names (with has_cgroup; NULL: unknown) */
 	const char *cname, *image, *image_id, *pod_ns, *pod_name;
+	/* lineage (since 6): the parent (has_ppid), the ancestry (JSON array
+	 * text), this host's name and id (NULL/"": unknown) */
+	bool has_ppid;
+	uint32_t ppid;
+	const char *ancestry, *hostname, *host_id;
 };
 
 struct db;

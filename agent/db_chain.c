@@ -172,16 +172,29 @@ static size_t hv_pack(struct hval v[HV_MAX])
 	/* (type 0: never set, as NULL) */
 	if (v[HV_QTYPE].type && v[HV_QTYPE].type != SQLITE_NULL)
 		v[n++] = v[HV_QTYPE];
+	bool lin = false;
+
 	for (int k = 0; k < 5; k++)
 		names |= v[HV_CNAME + k].type && v[HV_CNAME + k].type != SQLITE_NULL;
-	if (!names)
-		return n;
-	v[n].type = SQLITE_TEXT;
-	v[n].p = "container";
-	v[n].len = 9;
-	n++;
-	for (int k = 0; k < 5; k++)
-		v[n++] = v[HV_CNAME + k];
+	for (int k = 0; k < 4; k++)
+		lin |= v[HV_LIN + k].type && v[HV_LIN + k].type != SQLITE_NULL;
+	if (names) {
+		v[n].type = SQLITE_TEXT;
+		v[n].p = "container";
+		v[n].len = 9;
+		n++;
+		for (int k = 0; k < 5; k++)
+			v[n++] = v[HV_CNAME + k];
+	}
+	/* Since 6: the lineage, after its own marker (n < HV_LIN: no overlap). */
+	if (lin) {
+		v[n].type = SQLITE_TEXT;
+		v[n].p = "lineage";
+		v[n].len = 7;
+		n++;
+		for (int k = 0; k < 4; k++)
+			v[n++] = v[HV_LIN + k];
+	}
 	return n;
 }
 
@@ -197,6 +210,8 @@ size_t db_stmt_vals(sqlite3_stmt *st, struct hval v[HV_MAX])
 		stmt_val(st, DB_C_QTYPE, &v[HV_QTYPE]);
 	for (int k = 0; k < 5 && cols > DB_C_CNAME + k; k++)
 		stmt_val(st, DB_C_CNAME + k, &v[HV_CNAME + k]);
+	for (int k = 0; k < 4 && cols > DB_C_PPID + k; k++)
+		stmt_val(st, DB_C_PPID + k, &v[HV_LIN + k]);
 	return hv_pack(v);
 }
 
@@ -274,6 +289,11 @@ static size_t row_vals(const struct db_row *r, int64_t id, struct hval v[HV_MAX]
 		h_text(&v[HV_CNAME + 3], r->pod_ns);
 		h_text(&v[HV_CNAME + 4], r->pod_name);
 	}
+	if (r->has_ppid)
+		h_int(&v[HV_LIN], r->ppid);
+	h_text(&v[HV_LIN + 1], r->ancestry);
+	h_text(&v[HV_LIN + 2], r->hostname);
+	h_text(&v[HV_LIN + 3], r->host_id);
 	return HV_MAX;
 }
 
@@ -476,7 +496,7 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 	for (size_t k = 0; rc == SQLITE_OK && k < n; k++) {
 		const struct db_row *r = &rows[k];
 		struct hval v[HV_MAX], a[11], hv[HV_MAX];
-		int64_t id = (int64_t)*last_id + 1, rule = 0, proc = 0, cg = 0;
+		int64_t id = (int64_t)*last_id + 1, rule = 0, proc = 0, cg = 0, lin = 0, host = 0;
 		uint8_t h[DB_HASH_LEN];
 		sqlite3_stmt *st = db->ins_event;
 		size_t nv;
@@ -500,6 +520,13 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 			memcpy(a + 6, &v[HV_CNAME], 5 * sizeof(a[0]));
 			rc = dim_id(db, &db->cgroups, db->ins_cg, db->sel_cg, a, 11, &cg);
 		}
+		if (rc == SQLITE_OK && v[HV_LIN + 1].type == SQLITE_TEXT)
+			rc = dim_id(db, &db->lineages, db->ins_lin, db->sel_lin, &v[HV_LIN + 1], 1,
+				    &lin);
+		if (rc == SQLITE_OK &&
+		    (v[HV_LIN + 2].type == SQLITE_TEXT || v[HV_LIN + 3].type == SQLITE_TEXT))
+			rc = dim_id(db, &db->hosts, db->ins_host, db->sel_host, &v[HV_LIN + 2], 2,
+				    &host);
 		if (rc != SQLITE_OK)
 			break;
 		db_hash_vals(db->md, hash, hv, nv, h);
@@ -537,6 +564,15 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 		bind_val(st, 23, &v[DB_C_NOTE]);
 		sqlite3_bind_blob(st, 24, h, DB_HASH_LEN, SQLITE_STATIC);
 		bind_val(st, 25, &v[HV_QTYPE]);
+		bind_val(st, 26, &v[HV_LIN]);
+		if (lin)
+			sqlite3_bind_int64(st, 27, lin);
+		else
+			sqlite3_bind_null(st, 27);
+		if (host)
+			sqlite3_bind_int64(st, 28, host);
+		else
+			sqlite3_bind_null(st, 28);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
@@ -658,6 +694,8 @@ void db_rollback(struct db *db)
 	db_dim_clear(&db->procs);
 	db_dim_clear(&db->cgroups);
 	db_dim_clear(&db->rules);
+	db_dim_clear(&db->lineages);
+	db_dim_clear(&db->hosts);
 }
 
 int db_append(struct db *db, const struct db_row *rows, size_t n, const struct db_mark *marks,

@@ -35,7 +35,8 @@ struct db {
 	enum db_mode mode;
 	sqlite3_stmt *ins_event, *last_row, *ins_mark, *add_meta;
 	sqlite3_stmt *ins_proc, *sel_proc, *ins_cg, *sel_cg, *ins_rule, *sel_rule;
-	struct dim_cache procs, cgroups, rules;
+	sqlite3_stmt *ins_lin, *sel_lin, *ins_host, *sel_host; /* since 6 */
+	struct dim_cache procs, cgroups, rules, lineages, hosts;
 	EVP_MD_CTX *md;
 	/* The chain head as last written (head file at open, then our commits):
 	 * an append first checks the database still reaches it. */
@@ -62,7 +63,10 @@ struct hval {
 /* Since 4: the container names, after a marker, when any is set (db.h). */
 #define HV_CMARK (HV_QTYPE + 1)
 #define HV_CNAME (HV_CMARK + 1) /* then image, image_id, pod_ns, pod_name */
-#define HV_MAX	 (HV_CNAME + 5)
+/* Since 6: ppid, ancestry, hostname, host_id after a marker, when any is set. */
+#define HV_LMARK (HV_CNAME + 5)
+#define HV_LIN	 (HV_LMARK + 1)
+#define HV_MAX	 (HV_LIN + 4)
 
 /* db.c: fill err (may be NULL) and return code. */
 int db_fail(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -51,14 +51,16 @@ struct finding {
 	char *text;
 };
 
+#define NDIM 5
+
 /* A row whose contents do not match its hash. */
 struct edited {
 	uint64_t id;
-	int64_t dim[3]; /* proc, cgroup, rule (0: none) */
-	char why[256];	/* what the row's own columns say, or "" */
-	bool by_dim;	/* explained by a dimension row */
-	bool quiet;	/* ... and told on the dimension's line */
-	int open;	/* 1: the next row did not link either; 2: the last row */
+	int64_t dim[NDIM]; /* proc, cgroup, rule, lineage, host (0: none) */
+	char why[256];	   /* what the row's own columns say, or "" */
+	bool by_dim;	   /* explained by a dimension row */
+	bool quiet;	   /* ... and told on the dimension's line */
+	int open;	   /* 1: the next row did not link either; 2: the last row */
 };
 
 /* One walk of the chain. */
@@ -81,7 +83,7 @@ struct walk {
 	size_t nf, fcap;
 	struct edited *ed;
 	size_t ned, edcap;
-	sqlite3_stmt *dims; /* proc, cgroup, rule of a row */
+	sqlite3_stmt *dims; /* proc, cgroup, rule, lineage, host of a row */
 	bool oom;
 };
 
@@ -193,13 +195,14 @@ static void hold(struct walk *w, sqlite3_stmt *st, uint64_t id, const uint8_t st
 	e->id = id;
 	suspect(st, e->why, sizeof(e->why));
 	if (!w->dims &&
-	    sqlite3_prepare_v2(w->db->h, "SELECT proc, cgroup, rule FROM events WHERE id = ?", -1,
-			       &w->dims, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(w->db->h,
+			       "SELECT proc, cgroup, rule, lineage, host FROM events WHERE id = ?",
+			       -1, &w->dims, NULL) != SQLITE_OK)
 		return;
 	q = w->dims;
 	sqlite3_bind_int64(q, 1, (int64_t)id);
 	if (sqlite3_step(q) == SQLITE_ROW)
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < NDIM; i++)
 			e->dim[i] = sqlite3_column_int64(q, i);
 	sqlite3_reset(q);
 }
@@ -314,12 +317,14 @@ static int walk_rows(struct walk *w)
 	return ret;
 }
 
-static const char *const dim_table[3] = {"procs", "cgroups", "rules"};
-static const char *const dim_col[3] = {"proc", "cgroup", "rule"};
-static const char *const dim_what[3] = {
+static const char *const dim_table[NDIM] = {"procs", "cgroups", "rules", "lineages", "hosts"};
+static const char *const dim_col[NDIM] = {"proc", "cgroup", "rule", "lineage", "host"};
+static const char *const dim_what[NDIM] = {
     "its process record (exe, command line)",
     "its cgroup record (path, container, runtime, unit, pod)",
     "its rule record (scope, text)",
+    "its lineage record (ancestry)",
+    "its host record (hostname, host id)",
 };
 
 /* Rows in events naming dimension d's row id. */
@@ -394,7 +399,7 @@ static void dimensions(struct walk *w)
 		w->oom = true;
 		return;
 	}
-	for (int d = 0; d < 3; d++) {
+	for (int d = 0; d < NDIM; d++) {
 		size_t n = 0;
 
 		for (size_t i = 0; i < w->ned; i++)

@@ -248,20 +248,23 @@ enum act dnsproxy_judge(struct dnsproxy *px, const uint8_t *msg, size_t len, con
 
 /* ---- learning ---- */
 
-static uint32_t addr_hash(int family, const uint8_t *a)
+/* Names are per cgroup: an address names the attempt of a cgroup that
+ * asked for it, never that of one connecting to it by address. */
+static uint32_t addr_hash(int family, const uint8_t *a, uint64_t cgid)
 {
-	return fnv1a32(FNV32_INIT ^ (uint32_t)family, a, 16);
+	return fnv1a32(fnv1a32(FNV32_INIT ^ (uint32_t)family, a, 16), &cgid, sizeof(cgid));
 }
 
-static void name_remember(struct dnsproxy *px, int family, const uint8_t *a, const char *name,
-			  int64_t now)
+static void name_remember(struct dnsproxy *px, int family, const uint8_t *a, uint64_t cgid,
+			  const char *name, int64_t now)
 {
-	uint32_t h = addr_hash(family, a), best = h & (NAMES_CAP - 1);
+	uint32_t h = addr_hash(family, a, cgid), best = h & (NAMES_CAP - 1);
 
 	for (uint32_t i = 0; i < 8; i++) {
 		struct nament *n = &px->names[(h + i) & (NAMES_CAP - 1)];
 
-		if (!n->used || (n->family == family && !memcmp(n->addr, a, 16))) {
+		if (!n->used ||
+		    (n->family == family && n->cgid == cgid && !memcmp(n->addr, a, 16))) {
 			best = (h + i) & (NAMES_CAP - 1);
 			break;
 		}
@@ -271,23 +274,26 @@ static void name_remember(struct dnsproxy *px, int family, const uint8_t *a, con
 	px->names[best].used = 1;
 	px->names[best].family = (uint8_t)family;
 	memcpy(px->names[best].addr, a, 16);
+	px->names[best].cgid = cgid;
 	px->names[best].seen = now;
 	copy_str(px->names[best].name, NAME_KEEP, name);
 }
 
-int dnsproxy_name_of(void *ctx, int family, const uint8_t addr[16], char *name, size_t len)
+int dnsproxy_name_of(void *ctx, int family, const uint8_t addr[16], uint64_t cgid, char *name,
+		     size_t len)
 {
 	struct dnsproxy *px = ctx;
 	uint32_t h;
 	int ret = -1;
 
 	family = family == 2 ? AF_INET : family == 10 ? AF_INET6 : family;
-	h = addr_hash(family, addr);
+	h = addr_hash(family, addr, cgid);
 	pthread_mutex_lock(&px->mu);
 	for (uint32_t i = 0; i < 8; i++) {
 		struct nament *n = &px->names[(h + i) & (NAMES_CAP - 1)];
 
-		if (n->used && n->family == family && !memcmp(n->addr, addr, 16)) {
+		if (n->used && n->family == family && n->cgid == cgid &&
+		    !memcmp(n->addr, addr, 16)) {
 			copy_str(name, len, n->name);
 			ret = 0;
 			break;
@@ -298,22 +304,22 @@ int dnsproxy_name_of(void *ctx, int family, const uint8_t addr[16], char *name, 
 }
 
 /* Remember which name each address of an answer belongs to. */
-static void names_remember(struct dnsproxy *px, const struct dns_response *r)
+static void names_remember(struct dnsproxy *px, const struct dns_response *r, uint64_t cgid)
 {
 	int64_t now = mono_ns();
 
 	pthread_mutex_lock(&px->mu);
 	for (size_t a = 0; a < r->naddrs; a++)
-		name_remember(px, r->addrs[a].family, r->addrs[a].addr, r->qname, now);
+		name_remember(px, r->addrs[a].family, r->addrs[a].addr, cgid, r->qname, now);
 	pthread_mutex_unlock(&px->mu);
 }
 
 void dnsproxy_answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len, uint64_t lcg,
-			   struct dns_response *r)
+			   struct dns_response *r, uint64_t cgid)
 {
 	if (dns_parse_response(msg, len, r) || r->rcode != DNS_RCODE_NOERROR || !r->naddrs)
 		return;
-	names_remember(px, r);
+	names_remember(px, r, cgid);
 	if (px->o.learn) {
 		int ret = px->o.learn(px->o.learn_ctx, lcg, r);
 

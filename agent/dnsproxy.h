@@ -82,7 +82,8 @@ int dnsproxy_start(const struct dnsproxy_opts *o, const struct policy *p, struct
 int dnsproxy_set_policy(struct dnsproxy *px, const struct policy *p);
 /* The name a DNS answer last mapped addr to (even after it expired):
  * 0 with name filled, or -1. */
-int dnsproxy_name_of(void *px, int family, const uint8_t addr[16], char *name, size_t len);
+int dnsproxy_name_of(void *px, int family, const uint8_t addr[16], uint64_t cgid, char *name,
+		     size_t len);
 /* The redirect met a network namespace it does not serve yet: look for it
  * now (any thread). */
 void dnsproxy_poke(struct dnsproxy *px);

@@ -53,6 +53,7 @@ struct view {
 struct nament {
 	uint8_t used, family;
 	uint8_t addr[16];
+	uint64_t cgid; /* the cgroup whose query the answer was for */
 	int64_t seen;
 	char name[NAME_KEEP];
 };
@@ -83,6 +84,7 @@ struct pending {
 	int64_t deadline;
 	bool learn;				 /* allowed: learn from the answer */
 	uint64_t lcg;				 /* for this learning cgroup (0: unknown) */
+	uint64_t cgid;				 /* the asking socket's cgroup (0: unknown) */
 	uint8_t qsec[DNS_MAX_WIRE_NAME + 4 + 1]; /* question section sent */
 	size_t qseclen;
 };
@@ -140,7 +142,7 @@ enum act dnsproxy_judge(struct dnsproxy *px, const uint8_t *msg, size_t len, con
 /* An allowed answer: remember its names, and report it to the learn
  * callback, which puts what it taught in force before the client sees it. */
 void dnsproxy_answer_learn(struct dnsproxy *px, const uint8_t *msg, size_t len, uint64_t lcg,
-			   struct dns_response *r);
+			   struct dns_response *r, uint64_t cgid);
 
 static inline void dnsproxy_report(struct dnsproxy *px, const struct dnsproxy_query *rep)
 {

@@ -118,7 +118,7 @@ static void tcp_forward(struct tcpconn *tc, int *up, const uint8_t *in, size_t l
 		return;
 	}
 	if (lrn)
-		dnsproxy_answer_learn(px, out, outlen, tc->lcg, resp);
+		dnsproxy_answer_learn(px, out, outlen, tc->lcg, resp, rep->ev.cgroup_id);
 	write_frame(tc->fd, out, outlen);
 }
 

@@ -33,7 +33,7 @@ static uint16_t new_id(struct dnsproxy *px)
  * remembered under a fresh id.  Returns NULL, or why it was not sent. */
 static const char *forward_udp(struct dnsproxy *px, int fd, size_t n,
 			       const struct sockaddr_storage *peer, socklen_t plen, bool lrn,
-			       uint64_t lcg)
+			       uint64_t lcg, uint64_t cgid)
 {
 	uint16_t id = new_id(px);
 	struct pending *p = &px->pend[id];
@@ -48,6 +48,7 @@ static const char *forward_udp(struct dnsproxy *px, int fd, size_t n,
 	p->plen = plen;
 	p->learn = lrn;
 	p->lcg = lcg;
+	p->cgid = cgid;
 	p->qseclen = px->q.qend - DNS_HDR_LEN;
 	if (p->qseclen > sizeof(p->qsec))
 		p->qseclen = sizeof(p->qsec);
@@ -95,7 +96,8 @@ static bool udp_query(struct dnsproxy *px, uint32_t set, int slot)
 		break;
 	case ACT_FORWARD: {
 		const char *why =
-		    forward_udp(px, fd, (size_t)n, &peer, plen, lrn, w.known ? w.c.lcg : 0);
+		    forward_udp(px, fd, (size_t)n, &peer, plen, lrn, w.known ? w.c.lcg : 0,
+				rep.ev.cgroup_id);
 
 		if (!why)
 			break;
@@ -147,7 +149,7 @@ static bool udp_answer(struct dnsproxy *px, int up)
 	px->pdl[id] = 0;
 	px->npend--;
 	if (p->learn)
-		dnsproxy_answer_learn(px, px->buf, (size_t)n, p->lcg, &px->resp);
+		dnsproxy_answer_learn(px, px->buf, (size_t)n, p->lcg, &px->resp, p->cgid);
 	dns_set_id(px->buf, (size_t)n, p->cid);
 	sendto(p->fd, px->buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&p->peer, p->plen);
 	return true;

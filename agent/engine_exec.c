@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/engine_int.h"
+#include "agent/log.h"
 
 static void exec_drop(struct engine *e)
 {
@@ -38,6 +39,8 @@ static void exec_load(struct engine *e)
 		if (fd >= 0) {
 			if (engine_check_compat(mp, fd, e->ex->maps.hush_procs) == 0)
 				bpf_map__reuse_fd(e->ex->maps.hush_procs, fd);
+			else
+				unlink(mp); /* another build's table: ours replaces it */
 			close(fd);
 		}
 	}
@@ -73,6 +76,15 @@ void engine_exec_attach(struct engine *e)
 			goto fail;
 		}
 	}
+	/* The process table's fork and exit feeds: owned by this hushd (not
+	 * pinned; the skeleton destroys them), so between two hushds only exec
+	 * keeps filling the table.  Without them lineage falls back to /proc. */
+	e->ex->links.hush_fork = bpf_program__attach(e->ex->progs.hush_fork);
+	e->ex->links.hush_exit = bpf_program__attach(e->ex->progs.hush_exit);
+	if (!e->ex->links.hush_fork || !e->ex->links.hush_exit)
+		log_warnx("cannot attach to sched_process_fork/exit (%s): lineage is read from "
+			  "/proc for processes that did not exec since hushd started",
+			  strerror(errno));
 	return;
 fail:
 	exec_drop(e);

@@ -13,6 +13,7 @@
 #include "agent/engine.h"
 #include "agent/event.h"
 #include "agent/json.h"
+#include "agent/lineage.h"
 #include "agent/util.h"
 
 int64_t event_boot_to_real(void)
@@ -72,6 +73,43 @@ const char *event_rule_text(const struct policy_compiled *pc, uint32_t id)
 	return ri ? ri->text : NULL;
 }
 
+/*
+ * p: the table's entry of a process forked (no exec since) from a parent
+ * the table never saw exec, so it has no image.  The parent has not exec'd
+ * since hushd started (the table would know), so its image now is the one
+ * it forked: from /proc while it lives, if that pid is still the parent
+ * (born no later than p).
+ */
+static int proc_forked(const struct engine *eng, struct hush_proc *p)
+{
+	struct hush_proc par;
+	char path[64];
+	uint64_t st;
+	uint32_t pp;
+	ssize_t n;
+	int fd;
+
+	if (!p->ppid || lineage_proc_stat(p->ppid, &pp, &st) ||
+	    st > p->start_ns + lineage_tick_ns())
+		return -ENOENT;
+	if (engine_proc(eng, p->ppid, UINT64_MAX, &par) == 0 && par.exec_ns > p->start_ns)
+		return -ENOENT; /* it exec'd since the fork */
+	snprintf(path, sizeof(path), "/proc/%u/exe", p->ppid);
+	n = readlink(path, p->exe, sizeof(p->exe) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	p->exe[n] = 0;
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", p->ppid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	p->cmdline_len = 0;
+	if (fd >= 0) {
+		n = read(fd, p->cmdline, sizeof(p->cmdline));
+		p->cmdline_len = n > 0 ? (uint32_t)n : 0;
+		close(fd);
+	}
+	return 0;
+}
+
 int event_proc(const struct engine *eng, const struct hush_event *e, struct hush_proc *out)
 {
 	char p[64];
@@ -84,7 +122,7 @@ int event_proc(const struct engine *eng, const struct hush_event *e, struct hush
 	if (eng) {
 		int r = engine_proc(eng, e->tgid, e->ts_ns, out);
 
-		if (r == 0)
+		if (r == 0 && (out->exe[0] || proc_forked(eng, out) == 0))
 			return 0;
 		/* It exec'd since the event: /proc shows the new image, and
 		 * naming that would be wrong.  Unknown is the honest answer. */

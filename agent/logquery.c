@@ -300,6 +300,10 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 		logq_sql_add(q, " AND e.comm = ?");
 		sql_text(q, f->comm);
 	}
+	if (f->has_ppid) {
+		logq_sql_add(q, " AND e.ppid = ?");
+		logq_sql_int(q, f->ppid);
+	}
 	if (f->has_uid) {
 		logq_sql_add(q, " AND e.uid = ?");
 		logq_sql_int(q, f->uid);
@@ -421,12 +425,16 @@ void logq_probe(struct logq *lq)
 	" e.gid, e.comm, p.exe, p.cmdline, c.cgid, c.path, c.container, c.runtime, c.unit, c.pod," \
 	" e.note, e.hash, e.qtype, NULLIF(c.cname, ''), NULLIF(c.image, ''),"                      \
 	" NULLIF(c.image_id, ''), NULLIF(c.pod_ns, ''), NULLIF(c.pod_name, ''),"                   \
-	" CASE WHEN json_valid(p.cmdline) THEN json(p.cmdline) END"
+	" e.ppid, l.ancestry, NULLIF(h.hostname, ''), NULLIF(h.host_id, ''),"                      \
+	" CASE WHEN json_valid(p.cmdline) THEN json(p.cmdline) END,"                               \
+	" CASE WHEN json_valid(l.ancestry) THEN json(l.ancestry) END"
 #define LOG_JOINS                                                                                  \
 	" LEFT JOIN rules r ON r.id = e.rule LEFT JOIN procs p ON p.id = e.proc"                   \
-	" LEFT JOIN cgroups c ON c.id = e.cgroup"
-#define LOG_SELECT	 LOG_COLS " FROM events e" LOG_JOINS
-#define COL_CMDLINE_JSON DB_C_MAX
+	" LEFT JOIN cgroups c ON c.id = e.cgroup LEFT JOIN lineages l ON l.id = e.lineage"         \
+	" LEFT JOIN hosts h ON h.id = e.host"
+#define LOG_SELECT	  LOG_COLS " FROM events e" LOG_JOINS
+#define COL_CMDLINE_JSON  DB_C_MAX
+#define COL_ANCESTRY_JSON (DB_C_MAX + 1)
 
 int logq_new(struct db *db, const struct logq_filter *f, struct logq **out)
 {
@@ -492,6 +500,9 @@ static void fetch_row(sqlite3_stmt *st, struct logq_row *r)
 	r->cmdline_json = sqlite3_column_type(st, COL_CMDLINE_JSON) == SQLITE_TEXT
 			      ? (const char *)sqlite3_column_text(st, COL_CMDLINE_JSON)
 			      : NULL;
+	r->ancestry_json = sqlite3_column_type(st, COL_ANCESTRY_JSON) == SQLITE_TEXT
+			       ? (const char *)sqlite3_column_text(st, COL_ANCESTRY_JSON)
+			       : NULL;
 }
 
 /* Step st to the end, each row to fn; at most `max` rows (-1: all), *more

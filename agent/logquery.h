@@ -53,6 +53,8 @@ struct logq_filter {
 	const char *cmdline;	  /* GLOB of the arguments joined by spaces */
 	bool has_uid;
 	int64_t uid;
+	bool has_ppid; /* --ppid: the parent pid (since schema 6) */
+	int64_t ppid;
 	char container[160];	  /* set by logq_filter_container: id LIKE pattern */
 	char container_name[160]; /* ... and the name, or a GLOB of it */
 	const char *image;	  /* GLOB of the image (or its id) */
@@ -90,7 +92,8 @@ struct logq_val {
  * (enum db_log_col), valid during the callback only. */
 struct logq_row {
 	struct logq_val c[DB_C_MAX];
-	const char *cmdline_json; /* the command line as minified JSON; NULL if not JSON */
+	const char *cmdline_json;  /* the command line as minified JSON; NULL if not JSON */
+	const char *ancestry_json; /* the ancestry as minified JSON; NULL if not JSON */
 };
 
 /* Called per row: 0 goes on, > 0 stops quietly, < 0 stops with that error. */

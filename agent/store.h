@@ -76,8 +76,8 @@ void store_dns(struct store *s, const struct hush_event *e, const char *qname, c
  * returns 0 and fills name (NUL-terminated, at most len bytes), or -1.
  * fn NULL: no names.  Call from the drain thread, or before it runs.
  */
-typedef int (*store_namer_fn)(void *ctx, int family, const uint8_t addr[16], char *name,
-			      size_t len);
+typedef int (*store_namer_fn)(void *ctx, int family, const uint8_t addr[16], uint64_t cgid,
+			      char *name, size_t len);
 void store_set_namer(struct store *s, store_namer_fn fn, void *ctx);
 
 /*

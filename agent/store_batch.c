@@ -21,6 +21,7 @@
 #include "agent/db.h"
 #include "agent/engine.h"
 #include "agent/event.h"
+#include "agent/lineage.h"
 #include "agent/log.h"
 #include "agent/store_int.h"
 
@@ -164,6 +165,42 @@ void store_gap_add(struct gapacc *g, uint64_t n, int64_t first, int64_t last)
 	g->count += n;
 }
 
+/*
+ * The name a DNS answer gave e's destination, only if e's cgroup asked for
+ * it (a connect by address to an address another cgroup resolved names
+ * nothing).  An "allow host" rule that decided without this cgroup having
+ * resolved the address (the kernel's learned entry serves the rule's whole
+ * scope) says so, rather than suggest the attempt used the name.
+ */
+static void name_attempt(struct store *s, struct batch *b, struct bent *en,
+			 const struct hush_event *e)
+{
+	const char *rt = store_astr(b, en->rule_text);
+	char name[QNAME_MAX], buf[4096 + 96];
+
+	if (s->namer &&
+	    s->namer(s->namer_ctx, e->family, e->daddr, e->cgroup_id, name, sizeof(name)) == 0) {
+		name[sizeof(name) - 1] = 0;
+		en->qname = intern(b, name, sizeof(name));
+		return;
+	}
+	if (!rt || strncmp(rt, "allow host ", 11) != 0)
+		return;
+	snprintf(buf, sizeof(buf), "address learned for another cgroup's lookup (%s)", rt);
+	en->rule_text = intern(b, buf, sizeof(buf));
+}
+
+/* The parent and ancestry of e's process (lineage.h). */
+static void enrich_lineage(struct store *s, struct batch *b, struct bent *en,
+			   const struct hush_event *e)
+{
+	char anc[4096];
+
+	if (lineage_of(s->eng, e, store_astr(b, en->exe), &en->ppid, &en->has_ppid, anc,
+		       sizeof(anc)) == 0)
+		en->ancestry = intern(b, anc, sizeof(anc));
+}
+
 /* Process, cgroup and rule for a new row (first event of its kind). */
 static void enrich(struct store *s, struct batch *b, struct bent *en, const struct hush_event *e,
 		   const struct policy_compiled *pc)
@@ -196,6 +233,9 @@ static void enrich(struct store *s, struct batch *b, struct bent *en, const stru
 		    memcmp(b->pcache[slot].comm, e->comm, 16) == 0) {
 			en->exe = b->pcache[slot].exe;
 			en->cmdline = b->pcache[slot].cmdline;
+			en->ancestry = b->pcache[slot].ancestry;
+			en->ppid = b->pcache[slot].ppid;
+			en->has_ppid = b->pcache[slot].has_ppid;
 		} else {
 			struct hush_proc proc;
 
@@ -213,6 +253,10 @@ static void enrich(struct store *s, struct batch *b, struct bent *en, const stru
 				b->pcache[slot].exe = en->exe;
 				b->pcache[slot].cmdline = en->cmdline;
 			}
+			enrich_lineage(s, b, en, e);
+			b->pcache[slot].ancestry = en->ancestry;
+			b->pcache[slot].ppid = en->ppid;
+			b->pcache[slot].has_ppid = en->has_ppid;
 		}
 	}
 	cg = event_cgroup_name(e->cgroup_id);
@@ -328,13 +372,8 @@ void store_batch_add(struct store *s, const struct hush_event *e, const struct d
 		en->qname = intern(b, q->qname, QNAME_MAX);
 		en->qtype = intern(b, q->qtype, QTYPE_MAX);
 		en->note = intern(b, q->note, DNSNOTE_MAX);
-	} else if (s->namer) {
-		char name[QNAME_MAX];
-
-		if (s->namer(s->namer_ctx, e->family, e->daddr, name, sizeof(name)) == 0) {
-			name[sizeof(name) - 1] = 0;
-			en->qname = intern(b, name, sizeof(name));
-		}
+	} else {
+		name_attempt(s, b, en, e);
 	}
 	b->idx[j] = ++b->n;
 }

@@ -55,6 +55,9 @@ struct bent {
 	uint32_t comm, rule_scope, rule_text, exe, cmdline, cgpath, container, runtime, unit, pod;
 	uint32_t qname, qtype, note;
 	uint32_t cname, image, image_id, pod_ns, pod_name; /* the engines' (0: unknown) */
+	uint32_t ancestry;				   /* JSON array (lineage.h), 0: unknown */
+	uint32_t ppid;
+	bool has_ppid;
 };
 
 /* A DNS query's strings (store_dns). */
@@ -93,7 +96,8 @@ struct batch {
 	struct {
 		uint32_t tgid;
 		char comm[16];
-		uint32_t exe, cmdline;
+		uint32_t exe, cmdline, ancestry, ppid;
+		bool has_ppid;
 		uint8_t state; /* 0 empty, 1 known, 2 unknown */
 	} pcache[PCACHE];
 	struct batch *next;
@@ -135,6 +139,8 @@ struct store {
 
 	/* writer thread */
 	struct db *db;
+	char hostname[256]; /* refreshed per write */
+	char host_id[64];   /* lineage_host(), once */
 	int64_t next_open_try;
 	int64_t next_retain;
 	struct gapacc wgap[GAP_ROWS][HUSH_EV_MAX]; /* rows a failed write could not store */

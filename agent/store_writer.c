@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -21,6 +22,7 @@
 #include "agent/engine.h"
 #include "agent/event.h"
 #include "agent/log.h"
+#include "agent/lineage.h"
 #include "agent/store_int.h"
 #include "version.h"
 
@@ -34,6 +36,26 @@ void store_db_opened(struct store *s)
 	/* Which hush writes the log: kept on each open. */
 	if (db_meta_set_text(s->db, "hush_version", HUSH_VERSION))
 		log_warnx("%s: cannot record hush_version in meta", s->path);
+	/* Which host: /etc/machine-id, else an id kept beside the database. */
+	if (!s->host_id[0]) {
+		char dir[PATH_MAX], *slash;
+		const char *src;
+		int ret;
+
+		snprintf(dir, sizeof(dir), "%s", s->path);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+		else
+			snprintf(dir, sizeof(dir), ".");
+		ret = lineage_host(slash == dir ? "/" : dir, s->hostname, sizeof(s->hostname),
+				   s->host_id, sizeof(s->host_id), &src);
+		if (ret)
+			log_errno(ret,
+				  "no host id: /etc/machine-id is unusable and %s/host-id "
+				  "cannot be made; rows carry no host_id",
+				  dir);
+	}
 }
 
 void store_proto_init(void)
@@ -85,6 +107,18 @@ static void add_gap_rows(struct rowbuf *rb, struct gapacc g[GAP_ROWS][HUSH_EV_MA
 	for (unsigned h = 0; h < GAP_ROWS; h++)
 		for (unsigned v = 0; v < HUSH_EV_MAX; v++)
 			add_gap_row(rb, gap_hook(h), v, &g[h][v], why);
+}
+
+/* Every row names this host (the name as it is now). */
+static void host_rows(struct store *s, struct rowbuf *rb)
+{
+	if (gethostname(s->hostname, sizeof(s->hostname)) != 0)
+		s->hostname[0] = 0;
+	s->hostname[sizeof(s->hostname) - 1] = 0;
+	for (size_t i = 0; i < rb->n; i++) {
+		rb->rows[i].hostname = s->hostname;
+		rb->rows[i].host_id = s->host_id;
+	}
 }
 
 /* Rows for a batch; strings point into the batch (and daddr buffers). */
@@ -143,6 +177,11 @@ static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char 
 		if (e->hook == HUSH_HOOK_DNS) {
 			r->qtype = store_astr(b, en->qtype);
 			r->note = store_astr(b, en->note);
+		} else if (e->flags & HUSH_EVF_NOPROC) {
+			/* never a blank process without a word why */
+			r->note = "process unknown: a packet has no process context, and its "
+				  "socket has no owner record (made before hush attached, never "
+				  "judged by a socket hook, or the kernel's own)";
 		}
 		r->flags = e->flags;
 		if (!(e->flags & HUSH_EVF_NOPROC)) {
@@ -169,6 +208,9 @@ static int build_rows(struct store *s, struct batch *b, struct rowbuf *rb, char 
 			r->pod_ns = store_astr(b, en->pod_ns);
 			r->pod_name = store_astr(b, en->pod_name);
 		}
+		r->has_ppid = en->has_ppid;
+		r->ppid = en->ppid;
+		r->ancestry = store_astr(b, en->ancestry);
 	}
 	for (unsigned h = 0; h < HUSH_HOOK_MAX; h++) {
 		const char *why;
@@ -287,6 +329,7 @@ static void write_batch(struct store *s, struct batch *b)
 		addrs = malloc((size_t)b->n * sizeof(*addrs));
 	marks = calloc(tot, sizeof(*marks));
 	if ((!b || !b->n || addrs) && marks && build_rows(s, b, &rb, addrs) == 0) {
+		host_rows(s, &rb);
 		for (size_t k = 0; k < tot; k++)
 			if (s->wmark_set[k])
 				marks[nm++] = s->wmarks[k];

@@ -6,6 +6,12 @@
  * later (/proc/PID is gone by then).  The map keeps each process's latest
  * exec; user space only trusts an entry older than the event it explains.
  * tp_btf (a BTF raw tracepoint) needs no tracefs mount, unlike tp/.
+ *
+ * The same map is the process table lineage is read from: fork enters a new
+ * process (its forker's image, its parent, its start time, its cgroup),
+ * exec replaces the image, exit marks the entry (kept, so a short-lived
+ * parent still names its children's ancestry).  All from the kernel's own
+ * task at the moment it happens: nothing to race with /proc.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -121,10 +127,15 @@ int BPF_PROG(hush_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
 	p = bpf_map_lookup_elem(&hush_procbuf, &zero);
 	if (!p)
 		return 0;
-	/* 1. Who and when. */
+	/* 1. Who, when, whose child, where. */
 	tgid = BPF_CORE_READ(task, tgid);
 	p->tgid = tgid;
 	p->exec_ns = bpf_ktime_get_boot_ns();
+	p->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	p->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	p->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	p->exit_ns = 0;
+	p->flags = HUSH_PROCF_EXEC;
 
 	/* 2. The executed file, as exec saw it. */
 	bpf_probe_read_kernel_str(p->exe, sizeof(p->exe), BPF_CORE_READ(bprm, filename));
@@ -145,5 +156,55 @@ int BPF_PROG(hush_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
 			p->cmdline_len = len;
 	}
 	bpf_map_update_elem(&hush_procs, &tgid, p, BPF_ANY);
+	return 0;
+}
+
+/* A new process: its forker's image (exe, cmdline; none if the forker is not
+ * in the table: user space then asks /proc), its own parent, start, cgroup. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(hush_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct hush_proc *p, *from;
+	__u32 zero = 0, tgid, ptgid;
+
+	tgid = BPF_CORE_READ(child, tgid);
+	if (BPF_CORE_READ(child, pid) != tgid)
+		return 0; /* a thread */
+	p = bpf_map_lookup_elem(&hush_procbuf, &zero);
+	if (!p)
+		return 0;
+	ptgid = BPF_CORE_READ(parent, tgid);
+	from = bpf_map_lookup_elem(&hush_procs, &ptgid);
+	if (from) {
+		__builtin_memcpy(p, from, sizeof(*p));
+	} else {
+		p->cmdline_len = 0;
+		p->exe[0] = 0;
+	}
+	p->tgid = tgid;
+	p->start_ns = BPF_CORE_READ(child, start_boottime);
+	p->exec_ns = p->start_ns;
+	p->ppid = BPF_CORE_READ(child, real_parent, tgid);
+	p->cgroup_id = BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id);
+	p->exit_ns = 0;
+	p->flags = 0;
+	bpf_map_update_elem(&hush_procs, &tgid, p, BPF_ANY);
+	return 0;
+}
+
+/* The process's last thread left: keep the entry, mark it. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(hush_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct hush_proc *p;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0; /* other threads live on */
+	p = bpf_map_lookup_elem(&hush_procs, &tgid);
+	if (!p || p->start_ns != BPF_CORE_READ(task, group_leader, start_boottime))
+		return 0;
+	p->exit_ns = bpf_ktime_get_boot_ns();
+	p->flags |= HUSH_PROCF_EXITED;
 	return 0;
 }

@@ -698,8 +698,10 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	r.seq = (__u32)seq;
 	ev = hush_ev_of(&r);
 
-	/* 4. Not allowed: a reply, or a packet a socket hook already reported? */
-	if (ev != HUSH_EV_ALLOW) {
+	/* 4. Not allowed: a reply, or a packet a socket hook already reported?
+	 *    (Allowed and logged: the socket's owner names the process; a
+	 *    packet has no process context of its own.) */
+	if (ev != HUSH_EV_ALLOW || cfg->log_allowed) {
 		sk = skb->sk;
 		if (sk)
 			sk = bpf_sk_fullsock(sk);

@@ -82,7 +82,7 @@ static int run_query(const struct opts *o, struct db *db)
 	bool more = false;
 	int ret;
 
-	out_begin(&out, o->fmt);
+	out_begin(&out, o->fmt, o->wide);
 	if (o->follow) {
 		/* Ctrl-C or SIGTERM end --follow normally (exit 0). */
 		struct sigaction sa = {.sa_handler = on_stop};

@@ -286,6 +286,7 @@ enum opt_id {
 	O_UNTIL,
 	O_PID,
 	O_UID,
+	O_PPID,
 	O_HOOK,
 	O_CMDLINE,
 	O_COMM,
@@ -302,6 +303,7 @@ enum opt_id {
 	O_CSV,
 	O_LIMIT,
 	O_FOLLOW,
+	O_WIDE,
 	O_BY,
 	O_HEAD,
 	O_OLDER,
@@ -323,6 +325,7 @@ static const struct opt {
     {"until", O_UNTIL, true, VB_ROWS},
     {"pid", O_PID, true, VB_ROWS},
     {"uid", O_UID, true, VB_ROWS},
+    {"ppid", O_PPID, true, VB_ROWS},
     {"hook", O_HOOK, true, VB_ROWS},
     {"cmdline", O_CMDLINE, true, VB_ROWS},
     {"comm", O_COMM, true, VB_ROWS},
@@ -339,6 +342,7 @@ static const struct opt {
     {"csv", O_CSV, false, VB_ROWS},
     {"limit", O_LIMIT, true, VB_ROWS},
     {"follow", O_FOLLOW, false, VB_QUERY},
+    {"wide", O_WIDE, false, VB_QUERY},
     {"by", O_BY, true, VB_TOP},
     {"head", O_HEAD, true, VB_VERIFY},
     {"older-than", O_OLDER, true, VB_PRUNE},
@@ -397,6 +401,11 @@ static int opt_filter(struct opts *o, const struct opt *op, const char *v, int64
 		if (parse_int(v, 0, UINT32_MAX, &f->pid))
 			return usage_err("--pid %s: not a process id", v);
 		f->has_pid = true;
+		return 0;
+	case O_PPID:
+		if (parse_int(v, 0, UINT32_MAX, &f->ppid))
+			return usage_err("--ppid %s: not a process id", v);
+		f->has_ppid = true;
 		return 0;
 	case O_UID:
 		if (parse_int(v, 0, UINT32_MAX, &f->uid))
@@ -513,6 +522,9 @@ static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_
 		return 0;
 	case O_FOLLOW:
 		o->follow = true;
+		return 0;
+	case O_WIDE:
+		o->wide = true;
 		return 0;
 	case O_BY:
 		for (size_t k = 0; k < sizeof(by_names) / sizeof(by_names[0]); k++)

@@ -28,7 +28,7 @@ struct opts {
 	enum verb verb;
 	enum fmt fmt;
 	int64_t limit;
-	bool limit_set, follow;
+	bool limit_set, follow, wide;
 	enum logq_by by;
 	uint64_t head_id;
 	uint8_t head_hash[DB_HASH_LEN];
@@ -61,11 +61,14 @@ void rec_begin(struct rec *r);
 void rec_end(struct rec *r);
 void rec_null(struct rec *r, const char *name);
 void rec_int(struct rec *r, const char *name, int64_t v);
+/* An integer that may exceed 2^53 (ns times): JSON gets a string (exact
+ * for every reader; jq's numbers are doubles), CSV the number. */
+void rec_bigint(struct rec *r, const char *name, int64_t v);
 /* len < 0: strlen(s). */
 void rec_str(struct rec *r, const char *name, const char *s, int len);
 
 /* log_output.c: the table */
-#define TCOLS_MAX 16
+#define TCOLS_MAX 20
 #define T_RIGHT	  1u /* numbers: right-aligned, never cut */
 #define T_LTRUNC  2u /* paths: cut on the left, the file name stays */
 
@@ -100,7 +103,8 @@ struct out {
 	bool header; /* CSV header printed */
 };
 
-void out_begin(struct out *o, enum fmt fmt);
+/* wide: the table gets the PPID's ancestry and HOST columns too. */
+void out_begin(struct out *o, enum fmt fmt, bool wide);
 /* The CSV header (once). */
 void out_header(struct out *o);
 /* One row; 0 or -ENOMEM. */

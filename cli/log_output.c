@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "agent/json.h"
 #include "agent/log.h"
 #include "cli/log_cli.h"
@@ -36,7 +38,7 @@ static const char *const log_names[DB_C_MAX] = {
     "uid",	   "gid",	 "comm",      "exe",	  "cmdline",  "cgid",
     "cgroup_path", "container",	 "runtime",   "unit",	  "pod",      "note",
     "hash",	   "qtype",	 "name",      "image",	  "image_id", "pod_namespace",
-    "pod_name"};
+    "pod_name",	   "ppid",	 "ancestry",  "hostname", "host_id"};
 
 /* ---- text helpers ---- */
 
@@ -387,6 +389,23 @@ void rec_int(struct rec *r, const char *name, int64_t v)
 	fwrite(p, 1, (size_t)(buf + sizeof(buf) - p), stdout);
 }
 
+/* Beyond this a JSON reader that keeps numbers as doubles (jq) rounds. */
+#define JSON_EXACT_MAX (1LL << 53)
+
+void rec_bigint(struct rec *r, const char *name, int64_t v)
+{
+	char buf[24];
+
+	if (r->fmt != FMT_JSON) {
+		rec_int(r, name, v);
+		return;
+	}
+	if (!rec_key(r, name))
+		return;
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	jsonw_str(&r->w, buf);
+}
+
 void rec_str(struct rec *r, const char *name, const char *s, int len)
 {
 	if (!rec_key(r, name))
@@ -422,7 +441,7 @@ static void rec_time(struct rec *r, const char *name, const char *name_ns,
 	}
 	out_fmt_utc(r->header ? 0 : row->c[c].i, buf, sizeof(buf));
 	rec_str(r, name, buf, -1);
-	rec_int(r, name_ns, r->header ? 0 : row->c[c].i);
+	rec_bigint(r, name_ns, r->header ? 0 : row->c[c].i);
 }
 
 /* Column c of row under its type. */
@@ -432,7 +451,11 @@ static void rec_col(struct rec *r, const char *name, const struct logq_row *row,
 
 	switch (v ? v->type : LOGQ_NULL) {
 	case LOGQ_INT:
-		rec_int(r, name, v->i);
+		/* exact for every reader: beyond 2^53 (never an id in practice) a string */
+		if (v->i > JSON_EXACT_MAX || v->i < -JSON_EXACT_MAX)
+			rec_bigint(r, name, v->i);
+		else
+			rec_int(r, name, v->i);
 		break;
 	case LOGQ_TEXT:
 		rec_str(r, name, v->p, v->len);
@@ -452,12 +475,15 @@ static void rec_col(struct rec *r, const char *name, const struct logq_row *row,
 
 /* ---- output of log rows ---- */
 
+/* The last LC_WIDE columns only with --wide. */
 static const struct tcol log_cols[] = {
-    {"TIME", 23, 0}, {"VERDICT", 7, 0},	    {"COUNT", 0, T_RIGHT}, {"HOOK", 9, 0},
-    {"PROTO", 6, 0}, {"DEST", 47, 0},	    {"DNS", 40, T_LTRUNC}, {"PID", 0, T_RIGHT},
-    {"COMM", 16, 0}, {"EXE", 32, T_LTRUNC}, {"CONTAINER", 32, 0},  {"IMAGE", 32, T_LTRUNC},
-    {"UNIT", 32, 0}, {"RULE", 40, 0},
+    {"TIME", 23, 0},	     {"VERDICT", 7, 0}, {"COUNT", 0, T_RIGHT}, {"HOOK", 9, 0},
+    {"PROTO", 6, 0},	     {"DEST", 47, 0},	{"DNS", 40, T_LTRUNC}, {"PID", 0, T_RIGHT},
+    {"PPID", 0, T_RIGHT},    {"COMM", 16, 0},	{"EXE", 32, T_LTRUNC}, {"CONTAINER", 32, 0},
+    {"IMAGE", 32, T_LTRUNC}, {"UNIT", 32, 0},	{"RULE", 40, 0},       {"HOST", 24, 0},
+    {"ANCESTRY", 0, 0},
 };
+#define LC_WIDE 2
 enum {
 	LC_TIME,
 	LC_VERDICT,
@@ -467,12 +493,15 @@ enum {
 	LC_DEST,
 	LC_DNS,
 	LC_PID,
+	LC_PPID,
 	LC_COMM,
 	LC_EXE,
 	LC_CONTAINER,
 	LC_IMAGE,
 	LC_UNIT,
 	LC_RULE,
+	LC_HOST,
+	LC_ANCESTRY,
 	LC_MAX
 };
 _Static_assert(sizeof(log_cols) / sizeof(log_cols[0]) == LC_MAX, "log_cols");
@@ -487,6 +516,8 @@ static void log_record(struct rec *r, const struct logq_row *row)
 			rec_time(r, "first_ts", "first_ts_ns", row, c);
 		else if (c == DB_C_CMDLINE && !r->header && row->cmdline_json)
 			rec_raw(r, "cmdline", row->cmdline_json);
+		else if (c == DB_C_ANCESTRY && !r->header && row->ancestry_json)
+			rec_raw(r, "ancestry", row->ancestry_json);
 		else
 			rec_col(r, log_names[c], row, c);
 	}
@@ -504,9 +535,46 @@ static char *cell_text(const struct logq_row *row, int c, char *buf, size_t len)
 	return buf;
 }
 
+/* "/usr/bin/python3 <- /bin/sh (exited) <- /usr/bin/containerd-shim-runc-v2";
+ * a process the chain lost is "?", a cut chain ends in "…". */
+static char *ancestry_text(const char *json, char *buf, size_t len)
+{
+	struct json_object *a = json ? json_tokener_parse(json) : NULL;
+	char raw[2048];
+	size_t off = 0;
+
+	raw[0] = 0;
+	if (!a || !json_object_is_type(a, json_type_array)) {
+		json_object_put(a);
+		return NULL;
+	}
+	for (size_t i = 0; i < json_object_array_length(a) && off < sizeof(raw); i++) {
+		struct json_object *n = json_object_array_get_idx(a, i), *v;
+		const char *exe = NULL, *note = NULL;
+		bool exited = false;
+
+		if (json_object_object_get_ex(n, "exe", &v) &&
+		    json_object_is_type(v, json_type_string))
+			exe = json_object_get_string(v);
+		if (json_object_object_get_ex(n, "note", &v) &&
+		    json_object_is_type(v, json_type_string))
+			note = json_object_get_string(v);
+		if (json_object_object_get_ex(n, "exited", &v))
+			exited = json_object_get_boolean(v);
+		off += (size_t)snprintf(raw + off, sizeof(raw) - off, "%s%s%s", i ? " <- " : "",
+					exe				     ? exe
+					: note && !strcmp(note, "truncated") ? "…"
+									     : "?",
+					exited ? " (exited)" : "");
+	}
+	json_object_put(a);
+	out_clean(buf, len, raw);
+	return buf[0] ? buf : NULL;
+}
+
 static int log_table_row(struct out *o, const struct logq_row *row)
 {
-	char b[LC_MAX][320], raw[320];
+	char b[LC_MAX][320], raw[320], anc[1024];
 	const char *cell[LC_MAX] = {0};
 	const char *kind = col_text(row, DB_C_KIND), *verdict = col_text(row, DB_C_VERDICT);
 	const char *proto = col_text(row, DB_C_PROTO), *hook = col_text(row, DB_C_HOOK);
@@ -569,6 +637,14 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 		snprintf(b[LC_PID], sizeof(b[0]), "%lld", (long long)row->c[c].i);
 		cell[LC_PID] = b[LC_PID];
 	}
+	if (row->c[DB_C_PPID].type == LOGQ_INT) {
+		snprintf(b[LC_PPID], sizeof(b[0]), "%lld", (long long)row->c[DB_C_PPID].i);
+		cell[LC_PPID] = b[LC_PPID];
+	}
+	if (o->t.ncols == LC_MAX) {
+		cell[LC_HOST] = cell_text(row, DB_C_HOSTNAME, b[LC_HOST], sizeof(b[0]));
+		cell[LC_ANCESTRY] = ancestry_text(row->ancestry_json, anc, sizeof(anc));
+	}
 	cell[LC_COMM] = cell_text(row, DB_C_COMM, b[LC_COMM], sizeof(b[0]));
 	cell[LC_EXE] = cell_text(row, DB_C_EXE, b[LC_EXE], sizeof(b[0]));
 	if (col_text(row, DB_C_CNAME)) {
@@ -600,12 +676,12 @@ int out_row(struct out *o, const struct logq_row *row)
 	return 0;
 }
 
-void out_begin(struct out *o, enum fmt fmt)
+void out_begin(struct out *o, enum fmt fmt, bool wide)
 {
 	memset(o, 0, sizeof(*o));
 	o->fmt = fmt;
 	o->t.cols = log_cols;
-	o->t.ncols = LC_MAX;
+	o->t.ncols = wide ? LC_MAX : LC_MAX - LC_WIDE;
 }
 
 void out_header(struct out *o)

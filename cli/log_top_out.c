@@ -42,7 +42,7 @@ static void rec_ns(struct rec *r, const char *name, const char *name_ns, int64_t
 
 	out_fmt_utc(ns, buf, sizeof(buf));
 	rec_str(r, name, buf, -1);
-	rec_int(r, name_ns, ns);
+	rec_bigint(r, name_ns, ns);
 }
 
 static void top_record(struct rec *r, const struct opts *o, const struct logq_group *a)

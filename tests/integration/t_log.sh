@@ -228,15 +228,15 @@ got=$(jq -r '[.id, .kind, .verdict, .count, .hook, .proto, .daddr, .dport, .qnam
 	.unit] | map(tostring) | join("|")' <<<"$row3")
 want="3|attempt|allow|5|sendmsg4|udp|10.9.9.9|53|corp.internal|303|303|0|dig|/usr/bin/dig|array|dig corp.internal|$C2|containerd|0f0e0d0c-0000-1111-2222-333344445555|13|/kubepods.slice/cri-containerd-$C2.scope|/|allow 10.9.9.9 udp 53|4|null|null|null"
 check "json: every field of the row" "$want" "$got"
-# jq reads numbers as doubles: ns times are checked on the text.
-check "json: exact ns integers" "\"ts_ns\":$((now - 90 * M)),\"first_ts\" \"first_ts_ns\":$((now - 100 * M)),\"count\"" \
-	"$(grep -o '"ts_ns":[0-9]*,"first_ts"' <<<"$row3") $(grep -o '"first_ts_ns":[0-9]*,"count"' <<<"$row3")"
+# jq reads numbers as doubles: ns times are strings, exact for every reader.
+check "json: exact ns times (strings)" "$((now - 90 * M)) $((now - 100 * M))" \
+	"$(jq -r '"\(.ts_ns) \(.first_ts_ns)"' <<<"$row3")"
 got=$(jq -r '(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$")) and
-	(.first_ts | test("^[0-9-]{10}T[0-9:]{8}\\.[0-9]{9}Z$")) and (.ts_ns | type) == "number" and
+	(.first_ts | test("^[0-9-]{10}T[0-9:]{8}\\.[0-9]{9}Z$")) and (.ts_ns | type) == "string" and
 	(.hash | test("^[0-9a-f]{64}$")) and .dkey == "00000000000000000000ffff0a090909"' <<<"$row3")
 check "json: RFC 3339 ns times, ts_ns, hash and dkey as hex" true "$got"
 keys=$("$HUSH" log --db "$DB" --json --limit 1 | jq -r 'keys_unsorted | join(",")')
-check "json: keys in view order" "id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype,name,image,image_id,pod_namespace,pod_name" "$keys"
+check "json: keys in view order" "id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype,name,image,image_id,pod_namespace,pod_name,ppid,ancestry,hostname,host_id" "$keys"
 got=$("$HUSH" log --db "$DB" --json --audit | jq -r .comm)
 check "json: control characters survive as JSON escapes" $'ssh\e]0;pwned\a' "$got"
 n=$("$HUSH" log --db "$DB" --json | jq -s 'length')
@@ -244,7 +244,7 @@ check "json: one object per line, all parse" 9 "$n"
 
 "$HUSH" log --db "$DB" --csv >"$H_TMP/a.csv"
 hdr=$(head -n 1 "$H_TMP/a.csv")
-check "csv: header" $'id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype,name,image,image_id,pod_namespace,pod_name\r' "$hdr"
+check "csv: header" $'id,kind,ts,ts_ns,first_ts,first_ts_ns,count,hook,verdict,rule_scope,rule_text,family,proto,daddr,dkey,dport,qname,flags,pid,tgid,uid,gid,comm,exe,cmdline,cgid,cgroup_path,container,runtime,unit,pod,note,hash,qtype,name,image,image_id,pod_namespace,pod_name,ppid,ancestry,hostname,host_id\r' "$hdr"
 check "csv: header and one record per row, CRLF" 10 "$(grep -c $'\r$' "$H_TMP/a.csv")"
 check "csv: ids newest first" "$ALL" "$(tail -n +2 "$H_TMP/a.csv" | cut -d, -f1 | tr '\n' ' ' | sed 's/ $//')"
 if grep -q ',"\[""curl"",""--retry"",""5"",""https://www.example.com/""\]",' "$H_TMP/a.csv"; then
@@ -377,11 +377,11 @@ check "top --by container (null: not in a container)" "$C1/docker=11/3 $C2/conta
 	"$(top --by container)"
 TOPQ='"\(.unit)=\(.attempts)/\(.rows)"'
 check "top --by unit" "null=17/5 sshd.service=1/1 nginx.service=1/1" "$(top --by unit)"
-# (jq reads numbers as doubles: ns times are checked on the text.)
-check "top: first and last attempt" "\"first_ts_ns\":$((now - 20 * M)) \"last_ts_ns\":$((now - 8 * M))" \
-	"$("$HUSH" log --db "$DB" top --by dest --limit 1 --json | grep -Eo '"(first|last)_ts_ns":[0-9]+' | tr '\n' ' ' | sed 's/ $//')"
-check "top --kind gap counts lost attempts" "null=9 \"last_ts_ns\":$((now - 5 * M))" \
-	"$(TOPQ='"\(.daddr)=\(.attempts)"' top --by dest --kind gap) $("$HUSH" log --db "$DB" top --by dest --kind gap --json | grep -Eo '"last_ts_ns":[0-9]+')"
+# (ns times are strings: jq reads numbers as doubles.)
+check "top: first and last attempt" "\"first_ts_ns\":\"$((now - 20 * M))\" \"last_ts_ns\":\"$((now - 8 * M))\"" \
+	"$("$HUSH" log --db "$DB" top --by dest --limit 1 --json | grep -Eo '"(first|last)_ts_ns":"[0-9]+"' | tr '\n' ' ' | sed 's/ $//')"
+check "top --kind gap counts lost attempts" "null=9 \"last_ts_ns\":\"$((now - 5 * M))\"" \
+	"$(TOPQ='"\(.daddr)=\(.attempts)"' top --by dest --kind gap) $("$HUSH" log --db "$DB" top --by dest --kind gap --json | grep -Eo '"last_ts_ns":"[0-9]+"')"
 got=$("$HUSH" log --db "$DB" top --by dest --csv | head -n 2 | tr -d '\r')
 check "top --csv" "daddr,dport,proto,attempts,rows,first_ts,first_ts_ns,last_ts,last_ts_ns
 10.1.2.4,443,tcp,10,2,$(date -u -d @$(((now - 20 * M) / S)) +%Y-%m-%dT%H:%M:%S).$(printf %09d $(((now - 20 * M) % S)))Z,$((now - 20 * M)),$(date -u -d @$(((now - 8 * M) / S)) +%Y-%m-%dT%H:%M:%S).$(printf %09d $(((now - 8 * M) % S)))Z,$((now - 8 * M))" "$got"
@@ -633,7 +633,7 @@ expect_tamper "verify: a row inserted at the end is named" "^row 61: (edited or 
 fresh ins2
 sqlite3 "$DB" "CREATE TEMP TABLE t AS SELECT * FROM events WHERE id >= 30;
 	DELETE FROM events WHERE id >= 30;
-	INSERT INTO events SELECT id + 1, kind, ts, first_ts, count, hook, verdict, rule, family, proto, daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, proc, cgroup, note, hash, qtype FROM t;
+	INSERT INTO events SELECT id + 1, kind, ts, first_ts, count, hook, verdict, rule, family, proto, daddr, dkey, dport, qname, flags, pid, tgid, uid, gid, comm, proc, cgroup, note, hash, qtype, ppid, lineage, host FROM t;
 	INSERT INTO events(id, kind, ts, first_ts, count, verdict, hash) SELECT 30, 'attempt', ts, ts, 1, 'allow', hash FROM t WHERE id = 30;"
 expect_tamper "verify: a row inserted in the middle is named" "^row 30: "
 

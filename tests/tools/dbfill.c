@@ -44,7 +44,8 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: dbfill --db FILE [--rows N] [--seed S] [--span SEC] [--batch N]\n"
+	fprintf(stderr, "usage: dbfill --db FILE [--rows N] [--seed S] [--span SEC] [--batch N]"
+			" [--lineage 0|1]\n"
 			"       dbfill --db FILE --jsonl FILE|- [--batch N]\n");
 }
 
@@ -108,9 +109,13 @@ struct cg {
 };
 
 struct proc {
-	char exe[64], comm[16], cmdline[128];
+	char exe[64], comm[16], cmdline[128], ancestry[256];
 	uint32_t pid, uid;
 };
+
+/* Rows carry ppid, ancestry, hostname and host id (schema 6) unless
+ * --lineage 0 (to measure what they cost). */
+static uint64_t with_lineage = 1;
 
 static struct dest dests[N_DEST];
 static struct cg cgs[N_CG];
@@ -186,6 +191,10 @@ static void make_dims(void)
 			 i % 2 ? "bin" : "local/bin", i, i);
 		p->pid = 1000 + (uint32_t)i * 97;
 		p->uid = i % 4 ? 1000 : 0;
+		snprintf(p->ancestry, sizeof(p->ancestry),
+			 "[{\"pid\":%u,\"exe\":\"%s\"},{\"pid\":%u,\"exe\":\"/bin/sh\"},"
+			 "{\"pid\":1,\"exe\":\"/usr/lib/systemd/systemd\"}]",
+			 p->pid, p->exe, p->pid - 1);
 	}
 }
 
@@ -235,6 +244,13 @@ static void synth_row(struct db_row *r, int64_t ts)
 	r->runtime = c->container[0] ? c->runtime : NULL;
 	r->unit = c->unit[0] ? c->unit : NULL;
 	r->pod = c->pod[0] ? c->pod : NULL;
+	if (with_lineage) {
+		r->has_ppid = true;
+		r->ppid = p->pid - 1;
+		r->ancestry = p->ancestry;
+		r->hostname = "bench-host";
+		r->host_id = "0123456789abcdef0123456789abcdef";
+	}
 }
 
 static int fill_synthetic(struct db *db, uint64_t rows, uint64_t seed, uint64_t span, size_t batch)
@@ -547,6 +563,8 @@ int main(int argc, char **argv)
 			bad = parse_u64(v, &seed);
 		else if (strcmp(a, "--span") == 0)
 			bad = parse_u64(v, &span) || span == 0 || span > (1ULL << 32);
+		else if (strcmp(a, "--lineage") == 0)
+			bad = parse_u64(v, &with_lineage) || with_lineage > 1;
 		else if (strcmp(a, "--batch") == 0)
 			bad = parse_u64(v, &batch) || batch == 0 || batch > 10000000;
 		else

@@ -272,7 +272,11 @@ static bool downgrade(struct tc *t, const char *path, int ver)
 
 	if (!CHECK(t, sqlite3_open(path, &h) == SQLITE_OK, "sqlite3_open %s", path))
 		return false;
-	ok = xsql(t, h, "DROP VIEW log; ALTER TABLE events DROP COLUMN qtype; " VIEW_LOG_V2) &&
+	ok = xsql(t, h,
+		  "DROP VIEW log; DROP TABLE lineages; DROP TABLE hosts;"
+		  " ALTER TABLE events DROP COLUMN ppid; ALTER TABLE events DROP COLUMN lineage;"
+		  " ALTER TABLE events DROP COLUMN host;"
+		  " ALTER TABLE events DROP COLUMN qtype; " VIEW_LOG_V2) &&
 	     (ver > 1 || xsql(t, h, "DROP INDEX events_dport_ts")) &&
 	     xsql(t, h, "PRAGMA user_version = %d", ver);
 	sqlite3_close(h);
