@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,6 +210,15 @@ static int stream_commit(struct stream *s, int ret)
 	return w ? w : ret;
 }
 
+/* The reader of a pipe on stdout went away (POLLERR): a quiet end, even
+ * while no row comes to find it out by EPIPE. */
+static bool reader_gone(void)
+{
+	struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
 /* --follow after the first rows, or --after-id / --cursor (with or
  * without --follow).  0, 1 (reader gone: quiet), or negative. */
 static int stream(struct stream *s, bool first_now)
@@ -222,7 +232,7 @@ static int stream(struct stream *s, bool first_now)
 
 		if (!first_now) {
 			nanosleep(&ts, NULL);
-			if (stop_signal)
+			if (stop_signal || reader_gone())
 				break;
 			reopen_if_replaced(s, err, sizeof(err));
 		}

@@ -41,9 +41,9 @@
 #include "cli/log_cli.h"
 
 static const char *const facilities[24] = {
-    "kern",   "user",	"mail",	  "daemon", "auth",   "syslog", "lpr",	  "news",
-    "uucp",   "cron",	"authpriv", "ftp",  "ntp",    "security", "console", "solaris-cron",
-    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
+    "kern",   "user",	"mail",	    "daemon", "auth",	"syslog",   "lpr",     "news",
+    "uucp",   "cron",	"authpriv", "ftp",    "ntp",	"security", "console", "solaris-cron",
+    "local0", "local1", "local2",   "local3", "local4", "local5",   "local6",  "local7"};
 
 int syslog_facility(const char *name)
 {
@@ -126,8 +126,7 @@ void syslog_begin(struct rec *r, const struct logq_row *row)
 	const char *h = text(row, out_col_index("hostname"));
 	int64_t us = row->c[DB_C_TS].i / 1000, rem = us % 1000000;
 	time_t sec = (time_t)(us / 1000000);
-	int pidc = row->c[DB_C_TGID].type == LOGQ_INT && row->c[DB_C_TGID].i ? DB_C_TGID
-									   : DB_C_PID;
+	int pidc = row->c[DB_C_TGID].type == LOGQ_INT && row->c[DB_C_TGID].i ? DB_C_TGID : DB_C_PID;
 	char ts[40];
 	struct tm tm;
 
@@ -177,8 +176,8 @@ static void message(FILE *f, const struct logq_row *row)
 		n = snprintf(raw, sizeof(raw), "note: %s", note ? note : "");
 	for (size_t i = 0; !special && i < sizeof(parts) / sizeof(parts[0]); i++)
 		if (text(row, parts[i].c))
-			n += snprintf(raw + n, sizeof(raw) - (size_t)n, "%s%s", n ? parts[i].pre : "",
-				      text(row, parts[i].c));
+			n += snprintf(raw + n, sizeof(raw) - (size_t)n, "%s%s",
+				      n ? parts[i].pre : "", text(row, parts[i].c));
 	if (kind && strcmp(kind, "attempt") == 0) {
 		if (daddr && row->c[DB_C_DPORT].type == LOGQ_INT)
 			n += snprintf(raw + n, sizeof(raw) - (size_t)n,
@@ -204,7 +203,9 @@ static void message(FILE *f, const struct logq_row *row)
 		static const struct {
 			const char *pre;
 			int c;
-		} more[] = {{" ", DB_C_COMM}, {" ", DB_C_EXE}, {" image ", DB_C_IMAGE},
+		} more[] = {{" ", DB_C_COMM},
+			    {" ", DB_C_EXE},
+			    {" image ", DB_C_IMAGE},
 			    {" unit ", DB_C_UNIT}};
 
 		if ((cname || cid) && (size_t)n < sizeof(raw))
