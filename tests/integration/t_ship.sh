@@ -41,6 +41,7 @@ check() {
 
 # ---- the schema document names every field, and only those ----
 
+# shellcheck disable=SC2016 # the backquotes are markdown's, not a shell's
 schema=$(sed -n 's/^| `\([a-z0-9_]*\)` .*/\1/p' "$ROOT/doc/log-schema.md" | sort)
 
 policy=$(h_policy ship.policy <<EOF
@@ -101,6 +102,7 @@ out_file=$(sed -n 's/^StandardOutput=append://p' "$FLEET/hush-ship.service")
 check "the unit appends to the file the host config reads" \
 	"/var/log/hush-ship/ship.log" "$out_file"
 ship_start() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	h_bg --err "$H_TMP/ship.err" -- sh -c 'f=$1; shift; exec "$@" >>"$f"' _ \
 		"$H_TMP/ship.log" "${SHIP[@]}"
 	SHIP_PID=$H_LAST_PID
@@ -165,6 +167,7 @@ wait_rows() {
 # newline in an argument, a " and ] in the command name.
 weird=$H_TMP/'n"e]t\p'
 ln -s "$NETPROBE" "$weird"
+# shellcheck disable=SC2016 # expanded by the inner bash
 h_cgroup_run "$cg" bash -c 'exec -a "$0" "$@"' 'a"b]c\d' "$weird" connect "$H_FORB4" 8080 \
 	--send $'x\ny' >/dev/null 2>&1
 attempts a 3
