@@ -32,6 +32,7 @@
  *  - --framing octet-counted (RFC 6587 3.4.1) writes "LEN SP MSG" without a
  *    newline, for a TCP stream that must carry any byte.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,13 +124,17 @@ void syslog_begin(struct rec *r, const struct logq_row *row)
 {
 	static char host[256];
 	const char *kind = text(row, DB_C_KIND), *verdict = text(row, DB_C_VERDICT);
-	const char *h = text(row, out_col_index("hostname"));
+	static int host_col = -2;
+	const char *h;
 	int64_t us = row->c[DB_C_TS].i / 1000, rem = us % 1000000;
 	time_t sec = (time_t)(us / 1000000);
 	int pidc = row->c[DB_C_TGID].type == LOGQ_INT && row->c[DB_C_TGID].i ? DB_C_TGID : DB_C_PID;
 	char ts[40];
 	struct tm tm;
 
+	if (host_col == -2)
+		host_col = out_col_index("hostname"); /* a column some logs have */
+	h = text(row, host_col);
 	if (rem < 0) {
 		rem += 1000000;
 		sec--;
@@ -154,72 +159,85 @@ void syslog_begin(struct rec *r, const struct logq_row *row)
 	fprintf(r->f, " [%s", r->so->sd_id);
 }
 
+/* The message text so far; appends stop quietly at the end. */
+struct mbuf {
+	char s[1400];
+	size_t n;
+};
+
+static void app(struct mbuf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void app(struct mbuf *m, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (m->n >= sizeof(m->s) - 1)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(m->s + m->n, sizeof(m->s) - m->n, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		m->n = m->n + (size_t)w >= sizeof(m->s) ? sizeof(m->s) - 1 : m->n + (size_t)w;
+}
+
+/* The destination part of an attempt: "198.18.2.2:443 (example.com A) x3". */
+static void message_dest(struct mbuf *m, const struct logq_row *row)
+{
+	const char *daddr = text(row, DB_C_DADDR), *qn = text(row, DB_C_QNAME);
+	const char *qt = text(row, DB_C_QTYPE);
+
+	if (daddr && row->c[DB_C_DPORT].type == LOGQ_INT)
+		app(m, strchr(daddr, ':') ? " [%s]:%lld" : " %s:%lld", daddr,
+		    (long long)row->c[DB_C_DPORT].i);
+	else if (daddr)
+		app(m, " %s", daddr);
+	if (qn)
+		app(m, " (%s%s%s)", qn, qt ? " " : "", qt ? qt : "");
+	if (row->c[DB_C_COUNT].type == LOGQ_INT && row->c[DB_C_COUNT].i > 1)
+		app(m, " x%lld", (long long)row->c[DB_C_COUNT].i);
+}
+
 /* "deny connect4 tcp 198.18.2.2:443 (example.com) pid 42 curl /usr/bin/curl
  * container web image nginx:1 unit x.service rule "deny all"". */
 static void message(FILE *f, const struct logq_row *row)
 {
 	const char *kind = text(row, DB_C_KIND), *note = text(row, DB_C_NOTE);
-	const char *daddr = text(row, DB_C_DADDR), *qn = text(row, DB_C_QNAME);
 	const char *cname = text(row, DB_C_CNAME), *cid = text(row, DB_C_CONTAINER);
+	static const int head[] = {DB_C_VERDICT, DB_C_HOOK, DB_C_PROTO};
 	static const struct {
 		const char *pre;
 		int c;
-	} parts[] = {{"", DB_C_VERDICT}, {" ", DB_C_HOOK}, {" ", DB_C_PROTO}};
-	char raw[1400], clean[1400];
-	bool special = kind && strcmp(kind, "attempt") != 0;
-	int n = 0;
+	} tail[] = {
+	    {" ", DB_C_COMM}, {" ", DB_C_EXE}, {" image ", DB_C_IMAGE}, {" unit ", DB_C_UNIT}};
+	struct mbuf m = {.n = 0};
+	char clean[1400];
 
-	if (kind && strcmp(kind, "gap") == 0)
-		n = snprintf(raw, sizeof(raw), "events lost: %lld (%s)",
-			     (long long)row->c[DB_C_COUNT].i, note ? note : "no reason");
-	else if (kind && strcmp(kind, "note") == 0)
-		n = snprintf(raw, sizeof(raw), "note: %s", note ? note : "");
-	for (size_t i = 0; !special && i < sizeof(parts) / sizeof(parts[0]); i++)
-		if (text(row, parts[i].c))
-			n += snprintf(raw + n, sizeof(raw) - (size_t)n, "%s%s",
-				      n ? parts[i].pre : "", text(row, parts[i].c));
-	if (kind && strcmp(kind, "attempt") == 0) {
-		if (daddr && row->c[DB_C_DPORT].type == LOGQ_INT)
-			n += snprintf(raw + n, sizeof(raw) - (size_t)n,
-				      strchr(daddr, ':') ? " [%s]:%lld" : " %s:%lld", daddr,
-				      (long long)row->c[DB_C_DPORT].i);
-		else if (daddr)
-			n += snprintf(raw + n, sizeof(raw) - (size_t)n, " %s", daddr);
-		if (qn && (size_t)n < sizeof(raw))
-			n += snprintf(raw + n, sizeof(raw) - (size_t)n, " (%s%s%s)", qn,
-				      text(row, DB_C_QTYPE) ? " " : "",
-				      text(row, DB_C_QTYPE) ? text(row, DB_C_QTYPE) : "");
-		if (row->c[DB_C_COUNT].type == LOGQ_INT && row->c[DB_C_COUNT].i > 1 &&
-		    (size_t)n < sizeof(raw))
-			n += snprintf(raw + n, sizeof(raw) - (size_t)n, " x%lld",
-				      (long long)row->c[DB_C_COUNT].i);
+	m.s[0] = 0;
+	if (kind && strcmp(kind, "gap") == 0) {
+		app(&m, "events lost: %lld (%s)", (long long)row->c[DB_C_COUNT].i,
+		    note ? note : "no reason");
+	} else if (kind && strcmp(kind, "note") == 0) {
+		app(&m, "note: %s", note ? note : "");
+	} else {
+		for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+			if (text(row, head[i]))
+				app(&m, "%s%s", m.n ? " " : "", text(row, head[i]));
+		message_dest(&m, row);
 	}
-	if (row->c[DB_C_PID].type == LOGQ_INT && (size_t)n < sizeof(raw))
-		n += snprintf(raw + n, sizeof(raw) - (size_t)n, " pid %lld",
-			      (long long)(row->c[DB_C_TGID].type == LOGQ_INT && row->c[DB_C_TGID].i
-					      ? row->c[DB_C_TGID].i
-					      : row->c[DB_C_PID].i));
-	{
-		static const struct {
-			const char *pre;
-			int c;
-		} more[] = {{" ", DB_C_COMM},
-			    {" ", DB_C_EXE},
-			    {" image ", DB_C_IMAGE},
-			    {" unit ", DB_C_UNIT}};
-
-		if ((cname || cid) && (size_t)n < sizeof(raw))
-			n += snprintf(raw + n, sizeof(raw) - (size_t)n, " container %.*s",
-				      cname ? 255 : 12, cname ? cname : cid);
-		for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
-			if (text(row, more[i].c) && (size_t)n < sizeof(raw))
-				n += snprintf(raw + n, sizeof(raw) - (size_t)n, "%s%s", more[i].pre,
-					      text(row, more[i].c));
-	}
-	if (text(row, DB_C_RULE_TEXT) && (size_t)n < sizeof(raw))
-		snprintf(raw + n, sizeof(raw) - (size_t)n, " rule \"%s\"",
-			 text(row, DB_C_RULE_TEXT));
-	out_clean(clean, sizeof(clean), raw);
+	if (row->c[DB_C_PID].type == LOGQ_INT)
+		app(&m, " pid %lld",
+		    (long long)(row->c[DB_C_TGID].type == LOGQ_INT && row->c[DB_C_TGID].i
+				    ? row->c[DB_C_TGID].i
+				    : row->c[DB_C_PID].i));
+	if (cname || cid)
+		app(&m, " container %.*s", cname ? 255 : 12, cname ? cname : cid);
+	for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+		if (text(row, tail[i].c))
+			app(&m, "%s%s", tail[i].pre, text(row, tail[i].c));
+	if (text(row, DB_C_RULE_TEXT))
+		app(&m, " rule \"%s\"", text(row, DB_C_RULE_TEXT));
+	out_clean(clean, sizeof(clean), m.s);
 	fputs(clean, f);
 }
 
