@@ -159,9 +159,14 @@ $(OUTPUT)/hush: $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# A tool is tests/tools/NAME.c, plus the files of tests/tools/NAME/ where it
+# has that directory (netprobe, bypass_probe: a file per concern).
 $(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(wildcard tests/tools/$*/*.c) $(LIB) \
+		$(PKG_LIBS) -o $@
+$(OUTPUT)/tests/netprobe: $(wildcard tests/tools/netprobe/*.c tests/tools/netprobe/*.h)
+$(OUTPUT)/tests/bypass_probe: $(wildcard tests/tools/bypass_probe/*.c tests/tools/bypass_probe/*.h)
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 # (rules/loaded.c hashes with libcrypto, which the fuzz targets do not link)
