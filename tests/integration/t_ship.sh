@@ -11,7 +11,7 @@
 # leaves the test namespaces.
 #
 # Across a SIGTERM restart of the shipper (rows made while it is down), a
-# prune and a hushd restart while it runs, every row arrives at the central
+# prune and a hushd restart while it runs, a rotation of the file, every row arrives at the central
 # log exactly once, byte for byte what `hush log --format syslog` prints
 # (every field, escapes intact).  Also: NDJSON --cursor/--after-id, a bad
 # cursor, a replaced database, octet-counted framing, SIGPIPE, the schema
@@ -195,6 +195,16 @@ h_stop "$H_HUSHD_PID" TERM
 h_hushd_start "$policy" "$cg" --log-allowed || h_done
 attempts e 2
 wait_shipped "after a hushd restart"
+
+# Rotation as packaging/fleet/hush-ship.logrotate does it: the file moved
+# aside, the shipper restarted (a new file; the cursor goes on); rsyslog's
+# imfile finishes the old file and follows the new one.
+mv "$H_TMP/ship.log" "$H_TMP/ship.log.1"
+h_stop "$SHIP_PID" TERM
+attempts g 1
+ship_start
+attempts h 1
+wait_shipped "after a rotation (move, restart)"
 
 h_stop "$SHIP_PID" TERM
 sleep 1 # rsyslog's queues drain (the central log already holds the ids)
