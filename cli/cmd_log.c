@@ -263,8 +263,10 @@ static int run_query(const struct opts *o, struct db **db)
 	out.so = &o->so;
 	out.stream = o->follow || o->has_after;
 	if (out.stream) {
-		/* Ctrl-C or SIGTERM end a stream normally (exit 0). */
-		struct sigaction sa = {.sa_handler = on_stop};
+		/* Ctrl-C or SIGTERM end a stream normally (exit 0), after the
+		 * row being written: SA_RESTART lets a write blocked on a slow
+		 * reader finish, where EINTR could leave half a line out. */
+		struct sigaction sa = {.sa_handler = on_stop, .sa_flags = SA_RESTART};
 
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);

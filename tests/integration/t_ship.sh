@@ -256,6 +256,31 @@ check "--cursor: exact integers (ts_ns as written)" \
 "$HUSH" log --db "$DB" --json --denied --after-id "$k" >"$H_TMP/j3.out"
 check "--after-id with a filter" "deny" "$(jq -r .verdict "$H_TMP/j3.out" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
+# SIGTERM while a write is blocked on a slow reader: the row being written
+# goes out whole, the cursor holds it, the next run starts after it.
+"$OUTPUT/tests/dbfill" --db "$H_TMP/big.db" --rows 3000 >/dev/null 2>&1
+mkfifo "$H_TMP/big.fifo"
+{
+	sleep 1
+	cat >"$H_TMP/big.1"
+} <"$H_TMP/big.fifo" &
+rdr=$!
+"$HUSH" log --db "$H_TMP/big.db" --json --cursor "$H_TMP/big.cursor" >"$H_TMP/big.fifo" &
+bpid=$!
+H_PIDS+=("$rdr" "$bpid")
+sleep 0.4
+kill -TERM "$bpid"
+wait "$bpid"
+brc=$?
+wait "$rdr"
+bcur=$(cat "$H_TMP/big.cursor")
+bn=$(jq -r .id "$H_TMP/big.1" 2>/dev/null | wc -l)
+check "SIGTERM mid-write: exit 0, stopped early, every line whole, the cursor at the last" \
+	"0 yes $bn $bcur" "$brc $([ "$bn" -lt 3000 ] && echo yes) $(wc -l <"$H_TMP/big.1") $(tail -n 1 "$H_TMP/big.1" | jq .id)"
+"$HUSH" log --db "$H_TMP/big.db" --json --cursor "$H_TMP/big.cursor" >"$H_TMP/big.2"
+check "SIGTERM mid-write: the next run hands the rest, every row once" \
+	"3000 3000" "$(cat "$H_TMP/big.1" "$H_TMP/big.2" | jq .id | sort -un | wc -l) $(cat "$H_TMP/big.1" "$H_TMP/big.2" | wc -l)"
+
 echo "12x" >"$H_TMP/bad.cursor"
 "$HUSH" log --db "$DB" --json --cursor "$H_TMP/bad.cursor" >"$H_TMP/bad.out" 2>"$H_TMP/bad.err"
 rc=$?
