@@ -509,20 +509,21 @@ int out_col_index(const char *name)
 	return -1;
 }
 
-/* A syslog message is built in memory: octet-counted framing needs its
- * length first, and a line goes out whole or not at all. */
+/* An octet-counted syslog message is built in memory (its length goes
+ * first); a line goes straight to stdout. */
 static int syslog_record_out(struct rec *r)
 {
 	int ret = 0;
 
+	if (r->so->frame == FRAME_LF) {
+		fputc('\n', r->f);
+		return 0;
+	}
 	if (fclose(r->f) != 0) {
 		ret = -ENOMEM;
-	} else if (r->so->frame == FRAME_OCTET) {
+	} else {
 		printf("%zu ", r->msglen);
 		fwrite(r->msg, 1, r->msglen, stdout);
-	} else {
-		fwrite(r->msg, 1, r->msglen, stdout);
-		fputc('\n', stdout);
 	}
 	free(r->msg);
 	r->msg = NULL;
@@ -533,7 +534,7 @@ static int syslog_record_out(struct rec *r)
 static int log_record(struct rec *r, const struct logq_row *row)
 {
 	if (r->fmt == FMT_SYSLOG) {
-		r->f = open_memstream(&r->msg, &r->msglen);
+		r->f = r->so->frame == FRAME_LF ? stdout : open_memstream(&r->msg, &r->msglen);
 		if (!r->f)
 			return -ENOMEM;
 		syslog_begin(r, row);

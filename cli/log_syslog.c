@@ -75,7 +75,18 @@ void syslog_value(FILE *f, const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
 	while (p < end) {
-		int n = *p ? out_utf8_len(p) : 0;
+		const unsigned char *q = p;
+		int n;
+
+		/* a run of plain ASCII in one write */
+		while (q < end && *q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\' && *q != ']')
+			q++;
+		if (q > p) {
+			fwrite(p, 1, (size_t)(q - p), f);
+			p = q;
+			continue;
+		}
+		n = *p ? out_utf8_len(p) : 0;
 
 		if (n > 1 && p + n > end)
 			n = 0;

@@ -252,7 +252,7 @@ check "--cursor again: only the rows after it" "$((k + 1)) $((k + 2))" \
 	"$(jq -r .id "$H_TMP/j2.out" | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
 check "--cursor: exact integers (ts_ns as written)" \
 	"$(sqlite3 "$DB" "SELECT ts FROM events WHERE id = $((k + 1))")" \
-	"$(grep -o '"ts_ns":[0-9]*' "$H_TMP/j2.out" | head -n 1 | cut -d: -f2)"
+	"$(grep -Eo '"ts_ns":"?[0-9]+' "$H_TMP/j2.out" | head -n 1 | cut -d: -f2 | tr -d '"')"
 "$HUSH" log --db "$DB" --json --denied --after-id "$k" >"$H_TMP/j3.out"
 check "--after-id with a filter" "deny" "$(jq -r .verdict "$H_TMP/j3.out" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
