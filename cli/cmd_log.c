@@ -140,11 +140,14 @@ struct stream {
 	struct out *out;
 	dev_t dev;
 	ino_t ino;
+	bool shm;      /* <db>-shm was there after the open */
 	int64_t saved; /* the id in the cursor file */
 };
 
-static void db_ident(const char *path, dev_t *dev, ino_t *ino)
+/* The database file's identity, and whether its -shm file is there. */
+static void db_ident(const char *path, dev_t *dev, ino_t *ino, bool *shm)
 {
+	char p[4096];
 	struct stat st;
 
 	*dev = 0;
@@ -153,11 +156,15 @@ static void db_ident(const char *path, dev_t *dev, ino_t *ino)
 		*dev = st.st_dev;
 		*ino = st.st_ino;
 	}
+	snprintf(p, sizeof(p), "%s-shm", path);
+	*shm = access(p, F_OK) == 0;
 }
 
 /* The database file was replaced (hushd made a new one): follow the new
  * file from where we were (logq_follow_poll starts it again at its first
- * row when its ids are below ours). */
+ * row when its ids are below ours).  Also when its -shm file came back: a
+ * group reader opened it without one, immutable (db.c), which sees no new
+ * rows. */
 static int reopen_if_replaced(struct stream *s, char *err, size_t errlen)
 {
 	struct db *db = NULL;
@@ -165,9 +172,11 @@ static int reopen_if_replaced(struct stream *s, char *err, size_t errlen)
 	int64_t last = logq_follow_last(s->q);
 	dev_t dev;
 	ino_t ino;
+	bool shm, replaced;
 
-	db_ident(s->o->db, &dev, &ino);
-	if (!ino || (dev == s->dev && ino == s->ino))
+	db_ident(s->o->db, &dev, &ino, &shm);
+	replaced = ino && (dev != s->dev || ino != s->ino);
+	if (!replaced && !(ino && shm && !s->shm))
 		return 0;
 	if (db_open(s->o->db, DB_RDONLY, &db, err, errlen))
 		return 0; /* not ready yet: keep the old one, try next poll */
@@ -176,7 +185,8 @@ static int reopen_if_replaced(struct stream *s, char *err, size_t errlen)
 		db_close(db);
 		return 0;
 	}
-	log_warnx("log: %s was replaced: following the new file", s->o->db);
+	if (replaced)
+		log_warnx("log: %s was replaced: following the new file", s->o->db);
 	logq_follow_set(q, last);
 	logq_free(s->q);
 	db_close(*s->db);
@@ -184,6 +194,7 @@ static int reopen_if_replaced(struct stream *s, char *err, size_t errlen)
 	s->q = q;
 	s->dev = dev;
 	s->ino = ino;
+	s->shm = shm;
 	return 0;
 }
 
@@ -275,7 +286,7 @@ static int run_query(const struct opts *o, struct db **db)
 	s.saved = o->after_id;
 	if (o->cursor && cursor_read(o->cursor, &s.saved))
 		return EXIT_FAIL;
-	db_ident(o->db, &s.dev, &s.ino);
+	db_ident(o->db, &s.dev, &s.ino, &s.shm);
 	if (logq_new(*db, &o->f, &s.q)) {
 		log_warnx("log: out of memory");
 		return EXIT_FAIL;

@@ -313,6 +313,37 @@ h_stop "$rpid" TERM
 check "replaced database: followed from its first row, cursor 3, a warning" "3 1" \
 	"$(cat "$H_TMP/r.cursor") $(grep -c 'was replaced' "$H_TMP/r.err")"
 
+# A group reader that had to open the log without -wal/-shm (immutable: no
+# new rows visible) reopens it once the writer has put them back.
+if command -v setpriv >/dev/null; then
+	G=4243
+	GD=$H_TMP/gf
+	mkdir -p "$GD/d" && chmod 755 "$H_TMP" "$GD"
+	install -m 0755 "$HUSH" "$GD/hush"
+	GDB=$GD/d/h.db
+	"$OUTPUT/tests/dbfill" --db "$GDB" --rows 5 --seed 3 >/dev/null 2>&1
+	chgrp -R "$G" "$GD/d" && chmod 750 "$GD/d" && chmod 640 "$GDB"
+	sqlite3 "$GDB" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	rm -f "$GDB-wal" "$GDB-shm"
+	setpriv --reuid=65534 --regid=65534 --groups="$G" "$GD/hush" log --db "$GDB" --follow \
+		--json --after-id 0 >"$GD/f.out" 2>"$GD/f.err" &
+	fpid=$!
+	H_PIDS+=("$fpid")
+	for _ in $(seq 1 50); do
+		[ "$(wc -l <"$GD/f.out")" -ge 5 ] && break
+		sleep 0.1
+	done
+	"$OUTPUT/tests/dbfill" --db "$GDB" --rows 3 --seed 4 >/dev/null 2>&1
+	for _ in $(seq 1 50); do
+		[ "$(wc -l <"$GD/f.out")" -ge 8 ] && break
+		sleep 0.1
+	done
+	h_stop "$fpid" TERM
+	check "group reader without -shm: follows the rows written once the writer restored it" \
+		"8 1..8" "$(wc -l <"$GD/f.out") $(jq -s -r '"\(.[0].id)..\(.[-1].id)"' "$GD/f.out")"
+	chmod 700 "$H_TMP"
+fi
+
 # ---- framing, usage ----
 
 first=$("$HUSH" log --db "$DB" --format syslog --after-id 0 | head -n 1)
