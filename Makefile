@@ -56,7 +56,8 @@ DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
 	     libjson-c-dev libprotobuf-c-dev protobuf-c-compiler pkg-config make gcc
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
 	     clang-format git sqlite3 libxml2-utils curl openssl cppcheck shellcheck \
-	     docker.io podman runc docker-compose containerd busybox-static mmdebstrap
+	     docker.io podman runc docker-compose containerd busybox-static mmdebstrap \
+	     rsyslog
 # Packaging (`make deb`, `make bundle`, their tests): debhelper builds the .deb,
 # lintian checks it, systemd-analyze (package systemd) scores the unit,
 # gpg signs the bundle (gpgv, which apt needs, checks it on the target).
@@ -173,9 +174,14 @@ $(OUTPUT)/hush: $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# A tool is tests/tools/NAME.c, plus the files of tests/tools/NAME/ where it
+# has that directory (netprobe, bypass_probe: a file per concern).
 $(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(wildcard tests/tools/$*/*.c) $(LIB) \
+		$(PKG_LIBS) -o $@
+$(OUTPUT)/tests/netprobe: $(wildcard tests/tools/netprobe/*.c tests/tools/netprobe/*.h)
+$(OUTPUT)/tests/bypass_probe: $(wildcard tests/tools/bypass_probe/*.c tests/tools/bypass_probe/*.h)
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 # (rules/loaded.c hashes with libcrypto, which the fuzz targets do not link)

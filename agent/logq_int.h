@@ -20,7 +20,9 @@ struct logq {
 	/* Longest first_ts..ts span of any row (meta 'max_span'): bounds
 	 * --until on the ts index.  -1: unknown. */
 	int64_t max_span;
-	int64_t last;	      /* follow: the newest id handed out */
+	int64_t last;	      /* follow: the newest id handed out (or passed over) */
+	int64_t seen;	      /* the id of the last row fn took */
+	bool reset;	      /* follow: the ids went back (another database) */
 	sqlite3_stmt *follow; /* follow: rows in (?1, ?2] */
 };
 

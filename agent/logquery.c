@@ -522,6 +522,8 @@ static int hand_rows(struct logq *lq, sqlite3_stmt *st, int64_t max, logq_row_fn
 		}
 		fetch_row(st, &r);
 		ret = fn(ctx, &r);
+		if (ret >= 0)
+			lq->seen = r.c[DB_C_ID].i;
 		if (ret)
 			return ret;
 		n++;
@@ -589,6 +591,24 @@ int logq_follow_start(struct logq *lq, char *err, size_t errlen)
 	return logq_prepare(lq, &q, &lq->follow, err, errlen);
 }
 
+void logq_follow_set(struct logq *lq, int64_t after)
+{
+	lq->last = after;
+}
+
+int64_t logq_follow_last(const struct logq *lq)
+{
+	return lq->last;
+}
+
+bool logq_follow_reset(struct logq *lq)
+{
+	bool r = lq->reset;
+
+	lq->reset = false;
+	return r;
+}
+
 int logq_follow_poll(struct logq *lq, logq_row_fn fn, void *ctx, char *err, size_t errlen)
 {
 	int64_t top;
@@ -596,15 +616,20 @@ int logq_follow_poll(struct logq *lq, logq_row_fn fn, void *ctx, char *err, size
 
 	sqlite3_exec(lq->h, "BEGIN", NULL, NULL, NULL);
 	top = max_id(lq->h);
-	if (top < lq->last) /* the table was emptied: ids start again */
-		lq->last = top < 0 ? lq->last : top;
+	/* Prune keeps the newest row, so ids never go back in one log: this
+	 * is another database (or the table was emptied), every row new. */
+	if (top >= 0 && top < lq->last) {
+		lq->last = 0;
+		lq->reset = true;
+	}
 	if (top > lq->last) {
 		sqlite3_bind_int64(lq->follow, 1, lq->last);
 		sqlite3_bind_int64(lq->follow, 2, top);
+		lq->seen = lq->last;
 		ret = hand_rows(lq, lq->follow, -1, fn, ctx, NULL, err, errlen);
 		sqlite3_reset(lq->follow);
-		if (ret >= 0)
-			lq->last = top;
+		/* Stopped part way: only up to the last row fn took. */
+		lq->last = ret == 0 ? top : lq->seen;
 	}
 	sqlite3_exec(lq->h, "COMMIT", NULL, NULL, NULL);
 	return ret;

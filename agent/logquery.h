@@ -119,6 +119,14 @@ int logq_rows(struct logq *q, int64_t limit, bool follow, logq_row_fn fn, void *
  * 0, fn's stop value (> 0), or negative. */
 int logq_follow_start(struct logq *q, char *err, size_t errlen);
 int logq_follow_poll(struct logq *q, logq_row_fn fn, void *ctx, char *err, size_t errlen);
+/* Start after row id `after` (--after-id, --cursor): the next poll hands
+ * every matching row above it.  last: the id up to which rows were handed
+ * out or passed over (what a cursor keeps).  A poll that stops part way
+ * (fn > 0) keeps last at the last row fn took.  reset: true once after a
+ * poll found the ids gone back (another database): it started again at 0. */
+void logq_follow_set(struct logq *q, int64_t after);
+int64_t logq_follow_last(const struct logq *q);
+bool logq_follow_reset(struct logq *q);
 
 /* ---- top ---- */
 

@@ -21,7 +21,9 @@ void log_usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: hush log [--db FILE] [FILTERS] [--json|--csv] [--limit N] [--follow]\n"
+	    "usage: hush log [--db FILE] [FILTERS] [--json|--csv|--format F] [--limit N] "
+	    "[--follow]\n"
+	    "                [--after-id ID | --cursor FILE]\n"
 	    "       hush log top --by KIND [FILTERS] [--limit N] [--json|--csv]\n"
 	    "         KIND: dest, dns, process (an exe with its command line), exe, cmdline,\n"
 	    "               comm, uid, container, image, unit, rule\n"
@@ -54,6 +56,14 @@ void log_usage(FILE *f)
 	    "  --db FILE            the database (default " DB_DEFAULT_PATH ")\n"
 	    "  --limit N            newest N rows (default %d, top: %d; 0: all)\n"
 	    "  --follow             then print new rows as they are written (Ctrl-C ends)\n"
+	    "  --after-id ID        rows after row ID, oldest first (all of them; no --limit)\n"
+	    "  --cursor FILE        as --after-id, the ID kept in FILE (none: from the start);\n"
+	    "                       rewritten (atomically) as rows go out: a shipper that\n"
+	    "                       restarts goes on where it stopped\n"
+	    "  --format F           table, json (NDJSON), csv, or syslog (RFC 5424)\n"
+	    "  --facility NAME      syslog: the facility (default authpriv; local0..local7, ...)\n"
+	    "  --sd-id NAME@PEN     syslog: the SD-ID (default hush@32473, the documentation PEN)\n"
+	    "  --framing F          syslog: lf (a line each, default) or octet-counted (RFC 6587)\n"
 	    "\n"
 	    "exit codes: 0 ok, 1 failure or a broken chain (verify), 2 usage error\n",
 	    LOG_DEFAULT_LIMIT, TOP_DEFAULT_LIMIT);
@@ -304,6 +314,12 @@ enum opt_id {
 	O_LIMIT,
 	O_FOLLOW,
 	O_WIDE,
+	O_AFTER,
+	O_CURSOR,
+	O_FORMAT,
+	O_FACILITY,
+	O_SDID,
+	O_FRAMING,
 	O_BY,
 	O_HEAD,
 	O_OLDER,
@@ -343,6 +359,12 @@ static const struct opt {
     {"limit", O_LIMIT, true, VB_ROWS},
     {"follow", O_FOLLOW, false, VB_QUERY},
     {"wide", O_WIDE, false, VB_QUERY},
+    {"after-id", O_AFTER, true, VB_QUERY},
+    {"cursor", O_CURSOR, true, VB_QUERY},
+    {"format", O_FORMAT, true, VB_ROWS},
+    {"facility", O_FACILITY, true, VB_QUERY},
+    {"sd-id", O_SDID, true, VB_QUERY},
+    {"framing", O_FRAMING, true, VB_QUERY},
     {"by", O_BY, true, VB_TOP},
     {"head", O_HEAD, true, VB_VERIFY},
     {"older-than", O_OLDER, true, VB_PRUNE},
@@ -500,6 +522,16 @@ static const struct {
     {"rule", LOGQ_BY_RULE},
 };
 
+static const char *const fmt_names[] = {"table", "json", "csv", "syslog"};
+
+static int set_fmt(struct opts *o, enum fmt f)
+{
+	if (o->fmt != FMT_TABLE && o->fmt != f)
+		return usage_err("--json, --csv and --format %s exclude each other", fmt_names[f]);
+	o->fmt = f;
+	return 0;
+}
+
 /* The value of an option that is not a filter. */
 static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_t now)
 {
@@ -511,9 +543,44 @@ static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_
 		return 0;
 	case O_JSON:
 	case O_CSV:
-		if (o->fmt != FMT_TABLE && o->fmt != (op->id == O_JSON ? FMT_JSON : FMT_CSV))
-			return usage_err("--json and --csv exclude each other");
-		o->fmt = op->id == O_JSON ? FMT_JSON : FMT_CSV;
+		return set_fmt(o, op->id == O_JSON ? FMT_JSON : FMT_CSV);
+	case O_FORMAT:
+		for (size_t k = 0; k < sizeof(fmt_names) / sizeof(fmt_names[0]); k++)
+			if (strcmp(v, fmt_names[k]) == 0)
+				return set_fmt(o, (enum fmt)k);
+		return usage_err("--format %s: use table, json, csv or syslog", v);
+	case O_AFTER:
+		if (parse_int(v, 0, INT64_MAX - 1, &o->after_id))
+			return usage_err("--after-id %s: not a row id (0: from the first row)", v);
+		o->has_after = true;
+		return 0;
+	case O_CURSOR:
+		if (!*v)
+			return usage_err("--cursor needs a file name");
+		o->cursor = v;
+		o->has_after = true;
+		return 0;
+	case O_FACILITY:
+		o->so.facility = syslog_facility(v);
+		if (o->so.facility < 0)
+			return usage_err(
+			    "--facility %s: use a syslog facility (authpriv, auth, daemon, "
+			    "user, local0..local7, ...)",
+			    v);
+		return 0;
+	case O_SDID:
+		if (!syslog_sd_id_ok(v))
+			return usage_err(
+			    "--sd-id %s: give NAME@PEN (printable ASCII without = ] \" "
+			    "or spaces, at most 32 characters; PEN: your IANA enterprise "
+			    "number)",
+			    v);
+		o->so.sd_id = v;
+		return 0;
+	case O_FRAMING:
+		if (strcmp(v, "lf") && strcmp(v, "octet-counted"))
+			return usage_err("--framing %s: use lf or octet-counted", v);
+		o->so.frame = strcmp(v, "lf") ? FRAME_OCTET : FRAME_LF;
 		return 0;
 	case O_LIMIT:
 		if (parse_int(v, 0, INT64_MAX - 1, &o->limit))
@@ -553,6 +620,31 @@ static int opt_value(struct opts *o, const struct opt *op, const char *v, int64_
 	}
 }
 
+/* Options that only make sense together. */
+static int check_combos(struct opts *o, const struct opt *const *seen, size_t nseen)
+{
+	bool after = false, cursor = false;
+
+	for (size_t k = 0; k < nseen; k++) {
+		enum opt_id id = seen[k]->id;
+
+		after |= id == O_AFTER;
+		cursor |= id == O_CURSOR;
+		if ((id == O_FACILITY || id == O_SDID || id == O_FRAMING) && o->fmt != FMT_SYSLOG)
+			return usage_err("--%s needs --format syslog", seen[k]->name);
+	}
+	if (after && cursor)
+		return usage_err("--after-id and --cursor exclude each other (the cursor holds "
+				 "the id)");
+	if (o->has_after && o->limit_set)
+		return usage_err("--%s starts at a row id and hands every row after it: drop "
+				 "--limit",
+				 cursor ? "cursor" : "after-id");
+	if (o->verb == VB_TOP && o->fmt == FMT_SYSLOG)
+		return usage_err("top prints groups, not rows: use --json or --csv");
+	return 0;
+}
+
 /* Returns 0, 1 for --help, or -EINVAL (message printed). */
 int log_parse_args(struct opts *o, int argc, char **argv)
 {
@@ -564,6 +656,8 @@ int log_parse_args(struct opts *o, int argc, char **argv)
 	o->db = DB_DEFAULT_PATH;
 	o->verb = VB_QUERY;
 	o->f.port = -1;
+	o->so.facility = 10; /* authpriv: log_syslog.c says why */
+	o->so.sd_id = "hush@32473";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *name, *eq, *v = NULL;
 		const struct opt *op = NULL;
@@ -628,5 +722,5 @@ int log_parse_args(struct opts *o, int argc, char **argv)
 		return usage_err("prune needs --older-than DUR (and optionally --max-size SIZE)");
 	if (!o->limit_set)
 		o->limit = o->verb == VB_TOP ? TOP_DEFAULT_LIMIT : LOG_DEFAULT_LIMIT;
-	return 0;
+	return check_combos(o, seen, nseen);
 }

@@ -21,7 +21,16 @@
 
 enum verb { VB_QUERY = 1, VB_TOP = 2, VB_VERIFY = 4, VB_PRUNE = 8 };
 
-enum fmt { FMT_TABLE, FMT_JSON, FMT_CSV };
+enum fmt { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_SYSLOG };
+
+/* --format syslog (log_syslog.c): RFC 5424 lines or RFC 6587 frames. */
+enum framing { FRAME_LF, FRAME_OCTET };
+
+struct syslog_opts {
+	int facility;	    /* 0..23 (default 10, authpriv) */
+	const char *sd_id;  /* SD-ID of the row's element (default "hush@32473") */
+	enum framing frame; /* one message a line, or "LEN SP MSG" */
+};
 
 struct opts {
 	const char *db;
@@ -29,6 +38,10 @@ struct opts {
 	enum fmt fmt;
 	int64_t limit;
 	bool limit_set, follow, wide;
+	bool has_after; /* --after-id or --cursor: rows after an id, oldest first */
+	int64_t after_id;
+	const char *cursor; /* --cursor FILE: read at start, rewritten as rows go out */
+	struct syslog_opts so;
 	enum logq_by by;
 	uint64_t head_id;
 	uint8_t head_hash[DB_HASH_LEN];
@@ -42,7 +55,9 @@ void log_usage(FILE *f);
 /* Returns 0, 1 for --help, or -EINVAL (message printed). */
 int log_parse_args(struct opts *o, int argc, char **argv);
 
-/* log_output.c: helpers log_top_out.c shares */
+/* log_output.c: helpers log_top_out.c and log_syslog.c share */
+/* Length of the valid UTF-8 sequence at s (1..4), or 0. */
+int out_utf8_len(const unsigned char *s);
 /* Copy for a terminal: controls (C0, DEL, C1) and invalid UTF-8 become '?'. */
 void out_clean(char *dst, size_t dstlen, const char *src);
 /* ns as local time (table) or RFC 3339 UTC with nanoseconds (records). */
@@ -54,7 +69,11 @@ struct rec {
 	enum fmt fmt;
 	bool header; /* CSV: print the field names instead of values */
 	int n;
-	struct json_writer w; /* JSON */
+	FILE *f;		      /* where the fields go (stdout; syslog: the message) */
+	struct json_writer w;	      /* JSON */
+	const struct syslog_opts *so; /* syslog */
+	char *msg;		      /* syslog: the message being built */
+	size_t msglen;
 };
 
 void rec_begin(struct rec *r);
@@ -66,6 +85,21 @@ void rec_int(struct rec *r, const char *name, int64_t v);
 void rec_bigint(struct rec *r, const char *name, int64_t v);
 /* len < 0: strlen(s). */
 void rec_str(struct rec *r, const char *name, const char *s, int len);
+
+/* log_syslog.c */
+/* A facility's name (auth, authpriv, daemon, local0..local7, ...): its
+ * number, or -1. */
+int syslog_facility(const char *name);
+/* An SD-ID for the row's element: NAME@DIGITS, printable ASCII, <= 32. */
+bool syslog_sd_id_ok(const char *s);
+/* The header and the start of the row's SD-ELEMENT, to r->f. */
+void syslog_begin(struct rec *r, const struct logq_row *row);
+/* A PARAM-VALUE's text, escaped (RFC 5424 6.3.3: " \ ]). */
+void syslog_value(FILE *f, const char *s, size_t len);
+/* The end of the SD-ELEMENT and the readable MSG, to r->f. */
+void syslog_end(struct rec *r, const struct logq_row *row);
+/* Index of the column named name in the row, or -1 (log_output.c). */
+int out_col_index(const char *name);
 
 /* log_output.c: the table */
 #define TCOLS_MAX 20
@@ -98,6 +132,8 @@ int table_add(struct table *t, const char *const *cell, int span);
 /* log_output.c: log rows, in a table or as JSON / CSV records */
 struct out {
 	enum fmt fmt;
+	const struct syslog_opts *so;
+	bool stream; /* --follow, --after-id, --cursor: each row flushed */
 	struct table t;
 	uint64_t rows;
 	bool header; /* CSV header printed */

@@ -2,8 +2,10 @@
 /*
  * `hush log` output: table, JSON and CSV from the same fetched row.
  *
- * JSON and CSV share one field list (the columns of the view "log", plus
- * ts_ns and first_ts_ns), so they cannot drift apart.  The table sizes its
+ * JSON, CSV and syslog (log_syslog.c) share one field list, log_names (the
+ * columns of the view "log", plus ts_ns and first_ts_ns), walked by
+ * log_record: a column added there appears in all three with no more code,
+ * and doc/log-schema.md must describe it (t_ship.sh checks).  The table sizes its
  * columns on the first page of rows (capped), then keeps them: --limit 0
  * and --follow stream.  Text from the kernel side (comm, exe, DNS names) is
  * untrusted: the table prints control characters and invalid UTF-8 as '?'.
@@ -43,7 +45,7 @@ static const char *const log_names[DB_C_MAX] = {
 /* ---- text helpers ---- */
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0. */
-static int utf8_len(const unsigned char *s)
+int out_utf8_len(const unsigned char *s)
 {
 	int n;
 	uint32_t cp;
@@ -76,7 +78,7 @@ void out_clean(char *dst, size_t dstlen, const char *src)
 	size_t o = 0;
 
 	while (*s && o + 5 < dstlen) {
-		int n = utf8_len(s);
+		int n = out_utf8_len(s);
 
 		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f)) ||
 		    (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)) {
@@ -281,8 +283,10 @@ void table_free(struct table *t)
 void rec_begin(struct rec *r)
 {
 	r->n = 0;
+	if (!r->f)
+		r->f = stdout;
 	if (r->fmt == FMT_JSON && !r->header) {
-		jsonw_init_file(&r->w, stdout, JSON_LINES | JSON_UTF8);
+		jsonw_init_file(&r->w, r->f, JSON_LINES | JSON_UTF8);
 		jsonw_obj_begin(&r->w);
 	}
 }
@@ -292,8 +296,8 @@ void rec_end(struct rec *r)
 	if (r->fmt == FMT_JSON) {
 		if (!r->header)
 			jsonw_obj_end(&r->w);
-	} else {
-		fputs("\r\n", stdout);
+	} else if (r->fmt == FMT_CSV) {
+		fputs("\r\n", r->f);
 	}
 }
 
@@ -334,29 +338,34 @@ static void json_text(struct json_writer *w, const char *s, size_t len)
 	jsonw_free(&b);
 }
 
-static void csv_field(const char *s, int len)
+static void csv_field(FILE *f, const char *s, int len)
 {
 	if (!memchr(s, ',', (size_t)len) && !memchr(s, '"', (size_t)len) &&
 	    !memchr(s, '\n', (size_t)len) && !memchr(s, '\r', (size_t)len)) {
-		fwrite(s, 1, (size_t)len, stdout);
+		fwrite(s, 1, (size_t)len, f);
 		return;
 	}
-	fputc('"', stdout);
+	fputc('"', f);
 	for (int i = 0; i < len; i++) {
 		if (s[i] == '"')
-			fputc('"', stdout);
-		fputc(s[i], stdout);
+			fputc('"', f);
+		fputc(s[i], f);
 	}
-	fputc('"', stdout);
+	fputc('"', f);
 }
 
-/* Start a field: "," and the key; false if only the header is wanted. */
+/* Start a field: "," and the key (syslog: ` name="`); false if only the
+ * header is wanted. */
 static bool rec_key(struct rec *r, const char *name)
 {
+	if (r->fmt == FMT_SYSLOG) {
+		fprintf(r->f, " %s=\"", name);
+		return true;
+	}
 	if (r->n++ && r->fmt != FMT_JSON) /* the writer puts JSON's */
-		fputc(',', stdout);
+		fputc(',', r->f);
 	if (r->header) {
-		csv_field(name, (int)strlen(name));
+		csv_field(r->f, name, (int)strlen(name));
 		return false;
 	}
 	if (r->fmt == FMT_JSON)
@@ -364,9 +373,17 @@ static bool rec_key(struct rec *r, const char *name)
 	return true;
 }
 
+/* End a field's value (syslog: the closing quote). */
+static void rec_close(struct rec *r)
+{
+	if (r->fmt == FMT_SYSLOG)
+		fputc('"', r->f);
+}
+
+/* syslog leaves a NULL out: no SD-PARAM. */
 void rec_null(struct rec *r, const char *name)
 {
-	if (rec_key(r, name) && r->fmt == FMT_JSON)
+	if (r->fmt != FMT_SYSLOG && rec_key(r, name) && r->fmt == FMT_JSON)
 		jsonw_null(&r->w);
 }
 
@@ -386,7 +403,8 @@ void rec_int(struct rec *r, const char *name, int64_t v)
 	while (u /= 10);
 	if (v < 0)
 		*--p = '-';
-	fwrite(p, 1, (size_t)(buf + sizeof(buf) - p), stdout);
+	fwrite(p, 1, (size_t)(buf + sizeof(buf) - p), r->f);
+	rec_close(r);
 }
 
 /* Beyond this a JSON reader that keeps numbers as doubles (jq) rounds. */
@@ -414,8 +432,11 @@ void rec_str(struct rec *r, const char *name, const char *s, int len)
 		len = (int)strlen(s);
 	if (r->fmt == FMT_JSON)
 		json_text(&r->w, s, (size_t)len);
+	else if (r->fmt == FMT_SYSLOG)
+		syslog_value(r->f, s, (size_t)len);
 	else
-		csv_field(s, len);
+		csv_field(r->f, s, len);
+	rec_close(r);
 }
 
 /* Already valid JSON (JSON output: as is; CSV: as text). */
@@ -425,8 +446,11 @@ static void rec_raw(struct rec *r, const char *name, const char *s)
 		return;
 	if (r->fmt == FMT_JSON)
 		jsonw_fmt(&r->w, "%s", s);
+	else if (r->fmt == FMT_SYSLOG)
+		syslog_value(r->f, s, strlen(s));
 	else
-		csv_field(s, (int)strlen(s));
+		csv_field(r->f, s, (int)strlen(s));
+	rec_close(r);
 }
 
 static void rec_time(struct rec *r, const char *name, const char *name_ns,
@@ -506,9 +530,46 @@ enum {
 };
 _Static_assert(sizeof(log_cols) / sizeof(log_cols[0]) == LC_MAX, "log_cols");
 
-static void log_record(struct rec *r, const struct logq_row *row)
+int out_col_index(const char *name)
 {
-	rec_begin(r);
+	for (int c = 0; c < DB_C_MAX; c++)
+		if (strcmp(log_names[c], name) == 0)
+			return c;
+	return -1;
+}
+
+/* An octet-counted syslog message is built in memory (its length goes
+ * first); a line goes straight to stdout. */
+static int syslog_record_out(struct rec *r)
+{
+	int ret = 0;
+
+	if (r->so->frame == FRAME_LF) {
+		fputc('\n', r->f);
+		return 0;
+	}
+	if (fclose(r->f) != 0) {
+		ret = -ENOMEM;
+	} else {
+		printf("%zu ", r->msglen);
+		fwrite(r->msg, 1, r->msglen, stdout);
+	}
+	free(r->msg);
+	r->msg = NULL;
+	r->f = NULL;
+	return ret;
+}
+
+static int log_record(struct rec *r, const struct logq_row *row)
+{
+	if (r->fmt == FMT_SYSLOG) {
+		r->f = r->so->frame == FRAME_LF ? stdout : open_memstream(&r->msg, &r->msglen);
+		if (!r->f)
+			return -ENOMEM;
+		syslog_begin(r, row);
+	} else {
+		rec_begin(r);
+	}
 	for (int c = 0; c < DB_C_MAX; c++) {
 		if (c == DB_C_TS)
 			rec_time(r, "ts", "ts_ns", row, c);
@@ -521,7 +582,12 @@ static void log_record(struct rec *r, const struct logq_row *row)
 		else
 			rec_col(r, log_names[c], row, c);
 	}
+	if (r->fmt == FMT_SYSLOG) {
+		syslog_end(r, row);
+		return syslog_record_out(r);
+	}
 	rec_end(r);
+	return 0;
 }
 
 /* Text of column c, cleaned into buf; NULL if the column is NULL or empty. */
@@ -667,13 +733,12 @@ static int log_table_row(struct out *o, const struct logq_row *row)
 
 int out_row(struct out *o, const struct logq_row *row)
 {
-	struct rec r = {.fmt = o->fmt};
+	struct rec r = {.fmt = o->fmt, .so = o->so};
 
 	o->rows++;
 	if (o->fmt == FMT_TABLE)
 		return log_table_row(o, row);
-	log_record(&r, row);
-	return 0;
+	return log_record(&r, row);
 }
 
 void out_begin(struct out *o, enum fmt fmt, bool wide)
@@ -690,7 +755,7 @@ void out_header(struct out *o)
 
 	if (o->fmt != FMT_CSV || o->header)
 		return;
-	log_record(&r, NULL);
+	(void)log_record(&r, NULL);
 	o->header = true;
 }
 

@@ -14,15 +14,20 @@ _hush_value() {
 	--mode) mapfile -t COMPREPLY < <(compgen -W 'enforce audit' -- "$cur") ;;
 	--by) mapfile -t COMPREPLY < <(compgen -W 'dest process container unit' -- "$cur") ;;
 	--kind) mapfile -t COMPREPLY < <(compgen -W 'attempt gap note' -- "$cur") ;;
+	--format) mapfile -t COMPREPLY < <(compgen -W 'table json csv syslog' -- "$cur") ;;
+	--framing) mapfile -t COMPREPLY < <(compgen -W 'lf octet-counted' -- "$cur") ;;
+	--facility)
+		mapfile -t COMPREPLY < <(compgen -W 'authpriv auth daemon user local0 local1 local2 local3 local4 local5 local6 local7' -- "$cur") ;;
 	--dns-deny) mapfile -t COMPREPLY < <(compgen -W 'refused nxdomain' -- "$cur") ;;
-	--policy | --events | --json | --junit | --db | --metrics-file | --head)
+	--policy | --events | --json | --junit | --db | --metrics-file | --head | --cursor)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
 	--pin-dir | --run-dir | --cgroup | --cgroup-parent)
 		mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
 	--user) mapfile -t COMPREPLY < <(compgen -u -- "$cur") ;;
 	--since | --until | --timeout | --grace | --observe | --retain | --older-than | \
 		--max-size | --max-db-size | --limit | --pid | --port | --comm | --exe | --container | \
-		--unit | --dest | --dns | --name | --ready | --keep-cap | --ringbuf-size | --dns-grace)
+		--unit | --dest | --dns | --name | --ready | --keep-cap | --ringbuf-size | --dns-grace | \
+		--after-id | --sd-id)
 		COMPREPLY=() ;;
 	*) return 1 ;;
 	esac
