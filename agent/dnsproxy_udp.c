@@ -95,9 +95,8 @@ static bool udp_query(struct dnsproxy *px, uint32_t set, int slot)
 	case ACT_DROP:
 		break;
 	case ACT_FORWARD: {
-		const char *why =
-		    forward_udp(px, fd, (size_t)n, &peer, plen, lrn, w.known ? w.c.lcg : 0,
-				rep.ev.cgroup_id);
+		const char *why = forward_udp(px, fd, (size_t)n, &peer, plen, lrn,
+					      w.known ? w.c.lcg : 0, rep.ev.cgroup_id);
 
 		if (!why)
 			break;
