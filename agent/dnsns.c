@@ -301,6 +301,7 @@ static void helper_caps(void)
 	cap_value_t keep[3];
 	cap_t caps = cap_get_proc();
 	cap_flag_value_t v;
+	bool extra = false;
 	int n = 0;
 
 	if (!caps)
@@ -308,6 +309,15 @@ static void helper_caps(void)
 	for (int i = 0; i < 3; i++)
 		if (cap_get_flag(caps, want[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET)
 			keep[n++] = want[i];
+	/* Nothing else (systemd gave just these): no capset(2), which
+	 * hush-dnsns@.service's system call filter does not allow. */
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP && !extra; c++)
+		extra = cap_get_flag(caps, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET &&
+			c != CAP_SYS_ADMIN && c != CAP_SYS_PTRACE && c != CAP_DAC_READ_SEARCH;
+	if (!extra) {
+		cap_free(caps);
+		return;
+	}
 	if (cap_clear(caps) ||
 	    (n && (cap_set_flag(caps, CAP_PERMITTED, n, keep, CAP_SET) ||
 		   cap_set_flag(caps, CAP_EFFECTIVE, n, keep, CAP_SET))) ||
