@@ -581,6 +581,49 @@ int dnsns_serve(int fd)
 	return 1;
 }
 
+int dnsns_listen(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path)) {
+		log_warnx("dns: namespace helper: socket path %s is too long", path);
+		return 2;
+	}
+	/* A socket left by an earlier one goes; anything else stays. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	umask(0077);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 8)) {
+		log_warn("dns: namespace helper: cannot listen on %s", path);
+		return 1;
+	}
+	signal(SIGCHLD, SIG_IGN); /* its helpers reap themselves */
+	log_info("dns: namespace helper listening on %s (one helper per connection)", path);
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		pid_t pid;
+
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_warn("dns: namespace helper: accept on %s", path);
+			return 1;
+		}
+		pid = fork();
+		if (pid == 0) {
+			close(fd);
+			helper_main(c);
+			_exit(1);
+		}
+		if (pid < 0)
+			log_warn("dns: namespace helper: cannot fork for a connection");
+		close(c);
+	}
+}
+
 int dnsns_fd(const struct dnsns *h)
 {
 	return h ? h->fd : -1;

@@ -15,7 +15,9 @@
  *   - dnsns_connect(): a helper systemd starts for each connection to a
  *     socket (packaging/hush-dnsns.socket, Accept=yes, `hushd
  *     --dnsns-helper` on the connection, dnsns_serve()), so that hushd's
- *     own unit needs neither CAP_SYS_ADMIN nor any namespace type.
+ *     own unit needs neither CAP_SYS_ADMIN nor any namespace type; or
+ *     `hushd --dnsns-listen PATH` (dnsns_listen(): a fork per connection)
+ *     where there is no systemd, such as a pod's second container.
  * Each end checks the other's SO_PEERCRED: root (or, forked, its own uid).
  *
  *   - scans the subtree at once when a cgroup appears in it or one gets
@@ -86,6 +88,11 @@ int dnsns_connect(const char *path, const char *cgroup, struct dnsns **out);
 /* The helper itself on connection `fd` (socket activation: stdin).  Only
  * returns on a bad start: the exit code. */
 int dnsns_serve(int fd);
+/* Listen on a unix socket at `path` (mode 0600) and serve each connection
+ * with a helper of its own, forked: the socket activation of systemd for
+ * where there is none (a pod's helper container, packaging/kubernetes/).
+ * Only returns on an error: the exit code. */
+int dnsns_listen(const char *path);
 /* The proxy's end of the connection. */
 int dnsns_fd(const struct dnsns *h);
 void dnsns_home_ports(struct dnsns *h, const uint16_t port[HUSH_DNS_SLOTS]);

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 	    "             [--docker-socket PATH] [--podman-socket PATH] [--containerd-socket "
 	    "PATH]\n"
 	    "             [--containerd-state DIR] [--no-containers] [--dnsns-socket PATH]\n"
-	    "       hushd --dnsns-helper\n"
+	    "       hushd --dnsns-helper | --dnsns-listen PATH\n"
 	    "\n"
 	    "  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
 	    "  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
@@ -70,6 +70,7 @@ static void usage(FILE *f)
 	    "  --dnsns-socket P  the DNS namespace helper listens on P (systemd's\n"
 	    "                    hush-dnsns.socket); default: fork it (needs CAP_SYS_ADMIN)\n"
 	    "  --dnsns-helper    be that helper on the connection on stdin (hush-dnsns@.service)\n"
+	    "  --dnsns-listen P  listen on P, a helper for each connection (without systemd)\n"
 	    "  -v, --verbose     debug messages, including libbpf's\n"
 	    "  --version         print the version and exit\n");
 }
@@ -99,6 +100,7 @@ static const struct option hushd_opts[] = {
     {"no-containers", no_argument, NULL, 1005},
     {"dnsns-socket", required_argument, NULL, 1006},
     {"dnsns-helper", no_argument, NULL, 1007},
+    {"dnsns-listen", required_argument, NULL, 1008},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {0},
@@ -214,6 +216,8 @@ static int parse_args(struct hushd *d, int argc, char **argv)
 			break;
 		case 1007: /* returns only if it cannot start */
 			return dnsns_serve(STDIN_FILENO);
+		case 1008: /* the same */
+			return dnsns_listen(optarg);
 		case 'h':
 			usage(stdout);
 			return 0;

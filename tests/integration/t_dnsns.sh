@@ -299,6 +299,17 @@ PY
 		h_fail "socket activation: the helper refuses a peer that is not root" "$(cat "$H_TMP/peer.out") $(tail -n 2 "$H_TMP/sa2.err")"
 	fi
 	h_stop "$H_HUSHD_PID"
+	# Without systemd: `hushd --dnsns-listen` forks a helper per connection
+	# (the DaemonSet's second container).
+	lsock=$H_TMP/listen.sock
+	h_bg --out "$H_TMP/listen.out" --err "$H_TMP/listen.err" -- "$real_hushd" --dnsns-listen "$lsock"
+	h_wait_for_file "$lsock" 5
+	if h_hushd_start "$policy" "$ecg" --dnsns-socket "$lsock"; then
+		nsq listen "$H_INT4" web.corp.test
+		h_assert_json "$NSQ" ".rcode == 0 and .answers == [\"$WEB4\"]" \
+			"hushd --dnsns-listen: its helper serves a hushd without CAP_SYS_ADMIN (unshare -n)"
+		h_stop "$H_HUSHD_PID"
+	fi
 fi
 HUSHD=$real_hushd
 
