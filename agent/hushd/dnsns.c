@@ -24,7 +24,14 @@ void hushd_dnsns_start(struct hushd *d)
 	if (d->no_dns)
 		return;
 	if (d->dnsns_socket) {
-		ret = dnsns_connect(d->dnsns_socket, d->cgroup, &d->dnsns);
+		/* A helper started beside hushd (a pod's other container) may
+		 * not listen yet: up to 10 s.  (systemd's socket is there first.) */
+		for (int i = 0; i < 100; i++) {
+			ret = dnsns_connect(d->dnsns_socket, d->cgroup, &d->dnsns);
+			if (ret != -ENOENT && ret != -ECONNREFUSED)
+				break;
+			usleep(100000);
+		}
 		if (ret)
 			log_errno(ret,
 				  "cannot reach the DNS proxy's namespace helper at %s (is "
