@@ -267,7 +267,7 @@ chmod +x "$HUSHD"
 if h_hushd_start "$policy" "$ecg" --dnsns-socket "$sock"; then
 	nsq sa "$H_INT4" web.corp.test
 	eff=$(awk '/^CapEff/ { print $2 }' "/proc/$H_HUSHD_PID/status")
-	helper=$(cat "/proc/$sa_pid/task/$sa_pid/children" 2>/dev/null | awk '{ print $1 }')
+	helper=$(awk '{ print $1 }' "/proc/$sa_pid/task/$sa_pid/children" 2>/dev/null)
 	if h_json_match <(echo "$NSQ") ".rcode == 0 and .answers == [\"$WEB4\"]" >/dev/null &&
 		[ $((0x$eff & (1 << 21))) = 0 ] && [ "$(cat "/proc/${helper:-0}/comm" 2>/dev/null)" = hush-dnsns ]; then
 		h_pass "socket activation: hushd without CAP_SYS_ADMIN, the helper started for its connection serves unshare -n"

@@ -67,18 +67,18 @@ p_systemd_root() {
 	mkdir -p "$cache" || return 1
 	if [ -z "$(find "$tar" -mtime -7 2>/dev/null)" ]; then
 		# shellcheck disable=SC2086 # one word per package
-		"$FRESHROOT" tar "$tar.tmp.tar" $pkgs >"$H_TMP/freshroot.log" 2>&1 &&
-			mv "$tar.tmp.tar" "$tar" || {
+		if ! "$FRESHROOT" tar "$tar.tmp.tar" $pkgs >"$H_TMP/freshroot.log" 2>&1 ||
+			! mv "$tar.tmp.tar" "$tar"; then
 			rm -f "$tar.tmp.tar"
 			h_fail "$H_NAME: the systemd root" "$(tail -n 5 "$H_TMP/freshroot.log")"
 			return 1
-		}
+		fi
 	fi
-	P_ROOT=$(mktemp -d /var/tmp/hush-pkgtest.XXXXXX) &&
-		tar -xf "$tar" -C "$P_ROOT" && touch "$P_ROOT/.hush-freshroot" || {
+	if ! P_ROOT=$(mktemp -d /var/tmp/hush-pkgtest.XXXXXX) || ! tar -xf "$tar" -C "$P_ROOT" ||
+		! touch "$P_ROOT/.hush-freshroot"; then
 		h_fail "$H_NAME: the systemd root" "cannot unpack $tar into $P_ROOT"
 		return 1
-	}
+	fi
 }
 
 # What PID 1 of the container runs first: P_ROOT ($1) becomes the root of
@@ -124,10 +124,10 @@ exec /usr/bin/env -i container=hush-test PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib
 # SD_PID: its pid here.  Its end: h_cleanup kills the test's cgroups.
 sd_boot() {
 	local u state
-	SD_CG=$(h_cgroup_create sd) && mkdir "$SD_CG/hushtest" "$SD_CG/admin" || {
+	if ! SD_CG=$(h_cgroup_create sd) || ! mkdir "$SD_CG/hushtest" "$SD_CG/admin"; then
 		h_fail "$H_NAME: boot" "cannot create the container's cgroup"
 		return 1
-	}
+	fi
 	# shellcheck disable=SC2016 # expanded by sh
 	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$SD_CG" \
 		unshare --cgroup --pid --fork --mount --net --uts --ipc --propagation private \
@@ -135,7 +135,7 @@ sd_boot() {
 	u=$!
 	H_PIDS+=("$u")
 	for _ in $(seq 1 100); do
-		SD_PID=$(cat "/proc/$u/task/$u/children" 2>/dev/null | awk '{ print $1 }')
+		SD_PID=$(awk '{ print $1 }' "/proc/$u/task/$u/children" 2>/dev/null)
 		[ -n "$SD_PID" ] && [ "$(cat "/proc/$SD_PID/comm" 2>/dev/null)" = systemd ] && break
 		SD_PID=
 		sleep 0.1
@@ -149,7 +149,7 @@ sd_boot() {
 	case $state in
 	running | degraded) return 0 ;;
 	esac
-	h_fail "$H_NAME: systemd boots as PID 1" "state '$state'; $(tail -n 5 "$H_TMP/boot.log")$([ -z "$SD_PID" ] || sd_journal)"
+	h_fail "$H_NAME: systemd boots as PID 1" "state '$state'; $(tail -n 5 "$H_TMP/boot.log")$([ -z "$SD_PID" ] || sd_journal "")"
 	return 1
 }
 
@@ -169,9 +169,10 @@ sd_in() {
 		nsenter -t "$SD_PID" -a "${SD_ENV[@]}" "$@"
 }
 
-# sd_journal [UNIT...]: the last lines of the container's journal (of UNITs).
+# sd_journal UNIT...: the last lines of the container's journal (of UNITs;
+# "": all of it).
 sd_journal() {
-	local a=()
-	for u in "$@"; do a+=(-u "$u"); done
+	local a=() u
+	for u in "$@"; do [ -z "$u" ] || a+=(-u "$u"); done
 	sd journalctl -q --no-pager -n 15 "${a[@]}" 2>&1 | tr '\n' '|'
 }

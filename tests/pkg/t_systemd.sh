@@ -45,6 +45,7 @@ WEB=10.99.0.7
 p_systemd_root || h_done
 cp "$deb" "$P_ROOT/tmp/hush.deb"
 cp "$OUTPUT/tests/dnsq" "$OUTPUT/tests/netprobe" "$P_ROOT/usr/local/bin/"
+# shellcheck disable=SC2016 # expanded by sh
 if ! unshare --mount --propagation private sh -c \
 	'mount -t proc proc "$1/proc" && chroot "$1" dpkg -i /tmp/hush.deb' _ "$P_ROOT" >"$H_TMP/install.log" 2>&1; then
 	h_fail "systemd: dpkg -i the .deb in the root" "$(tail -n 5 "$H_TMP/install.log")"
@@ -82,9 +83,13 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 hpid=$(sd systemctl show -P MainPID "${helper:-none}" 2>/dev/null)
-huid=$(sd awk '/^Uid:/ { print $2 }' "/proc/${hpid:-0}/status" 2>/dev/null)
-hcap=$(sd awk '/^CapEff:/ { print $2 }' "/proc/${hpid:-0}/status" 2>/dev/null)
-dcap=$(sd awk '/^CapEff:/ { print $2 }' "/proc/$(sd systemctl show -P MainPID hushd.service)/status" 2>/dev/null)
+# stat_of PID FIELD: a field of /proc/PID/status in the container (first word).
+stat_of() {
+	sd sed -n "s/^$2:[[:space:]]*\([^[:space:]]*\).*/\1/p" "/proc/${1:-0}/status" 2>/dev/null
+}
+huid=$(stat_of "$hpid" Uid)
+hcap=$(stat_of "$hpid" CapEff)
+dcap=$(stat_of "$(sd systemctl show -P MainPID hushd.service)" CapEff)
 # CAP_SYS_ADMIN is bit 21: the helper has it, hushd not.
 if [ "$(echo "$helper" | wc -w)" = 1 ] && [ -n "$huid" ] && [ "$huid" != 0 ] &&
 	[ -n "$hcap" ] && (((0x$hcap >> 21) & 1)) && [ -n "$dcap" ] && ! (((0x$dcap >> 21) & 1)); then
