@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The DNS proxy's namespace helper; see dnsns.h.  The parent's side
- * (start, poke, stop) and the helper process (scan, open, send).
+ * The DNS proxy's namespace helper; see dnsns.h.  The helper process (the
+ * hello, scan, open, send; the per-connection listener), then the proxy's
+ * side (fork or connect, poke, stop).
  */
 
 #include <arpa/inet.h>
