@@ -61,7 +61,7 @@ DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-li
 # Packaging (`make deb`, `make bundle`, their tests): debhelper builds the .deb,
 # lintian checks it, systemd-analyze (package systemd) scores the unit,
 # gpg signs the bundle (gpgv, which apt needs, checks it on the target).
-DEB_PKG   := build-essential debhelper dpkg-dev lintian systemd gpg yamllint
+DEB_PKG   := build-essential debhelper dpkg-dev lintian systemd gpg yamllint python3-kubernetes
 
 ifeq ($(V),1)
 Q =

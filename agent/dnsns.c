@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The DNS proxy's namespace helper; see dnsns.h.  The parent's side
- * (start, poke, stop) and the helper process (scan, open, send).
+ * The DNS proxy's namespace helper; see dnsns.h.  The helper process (the
+ * hello, scan, open, send; the per-connection listener), then the proxy's
+ * side (fork or connect, poke, stop).
  */
 
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -241,17 +243,25 @@ static void walk(size_t len, int depth)
 	closedir(d);
 }
 
-static void scan(size_t len)
+/* A scan; returns when the next must come at the latest for a namespace
+ * unseen now to be reported gone on time (INT64_MAX: none such). */
+static int64_t scan(size_t len)
 {
+	int64_t due = INT64_MAX, now;
+
 	H.scan++;
 	walk(len, 0);
+	now = mono_ns();
 	for (int k = 0; k < HUSH_DNS_NS_MAX; k++) {
 		struct dnsns_msg m = {.op = DNSNS_GONE};
+		int64_t at = H.ns[k].seen_ns + (int64_t)DNSNS_GONE_MS * 1000000;
 
-		/* Unseen for two scans and DNSNS_SCAN_MS: gone (scans come
-		 * faster than that when cgroups change). */
-		if (!H.ns[k].used || H.scan - H.ns[k].seen < 2 ||
-		    mono_ns() - H.ns[k].seen_ns < (int64_t)DNSNS_SCAN_MS * 1000000)
+		/* Unseen for two scans and DNSNS_GONE_MS: gone (scans come
+		 * faster than that when cgroups change: a runtime's processes
+		 * in passage are not taken for an empty namespace). */
+		if (H.ns[k].used && H.ns[k].seen != H.scan && now < at && at < due)
+			due = at;
+		if (!H.ns[k].used || H.scan - H.ns[k].seen < 2 || now < at)
 			continue;
 		m.dev = H.ns[k].dev;
 		m.ino = H.ns[k].ino;
@@ -259,6 +269,7 @@ static void scan(size_t len)
 			_exit(0);
 		H.ns[k].used = false;
 	}
+	return due;
 }
 
 /* Requests from the proxy; false once it is gone. */
@@ -282,45 +293,133 @@ static bool serve(bool *now)
 	return !(n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK));
 }
 
-/* Keep only what the helper needs: entering namespaces, reading other
- * users' /proc/PID/ns and cgroup files. */
+/* Keep only what the helper needs (of what it has: a service manager may
+ * have bounded some away): entering namespaces, reading other users'
+ * /proc/PID/ns and cgroup files. */
 static void helper_caps(void)
 {
-	cap_value_t keep[] = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
-	cap_t caps = cap_init();
+	static const cap_value_t want[] = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+	cap_value_t keep[3];
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v;
+	bool extra = false;
+	int n = 0;
 
 	if (!caps)
 		return;
-	if (cap_set_flag(caps, CAP_PERMITTED, 3, keep, CAP_SET) ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, 3, keep, CAP_SET) || cap_set_proc(caps))
+	for (int i = 0; i < 3; i++)
+		if (cap_get_flag(caps, want[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+			keep[n++] = want[i];
+	/* Nothing else (systemd gave just these): no capset(2), which
+	 * hush-dnsns@.service's system call filter does not allow. */
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP && !extra; c++)
+		extra = cap_get_flag(caps, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET &&
+			c != CAP_SYS_ADMIN && c != CAP_SYS_PTRACE && c != CAP_DAC_READ_SEARCH;
+	if (!extra) {
+		cap_free(caps);
+		return;
+	}
+	if (cap_clear(caps) ||
+	    (n && (cap_set_flag(caps, CAP_PERMITTED, n, keep, CAP_SET) ||
+		   cap_set_flag(caps, CAP_EFFECTIVE, n, keep, CAP_SET))) ||
+	    cap_set_proc(caps))
 		log_warn("dns: namespace helper keeps its capabilities");
 	cap_free(caps);
 }
 
-static void helper_main(int sock, const char *cgroup)
+/* The other end may be root, or ourselves (forked: the same uid). */
+static int peer_ok(int fd, const char *who)
+{
+	struct ucred uc;
+	socklen_t l = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &l))
+		return -errno;
+	if (uc.uid == 0 || uc.uid == getuid())
+		return 0;
+	log_warnx("dns: %s is uid %u (pid %d), not root: refused", who, (unsigned)uc.uid,
+		  (int)uc.pid);
+	return -EPERM;
+}
+
+/* The proxy's first message: the subtree, and its network namespace (fd),
+ * the helper's home.  Both ways of starting the helper send it. */
+static int send_hello(int fd, const char *cgroup, int home_netns_fd)
+{
+	struct dnsns_hello m = {.op = DNSNS_HELLO};
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {&m, sizeof(m)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int home = home_netns_fd > 0 ? home_netns_fd
+				     : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (home < 0)
+		return -errno;
+	memcpy(m.magic, DNSNS_MAGIC, sizeof(DNSNS_MAGIC));
+	if (snprintf(m.cgroup, sizeof(m.cgroup), "%s", cgroup) >= (int)sizeof(m.cgroup))
+		ret = -ENAMETOOLONG;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &home, sizeof(int));
+	if (!ret && sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+		ret = -errno;
+	if (home != home_netns_fd)
+		close(home);
+	return ret;
+}
+
+/* The helper's side of the hello: H.path, H.home, H.hdev/H.hino set;
+ * the path's length, or 0 after saying why not. */
+static size_t recv_hello(void)
+{
+	static struct dnsns_hello m;
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = {&m, sizeof(m)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+	struct stat st;
+	ssize_t r = recvmsg(H.sock, &mh, MSG_CMSG_CLOEXEC);
+	size_t len;
+
+	H.home = -1;
+	for (c = CMSG_FIRSTHDR(&mh); r > 0 && c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && H.home < 0 &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(&H.home, CMSG_DATA(c), sizeof(int));
+	len = r == (ssize_t)sizeof(m) ? strnlen(m.cgroup, sizeof(m.cgroup)) : 0;
+	if (r != (ssize_t)sizeof(m) || m.op != DNSNS_HELLO ||
+	    memcmp(m.magic, DNSNS_MAGIC, sizeof(DNSNS_MAGIC)) || H.home < 0 ||
+	    len >= sizeof(H.path) - 32 || m.cgroup[0] != '/' || strstr(m.cgroup, "/..")) {
+		log_warnx("dns: namespace helper: the first message is not a hello of this version "
+			  "(%s %s): is hushd of the same package?",
+			  DNSNS_MAGIC, r < 0 ? strerror(errno) : "");
+		return 0;
+	}
+	/* Home: where the proxy's own listeners are, where the helper opens
+	 * nothing and to where it returns after each setns. */
+	if (setns(H.home, CLONE_NEWNET) || fstat(H.home, &st)) {
+		log_warn("dns: namespace helper: cannot enter the proxy's network namespace");
+		return 0;
+	}
+	H.hdev = (uint64_t)st.st_dev;
+	H.hino = (uint64_t)st.st_ino;
+	memcpy(H.path, m.cgroup, len + 1);
+	while (len > 1 && H.path[len - 1] == '/')
+		H.path[--len] = 0;
+	return len;
+}
+
+/* Wait for inotify, the proxy, or the next scan; scan. */
+static void helper_loop(size_t len)
 {
 	int64_t next = 0, last = 0;
 	int burst = 0;
-	size_t len;
 
-	if (dup2(sock, 3) < 0)
-		_exit(1);
-	/* Nothing of the parent's (least of all a proxy socket) stays open. */
-	closefrom(4);
-	H.sock = 3;
-	prctl(PR_SET_NAME, "hush-dnsns");
-	signal(SIGPIPE, SIG_IGN);
-	H.home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (H.home < 0)
-		_exit(1);
-	H.inot = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	helper_caps();
-	len = strlen(cgroup);
-	if (len >= sizeof(H.path) - 32)
-		_exit(1);
-	memcpy(H.path, cgroup, len + 1);
-	while (len > 1 && H.path[len - 1] == '/')
-		H.path[--len] = 0;
 	for (;;) {
 		struct pollfd pf[2] = {{.fd = H.sock, .events = POLLIN},
 				       {.fd = H.ready ? H.inot : -1, .events = POLLIN}};
@@ -348,17 +447,61 @@ static void helper_main(int sock, const char *cgroup)
 			burst = DNSNS_BURST;
 		}
 		if (H.ready && (scan_now || mono_ns() >= next)) {
-			scan(len);
+			int64_t due = scan(len);
+
 			last = mono_ns();
 			next = last +
 			       (int64_t)(burst > 0 ? DNSNS_GAP_MS * 2 : DNSNS_SCAN_MS) * 1000000;
+			if (due < next)
+				next = due;
 			if (burst > 0)
 				burst--;
 		}
 	}
 }
 
-/* ---- the parent's side ---- */
+static void helper_main(int sock)
+{
+	size_t len;
+
+	if (sock != 3 && dup2(sock, 3) < 0)
+		_exit(1);
+	/* Nothing of the parent's (least of all a proxy socket) stays open;
+	 * stdin was the connection under systemd. */
+	closefrom(4);
+	if (sock == 0) {
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (nul < 0 || dup2(nul, 0) < 0)
+			close(0);
+		if (nul > 0)
+			close(nul);
+	}
+	H.sock = 3;
+	prctl(PR_SET_NAME, "hush-dnsns");
+	signal(SIGPIPE, SIG_IGN);
+	if (peer_ok(H.sock, "the proxy"))
+		_exit(1);
+	len = recv_hello();
+	if (!len)
+		_exit(1);
+	H.inot = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	helper_caps();
+	helper_loop(len);
+}
+
+/* ---- the proxy's side ---- */
+
+static int proxy_end(struct dnsns *h, int fd, const char *cgroup, int home_netns_fd)
+{
+	int ret;
+
+	h->fd = fd;
+	ret = send_hello(fd, cgroup, home_netns_fd);
+	if (!ret && fcntl(h->fd, F_SETFL, O_NONBLOCK))
+		ret = -errno;
+	return ret;
+}
 
 int dnsns_start(const char *cgroup, int home_netns_fd, struct dnsns **out)
 {
@@ -384,29 +527,102 @@ int dnsns_start(const char *cgroup, int home_netns_fd, struct dnsns **out)
 	}
 	if (h->pid == 0) {
 		close(sv[0]);
-		/* The helper's home is the proxy's: where its listeners are. */
-		if (home_netns_fd > 0 && setns(home_netns_fd, CLONE_NEWNET))
-			_exit(1);
-		{
-			struct stat st;
-
-			if (stat("/proc/thread-self/ns/net", &st))
-				_exit(1);
-			H.hdev = (uint64_t)st.st_dev;
-			H.hino = (uint64_t)st.st_ino;
-		}
-		helper_main(sv[1], cgroup);
+		helper_main(sv[1]);
 		_exit(0);
 	}
 	close(sv[1]);
-	h->fd = sv[0];
-	if (fcntl(h->fd, F_SETFL, O_NONBLOCK)) {
-		ret = -errno;
+	ret = proxy_end(h, sv[0], cgroup, home_netns_fd);
+	if (ret) {
 		dnsns_stop(h);
 		return ret;
 	}
 	*out = h;
 	return 0;
+}
+
+int dnsns_connect(const char *path, const char *cgroup, struct dnsns **out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct dnsns *h;
+	int fd, ret;
+
+	*out = NULL;
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fd = -1;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		free(h);
+		return ret;
+	}
+	/* Who listens there must be root (systemd): else a listener someone
+	 * else made could be handed our namespace. */
+	ret = peer_ok(fd, "the namespace helper's socket");
+	if (ret)
+		h->fd = fd;
+	else
+		ret = proxy_end(h, fd, cgroup, -1);
+	if (ret) {
+		dnsns_stop(h);
+		return ret;
+	}
+	*out = h;
+	return 0;
+}
+
+int dnsns_serve(int fd)
+{
+	helper_main(fd);
+	return 1;
+}
+
+int dnsns_listen(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path)) {
+		log_warnx("dns: namespace helper: socket path %s is too long", path);
+		return 2;
+	}
+	/* A socket left by an earlier one goes; anything else stays. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	umask(0077);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 8)) {
+		log_warn("dns: namespace helper: cannot listen on %s", path);
+		return 1;
+	}
+	signal(SIGCHLD, SIG_IGN); /* its helpers reap themselves */
+	log_info("dns: namespace helper listening on %s (one helper per connection)", path);
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		pid_t pid;
+
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_warn("dns: namespace helper: accept on %s", path);
+			return 1;
+		}
+		pid = fork();
+		if (pid == 0) {
+			close(fd);
+			helper_main(c);
+			_exit(1);
+		}
+		if (pid < 0)
+			log_warn("dns: namespace helper: cannot fork for a connection");
+		close(c);
+	}
 }
 
 int dnsns_fd(const struct dnsns *h)
@@ -449,6 +665,10 @@ void dnsns_stop(struct dnsns *h)
 	if (!h)
 		return;
 	dnsns_hangup(h);
+	if (h->pid <= 0) { /* connected: systemd's to reap */
+		free(h);
+		return;
+	}
 	/* It exits at the socket's end: woken by its exit (a pidfd), not by
 	 * a 10 ms poll, which added up to 20 ms to every run's end. */
 	pfd.fd = (int)syscall(SYS_pidfd_open, h->pid, 0);

@@ -2,9 +2,10 @@
 /*
  * hushd: the DNS proxy in every network namespace used by processes of the
  * enforced subtree (agent/dnsns.h).  The helper is forked before hushd gives
- * up CAP_SYS_ADMIN; a DNS query the redirect failed closed for want of a
- * listener in its namespace makes it look at once, and is noted in the log
- * once per namespace.
+ * up CAP_SYS_ADMIN, or (--dnsns-socket, hushd.service) a helper systemd
+ * starts for hushd's connection does that part, hushd never having it; a DNS query the redirect
+ * failed closed for want of a listener in its namespace makes it look at once, and is noted in the
+ * log once per namespace.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +23,23 @@ void hushd_dnsns_start(struct hushd *d)
 
 	if (d->no_dns)
 		return;
+	if (d->dnsns_socket) {
+		/* A helper started beside hushd (a pod's other container) may
+		 * not listen yet: up to 10 s.  (systemd's socket is there first.) */
+		for (int i = 0; i < 100; i++) {
+			ret = dnsns_connect(d->dnsns_socket, d->cgroup, &d->dnsns);
+			if (ret != -ENOENT && ret != -ECONNREFUSED)
+				break;
+			usleep(100000);
+		}
+		if (ret)
+			log_errno(ret,
+				  "cannot reach the DNS proxy's namespace helper at %s (is "
+				  "hush-dnsns.socket active?): only hushd's own network namespace "
+				  "is served, DNS elsewhere fails closed",
+				  d->dnsns_socket);
+		return;
+	}
 	ret = dnsns_start(d->cgroup, -1, &d->dnsns);
 	if (ret)
 		log_errno(ret, "cannot start the DNS proxy's namespace helper: only hushd's own "

@@ -66,8 +66,9 @@ struct hushd {
 	int dns_rcode;
 	uint32_t dns_grace;
 	struct dnsproxy *dns;
-	struct dnsns *dnsns;   /* the proxy's namespace helper, or NULL */
-	pthread_mutex_t dq_mu; /* queries reported, waiting for the drain loop */
+	struct dnsns *dnsns;	  /* the proxy's namespace helper, or NULL */
+	const char *dnsns_socket; /* --dnsns-socket: connect to it, not fork */
+	pthread_mutex_t dq_mu;	  /* queries reported, waiting for the drain loop */
 	struct dnsproxy_query *dq;
 	size_t ndq, dqcap;
 	uint64_t dq_overflow;

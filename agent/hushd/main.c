@@ -22,6 +22,7 @@
 
 #include "agent/db.h"
 #include "agent/dns.h"
+#include "agent/dnsns.h"
 #include "agent/engine.h"
 #include "agent/log.h"
 #include "agent/hushd/hushd.h"
@@ -38,7 +39,8 @@ static void usage(FILE *f)
 	    "             [--dns-grace SECONDS] [--no-dns-proxy] [-v] [--version]\n"
 	    "             [--docker-socket PATH] [--podman-socket PATH] [--containerd-socket "
 	    "PATH]\n"
-	    "             [--containerd-state DIR] [--no-containers]\n"
+	    "             [--containerd-state DIR] [--no-containers] [--dnsns-socket PATH]\n"
+	    "       hushd --dnsns-helper | --dnsns-listen PATH\n"
 	    "\n"
 	    "  --policy FILE     policy to enforce (default " DEFAULT_POLICY ")\n"
 	    "  --cgroup PATH     cgroup2 subtree to enforce on (default: the cgroup2 root)\n"
@@ -65,6 +67,10 @@ static void usage(FILE *f)
 	    "                    /run/containerd/containerd.sock)\n"
 	    "  --containerd-state DIR containerd's state directory (default /run/containerd)\n"
 	    "  --no-containers   ask no container engine (container scopes bind nothing)\n"
+	    "  --dnsns-socket P  the DNS namespace helper listens on P (systemd's\n"
+	    "                    hush-dnsns.socket); default: fork it (needs CAP_SYS_ADMIN)\n"
+	    "  --dnsns-helper    be that helper on the connection on stdin (hush-dnsns@.service)\n"
+	    "  --dnsns-listen P  listen on P, a helper for each connection (without systemd)\n"
 	    "  -v, --verbose     debug messages, including libbpf's\n"
 	    "  --version         print the version and exit\n");
 }
@@ -92,6 +98,9 @@ static const struct option hushd_opts[] = {
     {"containerd-socket", required_argument, NULL, 1003},
     {"containerd-state", required_argument, NULL, 1004},
     {"no-containers", no_argument, NULL, 1005},
+    {"dnsns-socket", required_argument, NULL, 1006},
+    {"dnsns-helper", no_argument, NULL, 1007},
+    {"dnsns-listen", required_argument, NULL, 1008},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {0},
@@ -202,6 +211,13 @@ static int parse_args(struct hushd *d, int argc, char **argv)
 			if (hushd_ctr_option(d, c, optarg))
 				return 2;
 			break;
+		case 1006:
+			d->dnsns_socket = optarg;
+			break;
+		case 1007: /* returns only if it cannot start */
+			return dnsns_serve(STDIN_FILENO);
+		case 1008: /* the same */
+			return dnsns_listen(optarg);
 		case 'h':
 			usage(stdout);
 			return 0;

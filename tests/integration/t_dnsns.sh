@@ -8,7 +8,9 @@
 # the policy's resolver (dnsmasq), denied ones get REFUSED and are logged by
 # name with the process; the client sees the answer come from the resolver
 # it asked.  A namespace with no enforced process left loses its listeners;
-# with hushd dead, DNS in such a namespace fails closed.
+# with hushd dead, DNS in such a namespace fails closed.  The helper started
+# the systemd way (a socket, one helper per connection: hush-dnsns.socket)
+# serves a hushd that has no CAP_SYS_ADMIN, and refuses a peer not root.
 # shellcheck disable=SC2016 # the sh -c scripts expand in the namespace
 set -u
 # shellcheck source=tests/lib/harness.sh
@@ -248,6 +250,68 @@ if [ "$ht_rc" = 1 ]; then
 else
 	h_fail "hush test: exit 1" "exit $ht_rc: $(tail -n 3 "$H_TMP/test.err")"
 fi
+
+# ---- the helper started for a socket connection (what hush-dnsns.socket
+# does under systemd), hushd without CAP_SYS_ADMIN ----
+command -v systemd-socket-activate >/dev/null ||
+	h_skip_or_fail "$H_NAME" "systemd-socket-activate is missing (package systemd: make deps-pkg)"
+sock=$H_TMP/dnsns.sock
+h_bg --out "$H_TMP/sa.out" --err "$H_TMP/sa.err" -- \
+	systemd-socket-activate --seqpacket --accept --inetd -l "$sock" "$HUSHD" --dnsns-helper
+sa_pid=$H_LAST_PID
+h_wait_for_file "$sock" 5 || h_fail "socket activation: the helper's socket" "$(cat "$H_TMP/sa.err")"
+real_hushd=$HUSHD
+HUSHD=$H_TMP/hushd-nosysadmin
+printf '#!/bin/sh\nexec setpriv --bounding-set -sys_admin --inh-caps -all -- "%s" "$@"\n' "$real_hushd" >"$HUSHD"
+chmod +x "$HUSHD"
+if h_hushd_start "$policy" "$ecg" --dnsns-socket "$sock"; then
+	nsq sa "$H_INT4" web.corp.test
+	eff=$(awk '/^CapEff/ { print $2 }' "/proc/$H_HUSHD_PID/status")
+	helper=$(awk '{ print $1 }' "/proc/$sa_pid/task/$sa_pid/children" 2>/dev/null)
+	if h_json_match <(echo "$NSQ") ".rcode == 0 and .answers == [\"$WEB4\"]" >/dev/null &&
+		[ $((0x$eff & (1 << 21))) = 0 ] && [ "$(cat "/proc/${helper:-0}/comm" 2>/dev/null)" = hush-dnsns ]; then
+		h_pass "socket activation: hushd without CAP_SYS_ADMIN, the helper started for its connection serves unshare -n"
+	else
+		h_fail "socket activation: the helper started for hushd's connection serves unshare -n" \
+			"NSQ '$NSQ', hushd CapEff $eff, helper '$helper'; $(tail -n 3 "$H_HUSHD_ERR" "$H_TMP/sa.err" | tr '\n' ' ')"
+	fi
+	# A client that is not root is refused by the helper (SO_PEERCRED).  (An
+	# abstract socket: no file mode stands in the way, as none would if
+	# hush-dnsns.socket's 0600 were loosened.)
+	h_bg --out "$H_TMP/sa2.out" --err "$H_TMP/sa2.err" -- systemd-socket-activate \
+		--seqpacket --accept --inetd -l "@hush-dnsns-$H_ID" "$real_hushd" --dnsns-helper
+	sleep 0.3
+	nsenter "--net=/run/netns/$H_NS_HOST" python3 - "@hush-dnsns-$H_ID" >"$H_TMP/peer.out" 2>&1 <<'PY'
+import os, socket, sys
+os.setgid(65534); os.setuid(65534)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("\0" + sys.argv[1][1:])
+s.settimeout(3)
+print("closed" if s.recv(64) == b"" else "answered")
+PY
+	for _ in $(seq 1 20); do
+		grep -q 'not root: refused' "$H_TMP/sa2.err" && break
+		sleep 0.1
+	done
+	if [ "$(cat "$H_TMP/peer.out")" = closed ] && grep -q 'uid 65534 .*not root: refused' "$H_TMP/sa2.err"; then
+		h_pass "socket activation: the helper refuses a peer that is not root"
+	else
+		h_fail "socket activation: the helper refuses a peer that is not root" "$(cat "$H_TMP/peer.out") $(tail -n 2 "$H_TMP/sa2.err")"
+	fi
+	h_stop "$H_HUSHD_PID"
+	# Without systemd: `hushd --dnsns-listen` forks a helper per connection
+	# (the DaemonSet's second container).
+	lsock=$H_TMP/listen.sock
+	h_bg --out "$H_TMP/listen.out" --err "$H_TMP/listen.err" -- "$real_hushd" --dnsns-listen "$lsock"
+	h_wait_for_file "$lsock" 5
+	if h_hushd_start "$policy" "$ecg" --dnsns-socket "$lsock"; then
+		nsq listen "$H_INT4" web.corp.test
+		h_assert_json "$NSQ" ".rcode == 0 and .answers == [\"$WEB4\"]" \
+			"hushd --dnsns-listen: its helper serves a hushd without CAP_SYS_ADMIN (unshare -n)"
+		h_stop "$H_HUSHD_PID"
+	fi
+fi
+HUSHD=$real_hushd
 
 e_cleanup
 h_done
