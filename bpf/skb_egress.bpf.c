@@ -466,15 +466,16 @@ static long hush_hop_step(__u32 i, void *ctx)
 __noinline int hush_judge_skb(struct __sk_buff *skb, struct hush_pkt *p, __u32 gen, __u64 leaf,
 			      struct hush_ruling *r)
 {
+	/* The scope value lives in w only: one copy fewer keeps the deepest
+	 * call chain (egress -> judge_pkt -> judge_skb -> hop_step -> lookup)
+	 * within the verifier's 512-byte combined stack. */
 	struct hush_hopwalk w = {.p = p, .r = r, .gen = gen};
-	struct hush_scope_val sv;
 
-	if (!p || !r || hush_scope_skb(skb, gen, leaf, &sv))
+	if (!p || !r || hush_scope_skb(skb, gen, leaf, &w.sv))
 		return -1;
-	r->scope = sv.scope;
-	r->mode = sv.mode;
-	hush_lookup(gen, &sv, &p->d, r);
-	w.sv = sv;
+	r->scope = w.sv.scope;
+	r->mode = w.sv.mode;
+	hush_lookup(gen, &w.sv, &p->d, r);
 	bpf_loop(HUSH_MAX_ROUTED, hush_hop_step, &w, 0);
 	return 0;
 }
@@ -514,16 +515,15 @@ static __always_inline int hush_port_listened(struct __sk_buff *skb, const struc
 
 /* The scope of the packet's socket says `inbound deny`: replies, SYN-ACKs
  * included, are judged like any packet.  No scope: no. */
-__noinline int hush_inbound_denied(struct __sk_buff *skb)
+__noinline int hush_inbound_denied(struct __sk_buff *skb, __u32 gen)
 {
+	/* gen from the caller, not hush_cfg again: no key on this frame, so
+	 * the deepest chain (egress -> judge_pkt -> is_reply -> here ->
+	 * scope_skb -> its bpf_loop step) stays within the verifier's
+	 * 512-byte combined stack. */
 	struct hush_scope_val sv;
-	struct hush_cfg *cfg;
-	__u32 zero = 0;
 
-	cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
-	if (!cfg)
-		return 0;
-	if (hush_scope_skb(skb, HUSH_GEN(hush_seq(cfg)), bpf_skb_cgroup_id(skb), &sv))
+	if (hush_scope_skb(skb, gen, bpf_skb_cgroup_id(skb), &sv))
 		return 0;
 	return (sv.flags & HUSH_SCOPE_F_INBOUND_DENY) != 0;
 }
@@ -536,14 +536,14 @@ __noinline int hush_inbound_denied(struct __sk_buff *skb)
  * listener holds the local port.  Never in a scope with `inbound deny`.
  */
 __noinline int hush_is_reply(struct __sk_buff *skb, const struct hush_pkt *p, __u32 how,
-			     __u32 state)
+			     __u32 state, __u32 gen)
 {
 	if (!p || p->d.l4 != HUSH_L4_TCP || (how & HUSH_SKF_CONNECTED))
 		return 0;
 	if (!(how & HUSH_SKF_ACCEPTED) &&
 	    (state == BPF_TCP_SYN_SENT || !hush_port_listened(skb, p)))
 		return 0;
-	return !hush_inbound_denied(skb);
+	return !hush_inbound_denied(skb, gen);
 }
 
 /*
@@ -710,7 +710,7 @@ __noinline int hush_judge_pkt(struct __sk_buff *skb, struct hush_pkt *p, int bad
 	}
 	if (ev != HUSH_EV_ALLOW && !bad && !p->overflow && p->plain) {
 		if (sk && sk->protocol == IPPROTO_TCP && !offdev &&
-		    hush_is_reply(skb, p, hush_sk_how(sk, st), sk->state)) {
+		    hush_is_reply(skb, p, hush_sk_how(sk, st), sk->state, gen)) {
 			hush_count(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
 			return 1;
 		}
@@ -747,9 +747,13 @@ int hush_egress(struct __sk_buff *skb)
 	sk = skb->sk;
 	if (sk) {
 		sk = bpf_sk_fullsock(sk);
-		if (sk && sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN &&
-		    !hush_inbound_denied(skb))
-			return 1;
+		if (sk && sk->protocol == IPPROTO_TCP && sk->state == BPF_TCP_LISTEN) {
+			__u32 zero = 0;
+			struct hush_cfg *cfg = bpf_map_lookup_elem(&hush_cfg, &zero);
+
+			if (!cfg || !hush_inbound_denied(skb, HUSH_GEN(hush_seq(cfg))))
+				return 1;
+		}
 	}
 
 	/* 2. Parse the packet; what cannot be parsed is denied. */
