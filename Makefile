@@ -57,7 +57,7 @@ DEB_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcap-dev \
 DEB_TEST  := iproute2 dnsmasq-base jq libclang-rt-14-dev nftables procps util-linux \
 	     clang-format git sqlite3 libxml2-utils curl openssl cppcheck shellcheck \
 	     docker.io podman runc docker-compose containerd busybox-static mmdebstrap \
-	     rsyslog
+	     rsyslog systemd
 # Packaging (`make deb`, `make bundle`, their tests): debhelper builds the .deb,
 # lintian checks it, systemd-analyze (package systemd) scores the unit,
 # gpg signs the bundle (gpgv, which apt needs, checks it on the target).

@@ -254,7 +254,7 @@ fi
 # ---- the helper started for a socket connection (what hush-dnsns.socket
 # does under systemd), hushd without CAP_SYS_ADMIN ----
 command -v systemd-socket-activate >/dev/null ||
-	h_skip_or_fail "$H_NAME" "systemd-socket-activate is missing (package systemd: make deps-pkg)"
+	h_skip_or_fail "$H_NAME" "systemd-socket-activate is missing (package systemd: make deps)"
 sock=$H_TMP/dnsns.sock
 h_bg --out "$H_TMP/sa.out" --err "$H_TMP/sa.err" -- \
 	systemd-socket-activate --seqpacket --accept --inetd -l "$sock" "$HUSHD" --dnsns-helper
