@@ -690,6 +690,7 @@ void engine_close(struct engine *e)
 	if (e->instance_fd >= 0)
 		close(e->instance_fd);
 	engine_scopes_forget(e);
+	engine_set_binds(e, NULL, 0); /* frees the container binds */
 	free(e->pin_dir);
 	free(e);
 }
