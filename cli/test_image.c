@@ -532,10 +532,11 @@ static void read_cid(struct test_ctr *c)
 	}
 	unlink(p);
 	chomp(id);
-	if (!id[0])
+	/* an engine's container id: 64 hex digits; anything longer is no id */
+	if (!id[0] || strlen(id) >= sizeof(c->svc[0].id))
 		return;
 	c->nsvc = 1;
-	snprintf(c->svc[0].id, sizeof(c->svc[0].id), "%s", id);
+	memcpy(c->svc[0].id, id, strlen(id) + 1);
 	snprintf(c->svc[0].cname, sizeof(c->svc[0].cname), "%s", c->name);
 }
 

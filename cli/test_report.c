@@ -491,11 +491,13 @@ void test_write_junit(FILE *f, struct test *t, int code, const char *why)
 			fmt_dest(a, dest, sizeof(dest));
 			cmdline_text(a, cl, sizeof(cl));
 			fmt_intent(a, intent, sizeof(intent));
-			snprintf(line, sizeof(line), "%s%s %s x%llu by pid %u %s%s%s%s\n", dest,
-				 intent, engine_ev_name(a->ev.verdict),
-				 (unsigned long long)a->count, a->ev.tgid,
-				 a->has_proc ? a->proc.exe : "", cl[0] ? ": " : "", cl,
-				 udp_connect(a) && t->sinkhole ? " (" UDP_CONNECT_NOTE ")" : "");
+			if (snprintf(line, sizeof(line), "%s%s %s x%llu by pid %u %s%s%s%s\n", dest,
+				     intent, engine_ev_name(a->ev.verdict),
+				     (unsigned long long)a->count, a->ev.tgid,
+				     a->has_proc ? a->proc.exe : "", cl[0] ? ": " : "", cl,
+				     udp_connect(a) && t->sinkhole ? " (" UDP_CONNECT_NOTE ")"
+								   : "") >= (int)sizeof(line))
+				memcpy(line + sizeof(line) - 5, "...\n", 5); /* says it was cut */
 			xml_str(f, line);
 		}
 		if (why) {

@@ -191,10 +191,11 @@ static void make_dims(void)
 			 i % 2 ? "bin" : "local/bin", i, i);
 		p->pid = 1000 + (uint32_t)i * 97;
 		p->uid = i % 4 ? 1000 : 0;
-		snprintf(p->ancestry, sizeof(p->ancestry),
-			 "[{\"pid\":%u,\"exe\":\"%s\"},{\"pid\":%u,\"exe\":\"/bin/sh\"},"
-			 "{\"pid\":1,\"exe\":\"/usr/lib/systemd/systemd\"}]",
-			 p->pid, p->exe, p->pid - 1);
+		snprintf(
+		    p->ancestry, sizeof(p->ancestry),
+		    "[{\"pid\":%u,\"exe\":\"/usr/%s/prog%d\"},{\"pid\":%u,\"exe\":\"/bin/sh\"},"
+		    "{\"pid\":1,\"exe\":\"/usr/lib/systemd/systemd\"}]",
+		    p->pid, i % 2 ? "bin" : "local/bin", i, p->pid - 1);
 	}
 }
 
