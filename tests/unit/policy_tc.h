@@ -176,5 +176,4 @@ static inline char *round_trip(struct tc *t, const struct policy *p)
 	return s1;
 }
 
-
 #endif
