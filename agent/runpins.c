@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -31,6 +32,27 @@ static bool run_cgroup_name(const char *path)
 
 	b = b ? b + 1 : path;
 	return strncmp(b, "hush-run.", 9) == 0 || strncmp(b, "hush-test.", 10) == 0;
+}
+
+/* The run that made the cgroup (PREFIX.PID.N) is still alive: it may be
+ * between making its pins and moving its command in, when its cgroup is
+ * empty and its links/ not yet locked.  A reused pid only keeps stale pins
+ * a while longer, the safe way round. */
+static bool run_owner_alive(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	char *end;
+	long pid;
+
+	b = b ? b + 1 : path;
+	b = strchr(b, '.');
+	if (!b || !run_cgroup_name(path))
+		return false;
+	errno = 0;
+	pid = strtol(b + 1, &end, 10);
+	if (errno || *end != '.' || pid <= 0)
+		return false;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
 /* Pins an older or newer hush left in a stale run directory that this
@@ -96,6 +118,8 @@ static int sweep_one(const char *name)
 		pop = cgroup_populated(cg);
 	else if (ret != -ESTALE && ret != -ENOENT)
 		return 0; /* cannot tell: keep it */
+	if (pop == 0 && run_owner_alive(cg))
+		return 0;
 	if (pop > 0) {
 		log_info("%s: its run ended without cleaning up and processes are still in %s: "
 			 "they stay enforced",

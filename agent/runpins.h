@@ -7,6 +7,7 @@
  * enforced (DNS then fails closed: the proxy's sockets are gone).  A live
  * run holds an flock on its links/ directory; the next hush run, hush test
  * or hushd removes the pins of a dead run once its cgroup is gone or empty
+ * and the hush that made it (its pid is in the cgroup's name) has ended
  * (and an empty run cgroup with them).
  */
 #ifndef HUSH_AGENT_RUNPINS_H

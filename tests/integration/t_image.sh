@@ -193,7 +193,7 @@ if [ -n "$ok" ] && [ "$(echo "$names" | tr ' ' '\n' | sort -u | grep -c .)" = 3 
 	h_pass "parallel image tests: three names, one noisy, two silent"
 else
 	h_fail "parallel image tests: three names, one noisy, two silent" \
-		"names:$names; $(cat "$H_TMP"/par*.out)"
+		"names:$names; $(cat "$H_TMP"/par*.out); stderr: $(cat "$H_TMP"/par*.err)"
 fi
 gone "parallel image tests"
 

@@ -336,6 +336,35 @@ else
 	h_fail "SIGKILL: command started" "no $killdir/pid: $(tail -n 3 "$killdir/err" | tr '\n' ' ')"
 fi
 
+# ---- a run starting up (its cgroup made, its pins not yet locked, its
+#      command not yet in) is not taken for a dead one by another run's
+#      sweep; once the hush that made it has ended, it is ----
+h_bg -- sleep 300
+owner=$H_LAST_PID
+scg=$cg/hush-run.$owner.7
+if mkdir "$scg" 2>/dev/null; then
+	spins=/sys/fs/bpf/hush-run-$(stat -c %i "$scg")
+	mkdir -p "$spins/links" "$spins/maps"
+	h_hush_run_capture sweep1 "$cg" -- true
+	if [ -d "$spins/links" ] && [ -d "$scg" ]; then
+		h_pass "a starting run's pins and cgroup stay while the hush that made them lives"
+	else
+		h_fail "a starting run's pins and cgroup stay while the hush that made them lives" \
+			"gone: $spins or $scg; $H_RUN_ERR"
+	fi
+	h_stop "$owner" KILL
+	h_hush_run_capture sweep2 "$cg" -- true
+	if [ ! -e "$spins" ] && [ ! -e "$scg" ]; then
+		h_pass "once it has ended, its pins and empty cgroup are swept"
+	else
+		h_fail "once it has ended, its pins and empty cgroup are swept" "$H_RUN_ERR"
+		rm -rf "$spins"
+		rmdir "$scg" 2>/dev/null
+	fi
+else
+	h_fail "a starting run's pins stay" "cannot make $scg"
+fi
+
 if h_json_match "$forb_log" '.event == "accept"' >/dev/null; then
 	h_fail "nothing reached forb" "$(grep accept "$forb_log" | head -n 3 | tr '\n' ' ')"
 else
