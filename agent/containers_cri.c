@@ -25,8 +25,11 @@
  * the labels and image that containerd's metadata store keeps.
  *
  * An unreachable or unimplemented CRI is reported once, with what to do,
- * and tried again with backoff (1 s doubling to 60 s); when it answers
- * again, every task is read again through it.
+ * and tried again with backoff (1 s doubling to 60 s), or at once when
+ * containerd makes its socket again; when it answers again, every task is
+ * read again through it.  A task the CRI made but does not know after
+ * CRI_WAIT_MS keeps its bundle's names until the CRI knows it (asked again
+ * with the same backoff).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -179,6 +182,15 @@ struct cri_state {
 		char id[65];
 		uint64_t since_ms;
 	} retry[CRI_NRETRY];
+	/* CRI-made tasks the CRI still did not know after CRI_WAIT_MS: named
+	 * from their bundles meanwhile, asked again with backoff (1 s doubling
+	 * to 60 s) for as long as they run, so a late CRI record still gives
+	 * the pod its labels and its scope. */
+	struct {
+		char ns[65], id[65];
+		uint64_t next_ms;
+		unsigned backoff_ms;
+	} later[CRI_NRETRY];
 };
 
 static int cri_stop(void *arg)
@@ -350,6 +362,32 @@ static void cri_retry_done(struct cri_state *cs, const char *id)
 			cs->retry[i].id[0] = 0;
 }
 
+/* Ask again later about a task the CRI does not know (full: not asked
+ * again; it keeps its bundle's names, and says so). */
+static void later_add(struct ctr_engine *e, struct cri_state *cs, const char *ns, const char *id)
+{
+	size_t free_i = CRI_NRETRY;
+
+	for (size_t i = 0; i < CRI_NRETRY; i++) {
+		if (!strcmp(cs->later[i].id, id))
+			return;
+		if (!cs->later[i].id[0] && free_i == CRI_NRETRY)
+			free_i = i;
+	}
+	if (free_i == CRI_NRETRY) {
+		if (!e->c->quiet)
+			log_warnx("containerd: the CRI does not know task %s/%s after %d s, and %d "
+				  "others wait to be asked again: it keeps the names of its bundle "
+				  "(no pod labels)",
+				  ns, id, CRI_WAIT_MS / 1000, CRI_NRETRY);
+		return;
+	}
+	snprintf(cs->later[free_i].ns, sizeof(cs->later[free_i].ns), "%.64s", ns);
+	snprintf(cs->later[free_i].id, sizeof(cs->later[free_i].id), "%.64s", id);
+	cs->later[free_i].backoff_ms = 1000;
+	cs->later[free_i].next_ms = now_ms() + 1000;
+}
+
 /* ---- the task bundles ---- */
 
 struct seen {
@@ -401,6 +439,8 @@ static int read_task(struct ctr_engine *e, struct cri_state *cs, const char *dir
 			ctr_meta_free(&m);
 			return -EAGAIN;
 		}
+		if (r == -EAGAIN)
+			later_add(e, cs, ns, id);
 		cri_retry_done(cs, id);
 	}
 	if (r) {
@@ -413,6 +453,45 @@ static int read_task(struct ctr_engine *e, struct cri_state *cs, const char *dir
 		snprintf(m.name, sizeof(m.name), "%s", m.id);
 	ctrs_put(e->c, &m);
 	return 0;
+}
+
+/* The tasks to ask the CRI about again, when due and the CRI is up: what
+ * it says now replaces the bundle's names. */
+static void later_scan(struct ctr_engine *e, struct cri_state *cs, const char *root)
+{
+	for (size_t i = 0; i < CRI_NRETRY && cs->up; i++) {
+		char p[PATH_MAX * 2];
+		struct ctr_meta m;
+		bool cri_made;
+		int r;
+
+		if (!cs->later[i].id[0] || now_ms() < cs->later[i].next_ms)
+			continue;
+		memset(&m, 0, sizeof(m));
+		snprintf(m.id, sizeof(m.id), "%s", cs->later[i].id);
+		snprintf(m.engine, sizeof(m.engine), "containerd");
+		if (snprintf(p, sizeof(p), "%s/%s/%s/config.json", root, cs->later[i].ns,
+			     cs->later[i].id) >= (int)sizeof(p) ||
+		    read_bundle(p, &m, &cri_made)) {
+			cs->later[i].id[0] = 0; /* the task is gone */
+			continue;
+		}
+		r = cri_meta(e, cs, m.id, true, &m);
+		if (r == -EAGAIN) {
+			cs->later[i].next_ms = now_ms() + cs->later[i].backoff_ms;
+			if (cs->later[i].backoff_ms < 60000)
+				cs->later[i].backoff_ms *= 2;
+		} else if (r == 0) {
+			cs->later[i].id[0] = 0;
+			m.running = true;
+			if (!m.name[0])
+				snprintf(m.name, sizeof(m.name), "%s", m.id);
+			ctrs_put(e->c, &m);
+			continue;
+		}
+		/* (r < 0: the CRI failed; once it is back every task is read again) */
+		ctr_meta_free(&m);
+	}
 }
 
 /* One namespace directory: new tasks are read, all are kept in now.  How
@@ -454,15 +533,31 @@ static void scan_done(struct ctr_engine *e, struct seen *before, struct seen *no
 	*now = t;
 }
 
+/* Did this inotify read say the socket (watch sock_wd, name base) appeared? */
+static bool sock_made(const char *buf, ssize_t n, int sock_wd, const char *base)
+{
+	for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+		const struct inotify_event *ev = (const void *)(buf + off);
+
+		if (ev->wd == sock_wd && ev->len && !strcmp(ev->name, base))
+			return true;
+		off += (ssize_t)sizeof(*ev) + ev->len;
+	}
+	return false;
+}
+
 /* Until the next scan: ms, or less when a task directory gets an entry
- * (inotify, ifd; -1: none).  True when stopping. */
-static bool scan_wait(struct containers *c, int ifd, unsigned ms)
+ * (inotify, ifd; -1: none); *sock: containerd's socket was made again
+ * (watch sock_wd).  True when stopping. */
+static bool scan_wait(struct containers *c, int ifd, unsigned ms, int sock_wd, const char *base,
+		      bool *sock)
 {
 	char buf[4096] __attribute__((aligned(8)));
 
 	for (unsigned waited = 0; waited < ms; waited += 100) {
 		struct pollfd p = {.fd = ifd, .events = POLLIN};
 		unsigned step = ms - waited < 100 ? ms - waited : 100;
+		ssize_t n;
 
 		if (ctrs_stopping(c))
 			return true;
@@ -470,8 +565,8 @@ static bool scan_wait(struct containers *c, int ifd, unsigned ms)
 			if (ctrs_sleep(c, step))
 				return true;
 		} else if (poll(&p, 1, (int)step) > 0) {
-			while (read(ifd, buf, sizeof(buf)) > 0)
-				;
+			while ((n = read(ifd, buf, sizeof(buf))) > 0)
+				*sock |= sock_made(buf, n, sock_wd, base);
 			break;
 		}
 	}
@@ -520,26 +615,43 @@ void *cri_thread(void *arg)
 	struct seen before = {0}, now = {0};
 	struct cri_state cs = {.backoff_ms = 1000};
 	char root[PATH_MAX + 64];
-	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), sock_wd = -1;
+	char sdir[PATH_MAX], *base;
 	unsigned fast = 0;
 
 	snprintf(root, sizeof(root), "%s/io.containerd.runtime.v2.task", e->c->cd_state);
 	cs.cl = cri_open(e->sock);
 	if (cs.cl)
 		cri_set_stop(cs.cl, cri_stop, e->c);
+	/* containerd (re)starting makes its socket again: the CRI is asked at
+	 * once then, not at the end of the backoff. */
+	snprintf(sdir, sizeof(sdir), "%s", e->sock);
+	base = strrchr(sdir, '/');
+	if (base && ifd >= 0) {
+		*base++ = 0;
+		sock_wd = inotify_add_watch(ifd, sdir[0] ? sdir : "/", IN_CREATE | IN_MOVED_TO);
+	}
 	while (!ctrs_stopping(e->c)) {
-		bool fresh = false;
+		bool fresh = false, sock = false;
 		unsigned pending;
 
-		if (cs.cl && cri_check(e, &cs, &fresh) && fresh)
+		if (cs.cl && cri_check(e, &cs, &fresh) && fresh) {
 			before.n = 0; /* the CRI is back: every task read again through it */
+			memset(cs.later, 0, sizeof(cs.later));
+		}
 		pending = scan_all(e, &cs, root, ifd, &before, &now);
+		later_scan(e, &cs, root);
 		if (!pending)
 			fast = 0;
 		else if (fast <= 40)
 			fast++;
-		if (scan_wait(e->c, ifd, fast && fast <= 40 ? 50 : 1000))
+		if (scan_wait(e->c, ifd, fast && fast <= 40 ? 50 : 1000, sock_wd, base ? base : "",
+			      &sock))
 			break;
+		if (sock && !cs.up) {
+			clock_gettime(CLOCK_MONOTONIC, &cs.next);
+			cs.backoff_ms = 1000;
+		}
 	}
 	if (ifd >= 0)
 		close(ifd);

@@ -108,7 +108,14 @@ settled() {
 # expect_vllm NAME: the scope's one allowed connect, and denials.
 expect_vllm() {
 	settled "$1" || h_log "$1: not bound within ${SETTLE_S:-10} s: $(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
-	same "$1 (pod llm, app=vllm): $H_INT4:8082 allowed by its scope" "$(outcome "$1" "$H_INT4" 8082)" ok
+	local got
+	got=$(outcome "$1" "$H_INT4" 8082)
+	if [ "$got" = ok ]; then
+		h_pass "$1 (pod llm, app=vllm): $H_INT4:8082 allowed by its scope"
+	else
+		h_fail "$1 (pod llm, app=vllm): $H_INT4:8082 allowed by its scope" \
+			"got '$got'; hushd: $(grep -E 'containerd|bound' "$H_HUSHD_ERR" | tail -n 6 | tr '\n' ' ')"
+	fi
 	same "$1 (pod llm, app=vllm): $H_INT4:8080 denied" "$(outcome "$1" "$H_INT4" 8080)" deny
 	same "$1 (pod llm, app=vllm): $H_FORB4:8080 denied" "$(outcome "$1" "$H_FORB4" 8080)" deny
 }
@@ -227,6 +234,31 @@ if out=$(e_cri_ctr run -d --net-host --cgroup "$(e_cgroup_parent "$E_CRI_CG")/$c
 	expect_vllm "$ctrd_id"
 else
 	h_fail "ctr run in k8s.io" "$out"
+fi
+
+# ---- a task the CRI made (by its bundle) but does not know: after the
+#      wait it keeps its bundle's names, and hushd asks again later ----
+
+late_id=ctr-late-0
+mkdir -p "$H_TMP/out-$late_id"
+if out=$(e_cri_ctr run -d --net-host --cgroup "$(e_cgroup_parent "$E_CRI_CG")/$late_id" \
+	--mount "type=bind,src=$H_TMP/out-$late_id,dst=/out,options=rbind:rw" \
+	--annotation io.kubernetes.cri.container-type=container \
+	--annotation io.kubernetes.cri.container-name=late \
+	--annotation io.kubernetes.cri.sandbox-namespace=llm \
+	--annotation io.kubernetes.cri.sandbox-name=ghost \
+	"$E_CRI_IMAGE" "$late_id" sh -c "$probe" "$H_INT4" "$H_FORB4" </dev/null 2>&1); then
+	sleep 7 # (CRI_WAIT_MS, 5 s, then named from the bundle)
+	t_late=$(date +%s)
+	outcome "$late_id" "$H_FORB4" 8080 >/dev/null
+	sleep 0.5
+	same "a CRI-made task the CRI does not know: named from its bundle after the wait" \
+		"$(hl --json --since "@$t_late" --dest "$H_FORB4" --port 8080 | jq -r 'select(.name == "late" or .pod_name == "ghost") | "\(.pod_namespace)/\(.pod_name)/\(.name)"' | sort -u)" \
+		"llm/ghost/late"
+	same "a CRI-made task the CRI does not know: asked again, hushd still answers" \
+		"$(h_hush status >/dev/null 2>&1 && echo up)" up
+else
+	h_fail "ctr run in k8s.io with CRI annotations" "$out"
 fi
 
 if out=$(hl verify 2>&1); then
