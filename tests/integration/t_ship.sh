@@ -94,11 +94,11 @@ h_bg --err "$H_TMP/host.err" -- rsyslogd -n -f "$H_TMP/host.conf" -i "$H_TMP/hos
 
 # ---- the shipper: the unit's ExecStart, paths moved into the test ----
 
-exec_line=$(sed -n 's/^ExecStart=//p' "$FLEET/hush-ship.service")
+exec_line=$(sed -n "s/^ExecStart=.*'exec \(.*\) >>[^']*'\$/\1/p" "$FLEET/hush-ship.service")
 read -r -a SHIP <<<"${exec_line/\/var\/lib\/hush-ship\/cursor/$H_TMP/ship.cursor}"
 SHIP[0]=$HUSH
 SHIP+=(--db "$DB")
-out_file=$(sed -n 's/^StandardOutput=append://p' "$FLEET/hush-ship.service")
+out_file=$(sed -n "s/^ExecStart=.*'exec .* >>\([^']*\)'\$/\1/p" "$FLEET/hush-ship.service")
 check "the unit appends to the file the host config reads" \
 	"/var/log/hush-ship/ship.log" "$out_file"
 ship_start() {

@@ -16,6 +16,9 @@
 #     0640 group hush;
 #   - DNS from a process in a network namespace of its own (`unshare -n`) is
 #     answered through the listener the helper opened there;
+#   - the fleet example's hush-ship.service, as shipped, reads the log as a
+#     dynamic user in group hush and ships the refused connect's row once,
+#     across a restart too (exposure <= 2.5);
 #   - `systemctl stop hushd`: the helper goes with hushd's connection; the
 #     pinned enforcement stays (fail closed, by design: hushd.service says
 #     so); `hush disable` then leaves no pin and no refusal.
@@ -61,6 +64,8 @@ EOF
 echo 'HUSHD_OPTS="--cgroup /sys/fs/cgroup/hushtest --retain 90d --quiet --metrics-file /var/lib/hush/metrics.prom"' \
 	>"$P_ROOT/etc/default/hush"
 ln -sf /dev/null "$P_ROOT/etc/systemd/system/console-getty.service"
+# The fleet example's shipper, as README "Shipping the log" installs it.
+cp "$SRC/packaging/fleet/hush-ship.service" "$P_ROOT/etc/systemd/system/"
 
 sd_boot || h_done
 h_pass "systemd: /lib/systemd/systemd boots as PID 1 in the container ($(sd systemctl is-system-running 2>&1))"
@@ -135,6 +140,50 @@ if [ -n "$row" ]; then
 else
 	h_fail "systemd: the refusal is a row of the audit log" "$(tail -n 3 "$H_TMP/log.json")"
 fi
+
+# ---- the fleet example's shipper, sandboxed, as a reader of the log ----
+# ship_count: how many of its lines carry the refused connect's row.
+ship_count() {
+	sd cat /var/log/hush-ship/ship.log 2>/dev/null | grep -c "comm=\"netprobe\".*dport=\"80\"\|dport=\"80\".*comm=\"netprobe\""
+}
+sd systemctl start hush-ship.service
+n=0
+for _ in $(seq 1 50); do
+	n=$(ship_count)
+	[ "$n" -ge 1 ] && break
+	sleep 0.1
+done
+suser=$(sd systemctl show -P User hush-ship.service 2>/dev/null)
+if [ "$n" = 1 ] && sd systemctl is-active -q hush-ship.service; then
+	h_pass "systemd: hush-ship.service (DynamicUser, group hush, PrivateNetwork) ships the row as RFC 5424"
+else
+	h_fail "systemd: hush-ship.service ships the row" "lines: $n; $(sd cat /var/log/hush-ship/ship.log 2>&1 | tail -n 2) $(sd_journal hush-ship.service)"
+fi
+sd systemctl restart hush-ship.service
+sd_in hushtest netprobe connect "$RES" 80 >/dev/null
+for _ in $(seq 1 50); do
+	n=$(ship_count)
+	[ "$n" -ge 2 ] && break
+	sleep 0.1
+done
+sleep 0.3
+n=$(ship_count)
+cur=$(sd cat /var/lib/hush-ship/cursor 2>/dev/null)
+if [ "$n" = 2 ] && [ -n "$cur" ]; then
+	h_pass "systemd: hush-ship restarted: the next row once, none twice (cursor $cur)"
+else
+	h_fail "systemd: hush-ship restarted: the next row once, none twice" "lines: $n, cursor '$cur'; $(sd_journal hush-ship.service)"
+fi
+cp "$SRC/packaging/fleet/hush-ship.service" "$H_TMP/hush-ship.service"
+off=$(systemd-analyze security --offline=true "$H_TMP/hush-ship.service" 2>&1 |
+	sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+on=$(sd systemd-analyze security hush-ship.service 2>&1 | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+if [ -n "$on" ] && [ -n "$off" ] && awk -v a="$on" -v b="$off" 'BEGIN { exit !(a <= 2.5 && b <= 2.5) }'; then
+	h_pass "systemd: hush-ship.service exposure online $on, offline $off (<= 2.5; user ${suser:-dynamic})"
+else
+	h_fail "systemd: hush-ship.service exposure online and offline <= 2.5" "online '$on', offline '$off'"
+fi
+sd systemctl stop hush-ship.service
 
 # ---- files for readers under UMask=0077 ----
 for _ in $(seq 1 30); do
