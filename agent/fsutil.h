@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* File-system helpers: make a directory with its parents, read a whole file. */
+/* File-system helpers: make a directory with its parents, read a whole file,
+ * replace a file atomically. */
 #ifndef HUSH_AGENT_FSUTIL_H
 #define HUSH_AGENT_FSUTIL_H
 
@@ -20,5 +21,11 @@ int mkdir_p(const char *dir, mode_t mode);
 int read_file(const char *path, char **buf, size_t *len);
 /* The same with a limit of max bytes, path always a file name ("-" too). */
 int read_file_max(const char *path, size_t max, char **buf, size_t *len);
+
+/* Replace path with len bytes of buf, atomically: written to path.tmp.PID
+ * (mode 0666 less the umask), fsync'ed, renamed over path, and the
+ * directory fsync'ed, so after a crash path holds the old or the new
+ * contents, whole.  0 or -errno (nothing of the temporary file left). */
+int write_file_atomic(const char *path, const void *buf, size_t len);
 
 #endif /* HUSH_AGENT_FSUTIL_H */

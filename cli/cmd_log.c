@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/fsutil.h"
 #include "agent/log.h"
 #include "cli/cli.h"
 #include "cli/log_cli.h"
@@ -108,24 +109,13 @@ static int cursor_read(const char *path, int64_t *id)
 
 static int cursor_write(const char *path, int64_t id)
 {
-	char tmp[4096];
-	FILE *f;
-	int ok;
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%lld\n", (long long)id);
+	int ret = write_file_atomic(path, line, (size_t)n);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
-	if (!f) {
-		log_warn("log: cannot write the cursor %s", tmp);
-		return -EIO;
-	}
-	ok = fprintf(f, "%lld\n", (long long)id) > 0;
-	ok = fflush(f) == 0 && ok;
-	ok = fsync(fileno(f)) == 0 && ok;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path)) {
+	if (ret) {
+		errno = -ret;
 		log_warn("log: cannot write the cursor %s", path);
-		unlink(tmp);
 		return -EIO;
 	}
 	return 0;

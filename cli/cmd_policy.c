@@ -296,30 +296,9 @@ static int sg_validate(const char *text, size_t len)
 
 static int sg_write(const char *path, const char *text, size_t len)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
-
 	if (!path || strcmp(path, "-") == 0)
 		return fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -EIO;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	if (fwrite(text, 1, len, f) != len || fflush(f) || fsync(fileno(f))) {
-		int e = errno ? -errno : -EIO;
-
-		fclose(f);
-		unlink(tmp);
-		return e;
-	}
-	if (fclose(f) || rename(tmp, path)) {
-		int e = -errno;
-
-		unlink(tmp);
-		return e;
-	}
-	return 0;
+	return write_file_atomic(path, text, len);
 }
 
 static int sg_render(struct cli *c, struct sg_opts *o, struct suggest *s,

@@ -3,7 +3,7 @@
  * The shared helpers: the JSON writer byte for byte (both string policies,
  * nesting, commas, FILE and buffer output, misuse), FNV-1a against published
  * vectors and the values hush's tables always had, grow_array(), the clocks,
- * the cleanup attributes, mkdir_p() and read_file().
+ * the cleanup attributes, mkdir_p(), read_file() and write_file_atomic().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -344,6 +344,24 @@ static void test_fs(void)
 		fclose(f);
 	}
 	CHECK(&t, read_file(p, &buf, &len) == -EFBIG && !buf, "past READ_FILE_MAX");
+	tc_end(&t);
+
+	tc_begin(&t, "write_file_atomic: replaces whole, mode from the umask, no temporary left");
+	snprintf(p, sizeof(p), "%s/w", dir);
+	umask(027);
+	CHECK(&t, write_file_atomic(p, "first\n", 6) == 0, "write");
+	CHECK(&t, stat(p, &st) == 0 && (st.st_mode & 0777) == 0640, "mode %o", st.st_mode & 0777);
+	CHECK(&t, write_file_atomic(p, "2\n", 2) == 0, "replace");
+	CHECK(&t, read_file(p, &buf, &len) == 0 && len == 2 && !strcmp(buf, "2\n"), "contents");
+	free(buf);
+	buf = NULL;
+	CHECK(&t, write_file_atomic(p, "", 0) == 0 && stat(p, &st) == 0 && st.st_size == 0,
+	      "empty");
+	snprintf(p, sizeof(p), "%s/w.tmp.%d", dir, (int)getpid());
+	CHECK(&t, access(p, F_OK) < 0, "no %s left", p);
+	snprintf(p, sizeof(p), "%s/nodir/w", dir);
+	CHECK(&t, write_file_atomic(p, "x", 1) == -ENOENT, "missing directory: -ENOENT");
+	umask(022);
 	tc_end(&t);
 
 	tc_begin(&t, "read_file_max: a limit of its own, \"-\" a file name, read errors");
