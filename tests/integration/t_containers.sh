@@ -93,15 +93,6 @@ expect() {
 	fi
 }
 
-# same NAME GOT WANT: a check of two strings.
-same() {
-	if [ "$2" = "$3" ]; then
-		h_pass "$1"
-	else
-		h_fail "$1" "got '$2', want '$3'"
-	fi
-}
-
 run web-a
 run worker-b --label hush.test/role=worker
 run other-c
@@ -123,26 +114,26 @@ sleep 0.5 # (the store's flush interval: 200 ms)
 hl() {
 	"$HUSH" log --db "$DB" "$@"
 }
-same "log --container web-a: its denied rows, named web-a, image bb" \
+h_same "log --container web-a: its denied rows, named web-a, image bb" \
 	"$(hl --container web-a --denied --json | jq -r '"\(.name) \(.image) \(.daddr):\(.dport)"' | sort -u | tr '\n' ' ')" \
 	"$(printf '%s\n' "web-a bb $H_FORB4:8080" "web-a bb $H_INT4:8081" | sort | tr '\n' ' ')"
 cid=$(e_docker inspect -f '{{ .Id }}' worker-b)
-same "log --container ID-PREFIX: the rows of worker-b" \
+h_same "log --container ID-PREFIX: the rows of worker-b" \
 	"$(hl --container "${cid:0:10}" --json | jq -r '.name' | sort -u | tr '\n' ' ')" "worker-b "
-same "log --container GLOB: web-* rows" \
+h_same "log --container GLOB: web-* rows" \
 	"$(hl --container 'web-*' --json | jq -r '.name' | sort -u | tr '\n' ' ')" "web-a "
-same "log --image 'b*': rows of all three containers" \
+h_same "log --image 'b*': rows of all three containers" \
 	"$(hl --image 'b*' --json | jq -r '.name' | sort -u | tr '\n' ' ')" "other-c web-a worker-b "
-same "log --image of another image: no rows" "$(hl --image 'nope*' --json | wc -l)" 0
-same "other-c: judged by the top level (no container scope)" \
+h_same "log --image of another image: no rows" "$(hl --image 'nope*' --json | wc -l)" 0
+h_same "other-c: judged by the top level (no container scope)" \
 	"$(hl --json --container other-c | jq -r 'select(.verdict == "deny") | .rule_scope // "/"' | sort -u | tr '\n' ' ')" "/ "
-same "web-a: judged in its scope 'container name=web-*'" \
+h_same "web-a: judged in its scope 'container name=web-*'" \
 	"$(hl --json --container web-a | jq -r 'select(.verdict == "deny") | .rule_scope // ""' | sort -u | tr '\n' ' ')" \
 	"container name=web-* "
 h_log "rows of cgroups no engine names: $(hl --json | jq -c 'select(.name == null and .kind == "attempt") | [.cgroup_path, .comm, .daddr]' | sort -u | tr '\n' ' ')"
-same "top --by container: names" \
+h_same "top --by container: names" \
 	"$(hl top --by container --json | jq -r '.name // empty' | sort | tr '\n' ' ')" "other-c web-a worker-b "
-same "top --by image: bb" "$(hl top --by image --json | jq -r '.image // empty' | tr '\n' ' ')" "bb "
+h_same "top --by image: bb" "$(hl top --by image --json | jq -r '.image // empty' | tr '\n' ' ')" "bb "
 if out=$(hl verify 2>&1); then
 	h_pass "log verify: intact with container names ($out)"
 else
@@ -214,7 +205,7 @@ for i in 1 2 3; do
 	e_docker run --rm --network host --name "web-early-f$i" bb nc -w 2 "$H_FORB4" 8080 \
 		</dev/null >/dev/null 2>&1 && bad=$((bad + 1))
 done
-same "first-instruction connects: never to the forbidden address" "$bad" 0
+h_same "first-instruction connects: never to the forbidden address" "$bad" 0
 h_log "first-instruction connects allowed by the container's scope: $ok of 3 (the rest ran under the enclosing rules)"
 
 # ---- podman, through its Docker-compatible API ----
@@ -233,7 +224,7 @@ expect web-pod-man "$H_FORB4" 8080 deny
 expect pm-worker "$H_INT4" 8081 ok
 expect pm-worker "$H_INT4" 8080 deny
 sleep 0.5
-same "podman: the log names web-pod-man (image localhost/bb...)" \
+h_same "podman: the log names web-pod-man (image localhost/bb...)" \
 	"$(hl --container web-pod-man --json | jq -r '"\(.name) \(.image | sub(":latest$"; ""))"' | sort -u)" \
 	"web-pod-man localhost/bb"
 
@@ -272,7 +263,7 @@ else
 		rm -f "$H_TMP/ctrd-$1/$2:$3"
 		h_wait_for_file "$H_TMP/ctrd-$1/$2:$3" 5
 		got=$(cat "$H_TMP/ctrd-$1/$2:$3" 2>/dev/null)
-		same "$1 (pod llm): $2:$3 $4" "$got" "$4"
+		h_same "$1 (pod llm): $2:$3 $4" "$got" "$4"
 	}
 	ctr_run vllm-0 --label io.kubernetes.pod.name=vllm-0 --label app=vllm
 	ctr_run webui-0 --label io.kubernetes.pod.name=webui-0 --label app=webui
@@ -285,16 +276,16 @@ else
 	pod_expect vllm-0 "$H_FORB4" 8080 deny
 	pod_expect webui-0 "$H_INT4" 8082 deny
 	sleep 0.5
-	same "containerd: the log names the pod (namespace, pod, container)" \
+	h_same "containerd: the log names the pod (namespace, pod, container)" \
 		"$(hl --json --dest "$H_INT4" --port 8080 | jq -r 'select(.pod_namespace != null) | "\(.pod_namespace)/\(.pod_name)/\(.name)"' | sort -u | tr '\n' ' ')" \
 		"llm/vllm-0/server llm/webui-0/server "
 	# busybox's sh runs nc by executing /proc/self/exe: the row names the file
-	same "containerd: busybox applets run by sh show the real exe" \
+	h_same "containerd: busybox applets run by sh show the real exe" \
 		"$(hl --json | jq -r 'select(.pod_name == "vllm-0" and .kind == "attempt") | .exe' | sort -u | tr '\n' ' ')" \
 		"/bin/busybox "
 	# this containerd runs without its CRI plugin (disabled_plugins): hushd
 	# says so once, and names the tasks from bundles and ctr (above)
-	same "containerd without its CRI plugin: hushd says so once (UNIMPLEMENTED)" \
+	h_same "containerd without its CRI plugin: hushd says so once (UNIMPLEMENTED)" \
 		"$(grep -c 'containerd: no CRI (Version on .*UNIMPLEMENTED' "$H_HUSHD_ERR")" 1
 	h_log "$(grep -m 1 'containerd: no CRI' "$H_HUSHD_ERR")"
 	for id in vllm-0 webui-0; do

@@ -47,15 +47,6 @@ hushd_up() {
 }
 hushd_up
 
-# same NAME GOT WANT: a check of two strings.
-same() {
-	if [ "$2" = "$3" ]; then
-		h_pass "$1"
-	else
-		h_fail "$1" "got '$2', want '$3'"
-	fi
-}
-
 hl() {
 	"$HUSH" log --db "$DB" "$@"
 }
@@ -116,8 +107,8 @@ expect_vllm() {
 		h_fail "$1 (pod llm, app=vllm): $H_INT4:8082 allowed by its scope" \
 			"got '$got'; hushd: $(grep -E 'containerd|bound' "$H_HUSHD_ERR" | tail -n 6 | tr '\n' ' ')"
 	fi
-	same "$1 (pod llm, app=vllm): $H_INT4:8080 denied" "$(outcome "$1" "$H_INT4" 8080)" deny
-	same "$1 (pod llm, app=vllm): $H_FORB4:8080 denied" "$(outcome "$1" "$H_FORB4" 8080)" deny
+	h_same "$1 (pod llm, app=vllm): $H_INT4:8080 denied" "$(outcome "$1" "$H_INT4" 8080)" deny
+	h_same "$1 (pod llm, app=vllm): $H_FORB4:8080 denied" "$(outcome "$1" "$H_FORB4" 8080)" deny
 }
 
 if grep -q 'containerd: CRI containerd .* (API v1)' "$H_HUSHD_ERR"; then
@@ -130,22 +121,22 @@ pod vllm-0 vllm || h_done
 pod webui-0 webui || h_done
 expect_vllm vllm-0
 sleep 1 # (webui-0: bound or not, its scope is the top level's)
-same "webui-0 (pod llm, app=webui): $H_INT4:8082 denied (no scope selects it)" \
+h_same "webui-0 (pod llm, app=webui): $H_INT4:8082 denied (no scope selects it)" \
 	"$(outcome webui-0 "$H_INT4" 8082)" deny
 
 # ---- the log ----
 
 sleep 0.5 # (the store's flush interval: 200 ms)
-same "log: pod namespace/name, container name and image from the CRI" \
+h_same "log: pod namespace/name, container name and image from the CRI" \
 	"$(hl --json --dest "$H_INT4" | jq -r 'select(.pod_namespace != null) | "\(.pod_namespace)/\(.pod_name)/\(.name) \(.image)"' | sort -u | tr '\n' ' ')" \
 	"llm/vllm-0/server $E_CRI_IMAGE llm/webui-0/server $E_CRI_IMAGE "
 iid=$(e_cri_ctr images ls | awk -v n="$E_CRI_IMAGE" '$1 == n { print $3 }')
 img_id=$(e_cri status "$(e_cri list | awk '$1 == "ctr" && $4 == "server" { print $2; exit }')" | jq -r .image_id)
-same "log: the image id, as the CRI says it (ContainerStatus image_ref)" \
+h_same "log: the image id, as the CRI says it (ContainerStatus image_ref)" \
 	"$(hl --json --dest "$H_INT4" | jq -r 'select(.pod_name == "vllm-0") | .image_id' | sort -u)" \
 	"$img_id"
 h_log "image $E_CRI_IMAGE: manifest $iid, image id (config) $img_id"
-same "log --container server: rows of both pods' containers" \
+h_same "log --container server: rows of both pods' containers" \
 	"$(hl --container server --json | jq -r '.pod_name' | sort -u | tr '\n' ' ')" \
 	"vllm-0 webui-0 "
 
@@ -157,7 +148,7 @@ if e_cri down "$POD_webui_0" 2>"$H_TMP/down.err"; then
 else
 	h_fail "pod webui-0: StopPodSandbox, RemovePodSandbox" "$(cat "$H_TMP/down.err")"
 fi
-same "pod webui-0: gone from the CRI" "$(e_cri list | grep -c webui-0)" 0
+h_same "pod webui-0: gone from the CRI" "$(e_cri list | grep -c webui-0)" 0
 pod vllm-1 vllm && expect_vllm vllm-1
 
 # ---- containerd restarts: running pods keep their scope, new pods get theirs ----
@@ -167,8 +158,8 @@ if e_cri_restart; then
 else
 	h_fail "containerd restarted" "$(tail -n 5 "$E_DIR/cri/containerd.log" | tr '\n' ' ')"
 fi
-same "vllm-0 across containerd's restart: $H_INT4:8082 still allowed" "$(outcome vllm-0 "$H_INT4" 8082)" ok
-same "vllm-0 across containerd's restart: $H_FORB4:8080 still denied" "$(outcome vllm-0 "$H_FORB4" 8080)" deny
+h_same "vllm-0 across containerd's restart: $H_INT4:8082 still allowed" "$(outcome vllm-0 "$H_INT4" 8082)" ok
+h_same "vllm-0 across containerd's restart: $H_FORB4:8080 still denied" "$(outcome vllm-0 "$H_FORB4" 8080)" deny
 pod vllm-2 vllm && expect_vllm vllm-2
 
 # ---- hushd restarts: it reads the running pods through the CRI ----
@@ -178,7 +169,7 @@ t_restart=$(date +%s)
 hushd_up
 expect_vllm vllm-0
 sleep 0.5
-same "hushd restarted: the log names vllm-0 again" \
+h_same "hushd restarted: the log names vllm-0 again" \
 	"$(hl --json --since "@$t_restart" --dest "$H_FORB4" --port 8080 | jq -r 'select(.pod_name == "vllm-0") | "\(.pod_namespace)/\(.pod_name)/\(.name)"' | sort -u)" \
 	"llm/vllm-0/server"
 
@@ -188,11 +179,11 @@ h_stop "$H_HUSHD_PID"
 e_stop "$E_CRI_PID" 10
 hushd_up
 sleep 3.5 # (Version tried at 0, 1 and 3 s: the backoff)
-same "CRI unreachable: hushd says so once, not at each retry" \
+h_same "CRI unreachable: hushd says so once, not at each retry" \
 	"$(grep -c 'containerd: the CRI does not answer' "$H_HUSHD_ERR")" 1
 h_log "$(grep -m 1 'containerd: the CRI does not answer' "$H_HUSHD_ERR")"
 # meanwhile vllm-0 is named from its bundle: no pod labels, so no pod scope
-same "CRI unreachable: vllm-0 keeps the enclosing rules ($H_INT4:8082 denied)" \
+h_same "CRI unreachable: vllm-0 keeps the enclosing rules ($H_INT4:8082 denied)" \
 	"$(outcome vllm-0 "$H_INT4" 8082)" deny
 if e_cri_start; then
 	h_pass "containerd started again"
@@ -220,7 +211,7 @@ for i in 1 2 3; do
 	[ "$(cat "$H_TMP/out-early-$i/forb" 2>/dev/null)" = ok ] && bad=$((bad + 1))
 	e_cri down "$(eval echo "\$POD_early_$i")" >/dev/null 2>&1
 done
-same "first-instruction connects of pods: never to the forbidden address" "$bad" 0
+h_same "first-instruction connects of pods: never to the forbidden address" "$bad" 0
 h_log "pods whose first instruction connects, allowed by their own scope: $ok of 3 (the rest ran under the enclosing rules)"
 
 # ---- a task in k8s.io the CRI does not know: bundle and ctr labels ----
@@ -252,10 +243,10 @@ if out=$(e_cri_ctr run -d --net-host --cgroup "$(e_cgroup_parent "$E_CRI_CG")/$l
 	t_late=$(date +%s)
 	outcome "$late_id" "$H_FORB4" 8080 >/dev/null
 	sleep 0.5
-	same "a CRI-made task the CRI does not know: named from its bundle after the wait" \
+	h_same "a CRI-made task the CRI does not know: named from its bundle after the wait" \
 		"$(hl --json --since "@$t_late" --dest "$H_FORB4" --port 8080 | jq -r 'select(.name == "late" or .pod_name == "ghost") | "\(.pod_namespace)/\(.pod_name)/\(.name)"' | sort -u)" \
 		"llm/ghost/late"
-	same "a CRI-made task the CRI does not know: asked again, hushd still answers" \
+	h_same "a CRI-made task the CRI does not know: asked again, hushd still answers" \
 		"$(h_hush status >/dev/null 2>&1 && echo up)" up
 else
 	h_fail "ctr run in k8s.io with CRI annotations" "$out"

@@ -51,25 +51,6 @@ EOF
 h_listen "$H_NS_INT" tcp :: 8080
 h_listen "$H_NS_INT" tcp :: 8081
 
-# resolve CASE: app.learn.test through the proxy, from the enforced cgroup;
-# prints nothing, sets T_RESOLVED (ms).
-resolve() {
-	local out
-	out=$(h_cgroup_run "$cg" "$DNSQ" "$H_INT4" app.learn.test 2>/dev/null)
-	T_RESOLVED=$(h_now_ms)
-	if printf '%s\n' "$out" | jq -e ".rcode == 0 and .answers == [\"$APP4\"]" >/dev/null 2>&1; then
-		h_pass "$1"
-	else
-		h_fail "$1" "dnsq: $out"
-	fi
-}
-
-# until_ms T: sleep until h_now_ms reaches T.
-until_ms() {
-	local d=$(($1 - $(h_now_ms)))
-	[ "$d" -gt 0 ] && sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"
-}
-
 deny_count() {
 	h_hush status --json 2>/dev/null | jq -r '.counters.connect4.deny // empty'
 }
@@ -87,23 +68,23 @@ fi
 
 # ---- hushd running: a second answer keeps the address past the first ----
 h_expect_probe "before resolution: denied" error EPERM -- connect "$APP4" 8080
-resolve "resolve app.learn.test"
-t0=$T_RESOLVED
+h_resolve "resolve app.learn.test" "$cg" "$H_INT4" app.learn.test "$APP4"
+t0=$H_RESOLVED_MS
 h_expect_probe "learned: allowed" ok - -- connect "$APP4" 8080
 # The second answer (t0 + 3 s) ends at t0 + 10 s, and hushd drops it up to
 # 1 s (the grace) earlier; the first ends in the kernel at t0 + 7 s unless
 # hushd put the second's expiry in force: look in between.
-until_ms $((t0 + 3000))
-resolve "resolve again before the TTL ends"
-until_ms $((t0 + (TTL + GRACE) * 1000 + 1000))
+h_until_ms $((t0 + 3000))
+h_resolve "resolve again before the TTL ends" "$cg" "$H_INT4" app.learn.test "$APP4"
+h_until_ms $((t0 + (TTL + GRACE) * 1000 + 1000))
 h_expect_probe "past the first answer's TTL + grace: still allowed (re-resolved)" ok - -- \
 	connect "$APP4" 8080
-until_ms $((T_RESOLVED + (TTL + GRACE) * 1000 + 1500))
+h_until_ms $((H_RESOLVED_MS + (TTL + GRACE) * 1000 + 1500))
 h_expect_probe "past the second answer's TTL + grace: denied" error EPERM -- connect "$APP4" 8080
 
 # ---- hushd killed: the kernel ends the address by itself ----
-resolve "resolve with hushd running"
-t1=$T_RESOLVED
+h_resolve "resolve with hushd running" "$cg" "$H_INT4" app.learn.test "$APP4"
+t1=$H_RESOLVED_MS
 h_expect_probe "learned again: allowed" ok - -- connect "$APP4" 8080
 h_stop "$H_HUSHD_PID" KILL
 h_hush status >/dev/null 2>&1
@@ -116,7 +97,7 @@ else
 fi
 h_expect_probe "hushd dead, before TTL + grace: still allowed" ok - -- connect "$APP4" 8080
 d0=$(deny_count)
-until_ms $((t1 + (TTL + GRACE) * 1000 + 1000))
+h_until_ms $((t1 + (TTL + GRACE) * 1000 + 1000))
 h_expect_probe "hushd dead, after TTL + grace: denied" error EPERM -- connect "$APP4" 8080
 d1=$(deny_count)
 if [ -n "$d0" ] && [ -n "$d1" ] && [ "$d1" -gt "$d0" ]; then

@@ -58,25 +58,6 @@ EOF
 )
 h_listen "$H_NS_INT" tcp 0.0.0.0 8080
 
-# resolve CASE CG: the name through the proxy, from cgroup CG; sets
-# T_RESOLVED (ms).
-resolve() {
-	local out
-	out=$(h_cgroup_run "$2" "$DNSQ" "$H_INT4" "$NAME" 2>/dev/null)
-	T_RESOLVED=$(h_now_ms)
-	if printf '%s\n' "$out" | jq -e ".rcode == 0 and .answers == [\"$APP4\"]" >/dev/null 2>&1; then
-		h_pass "$1"
-	else
-		h_fail "$1" "dnsq: $out"
-	fi
-}
-
-# until_ms T: sleep until h_now_ms reaches T.
-until_ms() {
-	local d=$(($1 - $(h_now_ms)))
-	[ "$d" -gt 0 ] && sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"
-}
-
 # learned_of CG: entries `hush status --json` lists for cgroup CG (0: none).
 learned_of() {
 	local id
@@ -85,62 +66,53 @@ learned_of() {
 		jq -r --argjson id "$id" '[.learned.cgroups[]? | select(.id == $id) | .entries] | add // 0'
 }
 
-# same NAME GOT WANT
-same() {
-	if [ "$2" = "$3" ]; then
-		h_pass "$1"
-	else
-		h_fail "$1" "got '$2', want '$3'"
-	fi
-}
-
 h_hushd_start "$policy" "$top" --dns-grace $GRACE --log-allowed || h_done
 ida=$(stat -c %i "$cga")
 idb=$(stat -c %i "$cgb")
 
 # ---- one scope, two cgroups ----
 h_expect_probe "a, before resolving: denied" error EPERM --cg "$cga" -- connect "$APP4" 8080
-resolve "a resolves $NAME" "$cga"
+h_resolve "a resolves $NAME" "$cga" "$H_INT4" "$NAME" "$APP4"
 h_attempt "a, after resolving: allowed, the row names a" ok - allow connect4 "$APP4" 8080 tcp \
 	--where ".cgroup_id == $ida" --cg "$cga" -- connect "$APP4" 8080
 h_attempt "b, same address, not resolved: denied, the row names b" error EPERM deny connect4 \
 	"$APP4" 8080 tcp --where ".cgroup_id == $idb" --cg "$cgb" -- connect "$APP4" 8080
 h_expect_probe "b, again (nothing memoized): denied" error EPERM --cg "$cgb" -- \
 	connect "$APP4" 8080
-same "status: a holds 1 learned entry" "$(learned_of "$cga")" 1
-same "status: b holds none" "$(learned_of "$cgb")" 0
+h_same "status: a holds 1 learned entry" "$(learned_of "$cga")" 1
+h_same "status: b holds none" "$(learned_of "$cgb")" 0
 h_expect_event "the DNS row of a's query names a" "$H_HUSHD_OUT" \
 	".hook == \"dns\" and .qname == \"$NAME\" and .cgroup_id == $ida"
-resolve "b resolves $NAME" "$cgb"
+h_resolve "b resolves $NAME" "$cgb" "$H_INT4" "$NAME" "$APP4"
 h_expect_probe "b, after resolving: allowed" ok - --cg "$cgb" -- connect "$APP4" 8080
-same "status: b holds 1 learned entry" "$(learned_of "$cgb")" 1
+h_same "status: b holds 1 learned entry" "$(learned_of "$cgb")" 1
 h_expect_probe "c (same scope, never resolved): denied" error EPERM --cg "$cgc" -- \
 	connect "$APP4" 8080
 
 # ---- each cgroup's own expiry, in the kernel, hushd killed ----
 # a's answer ends at t1 + 7 s, b's at t1 + 9 s; by t1 + 5 s hushd has put
 # the scope's later expiry in force (it refreshes 3 s before the old one).
-resolve "a resolves again" "$cga"
-t1=$T_RESOLVED
-until_ms $((t1 + 2000))
-resolve "b resolves again, 2 s later" "$cgb"
-until_ms $((t1 + 5000))
+h_resolve "a resolves again" "$cga" "$H_INT4" "$NAME" "$APP4"
+t1=$H_RESOLVED_MS
+h_until_ms $((t1 + 2000))
+h_resolve "b resolves again, 2 s later" "$cgb" "$H_INT4" "$NAME" "$APP4"
+h_until_ms $((t1 + 5000))
 h_stop "$H_HUSHD_PID" KILL
 h_expect_probe "hushd dead, a before its expiry: allowed" ok - --cg "$cga" -- connect "$APP4" 8080
-until_ms $((t1 + (TTL + GRACE) * 1000 + 700))
+h_until_ms $((t1 + (TTL + GRACE) * 1000 + 700))
 h_expect_probe "hushd dead, past a's TTL + grace: a denied" error EPERM --cg "$cga" -- \
 	connect "$APP4" 8080
 h_expect_probe "hushd dead, b's answer still runs: b allowed" ok - --cg "$cgb" -- \
 	connect "$APP4" 8080
-until_ms $((t1 + 2000 + (TTL + GRACE) * 1000 + 700))
+h_until_ms $((t1 + 2000 + (TTL + GRACE) * 1000 + 700))
 h_expect_probe "hushd dead, past b's TTL + grace: b denied" error EPERM --cg "$cgb" -- \
 	connect "$APP4" 8080
 
 # ---- a removed cgroup's entries go before they expire ----
 h_hushd_start "$policy" "$top" --dns-grace 60 || h_done
-resolve "c resolves (answers live 66 s)" "$cgc"
+h_resolve "c resolves (answers live 66 s)" "$cgc" "$H_INT4" "$NAME" "$APP4"
 h_expect_probe "c, after resolving: allowed" ok - --cg "$cgc" -- connect "$APP4" 8080
-same "status: c holds 1 learned entry" "$(learned_of "$cgc")" 1
+h_same "status: c holds 1 learned entry" "$(learned_of "$cgc")" 1
 idc=$(stat -c %i "$cgc")
 rmdir "$cgc"
 gone=no
@@ -153,7 +125,7 @@ for _ in $(seq 1 100); do
 	fi
 	sleep 0.1
 done
-same "c removed: its entry is dropped within 10 s (before its expiry)" "$gone" yes
+h_same "c removed: its entry is dropped within 10 s (before its expiry)" "$gone" yes
 
 # ---- docker: two containers of one container scope ----
 docker_cases() {
@@ -182,7 +154,7 @@ EOF
 	expect() {
 		local got=deny
 		can "$1" && got=ok
-		same "docker $1: $2" "$got" "$3"
+		h_same "docker $1: $2" "$got" "$3"
 	}
 	local out i
 	for i in $(seq 1 50); do

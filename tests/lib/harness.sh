@@ -322,6 +322,35 @@ h_now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
 
+# h_until_ms T: sleep until h_now_ms reaches T.
+h_until_ms() {
+	local d=$(($1 - $(h_now_ms)))
+	[ "$d" -gt 0 ] && sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"
+	return 0
+}
+
+# h_same NAME GOT WANT: pass when GOT is WANT, else say both.
+h_same() {
+	if [ "$2" = "$3" ]; then
+		h_pass "$1"
+	else
+		h_fail "$1" "got '$2', want '$3'"
+	fi
+}
+
+# h_resolve CASE CG SERVER NAME ADDR: NAME through SERVER (tests/dnsq) from
+# cgroup CG answers ADDR alone; sets H_RESOLVED_MS (when the answer came).
+h_resolve() {
+	local out
+	out=$(h_cgroup_run "$2" "$OUTPUT/tests/dnsq" "$3" "$4" 2>/dev/null)
+	H_RESOLVED_MS=$(h_now_ms)
+	if printf '%s\n' "$out" | jq -e --arg a "$5" '.rcode == 0 and .answers == [$a]' >/dev/null 2>&1; then
+		h_pass "$1"
+	else
+		h_fail "$1" "dnsq: $out"
+	fi
+}
+
 # h_wait_for_file FILE [TIMEOUT_S]
 h_wait_for_file() {
 	local f=$1 deadline=$(($(h_now_ms) + ${2:-5} * 1000))
