@@ -21,7 +21,7 @@
  * programs are attached.
  *
  * Events and counters go through the maps the enforcing objects share
- * (same definitions as hush.bpf.h; the loader hands over their fds).  Reads
+ * (bpf/shared_maps.bpf.h; the loader hands over their fds).  Reads
  * kernel structs, so CO-RE.
  */
 #include "vmlinux.h"
@@ -49,51 +49,12 @@ struct {
 	__type(value, struct hush_cgtrack);
 } hush_cgtrack SEC(".maps");
 
-/* ---- shared with the enforcing objects (definitions as in hush.bpf.h) ---- */
+/* ---- shared with the enforcing objects ---- */
 
 /* Makes clang emit the inner map's value type (see hush.bpf.h). */
 static struct hush_scope_val hush_btf_anchor_ __attribute__((used));
 
-struct hush_scopes_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, struct hush_scope_val);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, HUSH_NGEN);
-	__type(key, __u32);
-	__array(values, struct hush_scopes_inner);
-} hush_scopes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct hush_cfg);
-} hush_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} hush_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HUSH_CTR_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} hush_counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HUSH_CTR_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} hush_evseq SEC(".maps");
+#include "bpf/shared_maps.bpf.h"
 
 extern struct cgroup *bpf_cgroup_from_id(u64 cgid) __ksym __weak;
 extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym __weak;

@@ -69,15 +69,6 @@ static struct hush_btf_anchor hush_btf_anchor_ __attribute__((used));
 
 /* ---- policy (inner map templates, then the generation arrays) ---- */
 
-/* cgroup id -> scope (only cgroups named by the policy, plus the attach
- * cgroup as scope 0). */
-struct hush_scopes_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, struct hush_scope_val);
-};
-
 /*
  * Destination verdict cache: (leaf cgroup, destination) -> ruling.  The
  * judge's memo: a hit costs one hash lookup instead of the scope walk, the
@@ -155,13 +146,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, HUSH_NGEN);
 	__type(key, __u32);
-	__array(values, struct hush_scopes_inner);
-} hush_scopes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, HUSH_NGEN);
-	__type(key, __u32);
 	__array(values, struct hush_scache_inner);
 } hush_scache SEC(".maps");
 
@@ -212,39 +196,7 @@ struct {
 	__type(value, struct hush_learn_val);
 } hush_learn SEC(".maps");
 
-/* [0]: policy sequence (active generation = seq & 1) and hash. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct hush_cfg);
-} hush_cfg SEC(".maps");
-
-/* ---- observability ---- */
-
-/* Events to user space (struct hush_event); size set by the loader. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} hush_events SEC(".maps");
-
-/* Per-CPU counters, index HUSH_CTR_IDX(hook, verdict).  Counted before the
- * event is offered, so a full ring buffer loses no count. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HUSH_CTR_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} hush_counters SEC(".maps");
-
-/* Per-CPU event sequence numbers, same index (see events.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HUSH_CTR_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} hush_evseq SEC(".maps");
+#include "bpf/shared_maps.bpf.h"
 
 /* ---- the DNS redirect (see dns_redirect.h) ---- */
 
