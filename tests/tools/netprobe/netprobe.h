@@ -71,6 +71,9 @@ int bind_dev(int fd, const struct opts *o, struct result *r);
 int wait_fd(int fd, short events, long long deadline);
 int do_connect(const char *op, int want_family, const char *addr, int port, const struct opts *o);
 const char *payload_of(const struct opts *o);
+int udp_socket(int family, struct result *r);
+int send_once(int fd, const struct sockaddr_storage *ss, socklen_t len, const struct opts *o,
+	      struct result *r);
 int do_sendto(const char *addr, int port, const struct opts *o);
 int do_storm(const char *addr, int port, const struct opts *o);
 int do_sendto6_v4(const char *addr, int port, const struct opts *o);

@@ -146,6 +146,54 @@ const char *payload_of(const struct opts *o)
 	return o->payload ? o->payload : "netprobe";
 }
 
+/* A UDP socket of family, or -1 with r saying why. */
+int udp_socket(int family, struct result *r)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		r->err = errno;
+		r->stage = "socket";
+	}
+	return fd;
+}
+
+/* One datagram of the payload to ss, timed into r; closes fd.  The
+ * report's exit code. */
+int send_once(int fd, const struct sockaddr_storage *ss, socklen_t len, const struct opts *o,
+	      struct result *r)
+{
+	const char *pl = payload_of(o);
+	long long t0 = mono_us();
+
+	if (sendto(fd, pl, strlen(pl), 0, (const struct sockaddr *)ss, len) < 0) {
+		r->err = errno;
+		r->stage = "send";
+	} else {
+		r->sent = 1;
+	}
+	r->elapsed_us = mono_us() - t0;
+	close(fd);
+	return report(r);
+}
+
+/* A UDP socket for addr:port (ss, len; dual-stack when IPv6), families in
+ * r: the fd, -1 with r saying why, or -2 for a bad address. */
+static int udp_to(const char *addr, int port, struct result *r, struct sockaddr_storage *ss,
+		  socklen_t *len)
+{
+	int fd;
+
+	if (parse_addr(addr, port, 0, ss, len))
+		return -2;
+	r->sockfamily = ss->ss_family;
+	r->family = is_mapped(ss) ? AF_INET : ss->ss_family;
+	fd = udp_socket(ss->ss_family, r);
+	if (fd >= 0 && ss->ss_family == AF_INET6)
+		set_v6only(fd, 0);
+	return fd;
+}
+
 /* sendto: unconnected UDP, --count datagrams; the first failure decides. */
 int do_sendto(const char *addr, int port, const struct opts *o)
 {
@@ -157,18 +205,9 @@ int do_sendto(const char *addr, int port, const struct opts *o)
 	socklen_t len;
 	int fd;
 
-	if (parse_addr(addr, port, 0, &ss, &len))
-		return EXIT_USAGE;
-	r.sockfamily = ss.ss_family;
-	r.family = is_mapped(&ss) ? AF_INET : ss.ss_family;
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r.err = errno;
-		r.stage = "socket";
-		return report(&r);
-	}
-	if (ss.ss_family == AF_INET6)
-		set_v6only(fd, 0);
+	fd = udp_to(addr, port, &r, &ss, &len);
+	if (fd < 0)
+		return fd == -2 ? EXIT_USAGE : report(&r);
 	if (bind_dev(fd, o, &r)) {
 		close(fd);
 		return report(&r);
@@ -241,30 +280,16 @@ int do_sendto6_v4(const char *addr, int port, const struct opts *o)
 			   .sent = 0,
 			   .reply_len = -1};
 	struct sockaddr_storage ss;
-	const char *pl = payload_of(o);
-	long long t0;
 	socklen_t len;
 	int fd;
 
 	if (parse_addr(addr, port, AF_INET, &ss, &len))
 		return EXIT_USAGE;
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r.err = errno;
-		r.stage = "socket";
+	fd = udp_socket(AF_INET6, &r);
+	if (fd < 0)
 		return report(&r);
-	}
 	set_v6only(fd, 0);
-	t0 = mono_us();
-	if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
-		r.err = errno;
-		r.stage = "send";
-	} else {
-		r.sent = 1;
-	}
-	r.elapsed_us = mono_us() - t0;
-	close(fd);
-	return report(&r);
+	return send_once(fd, &ss, len, o, &r);
 }
 
 /* udpconnect: connect() a UDP socket, then send(). */
@@ -278,18 +303,9 @@ int do_udpconnect(const char *addr, int port, const struct opts *o)
 	socklen_t len;
 	int fd;
 
-	if (parse_addr(addr, port, 0, &ss, &len))
-		return EXIT_USAGE;
-	r.sockfamily = ss.ss_family;
-	r.family = is_mapped(&ss) ? AF_INET : ss.ss_family;
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r.err = errno;
-		r.stage = "socket";
-		return report(&r);
-	}
-	if (ss.ss_family == AF_INET6)
-		set_v6only(fd, 0);
+	fd = udp_to(addr, port, &r, &ss, &len);
+	if (fd < 0)
+		return fd == -2 ? EXIT_USAGE : report(&r);
 	t0 = mono_us();
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
 		r.err = errno;

@@ -156,10 +156,8 @@ int do_srcroute(const char *addr, int port, const struct opts *o)
 			   .sent = 0,
 			   .reply_len = -1};
 	struct sockaddr_storage ss, hop;
-	const char *pl = payload_of(o);
 	unsigned char opt[12];
 	socklen_t len, hlen;
-	long long t0;
 	int fd;
 
 	if (!o->via) {
@@ -176,28 +174,16 @@ int do_srcroute(const char *addr, int port, const struct opts *o)
 	memcpy(opt + 4, &((struct sockaddr_in *)&hop)->sin_addr, 4);
 	memcpy(opt + 8, &((struct sockaddr_in *)&ss)->sin_addr, 4);
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r.err = errno;
-		r.stage = "socket";
+	fd = udp_socket(AF_INET, &r);
+	if (fd < 0)
 		return report(&r);
-	}
 	if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt, sizeof(opt)) < 0) {
 		r.err = errno;
 		r.stage = "setsockopt";
-		goto out;
+		close(fd);
+		return report(&r);
 	}
-	t0 = mono_us();
-	if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
-		r.err = errno;
-		r.stage = "send";
-	} else {
-		r.sent = 1;
-	}
-	r.elapsed_us = mono_us() - t0;
-out:
-	close(fd);
-	return report(&r);
+	return send_once(fd, &ss, len, o, &r);
 }
 
 /* Segment routing header (RFC 8754) with room for two segments. */
@@ -231,10 +217,8 @@ int do_rthdr6(const char *addr, int port, const struct opts *o)
 			   .sent = 0,
 			   .reply_len = -1};
 	struct sockaddr_storage ss, hop;
-	const char *pl = payload_of(o);
 	struct srh2 srh;
 	socklen_t len, hlen;
-	long long t0;
 	int fd;
 
 	_Static_assert(sizeof(struct srh2) == 40, "SRH layout");
@@ -256,26 +240,14 @@ int do_rthdr6(const char *addr, int port, const struct opts *o)
 	memcpy(srh.segments[0], &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
 	memcpy(srh.segments[1], &((struct sockaddr_in6 *)&hop)->sin6_addr, 16);
 
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r.err = errno;
-		r.stage = "socket";
+	fd = udp_socket(AF_INET6, &r);
+	if (fd < 0)
 		return report(&r);
-	}
 	if (setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, &srh, sizeof(srh)) < 0) {
 		r.err = errno;
 		r.stage = "setsockopt";
-		goto out;
+		close(fd);
+		return report(&r);
 	}
-	t0 = mono_us();
-	if (sendto(fd, pl, strlen(pl), 0, (struct sockaddr *)&ss, len) < 0) {
-		r.err = errno;
-		r.stage = "send";
-	} else {
-		r.sent = 1;
-	}
-	r.elapsed_us = mono_us() - t0;
-out:
-	close(fd);
-	return report(&r);
+	return send_once(fd, &ss, len, o, &r);
 }
