@@ -247,24 +247,32 @@ check_left() {
 		return
 	fi
 
-	left=
-	while read -r f v; do
-		case $f in
-		pid | mntpid) h_alive "$v" && left="$left pid:$v($(tr '\0' ' ' <"/proc/$v/cmdline"))" ;;
-		ns) [ -e "/run/netns/$v" ] && left="$left netns:$v" ;;
-		esac
-	done <"$st"
-	# Any live process still in one of the run's cgroups (zombies that PID 1
-	# has not reaped yet are not running; they are counted in the log only).
-	for f in /proc/[0-9]*/cgroup; do
-		grep -q "hush-test\.$sub_id" "$f" 2>/dev/null || continue
-		p=${f#/proc/}
-		p=${p%/cgroup}
-		if h_alive "$p"; then
-			left="$left pid:$p"
-		else
-			zombies=$((zombies + 1))
-		fi
+	# (a process killed a moment ago may still be exiting: looked at again
+	# for up to 5 s; one that lives on is a leak)
+	for _ in $(seq 1 10); do
+		left=
+		zombies=0
+		while read -r f v; do
+			case $f in
+			pid | mntpid) h_alive "$v" && left="$left pid:$v($(tr '\0' ' ' <"/proc/$v/cmdline" 2>/dev/null), cgroup $(sed -n 's/^0:://p' "/proc/$v/cgroup" 2>/dev/null))" ;;
+			ns) [ -e "/run/netns/$v" ] && left="$left netns:$v" ;;
+			esac
+		done <"$st"
+		# Any live process still in one of the run's cgroups (zombies that
+		# PID 1 has not reaped yet are not running; they are counted in the
+		# log only).
+		for f in /proc/[0-9]*/cgroup; do
+			grep -q "hush-test\.$sub_id" "$f" 2>/dev/null || continue
+			p=${f#/proc/}
+			p=${p%/cgroup}
+			if h_alive "$p"; then
+				left="$left pid:$p"
+			else
+				zombies=$((zombies + 1))
+			fi
+		done
+		[ -z "$left" ] && break
+		sleep 0.5
 	done
 	[ "$zombies" -gt 0 ] && h_log "$what: $zombies zombies left for PID 1 to reap"
 	if [ -z "$left" ]; then
