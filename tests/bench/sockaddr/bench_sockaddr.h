@@ -81,6 +81,8 @@ struct pol {
 extern struct pol pols[CG_MAX];
 
 int cmp_u64(const void *a, const void *b);
+/* n distinct v4 addresses (host order) / v6 /48 prefixes, sorted, from a
+ * fixed seed: the same lists every run. */
 uint32_t *gen_v4(size_t n);
 uint64_t *gen_v6(size_t n);
 void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -96,61 +96,63 @@ int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* n distinct host-order v4 addresses, unicast, outside 0/8, 127/8,
- * 198.18/15 (the denied storm destination) and 224/3. */
-uint32_t *gen_v4(size_t n)
+/* n distinct values of `size` bytes, each from draw() (false: rejected, draw
+ * again), sorted by cmp: draws until n distinct ones are in, the duplicates
+ * of each pass replaced by new draws. */
+static void *gen_distinct(size_t n, size_t size, bool (*draw)(void *out),
+			  int (*cmp)(const void *, const void *))
 {
-	uint32_t *a = calloc(n, sizeof(*a));
+	char *a = calloc(n, size);
 	size_t have = 0;
 
 	if (!a)
 		die("out of memory");
 	while (have < n) {
-		size_t m = have;
-
-		while (m < n) {
-			uint32_t x = (uint32_t)(rng() >> 32);
-			uint32_t o = x >> 24;
-
-			if (o == 0 || o == 127 || o >= 224 || (x >> 17) == (0xc612u >> 1))
-				continue;
-			a[m++] = x;
-		}
-		qsort(a, n, sizeof(*a), cmp_u32);
+		for (size_t m = have; m < n;)
+			if (draw(a + m * size))
+				m++;
+		qsort(a, n, size, cmp);
 		have = 0;
 		for (size_t i = 0; i < n; i++)
-			if (i == 0 || a[i] != a[i - 1])
-				a[have++] = a[i];
+			if (i == 0 || cmp(a + i * size, a + (i - 1) * size))
+				memmove(a + have++ * size, a + i * size, size);
 	}
 	return a;
 }
 
-/* n distinct 48-bit v6 prefixes, uniformly random, none holding ::1 or
- * IPv4-mapped addresses (first 48 bits all zero). */
+/* A host-order v4 address, unicast, outside 0/8, 127/8, 198.18/15 (the
+ * denied storm destination) and 224/3. */
+static bool draw_v4(void *out)
+{
+	uint32_t x = (uint32_t)(rng() >> 32);
+	uint32_t o = x >> 24;
+
+	if (o == 0 || o == 127 || o >= 224 || (x >> 17) == (0xc612u >> 1))
+		return false;
+	memcpy(out, &x, sizeof(x));
+	return true;
+}
+
+/* A 48-bit v6 prefix, uniformly random, not holding ::1 or IPv4-mapped
+ * addresses (first 48 bits all zero). */
+static bool draw_v6(void *out)
+{
+	uint64_t x = rng() >> 16;
+
+	if (x == 0)
+		return false;
+	memcpy(out, &x, sizeof(x));
+	return true;
+}
+
+uint32_t *gen_v4(size_t n)
+{
+	return gen_distinct(n, sizeof(uint32_t), draw_v4, cmp_u32);
+}
+
 uint64_t *gen_v6(size_t n)
 {
-	uint64_t *a = calloc(n, sizeof(*a));
-	size_t have = 0;
-
-	if (!a)
-		die("out of memory");
-	while (have < n) {
-		size_t m = have;
-
-		while (m < n) {
-			uint64_t x = rng() >> 16;
-
-			if (x == 0)
-				continue;
-			a[m++] = x;
-		}
-		qsort(a, n, sizeof(*a), cmp_u64);
-		have = 0;
-		for (size_t i = 0; i < n; i++)
-			if (i == 0 || a[i] != a[i - 1])
-				a[have++] = a[i];
-	}
-	return a;
+	return gen_distinct(n, sizeof(uint64_t), draw_v6, cmp_u64);
 }
 
 void bprintf(struct buf *b, const char *fmt, ...)
@@ -184,8 +186,7 @@ static void v6_text(char *s, size_t len, uint64_t p48)
 		 (unsigned)(p48 >> 16) & 0xffff, (unsigned)p48 & 0xffff);
 }
 
-void make_policy(struct pol *out, const uint32_t *v4, size_t n4, const uint64_t *v6,
-			size_t n6)
+void make_policy(struct pol *out, const uint32_t *v4, size_t n4, const uint64_t *v6, size_t n6)
 {
 	struct policy_errors errs = {};
 	struct policy *p = NULL;

@@ -502,9 +502,7 @@ static double run_cell(int rd, int i)
 			measure(c->p, &warm, &r);
 			f1 = foreign_scan(f0.maxid);
 			clean = !f0.ncg && !f1.ncg &&
-				f1.nabove ==
-				    f1.maxid -
-					(f1.maxid > f0.maxid ? f0.maxid : f1.maxid);
+				f1.nabove == f1.maxid - (f1.maxid > f0.maxid ? f0.maxid : f1.maxid);
 			if (clean)
 				break;
 			if (t == 3) {

@@ -35,8 +35,7 @@ static int cell_of(enum conf c, enum path p)
 	return -1;
 }
 
-const char *const conf_keys[C_MAX] = {"none", "floor", "h10",  "h100k",
-					     "byst", "nft",   "storm"};
+const char *const conf_keys[C_MAX] = {"none", "floor", "h10", "h100k", "byst", "nft", "storm"};
 const char *const path_keys[P_MAX] = {"tcp4", "udp4", "tcp6", "udp6", "deny4", "unr4"};
 
 void add_cell(enum conf c, enum path p, int cg)
@@ -463,8 +462,8 @@ void print_raw(void)
 			for (int rd = 0; rd < opt.rounds; rd++)
 				v[rd] = rate[rd][i] / rate[rd][j];
 			st = stats(v, opt.rounds);
-			printf(", ratio to none %.3f (%.3f-%.3f); per round", st.med,
-			       st.min, st.max);
+			printf(", ratio to none %.3f (%.3f-%.3f); per round", st.med, st.min,
+			       st.max);
 			for (int rd = 0; rd < opt.rounds; rd++)
 				printf(" %.3f", rate[rd][i] / rate[rd][j]);
 		}
@@ -492,8 +491,8 @@ static void print_storm_account(const struct totals *t)
 	       "kernel deny+audit counters (whole run) | lost (ring full) | "
 	       "received + lost = counted |\n|---:|---:|---:|---:|---:|---|\n");
 	printf("| %llu | %llu | %llu | %llu | %llu | %s |\n", (unsigned long long)storm,
-	       (unsigned long long)sd, (unsigned long long)seen,
-	       (unsigned long long)(deny + audit), (unsigned long long)lost,
+	       (unsigned long long)sd, (unsigned long long)seen, (unsigned long long)(deny + audit),
+	       (unsigned long long)lost,
 	       seen + lost == deny + audit && sd == storm ? "yes" : "**NO**");
 }
 
@@ -525,8 +524,8 @@ static void print_allow_counters(const struct totals *t)
 		{
 			int idx = HUSH_CTR_IDX(HUSH_HOOK_EGRESS, HUSH_EV_ALLOW);
 
-			printf("| %s | egress (packets allowed) | — | %llu |\n",
-			       cg_names[e], (unsigned long long)(b[idx] - a[idx]));
+			printf("| %s | egress (packets allowed) | — | %llu |\n", cg_names[e],
+			       (unsigned long long)(b[idx] - a[idx]));
 		}
 	}
 }
@@ -596,7 +595,8 @@ void print_report(const struct totals *t)
 		printf("\n%s ran %.3f s during the rounds, %.2f%% of the measuring thread's "
 		       "%.1f s of CPU time: the softirq work of the loops is done in the measuring "
 		       "thread's own context, where its CPU time counts it.\n",
-		       t->ksoft_name, t->ksoft1 - t->ksoft0, 100 * (t->ksoft1 - t->ksoft0) / t->cpu_total, t->cpu_total);
+		       t->ksoft_name, t->ksoft1 - t->ksoft0,
+		       100 * (t->ksoft1 - t->ksoft0) / t->cpu_total, t->cpu_total);
 	printf("\nGoals: %d PASS, %d MISS (a goal is met when the median of the per-round "
 	       "ratios reaches it).\n",
 	       npass, nmiss);
