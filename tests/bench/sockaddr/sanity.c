@@ -92,11 +92,83 @@ static bool in_v6(const uint64_t *set, size_t n, uint64_t p48)
 	return bsearch(&p48, set, n, sizeof(*set), cmp_u64) != NULL;
 }
 
-void sanity(const uint32_t *v4, const uint64_t *v6, size_t n4, size_t n6)
+/* The floor cgroup runs exactly the no-op programs, one per hook; the
+ * no-program cgroup runs none, even with everything attached. */
+static void check_floor(void)
+{
+	int fl = open(cg_path[CG_FLOOR], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int no = open(cg_path[CG_NONE], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int nnone = 0;
+	struct buf hooks = {};
+
+	if (fl < 0 || no < 0)
+		die("open cgroup: %s", strerror(errno));
+	for (int l = 0; l < ENGINE_LINK_MAX; l++) {
+		uint32_t ids[8], cnt = 8, flags = 0;
+		int r =
+		    bpf_prog_query(fl, floor_hooks[l].at, BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt);
+
+		check(r == 0 && cnt == 1 && ids[0] == floor_id[l] && floor_id[l],
+		      "floor: effective programs on %s: %u, %s",
+		      engine_link_name((enum engine_link)l), r ? 0 : cnt,
+		      r == 0 && cnt == 1 && ids[0] == floor_id[l] ? "the no-op"
+								  : "**not** the no-op");
+		cnt = 8;
+		r = bpf_prog_query(no, floor_hooks[l].at, BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt);
+		if (r == 0 && cnt == 0)
+			nnone++;
+		bprintf(&hooks, "%s%s", l ? ", " : "", engine_link_name((enum engine_link)l));
+	}
+	check(nnone == ENGINE_LINK_MAX,
+	      "none: no effective program on %d of %d hooks (%s) while hush and the "
+	      "floor are attached to their cgroups",
+	      nnone, ENGINE_LINK_MAX, hooks.p);
+	free(hooks.p);
+	close(fl);
+	close(no);
+}
+
+/* The big policy is live deep in the tries: a listed prefix is allowed
+ * (then the kernel finds no route), an unlisted one is denied. */
+static void check_h100k(const uint32_t *v4, const uint64_t *v6, size_t n4, size_t n6)
 {
 	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(443)};
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(443)};
 	uint64_t outside6 = 0x20010db80000ull; /* 2001:db8::/48 */
+	uint32_t pick = v4[n4 / 2 + 7];
+	uint64_t p6 = v6[n6 / 3 + 5];
+	char s[64];
+	int e;
+
+	cg_enter(CG_H100K);
+	a4.sin_addr.s_addr = htonl(pick);
+	v4_text(s, sizeof(s), pick);
+	e = try_once(AF_INET, SOCK_STREAM, &a4, sizeof(a4));
+	check(e == ENETUNREACH, "h100k: connect %s:443 (listed) -> %s", s, ename(e));
+	a4.sin_port = htons(444);
+	e = try_once(AF_INET, SOCK_STREAM, &a4, sizeof(a4));
+	check(e == EPERM, "h100k: connect %s:444 (port not listed) -> %s", s, ename(e));
+	for (int i = 0; i < 6; i++) {
+		a6.sin6_addr.s6_addr[i] = (uint8_t)(p6 >> (40 - 8 * i));
+	}
+	a6.sin6_addr.s6_addr[15] = 9;
+	inet_ntop(AF_INET6, &a6.sin6_addr, s, sizeof(s));
+	e = try_once(AF_INET6, SOCK_STREAM, &a6, sizeof(a6));
+	check(e == ENETUNREACH, "h100k: connect [%s]:443 (listed) -> %s", s, ename(e));
+	if (!in_v6(v6, n6, outside6)) {
+		memset(&a6.sin6_addr, 0, sizeof(a6.sin6_addr));
+		a6.sin6_addr.s6_addr[0] = 0x20;
+		a6.sin6_addr.s6_addr[1] = 0x01;
+		a6.sin6_addr.s6_addr[2] = 0x0d;
+		a6.sin6_addr.s6_addr[3] = 0xb8;
+		a6.sin6_addr.s6_addr[15] = 9;
+		e = try_once(AF_INET6, SOCK_STREAM, &a6, sizeof(a6));
+		check(e == EPERM, "h100k: connect [2001:db8::9]:443 (not listed) -> %s", ename(e));
+	}
+}
+
+void sanity(const uint32_t *v4, const uint64_t *v6, size_t n4, size_t n6)
+{
 	int e;
 
 	server_set(S_TCP4);
@@ -118,77 +190,8 @@ void sanity(const uint32_t *v4, const uint64_t *v6, size_t n4, size_t n6)
 	}
 	server_set(S_IDLE);
 
-	/* The floor cgroup runs exactly the no-op programs, one per hook; the
-	 * no-program cgroup runs none, even with everything attached. */
-	{
-		int fl = open(cg_path[CG_FLOOR], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int no = open(cg_path[CG_NONE], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int nnone = 0;
-		struct buf hooks = {};
-
-		if (fl < 0 || no < 0)
-			die("open cgroup: %s", strerror(errno));
-		for (int l = 0; l < ENGINE_LINK_MAX; l++) {
-			uint32_t ids[8], cnt = 8, flags = 0;
-			int r = bpf_prog_query(fl, floor_hooks[l].at, BPF_F_QUERY_EFFECTIVE, &flags,
-					       ids, &cnt);
-
-			check(r == 0 && cnt == 1 && ids[0] == floor_id[l] && floor_id[l],
-			      "floor: effective programs on %s: %u, %s",
-			      engine_link_name((enum engine_link)l), r ? 0 : cnt,
-			      r == 0 && cnt == 1 && ids[0] == floor_id[l] ? "the no-op"
-									  : "**not** the no-op");
-			cnt = 8;
-			r = bpf_prog_query(no, floor_hooks[l].at, BPF_F_QUERY_EFFECTIVE, &flags,
-					   ids, &cnt);
-			if (r == 0 && cnt == 0)
-				nnone++;
-			bprintf(&hooks, "%s%s", l ? ", " : "",
-				engine_link_name((enum engine_link)l));
-		}
-		check(nnone == ENGINE_LINK_MAX,
-		      "none: no effective program on %d of %d hooks (%s) while hush and the "
-		      "floor are attached to their cgroups",
-		      nnone, ENGINE_LINK_MAX, hooks.p);
-		free(hooks.p);
-		close(fl);
-		close(no);
-	}
-
-	/* The big policy is live deep in the tries: a listed prefix is allowed
-	 * (then the kernel finds no route), an unlisted one is denied. */
-	cg_enter(CG_H100K);
-	{
-		uint32_t pick = v4[n4 / 2 + 7];
-		uint64_t p6 = v6[n6 / 3 + 5];
-		char s[64];
-
-		a4.sin_addr.s_addr = htonl(pick);
-		v4_text(s, sizeof(s), pick);
-		e = try_once(AF_INET, SOCK_STREAM, &a4, sizeof(a4));
-		check(e == ENETUNREACH, "h100k: connect %s:443 (listed) -> %s", s, ename(e));
-		a4.sin_port = htons(444);
-		e = try_once(AF_INET, SOCK_STREAM, &a4, sizeof(a4));
-		check(e == EPERM, "h100k: connect %s:444 (port not listed) -> %s", s, ename(e));
-		for (int i = 0; i < 6; i++) {
-			a6.sin6_addr.s6_addr[i] = (uint8_t)(p6 >> (40 - 8 * i));
-		}
-		a6.sin6_addr.s6_addr[15] = 9;
-		inet_ntop(AF_INET6, &a6.sin6_addr, s, sizeof(s));
-		e = try_once(AF_INET6, SOCK_STREAM, &a6, sizeof(a6));
-		check(e == ENETUNREACH, "h100k: connect [%s]:443 (listed) -> %s", s, ename(e));
-		if (!in_v6(v6, n6, outside6)) {
-			memset(&a6.sin6_addr, 0, sizeof(a6.sin6_addr));
-			a6.sin6_addr.s6_addr[0] = 0x20;
-			a6.sin6_addr.s6_addr[1] = 0x01;
-			a6.sin6_addr.s6_addr[2] = 0x0d;
-			a6.sin6_addr.s6_addr[3] = 0xb8;
-			a6.sin6_addr.s6_addr[15] = 9;
-			e = try_once(AF_INET6, SOCK_STREAM, &a6, sizeof(a6));
-			check(e == EPERM, "h100k: connect [2001:db8::9]:443 (not listed) -> %s",
-			      ename(e));
-		}
-	}
+	check_floor();
+	check_h100k(v4, v6, n4, n6);
 
 	if (nft_on) {
 		struct sockaddr_in lo2 = sink4_sa;
