@@ -78,7 +78,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 

@@ -386,6 +386,8 @@ int db_tail(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN])
 /* Insert rows inside an open transaction, extending the chain. */
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN]);
+static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
+			    uint8_t hash[DB_HASH_LEN]);
 
 static uint64_t tamper_noted;
 
@@ -470,6 +472,16 @@ int db_append_locked(struct db *db, const struct db_row *rows, size_t n, uint64_
 
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN])
+{
+	int64_t first_id = (int64_t)*last_id + 1;
+	int rc = insert_rows_only(db, rows, n, last_id, hash);
+
+	/* The rollups in the same transaction: they never disagree with the rows. */
+	return rc == SQLITE_OK ? db_rollup_add(db, first_id, (int64_t)*last_id) : rc;
+}
+
+static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
+			    uint8_t hash[DB_HASH_LEN])
 {
 	int rc = SQLITE_OK;
 
