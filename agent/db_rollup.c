@@ -16,7 +16,8 @@
 /* The key expressions are logtop.c's scan columns: keep them the same. */
 const struct db_rollup_dim db_rollup_dims[DB_RD_MAX] = {
     [DB_RD_DEST] = {"dest", {"e.dkey", "e.dport", "e.proto"}, "e.daddr"},
-    [DB_RD_PROC] = {"proc", {"e.proc", "CASE WHEN e.proc IS NULL THEN e.comm END", "NULL"},
+    [DB_RD_PROC] = {"proc",
+		    {"e.proc", "CASE WHEN e.proc IS NULL THEN e.comm END", "NULL"},
 		    "e.comm"},
     [DB_RD_DNS] = {"dns", {"lower(rtrim(e.qname, '.'))", "NULL", "NULL"}, "NULL"},
     [DB_RD_COMM] = {"comm", {"e.comm", "NULL", "NULL"}, "NULL"},
@@ -29,10 +30,12 @@ const int64_t db_rollup_width[DB_ROLLUP_LEVELS] = {60000000000LL, 3600000000000L
 						   86400000000000LL};
 
 #define ROLLUP_TABLE                                                                               \
-	"DROP TABLE IF EXISTS rollup; CREATE TABLE rollup(dim INTEGER NOT NULL, lvl INTEGER NOT NULL,"            \
+	"DROP TABLE IF EXISTS rollup; CREATE TABLE rollup(dim INTEGER NOT NULL, lvl INTEGER NOT "  \
+	"NULL,"                                                                                    \
 	" bucket INTEGER NOT NULL, verdict TEXT NOT NULL, k TEXT NOT NULL, c1, c2, c3, name,"      \
 	" attempts INTEGER NOT NULL, rows INTEGER NOT NULL, first INTEGER NOT NULL,"               \
-	" last INTEGER NOT NULL, PRIMARY KEY(dim, lvl, bucket, verdict, k)) WITHOUT ROWID;"
+	" last INTEGER NOT NULL, PRIMARY KEY(dim, lvl, bucket, verdict, k)) WITHOUT ROWID;"        \
+	"CREATE INDEX rollup_day_k ON rollup(dim, k, bucket) WHERE lvl = 2;"
 
 #define UPSERT                                                                                     \
 	" ON CONFLICT(dim, lvl, bucket, verdict, k) DO UPDATE SET"                                 \
@@ -81,7 +84,8 @@ static bool from_below(char *buf, size_t len, size_t *o, int dim, int lvl, const
 	int64_t f = db_rollup_width[lvl] / db_rollup_width[lvl - 1];
 
 	return put(buf, len, o,
-		   "INSERT INTO rollup SELECT dim, %d, bucket / %" PRId64 ", verdict, k, c1, c2, c3,"
+		   "INSERT INTO rollup SELECT dim, %d, bucket / %" PRId64
+		   ", verdict, k, c1, c2, c3,"
 		   " min(name), sum(attempts), sum(rows), min(first), max(last) FROM rollup"
 		   " WHERE dim = %d AND lvl = %d AND (%s) GROUP BY 3, 4, 5;",
 		   lvl, f, dim, lvl - 1, where);
@@ -112,7 +116,8 @@ int db_rollup_prepare(struct db *db)
 			size_t o = 0;
 			int rc;
 
-			if (!from_events(sql, sizeof(sql), &o, d, l, "e.id BETWEEN ?1 AND ?2", true))
+			if (!from_events(sql, sizeof(sql), &o, d, l, "e.id BETWEEN ?1 AND ?2",
+					 true))
 				return SQLITE_TOOBIG;
 			rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
 						&db->roll_add[d][l], NULL);
@@ -176,10 +181,11 @@ int db_rollup_rebuild(struct db *db, int64_t ts_lo, int64_t ts_hi)
 		bool ok = true;
 
 		for (int l = 0; l < DB_ROLLUP_LEVELS && ok; l++)
-			ok = put(sql, sizeof(sql), &o,
-				 "DELETE FROM rollup WHERE dim = %d AND lvl = %d AND bucket BETWEEN "
-				 "%" PRId64 " AND %" PRId64 ";",
-				 d, l, blo[l], bhi[l]);
+			ok =
+			    put(sql, sizeof(sql), &o,
+				"DELETE FROM rollup WHERE dim = %d AND lvl = %d AND bucket BETWEEN "
+				"%" PRId64 " AND %" PRId64 ";",
+				d, l, blo[l], bhi[l]);
 		snprintf(where, sizeof(where), "e.ts >= %" PRId64 " AND e.ts < %" PRId64,
 			 blo[0] * db_rollup_width[0], (bhi[0] + 1) * db_rollup_width[0]);
 		ok = ok && from_events(sql, sizeof(sql), &o, d, 0, where, false);

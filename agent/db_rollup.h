@@ -17,6 +17,10 @@
  * built from the existing rows by the migration: they never disagree with
  * the rows.  Only kind 'attempt' is rolled up (what top counts).
  *
+ * The day rows are also indexed by key (rollup_day_k): which days hold a
+ * value, newest first, so `hush log --comm X` finds a rare value's minutes
+ * without walking the log.
+ *
  * Adding a dimension: one line in db_rollup_dims (db_rollup.c) and its
  * enum value here; a migration step rebuilds (db_rollup_build_sql).
  */
@@ -38,9 +42,9 @@ enum db_rdim {
 };
 
 struct db_rollup_dim {
-	const char *id;		 /* for messages */
-	const char *c[3];	 /* key expressions on events e ("NULL" if unused) */
-	const char *name;	 /* label expression (min kept), or "NULL" */
+	const char *id;	  /* for messages */
+	const char *c[3]; /* key expressions on events e ("NULL" if unused) */
+	const char *name; /* label expression (min kept), or "NULL" */
 };
 
 extern const struct db_rollup_dim db_rollup_dims[DB_RD_MAX];

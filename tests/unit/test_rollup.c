@@ -210,8 +210,7 @@ out:
 }
 
 /* Every kind over a set of windows (and a verdict on some): all the same. */
-static bool all_windows(struct db *db, int64_t start, int64_t span, int nwin, char *why,
-			size_t len)
+static bool all_windows(struct db *db, int64_t start, int64_t span, int nwin, char *why, size_t len)
 {
 	for (int w = 0; w < nwin; w++) {
 		struct logq_filter f;
@@ -234,6 +233,86 @@ static bool all_windows(struct db *db, int64_t start, int64_t span, int nwin, ch
 		for (int by = LOGQ_BY_DEST; by < LOGQ_BY_MAX; by++)
 			if (!top_same(db, &f, (enum logq_by)by, why, len))
 				return false;
+	}
+	return true;
+}
+
+struct ids {
+	int64_t v[512];
+	int n;
+};
+
+static int take_id(void *ctx, const struct logq_row *r)
+{
+	struct ids *ids = ctx;
+
+	if (ids->n < 512)
+		ids->v[ids->n++] = r->c[DB_C_ID].i;
+	return 0;
+}
+
+/* The newest `limit` rows of f, found through the rollups or not. */
+static int rows_of(struct db *db, const struct logq_filter *f, int64_t limit, bool scan,
+		   struct ids *ids, bool *more)
+{
+	struct logq *q = NULL;
+	char err[256];
+	int ret;
+
+	if (scan)
+		setenv("HUSH_TOP_SCAN", "1", 1);
+	ret = logq_new(db, f, &q);
+	unsetenv("HUSH_TOP_SCAN");
+	ids->n = 0;
+	if (!ret)
+		ret = logq_rows(q, limit, false, take_id, ids, more, err, sizeof(err));
+	logq_free(q);
+	return ret;
+}
+
+/* --comm, --uid, --dns (rare and common values, limits, other filters):
+ * the same rows either way. */
+static bool filters_same(struct db *db, int n, char *why, size_t len)
+{
+	static const int64_t limits[] = {1, 3, 20, 100, 400};
+
+	for (int i = 0; i < n; i++) {
+		struct logq_filter f;
+		struct ids a, b;
+		bool ma = false, mb = false;
+		int64_t limit = limits[rndn(5)];
+
+		memset(&f, 0, sizeof(f));
+		f.port = -1;
+		switch (i % 3) {
+		case 0:
+			f.comm = i % 9 == 0 ? "nosuch" : comms[rndn(5)];
+			break;
+		case 1:
+			f.has_uid = true;
+			f.uid = rndn(4) * 1000;
+			break;
+		default:
+			logq_filter_dns(&f, qnames[rndn(3)]);
+		}
+		if (i % 4 == 1)
+			f.verdict = verdicts[rndn(3)];
+		if (i % 5 == 2) {
+			f.has_since = true;
+			f.since = T0 + (int64_t)(rnd() % (uint64_t)SPAN);
+		}
+		if (rows_of(db, &f, limit, false, &a, &ma) ||
+		    rows_of(db, &f, limit, true, &b, &mb)) {
+			snprintf(why, len, "case %d: query failed", i);
+			return false;
+		}
+		if (a.n != b.n || ma != mb || memcmp(a.v, b.v, sizeof(a.v[0]) * (size_t)a.n)) {
+			snprintf(why, len,
+				 "case %d (limit %lld): %d rows (more %d) through the rollups, %d "
+				 "(more %d) by the walk",
+				 i, (long long)limit, a.n, ma, b.n, mb);
+			return false;
+		}
 	}
 	return true;
 }
@@ -261,6 +340,11 @@ static void t_random(void)
 	db = open_db("r.db", &t);
 	if (db && add_rows(db, 4000, T0, SPAN) == 0)
 		CHECK(&t, all_windows(db, T0, SPAN, 40, why, sizeof(why)), "%s", why);
+	tc_end(&t);
+
+	tc_begin(&t, "--comm, --uid, --dns through the rollups = the walk (60 filters)");
+	if (db)
+		CHECK(&t, filters_same(db, 60, why, sizeof(why)), "%s", why);
 	tc_end(&t);
 
 	tc_begin(&t, "... after a prune by age, and more rows");
@@ -314,6 +398,13 @@ static void t_migrate(void)
 			CHECK(&t, false, "reopen: %s", err);
 		else
 			CHECK(&t, all_windows(db, T0, SPAN, 20, why, sizeof(why)), "%s", why);
+	}
+	tc_end(&t);
+
+	tc_begin(&t, "the filters do read the rollups (minute rows removed by hand show)");
+	if (db) {
+		sqlite3_exec(db_handle(db), "DELETE FROM rollup WHERE lvl = 0", NULL, NULL, NULL);
+		CHECK(&t, !filters_same(db, 30, why, sizeof(why)), "the rollups were not used");
 	}
 	tc_end(&t);
 	db_close(db);
