@@ -46,6 +46,8 @@
  *     qtype TEXT)                                     dns: 'A', 'AAAA', 'TYPE65' (since 3)
  *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts),
  *            events(dport, ts); since 5 events(proc, ts)
+ *   since 6: rollup(...) and its index rollup_day_k: the attempt rows summed per
+ *            minute, hour and day for `hush log top` (agent/db_rollup.h)
  *   view log: events joined with procs, cgroups and rules, the columns of
  *     DB_LOG_COLUMNS; the hash of row N is
  *     SHA-256(hash of row N-1 || encoding of row N's log columns before
