@@ -65,14 +65,20 @@ same "--comm = walk" --comm "$comm" --limit 37
 same "--uid = walk" --uid "$uid" --limit 100
 
 plan=$("$HUSH" -v log --db "$DB" top --by dest --since 2d 2>&1 >/dev/null | grep -c 'FROM rollup')
-[ "$plan" -ge 1 ] && h_pass "top reads the rollup table (hush -v)" ||
+if [ "$plan" -ge 1 ]; then
+	h_pass "top reads the rollup table (hush -v)"
+else
 	h_fail "top reads the rollup table (hush -v)" "no rollup query in: $("$HUSH" -v log --db "$DB" top --by dest --since 2d 2>&1 >/dev/null | head -c 400)"
+fi
 
 "$HUSH" log --db "$DB" prune --older-than "$(((($(date +%s) - end) + 100000) / 3600))h" >/dev/null 2>&1 ||
 	h_fail "prune" "hush log prune failed"
 left=$(sqlite3 "$DB" "SELECT count(*) FROM events")
-[ "$left" -gt 1000 ] && [ "$left" -lt 20000 ] && h_pass "prune removed part of the log ($left rows left)" ||
+if [ "$left" -gt 1000 ] && [ "$left" -lt 20000 ]; then
+	h_pass "prune removed part of the log ($left rows left)"
+else
 	h_fail "prune removed part of the log" "$left rows left"
+fi
 for k in dest process container uid; do
 	same "after prune: top = scan" top --by "$k" --limit 0
 	same "after prune: top = scan, last 30 h" top --by "$k" --since "@$((end - 108000)).5" --limit 0
@@ -83,7 +89,11 @@ done
 sqlite3 "$DB" "DROP TABLE rollup; PRAGMA user_version = 5"
 "$DBFILL" --db "$DB" --rows 1 --seed 3 --span 60 >"$H_TMP/mig.out" 2>&1
 v=$(sqlite3 "$DB" "PRAGMA user_version")
-[ "$v" -ge 6 ] && h_pass "a version-5 database is migrated ($v)" || h_fail "a version-5 database is migrated" "user_version $v: $(head -c 300 "$H_TMP/mig.out")"
+if [ "$v" -ge 6 ]; then
+	h_pass "a version-5 database is migrated ($v)"
+else
+	h_fail "a version-5 database is migrated" "user_version $v: $(head -c 300 "$H_TMP/mig.out")"
+fi
 same "migrated: top = scan" top --by dest --limit 0
 same "migrated: top = scan, last 30 h" top --by comm --since "@$((end - 108000)).5" --limit 0
 h_done

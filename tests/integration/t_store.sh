@@ -112,10 +112,10 @@ if h_hush status | grep -q "^writer:      ok, lag"; then
 else
 	h_fail "status: table shows the writer" "$(h_hush status | tail -n 4)"
 fi
-if [ "$(q 'PRAGMA journal_mode')" = wal ] && [ "$(q 'PRAGMA user_version')" = 5 ]; then
-	h_pass "rows: WAL mode, schema version 5"
+if [ "$(q 'PRAGMA journal_mode')" = wal ] && [ "$(q 'PRAGMA user_version')" = 6 ]; then
+	h_pass "rows: WAL mode, schema version 6"
 else
-	h_fail "rows: WAL mode, schema version 5" "$(q 'PRAGMA journal_mode') $(q 'PRAGMA user_version')"
+	h_fail "rows: WAL mode, schema version 6" "$(q 'PRAGMA journal_mode') $(q 'PRAGMA user_version')"
 fi
 
 # ---- 2. SIGKILL during a storm, with a small ring buffer ----
