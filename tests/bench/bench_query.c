@@ -1242,8 +1242,9 @@ static void report(const char *path, const struct info *in, bool cached, int run
 	       "generator version %d (tests/bench/bench_query.c)\n",
 	       RARE_PORT, GEN_VERSION);
 	printf("- **build rate** (built %s): %" PRIu64 " rows through `db_append()` (hash chain, "
-	       "dimension tables, the schema's five secondary indexes events(ts), "
-	       "events(verdict, ts), events(cgroup, ts), events(dkey, ts), events(dport, ts)) in "
+	       "dimension tables, the schema's six secondary indexes events(ts), "
+	       "events(verdict, ts), events(cgroup, ts), events(dkey, ts), events(dport, ts), "
+	       "events(proc, ts), and since schema 6 the rollups: 7 keys x minute, hour, day) in "
 	       "%d-row "
 	       "transactions: **%.0f rows/s** over the whole build (%.0f s); first tenth %.0f "
 	       "rows/s, last tenth %.0f rows/s (the random-keyed indexes outgrow SQLite's page "
