@@ -520,15 +520,23 @@ out:
 	return ret >= 0;
 }
 
-static void loc_sql(struct logq_sql *q, const struct loc *l)
+/*
+ * "SELECT e.id FROM <ranges> CROSS JOIN events e WHERE e.ts in the range":
+ * the ranges as the outer loop, each a search of events(ts).  (As an OR of
+ * ranges, SQLite without statistics walks the whole ts index instead.)
+ */
+static void loc_from(struct logq_sql *q, const struct loc *l)
 {
-	logq_sql_add(q, " AND (");
+	logq_sql_add(q, "SELECT e.id FROM (VALUES ");
 	for (int i = 0; i < l->n; i++) {
-		logq_sql_add(q, i ? " OR e.ts BETWEEN ? AND ?" : "e.ts BETWEEN ? AND ?");
+		logq_sql_add(q, i ? ", (?, ?)" : "(?, ?)");
 		logq_sql_int(q, l->lo[i]);
 		logq_sql_int(q, l->hi[i]);
 	}
-	logq_sql_add(q, l->n ? ")" : "0)");
+	if (!l->n)
+		logq_sql_add(q, "(1, 0)");
+	logq_sql_add(q, ") AS rr CROSS JOIN events e"
+			" WHERE e.ts BETWEEN rr.column1 AND rr.column2");
 }
 
 /* Whether the ranges of l give the newest `limit` rows (and whether there
@@ -542,9 +550,9 @@ static bool loc_enough(struct logq *lq, const struct loc *l)
 
 	if (l->all)
 		return true;
-	logq_sql_add(&q, "SELECT count(*) FROM (SELECT 1 FROM events e WHERE 1");
+	logq_sql_add(&q, "SELECT count(*) FROM (");
+	loc_from(&q, l);
 	logq_sql_filters(&q, lq);
-	loc_sql(&q, l);
 	logq_sql_add(&q, " LIMIT ?)");
 	logq_sql_int(&q, l->want);
 	if (logq_prepare(lq, &q, &st, err, sizeof(err)))
@@ -706,17 +714,19 @@ int logq_rows(struct logq *lq, int64_t limit, bool follow, logq_row_fn fn, void 
 	 * follow hands them oldest first.
 	 */
 	logq_sql_add(&q, LOG_SELECT " WHERE ");
-	if (limit >= 0)
+	if (limit >= 0 && !follow && loc_plan(lq, limit, &loc)) {
+		logq_sql_add(&q, "e.id IN (");
+		loc_from(&q, &loc);
+	} else if (limit >= 0) {
 		logq_sql_add(&q, "e.id IN (SELECT e.id FROM events e WHERE 1");
-	else
+	} else {
 		logq_sql_add(&q, "1");
+	}
 	if (follow) {
 		logq_sql_add(&q, " AND e.id <= ?");
 		logq_sql_int(&q, lq->last);
 	}
 	logq_sql_filters(&q, lq);
-	if (!follow && loc_plan(lq, limit, &loc))
-		loc_sql(&q, &loc);
 	if (limit >= 0) {
 		logq_sql_add(&q, " ORDER BY e.ts DESC, e.id DESC LIMIT ?)");
 		/* One more than asked: tells whether the limit cut. */
