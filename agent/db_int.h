@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "agent/db.h"
+#include "agent/db_rollup.h"
 #include "agent/util.h"
 
 struct dim_ent {
@@ -37,6 +38,7 @@ struct db {
 	sqlite3_stmt *ins_proc, *sel_proc, *ins_cg, *sel_cg, *ins_rule, *sel_rule;
 	sqlite3_stmt *ins_lin, *sel_lin, *ins_host, *sel_host; /* since 6 */
 	struct dim_cache procs, cgroups, rules, lineages, hosts;
+	sqlite3_stmt *roll_add[DB_RD_MAX][DB_ROLLUP_LEVELS]; /* db_rollup.c, since 7 */
 	EVP_MD_CTX *md;
 	/* The chain head as last written (head file at open, then our commits):
 	 * an append first checks the database still reaches it. */
@@ -93,5 +95,13 @@ void db_rollback(struct db *db);
 /* "<db>.head": "ID HASHHEX\n". */
 void db_head_write(struct db *db, uint64_t id, const uint8_t h[DB_HASH_LEN]);
 int db_head_read(const char *dbpath, uint64_t *id, uint8_t h[DB_HASH_LEN]);
+
+/* db_rollup.c (SQLite codes): prepare the writer's statements; add the
+ * attempt rows with ids in [lo, hi]; rebuild every bucket meeting
+ * [ts_lo, ts_hi] from the rows there now.  Inside the caller's transaction. */
+int db_rollup_prepare(struct db *db);
+void db_rollup_finalize(struct db *db);
+int db_rollup_add(struct db *db, int64_t lo_id, int64_t hi_id);
+int db_rollup_rebuild(struct db *db, int64_t ts_lo, int64_t ts_hi);
 
 #endif /* HUSH_AGENT_DB_INT_H */
