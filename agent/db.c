@@ -273,8 +273,9 @@ static int migrate(struct db *db, char *err, size_t errlen)
 		return 0;
 	if (db->mode == DB_RDONLY)
 		return db_fail(err, errlen, -EROFS,
-			       "%s has schema version %d and needs migrating to %d: run hushd (or "
-			       "any hush log command as root with write access) once",
+			       "%s has schema version %d and needs migrating to %d: start hushd "
+			       "(it migrates the log it opens), or run `hush log prune "
+			       "--older-than DUR` once as root",
 			       db->path, ver, DB_SCHEMA_VERSION);
 	if (ver == 0) {
 		char sql[sizeof(schema) + sizeof(LINEAGE_SQL) + 128 + ROLLUP_SQL_MAX];

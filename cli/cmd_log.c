@@ -460,8 +460,9 @@ int do_log(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	out_init();
 	if (o.verb == VB_PRUNE) {
-		/* Refuse to create a database that is not there. */
-		if (open_db(&o, DB_RDONLY, &db))
+		/* Refuse to create a database that is not there (one that needs
+		 * migrating is there: the read-write open migrates it). */
+		if (access(o.db, F_OK) < 0 && open_db(&o, DB_RDONLY, &db))
 			return EXIT_FAIL;
 		db_close(db);
 		db = NULL;
