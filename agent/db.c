@@ -603,6 +603,7 @@ int db_open(const char *path, enum db_mode mode, struct db **out, char *err, siz
 	 * the database's group, so readers find them whatever the umask. */
 	if (mode == DB_RDWR && (db_exec(db, "PRAGMA journal_mode=WAL", err, errlen) ||
 				db_exec(db, "PRAGMA synchronous=NORMAL", err, errlen) ||
+				db_exec(db, "PRAGMA cache_size=-32768", err, errlen) ||
 				db_exec(db, "SELECT count(*) FROM meta", err, errlen))) {
 		db_close(db);
 		return -EIO;

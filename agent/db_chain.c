@@ -522,11 +522,14 @@ int db_append_locked(struct db *db, const struct db_row *rows, size_t n, uint64_
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN])
 {
-	int64_t first_id = (int64_t)*last_id + 1;
 	int rc = insert_rows_only(db, rows, n, last_id, hash);
 
 	/* The rollups in the same transaction: they never disagree with the rows. */
-	return rc == SQLITE_OK ? db_rollup_add(db, first_id, (int64_t)*last_id) : rc;
+	if (rc != SQLITE_OK) {
+		db_rollup_discard(db);
+		return rc;
+	}
+	return db_rollup_flush(db);
 }
 
 static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
@@ -619,7 +622,9 @@ static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, 
 		sqlite3_clear_bindings(st);
 		if (rc != SQLITE_DONE)
 			break;
-		rc = SQLITE_OK;
+		rc = db_rollup_row(db, v, rule, proc, cg);
+		if (rc != SQLITE_OK)
+			break;
 		*last_id = (uint64_t)id;
 		memcpy(hash, h, DB_HASH_LEN);
 	}

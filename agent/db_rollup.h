@@ -12,10 +12,14 @@
  * quote()d text (NULLs included, which a primary key cannot hold), name the
  * smallest of the label top shows, and the sums and extremes of the rows.
  *
- * Written in the transaction that writes the rows (db_append, prune's note),
- * rebuilt for the buckets a prune touched in the prune's transaction, and
- * built from the existing rows by the migration: they never disagree with
- * the rows.  Only kind 'attempt' is rolled up (what top counts).
+ * Written in the transaction that writes the rows (db_append, prune's note):
+ * the writer sums the transaction's rows per group in memory as it inserts
+ * them and upserts each group once before the commit, in key order (one
+ * B-tree write per distinct group and level, not 21 INSERT ... SELECT ...
+ * GROUP BY over the rows).  Rebuilt for the buckets a prune touched in the
+ * prune's transaction, and built from the existing rows by the migration:
+ * they never disagree with the rows.  Only kind 'attempt' is rolled up
+ * (what top counts).
  *
  * The day rows are also indexed by key (rollup_day_k): which days hold a
  * value, newest first, so `hush log --comm X` finds a rare value's minutes

@@ -6,7 +6,9 @@
  * minute, across days; with and without a verdict) gives exactly what the
  * scan of the rows gives (HUSH_TOP_SCAN=1); and still after a prune by age
  * and by size, after more rows, and on a version-6 database whose rollups
- * the migration builds.
+ * the migration builds.  And the rollup table the writer keeps (summed in
+ * memory per transaction) is, byte for byte, the one SQL builds from the
+ * rows, also for awkward key values and runs of one group.
  *
  * Prints "PASS: name" or "FAIL: name: why" per case; exits 1 if any failed.
  */
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent/db.h"
+#include "agent/db_rollup.h"
 #include "agent/logquery.h"
 #define TC_PREFIX "rollup: "
 #include "tests/unit/tc.h"
@@ -317,6 +320,119 @@ static bool filters_same(struct db *db, int n, char *why, size_t len)
 	return true;
 }
 
+/*
+ * The rollup table as the writer keeps it (summed in memory, upserted per
+ * group) = the one SQL builds from the rows there are (db_rollup_build_sql,
+ * the migration's): every column of every row, byte for byte.
+ */
+static bool table_same(struct db *db, char *why, size_t len)
+{
+	static char sql[16384];
+	sqlite3 *h = db_handle(db);
+	sqlite3_stmt *st;
+	long long diff[2] = {-1, -1}, rows = -1;
+	bool ok;
+
+	if (db_rollup_build_sql(sql, sizeof(sql)) < 0) {
+		snprintf(why, len, "build SQL too long");
+		return false;
+	}
+	if (sqlite3_exec(h,
+			 "DROP TABLE IF EXISTS temp.got; CREATE TEMP TABLE got AS SELECT * FROM "
+			 "rollup; SAVEPOINT rebuild",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(why, len, "rebuild: %s", sqlite3_errmsg(h));
+		sqlite3_exec(h, "ROLLBACK TO rebuild; RELEASE rebuild", NULL, NULL, NULL);
+		return false;
+	}
+	if (sqlite3_prepare_v2(
+		h,
+		"SELECT (SELECT count(*) FROM (SELECT * FROM temp.got EXCEPT SELECT * "
+		"FROM main.rollup)), (SELECT count(*) FROM (SELECT * FROM main.rollup "
+		"EXCEPT SELECT * FROM temp.got)), (SELECT count(*) FROM temp.got)",
+		-1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		diff[0] = sqlite3_column_int64(st, 0);
+		diff[1] = sqlite3_column_int64(st, 1);
+		rows = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	sqlite3_exec(h, "ROLLBACK TO rebuild; RELEASE rebuild; DROP TABLE temp.got", NULL, NULL,
+		     NULL);
+	ok = diff[0] == 0 && diff[1] == 0 && rows > 0;
+	if (!ok)
+		snprintf(why, len,
+			 "%lld rollup rows: %lld of them not as SQL builds them, %lld built rows "
+			 "missing",
+			 rows, diff[0], diff[1]);
+	return ok;
+}
+
+static const char *const odd_qnames[] = {
+    "O'Brien.Example.", "a..", "...", "ÄÖ.Test.", "x.y", "X.Y", "'", NULL};
+static const char *const odd_comms[] = {"it's", "Comm", "comm", "ä", NULL};
+
+/* Rows whose keys are awkward for quote() and lower()/rtrim(), runs of the
+ * same groups (also across minute, hour and day boundaries and verdicts),
+ * coalesced rows; in transactions of 1 to 300 rows. */
+static int add_odd_rows(struct db *db, int n, int64_t *end)
+{
+	struct db_row rows[300];
+	char addrs[300][48], err[256];
+	int64_t ts = *end;
+	int done = 0;
+
+	while (done < n) {
+		int k = 1 + (int)rndn(300);
+
+		if (k > n - done)
+			k = n - done;
+		for (int i = 0; i < k; i++) {
+			struct db_row *r = &rows[i];
+
+			/* Mostly a few seconds on; now and then past an hour or a day. */
+			ts += rndn(50) ? (int64_t)rndn(4000) * 1000000LL
+				       : (int64_t)(rnd() % (90000ULL * 1000000000ULL));
+			if (i && rndn(3)) { /* the row before again, maybe another verdict */
+				*r = rows[i - 1];
+				r->ts = ts;
+				r->first_ts = ts - (int64_t)rndn(2) * 61000000000LL;
+				r->verdict = rndn(4) ? r->verdict : verdicts[rndn(3)];
+				continue;
+			}
+			row_at(r, ts, addrs[i]);
+			if (r->kind[0] != 'a')
+				continue;
+			r->qname = odd_qnames[rndn(8)];
+			if (r->has_proc_ids) {
+				r->comm = odd_comms[rndn(5)];
+				r->uid = rndn(2) ? 4294967295u : rndn(3);
+			}
+			if (r->has_dest && rndn(3) == 0) {
+				r->family = 6;
+				r->daddr = "fd00::27";
+				memset(r->dkey, 0, 16);
+				r->dkey[0] = 0xfd;
+				r->dkey[15] = 0x27;
+				r->dport = rndn(2) ? 0 : 65535;
+				r->proto = rndn(2) ? "tcp" : NULL;
+			}
+			if (rndn(4) == 0) { /* coalesced: first attempt minutes before */
+				r->count = 2 + rndn(500);
+				r->first_ts = ts - (int64_t)rndn(600) * 1000000000LL;
+			}
+		}
+		if (db_append(db, rows, (size_t)k, NULL, 0, err, sizeof(err))) {
+			printf("FAIL: rollup: append: %s\n", err);
+			return -1;
+		}
+		done += k;
+	}
+	*end = ts;
+	return 0;
+}
+
 static char dbp[PATH_MAX + 64];
 
 static struct db *open_db(const char *name, struct tc *t)
@@ -342,6 +458,11 @@ static void t_random(void)
 		CHECK(&t, all_windows(db, T0, SPAN, 40, why, sizeof(why)), "%s", why);
 	tc_end(&t);
 
+	tc_begin(&t, "the writer's rollup table = the one SQL builds from the rows");
+	if (db)
+		CHECK(&t, table_same(db, why, sizeof(why)), "%s", why);
+	tc_end(&t);
+
 	tc_begin(&t, "--comm, --uid, --dns through the rollups = the walk (60 filters)");
 	if (db)
 		CHECK(&t, filters_same(db, 60, why, sizeof(why)), "%s", why);
@@ -358,9 +479,11 @@ static void t_random(void)
 		CHECK(&t, all_windows(db, T0, SPAN, 25, why, sizeof(why)), "%s", why);
 		CHECK(&t, add_rows(db, 1000, T0 + SPAN / 2, SPAN) == 0, "append");
 		CHECK(&t, all_windows(db, T0, 2 * SPAN, 25, why, sizeof(why)), "%s", why);
+		CHECK(&t, table_same(db, why, sizeof(why)), "after prune and rows: %s", why);
 		CHECK(&t, db_prune(db, 0, 64 * 1024, &removed, err, sizeof(err)) == 0,
 		      "prune by size: %s", err);
 		CHECK(&t, all_windows(db, T0, 2 * SPAN, 15, why, sizeof(why)), "%s", why);
+		CHECK(&t, table_same(db, why, sizeof(why)), "after prune by size: %s", why);
 	}
 	tc_end(&t);
 
@@ -376,6 +499,23 @@ static void t_random(void)
 		      "top did not use the rollups");
 		sqlite3_exec(h, "UPDATE rollup SET attempts = attempts - 1000", NULL, NULL, NULL);
 		CHECK(&t, all_windows(db, T0, 2 * SPAN, 10, why, sizeof(why)), "%s", why);
+	}
+	tc_end(&t);
+	db_close(db);
+}
+
+static void t_odd(void)
+{
+	struct tc t;
+	struct db *db;
+	int64_t end = T0;
+	char why[512];
+
+	tc_begin(&t, "awkward keys, runs of one group, coalesced rows: table as SQL builds it");
+	db = open_db("o.db", &t);
+	if (db && add_odd_rows(db, 6000, &end) == 0) {
+		CHECK(&t, table_same(db, why, sizeof(why)), "%s", why);
+		CHECK(&t, all_windows(db, T0, end - T0, 20, why, sizeof(why)), "%s", why);
 	}
 	tc_end(&t);
 	db_close(db);
@@ -398,6 +538,8 @@ static void t_migrate(void)
 			CHECK(&t, false, "reopen: %s", err);
 		else
 			CHECK(&t, all_windows(db, T0, SPAN, 20, why, sizeof(why)), "%s", why);
+		if (db && add_rows(db, 500, T0 + SPAN, SPAN / 10) == 0)
+			CHECK(&t, table_same(db, why, sizeof(why)), "rows after: %s", why);
 	}
 	tc_end(&t);
 
@@ -428,6 +570,7 @@ int main(void)
 	}
 	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
 	t_random();
+	t_odd();
 	t_migrate();
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return nfail ? 1 : 0;
