@@ -91,12 +91,10 @@ static void row_at(struct db_row *r, struct names *nm, uint64_t i, int64_t ts, b
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-					     {"rows", required_argument, NULL, 'n'},
-					     {"batch", required_argument, NULL, 'b'},
-					     {"rate", required_argument, NULL, 'r'},
-					     {"pattern", required_argument, NULL, 'p'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},      {"rows", required_argument, NULL, 'n'},
+	    {"batch", required_argument, NULL, 'b'},   {"rate", required_argument, NULL, 'r'},
+	    {"pattern", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
 	const char *path = NULL, *pattern = "storm";
 	uint64_t rows = 200000, batch = 4096, rate = 120000, done = 0;
 	struct db_row *rb;
