@@ -6,8 +6,10 @@
 # rows), `hush log top --by KIND` for every kind over several windows (the
 # whole log, minute-aligned and not, across days, with a verdict) prints
 # exactly what the scan of the rows prints (HUSH_TOP_SCAN=1); so do the
-# --comm/--uid filters; after `hush log prune` too; the query plan reads the
-# rollup table; and a version-6 database gets its rollups when opened.
+# --comm/--uid filters; after `hush log prune` too; the rollup table the
+# writer keeps is the one the migration builds from the same rows, column for
+# column; the query plan reads the rollup table; and a version-6 database
+# gets its rollups when opened.
 #
 # Needs no network namespace, cgroup or root: a temp dir, hush, dbfill, sqlite3.
 set -u
@@ -58,6 +60,25 @@ windows() {
 			--until "@$((end / 60 * 60 - 3600 - 1)).999999999" --limit 0
 	done
 }
+# built NAME: the rollup table as the writer keeps it (summed in memory per
+# transaction) = the one the migration builds by SQL from the same rows, on a
+# copy whose rollups are dropped: every column of every row.
+built() {
+	local c=$H_TMP/copy.db a b n
+	rm -f "$c" "$c-wal" "$c-shm" "$c.head"
+	sqlite3 "$DB" ".backup '$c'" && sqlite3 "$c" "DROP TABLE rollup; PRAGMA user_version = 6" &&
+		"$DBFILL" --db "$c" --rows 0 >"$H_TMP/built.out" 2>&1 ||
+		h_fail "$1" "copy and migrate: $(head -c 300 "$H_TMP/built.out")"
+	a=$(sqlite3 "$DB" "ATTACH '$c' AS b; SELECT count(*) FROM (SELECT * FROM main.rollup EXCEPT SELECT * FROM b.rollup)")
+	b=$(sqlite3 "$DB" "ATTACH '$c' AS b; SELECT count(*) FROM (SELECT * FROM b.rollup EXCEPT SELECT * FROM main.rollup)")
+	n=$(sqlite3 "$DB" "SELECT count(*) FROM rollup")
+	if [ "$a" = 0 ] && [ "$b" = 0 ] && [ "${n:-0}" -gt 1000 ]; then
+		h_pass "$1 ($n rollup rows)"
+	else
+		h_fail "$1" "$n rollup rows, $a not as SQL builds them, $b built rows missing"
+	fi
+}
+built "the writer's rollups = those SQL builds from the rows"
 windows
 comm=$(sqlite3 "$DB" "SELECT comm FROM events WHERE comm IS NOT NULL ORDER BY id LIMIT 1")
 uid=$(sqlite3 "$DB" "SELECT uid FROM events WHERE uid IS NOT NULL ORDER BY id LIMIT 1")
@@ -79,6 +100,7 @@ if [ "$left" -gt 1000 ] && [ "$left" -lt 20000 ]; then
 else
 	h_fail "prune removed part of the log" "$left rows left"
 fi
+built "after prune: the rollups = those SQL builds from the rows"
 for k in dest process container uid; do
 	same "after prune: top = scan" top --by "$k" --limit 0
 	same "after prune: top = scan, last 30 h" top --by "$k" --since "@$((end - 108000)).5" --limit 0
