@@ -66,9 +66,12 @@ windows() {
 built() {
 	local c=$H_TMP/copy.db a b n
 	rm -f "$c" "$c-wal" "$c-shm" "$c.head"
-	sqlite3 "$DB" ".backup '$c'" && sqlite3 "$c" "DROP TABLE rollup; PRAGMA user_version = 6" &&
-		"$DBFILL" --db "$c" --rows 0 >"$H_TMP/built.out" 2>&1 ||
+	if ! { sqlite3 "$DB" ".backup '$c'" &&
+		sqlite3 "$c" "DROP TABLE rollup; PRAGMA user_version = 6" &&
+		"$DBFILL" --db "$c" --rows 0 >"$H_TMP/built.out" 2>&1; }; then
 		h_fail "$1" "copy and migrate: $(head -c 300 "$H_TMP/built.out")"
+		return
+	fi
 	a=$(sqlite3 "$DB" "ATTACH '$c' AS b; SELECT count(*) FROM (SELECT * FROM main.rollup EXCEPT SELECT * FROM b.rollup)")
 	b=$(sqlite3 "$DB" "ATTACH '$c' AS b; SELECT count(*) FROM (SELECT * FROM b.rollup EXCEPT SELECT * FROM main.rollup)")
 	n=$(sqlite3 "$DB" "SELECT count(*) FROM rollup")
