@@ -150,6 +150,10 @@ struct db_rollmem {
 };
 
 #define RBLK_SIZE (64u * 1024)
+/* Groups held before they are written (inside the transaction all the
+ * same): ~300 bytes each, so a batch of 65536 rows new in five keys
+ * (983040 groups) takes ~30 MiB, not ~300. */
+#define RM_MAX_GROUPS 100000
 
 static void *rm_alloc(struct db_rollmem *m, size_t len)
 {
@@ -452,6 +456,12 @@ int db_rollup_row(struct db *db, const struct hval *v, int64_t rule, int64_t pro
 	if (v[DB_C_KIND].type != SQLITE_TEXT || v[DB_C_KIND].len != 7 ||
 	    memcmp(v[DB_C_KIND].p, "attempt", 7) != 0)
 		return SQLITE_OK;
+	if (m->n >= RM_MAX_GROUPS) {
+		int rc = db_rollup_flush(db);
+
+		if (rc != SQLITE_OK)
+			return rc;
+	}
 	if (verdict.type != SQLITE_TEXT)
 		verdict = empty;
 	r.ts = v[DB_C_TS].i;

@@ -518,6 +518,29 @@ static void t_odd(void)
 		CHECK(&t, all_windows(db, T0, end - T0, 20, why, sizeof(why)), "%s", why);
 	}
 	tc_end(&t);
+
+	tc_begin(&t, "a transaction of more groups than are held in memory at once");
+	if (db) {
+		static struct db_row rows[36000];
+		static char addrs[36000][48];
+		char err[256];
+
+		/* Each row a destination of its own: 3 new groups a row. */
+		for (int i = 0; i < 36000; i++) {
+			row_at(&rows[i], end + (int64_t)i * 3000000LL, addrs[i]);
+			rows[i].kind = "attempt";
+			rows[i].count = 1;
+			rows[i].first_ts = rows[i].ts;
+			rows[i].note = NULL;
+			rows[i].has_dest = true;
+			rows[i].daddr = "10.9.9.9";
+			rows[i].dport = i;
+		}
+		CHECK(&t, db_append(db, rows, 36000, NULL, 0, err, sizeof(err)) == 0, "append: %s",
+		      err);
+		CHECK(&t, table_same(db, why, sizeof(why)), "%s", why);
+	}
+	tc_end(&t);
 	db_close(db);
 }
 
