@@ -51,6 +51,8 @@
  *   hosts(id, hostname TEXT, host_id TEXT)           ('' = unknown; the view says NULL)
  *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts),
  *            events(dport, ts); since 5 events(proc, ts)
+ *   since 6: rollup(...) and its index rollup_day_k: the attempt rows summed per
+ *            minute, hour and day for `hush log top` (agent/db_rollup.h)
  *   view log: events joined with procs, cgroups and rules, the columns of
  *     DB_LOG_COLUMNS; the hash of row N is
  *     SHA-256(hash of row N-1 || encoding of row N's log columns before
@@ -86,7 +88,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 

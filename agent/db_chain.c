@@ -103,13 +103,41 @@ static void h_text(struct hval *v, const char *s)
 	v->len = strlen(s);
 }
 
+/* The encoding of a row is gathered here and hashed in one update (a call
+ * per value cost more than the hash of the few hundred bytes). */
+struct hbuf {
+	EVP_MD_CTX *md;
+	uint8_t b[1024];
+	size_t n;
+};
+
+static void hb_put(struct hbuf *h, const void *p, size_t len)
+{
+	if (h->n + len > sizeof(h->b)) {
+		EVP_DigestUpdate(h->md, h->b, h->n);
+		h->n = 0;
+		if (len > sizeof(h->b)) {
+			EVP_DigestUpdate(h->md, p, len);
+			return;
+		}
+	}
+	memcpy(h->b + h->n, p, len);
+	h->n += len;
+}
+
 void db_hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const struct hval *v, size_t n,
 		  uint8_t out[DB_HASH_LEN])
 {
 	unsigned int olen = DB_HASH_LEN;
+	struct hbuf h = {.md = md, .n = 0};
 
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, prev, DB_HASH_LEN);
+	/* After the first row the context keeps its fetched SHA-256: no
+	 * implicit fetch per row. */
+	if (EVP_MD_CTX_get0_md(md))
+		EVP_DigestInit_ex2(md, NULL, NULL);
+	else
+		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	hb_put(&h, prev, DB_HASH_LEN);
 	for (size_t k = 0; k < n; k++) {
 		uint8_t b[9];
 
@@ -118,22 +146,23 @@ void db_hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const struct 
 			b[0] = 'i';
 			for (int j = 0; j < 8; j++)
 				b[1 + j] = (uint8_t)((uint64_t)v[k].i >> (56 - 8 * j));
-			EVP_DigestUpdate(md, b, 9);
+			hb_put(&h, b, 9);
 			break;
 		case SQLITE_TEXT:
 		case SQLITE_BLOB:
 			b[0] = v[k].type == SQLITE_TEXT ? 't' : 'b';
 			for (int j = 0; j < 4; j++)
 				b[1 + j] = (uint8_t)((uint32_t)v[k].len >> (24 - 8 * j));
-			EVP_DigestUpdate(md, b, 5);
-			EVP_DigestUpdate(md, v[k].p, v[k].len);
+			hb_put(&h, b, 5);
+			hb_put(&h, v[k].p, v[k].len);
 			break;
 		default:
 			b[0] = 'n';
-			EVP_DigestUpdate(md, b, 1);
+			hb_put(&h, b, 1);
 			break;
 		}
 	}
+	EVP_DigestUpdate(md, h.b, h.n);
 	EVP_DigestFinal_ex(md, out, &olen);
 }
 
@@ -406,6 +435,8 @@ int db_tail(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN])
 /* Insert rows inside an open transaction, extending the chain. */
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN]);
+static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
+			    uint8_t hash[DB_HASH_LEN]);
 
 static uint64_t tamper_noted;
 
@@ -490,6 +521,19 @@ int db_append_locked(struct db *db, const struct db_row *rows, size_t n, uint64_
 
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN])
+{
+	int rc = insert_rows_only(db, rows, n, last_id, hash);
+
+	/* The rollups in the same transaction: they never disagree with the rows. */
+	if (rc != SQLITE_OK) {
+		db_rollup_discard(db);
+		return rc;
+	}
+	return db_rollup_flush(db);
+}
+
+static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
+			    uint8_t hash[DB_HASH_LEN])
 {
 	int rc = SQLITE_OK;
 
@@ -578,7 +622,9 @@ static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint6
 		sqlite3_clear_bindings(st);
 		if (rc != SQLITE_DONE)
 			break;
-		rc = SQLITE_OK;
+		rc = db_rollup_row(db, v, rule, proc, cg);
+		if (rc != SQLITE_OK)
+			break;
 		*last_id = (uint64_t)id;
 		memcpy(hash, h, DB_HASH_LEN);
 	}

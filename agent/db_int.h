@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "agent/db.h"
+#include "agent/db_rollup.h"
 #include "agent/util.h"
 
 struct dim_ent {
@@ -37,6 +38,9 @@ struct db {
 	sqlite3_stmt *ins_proc, *sel_proc, *ins_cg, *sel_cg, *ins_rule, *sel_rule;
 	sqlite3_stmt *ins_lin, *sel_lin, *ins_host, *sel_host; /* since 6 */
 	struct dim_cache procs, cgroups, rules, lineages, hosts;
+	/* db_rollup.c, since 7: the transaction's rollup rows and their upsert */
+	struct db_rollmem *roll;
+	sqlite3_stmt *roll_up;
 	EVP_MD_CTX *md;
 	/* The chain head as last written (head file at open, then our commits):
 	 * an append first checks the database still reaches it. */
@@ -93,5 +97,18 @@ void db_rollback(struct db *db);
 /* "<db>.head": "ID HASHHEX\n". */
 void db_head_write(struct db *db, uint64_t id, const uint8_t h[DB_HASH_LEN]);
 int db_head_read(const char *dbpath, uint64_t *id, uint8_t h[DB_HASH_LEN]);
+
+/* db_rollup.c (SQLite codes): prepare the writer's statement and memory;
+ * add a row being inserted (its values as row_vals gives them, and the ids
+ * of its rules, procs and cgroups rows, 0 for none: only attempt rows
+ * count); write the sums of the rows added since the last flush (or
+ * discard them); rebuild every bucket meeting [ts_lo, ts_hi] from the rows
+ * there now.  Inside the caller's transaction. */
+int db_rollup_prepare(struct db *db);
+void db_rollup_finalize(struct db *db);
+int db_rollup_row(struct db *db, const struct hval *v, int64_t rule, int64_t proc, int64_t cg);
+int db_rollup_flush(struct db *db);
+void db_rollup_discard(struct db *db);
+int db_rollup_rebuild(struct db *db, int64_t ts_lo, int64_t ts_hi);
 
 #endif /* HUSH_AGENT_DB_INT_H */

@@ -67,7 +67,7 @@ static int64_t q_int(struct db *db, const char *sql, int64_t a, int64_t dflt)
 static int prune_below(struct db *db, int64_t upto, const char *why, uint64_t *removed, char *err,
 		       size_t errlen)
 {
-	int64_t first = q_int(db, "SELECT min(id) FROM events", 0, 0);
+	int64_t first = q_int(db, "SELECT min(id) FROM events", 0, 0), tlo, thi;
 	uint8_t ah[DB_HASH_LEN], h[DB_HASH_LEN];
 	char hx[2 * DB_HASH_LEN + 1], note[512];
 	struct db_row r = {0};
@@ -86,6 +86,9 @@ static int prune_below(struct db *db, int64_t upto, const char *why, uint64_t *r
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == DB_HASH_LEN)
 		memcpy(ah, sqlite3_column_blob(st, 0), DB_HASH_LEN);
 	sqlite3_finalize(st);
+	/* The time span of the rows removed: its rollup buckets are rebuilt. */
+	tlo = q_int(db, "SELECT min(ts) FROM events WHERE id < ?", upto, -1);
+	thi = q_int(db, "SELECT max(ts) FROM events WHERE id < ?", upto, -1);
 	rc = sqlite3_prepare_v2(db->h, "DELETE FROM events WHERE id < ?", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_sql_err(db, err, errlen, rc, "cannot prune");
@@ -93,6 +96,9 @@ static int prune_below(struct db *db, int64_t upto, const char *why, uint64_t *r
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
+		return db_sql_err(db, err, errlen, rc, "cannot prune");
+	rc = db_rollup_rebuild(db, tlo, thi);
+	if (rc != SQLITE_OK)
 		return db_sql_err(db, err, errlen, rc, "cannot prune");
 	*removed += (uint64_t)(upto - first);
 	rc = sqlite3_prepare_v2(db->h,

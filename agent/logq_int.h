@@ -20,6 +20,7 @@ struct logq {
 	/* Longest first_ts..ts span of any row (meta 'max_span'): bounds
 	 * --until on the ts index.  -1: unknown. */
 	int64_t max_span;
+	bool rollups;	      /* top may answer from the rollups (db_rollup.h) */
 	int64_t last;	      /* follow: the newest id handed out (or passed over) */
 	int64_t seen;	      /* the id of the last row fn took */
 	bool reset;	      /* follow: the ids went back (another database) */
@@ -48,6 +49,7 @@ struct logq_sql {
 
 void logq_sql_add(struct logq_sql *q, const char *frag);
 void logq_sql_int(struct logq_sql *q, int64_t v);
+void logq_sql_text(struct logq_sql *q, const char *s);
 /* " AND ..." for every filter, on events e. */
 void logq_sql_filters(struct logq_sql *q, const struct logq *lq);
 /* Prepare and bind (log_debug shows the SQL). */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/db_rollup.h"
 #include "agent/log.h"
 #include "agent/logq_int.h"
 
@@ -164,7 +165,7 @@ void logq_sql_int(struct logq_sql *q, int64_t v)
 	sql_bind(q, SQLITE_INTEGER, v, NULL, 0);
 }
 
-static void sql_text(struct logq_sql *q, const char *s)
+void logq_sql_text(struct logq_sql *q, const char *s)
 {
 	sql_bind(q, SQLITE_TEXT, 0, s, -1);
 }
@@ -219,20 +220,20 @@ static void sql_cgroup_filters(struct logq_sql *q, const struct logq *lq)
 		logq_sql_add(q, in);
 		logq_sql_add(q, " (SELECT id FROM cgroups WHERE container LIKE ? ESCAPE '\\'"
 				" OR cname GLOB ?)");
-		sql_text(q, f->container);
-		sql_text(q, f->container_name);
+		logq_sql_text(q, f->container);
+		logq_sql_text(q, f->container_name);
 	}
 	if (f->image) {
 		logq_sql_add(q, in);
 		logq_sql_add(q, " (SELECT id FROM cgroups WHERE image GLOB ? OR image_id GLOB ?)");
-		sql_text(q, f->image);
-		sql_text(q, f->image);
+		logq_sql_text(q, f->image);
+		logq_sql_text(q, f->image);
 	}
 	if (f->unit) {
 		logq_sql_add(q, in);
 		logq_sql_add(q, f->unit_glob ? " (SELECT id FROM cgroups WHERE unit GLOB ?)"
 					     : " (SELECT id FROM cgroups WHERE unit = ?)");
-		sql_text(q, f->unit);
+		logq_sql_text(q, f->unit);
 	}
 }
 
@@ -255,13 +256,13 @@ static void sql_proc_filters(struct logq_sql *q, const struct logq *lq)
 	if (f->cmdline) {
 		logq_sql_add(q, in);
 		logq_sql_add(q, " (SELECT id FROM procs WHERE " LOGQ_CMDLINE_SQL " GLOB ?)");
-		sql_text(q, f->cmdline);
+		logq_sql_text(q, f->cmdline);
 	}
 	if (f->exe) {
 		logq_sql_add(q, in);
 		logq_sql_add(q, f->exe_glob ? " (SELECT id FROM procs WHERE exe GLOB ?)"
 					    : " (SELECT id FROM procs WHERE exe = ?)");
-		sql_text(q, f->exe);
+		logq_sql_text(q, f->exe);
 	}
 }
 
@@ -272,11 +273,11 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 
 	if (f->verdict) {
 		logq_sql_add(q, " AND e.verdict = ?");
-		sql_text(q, f->verdict);
+		logq_sql_text(q, f->verdict);
 	}
 	if (f->kind) {
 		logq_sql_add(q, " AND e.kind = ?");
-		sql_text(q, f->kind);
+		logq_sql_text(q, f->kind);
 	}
 	if (f->has_since) {
 		logq_sql_add(q, " AND e.ts >= ?");
@@ -298,7 +299,7 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 	}
 	if (f->comm) {
 		logq_sql_add(q, " AND e.comm = ?");
-		sql_text(q, f->comm);
+		logq_sql_text(q, f->comm);
 	}
 	if (f->has_ppid) {
 		logq_sql_add(q, " AND e.ppid = ?");
@@ -310,7 +311,7 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 	}
 	if (f->hook) {
 		logq_sql_add(q, " AND e.hook = ?");
-		sql_text(q, f->hook);
+		logq_sql_text(q, f->hook);
 	}
 	sql_proc_filters(q, lq);
 }
@@ -332,11 +333,11 @@ void logq_sql_filters(struct logq_sql *q, const struct logq *lq)
 	if (f->has_dns) {
 		logq_sql_add(q, f->dns_glob ? " AND lower(rtrim(e.qname, '.')) GLOB ?"
 					    : " AND rtrim(e.qname, '.') = ? COLLATE NOCASE");
-		sql_text(q, f->dns);
+		logq_sql_text(q, f->dns);
 	}
 	if (f->qtype[0]) {
 		logq_sql_add(q, " AND e.qtype = ?");
-		sql_text(q, f->qtype);
+		logq_sql_text(q, f->qtype);
 	}
 }
 
@@ -415,6 +416,177 @@ void logq_probe(struct logq *lq)
 		lq->proc_broad = probe_one(lq, PROBE_PROC, rows / 16);
 }
 
+/* ---- rare values through the rollups ---- */
+
+/*
+ * A filter on comm, uid or an exact DNS name has no index of its own (each
+ * would cost the writer); walking the log by time finds a common value at
+ * once but a rare one only after the whole table.  The rollups (db_rollup.h)
+ * know where each value is: the days that hold it (rollup_day_k), then its
+ * hours in those days, then its minutes.  The newest minutes holding at
+ * least limit+1 of its rows become ranges of ts the query stays in.  Gap
+ * and note rows carry none of these values; attempt rows are all in the
+ * rollups.  Used only when the ranges provably give the same rows: they hold
+ * every row with the value, or at least limit+1 rows that match every
+ * filter (counted first).
+ */
+#define LOC_MAX 8
+
+struct loc {
+	int dim, n;
+	bool all;	     /* the ranges hold every row with the value */
+	int64_t want, found; /* rows wanted, rows with the value in the ranges */
+	int64_t lo[LOC_MAX], hi[LOC_MAX];
+	sqlite3_stmt *st[DB_ROLLUP_LEVELS];
+};
+
+/* Bind the filter's value for dim as the rollup's key (?2). */
+static void loc_bind(const struct logq *lq, int dim, sqlite3_stmt *st)
+{
+	if (dim == DB_RD_UID)
+		sqlite3_bind_int64(st, 2, lq->f.uid);
+	else
+		sqlite3_bind_text(st, 2, dim == DB_RD_COMM ? lq->f.comm : lq->f.dns, -1,
+				  SQLITE_STATIC);
+}
+
+/* Add minute m (rows of the value in it); false: too many ranges. */
+static bool loc_minute(struct loc *l, int64_t m, int64_t rows)
+{
+	int64_t w = db_rollup_width[0], lo = m * w, hi = lo + w - 1;
+
+	l->found += rows;
+	if (l->n && l->lo[l->n - 1] == hi + 1) { /* newest first: extend down */
+		l->lo[l->n - 1] = lo;
+		return true;
+	}
+	if (l->n == LOC_MAX)
+		return false;
+	l->lo[l->n] = lo;
+	l->hi[l->n++] = hi;
+	return true;
+}
+
+/* The buckets of level lvl in [blo, bhi] holding the value, newest first,
+ * each refined one level down; 1: enough found, 0: go on, -1: give up. */
+static int loc_walk(const struct logq *lq, struct loc *l, int lvl, int64_t blo, int64_t bhi)
+{
+	sqlite3_stmt *st = l->st[lvl];
+	int64_t b[64], r[64];
+	int n = 0, ret = 0;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, l->dim);
+	loc_bind(lq, l->dim, st);
+	sqlite3_bind_int64(st, 3, blo);
+	sqlite3_bind_int64(st, 4, bhi);
+	/* (Read first: the statement is reused one level down.) */
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == 64)
+			return -1;
+		b[n] = sqlite3_column_int64(st, 0);
+		r[n++] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	for (int i = 0; i < n && !ret; i++) {
+		int64_t f = lvl ? db_rollup_width[lvl] / db_rollup_width[lvl - 1] : 0;
+
+		if (lvl == 0)
+			ret = !loc_minute(l, b[i], r[i]) ? -1 : l->found >= l->want ? 1 : 0;
+		else
+			ret = loc_walk(lq, l, lvl - 1, b[i] * f, b[i] * f + f - 1);
+	}
+	return ret;
+}
+
+static bool loc_find(struct logq *lq, struct loc *l)
+{
+	/* Days from the index on the day rows; hours and minutes from the
+	 * primary key (dim, lvl, bucket, ...). */
+	static const char *const sql[DB_ROLLUP_LEVELS] = {
+	    "SELECT bucket, sum(rows) FROM rollup WHERE dim = ?1 AND lvl = 0 AND bucket BETWEEN"
+	    " ?3 AND ?4 AND k = quote(?2) || ',NULL,NULL' GROUP BY bucket ORDER BY bucket DESC",
+	    "SELECT bucket, sum(rows) FROM rollup WHERE dim = ?1 AND lvl = 1 AND bucket BETWEEN"
+	    " ?3 AND ?4 AND k = quote(?2) || ',NULL,NULL' GROUP BY bucket ORDER BY bucket DESC",
+	    "SELECT bucket, sum(rows) FROM rollup INDEXED BY rollup_day_k WHERE dim = ?1 AND"
+	    " k = quote(?2) || ',NULL,NULL' AND lvl = 2 AND bucket BETWEEN ?3 AND ?4"
+	    " GROUP BY bucket ORDER BY bucket DESC"};
+	int ret = -1;
+
+	for (int i = 0; i < DB_ROLLUP_LEVELS; i++)
+		if (sqlite3_prepare_v2(lq->h, sql[i], -1, &l->st[i], NULL) != SQLITE_OK)
+			goto out;
+	ret = loc_walk(lq, l, DB_ROLLUP_LEVELS - 1, INT64_MIN, INT64_MAX);
+	l->all = ret == 0;
+out:
+	for (int i = 0; i < DB_ROLLUP_LEVELS; i++)
+		sqlite3_finalize(l->st[i]);
+	return ret >= 0;
+}
+
+/*
+ * "SELECT e.id FROM <ranges> CROSS JOIN events e WHERE e.ts in the range":
+ * the ranges as the outer loop, each a search of events(ts).  (As an OR of
+ * ranges, SQLite without statistics walks the whole ts index instead.)
+ */
+static void loc_from(struct logq_sql *q, const struct loc *l)
+{
+	logq_sql_add(q, "SELECT e.id FROM (VALUES ");
+	for (int i = 0; i < l->n; i++) {
+		logq_sql_add(q, i ? ", (?, ?)" : "(?, ?)");
+		logq_sql_int(q, l->lo[i]);
+		logq_sql_int(q, l->hi[i]);
+	}
+	if (!l->n)
+		logq_sql_add(q, "(1, 0)");
+	logq_sql_add(q, ") AS rr CROSS JOIN events e"
+			" WHERE e.ts BETWEEN rr.column1 AND rr.column2");
+}
+
+/* Whether the ranges of l give the newest `limit` rows (and whether there
+ * are more): every row with the value, or limit+1 matching rows in them. */
+static bool loc_enough(struct logq *lq, const struct loc *l)
+{
+	struct logq_sql q = {.len = 0};
+	sqlite3_stmt *st;
+	char err[256];
+	bool ok = false;
+
+	if (l->all)
+		return true;
+	logq_sql_add(&q, "SELECT count(*) FROM (");
+	loc_from(&q, l);
+	logq_sql_filters(&q, lq);
+	logq_sql_add(&q, " LIMIT ?)");
+	logq_sql_int(&q, l->want);
+	if (logq_prepare(lq, &q, &st, err, sizeof(err)))
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ok = sqlite3_column_int64(st, 0) >= l->want;
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* Ranges for the filter (l->n == 0 and false: none apply). */
+static bool loc_plan(struct logq *lq, int64_t limit, struct loc *l)
+{
+	const struct logq_filter *f = &lq->f;
+
+	memset(l, 0, sizeof(*l));
+	if (!lq->rollups || limit < 0 || (f->kind && strcmp(f->kind, "attempt") != 0))
+		return false;
+	if (f->comm)
+		l->dim = DB_RD_COMM;
+	else if (f->has_uid)
+		l->dim = DB_RD_UID;
+	else if (f->has_dns && !f->dns_glob)
+		l->dim = DB_RD_DNS;
+	else
+		return false;
+	l->want = limit + 1;
+	return loc_find(lq, l) && loc_enough(lq, l);
+}
+
 /* ---- rows ---- */
 
 /* The columns of the view "log" in its order (enum db_log_col), then the
@@ -447,6 +619,8 @@ int logq_new(struct db *db, const struct logq_filter *f, struct logq **out)
 	q->h = db_handle(db);
 	q->f = *f;
 	q->max_span = -1;
+	/* HUSH_TOP_SCAN=1: top scans the rows (tests compare both ways). */
+	q->rollups = !getenv("HUSH_TOP_SCAN");
 	*out = q;
 	return 0;
 }
@@ -538,6 +712,7 @@ int logq_rows(struct logq *lq, int64_t limit, bool follow, logq_row_fn fn, void 
 {
 	struct logq_sql q = {.len = 0};
 	sqlite3_stmt *st = NULL;
+	struct loc loc;
 	int ret;
 
 	*more = false;
@@ -552,10 +727,14 @@ int logq_rows(struct logq *lq, int64_t limit, bool follow, logq_row_fn fn, void 
 	 * follow hands them oldest first.
 	 */
 	logq_sql_add(&q, LOG_SELECT " WHERE ");
-	if (limit >= 0)
+	if (limit >= 0 && !follow && loc_plan(lq, limit, &loc)) {
+		logq_sql_add(&q, "e.id IN (");
+		loc_from(&q, &loc);
+	} else if (limit >= 0) {
 		logq_sql_add(&q, "e.id IN (SELECT e.id FROM events e WHERE 1");
-	else
+	} else {
 		logq_sql_add(&q, "1");
+	}
 	if (follow) {
 		logq_sql_add(&q, " AND e.id <= ?");
 		logq_sql_int(&q, lq->last);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/db_rollup.h"
 #include "agent/logq_int.h"
 #include "agent/util.h"
 
@@ -162,98 +163,222 @@ static bool by_event_col(enum logq_by by)
 	return by == LOGQ_BY_DNS || by == LOGQ_BY_COMM || by == LOGQ_BY_UID;
 }
 
-/* One scanned row into its group (columns: count, first_ts, ts, keys). */
-static int scan_row(struct aggmap *m, enum logq_by by, sqlite3_stmt *st, int nk)
+/* The rollup dimension a kind is counted in. */
+static int rdim_of(enum logq_by by)
+{
+	switch (by) {
+	case LOGQ_BY_DEST:
+		return DB_RD_DEST;
+	case LOGQ_BY_PROCESS:
+	case LOGQ_BY_EXE:
+	case LOGQ_BY_CMDLINE:
+		return DB_RD_PROC;
+	case LOGQ_BY_DNS:
+		return DB_RD_DNS;
+	case LOGQ_BY_COMM:
+		return DB_RD_COMM;
+	case LOGQ_BY_UID:
+		return DB_RD_UID;
+	case LOGQ_BY_RULE:
+		return DB_RD_RULE;
+	default:
+		return DB_RD_CGROUP;
+	}
+}
+
+/*
+ * One row into its group.  Columns, the same from the events and from the
+ * rollups: attempts, first, last, rows, the key c1..c3 (the dimension's
+ * expressions, db_rollup.c), the label (the smallest wins).
+ */
+static int scan_row(struct aggmap *m, enum logq_by by, sqlite3_stmt *st)
 {
 	struct keyb k = {.n = 0};
 	struct logq_group *a;
 	bool fresh;
 	int ret = 0;
 
-	for (int c = 0; c < nk; c++)
-		key_col(&k, st, 3 + c);
+	for (int c = 4; c < 7; c++)
+		key_col(&k, st, c);
 	a = agg_get(m, k.b, k.n, &fresh);
 	if (!a)
 		return -ENOMEM;
-	agg_add(a, fresh, sqlite3_column_int64(st, 0), 1, sqlite3_column_int64(st, 1),
-		sqlite3_column_int64(st, 2));
+	agg_add(a, fresh, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 3),
+		sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
 	if (by == LOGQ_BY_DEST) {
 		if (fresh) {
-			if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-				a->port = sqlite3_column_int64(st, 4);
-			ret = set_min(&a->name2, col_text(st, 5));
+			if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+				a->port = sqlite3_column_int64(st, 5);
+			ret = set_min(&a->name2, col_text(st, 6));
 		}
 		if (!ret)
-			ret = set_min(&a->name, col_text(st, 6));
+			ret = set_min(&a->name, col_text(st, 7));
 	} else if (by_proc(by)) {
 		if (fresh)
-			a->id = sqlite3_column_int64(st, 3);
-		ret = set_min(&a->name2, col_text(st, 5));
+			a->id = sqlite3_column_int64(st, 4);
+		ret = set_min(&a->name2, col_text(st, 7));
 	} else if (by_event_col(by)) {
 		if (fresh) {
-			a->id = sqlite3_column_int64(st, 3);
-			ret = set_min(&a->name, col_text(st, 3));
+			a->id = sqlite3_column_int64(st, 4);
+			ret = set_min(&a->name, col_text(st, 4));
 		}
 	} else if (fresh) {
-		a->id = sqlite3_column_int64(st, 3);
+		a->id = sqlite3_column_int64(st, 4);
 	}
 	return ret;
 }
 
-/* First pass: scan the filtered events, group by the event's columns.
- * Result columns: count, first_ts, ts, then the key columns. */
-static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, char *err, size_t errlen)
+static int step_all(struct logq *lq, sqlite3_stmt *st, struct aggmap *m, enum logq_by by, char *err,
+		    size_t errlen)
 {
-	struct logq_sql q = {.len = 0};
-	sqlite3_stmt *st = NULL;
-	int rc, nk, ret;
+	int rc, ret = 0;
 
-	logq_sql_add(&q, "SELECT e.count, e.first_ts, e.ts, ");
-	switch (by) {
-	case LOGQ_BY_DEST:
-		logq_sql_add(&q, "e.dkey, e.dport, e.proto, e.daddr");
-		nk = 3;
-		break;
-	case LOGQ_BY_PROCESS:
-	case LOGQ_BY_EXE:
-	case LOGQ_BY_CMDLINE:
-		logq_sql_add(&q, "e.proc, CASE WHEN e.proc IS NULL THEN e.comm END, e.comm");
-		nk = 2;
-		break;
-	case LOGQ_BY_DNS:
-		logq_sql_add(&q, "lower(rtrim(e.qname, '.'))");
-		nk = 1;
-		break;
-	case LOGQ_BY_COMM:
-		logq_sql_add(&q, "e.comm");
-		nk = 1;
-		break;
-	case LOGQ_BY_UID:
-		logq_sql_add(&q, "e.uid");
-		nk = 1;
-		break;
-	case LOGQ_BY_RULE:
-		logq_sql_add(&q, "e.rule");
-		nk = 1;
-		break;
-	default:
-		logq_sql_add(&q, "e.cgroup");
-		nk = 1;
-		break;
-	}
-	logq_sql_add(&q, " FROM events e WHERE 1");
-	logq_sql_filters(&q, lq);
-	ret = logq_prepare(lq, &q, &st, err, errlen);
-	if (ret)
-		return ret;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = scan_row(m, by, st, nk);
+		ret = scan_row(m, by, st);
 		if (ret)
 			break;
 	}
 	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		ret = logq_step_err(lq, rc, err, errlen);
 	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Scan the filtered events (with ts in [ts_lo, ts_hi) when given, INT64_MIN
+ * / INT64_MAX: no bound), into groups by the event's columns. */
+static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, int64_t ts_lo,
+		    int64_t ts_hi, char *err, size_t errlen)
+{
+	const struct db_rollup_dim *d = &db_rollup_dims[rdim_of(by)];
+	struct logq_sql q = {.len = 0};
+	sqlite3_stmt *st = NULL;
+	char cols[512];
+	int ret;
+
+	snprintf(cols, sizeof(cols), "SELECT e.count, e.first_ts, e.ts, 1, %s, %s, %s, %s", d->c[0],
+		 d->c[1], d->c[2], d->name);
+	logq_sql_add(&q, cols);
+	logq_sql_add(&q, " FROM events e WHERE 1");
+	if (ts_lo != INT64_MIN) {
+		logq_sql_add(&q, " AND e.ts >= ?");
+		logq_sql_int(&q, ts_lo);
+	}
+	if (ts_hi != INT64_MAX) {
+		logq_sql_add(&q, " AND e.ts < ?");
+		logq_sql_int(&q, ts_hi);
+	}
+	logq_sql_filters(&q, lq);
+	ret = logq_prepare(lq, &q, &st, err, errlen);
+	return ret ? ret : step_all(lq, st, m, by, err, errlen);
+}
+
+/* ---- from the rollups ---- */
+
+/* Whether the rollups answer this filter: attempt rows, a verdict, a time
+ * window and nothing else (any other filter, today's or a future one, takes
+ * the scan). */
+static bool rollups_answer(const struct logq *lq)
+{
+	struct logq_filter f = lq->f, z;
+
+	if (!lq->rollups || !f.kind || strcmp(f.kind, "attempt") != 0)
+		return false;
+	f.verdict = f.kind = NULL;
+	f.has_since = f.has_until = false;
+	f.since = f.until = 0;
+	memset(&z, 0, sizeof(z));
+	z.port = -1;
+	return memcmp(&f, &z, sizeof(f)) == 0;
+}
+
+struct span {
+	int lvl;
+	int64_t lo, hi; /* buckets of the level, inclusive; INT64_MIN/MAX: open */
+};
+
+static int64_t div_floor(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+static int64_t div_ceil(int64_t a, int64_t b)
+{
+	return -div_floor(-a, b);
+}
+
+/* Minutes lo..hi (INT64_MIN/MAX: open) as the fewest whole buckets: days,
+ * then hours and minutes at the two ends. */
+static size_t cover(int lvl, int64_t lo, int64_t hi, struct span *out, size_t n)
+{
+	int64_t f = db_rollup_width[lvl] / db_rollup_width[0], blo, bhi;
+
+	if (lo > hi)
+		return n;
+	blo = lo == INT64_MIN ? INT64_MIN : div_ceil(lo, f);
+	bhi = hi == INT64_MAX ? INT64_MAX : div_floor(hi + 1, f) - 1;
+	if (lvl > 0 && blo > bhi)
+		return cover(lvl - 1, lo, hi, out, n);
+	out[n++] = (struct span){lvl, blo, bhi};
+	if (lvl > 0 && lo != INT64_MIN)
+		n = cover(lvl - 1, lo, blo * f - 1, out, n);
+	if (lvl > 0 && hi != INT64_MAX)
+		n = cover(lvl - 1, (bhi + 1) * f, hi, out, n);
+	return n;
+}
+
+static int top_rollup_span(struct logq *lq, enum logq_by by, const struct span *sp,
+			   struct aggmap *m, char *err, size_t errlen)
+{
+	struct logq_sql q = {.len = 0};
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	logq_sql_add(&q, "SELECT attempts, first, last, rows, c1, c2, c3, name FROM rollup"
+			 " WHERE dim = ? AND lvl = ? AND bucket BETWEEN ? AND ?");
+	logq_sql_int(&q, rdim_of(by));
+	logq_sql_int(&q, sp->lvl);
+	logq_sql_int(&q, sp->lo);
+	logq_sql_int(&q, sp->hi);
+	if (lq->f.verdict) {
+		logq_sql_add(&q, " AND verdict = ?");
+		logq_sql_text(&q, lq->f.verdict);
+	}
+	ret = logq_prepare(lq, &q, &st, err, errlen);
+	return ret ? ret : step_all(lq, st, m, by, err, errlen);
+}
+
+/*
+ * The window as whole minutes from the rollups (the coarsest buckets that
+ * fit) and the rows at its two ends, before the first whole minute and
+ * after the last, from the events on the ts index.  *done false: no whole
+ * minute in the window (the caller scans).
+ */
+static int top_rollups(struct logq *lq, enum logq_by by, struct aggmap *m, bool *done, char *err,
+		       size_t errlen)
+{
+	const int64_t w = db_rollup_width[0];
+	const struct logq_filter *f = &lq->f;
+	int64_t m0 = INT64_MIN, m1 = INT64_MAX;
+	struct span sp[16];
+	size_t n;
+	int ret = 0;
+
+	*done = false;
+	if (f->has_since)
+		m0 = div_ceil(f->since, w);
+	if (f->has_until)
+		m1 = f->until == INT64_MAX ? INT64_MAX : div_floor(f->until + 1, w) - 1;
+	if (m0 > m1 || (m0 != INT64_MIN && m0 > INT64_MAX / w - 1) ||
+	    (m1 != INT64_MAX && (m1 < INT64_MIN / w + 1 || m1 > INT64_MAX / w - 2)))
+		return 0;
+	n = cover(DB_ROLLUP_LEVELS - 1, m0, m1, sp, 0);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = top_rollup_span(lq, by, &sp[i], m, err, errlen);
+	if (!ret && m0 != INT64_MIN)
+		ret = top_scan(lq, by, m, INT64_MIN, m0 * w, err, errlen);
+	if (!ret && m1 != INT64_MAX)
+		ret = top_scan(lq, by, m, (m1 + 1) * w, INT64_MAX, err, errlen);
+	*done = true;
 	return ret;
 }
 
@@ -400,6 +525,7 @@ int logq_top(struct logq *lq, enum logq_by by, struct logq_top *t, char *err, si
 {
 	struct logq_filter saved = lq->f;
 	struct aggmap *m;
+	bool done;
 	int ret;
 
 	memset(t, 0, sizeof(*t));
@@ -414,7 +540,12 @@ int logq_top(struct logq *lq, enum logq_by by, struct logq_top *t, char *err, si
 		lq->f.kind = "attempt";
 	sqlite3_exec(lq->h, "BEGIN", NULL, NULL, NULL);
 	logq_probe(lq);
-	ret = top_scan(lq, by, &m[0], err, errlen);
+	ret = 0;
+	done = false;
+	if (rollups_answer(lq))
+		ret = top_rollups(lq, by, &m[0], &done, err, errlen);
+	if (!ret && !done)
+		ret = top_scan(lq, by, &m[0], INT64_MIN, INT64_MAX, err, errlen);
 	if (!ret && by != LOGQ_BY_DEST && !by_event_col(by)) {
 		ret = top_names(lq, by, &m[0], &m[1], err, errlen);
 		m = &m[1];

@@ -109,6 +109,11 @@ if want query; then
 			fails=$((fails + 1))
 			rm -f "$TMPD/query.md"
 		}
+		# Issue 15 on the same database: top, every filter, verify.
+		if [ -s "$TMPD/query.md" ] && [ -x "$OUTPUT/bench/bench_top" ]; then
+			"$OUTPUT/bench/bench_top" --db "$QUERY_DB" --hush "$OUTPUT/hush" \
+				--runs "${TOP_RUNS:-5}" >>"$TMPD/query.md" || fails=$((fails + 1))
+		fi
 	else
 		echo "run.sh: $OUTPUT/bench/bench_query not built" >&2
 		fails=$((fails + 1))
