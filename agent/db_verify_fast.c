@@ -29,16 +29,17 @@
 #include "agent/db_int.h"
 #include "agent/db_verify_fast.h"
 
-#define VF_BATCH 1024		 /* rows per batch */
-#define VF_RING	 4		 /* batches in flight */
-#define VF_ARENA (1024 * 1024)	 /* a batch ends when its encodings pass this */
+#define VF_BATCH   1024		 /* rows per batch */
+#define VF_RING	   4		 /* batches in flight */
+#define VF_ARENA   (1024 * 1024) /* a batch ends when its encodings pass this */
 #define VF_ROW_MAX (64 * 1024)	 /* a larger row goes to the exact walk */
-#define DC_SLOTS 4096		 /* cached dimension rows per table */
-#define DC_COLS	 11
+#define DC_SLOTS   4096		 /* cached dimension rows per table */
+#define DC_COLS	   11
 
 /* The columns of events, in this order. */
 #define EV_SQL                                                                                     \
-	"SELECT hush_verify_row(id, kind, ts, first_ts, count, hook, verdict, rule, family, proto, daddr, dkey,"   \
+	"SELECT hush_verify_row(id, kind, ts, first_ts, count, hook, verdict, rule, family, "      \
+	"proto, daddr, dkey,"                                                                      \
 	" dport, qname, flags, pid, tgid, uid, gid, comm, proc, cgroup, note, hash, qtype, ppid,"  \
 	" lineage, host) FROM events ORDER BY id"
 enum {
@@ -78,10 +79,9 @@ enum {
 #define DIM(d) (-1 - (d))
 enum { D_RULE, D_PROC, D_CGROUP, D_LINEAGE, D_HOST, D_MAX };
 static const signed char seq[] = {
-    E_ID,    E_KIND,  E_TS,   E_FIRST_TS, E_COUNT,	   E_HOOK,	E_VERDICT,
-    DIM(D_RULE), E_FAMILY, E_PROTO, E_DADDR,    E_DKEY,	   E_DPORT,	E_QNAME,
-    E_FLAGS, E_PID,   E_TGID, E_UID,	  E_GID,	   E_COMM,	DIM(D_PROC),
-    DIM(D_CGROUP), E_NOTE,
+    E_ID,     E_KIND,  E_TS,	E_FIRST_TS, E_COUNT,	 E_HOOK,	E_VERDICT, DIM(D_RULE),
+    E_FAMILY, E_PROTO, E_DADDR, E_DKEY,	    E_DPORT,	 E_QNAME,	E_FLAGS,   E_PID,
+    E_TGID,   E_UID,   E_GID,	E_COMM,	    DIM(D_PROC), DIM(D_CGROUP), E_NOTE,
 };
 
 /*
@@ -104,8 +104,8 @@ static const struct {
 		  " NULLIF(pod_name, '') FROM cgroups WHERE id = ?",
 		  11, 6},
     [D_LINEAGE] = {E_LINEAGE, "SELECT ancestry FROM lineages WHERE id = ?", 1, 0},
-    [D_HOST] = {E_HOST,
-		"SELECT NULLIF(hostname, ''), NULLIF(host_id, '') FROM hosts WHERE id = ?", 2, 0},
+    [D_HOST] = {E_HOST, "SELECT NULLIF(hostname, ''), NULLIF(host_id, '') FROM hosts WHERE id = ?",
+		2, 0},
 };
 
 /* A dimension row, encoded: its first nmain values (mlen bytes), then the
@@ -120,7 +120,7 @@ struct dc_ent {
 
 struct dcache {
 	sqlite3_stmt *q;
-	struct dc_ent *ents; /* DC_SLOTS, direct-mapped by id */
+	struct dc_ent *ents;  /* DC_SLOTS, direct-mapped by id */
 	struct dc_ent absent; /* no such row: NULLs, as the LEFT JOIN gives */
 };
 
@@ -182,9 +182,9 @@ static void val(sqlite3_value *x, struct hval *v)
 
 static size_t enc_len(const struct hval *v)
 {
-	return v->type == SQLITE_INTEGER			     ? 9
+	return v->type == SQLITE_INTEGER			  ? 9
 	       : v->type == SQLITE_TEXT || v->type == SQLITE_BLOB ? 5 + v->len
-								     : 1;
+								  : 1;
 }
 
 static uint8_t *enc(uint8_t *o, const struct hval *v)
@@ -293,8 +293,7 @@ static const struct dc_ent *dc_get(struct vf *f, sqlite3_value **ev, int d, int 
 
 /* The bytes of row ev (its values v, its dimension rows e) after the
  * previous hash; len: how many. */
-static uint8_t *enc_row(uint8_t *o, const struct hval *v, const struct dc_ent *const *e,
-			bool lin)
+static uint8_t *enc_row(uint8_t *o, const struct hval *v, const struct dc_ent *const *e, bool lin)
 {
 	for (size_t k = 0; k < sizeof(seq); k++) {
 		if (seq[k] >= 0) {

@@ -50,4 +50,7 @@ typedef int (*vf_row_fn)(void *ctx, const struct vf_row *r);
 int db_verify_fast(struct db *db, const uint8_t start[DB_HASH_LEN], vf_row_fn fn, void *ctx,
 		   char *msg, size_t msglen);
 
+/* Rows the last fast walk of this process left to the exact walk (tests). */
+uint64_t db_verify_exact_rows(void);
+
 #endif
