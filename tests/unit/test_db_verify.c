@@ -165,9 +165,20 @@ static int64_t any_id(void)
 /* A value of any type for a column. */
 static const char *any_value(char *buf, size_t len)
 {
-	static const char *const vals[] = {"NULL",  "1",	  "2",	     "7",   "-1",
-					   "1.5",   "'x'",	  "'7'",     "'note'", "'attempt'",
-					   "'TAMPER: forged'", "X'00ff'", "zeroblob(32)", "''"};
+	static const char *const vals[] = {"NULL",
+					   "1",
+					   "2",
+					   "7",
+					   "-1",
+					   "1.5",
+					   "'x'",
+					   "'7'",
+					   "'note'",
+					   "'attempt'",
+					   "'TAMPER: forged'",
+					   "X'00ff'",
+					   "zeroblob(32)",
+					   "''"};
 
 	if (chance(20)) {
 		snprintf(buf, len, "%lld", (long long)any_id());
@@ -180,9 +191,9 @@ static const char *any_value(char *buf, size_t len)
 static const char *damage(sqlite3 *h, char *what, size_t wlen)
 {
 	static const char *const ecols[] = {
-	    "kind", "ts",  "first_ts", "count", "hook",	 "verdict", "rule", "family", "proto",
-	    "daddr", "dkey", "dport",	 "qname", "flags", "pid",     "tgid", "uid",	"gid",
-	    "comm", "proc", "cgroup",	 "note",  "hash",  "qtype",   "ppid", "lineage", "host"};
+	    "kind",  "ts",   "first_ts", "count", "hook",  "verdict", "rule", "family",	 "proto",
+	    "daddr", "dkey", "dport",	 "qname", "flags", "pid",     "tgid", "uid",	 "gid",
+	    "comm",  "proc", "cgroup",	 "note",  "hash",  "qtype",   "ppid", "lineage", "host"};
 	static const char *const dcols[] = {
 	    "procs SET exe",	     "procs SET cmdline",  "cgroups SET path",
 	    "cgroups SET cname",     "cgroups SET image",  "cgroups SET container",
@@ -195,20 +206,21 @@ static const char *damage(sqlite3 *h, char *what, size_t wlen)
 	case 0:
 	case 1:
 	case 2:
-		snprintf(sql, sizeof(sql), "UPDATE events SET %s = %s WHERE id = %lld",
-			 PICK(ecols), any_value(v, sizeof(v)), (long long)id);
+		snprintf(sql, sizeof(sql), "UPDATE events SET %s = %s WHERE id = %lld", PICK(ecols),
+			 any_value(v, sizeof(v)), (long long)id);
 		break;
 	case 3:
 		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE id BETWEEN %lld AND %lld",
 			 (long long)id, (long long)id + rnd() % 3);
 		break;
 	case 4: /* a row inserted: the ids after it move up */
-		snprintf(sql, sizeof(sql),
-			 "UPDATE events SET id = -id WHERE id > %lld;"
-			 "UPDATE events SET id = 1 - id WHERE id < 0;"
-			 "INSERT INTO events(id, kind, ts, first_ts, count, hash) SELECT %lld, kind,"
-			 " ts, first_ts, count, hash FROM events WHERE id = %lld;",
-			 (long long)id, (long long)id + 1, (long long)id);
+		snprintf(
+		    sql, sizeof(sql),
+		    "UPDATE events SET id = -id WHERE id > %lld;"
+		    "UPDATE events SET id = 1 - id WHERE id < 0;"
+		    "INSERT INTO events(id, kind, ts, first_ts, count, hash) SELECT %lld, kind,"
+		    " ts, first_ts, count, hash FROM events WHERE id = %lld;",
+		    (long long)id, (long long)id + 1, (long long)id);
 		break;
 	case 5:
 	case 6:
@@ -217,7 +229,10 @@ static const char *damage(sqlite3 *h, char *what, size_t wlen)
 		break;
 	case 7:
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = %u",
-			 chance(50) ? "procs" : chance(50) ? "cgroups" : "rules", 1 + rnd() % 4);
+			 chance(50)   ? "procs"
+			 : chance(50) ? "cgroups"
+				      : "rules",
+			 1 + rnd() % 4);
 		break;
 	case 8: /* the tail cut off */
 		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE id > %lld",
