@@ -128,8 +128,8 @@ struct batch {
 	size_t n;
 	struct vf_row rows[VF_BATCH];
 	uint32_t off[VF_BATCH], len[VF_BATCH]; /* in arena: prev hash || encoding; len 0: none */
-	uint8_t *arena;
-	size_t used, cap;
+	uint8_t *arena;			       /* VF_ARENA + VF_ROW_MAX */
+	size_t used;
 };
 
 struct vf {
@@ -291,49 +291,96 @@ static const struct dc_ent *dc_get(struct vf *f, sqlite3_value **ev, int d, int 
 
 /* ---- a row ---- */
 
-/* The bytes of row ev (its values v, its dimension rows e) after the
- * previous hash; len: how many. */
-static uint8_t *enc_row(uint8_t *o, const struct hval *v, const struct dc_ent *const *e, bool lin)
+/* Value x encoded at o, if it fits before end (else NULL). */
+static uint8_t *put(uint8_t *o, const uint8_t *end, sqlite3_value *x)
 {
-	for (size_t k = 0; k < sizeof(seq); k++) {
+	const void *p;
+	size_t n;
+
+	switch (sqlite3_value_type(x)) {
+	case SQLITE_INTEGER: {
+		uint64_t i = (uint64_t)sqlite3_value_int64(x);
+
+		if (end - o < 9)
+			return NULL;
+		*o++ = 'i';
+		for (int j = 0; j < 8; j++)
+			*o++ = (uint8_t)(i >> (56 - 8 * j));
+		return o;
+	}
+	case SQLITE_TEXT:
+	case SQLITE_FLOAT: /* (as its text, as db_stmt_vals() takes it) */
+		p = sqlite3_value_text(x);
+		n = (size_t)sqlite3_value_bytes(x);
+		*o = 't';
+		break;
+	case SQLITE_BLOB:
+		p = sqlite3_value_blob(x);
+		n = (size_t)sqlite3_value_bytes(x);
+		*o = 'b';
+		break;
+	default:
+		if (end - o < 1)
+			return NULL;
+		*o++ = 'n';
+		return o;
+	}
+	if ((size_t)(end - o) < 5 + n)
+		return NULL;
+	o++;
+	for (int j = 0; j < 4; j++)
+		*o++ = (uint8_t)((uint32_t)n >> (24 - 8 * j));
+	if (n)
+		memcpy(o, p, n);
+	return o + n;
+}
+
+/* n bytes at o, if they fit before end (else NULL). */
+static uint8_t *put_bytes(uint8_t *o, const uint8_t *end, const uint8_t *p, size_t n)
+{
+	if ((size_t)(end - o) < n)
+		return NULL;
+	if (n)
+		memcpy(o, p, n);
+	return o + n;
+}
+
+/*
+ * The bytes the chain hashes of the row of events ev (its dimension rows
+ * e) after the previous hash, in one pass from SQLite's values to o: the
+ * log columns, qtype when set (3), the container names when set (4), the
+ * lineage when set (6).  NULL if they do not fit before end.
+ */
+static uint8_t *enc_row(uint8_t *o, const uint8_t *end, sqlite3_value **ev,
+			const struct dc_ent *const *e)
+{
+	for (size_t k = 0; o && k < sizeof(seq); k++) {
 		if (seq[k] >= 0) {
-			o = enc(o, &v[seq[k]]);
+			o = put(o, end, ev[seq[k]]);
 		} else {
 			const struct dc_ent *x = e[-1 - seq[k]];
 
-			memcpy(o, x->enc, x->mlen);
-			o += x->mlen;
+			o = put_bytes(o, end, x->enc, x->mlen);
 		}
 	}
-	/* qtype when set (3); the names when set (4); the lineage (6). */
-	if (v[E_QTYPE].type != SQLITE_NULL)
-		o = enc(o, &v[E_QTYPE]);
-	memcpy(o, e[D_CGROUP]->enc + e[D_CGROUP]->mlen, e[D_CGROUP]->xlen);
-	o += e[D_CGROUP]->xlen;
-	if (lin) {
-		o = enc(o, &mark_lineage);
-		o = enc(o, &v[E_PPID]);
-		memcpy(o, e[D_LINEAGE]->enc, e[D_LINEAGE]->xlen);
-		o += e[D_LINEAGE]->xlen;
-		memcpy(o, e[D_HOST]->enc, e[D_HOST]->xlen);
-		o += e[D_HOST]->xlen;
+	if (o && sqlite3_value_type(ev[E_QTYPE]) != SQLITE_NULL)
+		o = put(o, end, ev[E_QTYPE]);
+	if (o)
+		o = put_bytes(o, end, e[D_CGROUP]->enc + e[D_CGROUP]->mlen, e[D_CGROUP]->xlen);
+	if (o && (sqlite3_value_type(ev[E_PPID]) != SQLITE_NULL || e[D_LINEAGE]->set ||
+		  e[D_HOST]->set)) {
+		if (end - o >= 12) {
+			o = enc(o, &mark_lineage);
+			o = put(o, end, ev[E_PPID]);
+		} else {
+			o = NULL;
+		}
+		if (o)
+			o = put_bytes(o, end, e[D_LINEAGE]->enc, e[D_LINEAGE]->xlen);
+		if (o)
+			o = put_bytes(o, end, e[D_HOST]->enc, e[D_HOST]->xlen);
 	}
 	return o;
-}
-
-/* Room for len more bytes in b's arena. */
-static int arena(struct batch *b, size_t len)
-{
-	if (b->used + len > b->cap) {
-		size_t cap = b->used + len > VF_ARENA ? b->used + len : VF_ARENA;
-		uint8_t *a = realloc(b->arena, cap);
-
-		if (!a)
-			return SQLITE_NOMEM;
-		b->arena = a;
-		b->cap = cap;
-	}
-	return SQLITE_OK;
 }
 
 /* The row of events ev (its columns in E_ order) into batch b: special,
@@ -342,13 +389,12 @@ static int read_row(struct vf *f, sqlite3_value **ev, struct batch *b)
 {
 	struct vf_row *r = &b->rows[b->n];
 	const struct dc_ent *e[D_MAX];
-	struct hval v[E_MAX];
-	size_t len = DB_HASH_LEN;
+	uint8_t *o, *start;
 	const char *kind;
 	int rc = SQLITE_OK;
 	/* Types first: a conversion (text of a number) leaves them undefined. */
 	bool blob = sqlite3_value_type(ev[E_HASH]) == SQLITE_BLOB,
-	     text = sqlite3_value_type(ev[E_KIND]) == SQLITE_TEXT, lin;
+	     text = sqlite3_value_type(ev[E_KIND]) == SQLITE_TEXT;
 
 	memset(r, 0, sizeof(*r));
 	r->id = (uint64_t)sqlite3_value_int64(ev[E_ID]);
@@ -366,32 +412,18 @@ static int read_row(struct vf *f, sqlite3_value **ev, struct batch *b)
 		if (!e[d])
 			return rc;
 	}
-	for (size_t k = 0; k < sizeof(seq); k++)
-		if (seq[k] >= 0)
-			val(ev[seq[k]], &v[seq[k]]);
-	val(ev[E_QTYPE], &v[E_QTYPE]);
-	val(ev[E_PPID], &v[E_PPID]);
-	lin = v[E_PPID].type != SQLITE_NULL || e[D_LINEAGE]->set || e[D_HOST]->set;
-	for (size_t k = 0; k < sizeof(seq); k++)
-		len += seq[k] >= 0 ? enc_len(&v[seq[k]]) : e[-1 - seq[k]]->mlen;
-	if (v[E_QTYPE].type != SQLITE_NULL)
-		len += enc_len(&v[E_QTYPE]);
-	len += e[D_CGROUP]->xlen;
-	if (lin)
-		len += enc_len(&mark_lineage) + enc_len(&v[E_PPID]) + e[D_LINEAGE]->xlen +
-		       e[D_HOST]->xlen;
-	if (len > VF_ROW_MAX) {
+	/* The arena has VF_ROW_MAX bytes free past VF_ARENA; a larger row
+	 * goes to the exact walk. */
+	start = b->arena + b->used;
+	memcpy(start, f->prev, DB_HASH_LEN);
+	o = enc_row(start + DB_HASH_LEN, start + VF_ROW_MAX, ev, e);
+	if (!o) {
 		r->special = true;
 		goto out;
 	}
-	rc = arena(b, len);
-	if (rc != SQLITE_OK)
-		return rc;
-	memcpy(b->arena + b->used, f->prev, DB_HASH_LEN);
-	enc_row(b->arena + b->used + DB_HASH_LEN, v, e, lin);
 	b->off[b->n] = (uint32_t)b->used;
-	b->len[b->n] = (uint32_t)len;
-	b->used += len;
+	b->len[b->n] = (uint32_t)(o - start);
+	b->used += (size_t)(o - start);
 out:
 	memcpy(f->prev, r->stored, DB_HASH_LEN);
 	b->n++;
@@ -528,6 +560,11 @@ static int vf_open(struct vf *f, struct db *db, const uint8_t start[DB_HASH_LEN]
 			return 1;
 		f->dc[d].ents = calloc(DC_SLOTS, sizeof(*f->dc[d].ents));
 		if (!f->dc[d].ents || dc_fill(d, &f->dc[d].absent, nulls) != SQLITE_OK)
+			return -ENOMEM;
+	}
+	for (int i = 0; i < VF_RING; i++) {
+		f->b[i].arena = malloc(VF_ARENA + VF_ROW_MAX);
+		if (!f->b[i].arena)
 			return -ENOMEM;
 	}
 	f->sha = EVP_MD_fetch(NULL, "SHA256", NULL);
