@@ -4,19 +4,22 @@
  * events, the rows encoded into batches that a second thread hashes.
  *
  * Where the time went before: the view "log" joins five tables per row and
- * hands every column over as SQLite values; that cost four times the hash.
- * Here a row is one B-tree cell of events, its dimension rows come from
- * caches by id (a 10M-row log names a few hundred processes and cgroups),
- * and the values go straight into the bytes the chain hashes.
+ * hands every column over through sqlite3_column_*(); that cost about five
+ * times the hash.  Here a row is one B-tree cell of events whose values
+ * reach a function the query calls (SQLite's registers, as they are), its
+ * dimension rows come from caches by id, already encoded (a 10M-row log
+ * names a few hundred processes and cgroups), and the values go in one
+ * pass into the bytes the chain hashes.
  *
- * Exactness: a row's values are built the way db_stmt_vals() builds them
- * from the view (each value by its stored type, a REAL as its text, the
- * container names and host fields NULL when '', a dimension row that does
- * not exist as NULLs, as the LEFT JOIN gives) and packed by the same
- * db_hv_pack().  A row is only ever taken as intact when this encoding
- * hashes to its stored hash; anything else goes to the exact walk, which
- * reads the row through the join again.  The unit tests compare both walks
- * on databases with every kind of damage.
+ * Exactness: a row's bytes are built as db_stmt_vals() and db_hash_vals()
+ * build them from the view (each value by its stored type, a REAL as its
+ * text, the container names and host fields NULL when '', a dimension row
+ * that does not exist as NULLs, as the LEFT JOIN gives; qtype, the names
+ * and the lineage only when set, db.h).  A row is only ever taken as
+ * intact when these bytes hash to its stored hash; anything else goes to
+ * the exact walk, which reads the row through the join again.  The unit
+ * tests (test_db_verify.c) compare both walks on random logs with every
+ * kind of damage.
  *
  * Consistency: one connection in one read transaction (the caller's) reads
  * everything; the hashing thread sees only the buffers, never SQLite.
