@@ -54,12 +54,13 @@ static char *loc_keys(struct logq *lq, int dim)
 	if (dim == DB_RD_DNS && f->dns_glob)
 		/* The distinct keys of the day rows, one seek each (not every day's
 		 * entry); k is quote(name) || ',NULL,NULL': the name back from it. */
-		sql = "WITH RECURSIVE ks(k) AS (SELECT (SELECT min(k) FROM rollup INDEXED BY"
-		      " rollup_day_k WHERE dim = ?1 AND lvl = 2) UNION ALL SELECT (SELECT min(k)"
-		      " FROM rollup INDEXED BY rollup_day_k WHERE dim = ?1 AND lvl = 2 AND k > ks.k)"
-		      " FROM ks WHERE ks.k IS NOT NULL) SELECT json_group_array(k) FROM ks"
-		      " WHERE substr(k, 1, 1) = '''' AND"
-		      " replace(substr(k, 2, length(k) - 12), '''''', '''') GLOB ?2";
+		sql =
+		    "WITH RECURSIVE ks(k) AS (SELECT (SELECT min(k) FROM rollup INDEXED BY"
+		    " rollup_day_k WHERE dim = ?1 AND lvl = 2) UNION ALL SELECT (SELECT min(k)"
+		    " FROM rollup INDEXED BY rollup_day_k WHERE dim = ?1 AND lvl = 2 AND k > ks.k)"
+		    " FROM ks WHERE ks.k IS NOT NULL) SELECT json_group_array(k) FROM ks"
+		    " WHERE substr(k, 1, 1) = '''' AND"
+		    " replace(substr(k, 2, length(k) - 12), '''''', '''') GLOB ?2";
 	else
 		sql = "SELECT json_array(quote(?2) || ',NULL,NULL') WHERE ?1 >= 0";
 	if (sqlite3_prepare_v2(lq->h, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -100,10 +101,12 @@ static void loc_bind(const struct logq_loc *l, sqlite3_stmt *st, int64_t blo, in
 	sqlite3_bind_text(st, 6, list, -1, SQLITE_TRANSIENT);
 }
 
-#define WALK_HEAD(lvl) "SELECT bucket, sum(rows) FROM rollup WHERE dim = ?1 AND lvl = " #lvl
-#define WALK_TAIL      " GROUP BY bucket ORDER BY bucket DESC"
-#define IN_KEYS	       " AND k IN (SELECT value FROM json_each(?2))"
-#define IN_VERDICTS    " AND verdict IN (SELECT value FROM json_each(?5))"
+#define WALK_HEAD(lvl)                                                                             \
+	"SELECT bucket, sum(rows), min(first), max(last) FROM rollup WHERE dim = ?1 AND lvl "      \
+	"= " #lvl
+#define WALK_TAIL   " GROUP BY bucket ORDER BY bucket DESC"
+#define IN_KEYS	    " AND k IN (SELECT value FROM json_each(?2))"
+#define IN_VERDICTS " AND verdict IN (SELECT value FROM json_each(?5))"
 
 /* Days from the index on the day rows; hours and minutes from the primary
  * key (dim, lvl, bucket, verdict, k): a range of buckets read through, or
@@ -150,12 +153,14 @@ static bool loc_verdicts(struct logq *lq, struct logq_loc *l)
 /* The window's bucket bounds at level lvl (from its minutes). */
 static int64_t lvl_lo(const struct logq_loc *l, int lvl)
 {
-	return l->mlo == INT64_MIN ? INT64_MIN : l->mlo / (db_rollup_width[lvl] / db_rollup_width[0]);
+	return l->mlo == INT64_MIN ? INT64_MIN
+				   : l->mlo / (db_rollup_width[lvl] / db_rollup_width[0]);
 }
 
 static int64_t lvl_hi(const struct logq_loc *l, int lvl)
 {
-	return l->mhi == INT64_MAX ? INT64_MAX : l->mhi / (db_rollup_width[lvl] / db_rollup_width[0]);
+	return l->mhi == INT64_MAX ? INT64_MAX
+				   : l->mhi / (db_rollup_width[lvl] / db_rollup_width[0]);
 }
 
 /* Rows of the keys in the window (the day rows around it): which filter leads. */
@@ -167,8 +172,7 @@ static int64_t loc_total(struct logq *lq, struct logq_loc *l)
 	if (sqlite3_prepare_v2(lq->h,
 			       "SELECT coalesce(sum(rows), 0) FROM rollup INDEXED BY rollup_day_k"
 			       " WHERE dim = ?1 AND k IN (SELECT value FROM json_each(?2))"
-			       " AND lvl = 2 AND bucket BETWEEN ?3 AND ?4"
-			       IN_VERDICTS,
+			       " AND lvl = 2 AND bucket BETWEEN ?3 AND ?4" IN_VERDICTS,
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	loc_bind(l, st, lvl_lo(l, DB_ROLLUP_LEVELS - 1), lvl_hi(l, DB_ROLLUP_LEVELS - 1));
@@ -178,10 +182,17 @@ static int64_t loc_total(struct logq *lq, struct logq_loc *l)
 	return n;
 }
 
-/* Add minute m (rows of the value in it); false: too many ranges. */
-static bool loc_minute(struct logq_loc *l, int64_t m, int64_t rows)
+/* Add minute m: rows of the keys in it, the first attempt of any (first_ts)
+ * and the last (ts), so their ts are in [first, last]; false: too many
+ * ranges. */
+static bool loc_minute(struct logq_loc *l, int64_t m, int64_t rows, int64_t first, int64_t last)
 {
 	int64_t w = db_rollup_width[0], lo = m * w, hi = lo + w - 1;
+
+	if (first > lo && first <= hi)
+		lo = first;
+	if (last >= lo && last < hi)
+		hi = last;
 
 	l->found += rows;
 	if (l->n && l->lo[l->n - 1] == hi + 1) { /* newest first: extend down */
@@ -223,7 +234,11 @@ static int loc_walk(struct logq_loc *l, sqlite3_stmt **st, int lvl, int64_t blo,
 		int64_t b = sqlite3_column_int64(st[lvl], 0), r = sqlite3_column_int64(st[lvl], 1);
 
 		if (lvl == 0) {
-			ret = !loc_minute(l, b, r) ? -1 : l->found >= l->want ? 1 : 0;
+			ret = !loc_minute(l, b, r, sqlite3_column_int64(st[lvl], 2),
+					  sqlite3_column_int64(st[lvl], 3))
+				  ? -1
+			      : l->found >= l->want ? 1
+						    : 0;
 		} else {
 			int64_t lo = lvl_lo(l, lvl - 1), hi = lvl_hi(l, lvl - 1);
 
@@ -307,6 +322,26 @@ static bool loc_enough(struct logq *lq, const struct logq_loc *l, int64_t want)
 	return ok;
 }
 
+/* Whether the keys hold more rows than sqrt(10 * want * rows) (where the
+ * walk by time costs about what an index would). */
+static bool loc_common(struct logq *lq, struct logq_loc *l, int64_t want)
+{
+	sqlite3_stmt *st;
+	int64_t rows = 0, t = loc_total(lq, l);
+
+	if (t < 0)
+		return false;
+	if (sqlite3_prepare_v2(
+		lq->h, "SELECT (SELECT max(id) FROM events) - (SELECT min(id) FROM events) + 1", -1,
+		&st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rows = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	/* (t * t and 10 * want * rows as doubles: no overflow.) */
+	return (double)t * (double)t >= 10.0 * (double)want * (double)rows;
+}
+
 /* The window in minutes: rows with ts >= since; with until, ts <= until +
  * max_span when max_span is known. */
 static void loc_window(const struct logq *lq, struct logq_loc *l)
@@ -374,13 +409,17 @@ bool logq_loc_plan(struct logq *lq, int64_t limit, struct logq_loc *l)
 	if (!loc_choose(lq, l))
 		return false;
 	/* Not enough matching rows in the newest minutes of the value: more of
-	 * them (the other filters, or --until, passed over those). */
+	 * them (the other filters, or --until, passed over those), unless the
+	 * value is common: then the other filters' indexes or the walk by time
+	 * find the rows sooner than reading ever more of its minutes. */
 	for (int i = 0; i <= LOC_WIDEN; i++, want *= 8) {
 		l->want = want;
 		if (!loc_find(lq, l) || !loc_json(l))
 			return false;
 		if (l->all || loc_enough(lq, l, limit + 1))
 			return true;
+		if (i == 0 && loc_common(lq, l, limit + 1))
+			return false;
 	}
 	return false;
 }

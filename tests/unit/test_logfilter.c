@@ -45,11 +45,11 @@ static unsigned rndn(unsigned n)
 }
 
 /* Values by weight: the first common, the last few rare. */
-static const char *const comms[] = {"curl",	"python3", "wget", "nc",
-				    "sshd",	"rarely",  "once", "it's"};
+static const char *const comms[] = {"curl", "python3", "wget", "nc",
+				    "sshd", "rarely",  "once", "it's"};
 static const unsigned comm_w[] = {400, 300, 150, 80, 40, 8, 1, 3};
-static const char *const qnames[] = {"Example.COM.", "example.com", "api.example.com",
-				     "evil.test",    "x1.evil.test", "x2.evil.test.",
+static const char *const qnames[] = {"Example.COM.", "example.com",    "api.example.com",
+				     "evil.test",    "x1.evil.test",   "x2.evil.test.",
 				     "o'brien.test", "rare.bench.test"};
 static const unsigned qname_w[] = {300, 200, 100, 60, 6, 2, 2, 1};
 static const unsigned uids[] = {0, 1000, 1001, 31337, 65534};
@@ -338,8 +338,9 @@ static void t_random(void)
 		struct logq_filter f = {.comm = "rarely", .port = -1};
 		int n = 0;
 
-		sqlite3_exec(db_handle(db), "DELETE FROM rollup WHERE lvl = 0 AND k LIKE '''rarely''%'",
-			     NULL, NULL, NULL);
+		sqlite3_exec(db_handle(db),
+			     "DELETE FROM rollup WHERE lvl = 0 AND k LIKE '''rarely''%'", NULL,
+			     NULL, NULL);
 		CHECK(&t, !one_same(db, &f, 100, &n), "the rollups were not used");
 	}
 	tc_end(&t);
