@@ -8,8 +8,11 @@
  * value at once but a rare one only after the whole table.  The rollups
  * know where each value is: the days that hold it (rollup_day_k), then its
  * hours in those days, then its minutes.  The newest minutes holding enough
- * of its rows become ranges of ts the query stays in.
+ * of its rows become ranges of ts the query stays in, each narrowed to the
+ * first..last attempt of the value's rows in it (the rollup row keeps both).
  *
+ *  - First, a common value: if the newest 16 * (limit + 1) rows of the log
+ *    hold limit + 1 matching rows, the walk by time answers at once.
  *  - The key set: the value's rollup key (k, as db_rollup.c writes it), or
  *    for a DNS GLOB every distinct name of the day rows the pattern matches
  *    (the names as the rollups keep them: lower case, no trailing dot, the
@@ -21,8 +24,11 @@
  *  - Used only when the ranges provably give the same rows: they hold every
  *    row with the value, or at least limit+1 rows that match every filter
  *    (counted).  When the newest minutes of the value do not hold enough
- *    rows matching the other filters, more of them are taken (8 times as
- *    many rows, up to LOC_RANGES ranges), else the plain walk by time.
+ *    rows matching the other filters, a common value (more rows than
+ *    sqrt(10 * want * rows), where an index and the walk by time cost the
+ *    same) goes to the plain query (the other filters' indexes, or the walk
+ *    by time); a rarer one takes more of its minutes (8 times as many rows,
+ *    3 times, up to LOC_RANGES ranges), else the plain query.
  *
  * Gap and note rows carry none of these values and attempt rows are all in
  * the rollups (a --kind other than attempt takes the plain walk).
