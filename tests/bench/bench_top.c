@@ -323,7 +323,7 @@ static int filter_cases(sqlite3 *h, int64_t end, struct filt *f)
 		if (n < NFILT) {                                                                   \
 			memset(&f[n], 0, sizeof(f[n]));                                            \
 			f[n].name = nm;                                                            \
-			filt_set(&f[n], __VA_ARGS__, NULL);                                        \
+			filt_set(&f[n], __VA_ARGS__, (const char *)NULL);                          \
 			n++;                                                                       \
 		}                                                                                  \
 	} while (0)
