@@ -278,6 +278,10 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 	if (f->kind) {
 		logq_sql_add(q, " AND e.kind = ?");
 		logq_sql_text(q, f->kind);
+		/* gap, note: the partial index events(kind, ts) has only these
+		 * rows, and SQLite takes it only for its own WHERE, literally. */
+		if (strcmp(f->kind, "attempt") != 0)
+			logq_sql_add(q, " AND e." DB_KIND_RARE_SQL);
 	}
 	if (f->has_since) {
 		logq_sql_add(q, " AND e.ts >= ?");

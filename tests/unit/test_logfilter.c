@@ -7,7 +7,10 @@
  * --comm, --uid, --dns NAME and --dns GLOB, alone, together, with a
  * verdict, a window and other filters, at several limits, are exactly the
  * rows the plain walk by time gives (HUSH_TOP_SCAN=1), "more" included; and
- * the fast path is taken (a rollup changed by hand shows).
+ * the fast path is taken (a rollup changed by hand shows).  --kind gap|note:
+ * the rows a scan of the table gives, through the partial index
+ * events(kind, ts) (EXPLAIN QUERY PLAN of the filters' SQL), also after a
+ * migration from version 7.
  *
  * Prints "PASS: name" or "FAIL: name: why" per case; exits 1 if any failed.
  */
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/db.h"
+#include "agent/logq_int.h"
 #include "agent/logquery.h"
 #define TC_PREFIX "logfilter: "
 #include "tests/unit/tc.h"
@@ -347,6 +351,128 @@ static void t_random(void)
 	db_close(db);
 }
 
+/* The ids of kind (and since, if > 0) by a scan of the table, newest first. */
+static int scan_kind(sqlite3 *h, const char *kind, int64_t since, int64_t limit, struct ids *ids)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	ids->n = 0;
+	if (sqlite3_prepare_v2(h,
+			       "SELECT id FROM events NOT INDEXED WHERE kind = ? AND ts >= ?"
+			       " ORDER BY ts DESC, id DESC LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ids->n < 512)
+		ids->v[ids->n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* EXPLAIN QUERY PLAN of the newest rows of f as logq_rows asks for them
+ * (its filters' SQL), the details joined. */
+static void kind_plan(struct db *db, const struct logq_filter *f, char *out, size_t len)
+{
+	struct logq_sql q = {.len = 0};
+	struct logq *lq = NULL;
+	sqlite3_stmt *st = NULL;
+	char err[256];
+	size_t o = 0;
+
+	out[0] = 0;
+	if (logq_new(db, f, &lq))
+		return;
+	logq_sql_add(&q, "EXPLAIN QUERY PLAN SELECT e.id FROM events e WHERE 1");
+	logq_sql_filters(&q, lq);
+	logq_sql_add(&q, " ORDER BY e.ts DESC, e.id DESC LIMIT 50");
+	if (logq_prepare(lq, &q, &st, err, sizeof(err)) == 0)
+		while (sqlite3_step(st) == SQLITE_ROW && o + 2 < len)
+			o += (size_t)snprintf(out + o, len - o, "%s; ",
+					      (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	logq_free(lq);
+}
+
+/* --kind K (with --since): the rows of the scan, through events(kind, ts). */
+static void kind_check(struct tc *t, struct db *db, const char *kind)
+{
+	static const int64_t limits[] = {1, 5, 100, 400};
+	struct logq_filter f = {.kind = kind, .port = -1};
+	struct ids a, b;
+	char plan[512];
+	bool more;
+
+	for (int s = 0; s < 2; s++) {
+		f.has_since = s == 1;
+		f.since = T0 + SPAN / 2;
+		for (int i = 0; i < 4; i++) {
+			int64_t lim = limits[i];
+
+			CHECK(t, rows_of(db, &f, lim, false, &a, &more) == 0, "%s: query", kind);
+			CHECK(t, scan_kind(db_handle(db), kind, s ? f.since : 0, lim + 1, &b) == 0,
+			      "%s: scan", kind);
+			CHECK(t,
+			      a.n + (more ? 1 : 0) == b.n &&
+				  !memcmp(a.v, b.v, sizeof(a.v[0]) * (size_t)a.n),
+			      "--kind %s%s, limit %lld: %d rows (more %d), the scan %d", kind,
+			      s ? " --since" : "", (long long)lim, a.n, more, b.n);
+		}
+	}
+	f.has_since = false;
+	kind_plan(db, &f, plan, sizeof(plan));
+	if (strcmp(kind, "attempt") == 0)
+		CHECK(t, !strstr(plan, "events_kind_ts"), "--kind attempt: plan %s", plan);
+	else
+		CHECK(t, strstr(plan, "INDEX events_kind_ts (kind=?)") != NULL,
+		      "--kind %s: plan %s", kind, plan);
+}
+
+static void t_kind(void)
+{
+	struct tc t;
+	struct db *db;
+	sqlite3 *h = NULL;
+
+	tc_begin(&t, "--kind gap|note: the scan's rows, through events(kind, ts)");
+	db = open_db("k.db", &t);
+	if (db && add_rows(db, 20000, T0, SPAN) == 0) {
+		kind_check(&t, db, "gap");
+		kind_check(&t, db, "note");
+		kind_check(&t, db, "attempt");
+	}
+	db_close(db);
+	tc_end(&t);
+
+	tc_begin(&t, "version 7 migrates to 8: events(kind, ts) built from the rows there are");
+	CHECK(&t, sqlite3_open(dbp, &h) == SQLITE_OK, "open %s", dbp);
+	CHECK(&t,
+	      sqlite3_exec(h, "DROP INDEX events_kind_ts; PRAGMA user_version=7;", NULL, NULL,
+			   NULL) == SQLITE_OK,
+	      "to version 7: %s", sqlite3_errmsg(h));
+	sqlite3_close(h);
+	db = open_db("k.db", &t);
+	if (db) {
+		sqlite3_stmt *st;
+		bool have = false;
+
+		if (sqlite3_prepare_v2(db_handle(db),
+				       "SELECT 1 FROM sqlite_master WHERE name = 'events_kind_ts'"
+				       " AND sql LIKE '%WHERE kind <> ''attempt''%'",
+				       -1, &st, NULL) == SQLITE_OK) {
+			have = sqlite3_step(st) == SQLITE_ROW;
+			sqlite3_finalize(st);
+		}
+		CHECK(&t, have, "no partial index events_kind_ts after the migration");
+		kind_check(&t, db, "gap");
+		kind_check(&t, db, "note");
+	}
+	db_close(db);
+	tc_end(&t);
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
@@ -365,6 +491,7 @@ int main(void)
 	}
 	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
 	t_random();
+	t_kind();
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return nfail ? 1 : 0;
 }
