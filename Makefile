@@ -188,7 +188,7 @@ $(OUTPUT)/tests/bypass_probe: $(wildcard tests/tools/bypass_probe/*.c tests/tool
 # (rules/loaded.c hashes with libcrypto, which the fuzz targets do not link)
 SAN_LIB_SRCS := $(filter-out rules/loaded.c,$(RULES_SRCS)) agent/attrib.c agent/fsutil.c $(wildcard agent/dns.c) $(wildcard agent/sniff.c)
 UNIT_LIB_SRCS := $(SAN_LIB_SRCS) rules/loaded.c agent/learncg.c agent/db.c $(wildcard agent/db_*.c) agent/json.c agent/suggest.c agent/suggest_render.c \
-		 agent/cri_msg.c $(PROTO_C) agent/log.c agent/logquery.c agent/logtop.c
+		 agent/cri_msg.c $(PROTO_C) agent/log.c agent/logquery.c agent/logloc.c agent/logtop.c
 # (several sources in one step: header dependencies by list, not -MMD)
 $(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(GEN_HDRS) $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)

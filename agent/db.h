@@ -88,9 +88,13 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
+/* The WHERE of the partial index events(kind, ts) (schema 8): the rows
+ * other than attempts.  A query uses the index only if its WHERE has this
+ * term literally (over events aliased e or not). */
+#define DB_KIND_RARE_SQL "kind <> 'attempt'"
 
 /* Columns of the view "log", in chain order (the hash covers all but "hash";
  * qtype, added in version 3, only when it is not NULL). */

@@ -21,6 +21,7 @@ struct logq {
 	 * --until on the ts index.  -1: unknown. */
 	int64_t max_span;
 	bool rollups;	      /* top may answer from the rollups (db_rollup.h) */
+	int64_t want;	      /* rows the query wants (limit + 1); -1: all (top) */
 	int64_t last;	      /* follow: the newest id handed out (or passed over) */
 	int64_t seen;	      /* the id of the last row fn took */
 	bool reset;	      /* follow: the ids went back (another database) */
@@ -59,5 +60,30 @@ int logq_prepare(struct logq *lq, const struct logq_sql *q, sqlite3_stmt **st, c
 void logq_probe(struct logq *lq);
 /* "cannot read the database: ..." for a failed step; returns -EIO. */
 int logq_step_err(struct logq *lq, int rc, char *err, size_t errlen);
+
+/*
+ * Rows of a filter no index serves (comm, uid, DNS name or GLOB), located
+ * through the rollups (logloc.c): ranges of ts, newest first, that hold the
+ * newest rows the query wants.
+ */
+struct logq_loc {
+	int dim;	  /* the rollup dimension that leads */
+	char *keys;	  /* its keys (rollup k) as a JSON array */
+	char *verdicts;	  /* the verdicts to walk, a JSON array */
+	bool seek;	  /* few keys and verdicts: seek each in a bucket */
+	int64_t mlo, mhi; /* the window in minutes (INT64_MIN/MAX: open) */
+	bool all;	  /* the ranges hold every row with the keys */
+	int64_t want, found;
+	int64_t *lo, *hi; /* the ranges, inclusive */
+	int n, cap;
+	char *ranges; /* the same as JSON [[lo,hi],...] for logq_loc_from */
+};
+
+/* Whether the ranges give the query's rows (filled; logq_loc_free it
+ * either way).  After logq_probe, in the read transaction. */
+bool logq_loc_plan(struct logq *lq, int64_t limit, struct logq_loc *l);
+/* "SELECT e.id FROM <ranges> CROSS JOIN events e WHERE e.ts in a range". */
+void logq_loc_from(struct logq_sql *q, const struct logq_loc *l);
+void logq_loc_free(struct logq_loc *l);
 
 #endif /* HUSH_AGENT_LOGQ_INT_H */

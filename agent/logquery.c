@@ -278,6 +278,10 @@ static void sql_event_filters(struct logq_sql *q, const struct logq *lq)
 	if (f->kind) {
 		logq_sql_add(q, " AND e.kind = ?");
 		logq_sql_text(q, f->kind);
+		/* gap, note: the partial index events(kind, ts) has only these
+		 * rows, and SQLite takes it only for its own WHERE, literally. */
+		if (strcmp(f->kind, "attempt") != 0)
+			logq_sql_add(q, " AND e." DB_KIND_RARE_SQL);
 	}
 	if (f->has_since) {
 		logq_sql_add(q, " AND e.ts >= ?");
@@ -396,7 +400,7 @@ static int64_t q_int(struct logq *lq, const char *sql, int64_t dflt)
 void logq_probe(struct logq *lq)
 {
 	const struct logq_filter *f = &lq->f;
-	int64_t rows;
+	int64_t rows, cap;
 
 	lq->max_span = -1;
 	lq->dest_broad = lq->cg_broad = lq->proc_broad = false;
@@ -408,183 +412,25 @@ void logq_probe(struct logq *lq)
 	    q_int(lq, "SELECT (SELECT max(id) FROM events) - (SELECT min(id) FROM events) + 1", 0);
 	if (rows < 65536)
 		return;
+	cap = rows / 16;
+	/* The newest `want` rows: the index costs an entry per match (M), the
+	 * walk by time a row with its table lookup (~10 entries' worth) per
+	 * rows/M * want; they cost the same at M = sqrt(10 * want * rows). */
+	if (lq->want > 0 && lq->want < rows / 160 && lq->want < (1 << 16) && rows < (1LL << 40)) {
+		int64_t v = 10 * lq->want * rows, m = 1;
+
+		while (m * m < v)
+			m *= 2;
+		m = (m + v / m) / 2; /* within a factor of 1.5 is plenty */
+		if (m < cap)
+			cap = m;
+	}
 	if (f->has_dest)
-		lq->dest_broad = probe_one(lq, PROBE_DEST, rows / 16);
+		lq->dest_broad = probe_one(lq, PROBE_DEST, cap);
 	if (f->container[0] || f->unit || f->image)
-		lq->cg_broad = probe_one(lq, PROBE_CGROUP, rows / 16);
+		lq->cg_broad = probe_one(lq, PROBE_CGROUP, cap);
 	if (f->exe || f->cmdline)
-		lq->proc_broad = probe_one(lq, PROBE_PROC, rows / 16);
-}
-
-/* ---- rare values through the rollups ---- */
-
-/*
- * A filter on comm, uid or an exact DNS name has no index of its own (each
- * would cost the writer); walking the log by time finds a common value at
- * once but a rare one only after the whole table.  The rollups (db_rollup.h)
- * know where each value is: the days that hold it (rollup_day_k), then its
- * hours in those days, then its minutes.  The newest minutes holding at
- * least limit+1 of its rows become ranges of ts the query stays in.  Gap
- * and note rows carry none of these values; attempt rows are all in the
- * rollups.  Used only when the ranges provably give the same rows: they hold
- * every row with the value, or at least limit+1 rows that match every
- * filter (counted first).
- */
-#define LOC_MAX 8
-
-struct loc {
-	int dim, n;
-	bool all;	     /* the ranges hold every row with the value */
-	int64_t want, found; /* rows wanted, rows with the value in the ranges */
-	int64_t lo[LOC_MAX], hi[LOC_MAX];
-	sqlite3_stmt *st[DB_ROLLUP_LEVELS];
-};
-
-/* Bind the filter's value for dim as the rollup's key (?2). */
-static void loc_bind(const struct logq *lq, int dim, sqlite3_stmt *st)
-{
-	if (dim == DB_RD_UID)
-		sqlite3_bind_int64(st, 2, lq->f.uid);
-	else
-		sqlite3_bind_text(st, 2, dim == DB_RD_COMM ? lq->f.comm : lq->f.dns, -1,
-				  SQLITE_STATIC);
-}
-
-/* Add minute m (rows of the value in it); false: too many ranges. */
-static bool loc_minute(struct loc *l, int64_t m, int64_t rows)
-{
-	int64_t w = db_rollup_width[0], lo = m * w, hi = lo + w - 1;
-
-	l->found += rows;
-	if (l->n && l->lo[l->n - 1] == hi + 1) { /* newest first: extend down */
-		l->lo[l->n - 1] = lo;
-		return true;
-	}
-	if (l->n == LOC_MAX)
-		return false;
-	l->lo[l->n] = lo;
-	l->hi[l->n++] = hi;
-	return true;
-}
-
-/* The buckets of level lvl in [blo, bhi] holding the value, newest first,
- * each refined one level down; 1: enough found, 0: go on, -1: give up. */
-static int loc_walk(const struct logq *lq, struct loc *l, int lvl, int64_t blo, int64_t bhi)
-{
-	sqlite3_stmt *st = l->st[lvl];
-	int64_t b[64], r[64];
-	int n = 0, ret = 0;
-
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, l->dim);
-	loc_bind(lq, l->dim, st);
-	sqlite3_bind_int64(st, 3, blo);
-	sqlite3_bind_int64(st, 4, bhi);
-	/* (Read first: the statement is reused one level down.) */
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == 64)
-			return -1;
-		b[n] = sqlite3_column_int64(st, 0);
-		r[n++] = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	for (int i = 0; i < n && !ret; i++) {
-		int64_t f = lvl ? db_rollup_width[lvl] / db_rollup_width[lvl - 1] : 0;
-
-		if (lvl == 0)
-			ret = !loc_minute(l, b[i], r[i]) ? -1 : l->found >= l->want ? 1 : 0;
-		else
-			ret = loc_walk(lq, l, lvl - 1, b[i] * f, b[i] * f + f - 1);
-	}
-	return ret;
-}
-
-static bool loc_find(struct logq *lq, struct loc *l)
-{
-	/* Days from the index on the day rows; hours and minutes from the
-	 * primary key (dim, lvl, bucket, ...). */
-	static const char *const sql[DB_ROLLUP_LEVELS] = {
-	    "SELECT bucket, sum(rows) FROM rollup WHERE dim = ?1 AND lvl = 0 AND bucket BETWEEN"
-	    " ?3 AND ?4 AND k = quote(?2) || ',NULL,NULL' GROUP BY bucket ORDER BY bucket DESC",
-	    "SELECT bucket, sum(rows) FROM rollup WHERE dim = ?1 AND lvl = 1 AND bucket BETWEEN"
-	    " ?3 AND ?4 AND k = quote(?2) || ',NULL,NULL' GROUP BY bucket ORDER BY bucket DESC",
-	    "SELECT bucket, sum(rows) FROM rollup INDEXED BY rollup_day_k WHERE dim = ?1 AND"
-	    " k = quote(?2) || ',NULL,NULL' AND lvl = 2 AND bucket BETWEEN ?3 AND ?4"
-	    " GROUP BY bucket ORDER BY bucket DESC"};
-	int ret = -1;
-
-	for (int i = 0; i < DB_ROLLUP_LEVELS; i++)
-		if (sqlite3_prepare_v2(lq->h, sql[i], -1, &l->st[i], NULL) != SQLITE_OK)
-			goto out;
-	ret = loc_walk(lq, l, DB_ROLLUP_LEVELS - 1, INT64_MIN, INT64_MAX);
-	l->all = ret == 0;
-out:
-	for (int i = 0; i < DB_ROLLUP_LEVELS; i++)
-		sqlite3_finalize(l->st[i]);
-	return ret >= 0;
-}
-
-/*
- * "SELECT e.id FROM <ranges> CROSS JOIN events e WHERE e.ts in the range":
- * the ranges as the outer loop, each a search of events(ts).  (As an OR of
- * ranges, SQLite without statistics walks the whole ts index instead.)
- */
-static void loc_from(struct logq_sql *q, const struct loc *l)
-{
-	logq_sql_add(q, "SELECT e.id FROM (VALUES ");
-	for (int i = 0; i < l->n; i++) {
-		logq_sql_add(q, i ? ", (?, ?)" : "(?, ?)");
-		logq_sql_int(q, l->lo[i]);
-		logq_sql_int(q, l->hi[i]);
-	}
-	if (!l->n)
-		logq_sql_add(q, "(1, 0)");
-	logq_sql_add(q, ") AS rr CROSS JOIN events e"
-			" WHERE e.ts BETWEEN rr.column1 AND rr.column2");
-}
-
-/* Whether the ranges of l give the newest `limit` rows (and whether there
- * are more): every row with the value, or limit+1 matching rows in them. */
-static bool loc_enough(struct logq *lq, const struct loc *l)
-{
-	struct logq_sql q = {.len = 0};
-	sqlite3_stmt *st;
-	char err[256];
-	bool ok = false;
-
-	if (l->all)
-		return true;
-	logq_sql_add(&q, "SELECT count(*) FROM (");
-	loc_from(&q, l);
-	logq_sql_filters(&q, lq);
-	logq_sql_add(&q, " LIMIT ?)");
-	logq_sql_int(&q, l->want);
-	if (logq_prepare(lq, &q, &st, err, sizeof(err)))
-		return false;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		ok = sqlite3_column_int64(st, 0) >= l->want;
-	sqlite3_finalize(st);
-	return ok;
-}
-
-/* Ranges for the filter (l->n == 0 and false: none apply). */
-static bool loc_plan(struct logq *lq, int64_t limit, struct loc *l)
-{
-	const struct logq_filter *f = &lq->f;
-
-	memset(l, 0, sizeof(*l));
-	if (!lq->rollups || limit < 0 || (f->kind && strcmp(f->kind, "attempt") != 0))
-		return false;
-	if (f->comm)
-		l->dim = DB_RD_COMM;
-	else if (f->has_uid)
-		l->dim = DB_RD_UID;
-	else if (f->has_dns && !f->dns_glob)
-		l->dim = DB_RD_DNS;
-	else
-		return false;
-	l->want = limit + 1;
-	return loc_find(lq, l) && loc_enough(lq, l);
+		lq->proc_broad = probe_one(lq, PROBE_PROC, cap);
 }
 
 /* ---- rows ---- */
@@ -619,6 +465,7 @@ int logq_new(struct db *db, const struct logq_filter *f, struct logq **out)
 	q->h = db_handle(db);
 	q->f = *f;
 	q->max_span = -1;
+	q->want = -1;
 	/* HUSH_TOP_SCAN=1: top scans the rows (tests compare both ways). */
 	q->rollups = !getenv("HUSH_TOP_SCAN");
 	*out = q;
@@ -712,13 +559,14 @@ int logq_rows(struct logq *lq, int64_t limit, bool follow, logq_row_fn fn, void 
 {
 	struct logq_sql q = {.len = 0};
 	sqlite3_stmt *st = NULL;
-	struct loc loc;
+	struct logq_loc loc = {.keys = NULL};
 	int ret;
 
 	*more = false;
 	sqlite3_exec(lq->h, "BEGIN", NULL, NULL, NULL);
 	if (follow)
 		lq->last = max_id(lq->h);
+	lq->want = limit >= 0 ? limit + 1 : -1;
 	logq_probe(lq);
 	/*
 	 * Two steps when there is a limit: the ids of the newest rows first,
@@ -727,9 +575,9 @@ int logq_rows(struct logq *lq, int64_t limit, bool follow, logq_row_fn fn, void 
 	 * follow hands them oldest first.
 	 */
 	logq_sql_add(&q, LOG_SELECT " WHERE ");
-	if (limit >= 0 && !follow && loc_plan(lq, limit, &loc)) {
+	if (limit >= 0 && !follow && logq_loc_plan(lq, limit, &loc)) {
 		logq_sql_add(&q, "e.id IN (");
-		loc_from(&q, &loc);
+		logq_loc_from(&q, &loc);
 	} else if (limit >= 0) {
 		logq_sql_add(&q, "e.id IN (SELECT e.id FROM events e WHERE 1");
 	} else {
@@ -750,6 +598,7 @@ int logq_rows(struct logq *lq, int64_t limit, bool follow, logq_row_fn fn, void 
 	if (!ret)
 		ret = hand_rows(lq, st, limit, fn, ctx, more, err, errlen);
 	sqlite3_finalize(st);
+	logq_loc_free(&loc);
 	sqlite3_exec(lq->h, "COMMIT", NULL, NULL, NULL);
 	return ret;
 }

@@ -3,7 +3,7 @@
  * bench_top: issue 15's speed goals on the database bench_query built
  * (10M rows), end to end through the hush binary:
  *
- *   bench_top --db FILE --hush PATH [--runs R] [--verify-only]
+ *   bench_top --db FILE --hush PATH [--runs R] [--part top|filters|verify]
  *
  * 1. `hush log top --by KIND [window] --limit 10 --json` for every kind over
  *    six windows (the whole log, the last hour, the last 24 h, one day in the
@@ -12,8 +12,8 @@
  *    dest the same command with HUSH_TOP_SCAN=1 (the scan of the rows, as
  *    before the rollups), timed once, its output compared byte for byte.
  * 2. `hush log FILTER --limit 100 --json` for every filter, with a common
- *    value and with a rare one (bench_query puts 5 rows with rare values in
- *    10M): target <= 50 ms.
+ *    value, a rare one (bench_query puts 5 rows with rare values in 10M) and
+ *    an absent one where the log has them, and combinations: target <= 50 ms.
  * 3. `hush log verify`: rows per second (target >= 1M/s), wall and CPU time,
  *    beside the walk through the view it replaced (HUSH_VERIFY_VIEW=1).
  *
@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ extern char **environ;
 #define HOUR	 3600LL * 1000000000LL
 #define DAY	 (24 * HOUR)
 
-static const char *hush, *db;
+static const char *hush, *db, *part;
 static int runs = 5;
 
 struct res {
@@ -290,57 +291,139 @@ static int top_part(int64_t end)
 
 struct filt {
 	const char *name;
-	const char *a, *b; /* option, value */
-	char val[256];
+	const char *opt[3]; /* options, each with its value */
+	char val[3][256];
 };
 
-static int filter_part(sqlite3 *h)
+/* Options and values from the arguments (NULL-terminated pairs). */
+static void filt_set(struct filt *f, ...)
 {
-	struct filt f[24];
-	int n = 0, pass = 0, miss = 0;
-	char v[256];
+	va_list ap;
+	const char *o;
+	int k = 0;
 
-#define F(nm, opt, ...)                                                                            \
+	va_start(ap, f);
+	while ((o = va_arg(ap, const char *)) && k < 3) {
+		f->opt[k] = o;
+		snprintf(f->val[k], sizeof(f->val[k]), "%s", va_arg(ap, const char *));
+		k++;
+	}
+	va_end(ap);
+}
+
+#define NFILT 64
+
+/* The cases: every filter of `hush log` with a common, a rare and an absent
+ * value where the synthetic log has them, and combinations. */
+static int filter_cases(sqlite3 *h, int64_t end, struct filt *f)
+{
+	char v[256];
+	int n = 0;
+
+#define F(nm, ...)                                                                                 \
 	do {                                                                                       \
-		f[n].name = nm;                                                                    \
-		f[n].a = opt;                                                                      \
-		snprintf(f[n].val, sizeof(f[n].val), __VA_ARGS__);                                 \
-		n++;                                                                               \
+		if (n < NFILT) {                                                                   \
+			memset(&f[n], 0, sizeof(f[n]));                                            \
+			f[n].name = nm;                                                            \
+			filt_set(&f[n], __VA_ARGS__, (const char *)NULL);                          \
+			n++;                                                                       \
+		}                                                                                  \
 	} while (0)
+#define AT(ns) (epoch((ns), v, sizeof(v)), v)
 	q_text(h, "SELECT comm FROM events WHERE id = (SELECT max(id) - 7 FROM events)", v,
 	       sizeof(v));
-	F("--comm, common", "--comm", "%s", v);
+	F("--comm, common", "--comm", v);
 	F("--comm, rare (5 rows)", "--comm", "rarecomm");
+	F("--comm, absent", "--comm", "nosuchcomm");
 	q_text(h, "SELECT uid FROM events WHERE id = (SELECT max(id) - 7 FROM events)", v,
 	       sizeof(v));
-	F("--uid, common", "--uid", "%s", v);
+	F("--uid, common", "--uid", v);
 	F("--uid, rare (5 rows)", "--uid", "31337");
 	q_text(h, "SELECT qname FROM events WHERE qname IS NOT NULL ORDER BY id DESC LIMIT 1", v,
 	       sizeof(v));
-	F("--dns, common", "--dns", "%s", v);
+	F("--dns, common", "--dns", v);
 	F("--dns, rare (5 rows)", "--dns", "rare.bench.test");
+	F("--dns, absent", "--dns", "nosuch.example");
+	F("--dns glob, common", "--dns", "*.example.com");
 	F("--dns glob, rare", "--dns", "rare.*.test");
+	F("--dns glob, absent", "--dns", "nosuch.*");
 	q_text(h, "SELECT tgid FROM events WHERE id = (SELECT max(id) - 7 FROM events)", v,
 	       sizeof(v));
-	F("--pid, common", "--pid", "%s", v);
+	F("--pid, common", "--pid", v);
 	F("--pid, rare (5 rows)", "--pid", "4242424");
+	F("--ppid, absent", "--ppid", "1");
 	F("--hook, common", "--hook", "connect4");
 	F("--hook, rare (5 rows)", "--hook", "dns");
+	F("--hook, absent", "--hook", "recvmsg4");
 	q_text(h,
 	       "SELECT p.exe FROM events e JOIN procs p ON p.id = e.proc WHERE e.id = (SELECT "
 	       "max(id) - 7 FROM events)",
 	       v, sizeof(v));
-	F("--exe", "--exe", "%s", v);
+	F("--exe, common", "--exe", v);
+	F("--exe glob, common", "--exe", "/usr/bin/*");
 	F("--exe, absent", "--exe", "/no/such/exe");
+	F("--cmdline glob, common", "--cmdline", "*--id 5 *");
 	F("--cmdline glob, absent", "--cmdline", "nosuch *");
+	q_text(h,
+	       "SELECT substr(container, 1, 12) FROM cgroups WHERE container IS NOT NULL "
+	       "ORDER BY id LIMIT 1",
+	       v, sizeof(v));
+	F("--container, common", "--container", v);
+	F("--container, absent", "--container", "ffffffffffff");
+	F("--image glob, absent", "--image", "nosuch/*");
 	q_text(h, "SELECT unit FROM cgroups WHERE unit IS NOT NULL ORDER BY id LIMIT 1", v,
 	       sizeof(v));
-	F("--unit", "--unit", "%s", v);
-	F("--image glob, absent", "--image", "nosuch/*");
-	F("--container, absent", "--container", "ffffffffffff");
-	F("--verdict audit", "--verdict", "audit");
+	F("--unit, common", "--unit", v);
+	F("--unit glob, common", "--unit", "svc*");
+	F("--unit, absent", "--unit", "nosuch.service");
+	q_text(h, "SELECT daddr FROM events WHERE id = (SELECT max(id) - 7 FROM events)", v,
+	       sizeof(v));
+	F("--dest, common", "--dest", v);
+	F("--dest CIDR, common", "--dest", "10.0.0.0/8");
 	F("--dest, absent", "--dest", "192.0.2.77");
+	F("--port, common", "--port", "443");
+	F("--port, rare (0.1%)", "--port", "6443");
+	F("--port, absent", "--port", "1");
+	F("--verdict deny", "--verdict", "deny");
+	F("--verdict audit", "--verdict", "audit");
+	F("--kind gap (~100 rows)", "--kind", "gap");
+	F("--kind note (~10 rows)", "--kind", "note");
+	F("--qtype, absent", "--qtype", "A");
+	F("--since the last hour", "--since", AT(end - HOUR));
+	F("--until 15 days before the end", "--until", AT(end - 15 * DAY));
+	{
+		char a[64];
+
+		epoch(end - 15 * DAY - 60 * 1000000000LL, a, sizeof(a));
+		F("--since/--until a minute in the middle", "--since", a, "--until",
+		  AT(end - 15 * DAY));
+	}
+	q_text(h, "SELECT comm FROM events WHERE id = (SELECT max(id) - 7 FROM events)", v,
+	       sizeof(v));
+	F("--comm common + --verdict audit", "--comm", v, "--verdict", "audit");
+	F("--comm common + --uid rare", "--comm", v, "--uid", "31337");
+	{
+		char u[64];
+
+		epoch(end - 15 * DAY, u, sizeof(u));
+		F("--comm common + --until 15 days before", "--comm", v, "--until", u);
+	}
+	F("--uid 0 + --hook egress + --verdict audit", "--uid", "0", "--hook", "egress",
+	  "--verdict", "audit");
+	F("--dest CIDR + --port rare", "--dest", "10.0.0.0/8", "--port", "6443");
+	F("--dns glob common + --verdict allow", "--dns", "*.example.com", "--verdict", "allow");
+	F("--unit + --verdict allow", "--unit", "svc8.service", "--verdict", "allow");
+#undef AT
 #undef F
+	return n;
+}
+
+static int filter_part(sqlite3 *h, int64_t end)
+{
+	static struct filt f[NFILT];
+	int n, pass = 0, miss = 0;
+
+	n = filter_cases(h, end, f);
 	printf("#### Filters (issue 15: ≤ 50 ms for the newest 100 rows, rare values too)\n\n");
 	printf("`hush log --db DB FILTER --limit 100 --json`, wall time, median (p95) of %d runs "
 	       "after a warm-up (a run over %.0f ms: once).  Rare: the 5 rows of 10M bench_query "
@@ -349,19 +432,31 @@ static int filter_part(sqlite3 *h)
 	       runs, SLOW_MS);
 	printf("| filter | value | median (p95) ms | target | result |\n|---|---|---:|---|---|\n");
 	for (int i = 0; i < n; i++) {
-		char *args[8] = {(char *)f[i].a, f[i].val,	   (char *)"--limit",
-				 (char *)"100",	 (char *)"--json", NULL};
+		char *args[12], shown[600];
+		size_t o = 0;
+		int a = 0;
 		struct res r;
 
+		shown[0] = 0;
+		for (int k = 0; k < 3 && f[i].opt[k]; k++) {
+			args[a++] = (char *)f[i].opt[k];
+			args[a++] = f[i].val[k];
+			o += (size_t)snprintf(shown + o, sizeof(shown) - o, "%s%s %s", k ? " " : "",
+					      f[i].opt[k], f[i].val[k]);
+		}
+		args[a++] = (char *)"--limit";
+		args[a++] = (char *)"100";
+		args[a++] = (char *)"--json";
+		args[a] = NULL;
 		timed(args, false, NULL, &r);
-		fprintf(stderr, "bench_top: %s %s: %.1f ms\n", f[i].a, f[i].val, r.med);
+		fprintf(stderr, "bench_top: %s: %.1f ms\n", shown, r.med);
 		if (!r.ok) {
 			printf("| %s | `%s` | failed: %s | ≤ 50 ms | **MISS** |\n", f[i].name,
-			       f[i].val, r.err);
+			       shown, r.err);
 			miss++;
 			continue;
 		}
-		printf("| %s | `%s` | %.1f (%.1f)%s | ≤ 50 ms | **%s** |\n", f[i].name, f[i].val,
+		printf("| %s | `%s` | %.1f (%.1f)%s | ≤ 50 ms | **%s** |\n", f[i].name, shown,
 		       r.med, r.p95, r.slow ? " ¹" : "", r.med <= 50.0 ? "PASS" : "MISS");
 		if (r.med <= 50.0)
 			pass++;
@@ -470,11 +565,10 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {{"db", required_argument, NULL, 'd'},
 					   {"hush", required_argument, NULL, 'h'},
 					   {"runs", required_argument, NULL, 'r'},
-					   {"verify-only", no_argument, NULL, 'v'},
+					   {"part", required_argument, NULL, 'p'},
 					   {NULL, 0, NULL, 0}};
 	sqlite3 *h;
 	int64_t end, rows;
-	bool verify_only = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -482,10 +576,11 @@ int main(int argc, char **argv)
 			db = optarg;
 		else if (c == 'h')
 			hush = optarg;
-		else if (c == 'v')
-			verify_only = true;
 		else if (c == 'r' && atoi(optarg) >= 1 && atoi(optarg) <= MAX_RUNS)
 			runs = atoi(optarg);
+		else if (c == 'p' && (!strcmp(optarg, "top") || !strcmp(optarg, "filters") ||
+				      !strcmp(optarg, "verify")))
+			part = optarg;
 		else
 			goto usage;
 	}
@@ -510,14 +605,16 @@ int main(int argc, char **argv)
 	}
 	end = q_int(h, "SELECT max(ts) FROM events");
 	rows = q_int(h, "SELECT count(*) FROM events");
-	if (!verify_only) {
+	if (!part || !strcmp(part, "top"))
 		top_part(end);
-		filter_part(h);
-	}
+	if (!part || !strcmp(part, "filters"))
+		filter_part(h, end);
 	sqlite3_close(h);
-	verify_part(rows);
+	if (!part || !strcmp(part, "verify"))
+		verify_part(rows);
 	return 0;
 usage:
-	fprintf(stderr, "usage: bench_top --db FILE --hush PATH [--runs R] [--verify-only]\n");
+	fprintf(stderr, "usage: bench_top --db FILE --hush PATH [--runs R] [--part "
+			"top|filters|verify]\n");
 	return 2;
 }

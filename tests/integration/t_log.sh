@@ -538,6 +538,8 @@ expect_plan "plan: a port alone uses events(dport, ts)" "USING (COVERING )?INDEX
 expect_plan "plan: joins only by primary key" "SEARCH c USING INTEGER PRIMARY KEY" "$DB" --exe /usr/bin/curl
 expect_plan "plan: --cmdline uses events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DB" --cmdline 'curl *'
 expect_plan "plan: --exe uses events(proc, ts)" "INDEX events_proc_ts \(proc=\?\)" "$DB" --exe /usr/bin/curl
+expect_plan "plan: --kind gap uses the partial events(kind, ts)" "INDEX events_kind_ts \(kind=\?\)" "$DB" --kind gap
+expect_plan "plan: --kind note uses the partial events(kind, ts)" "INDEX events_kind_ts \(kind=\?\)" "$DB" --kind note
 # (top reads whole minutes from the rollups, the rows before the first from events(ts))
 expect_plan "plan: top with a time range uses events(ts)" "USING (COVERING )?INDEX events_ts \(ts>\?( AND ts<\?)?\)" "$DB" top --by dest --since 1h
 # A /8 holding much of a big table is no index range worth walking with
