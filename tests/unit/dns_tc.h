@@ -37,8 +37,8 @@ struct msg {
 	size_t n;
 };
 
-static inline void hdr(struct msg *m, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
-		uint16_t ar)
+static inline void hdr(struct msg *m, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
+		       uint16_t ns, uint16_t ar)
 {
 	uint16_t w[6] = {id, flags, qd, an, ns, ar};
 
