@@ -257,7 +257,7 @@ analyze: all ## static analysis: cppcheck and shellcheck (also in make check's l
 # compile_commands.json for clangd and clang-tidy: every user-space source with
 # the flags the build uses.
 COMPDB_SRCS = $(RULES_SRCS) $(AGENT_SRCS) $(HUSHD_SRCS) $(CLI_SRCS) $(TOOLS_SRCS) $(BPFT_SRCS) \
-	      $(BENCH_SRCS) $(SOCKADDR_SRCS)
+	      $(BENCH_SRCS) $(SOCKADDR_SRCS) $(wildcard tests/bench/bench_query/*.c) tests/lib/synthlog.c
 compdb: | $(GEN_HDRS) ## write compile_commands.json (clangd, clang-tidy)
 	$(call msg,GEN,compile_commands.json)
 	$(Q){ sep='['; for f in $(COMPDB_SRCS); do \

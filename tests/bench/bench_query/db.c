@@ -131,14 +131,12 @@ static void synth_row(struct db_row *r, int64_t ts, uint64_t i)
 	synth_fill(r, d, p, c);
 }
 
-
 /*
  * Append rows 0..n-1 (time stamps over the SPAN_NS before end_ns).  extra:
  * SQL run after the schema exists and before the first row (a candidate
  * index).  Rows depend only on the seed, so two builds hold the same rows.
  */
-int build(const char *path, uint64_t n, int64_t end_ns, const char *extra,
-		 struct build_res *res)
+int build(const char *path, uint64_t n, int64_t end_ns, const char *extra, struct build_res *res)
 {
 	struct db_row *rb = calloc(TXN_ROWS, sizeof(*rb));
 	int64_t t0, tseg = 0, start = end_ns - SPAN_NS, step = SPAN_NS / (int64_t)n;
@@ -382,4 +380,3 @@ int ensure_db(const char *path, uint64_t rows, bool rebuild, struct info *in, bo
 		fprintf(stderr, "bench_query: cannot write %s.info\n", path);
 	return 0;
 }
-

@@ -164,8 +164,7 @@ void stats(double *v, int n, double *med, double *p95)
 	*p95 = v[(r < 1 ? 1 : r) - 1];
 }
 
-int time_raw(sqlite3 *h, const struct filt *f, int *runsp, double *med, double *p95,
-		    int *rows)
+int time_raw(sqlite3 *h, const struct filt *f, int *runsp, double *med, double *p95, int *rows)
 {
 	struct sqlq q;
 	double v[MAX_RUNS], ms;
