@@ -535,7 +535,7 @@ static void report(const char *path, const struct info *in, bool cached, int run
 	       "cgroups (40 containers of docker/containerd, 10 systemd units), 200 processes "
 	       "(each in one cgroup), verdicts 85%% deny / 10%% allow / 5%% audit, 10%% of rows "
 	       "coalesced (count 2..50), a gap row every ~100k rows and a note every ~1M; "
-	       "generator version %d (tests/bench/bench_query.c)\n",
+	       "generator version %d (tests/bench/bench_query/db.c)\n",
 	       RARE_PORT, GEN_VERSION);
 	printf("- **build rate** (built %s): %" PRIu64 " rows through `db_append()` (hash chain, "
 	       "dimension tables, the schema's five secondary indexes events(ts), "
