@@ -179,10 +179,13 @@ $(OUTPUT)/hush: $(patsubst %.c,$(OUTPUT)/%.o,$(CLI_SRCS)) $(LIB)
 # has that directory (netprobe, bypass_probe: a file per concern).
 $(OUTPUT)/tests/%: tests/tools/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(wildcard tests/tools/$*/*.c) $(LIB) \
-		$(PKG_LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(wildcard tests/tools/$*/*.c) \
+		$(filter tests/lib/%.c,$^) $(LIB) $(PKG_LIBS) -o $@
 $(OUTPUT)/tests/netprobe: $(wildcard tests/tools/netprobe/*.c tests/tools/netprobe/*.h)
 $(OUTPUT)/tests/bypass_probe: $(wildcard tests/tools/bypass_probe/*.c tests/tools/bypass_probe/*.h)
+# The synthetic log generator dbfill shares with bench_query.
+SYNTH_SRCS := tests/lib/synthlog.c tests/lib/synthlog.h
+$(OUTPUT)/tests/dbfill: $(SYNTH_SRCS)
 
 # Unit tests: the policy library and agent pieces under ASan/UBSan.
 # (rules/loaded.c hashes with libcrypto, which the fuzz targets do not link)
@@ -211,9 +214,13 @@ $(OUTPUT)/fuzz/fuzz_cri: tests/fuzz/fuzz_cri.c agent/cri_msg.c $(PROTO_C) $(HDRS
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I$(OUTPUT) -I. $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined $< agent/cri_msg.c $(PROTO_C) -lprotobuf-c -o $@
 
+# A benchmark is tests/bench/NAME.c, plus the files of tests/bench/NAME/ where
+# it has that directory (bench_query) and the tests/lib sources it depends on.
 $(OUTPUT)/bench/%: tests/bench/%.c $(LIB) | $(GEN_HDRS) $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(LIB) $(PKG_LIBS) -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP $< $(wildcard tests/bench/$*/*.c) \
+		$(filter tests/lib/%.c,$^) $(LIB) $(PKG_LIBS) -lm -o $@
+$(OUTPUT)/bench/bench_query: $(SYNTH_SRCS) $(wildcard tests/bench/bench_query/*.c tests/bench/bench_query/*.h)
 
 # bench_sockaddr is the files of tests/bench/sockaddr/ (a file per concern).
 $(OUTPUT)/bench/bench_sockaddr: $(SOCKADDR_SRCS) $(wildcard tests/bench/sockaddr/*.h) $(LIB) \
@@ -250,7 +257,7 @@ analyze: all ## static analysis: cppcheck and shellcheck (also in make check's l
 # compile_commands.json for clangd and clang-tidy: every user-space source with
 # the flags the build uses.
 COMPDB_SRCS = $(RULES_SRCS) $(AGENT_SRCS) $(HUSHD_SRCS) $(CLI_SRCS) $(TOOLS_SRCS) $(BPFT_SRCS) \
-	      $(BENCH_SRCS) $(SOCKADDR_SRCS)
+	      $(BENCH_SRCS) $(SOCKADDR_SRCS) $(wildcard tests/bench/bench_query/*.c) tests/lib/synthlog.c
 compdb: | $(GEN_HDRS) ## write compile_commands.json (clangd, clang-tidy)
 	$(call msg,GEN,compile_commands.json)
 	$(Q){ sep='['; for f in $(COMPDB_SRCS); do \

@@ -31,7 +31,7 @@ out=$(cppcheck -q --std=c11 --enable=warning,portability,performance --inline-su
 	'-DLIBBPF_OPTS(TYPE,NAME,...)=struct TYPE NAME = {0}' \
 	"-DPROTOBUF_C_VERSION_NUMBER=${pbc:-1004001}" -DPROTOBUF_C_MIN_COMPILER_VERSION=1000000 \
 	--suppress=missingIncludeSystem -I. -I"$OUTPUT" \
-	agent rules cli tests/tools tests/unit tests/bpf tests/bench tests/fuzz 2>&1) || crc=$?
+	agent rules cli tests/tools tests/lib tests/unit tests/bpf tests/bench tests/fuzz 2>&1) || crc=$?
 if [ $crc -eq 0 ] && [ -z "$out" ]; then
 	echo "PASS: cppcheck: no findings"
 else

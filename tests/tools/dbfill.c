@@ -36,6 +36,7 @@
 
 #include "agent/db.h"
 #include "agent/util.h"
+#include "tests/lib/synthlog.h"
 
 #define N_DEST	1000
 #define N_CG	50
@@ -60,96 +61,36 @@ static int parse_u64(const char *s, uint64_t *v)
 	return errno || *end ? -EINVAL : 0;
 }
 
-/* The 16-byte key of an address: IPv4 as ::ffff:a.b.c.d.  Returns the
- * family (4 or 6) or 0 if s is not an address. */
-static int addr_key(const char *s, uint8_t key[16])
-{
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET, s, &a4) == 1) {
-		memset(key, 0, 10);
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &a4, 4);
-		return 4;
-	}
-	return inet_pton(AF_INET6, s, key) == 1 ? 6 : 0;
-}
-
 /* ---- synthetic rows ---- */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static unsigned rndn(unsigned n)
-{
-	return (unsigned)(rnd() % n);
-}
-
-struct dest {
-	char daddr[INET6_ADDRSTRLEN];
-	uint8_t dkey[16];
-	int family, dport;
-	const char *proto;
-	char qname[64];
-};
-
-struct cg {
-	uint64_t cgid;
-	char path[160], container[65], unit[48], pod[40];
-	const char *runtime;
-};
-
-struct proc {
-	char exe[64], comm[16], cmdline[128], ancestry[256];
-	uint32_t pid, uid;
-};
 
 /* Rows carry ppid, ancestry, hostname and host id (schema 6) unless
  * --lineage 0 (to measure what they cost). */
 static uint64_t with_lineage = 1;
 
-static struct dest dests[N_DEST];
-static struct cg cgs[N_CG];
-static struct proc procs[N_PROC];
+static struct synth_dest dests[N_DEST];
+static struct synth_cg cgs[N_CG];
+static struct synth_proc procs[N_PROC];
 static const char *const rule_texts[N_RULES] = {"default deny", "allow 10.20.0.0/16 tcp 443,8443",
 						"allow fd00:10::/48", "deny 10.20.0.99"};
-
-static void hexid(char *out, size_t nhex)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < nhex; i++)
-		out[i] = d[rnd() & 15];
-	out[nhex] = 0;
-}
 
 static void make_dims(void)
 {
 	static const int ports[] = {443, 80, 53, 8443, 22, 11434, 5432, 6379, 9000, 123};
 
 	for (int i = 0; i < N_DEST; i++) {
-		struct dest *d = &dests[i];
-		unsigned p = rndn(sizeof(ports) / sizeof(ports[0]));
+		struct synth_dest *d = &dests[i];
+		unsigned p = synth_rndn(sizeof(ports) / sizeof(ports[0]));
 
 		if (i % 4 == 3)
 			snprintf(d->daddr, sizeof(d->daddr), "fd00:%x:%x::%x", i % 7, i / 7,
-				 1 + rndn(0xfffe));
+				 1 + synth_rndn(0xfffe));
 		else if (i % 4 == 2)
 			snprintf(d->daddr, sizeof(d->daddr), "198.18.%u.%u", (unsigned)i % 256,
-				 1 + rndn(254));
+				 1 + synth_rndn(254));
 		else
 			snprintf(d->daddr, sizeof(d->daddr), "10.%u.%u.%u", (unsigned)i % 32,
-				 (unsigned)i / 32, 1 + rndn(254));
-		d->family = addr_key(d->daddr, d->dkey);
+				 (unsigned)i / 32, 1 + synth_rndn(254));
+		d->family = synth_addr_key(d->daddr, d->dkey);
 		d->dport = ports[p];
 		d->proto = d->dport == 53 || d->dport == 123 ? "udp" : "tcp";
 		if (i % 3 == 0)
@@ -157,20 +98,20 @@ static void make_dims(void)
 				 i % 2 ? "corp.internal" : "example.com");
 	}
 	for (int i = 0; i < N_CG; i++) {
-		struct cg *c = &cgs[i];
+		struct synth_cg *c = &cgs[i];
 		char id[65], pod[33];
 
 		c->cgid = 4000 + (uint64_t)i;
 		if (i < 40) {
 			/* (local copies: gcc -Wrestrict cannot tell the fields apart) */
-			hexid(id, 64);
+			synth_hexid(id, 64);
 			memcpy(c->container, id, sizeof(id));
 			c->runtime = i % 3 ? "docker" : "containerd";
 			if (i % 3) {
 				snprintf(c->path, sizeof(c->path), "/system.slice/docker-%s.scope",
 					 id);
 			} else {
-				hexid(pod, 32);
+				synth_hexid(pod, 32);
 				memcpy(c->pod, pod, sizeof(pod));
 				snprintf(
 				    c->path, sizeof(c->path),
@@ -183,7 +124,7 @@ static void make_dims(void)
 		}
 	}
 	for (int i = 0; i < N_PROC; i++) {
-		struct proc *p = &procs[i];
+		struct synth_proc *p = &procs[i];
 
 		snprintf(p->comm, sizeof(p->comm), "prog%d", i);
 		snprintf(p->exe, sizeof(p->exe), "/usr/%s/prog%d", i % 2 ? "bin" : "local/bin", i);
@@ -201,50 +142,22 @@ static void make_dims(void)
 
 static void synth_row(struct db_row *r, int64_t ts)
 {
-	const struct dest *d = &dests[rndn(N_DEST)];
-	const struct cg *c = &cgs[rndn(N_CG)];
-	const struct proc *p = &procs[rndn(N_PROC)];
-	unsigned v = rndn(100);
+	const struct synth_dest *d = &dests[synth_rndn(N_DEST)];
+	const struct synth_cg *c = &cgs[synth_rndn(N_CG)];
+	const struct synth_proc *p = &procs[synth_rndn(N_PROC)];
+	unsigned v = synth_rndn(100);
 
 	memset(r, 0, sizeof(*r));
 	r->kind = "attempt";
 	r->ts = ts;
-	r->count = rndn(10) ? 1 : 2 + rndn(49);
-	r->first_ts = ts - (r->count - 1) * (int64_t)rndn(1000) * 1000000LL;
+	r->count = synth_rndn(10) ? 1 : 2 + synth_rndn(49);
+	r->first_ts = ts - (r->count - 1) * (int64_t)synth_rndn(1000) * 1000000LL;
 	r->verdict = v < 85 ? "deny" : v < 95 ? "allow" : "audit";
-	r->rule_scope = v < 95 || rndn(2) ? "/" : "system.slice/svc1.service";
-	r->rule_text = r->verdict[0] == 'a' && r->verdict[1] == 'l' ? rule_texts[1 + rndn(2)]
-		       : rndn(20)				    ? rule_texts[0]
+	r->rule_scope = v < 95 || synth_rndn(2) ? "/" : "system.slice/svc1.service";
+	r->rule_text = r->verdict[0] == 'a' && r->verdict[1] == 'l' ? rule_texts[1 + synth_rndn(2)]
+		       : synth_rndn(20)				    ? rule_texts[0]
 								    : rule_texts[3];
-	r->family = d->family;
-	r->proto = d->proto;
-	if (rndn(50) == 0)
-		r->hook = "egress";
-	else if (d->proto[0] == 'u')
-		r->hook = d->family == 4 ? "sendmsg4" : "sendmsg6";
-	else
-		r->hook = d->family == 4 ? "connect4" : "connect6";
-	r->has_dest = true;
-	r->daddr = d->daddr;
-	memcpy(r->dkey, d->dkey, 16);
-	r->dport = d->dport;
-	r->qname = d->qname[0] ? d->qname : NULL;
-	r->flags = 0;
-	r->has_proc_ids = true;
-	r->pid = p->pid + rndn(8);
-	r->tgid = p->pid;
-	r->uid = p->uid;
-	r->gid = p->uid;
-	r->comm = p->comm;
-	r->exe = p->exe;
-	r->cmdline = p->cmdline;
-	r->has_cgroup = true;
-	r->cgid = c->cgid;
-	r->cgroup_path = c->path;
-	r->container = c->container[0] ? c->container : NULL;
-	r->runtime = c->container[0] ? c->runtime : NULL;
-	r->unit = c->unit[0] ? c->unit : NULL;
-	r->pod = c->pod[0] ? c->pod : NULL;
+	synth_fill(r, d, p, c);
 	if (with_lineage) {
 		r->has_ppid = true;
 		r->ppid = p->pid - 1;
@@ -266,7 +179,7 @@ static int fill_synthetic(struct db *db, uint64_t rows, uint64_t seed, uint64_t 
 		fprintf(stderr, "dbfill: out of memory\n");
 		return 1;
 	}
-	rng_state = seed;
+	synth_rng = seed;
 	make_dims();
 	start = t0 - (int64_t)span * 1000000000LL;
 	step = rows ? (int64_t)(span * 1000000000ULL / rows) : 0;
@@ -275,7 +188,7 @@ static int fill_synthetic(struct db *db, uint64_t rows, uint64_t seed, uint64_t 
 
 		for (size_t k = 0; k < n; k++) {
 			uint64_t i = done + k;
-			int64_t jitter = step > 1 ? (int64_t)(rnd() % (uint64_t)step) : 0;
+			int64_t jitter = step > 1 ? (int64_t)(synth_rnd() % (uint64_t)step) : 0;
 
 			synth_row(&rb[k], start + (int64_t)i * step + jitter);
 		}
@@ -406,7 +319,7 @@ static int parse_line(sqlite3_stmt *st, const char *line, long lineno, struct jr
 	r->qname = j->s[J_QNAME];
 	r->flags = has[J_FLAGS] ? iv[J_FLAGS] : -1;
 	if (j->s[J_DADDR]) {
-		int fam = addr_key(j->s[J_DADDR], r->dkey);
+		int fam = synth_addr_key(j->s[J_DADDR], r->dkey);
 
 		if (!fam) {
 			fprintf(stderr, "dbfill: line %ld: daddr \"%s\" is not an address\n",
