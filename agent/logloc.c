@@ -304,28 +304,36 @@ void logq_loc_from(struct logq_sql *q, const struct logq_loc *l)
 	logq_sql_text(q, l->ranges);
 }
 
+/* q, a "SELECT count(*) FROM (... " so far, counts at least want rows (it
+ * stops counting there). */
+static bool count_reaches(struct logq *lq, struct logq_sql *q, int64_t want)
+{
+	sqlite3_stmt *st;
+	char err[256];
+	bool ok = false;
+
+	logq_sql_add(q, " LIMIT ?)");
+	logq_sql_int(q, want);
+	if (logq_prepare(lq, q, &st, err, sizeof(err)))
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ok = sqlite3_column_int64(st, 0) >= want;
+	sqlite3_finalize(st);
+	return ok;
+}
+
 /* Whether the ranges give the newest `limit` rows (and whether there are
  * more): every row with the value, or want matching rows in them. */
 static bool loc_enough(struct logq *lq, const struct logq_loc *l, int64_t want)
 {
 	struct logq_sql q = {.len = 0};
-	sqlite3_stmt *st;
-	char err[256];
-	bool ok = false;
 
 	if (l->all)
 		return true;
 	logq_sql_add(&q, "SELECT count(*) FROM (");
 	logq_loc_from(&q, l);
 	logq_sql_filters(&q, lq);
-	logq_sql_add(&q, " LIMIT ?)");
-	logq_sql_int(&q, want);
-	if (logq_prepare(lq, &q, &st, err, sizeof(err)))
-		return false;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		ok = sqlite3_column_int64(st, 0) >= want;
-	sqlite3_finalize(st);
-	return ok;
+	return count_reaches(lq, &q, want);
 }
 
 /* Whether the keys hold more rows than sqrt(10 * want * rows) (where the
@@ -408,9 +416,6 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 static bool loc_newest(struct logq *lq, int64_t want)
 {
 	struct logq_sql q = {.len = 0};
-	sqlite3_stmt *st;
-	char err[256];
-	bool ok = false;
 
 	/* (A join on the id, the newest rows as the outer loop: with e.id IN
 	 * (...), SQLite may walk another filter's index instead.) */
@@ -418,14 +423,7 @@ static bool loc_newest(struct logq *lq, int64_t want)
 			 " ts DESC, id DESC LIMIT ?) AS t CROSS JOIN events e WHERE e.id = t.id");
 	logq_sql_int(&q, 16 * want);
 	logq_sql_filters(&q, lq);
-	logq_sql_add(&q, " LIMIT ?)");
-	logq_sql_int(&q, want);
-	if (logq_prepare(lq, &q, &st, err, sizeof(err)))
-		return false;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		ok = sqlite3_column_int64(st, 0) >= want;
-	sqlite3_finalize(st);
-	return ok;
+	return count_reaches(lq, &q, want);
 }
 
 bool logq_loc_plan(struct logq *lq, int64_t limit, struct logq_loc *l)

@@ -27,6 +27,7 @@
 #include "agent/logquery.h"
 #define TC_PREFIX "logfilter: "
 #include "tests/unit/tc.h"
+#include "tests/unit/logq_tc.h"
 
 #define SEC_NS 1000000000LL
 #define T0     (1764800000LL * SEC_NS)
@@ -156,40 +157,6 @@ static int add_rows(struct db *db, int n, int64_t start, int64_t span)
 		done += k;
 	}
 	return 0;
-}
-
-struct ids {
-	int64_t v[512];
-	int n;
-};
-
-static int take_id(void *ctx, const struct logq_row *r)
-{
-	struct ids *ids = ctx;
-
-	if (ids->n < 512)
-		ids->v[ids->n++] = r->c[DB_C_ID].i;
-	return 0;
-}
-
-/* The newest `limit` rows of f: through the rollups, or by the walk. */
-static int rows_of(struct db *db, const struct logq_filter *f, int64_t limit, bool walk,
-		   struct ids *ids, bool *more)
-{
-	struct logq *q = NULL;
-	char err[256];
-	int ret;
-
-	if (walk)
-		setenv("HUSH_TOP_SCAN", "1", 1);
-	ret = logq_new(db, f, &q);
-	unsetenv("HUSH_TOP_SCAN");
-	ids->n = 0;
-	*more = false;
-	if (!ret)
-		ret = logq_rows(q, limit, false, take_id, ids, more, err, sizeof(err));
-	logq_free(q);
-	return ret;
 }
 
 static const char *const globs[] = {"*.evil.test", "x?.evil.test", "*example*", "o'*",

@@ -25,6 +25,7 @@
 #include "agent/logquery.h"
 #define TC_PREFIX "rollup: "
 #include "tests/unit/tc.h"
+#include "tests/unit/logq_tc.h"
 
 #define MIN_NS 60000000000LL
 #define T0     (1764800000LL * 1000000000LL) /* 2025-12-03 22:13:20 UTC */
@@ -240,39 +241,6 @@ static bool all_windows(struct db *db, int64_t start, int64_t span, int nwin, ch
 				return false;
 	}
 	return true;
-}
-
-struct ids {
-	int64_t v[512];
-	int n;
-};
-
-static int take_id(void *ctx, const struct logq_row *r)
-{
-	struct ids *ids = ctx;
-
-	if (ids->n < 512)
-		ids->v[ids->n++] = r->c[DB_C_ID].i;
-	return 0;
-}
-
-/* The newest `limit` rows of f, found through the rollups or not. */
-static int rows_of(struct db *db, const struct logq_filter *f, int64_t limit, bool scan,
-		   struct ids *ids, bool *more)
-{
-	struct logq *q = NULL;
-	char err[256];
-	int ret;
-
-	if (scan)
-		setenv("HUSH_TOP_SCAN", "1", 1);
-	ret = logq_new(db, f, &q);
-	unsetenv("HUSH_TOP_SCAN");
-	ids->n = 0;
-	if (!ret)
-		ret = logq_rows(q, limit, false, take_id, ids, more, err, sizeof(err));
-	logq_free(q);
-	return ret;
 }
 
 /* --comm, --uid, --dns (rare and common values, limits, other filters):
