@@ -84,11 +84,12 @@ outcome() {
 	cat "$H_TMP/out-$1/$2:$3" 2>/dev/null
 }
 
-# settled NAME: wait (SETTLE_S, 10 s) until the pod reaches the address its
+# settled NAME: wait (SETTLE_S, 30 s: under CI load a bind once took over
+# 10 s) until the pod reaches the address its
 # scope allows.
 settled() {
 	local i
-	for i in $(seq 1 $((${SETTLE_S:-10} * 10))); do
+	for i in $(seq 1 $((${SETTLE_S:-30} * 10))); do
 		[ "$(cat "$H_TMP/out-$1/$H_INT4:8082" 2>/dev/null)" = ok ] && return 0
 		sleep 0.1
 	done
@@ -98,7 +99,7 @@ settled() {
 
 # expect_vllm NAME: the scope's one allowed connect, and denials.
 expect_vllm() {
-	settled "$1" || h_log "$1: not bound within ${SETTLE_S:-10} s: $(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
+	settled "$1" || h_log "$1: not bound within ${SETTLE_S:-30} s: $(tail -n 5 "$H_HUSHD_ERR" | tr '\n' ' ')"
 	local got
 	got=$(outcome "$1" "$H_INT4" 8082)
 	if [ "$got" = ok ]; then
@@ -190,7 +191,7 @@ if e_cri_start; then
 else
 	h_fail "containerd started again" "$(tail -n 5 "$E_DIR/cri/containerd.log" | tr '\n' ' ')"
 fi
-SETTLE_S=20 expect_vllm vllm-0
+SETTLE_S=40 expect_vllm vllm-0
 if grep -q 'containerd: CRI containerd .* (API v1)' "$H_HUSHD_ERR"; then
 	h_pass "CRI back: hushd reconnected with backoff and read the pods again"
 else
