@@ -159,7 +159,12 @@ static const char schema[] =
 	" WHERE " DB_KIND_RARE_SQL ";"
 
 /* db_rollup_build_sql's text fits in this. */
-#define ROLLUP_SQL_MAX 16384
+#define ROLLUP_SQL_MAX 32768
+/* 9: the rollups follow the rows (db_rollup_catchup): the id of the last
+ * row they hold.  Before 9 they were written with the rows: all of them. */
+#define ROLLUP_ID9                                                                                 \
+	"INSERT OR REPLACE INTO meta VALUES('rollup_id', (SELECT coalesce(max(id), 0) FROM "       \
+	"events));"
 
 static int user_version(struct db *db)
 {
@@ -284,9 +289,9 @@ static int migrate(struct db *db, char *err, size_t errlen)
 			       "--older-than DUR` once as root",
 			       db->path, ver, DB_SCHEMA_VERSION);
 	if (ver == 0) {
-		char sql[sizeof(schema) + sizeof(LINEAGE_SQL) + sizeof(INDEX_KIND8) + 128 +
-			 ROLLUP_SQL_MAX];
-		int n;
+		char sql[sizeof(schema) + sizeof(LINEAGE_SQL) + sizeof(INDEX_KIND8) +
+			 sizeof(ROLLUP_ID9) + 128 + ROLLUP_SQL_MAX];
+		int n, m;
 
 		/* auto_vacuum must be set before the first table exists. */
 		if (db_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen))
@@ -296,8 +301,10 @@ static int migrate(struct db *db, char *err, size_t errlen)
 			     "%s" LINEAGE_SQL INDEX_KIND8
 			     "INSERT INTO meta VALUES('created', %lld);",
 			     schema, (long long)real_ns());
-		if (db_rollup_build_sql(sql + n, sizeof(sql) - (size_t)n) < 0)
+		m = db_rollup_build_sql(sql + n, sizeof(sql) - (size_t)n - sizeof(ROLLUP_ID9));
+		if (m < 0)
 			return db_fail(err, errlen, -E2BIG, "internal error: schema too long");
+		memcpy(sql + n + m, ROLLUP_ID9, sizeof(ROLLUP_ID9));
 		return migrate_to(db, DB_SCHEMA_VERSION, sql, err, errlen);
 	}
 	/* 2: an index for port filters (a rare or absent port scanned the whole
@@ -365,7 +372,20 @@ static int migrate(struct db *db, char *err, size_t errlen)
 	 * its WHERE literally (SQLite uses a partial index only then). */
 	if (ver < 8 && migrate_to(db, 8, INDEX_KIND8, err, errlen))
 		return -EIO;
-	/* Next: if (ver < 9) migrate_to(db, 9, ...). */
+	if (ver < 9 && migrate_to(db, 9, ROLLUP_ID9, err, errlen))
+		return -EIO;
+	/* 10 (speed): --hook, --qtype, --ppid and --pid walked the whole log for
+	 * a rare value (10M rows: 3-7 s); the rollups get a dimension each
+	 * (rows with a value only), which the filters locate it by. */
+	if (ver < 10) {
+		char sql[ROLLUP_SQL_MAX];
+
+		if (db_rollup_locate_sql(sql, sizeof(sql)) < 0)
+			return db_fail(err, errlen, -E2BIG, "internal error: schema too long");
+		if (migrate_to(db, 10, sql, err, errlen))
+			return -EIO;
+	}
+	/* Next: if (ver < 11) migrate_to(db, 11, ...). */
 	return 0;
 }
 
@@ -646,6 +666,17 @@ void db_close(struct db *db)
 			       db->ins_rule, db->sel_rule,  db->ins_lin,  db->sel_lin,
 			       db->ins_host, db->sel_host};
 
+	/* The rollups of the rows written last (a writer that stops leaves
+	 * none behind, unless a storm's backlog takes longer: the next writer
+	 * goes on with it). */
+	if (db->mode == DB_RDWR && db->roll && db->roll_up) {
+		int64_t until = mono_ns() + 1000000000LL, done, left = 1;
+		char err[256];
+
+		while (left && mono_ns() < until &&
+		       db_rollup_catchup(db, 16384, &done, &left, err, sizeof(err)) == 0)
+			;
+	}
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	db_rollup_finalize(db);

@@ -51,8 +51,12 @@
  *   hosts(id, hostname TEXT, host_id TEXT)           ('' = unknown; the view says NULL)
  *   indexes: events(ts), events(verdict, ts), events(cgroup, ts), events(dkey, ts),
  *            events(dport, ts); since 5 events(proc, ts)
- *   since 6: rollup(...) and its index rollup_day_k: the attempt rows summed per
- *            minute, hour and day for `hush log top` (agent/db_rollup.h)
+ *   since 7: rollup(...) and its index rollup_day_k: the attempt rows summed per
+ *            minute, hour and day for `hush log top` (agent/db_rollup.h);
+ *   since 8: events(kind, ts) WHERE kind != 'attempt' (gap and note rows);
+ *   since 9: meta 'rollup_id': the last row the rollups hold (they follow the
+ *            rows: db_rollup_catchup);
+ *   since 10: rollup dimensions hook, qtype, ppid, tgid, tid for the filters
  *   view log: events joined with procs, cgroups and rules, the columns of
  *     DB_LOG_COLUMNS; the hash of row N is
  *     SHA-256(hash of row N-1 || encoding of row N's log columns before
@@ -88,7 +92,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 8
+#define DB_SCHEMA_VERSION 10
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 /* The WHERE of the partial index events(kind, ts) (schema 8): the rows
@@ -214,6 +218,19 @@ struct db_mark {
 };
 int db_append(struct db *db, const struct db_row *rows, size_t n, const struct db_mark *marks,
 	      size_t n_marks, char *err, size_t errlen);
+
+/*
+ * The rollups (db_rollup.h) follow the rows: db_append writes the rows
+ * only, off their path to the disk.  This adds up to max_rows of the rows
+ * after meta 'rollup_id' to the rollups in one transaction (*done of them;
+ * *left rows are still after it).  hushd's writer calls it whenever it has
+ * no batch to write, db_close of a writer for up to a second; readers
+ * (`hush log top`, the filters located through the rollups) read the rows
+ * not yet rolled up from the table, so their answers never lag.  Returns 0,
+ * or a negative code with err filled.
+ */
+int db_rollup_catchup(struct db *db, int64_t max_rows, int64_t *done, int64_t *left, char *err,
+		      size_t errlen);
 
 /* All stored marks (caller frees *out). */
 int db_marks(struct db *db, struct db_mark **out, size_t *n);

@@ -166,7 +166,7 @@ void db_hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const struct 
 	EVP_DigestFinal_ex(md, out, &olen);
 }
 
-static void stmt_val(sqlite3_stmt *st, int c, struct hval *v)
+void db_stmt_val(sqlite3_stmt *st, int c, struct hval *v)
 {
 	v->type = sqlite3_column_type(st, c);
 	switch (v->type) {
@@ -234,13 +234,13 @@ size_t db_stmt_vals(sqlite3_stmt *st, struct hval v[HV_MAX])
 
 	memset(v, 0, sizeof(*v) * HV_MAX);
 	for (int k = 0; k < DB_C_HASH; k++)
-		stmt_val(st, k, &v[k]);
+		db_stmt_val(st, k, &v[k]);
 	if (cols > DB_C_QTYPE)
-		stmt_val(st, DB_C_QTYPE, &v[HV_QTYPE]);
+		db_stmt_val(st, DB_C_QTYPE, &v[HV_QTYPE]);
 	for (int k = 0; k < 5 && cols > DB_C_CNAME + k; k++)
-		stmt_val(st, DB_C_CNAME + k, &v[HV_CNAME + k]);
+		db_stmt_val(st, DB_C_CNAME + k, &v[HV_CNAME + k]);
 	for (int k = 0; k < 4 && cols > DB_C_PPID + k; k++)
-		stmt_val(st, DB_C_PPID + k, &v[HV_LIN + k]);
+		db_stmt_val(st, DB_C_PPID + k, &v[HV_LIN + k]);
 	return hv_pack(v);
 }
 
@@ -435,8 +435,6 @@ int db_tail(struct db *db, uint64_t *last_id, uint8_t hash[DB_HASH_LEN])
 /* Insert rows inside an open transaction, extending the chain. */
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN]);
-static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
-			    uint8_t hash[DB_HASH_LEN]);
 
 static uint64_t tamper_noted;
 
@@ -519,21 +517,10 @@ int db_append_locked(struct db *db, const struct db_row *rows, size_t n, uint64_
 	return rc == SQLITE_OK ? insert_rows(db, rows, n, last_id, hash) : rc;
 }
 
+/* The rows only: the rollups follow them (db_rollup_catchup), off the
+ * path every attempt takes to the disk. */
 static int insert_rows(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
 		       uint8_t hash[DB_HASH_LEN])
-{
-	int rc = insert_rows_only(db, rows, n, last_id, hash);
-
-	/* The rollups in the same transaction: they never disagree with the rows. */
-	if (rc != SQLITE_OK) {
-		db_rollup_discard(db);
-		return rc;
-	}
-	return db_rollup_flush(db);
-}
-
-static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, uint64_t *last_id,
-			    uint8_t hash[DB_HASH_LEN])
 {
 	int rc = SQLITE_OK;
 
@@ -622,9 +609,7 @@ static int insert_rows_only(struct db *db, const struct db_row *rows, size_t n, 
 		sqlite3_clear_bindings(st);
 		if (rc != SQLITE_DONE)
 			break;
-		rc = db_rollup_row(db, v, rule, proc, cg);
-		if (rc != SQLITE_OK)
-			break;
+		rc = SQLITE_OK;
 		*last_id = (uint64_t)id;
 		memcpy(hash, h, DB_HASH_LEN);
 	}

@@ -83,6 +83,8 @@ int db_exec(struct db *db, const char *sql, char *err, size_t errlen);
 void db_dim_clear(struct dim_cache *c);
 void db_hash_vals(EVP_MD_CTX *md, const uint8_t prev[DB_HASH_LEN], const struct hval *v, size_t n,
 		  uint8_t out[DB_HASH_LEN]);
+/* Column c of the row at st (its bytes stay SQLite's until the next step). */
+void db_stmt_val(sqlite3_stmt *st, int c, struct hval *v);
 /* The hashed values of the log row at st; returns how many. */
 size_t db_stmt_vals(sqlite3_stmt *st, struct hval v[HV_MAX]);
 /* Where the chain starts: meta anchor_id/anchor_hash (1 and zeros before a prune). */
@@ -99,9 +101,9 @@ void db_head_write(struct db *db, uint64_t id, const uint8_t h[DB_HASH_LEN]);
 int db_head_read(const char *dbpath, uint64_t *id, uint8_t h[DB_HASH_LEN]);
 
 /* db_rollup.c (SQLite codes): prepare the writer's statement and memory;
- * add a row being inserted (its values as row_vals gives them, and the ids
- * of its rules, procs and cgroups rows, 0 for none: only attempt rows
- * count); write the sums of the rows added since the last flush (or
+ * add a row (its values indexed by enum db_log_col, as read from events,
+ * and the ids of its rules, procs and cgroups rows, 0 for none: only
+ * attempt rows count); write the sums of the rows added since the last flush (or
  * discard them); rebuild every bucket meeting [ts_lo, ts_hi] from the rows
  * there now.  Inside the caller's transaction. */
 int db_rollup_prepare(struct db *db);
@@ -110,5 +112,10 @@ int db_rollup_row(struct db *db, const struct hval *v, int64_t rule, int64_t pro
 int db_rollup_flush(struct db *db);
 void db_rollup_discard(struct db *db);
 int db_rollup_rebuild(struct db *db, int64_t ts_lo, int64_t ts_hi);
+/* meta 'rollup_id': the id of the last row the rollups hold (SQLITE_CORRUPT:
+ * missing); add up to max_rows rows after it (*done of them) and move it,
+ * inside the caller's transaction. */
+int db_rollup_id(struct db *db, int64_t *id);
+int db_rollup_catchup_locked(struct db *db, int64_t max_rows, int64_t *done);
 
 #endif /* HUSH_AGENT_DB_INT_H */

@@ -25,6 +25,11 @@ const struct db_rollup_dim db_rollup_dims[DB_RD_MAX] = {
     [DB_RD_UID] = {"uid", {"e.uid", "NULL", "NULL"}, "NULL"},
     [DB_RD_RULE] = {"rule", {"e.rule", "NULL", "NULL"}, "NULL"},
     [DB_RD_CGROUP] = {"cgroup", {"e.cgroup", "NULL", "NULL"}, "NULL"},
+    [DB_RD_HOOK] = {"hook", {"e.hook", "NULL", "NULL"}, "NULL"},
+    [DB_RD_QTYPE] = {"qtype", {"e.qtype", "NULL", "NULL"}, "NULL"},
+    [DB_RD_PPID] = {"ppid", {"e.ppid", "NULL", "NULL"}, "NULL"},
+    [DB_RD_TGID] = {"tgid", {"e.tgid", "NULL", "NULL"}, "NULL"},
+    [DB_RD_TID] = {"tid", {"CASE WHEN e.pid != e.tgid THEN e.pid END", "NULL", "NULL"}, "NULL"},
 };
 
 const int64_t db_rollup_width[DB_ROLLUP_LEVELS] = {60000000000LL, 3600000000000LL,
@@ -74,9 +79,11 @@ static bool from_events(char *buf, size_t len, size_t *o, int dim, int lvl, cons
 		   "INSERT INTO rollup SELECT %d, %d, e.ts / %" PRId64 ", coalesce(e.verdict, ''),"
 		   " quote(%s) || ',' || quote(%s) || ',' || quote(%s), %s, %s, %s, min(%s),"
 		   " sum(e.count), count(*), min(e.first_ts), max(e.ts) FROM events e"
-		   " WHERE e.kind = 'attempt' AND (%s) GROUP BY 3, 4, 5%s;",
+		   " WHERE (%s%s%s) AND (%s) GROUP BY 3, 4, 5%s;",
 		   dim, lvl, db_rollup_width[lvl], d->c[0], d->c[1], d->c[2], d->c[0], d->c[1],
-		   d->c[2], d->name, where, upsert ? UPSERT : "");
+		   d->c[2], d->name, dim < DB_RD_LOCATE ? "e.kind = 'attempt'" : d->c[0],
+		   dim < DB_RD_LOCATE ? "" : ") IS NOT NULL AND (1", "", where,
+		   upsert ? UPSERT : "");
 }
 
 /* The rows of dim at level lvl (>= 1) from those of the level below in `where`. */
@@ -100,6 +107,23 @@ int db_rollup_build_sql(char *buf, size_t len)
 		return -1;
 	for (int d = 0; d < DB_RD_MAX; d++) {
 		if (!from_events(buf, len, &o, d, 0, "1", false))
+			return -1;
+		for (int l = 1; l < DB_ROLLUP_LEVELS; l++)
+			if (!from_below(buf, len, &o, d, l, "1"))
+				return -1;
+	}
+	return (int)o;
+}
+
+int db_rollup_locate_sql(char *buf, size_t len)
+{
+	const char *upto = "e.id <= (SELECT value FROM meta WHERE key = 'rollup_id')";
+	size_t o = 0;
+
+	if (!put(buf, len, &o, "DELETE FROM rollup WHERE dim >= %d;", DB_RD_LOCATE))
+		return -1;
+	for (int d = DB_RD_LOCATE; d < DB_RD_MAX; d++) {
+		if (!from_events(buf, len, &o, d, 0, upto, false))
 			return -1;
 		for (int l = 1; l < DB_ROLLUP_LEVELS; l++)
 			if (!from_below(buf, len, &o, d, l, "1"))
@@ -451,11 +475,14 @@ int db_rollup_row(struct db *db, const struct hval *v, int64_t rule, int64_t pro
 	struct rrow r = {.verdict = &verdict, .name = &hnull};
 	static const struct hval empty = {.type = SQLITE_TEXT, .p = "", .len = 0};
 
+	bool attempt;
+
 	if (!m)
 		return SQLITE_MISUSE;
-	if (v[DB_C_KIND].type != SQLITE_TEXT || v[DB_C_KIND].len != 7 ||
-	    memcmp(v[DB_C_KIND].p, "attempt", 7) != 0)
-		return SQLITE_OK;
+	/* top's dimensions: the attempt rows; the filters': every row with a
+	 * value (gap rows have a hook and a verdict too). */
+	attempt = v[DB_C_KIND].type == SQLITE_TEXT && v[DB_C_KIND].len == 7 &&
+		  memcmp(v[DB_C_KIND].p, "attempt", 7) == 0;
 	if (m->n >= RM_MAX_GROUPS) {
 		int rc = db_rollup_flush(db);
 
@@ -482,10 +509,19 @@ int db_rollup_row(struct db *db, const struct hval *v, int64_t rule, int64_t pro
 	c[DB_RD_UID][0] = v[DB_C_UID];
 	c[DB_RD_RULE][0] = hid(rule);
 	c[DB_RD_CGROUP][0] = hid(cg);
+	c[DB_RD_HOOK][0] = v[DB_C_HOOK];
+	c[DB_RD_QTYPE][0] = v[DB_C_QTYPE];
+	c[DB_RD_PPID][0] = v[DB_C_PPID];
+	c[DB_RD_TGID][0] = v[DB_C_TGID];
+	if (v[DB_C_PID].type == SQLITE_INTEGER && v[DB_C_TGID].type == SQLITE_INTEGER &&
+	    v[DB_C_PID].i != v[DB_C_TGID].i)
+		c[DB_RD_TID][0] = v[DB_C_PID];
 	for (int d = 0; d < DB_RD_MAX; d++) {
 		r.name = d == DB_RD_DEST   ? &v[DB_C_DADDR]
 			 : d == DB_RD_PROC ? &v[DB_C_COMM]
 					   : &hnull;
+		if (d < DB_RD_LOCATE ? !attempt : c[d][0].type == SQLITE_NULL || c[d][0].type == 0)
+			continue;
 		if (!rm_add(m, d, c[d], &r))
 			return SQLITE_NOMEM;
 	}
@@ -616,12 +652,16 @@ void db_rollup_finalize(struct db *db)
  */
 int db_rollup_rebuild(struct db *db, int64_t ts_lo, int64_t ts_hi)
 {
-	char sql[4096], where[160];
-	int64_t blo[DB_ROLLUP_LEVELS], bhi[DB_ROLLUP_LEVELS];
+	char sql[4096], where[200];
+	int64_t blo[DB_ROLLUP_LEVELS], bhi[DB_ROLLUP_LEVELS], w;
 	int rc;
 
 	if (ts_hi < ts_lo || ts_lo < 0)
 		return SQLITE_OK;
+	/* The rows the rollups hold: those after rollup_id come by the catch-up. */
+	rc = db_rollup_id(db, &w);
+	if (rc != SQLITE_OK)
+		return rc;
 	for (int l = 0; l < DB_ROLLUP_LEVELS; l++) {
 		blo[l] = ts_lo / db_rollup_width[l];
 		bhi[l] = ts_hi / db_rollup_width[l];
@@ -636,8 +676,9 @@ int db_rollup_rebuild(struct db *db, int64_t ts_lo, int64_t ts_hi)
 				"DELETE FROM rollup WHERE dim = %d AND lvl = %d AND bucket BETWEEN "
 				"%" PRId64 " AND %" PRId64 ";",
 				d, l, blo[l], bhi[l]);
-		snprintf(where, sizeof(where), "e.ts >= %" PRId64 " AND e.ts < %" PRId64,
-			 blo[0] * db_rollup_width[0], (bhi[0] + 1) * db_rollup_width[0]);
+		snprintf(where, sizeof(where),
+			 "e.ts >= %" PRId64 " AND e.ts < %" PRId64 " AND e.id <= %" PRId64,
+			 blo[0] * db_rollup_width[0], (bhi[0] + 1) * db_rollup_width[0], w);
 		ok = ok && from_events(sql, sizeof(sql), &o, d, 0, where, false);
 		for (int l = 1; l < DB_ROLLUP_LEVELS && ok; l++) {
 			int64_t f = db_rollup_width[l] / db_rollup_width[l - 1];
@@ -653,4 +694,116 @@ int db_rollup_rebuild(struct db *db, int64_t ts_lo, int64_t ts_hi)
 			return rc;
 	}
 	return SQLITE_OK;
+}
+
+/* ---- catching up: the rows after meta 'rollup_id' (since 9) ----
+ *
+ * db_append writes the rows only; the rollups follow from the table, in
+ * id order, summed in memory as above, and meta 'rollup_id' (the id of the
+ * last row they hold) moves in the same transaction.  The rows are read
+ * back as stored, the values from_events reads.
+ */
+
+int db_rollup_id(struct db *db, int64_t *id)
+{
+	return db_meta_get_int(db, "rollup_id", id) == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+}
+
+int db_rollup_catchup_locked(struct db *db, int64_t max_rows, int64_t *done)
+{
+	sqlite3_stmt *st;
+	int64_t w, n = 0, last;
+	int rc = db_rollup_id(db, &w);
+
+	*done = 0;
+	if (rc != SQLITE_OK)
+		return rc;
+	rc =
+	    sqlite3_prepare_v2(db->h,
+			       "SELECT id, kind, ts, first_ts, count, verdict, dkey, dport, proto,"
+			       " daddr, qname, comm, uid, hook, qtype, ppid, pid, tgid, rule, proc,"
+			       " cgroup FROM events WHERE id > ? ORDER BY id LIMIT ?",
+			       -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, w);
+	sqlite3_bind_int64(st, 2, max_rows);
+	last = w;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		static const int col[] = {
+		    DB_C_ID,   DB_C_KIND,  DB_C_TS,    DB_C_FIRST_TS, DB_C_COUNT, DB_C_VERDICT,
+		    DB_C_DKEY, DB_C_DPORT, DB_C_PROTO, DB_C_DADDR,    DB_C_QNAME, DB_C_COMM,
+		    DB_C_UID,  DB_C_HOOK,  DB_C_QTYPE, DB_C_PPID,     DB_C_PID,	  DB_C_TGID};
+		struct hval v[HV_MAX]; /* by enum db_log_col */
+		int64_t ids[3];
+
+		_Static_assert(DB_C_PPID < HV_MAX, "the row's values by column fit");
+		for (int i = 0; i < HV_MAX; i++)
+			v[i] = hnull;
+		for (size_t i = 0; i < sizeof(col) / sizeof(col[0]); i++)
+			db_stmt_val(st, (int)i, &v[col[i]]);
+		for (int i = 0; i < 3; i++)
+			ids[i] = sqlite3_column_int64(st, 18 + i); /* NULL: 0 */
+		rc = db_rollup_row(db, v, ids[0], ids[1], ids[2]);
+		if (rc != SQLITE_OK)
+			break;
+		last = v[DB_C_ID].i;
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+		db_rollup_discard(db);
+		return rc;
+	}
+	rc = db_rollup_flush(db);
+	if (rc == SQLITE_OK && last != w)
+		rc = db_meta_set_int(db, "rollup_id", last) == 0 ? SQLITE_OK : SQLITE_IOERR;
+	if (rc == SQLITE_OK)
+		*done = n;
+	return rc;
+}
+
+int db_rollup_catchup(struct db *db, int64_t max_rows, int64_t *done, int64_t *left, char *err,
+		      size_t errlen)
+{
+	int64_t w = 0, max = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*done = *left = 0;
+	if (db->mode != DB_RDWR || !db->roll)
+		return db_fail(err, errlen, -EROFS, "%s is open read-only", db->path);
+	rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = db_rollup_catchup_locked(db, max_rows, done);
+	if (rc == SQLITE_OK)
+		rc = db_rollup_id(db, &w);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_prepare_v2(db->h, "SELECT coalesce(max(id), 0) FROM events", -1, &st,
+					NULL);
+		if (rc == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				max = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+	}
+	if (rc == SQLITE_OK && *done)
+		rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+	else if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int r =
+		    rc == SQLITE_CORRUPT
+			? db_fail(err, errlen, -EIO,
+				  "%s: meta 'rollup_id' is missing or not an integer: the "
+				  "rollups cannot be caught up (`hush log verify` checks the log)",
+				  db->path)
+			: db_sql_err(db, err, errlen, rc, "cannot write the rollups of");
+
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		*done = 0;
+		return r;
+	}
+	*left = max > w ? max - w : 0;
+	return 0;
 }

@@ -12,14 +12,21 @@
  * quote()d text (NULLs included, which a primary key cannot hold), name the
  * smallest of the label top shows, and the sums and extremes of the rows.
  *
- * Written in the transaction that writes the rows (db_append, prune's note):
- * the writer sums the transaction's rows per group in memory as it inserts
- * them and upserts each group once before the commit, in key order (one
- * B-tree write per distinct group and level, not 21 INSERT ... SELECT ...
- * GROUP BY over the rows).  Rebuilt for the buckets a prune touched in the
- * prune's transaction, and built from the existing rows by the migration:
- * they never disagree with the rows.  Only kind 'attempt' is rolled up
- * (what top counts).
+ * They follow the rows (since schema 9): db_append writes the rows only,
+ * and db_rollup_catchup (db.h) adds the rows after meta 'rollup_id' (the
+ * id of the last row they hold) in id order, moving rollup_id in the same
+ * transaction, so they never hold a row twice or half of one.  hushd's
+ * writer catches up whenever no batch waits: a storm's rows reach the disk
+ * at the rate without rollups, and the rollups follow when it eases.
+ * Readers add the rows after rollup_id from the table (top: in the whole
+ * minutes it reads from the rollups; the filters: every row from the
+ * oldest ts of those rows on), so answers never lag.  The catch-up sums
+ * its rows per group in memory and upserts each group once, in key order
+ * (one B-tree write per distinct group and level).  A prune rebuilds the
+ * buckets it touched from the rows up to rollup_id in its transaction; the
+ * migration builds them from the existing rows.  Only kind 'attempt' is
+ * rolled up in top's dimensions (what top counts); the filters' (since 10)
+ * hold every row with a value.
  *
  * The day rows are also indexed by key (rollup_day_k): which days hold a
  * value, newest first, so `hush log --comm X` finds a rare value's minutes
@@ -42,8 +49,18 @@ enum db_rdim {
 	DB_RD_UID,    /* uid */
 	DB_RD_RULE,   /* rule id */
 	DB_RD_CGROUP, /* cgroup id (container, image, unit) */
+	/* Since 10, for the filters alone (top has no such kind): where a
+	 * value's rows are, of every kind (gap rows have a hook); rows
+	 * without a value (c1 NULL) are not kept. */
+	DB_RD_HOOK,  /* hook */
+	DB_RD_QTYPE, /* dns: the query type */
+	DB_RD_PPID,  /* ppid */
+	DB_RD_TGID,  /* tgid (--pid X: tgid X, or a thread X of another: */
+	DB_RD_TID,   /* pid where it is not the tgid; one row never has both) */
 	DB_RD_MAX
 };
+/* The dimensions before this one are top's (every row kept). */
+#define DB_RD_LOCATE DB_RD_HOOK
 
 struct db_rollup_dim {
 	const char *id;	  /* for messages */
@@ -60,5 +77,8 @@ extern const int64_t db_rollup_width[DB_ROLLUP_LEVELS];
 /* CREATE TABLE rollup plus building it from every existing attempt row
  * (for a migration step); returns the length or -1 if len is too small. */
 int db_rollup_build_sql(char *buf, size_t len);
+/* The dimensions from DB_RD_LOCATE on, anew from the rows up to meta
+ * 'rollup_id' (schema 10's step); the length or -1. */
+int db_rollup_locate_sql(char *buf, size_t len);
 
 #endif /* HUSH_AGENT_DB_ROLLUP_H */

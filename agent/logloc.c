@@ -3,13 +3,12 @@
  * `hush log` filters that no index on events serves, located through the
  * rollups (db_rollup.h): which minutes hold the value.  See logq_int.h.
  *
- * A filter on comm, uid or a DNS name (exact or a GLOB) has no index of its
- * own (each would cost the writer); walking the log by time finds a common
- * value at once but a rare one only after the whole table.  The rollups
- * know where each value is: the days that hold it (rollup_day_k), then its
- * hours in those days, then its minutes.  The newest minutes holding enough
- * of its rows become ranges of ts the query stays in, each narrowed to the
- * first..last attempt of the value's rows in it (the rollup row keeps both).
+ * A filter on comm, uid, a DNS name (exact or a GLOB), hook, query type,
+ * ppid or pid has no index of its own (each would cost the writer); walking the log by time finds a
+ * common value at once but a rare one only after the whole table.  The rollups know where each
+ * value is: the days that hold it (rollup_day_k), then its hours in those days, then its minutes.
+ * The newest minutes holding enough of its rows become ranges of ts the query stays in, each
+ * narrowed to the first..last attempt of the value's rows in it (the rollup row keeps both).
  *
  *  - First, a common value: if the newest 16 * (limit + 1) rows of the log
  *    hold limit + 1 matching rows, the walk by time answers at once.
@@ -30,8 +29,10 @@
  *    by time); a rarer one takes more of its minutes (8 times as many rows,
  *    3 times, up to LOC_RANGES ranges), else the plain query.
  *
- * Gap and note rows carry none of these values and attempt rows are all in
- * the rollups (a --kind other than attempt takes the plain walk).
+ * Gap and note rows carry no comm, uid or name, and attempt rows are all in
+ * the rollups; the dimensions of hook, qtype, ppid and pid hold rows of
+ * every kind (a gap row has a hook).  A --kind other than attempt takes the
+ * plain walk.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -74,10 +75,25 @@ static char *loc_keys(struct logq *lq, int dim)
 		return NULL;
 	}
 	sqlite3_bind_int(st, 1, dim);
-	if (dim == DB_RD_UID)
+	switch (dim) {
+	case DB_RD_UID:
 		sqlite3_bind_int64(st, 2, f->uid);
-	else
+		break;
+	case DB_RD_PPID:
+		sqlite3_bind_int64(st, 2, f->ppid);
+		break;
+	case DB_RD_TGID: /* (and DB_RD_TID: the same key) */
+		sqlite3_bind_int64(st, 2, f->pid);
+		break;
+	case DB_RD_HOOK:
+		sqlite3_bind_text(st, 2, f->hook, -1, SQLITE_STATIC);
+		break;
+	case DB_RD_QTYPE:
+		sqlite3_bind_text(st, 2, f->qtype, -1, SQLITE_STATIC);
+		break;
+	default:
 		sqlite3_bind_text(st, 2, dim == DB_RD_COMM ? f->comm : f->dns, -1, SQLITE_STATIC);
+	}
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		keys = strdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
@@ -92,6 +108,7 @@ static void loc_bind(const struct logq_loc *l, sqlite3_stmt *st, int64_t blo, in
 	size_t o = 0;
 
 	sqlite3_bind_int(st, 1, l->dim);
+	sqlite3_bind_int(st, 7, l->dim2);
 	sqlite3_bind_text(st, 2, l->keys, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, blo);
 	sqlite3_bind_int64(st, 4, bhi);
@@ -107,8 +124,36 @@ static void loc_bind(const struct logq_loc *l, sqlite3_stmt *st, int64_t blo, in
 	sqlite3_bind_text(st, 6, list, -1, SQLITE_TRANSIENT);
 }
 
+/* Prepare a statement of the walk: "dim IN (?1, ?7)" for two dimensions
+ * (--pid), else "dim = ?1" (the primary key's order then gives the buckets
+ * newest first, and the walk stops early: with IN, SQLite sorts them all;
+ * binding ?7 then is a no-op). */
+static int loc_prepare(struct logq *lq, const struct logq_loc *l, const char *sql,
+		       sqlite3_stmt **st)
+{
+	static const char two[] = "dim IN (?1, ?7)", one[] = "dim = ?1";
+	char buf[2048];
+	const char *p;
+	size_t o = 0;
+
+	if (l->dim2 != l->dim)
+		return sqlite3_prepare_v2(lq->h, sql, -1, st, NULL);
+	while ((p = strstr(sql, two)) && o + (size_t)(p - sql) + sizeof(one) < sizeof(buf)) {
+		memcpy(buf + o, sql, (size_t)(p - sql));
+		o += (size_t)(p - sql);
+		memcpy(buf + o, one, sizeof(one) - 1);
+		o += sizeof(one) - 1;
+		sql = p + sizeof(two) - 1;
+	}
+	if (o + strlen(sql) + 1 > sizeof(buf))
+		return SQLITE_TOOBIG;
+	memcpy(buf + o, sql, strlen(sql) + 1);
+	return sqlite3_prepare_v2(lq->h, buf, -1, st, NULL);
+}
+
 #define WALK_HEAD(lvl)                                                                             \
-	"SELECT bucket, sum(rows), min(first), max(last) FROM rollup WHERE dim = ?1 AND lvl "      \
+	"SELECT bucket, sum(rows), min(first), max(last) FROM rollup WHERE dim IN (?1, ?7) AND "   \
+	"lvl "                                                                                     \
 	"= " #lvl
 #define WALK_TAIL   " GROUP BY bucket ORDER BY bucket DESC"
 #define IN_KEYS	    " AND k IN (SELECT value FROM json_each(?2))"
@@ -120,7 +165,7 @@ static void loc_bind(const struct logq_loc *l, sqlite3_stmt *st, int64_t blo, in
 static const char *const walk_sql[DB_ROLLUP_LEVELS] = {
     WALK_HEAD(0) " AND bucket BETWEEN ?3 AND ?4" IN_KEYS IN_VERDICTS WALK_TAIL,
     WALK_HEAD(1) " AND bucket BETWEEN ?3 AND ?4" IN_KEYS IN_VERDICTS WALK_TAIL,
-    "SELECT bucket, sum(rows) FROM rollup INDEXED BY rollup_day_k WHERE dim = ?1" IN_KEYS
+    "SELECT bucket, sum(rows) FROM rollup INDEXED BY rollup_day_k WHERE dim IN (?1, ?7)" IN_KEYS
     " AND lvl = 2 AND bucket BETWEEN ?3 AND ?4" IN_VERDICTS WALK_TAIL};
 static const char *const seek_sql[DB_ROLLUP_LEVELS - 1] = {
     WALK_HEAD(0) " AND bucket IN (SELECT value FROM json_each(?6))" IN_VERDICTS IN_KEYS
@@ -135,14 +180,15 @@ static bool loc_verdicts(struct logq *lq, struct logq_loc *l)
 	sqlite3_stmt *st;
 	int64_t nv = 0, nk = 0;
 
-	if (sqlite3_prepare_v2(lq->h,
-			       "SELECT v, json_array_length(v), json_array_length(?2) FROM"
-			       " (SELECT CASE WHEN ?3 IS NOT NULL THEN json_array(?3) ELSE"
-			       " (SELECT json_group_array(DISTINCT verdict) FROM rollup INDEXED BY"
-			       " rollup_day_k WHERE dim = ?1" IN_KEYS " AND lvl = 2) END AS v)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (loc_prepare(lq, l,
+			"SELECT v, json_array_length(v), json_array_length(?2) FROM"
+			" (SELECT CASE WHEN ?3 IS NOT NULL THEN json_array(?3) ELSE"
+			" (SELECT json_group_array(DISTINCT verdict) FROM rollup INDEXED BY"
+			" rollup_day_k WHERE dim IN (?1, ?7)" IN_KEYS " AND lvl = 2) END AS v)",
+			&st) != SQLITE_OK)
 		return false;
 	sqlite3_bind_int(st, 1, l->dim);
+	sqlite3_bind_int(st, 7, l->dim2);
 	sqlite3_bind_text(st, 2, l->keys, -1, SQLITE_STATIC);
 	if (lq->f.verdict)
 		sqlite3_bind_text(st, 3, lq->f.verdict, -1, SQLITE_STATIC);
@@ -175,11 +221,11 @@ static int64_t loc_total(struct logq *lq, struct logq_loc *l)
 	sqlite3_stmt *st;
 	int64_t n = -1;
 
-	if (sqlite3_prepare_v2(lq->h,
-			       "SELECT coalesce(sum(rows), 0) FROM rollup INDEXED BY rollup_day_k"
-			       " WHERE dim = ?1 AND k IN (SELECT value FROM json_each(?2))"
-			       " AND lvl = 2 AND bucket BETWEEN ?3 AND ?4" IN_VERDICTS,
-			       -1, &st, NULL) != SQLITE_OK)
+	if (loc_prepare(lq, l,
+			"SELECT coalesce(sum(rows), 0) FROM rollup INDEXED BY rollup_day_k"
+			" WHERE dim IN (?1, ?7) AND k IN (SELECT value FROM json_each(?2))"
+			" AND lvl = 2 AND bucket BETWEEN ?3 AND ?4" IN_VERDICTS,
+			&st) != SQLITE_OK)
 		return -1;
 	loc_bind(l, st, lvl_lo(l, DB_ROLLUP_LEVELS - 1), lvl_hi(l, DB_ROLLUP_LEVELS - 1));
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -199,8 +245,13 @@ static bool loc_minute(struct logq_loc *l, int64_t m, int64_t rows, int64_t firs
 		lo = first;
 	if (last >= lo && last < hi)
 		hi = last;
+	/* From tail_lo on, the first range holds every row (no row twice). */
+	if (hi >= l->tail_lo)
+		hi = l->tail_lo - 1;
 
 	l->found += rows;
+	if (lo > hi)
+		return true;
 	if (l->n && l->lo[l->n - 1] == hi + 1) { /* newest first: extend down */
 		l->lo[l->n - 1] = lo;
 		return true;
@@ -264,9 +315,23 @@ static bool loc_find(struct logq *lq, struct logq_loc *l)
 
 	l->n = 0;
 	l->found = 0;
+	/* The rows the rollups do not hold yet: every one from their oldest ts
+	 * on, the newest range (the minutes below stop short of it). */
+	if (l->tail_lo != INT64_MAX) {
+		if (!l->cap) {
+			l->lo = malloc(64 * sizeof(*l->lo));
+			l->hi = malloc(64 * sizeof(*l->hi));
+			if (!l->lo || !l->hi)
+				return false;
+			l->cap = 64;
+		}
+		l->lo[0] = l->tail_lo;
+		l->hi[0] = INT64_MAX;
+		l->n = 1;
+	}
 	for (int i = 0; i < DB_ROLLUP_LEVELS; i++)
-		if (sqlite3_prepare_v2(lq->h, l->seek && i < top ? seek_sql[i] : walk_sql[i], -1,
-				       &st[i], NULL) != SQLITE_OK)
+		if (loc_prepare(lq, l, l->seek && i < top ? seek_sql[i] : walk_sql[i], &st[i]) !=
+		    SQLITE_OK)
 			goto out;
 	ret = loc_walk(l, st, top, lvl_lo(l, top), lvl_hi(l, top));
 	l->all = ret == 0;
@@ -376,7 +441,7 @@ static void loc_window(const struct logq *lq, struct logq_loc *l)
 static bool loc_choose(struct logq *lq, struct logq_loc *l)
 {
 	const struct logq_filter *f = &lq->f;
-	int dims[3], nd = 0;
+	int dims[8], nd = 0;
 	int64_t best = -1;
 
 	if (f->comm)
@@ -385,11 +450,22 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 		dims[nd++] = DB_RD_UID;
 	if (f->has_dns)
 		dims[nd++] = DB_RD_DNS;
+	if (f->hook)
+		dims[nd++] = DB_RD_HOOK;
+	if (f->qtype[0])
+		dims[nd++] = DB_RD_QTYPE;
+	if (f->has_ppid)
+		dims[nd++] = DB_RD_PPID;
+	if (f->has_pid)
+		dims[nd++] = DB_RD_TGID;
 	for (int i = 0; i < nd; i++) {
 		struct logq_loc c = *l;
 		int64_t t = -1;
 
 		c.dim = dims[i];
+		/* --pid X: the rows of process X and those of a thread X of
+		 * another process, under the same key in two dimensions. */
+		c.dim2 = c.dim == DB_RD_TGID ? DB_RD_TID : c.dim;
 		c.verdicts = NULL;
 		c.keys = loc_keys(lq, dims[i]);
 		/* One filter: no need to count. */
@@ -402,6 +478,7 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 			l->verdicts = c.verdicts;
 			l->seek = c.seek;
 			l->dim = c.dim;
+			l->dim2 = c.dim2;
 			best = t;
 		} else {
 			free(c.keys);
@@ -437,6 +514,9 @@ bool logq_loc_plan(struct logq *lq, int64_t limit, struct logq_loc *l)
 	if (limit >= (1 << 16) || loc_newest(lq, want))
 		return false;
 	loc_window(lq, l);
+	if (!logq_rollup_tail(lq))
+		return false;
+	l->tail_lo = lq->tail_lo;
 	if (!loc_choose(lq, l))
 		return false;
 	/* Not enough matching rows in the newest minutes of the value: more of

@@ -20,7 +20,10 @@ struct logq {
 	/* Longest first_ts..ts span of any row (meta 'max_span'): bounds
 	 * --until on the ts index.  -1: unknown. */
 	int64_t max_span;
-	bool rollups;	      /* top may answer from the rollups (db_rollup.h) */
+	bool rollups; /* top may answer from the rollups (db_rollup.h) */
+	/* logq_rollup_tail: meta 'rollup_id' (the last row the rollups hold) and
+	 * the smallest ts of the rows after it (INT64_MAX: none). */
+	int64_t roll_id, tail_lo;
 	int64_t want;	      /* rows the query wants (limit + 1); -1: all (top) */
 	int64_t last;	      /* follow: the newest id handed out (or passed over) */
 	int64_t seen;	      /* the id of the last row fn took */
@@ -58,6 +61,9 @@ int logq_prepare(struct logq *lq, const struct logq_sql *q, sqlite3_stmt **st, c
 		 size_t errlen);
 /* Read max_span; mark broad dest / cgroup filters.  In a read transaction. */
 void logq_probe(struct logq *lq);
+/* Fill roll_id and tail_lo (the rollups lag the rows: db_rollup_catchup);
+ * false: the rollups cannot be used.  In a read transaction. */
+bool logq_rollup_tail(struct logq *lq);
 /* "cannot read the database: ..." for a failed step; returns -EIO. */
 int logq_step_err(struct logq *lq, int rc, char *err, size_t errlen);
 
@@ -68,10 +74,12 @@ int logq_step_err(struct logq *lq, int rc, char *err, size_t errlen);
  */
 struct logq_loc {
 	int dim;	  /* the rollup dimension that leads */
+	int dim2;	  /* and one more with the same keys (--pid: tid), else dim */
 	char *keys;	  /* its keys (rollup k) as a JSON array */
 	char *verdicts;	  /* the verdicts to walk, a JSON array */
 	bool seek;	  /* few keys and verdicts: seek each in a bucket */
 	int64_t mlo, mhi; /* the window in minutes (INT64_MIN/MAX: open) */
+	int64_t tail_lo;  /* the rows not yet rolled up: ts from here (logq.tail_lo) */
 	bool all;	  /* the ranges hold every row with the keys */
 	int64_t want, found;
 	int64_t *lo, *hi; /* the ranges, inclusive */

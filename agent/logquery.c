@@ -397,6 +397,27 @@ static int64_t q_int(struct logq *lq, const char *sql, int64_t dflt)
 	return v;
 }
 
+bool logq_rollup_tail(struct logq *lq)
+{
+	sqlite3_stmt *st;
+	int64_t w = q_int(lq, "SELECT value FROM meta WHERE key = 'rollup_id'", -1);
+
+	lq->roll_id = w;
+	lq->tail_lo = INT64_MAX;
+	if (w < 0)
+		return false;
+	/* (The rows after it by id, a walk of the table's tail: without NOT
+	 * INDEXED, min() walks events(ts) from its start.) */
+	if (sqlite3_prepare_v2(lq->h, "SELECT min(ts) FROM events NOT INDEXED WHERE id > ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_int64(st, 1, w);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		lq->tail_lo = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return true;
+}
+
 void logq_probe(struct logq *lq)
 {
 	const struct logq_filter *f = &lq->f;

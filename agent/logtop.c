@@ -245,9 +245,10 @@ static int step_all(struct logq *lq, sqlite3_stmt *st, struct aggmap *m, enum lo
 }
 
 /* Scan the filtered events (with ts in [ts_lo, ts_hi) when given, INT64_MIN
- * / INT64_MAX: no bound), into groups by the event's columns. */
-static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, int64_t ts_lo,
-		    int64_t ts_hi, char *err, size_t errlen)
+ * / INT64_MAX: no bound; with id_gt >= 0 only the rows after that id, read
+ * by id), into groups by the event's columns. */
+static int top_scan_ids(struct logq *lq, enum logq_by by, struct aggmap *m, int64_t ts_lo,
+			int64_t ts_hi, int64_t id_gt, char *err, size_t errlen)
 {
 	const struct db_rollup_dim *d = &db_rollup_dims[rdim_of(by)];
 	struct logq_sql q = {.len = 0};
@@ -258,7 +259,14 @@ static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, int64_t 
 	snprintf(cols, sizeof(cols), "SELECT e.count, e.first_ts, e.ts, 1, %s, %s, %s, %s", d->c[0],
 		 d->c[1], d->c[2], d->name);
 	logq_sql_add(&q, cols);
-	logq_sql_add(&q, " FROM events e WHERE 1");
+	if (id_gt >= 0) {
+		/* The table's tail by id, not a time index's range (NOT INDEXED
+		 * keeps the rowid). */
+		logq_sql_add(&q, " FROM events e NOT INDEXED WHERE e.id > ?");
+		logq_sql_int(&q, id_gt);
+	} else {
+		logq_sql_add(&q, " FROM events e WHERE 1");
+	}
 	if (ts_lo != INT64_MIN) {
 		logq_sql_add(&q, " AND e.ts >= ?");
 		logq_sql_int(&q, ts_lo);
@@ -270,6 +278,12 @@ static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, int64_t 
 	logq_sql_filters(&q, lq);
 	ret = logq_prepare(lq, &q, &st, err, errlen);
 	return ret ? ret : step_all(lq, st, m, by, err, errlen);
+}
+
+static int top_scan(struct logq *lq, enum logq_by by, struct aggmap *m, int64_t ts_lo,
+		    int64_t ts_hi, char *err, size_t errlen)
+{
+	return top_scan_ids(lq, by, m, ts_lo, ts_hi, -1, err, errlen);
 }
 
 /* ---- from the rollups ---- */
@@ -364,6 +378,8 @@ static int top_rollups(struct logq *lq, enum logq_by by, struct aggmap *m, bool 
 	int ret = 0;
 
 	*done = false;
+	if (!logq_rollup_tail(lq))
+		return 0;
 	if (f->has_since)
 		m0 = div_ceil(f->since, w);
 	if (f->has_until)
@@ -374,6 +390,12 @@ static int top_rollups(struct logq *lq, enum logq_by by, struct aggmap *m, bool 
 	n = cover(DB_ROLLUP_LEVELS - 1, m0, m1, sp, 0);
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = top_rollup_span(lq, by, &sp[i], m, err, errlen);
+	/* The rows the rollups do not hold yet (after rollup_id), in the same
+	 * whole minutes: from the table. */
+	if (!ret && lq->tail_lo != INT64_MAX && (m1 == INT64_MAX || lq->tail_lo < (m1 + 1) * w))
+		ret = top_scan_ids(
+		    lq, by, m, m0 == INT64_MIN || lq->tail_lo > m0 * w ? lq->tail_lo : m0 * w,
+		    m1 == INT64_MAX ? INT64_MAX : (m1 + 1) * w, lq->roll_id, err, errlen);
 	if (!ret && m0 != INT64_MIN)
 		ret = top_scan(lq, by, m, INT64_MIN, m0 * w, err, errlen);
 	if (!ret && m1 != INT64_MAX)

@@ -114,6 +114,7 @@ struct store_status {
 	uint64_t late_events;	  /* events that arrived after their gap was recorded */
 	uint64_t pending_rows;	  /* rows waiting for the writer */
 	double lag_s;		  /* last commit: commit time - oldest attempt in the batch */
+	uint64_t rollup_behind;	  /* rows the rollups have still to add (db_rollup_catchup) */
 	int64_t last_commit_ns;	  /* realtime */
 };
 void store_status(struct store *s, struct store_status *st);

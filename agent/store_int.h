@@ -150,6 +150,8 @@ struct store {
 	struct db_mark *wmarks; /* latest marks not yet committed, by index */
 	bool *wmark_set;
 	char last_err[512];
+	char roll_err[512]; /* the last catch-up's error (db_rollup_catchup) */
+	bool roll_done;	    /* the rollups hold every row written (none since) */
 };
 static inline bool tracked(const struct store *s, unsigned idx)
 {

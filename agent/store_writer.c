@@ -292,6 +292,7 @@ static void try_open(struct store *s)
 		return;
 	s->next_open_try = now + 1000000000LL;
 	if (db_open(s->path, DB_RDWR, &s->db, err, sizeof(err)) == 0) {
+		s->roll_done = false;
 		store_db_opened(s);
 	} else {
 		if (strcmp(err, s->last_err) != 0)
@@ -354,6 +355,8 @@ static void write_batch(struct store *s, struct batch *b)
 		s->st.error[0] = 0;
 		s->st.rows_written += rb.n;
 		if (rb.n)
+			s->roll_done = false;
+		if (rb.n)
 			s->st.commits++;
 		s->st.last_commit_ns = now;
 		if (b && b->oldest)
@@ -412,6 +415,44 @@ static bool wgap_pending(const struct store *s)
 	return s->n_wnotes > 0;
 }
 
+/* Rows per catch-up transaction: a few tens of ms, so a batch never waits long. */
+#define CATCHUP_ROWS 4096
+
+/* No batch waiting: bring the rollups up to the rows, a chunk at a time,
+ * until they are or a batch comes (the rows always go first). */
+static void catch_up(struct store *s)
+{
+	int64_t done = 0, left = 0;
+	char err[512];
+
+	while (s->db && !s->roll_done) {
+		bool busy;
+
+		pthread_mutex_lock(&s->mu);
+		/* (Stopping: db_close gives it a second.) */
+		busy = s->qhead != NULL || s->stopping;
+		pthread_mutex_unlock(&s->mu);
+		if (busy)
+			return;
+		if (db_rollup_catchup(s->db, CATCHUP_ROWS, &done, &left, err, sizeof(err))) {
+			if (strcmp(err, s->roll_err) != 0)
+				log_warnx("%s (`hush log top` reads the rows it lacks from the "
+					  "table meanwhile; retried)",
+					  err);
+			snprintf(s->roll_err, sizeof(s->roll_err), "%s", err);
+			return;
+		}
+		if (s->roll_err[0])
+			log_info("rollups of %s: written again", s->path);
+		s->roll_err[0] = 0;
+		s->roll_done = left == 0;
+		pthread_mutex_lock(&s->mu);
+		s->st.rollup_behind = (uint64_t)left;
+		pthread_mutex_unlock(&s->mu);
+	}
+	(void)done;
+}
+
 void *store_writer_main(void *arg)
 {
 	struct store *s = arg;
@@ -450,6 +491,7 @@ void *store_writer_main(void *arg)
 			store_batch_free(b);
 		}
 		retain(s);
+		catch_up(s);
 		if (stop && !b)
 			break;
 	}

@@ -120,6 +120,10 @@ static void metrics_db(struct hushd *d, FILE *f)
 		"# HELP hush_db_pending_rows Rows waiting for the database writer.\n"
 		"# TYPE hush_db_pending_rows gauge\n"
 		"hush_db_pending_rows %llu\n"
+		"# HELP hush_db_rollup_behind_rows Rows written that the rollups for `hush log "
+		"top` have still to add (read from the table meanwhile).\n"
+		"# TYPE hush_db_rollup_behind_rows gauge\n"
+		"hush_db_rollup_behind_rows %llu\n"
 		"# HELP hush_db_writer_lag_seconds Last commit: time since its oldest "
 		"attempt.\n"
 		"# TYPE hush_db_writer_lag_seconds gauge\n"
@@ -128,7 +132,8 @@ static void metrics_db(struct hushd *d, FILE *f)
 		"# TYPE hush_db_writable gauge\n"
 		"hush_db_writable %d\n",
 		(unsigned long long)ss.rows_written, (unsigned long long)ss.gap_events,
-		(unsigned long long)ss.pending_rows, ss.lag_s, ss.open && !ss.error[0] ? 1 : 0);
+		(unsigned long long)ss.pending_rows, (unsigned long long)ss.rollup_behind, ss.lag_s,
+		ss.open && !ss.error[0] ? 1 : 0);
 	metrics_tamper(d, f);
 }
 

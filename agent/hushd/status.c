@@ -56,6 +56,7 @@ static void status_db(struct hushd *d, struct json_writer *w)
 	jsonw_uint_field(w, "rows_written", ss.rows_written);
 	jsonw_uint_field(w, "commits", ss.commits);
 	jsonw_uint_field(w, "pending_rows", ss.pending_rows);
+	jsonw_uint_field(w, "rollup_behind", ss.rollup_behind);
 	jsonw_uint_field(w, "gap_events", ss.gap_events);
 	jsonw_uint_field(w, "late_events", ss.late_events);
 	jsonw_key(w, "writer_lag_s");

@@ -16,7 +16,7 @@
  *	kind, ts, first_ts, count, hook, verdict, rule_scope, rule_text,
  *	family, proto, daddr, dport, qname, flags, pid, tgid, uid, gid, comm,
  *	exe, cmdline (array), cgid, cgroup_path, container, runtime, unit, pod,
- *	note.  Defaults: kind "attempt", ts now (ns), first_ts = ts, count 1
+ *	note, qtype.  Defaults: kind "attempt", ts now (ns), first_ts = ts, count 1
  *	(0 for notes).  dkey and family follow from daddr; pid/tgid/uid/gid/
  *	comm are stored if any of them is given, the cgroup if cgid or
  *	cgroup_path is.  Lines are parsed with SQLite's JSON functions on an
@@ -43,6 +43,14 @@
 #define N_PROC	200
 #define N_RULES 4
 
+/* The rollups follow the rows at once, as an idle hushd's writer has them
+ * (db_rollup_catchup). */
+static int catch_up(struct db *db, char *err, size_t errlen)
+{
+	int64_t done, left;
+
+	return db_rollup_catchup(db, INT64_MAX, &done, &left, err, errlen);
+}
 static void usage(void)
 {
 	fprintf(stderr, "usage: dbfill --db FILE [--rows N] [--seed S] [--span SEC] [--batch N]"
@@ -192,7 +200,8 @@ static int fill_synthetic(struct db *db, uint64_t rows, uint64_t seed, uint64_t 
 
 			synth_row(&rb[k], start + (int64_t)i * step + jitter);
 		}
-		if (db_append(db, rb, n, NULL, 0, err, sizeof(err))) {
+		if (db_append(db, rb, n, NULL, 0, err, sizeof(err)) ||
+		    catch_up(db, err, sizeof(err))) {
 			fprintf(stderr, "dbfill: %s\n", err);
 			free(rb);
 			return 1;
@@ -209,10 +218,10 @@ static int fill_synthetic(struct db *db, uint64_t rows, uint64_t seed, uint64_t 
 /* ---- JSON lines ---- */
 
 static const char *const jfields[] = {
-    "kind",	 "ts",		"first_ts",  "count",	"hook",	 "verdict", "rule_scope",
-    "rule_text", "family",	"proto",     "daddr",	"dport", "qname",   "flags",
-    "pid",	 "tgid",	"uid",	     "gid",	"comm",	 "exe",	    "cmdline",
-    "cgid",	 "cgroup_path", "container", "runtime", "unit",	 "pod",	    "note"};
+    "kind",    "ts",	"first_ts", "count", "hook",	"verdict", "rule_scope",  "rule_text",
+    "family",  "proto", "daddr",    "dport", "qname",	"flags",   "pid",	  "tgid",
+    "uid",     "gid",	"comm",	    "exe",   "cmdline", "cgid",	   "cgroup_path", "container",
+    "runtime", "unit",	"pod",	    "note",  "qtype"};
 enum {
 	J_KIND,
 	J_TS,
@@ -242,6 +251,7 @@ enum {
 	J_UNIT,
 	J_POD,
 	J_NOTE,
+	J_QTYPE,
 	J_MAX
 };
 _Static_assert(sizeof(jfields) / sizeof(jfields[0]) == J_MAX, "jfields");
@@ -317,6 +327,7 @@ static int parse_line(sqlite3_stmt *st, const char *line, long lineno, struct jr
 	r->rule_text = j->s[J_RULE_TEXT];
 	r->proto = j->s[J_PROTO];
 	r->qname = j->s[J_QNAME];
+	r->qtype = j->s[J_QTYPE];
 	r->flags = has[J_FLAGS] ? iv[J_FLAGS] : -1;
 	if (j->s[J_DADDR]) {
 		int fam = synth_addr_key(j->s[J_DADDR], r->dkey);
@@ -369,7 +380,8 @@ static int append_batch(struct db *db, struct jrow *jb, struct db_row *rb, size_
 
 	for (size_t k = 0; k < n; k++)
 		rb[k] = jb[k].r;
-	if (n && db_append(db, rb, n, NULL, 0, err, sizeof(err))) {
+	if (n &&
+	    (db_append(db, rb, n, NULL, 0, err, sizeof(err)) || catch_up(db, err, sizeof(err)))) {
 		fprintf(stderr, "dbfill: %s\n", err);
 		ret = 1;
 	}

@@ -60,6 +60,16 @@ static const unsigned qname_w[] = {300, 200, 100, 60, 6, 2, 2, 1};
 static const unsigned uids[] = {0, 1000, 1001, 31337, 65534};
 static const unsigned uid_w[] = {500, 300, 100, 2, 20};
 static const char *const verdicts[] = {"deny", "allow", "audit"};
+/* Since schema 10's dimensions: common and rare values of each. */
+static const char *const hooks[] = {"connect4", "sendmsg6", "dns", "egress", "sendmsg4"};
+static const unsigned hook_w[] = {500, 300, 100, 2, 1};
+static const char *const qtypes[] = {"A", "AAAA", "TXT", "TYPE65"};
+static const unsigned qtype_w[] = {300, 200, 3, 1};
+static const unsigned ppids[] = {1, 700, 701, 4242};
+static const unsigned ppid_w[] = {600, 200, 3, 1};
+/* (A thread's id is a pid + 1: 101, 107 are only ever threads.) */
+static const unsigned pids[] = {100, 102, 104, 106, 31000};
+static const unsigned pid_w[] = {400, 300, 200, 3, 1};
 
 static unsigned pick(const unsigned *w, unsigned n)
 {
@@ -97,7 +107,7 @@ static void row_at(struct db_row *r, int64_t ts, char daddr[48])
 		return;
 	}
 	r->verdict = rndn(9) ? verdicts[rndn(3)] : NULL;
-	r->hook = rndn(2) ? "connect4" : "sendmsg6";
+	r->hook = PICK(hooks, hook_w);
 	if (r->kind[0] == 'g') {
 		r->note = "ring buffer full";
 		return;
@@ -116,9 +126,17 @@ static void row_at(struct db_row *r, int64_t ts, char daddr[48])
 	}
 	if (rndn(3))
 		r->qname = PICK(qnames, qname_w);
+	if (r->qname && rndn(2))
+		r->qtype = PICK(qtypes, qtype_w);
+	if (rndn(4)) {
+		r->has_ppid = true;
+		r->ppid = PICK(ppids, ppid_w);
+	}
 	if (rndn(9)) {
 		r->has_proc_ids = true;
-		r->pid = r->tgid = 100 + rndn(5);
+		r->pid = r->tgid = PICK(pids, pid_w);
+		if (rndn(6) == 0) /* a thread of its own id */
+			r->pid = PICK(pids, pid_w) + 1;
 		r->uid = PICK(uids, uid_w);
 		r->comm = PICK(comms, comm_w);
 		r->exe = "/usr/bin/x";
@@ -130,6 +148,20 @@ static void row_at(struct db_row *r, int64_t ts, char daddr[48])
 		r->cgroup_path = "/a";
 		r->unit = "x.service";
 	}
+}
+
+/* The rollups follow the rows (db_rollup_catchup): up to n more of them;
+ * the rows still after them, -1 on errors. */
+static int64_t catch_up(struct db *db, int64_t n)
+{
+	int64_t done = 0, left = -1;
+	char err[256];
+
+	if (db_rollup_catchup(db, n, &done, &left, err, sizeof(err))) {
+		printf("FAIL: logfilter: catch-up: %s\n", err);
+		return -1;
+	}
+	return left;
 }
 
 /* n rows over [start, start + span): spread, and in bursts of a minute. */
@@ -154,6 +186,10 @@ static int add_rows(struct db *db, int n, int64_t start, int64_t span)
 			printf("FAIL: logfilter: append: %s\n", err);
 			return -1;
 		}
+		/* As hushd: the rollups follow, at times leaving the newest rows
+		 * to the table (read from it by the filters). */
+		if (catch_up(db, rndn(3) ? INT64_MAX : (int64_t)rndn((unsigned)k)) < 0)
+			return -1;
 		done += k;
 	}
 	return 0;
@@ -175,7 +211,8 @@ static void filter_of(int i, struct logq_filter *f)
 	}
 	if (i % 4 == 3 || i % 10 == 0)
 		logq_filter_dns(f, rndn(2) ? qnames[rndn(8)] : globs[rndn(8)]);
-	if (!f->comm && !f->has_uid && !f->has_dns)
+	if (!f->comm && !f->has_uid && !f->has_dns && i % 10 != 7 && i % 12 != 11 && i % 14 != 3 &&
+	    i % 15 != 9)
 		logq_filter_dns(f, globs[rndn(8)]);
 	if (i % 5 == 1)
 		f->verdict = verdicts[rndn(3)];
@@ -189,6 +226,19 @@ static void filter_of(int i, struct logq_filter *f)
 	}
 	if (i % 9 == 4)
 		f->hook = "connect4";
+	/* Schema 10's dimensions, alone or with the others. */
+	if (i % 10 == 7)
+		f->hook = hooks[rndn(5)];
+	if (i % 12 == 11 && logq_filter_qtype(f, qtypes[rndn(4)]) != 0)
+		f->qtype[0] = 0;
+	if (i % 14 == 3) {
+		f->has_ppid = true;
+		f->ppid = ppids[rndn(4)];
+	}
+	if (i % 15 == 9) {
+		f->has_pid = true;
+		f->pid = rndn(3) ? pids[rndn(5)] : pids[rndn(5)] + 1;
+	}
 	if (i % 13 == 6)
 		f->kind = "attempt";
 	if (i % 17 == 8)
@@ -309,6 +359,45 @@ static void t_random(void)
 		struct logq_filter f = {.comm = "rarely", .port = -1};
 		int n = 0;
 
+		CHECK(&t, catch_up(db, INT64_MAX) == 0, "catch-up");
+		/* Schema 10's dimensions: a rare value of each (a thread id for
+		 * --pid), the same rows both ways, then not once its minute rows
+		 * are gone. */
+		for (int k = 0; k < 5; k++) {
+			struct logq_filter g = {.port = -1};
+			const char *del;
+			int m = 0;
+
+			switch (k) {
+			case 0:
+				g.hook = "egress";
+				del = "DELETE FROM rollup WHERE lvl = 0 AND dim = 7";
+				break;
+			case 1:
+				logq_filter_qtype(&g, "type65");
+				del = "DELETE FROM rollup WHERE lvl = 0 AND dim = 8";
+				break;
+			case 2:
+				g.has_ppid = true;
+				g.ppid = 4242;
+				del = "DELETE FROM rollup WHERE lvl = 0 AND dim = 9";
+				break;
+			case 3:
+				g.has_pid = true;
+				g.pid = 31000;
+				del = "DELETE FROM rollup WHERE lvl = 0 AND dim = 10";
+				break;
+			default:
+				g.has_pid = true;
+				g.pid = 107; /* only ever a thread (of 106: rare) */
+				del = "DELETE FROM rollup WHERE lvl = 0 AND dim = 11";
+			}
+			CHECK(&t, one_same(db, &g, 100, &m), "case %d: not the same rows", k);
+			CHECK(&t, m > 0, "case %d: no rows", k);
+			sqlite3_exec(db_handle(db), del, NULL, NULL, NULL);
+			CHECK(&t, !one_same(db, &g, 100, &m), "case %d: the rollups were not used",
+			      k);
+		}
 		sqlite3_exec(db_handle(db),
 			     "DELETE FROM rollup WHERE lvl = 0 AND k LIKE '''rarely''%'", NULL,
 			     NULL, NULL);

@@ -47,6 +47,36 @@ static unsigned rndn(unsigned n)
 	return (unsigned)(rnd() % n);
 }
 
+/* The rollups follow the rows (db_rollup_catchup): up to n more of them;
+ * the rows still after them. */
+static int64_t catch_up(struct db *db, int64_t n)
+{
+	int64_t done = 0, left = -1;
+	char err[256];
+
+	if (db_rollup_catchup(db, n, &done, &left, err, sizeof(err))) {
+		printf("FAIL: rollup: catch-up: %s\n", err);
+		return -1;
+	}
+	return left;
+}
+
+/* The rows after meta rollup_id. */
+static long long tail_rows(struct db *db)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	if (sqlite3_prepare_v2(db_handle(db),
+			       "SELECT count(*) FROM events WHERE id > (SELECT value FROM meta"
+			       " WHERE key = 'rollup_id')",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 static const char *const comms[] = {"curl", "python3", "wget", "nc", "sshd"};
 static const char *const exes[] = {"/usr/bin/curl", "/usr/bin/python3", NULL, "/usr/bin/nc"};
 static const char *const cmdlines[] = {"[\"curl\",\"x\"]", "[\"python3\",\"a.py\"]",
@@ -75,7 +105,7 @@ static void row_at(struct db_row *r, int64_t ts, char daddr[48])
 		return;
 	}
 	r->verdict = rndn(5) ? verdicts[rndn(3)] : NULL;
-	r->hook = rndn(2) ? "connect4" : "sendmsg6";
+	r->hook = rndn(9) ? (rndn(2) ? "connect4" : "sendmsg6") : rndn(2) ? "dns" : NULL;
 	if (r->kind[0] == 'g') /* as hushd writes them: no process, no name */
 		return;
 	if (rndn(6)) {
@@ -95,11 +125,19 @@ static void row_at(struct db_row *r, int64_t ts, char daddr[48])
 		r->dport = rndn(4) ? 443 : 53 + (int)rndn(3);
 	}
 	r->qname = qnames[rndn(5)];
+	if (r->qname && rndn(2)) /* schema 10's dimensions: qtype, ppid, tgid, tid */
+		r->qtype = rndn(4) ? "AAAA" : "TYPE65";
+	if (rndn(3)) {
+		r->has_ppid = true;
+		r->ppid = 1 + rndn(3);
+	}
 	if (rndn(7)) {
 		unsigned p = rndn(4);
 
 		r->has_proc_ids = true;
 		r->pid = r->tgid = 100 + rndn(5);
+		if (rndn(5) == 0)
+			r->pid = 200 + rndn(3);
 		r->uid = rndn(3) * 1000;
 		r->comm = comms[rndn(5)];
 		r->exe = exes[p];
@@ -141,6 +179,11 @@ static int add_rows(struct db *db, int n, int64_t start, int64_t span)
 			printf("FAIL: rollup: append: %s\n", err);
 			return -1;
 		}
+		/* As hushd between batches: the rollups catch up on some of the
+		 * rows, fewer than are written, so a tail of them is read from
+		 * the table. */
+		if (catch_up(db, rndn(60)) < 0)
+			return -1;
 		done += k;
 	}
 	return 0;
@@ -297,12 +340,18 @@ static bool filters_same(struct db *db, int n, char *why, size_t len)
  */
 static bool table_same(struct db *db, char *why, size_t len)
 {
-	static char sql[16384];
+	static char sql[32768];
 	sqlite3 *h = db_handle(db);
 	sqlite3_stmt *st;
 	long long diff[2] = {-1, -1}, rows = -1;
 	bool ok;
 
+	/* Once the rollups have caught up with every row (in one go). */
+	if (catch_up(db, INT64_MAX) != 0 || tail_rows(db) != 0) {
+		snprintf(why, len, "the rollups did not catch up: %lld rows after them",
+			 tail_rows(db));
+		return false;
+	}
 	if (db_rollup_build_sql(sql, sizeof(sql)) < 0) {
 		snprintf(why, len, "build SQL too long");
 		return false;
@@ -424,8 +473,33 @@ static void t_random(void)
 
 	tc_begin(&t, "top from the rollups = top by the scan (random rows, 40 windows)");
 	db = open_db("r.db", &t);
-	if (db && add_rows(db, 4000, T0, SPAN) == 0)
+	if (db && add_rows(db, 4000, T0, SPAN) == 0) {
+		long long tail = tail_rows(db);
+
+		/* Some rows in the rollups, the newest (hundreds) not yet. */
+		CHECK(&t, tail > 200 && tail < 3000, "%lld rows after the rollups", tail);
 		CHECK(&t, all_windows(db, T0, SPAN, 40, why, sizeof(why)), "%s", why);
+	}
+	tc_end(&t);
+
+	tc_begin(&t, "--comm, --uid, --dns through the rollups = the walk, rows not yet in them");
+	if (db)
+		CHECK(&t, filters_same(db, 60, why, sizeof(why)), "%s", why);
+	tc_end(&t);
+
+	tc_begin(&t, "a prune while rows wait for the rollups: top and the table as SQL builds");
+	if (db) {
+		uint64_t removed = 0;
+		char err[256];
+		long long before = tail_rows(db);
+
+		CHECK(&t, db_prune(db, T0 + SPAN / 8, 0, &removed, err, sizeof(err)) == 0,
+		      "prune: %s", err);
+		CHECK(&t, removed > 0, "nothing pruned");
+		CHECK(&t, tail_rows(db) >= before,
+		      "the prune rolled up rows: %lld after, %lld before", tail_rows(db), before);
+		CHECK(&t, all_windows(db, T0, SPAN, 25, why, sizeof(why)), "%s", why);
+	}
 	tc_end(&t);
 
 	tc_begin(&t, "the writer's rollup table = the one SQL builds from the rows");
@@ -514,11 +588,69 @@ static void t_odd(void)
 	db_close(db);
 }
 
+/*
+ * Rows written late (ids after the rollups, times inside a span a prune
+ * then removes): the prune rebuilds that span's buckets from the rows the
+ * rollups hold only; the catch-up adds the late ones once.
+ */
+static void t_late(void)
+{
+	static struct db_row rows[100];
+	static char addrs[100][48];
+	struct tc t;
+	struct db *db;
+	char why[512], err[256];
+	uint64_t removed = 0;
+
+	tc_begin(&t, "rows waiting for the rollups inside a span a prune rebuilds: counted once");
+	db = open_db("l.db", &t);
+	if (db && add_rows(db, 800, T0, SPAN) == 0 && catch_up(db, INT64_MAX) == 0) {
+		for (int i = 0; i < 100; i++)
+			row_at(&rows[i], T0 + SPAN / 4 + (int64_t)i * (SPAN / 400), addrs[i]);
+		CHECK(&t, db_append(db, rows, 100, NULL, 0, err, sizeof(err)) == 0, "append: %s",
+		      err);
+		CHECK(&t, tail_rows(db) == 100, "%lld rows after the rollups", tail_rows(db));
+		CHECK(&t, db_prune(db, T0 + SPAN / 2, 0, &removed, err, sizeof(err)) == 0,
+		      "prune: %s", err);
+		CHECK(&t, removed > 0, "nothing pruned");
+		CHECK(&t, all_windows(db, T0, SPAN, 25, why, sizeof(why)),
+		      "before the catch-up: %s", why);
+		CHECK(&t, filters_same(db, 30, why, sizeof(why)), "before the catch-up: %s", why);
+		CHECK(&t, table_same(db, why, sizeof(why)), "%s", why);
+		CHECK(&t, all_windows(db, T0, SPAN, 25, why, sizeof(why)), "after the catch-up: %s",
+		      why);
+	}
+	tc_end(&t);
+	db_close(db);
+}
+
 static void t_migrate(void)
 {
 	struct tc t;
 	struct db *db;
 	char why[512], err[512];
+
+	tc_begin(&t, "catching up: none to do, then a meta without rollup_id (top scans)");
+	db = open_db("c.db", &t);
+	if (db) {
+		char err2[256];
+		int64_t done = -1, left = -1;
+
+		CHECK(&t, db_rollup_catchup(db, 100, &done, &left, err2, sizeof(err2)) == 0,
+		      "empty log: %s", err2);
+		CHECK(&t, done == 0 && left == 0, "empty log: done %lld left %lld", (long long)done,
+		      (long long)left);
+		CHECK(&t, add_rows(db, 300, T0, SPAN) == 0, "append");
+		sqlite3_exec(db_handle(db), "DELETE FROM meta WHERE key = 'rollup_id'", NULL, NULL,
+			     NULL);
+		CHECK(&t, db_rollup_catchup(db, 100, &done, &left, err2, sizeof(err2)) != 0,
+		      "caught up without rollup_id");
+		CHECK(&t, strstr(err2, "rollup_id") != NULL, "error: %s", err2);
+		CHECK(&t, all_windows(db, T0, SPAN, 10, why, sizeof(why)), "%s", why);
+		CHECK(&t, filters_same(db, 10, why, sizeof(why)), "%s", why);
+		db_close(db);
+	}
+	tc_end(&t);
 
 	tc_begin(&t, "migration from version 6 builds the rollups from the rows");
 	db = open_db("m.db", &t);
@@ -527,10 +659,13 @@ static void t_migrate(void)
 			     NULL, NULL);
 		db_close(db);
 		db = NULL;
-		if (db_open(dbp, DB_RDWR, &db, err, sizeof(err)))
+		if (db_open(dbp, DB_RDWR, &db, err, sizeof(err))) {
 			CHECK(&t, false, "reopen: %s", err);
-		else
+		} else {
+			CHECK(&t, tail_rows(db) == 0, "%lld rows after the rollups built",
+			      tail_rows(db));
 			CHECK(&t, all_windows(db, T0, SPAN, 20, why, sizeof(why)), "%s", why);
+		}
 		if (db && add_rows(db, 500, T0 + SPAN, SPAN / 10) == 0)
 			CHECK(&t, table_same(db, why, sizeof(why)), "rows after: %s", why);
 	}
@@ -564,6 +699,7 @@ int main(void)
 	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
 	t_random();
 	t_odd();
+	t_late();
 	t_migrate();
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return nfail ? 1 : 0;
