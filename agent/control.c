@@ -292,6 +292,7 @@ int control_status_parse(const char *reply, struct control_status *s)
 
 	memset(s, 0, sizeof(*s));
 	s->pid = -1;
+	s->rollup_behind = -1;
 	/* hushd's reply starts with its pid: read even from a reply cut short. */
 	if (sscanf(reply, "{\"pid\":%d", &s->pid) != 1)
 		s->pid = -1;
@@ -303,7 +304,8 @@ int control_status_parse(const char *reply, struct control_status *s)
 			       " json_extract(?1, '$.db.writer_lag_s'),"
 			       " json_extract(?1, '$.db.pending_rows'),"
 			       " json_extract(?1, '$.db.gap_events'),"
-			       " json_extract(?1, '$.db.late_events')",
+			       " json_extract(?1, '$.db.late_events'),"
+			       " json_extract(?1, '$.db.rollup_behind')",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, reply, -1, SQLITE_STATIC);
@@ -322,6 +324,8 @@ int control_status_parse(const char *reply, struct control_status *s)
 	s->pending_rows = sqlite3_column_int64(st, 5);
 	s->gap_events = sqlite3_column_int64(st, 6);
 	s->late_events = sqlite3_column_int64(st, 7);
+	if (sqlite3_column_type(st, 8) == SQLITE_INTEGER)
+		s->rollup_behind = sqlite3_column_int64(st, 8);
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(m);

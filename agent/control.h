@@ -71,6 +71,7 @@ struct control_status {
 	char db_error[512]; /* "" if the last write worked */
 	double lag_s;
 	int64_t pending_rows, gap_events, late_events;
+	int64_t rollup_behind; /* rows the rollups have still to add; -1: not said */
 };
 
 /* Parse a status reply (with SQLite's JSON functions).  Returns 0, or

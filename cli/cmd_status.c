@@ -68,6 +68,7 @@ struct status {
 	char w_err[512];
 	double w_lag;
 	int64_t w_pending, w_gaps, w_late;
+	int64_t w_roll; /* rows the rollups have still to add; -1: not said */
 };
 
 static void json_reconcile(struct json_writer *w, const struct status *s);
@@ -90,6 +91,7 @@ static void hushd_status(struct status *s, const char *reply)
 	s->w_pending = cs.pending_rows;
 	s->w_gaps = cs.gap_events;
 	s->w_late = cs.late_events;
+	s->w_roll = cs.rollup_behind;
 }
 
 static void db_collect(struct status *s)
@@ -373,6 +375,11 @@ static void json_db(struct json_writer *w, const struct status *s)
 		jsonw_int_field(w, "pending_rows", s->w_pending);
 		jsonw_int_field(w, "gap_events", s->w_gaps);
 		jsonw_int_field(w, "late_events", s->w_late);
+		jsonw_key(w, "rollup_behind");
+		if (s->w_roll >= 0)
+			jsonw_fmt(w, "%lld", (long long)s->w_roll);
+		else
+			jsonw_null(w);
 		jsonw_key(w, "error");
 		jsonw_strn(w, s->w_err[0] ? s->w_err : NULL, sizeof(s->w_err));
 		jsonw_obj_end(w);
@@ -558,6 +565,10 @@ static void print_db(const struct status *s)
 	if (!s->writer)
 		printf("writer:      %s\n", s->hushd_pid ? "none (hushd runs with --no-db)"
 							 : "not running (hushd is not running)");
+	else if (s->w_open && !s->w_err[0] && s->w_roll > 0)
+		printf("writer:      ok, lag %.3f s, %lld rows pending; the rollups for `hush log "
+		       "top` are %lld rows behind (read from the table meanwhile)\n",
+		       s->w_lag, (long long)s->w_pending, (long long)s->w_roll);
 	else if (s->w_open && !s->w_err[0])
 		printf("writer:      ok, lag %.3f s, %lld rows pending\n", s->w_lag,
 		       (long long)s->w_pending);

@@ -225,6 +225,12 @@ top_same() {
 	fi
 }
 b0=$(behind)
+st=$(h_hush status --json | jq -c '.db.writer.rollup_behind')
+if [ "$st" -ge 0 ] 2>/dev/null; then
+	h_pass "behind: hush status --json says how far the rollups are behind ($st rows)"
+else
+	h_fail "behind: hush status --json says how far the rollups are behind" "rollup_behind: $st"
+fi
 top_same "behind: top --by dest while $b0 rows wait for the rollups = the scan" dest
 top_same "behind: top --by process while the rollups catch up = the scan" process
 deadline=$(($(h_now_ms) + 300000))
@@ -238,6 +244,12 @@ else
 	h_fail "behind: the rollups caught up while hushd ran" "$(behind) rows still after them (of $b0); $sums of 21 dimension-levels sum to the rows"
 fi
 top_same "behind: caught up: top --by dest = the scan" dest
+st=$(h_hush status --json | jq -c '.db.writer.rollup_behind')
+if [ "$st" = 0 ] && h_hush status | grep -q "^writer:      ok, lag [0-9.]* s, [0-9]* rows pending$"; then
+	h_pass "behind: caught up: hush status says 0 rows behind, and the table no backlog"
+else
+	h_fail "behind: caught up: hush status says 0 rows behind" "rollup_behind: $st; $(h_hush status | grep '^writer')"
+fi
 h_stop "$H_HUSHD_PID"
 if "$HUSH" log verify --db "$db" >"$H_TMP/verify.out" 2>&1; then
 	h_pass "behind: hush log verify: $(cat "$H_TMP/verify.out")"
