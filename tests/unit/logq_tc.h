@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "agent/db.h"
@@ -23,6 +24,20 @@ static inline int take_id(void *ctx, const struct logq_row *r)
 	if (ids->n < 512)
 		ids->v[ids->n++] = r->c[DB_C_ID].i;
 	return 0;
+}
+
+/* The rollups follow the rows (db_rollup_catchup): up to n more of them;
+ * the rows still after them, -1 on errors (said as a FAIL line). */
+static inline int64_t catch_up(struct db *db, int64_t n)
+{
+	int64_t done = 0, left = -1;
+	char err[256];
+
+	if (db_rollup_catchup(db, n, &done, &left, err, sizeof(err))) {
+		printf("FAIL: catch-up: %s\n", err);
+		return -1;
+	}
+	return left;
 }
 
 /* The newest `limit` rows of f: through the rollups, or by the walk. */

@@ -150,20 +150,6 @@ static void row_at(struct db_row *r, int64_t ts, char daddr[48])
 	}
 }
 
-/* The rollups follow the rows (db_rollup_catchup): up to n more of them;
- * the rows still after them, -1 on errors. */
-static int64_t catch_up(struct db *db, int64_t n)
-{
-	int64_t done = 0, left = -1;
-	char err[256];
-
-	if (db_rollup_catchup(db, n, &done, &left, err, sizeof(err))) {
-		printf("FAIL: logfilter: catch-up: %s\n", err);
-		return -1;
-	}
-	return left;
-}
-
 /* n rows over [start, start + span): spread, and in bursts of a minute. */
 static int add_rows(struct db *db, int n, int64_t start, int64_t span)
 {

@@ -47,20 +47,6 @@ static unsigned rndn(unsigned n)
 	return (unsigned)(rnd() % n);
 }
 
-/* The rollups follow the rows (db_rollup_catchup): up to n more of them;
- * the rows still after them. */
-static int64_t catch_up(struct db *db, int64_t n)
-{
-	int64_t done = 0, left = -1;
-	char err[256];
-
-	if (db_rollup_catchup(db, n, &done, &left, err, sizeof(err))) {
-		printf("FAIL: rollup: catch-up: %s\n", err);
-		return -1;
-	}
-	return left;
-}
-
 /* The rows after meta rollup_id. */
 static long long tail_rows(struct db *db)
 {
