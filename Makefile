@@ -19,7 +19,9 @@ PKGS	  := libbpf libelf zlib libcap libcrypto sqlite3 libnl-3.0 libnl-route-3.0 
 # flags, after `make deps` has installed the packages on a fresh machine
 # (everything that uses them is recursively expanded, `=`).
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
-PKG_LIBS = $(eval PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
+# libcurl is not linked: agent/curl_load.c loads it on first use (its headers
+# only are needed here), which halves the start of every hush command.
+PKG_LIBS = $(eval PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null))$(PKG_LIBS)
 
 # The version: `git describe` of the checkout (tags v*), else VERSION plus the
 # commit, else VERSION alone (a tarball).  Written to $(OUTPUT)/version.h only
@@ -191,7 +193,7 @@ $(OUTPUT)/tests/dbfill: $(SYNTH_SRCS)
 # (rules/loaded.c hashes with libcrypto, which the fuzz targets do not link)
 SAN_LIB_SRCS := $(filter-out rules/loaded.c,$(RULES_SRCS)) agent/attrib.c agent/fsutil.c $(wildcard agent/dns.c) $(wildcard agent/sniff.c)
 UNIT_LIB_SRCS := $(SAN_LIB_SRCS) rules/loaded.c agent/learncg.c agent/db.c $(wildcard agent/db_*.c) agent/json.c agent/suggest.c agent/suggest_render.c \
-		 agent/cri_msg.c $(PROTO_C) agent/log.c agent/logquery.c agent/logloc.c agent/logtop.c
+		 agent/cri_msg.c agent/curl_load.c $(PROTO_C) agent/log.c agent/logquery.c agent/logloc.c agent/logtop.c
 # (several sources in one step: header dependencies by list, not -MMD)
 $(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(HDRS) $(wildcard tests/unit/*.h) | $(GEN_HDRS) $(OUTPUT)/unit
 	$(call msg,CC-SAN,$@)

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "agent/containers_int.h"
+#include "agent/curl_load.h"
 #include "agent/log.h"
 
 /* ---- the cache ---- */
@@ -365,8 +366,12 @@ static CURL *api_handle(struct ctr_engine *e, const char *path, char *url, size_
 {
 	CURL *h = curl_easy_init();
 
-	if (!h)
+	if (!h) {
+		ctrs_engine_state(e, false, "%s",
+				  hush_curl_error() ? hush_curl_error()
+						    : "cannot make a curl handle");
 		return NULL;
+	}
 	snprintf(url, ulen, "http://localhost%s", path);
 	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, e->sock);
 	curl_easy_setopt(h, CURLOPT_URL, url);

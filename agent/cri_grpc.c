@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "agent/cri.h"
+#include "agent/curl_load.h"
 
 struct cri_client {
 	CURL *h;
@@ -167,7 +168,8 @@ static int perform(struct cri_client *c, const char *method, const uint8_t *req,
 	long http = 0;
 
 	if (!h) {
-		snprintf(err, errlen, "cannot make a curl handle");
+		snprintf(err, errlen, "%s",
+			 hush_curl_error() ? hush_curl_error() : "cannot make a curl handle");
 		return -ENOMEM;
 	}
 	snprintf(url, sizeof(url), "http://localhost/runtime.v1.RuntimeService/%s", method);

@@ -40,6 +40,7 @@
 
 #include "agent/attrib.h"
 #include "agent/cgroup.h"
+#include "agent/curl_load.h"
 #include "agent/event.h"
 #include "agent/log.h"
 #include "cli/test_int.h"
@@ -448,7 +449,10 @@ const char *test_ctr_prepare(struct test *t, struct runner_opts *ro)
 	why = find_engine(t);
 	if (why)
 		return why;
-	/* libcurl's global state before any thread asks the engine */
+	/* libcurl, and its global state, before any thread asks the engine */
+	why = hush_curl_load(NULL);
+	if (why)
+		return why;
 	curl_global_init(CURL_GLOBAL_NOTHING);
 	if (c->compose) {
 		why = compose_prepare(t, ro);
