@@ -234,6 +234,29 @@ static int64_t loc_total(struct logq *lq, struct logq_loc *l)
 	return n;
 }
 
+/* Rows in the window and the walk's verdicts, of every key: the hook
+ * dimension holds every row (which filter leads, and how many of its rows
+ * the others may keep). */
+static int64_t loc_rows(struct logq *lq, const struct logq_loc *l)
+{
+	struct logq_loc h = *l;
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	h.dim = h.dim2 = DB_RD_HOOK;
+	if (sqlite3_prepare_v2(
+		lq->h,
+		"SELECT coalesce(sum(rows), 0) FROM rollup WHERE dim = ?1 AND lvl = 2"
+		" AND bucket BETWEEN ?3 AND ?4" IN_VERDICTS,
+		-1, &st, NULL) != SQLITE_OK)
+		return -1;
+	loc_bind(&h, st, lvl_lo(l, DB_ROLLUP_LEVELS - 1), lvl_hi(l, DB_ROLLUP_LEVELS - 1));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* Add minute m: rows of the keys in it, the first attempt of any (first_ts)
  * and the last (ts), so their ts are in [first, last]; false: too many
  * ranges. */
@@ -442,7 +465,7 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 {
 	const struct logq_filter *f = &lq->f;
 	int dims[8], nd = 0;
-	int64_t best = -1;
+	int64_t best = -1, tot[8], all;
 
 	if (f->comm)
 		dims[nd++] = DB_RD_COMM;
@@ -471,6 +494,7 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 		/* One filter: no need to count. */
 		if (c.keys && loc_verdicts(lq, &c))
 			t = nd == 1 ? 0 : loc_total(lq, &c);
+		tot[i] = t;
 		if (t >= 0 && (best < 0 || t < best)) {
 			free(l->keys);
 			free(l->verdicts);
@@ -483,6 +507,19 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 		} else {
 			free(c.keys);
 			free(c.verdicts);
+		}
+	}
+	/* The share of the leader's rows the other filters keep, were they
+	 * independent: each keeps its rows' share of all. */
+	l->share = 1;
+	if (nd > 1 && l->keys && (all = loc_rows(lq, l)) > 0) {
+		bool led = false;
+
+		for (int i = 0; i < nd; i++) {
+			if (tot[i] == best && !led)
+				led = true; /* (the leader's own, once) */
+			else if (tot[i] >= 0)
+				l->share *= (double)tot[i] / (double)all;
 		}
 	}
 	return l->keys != NULL;
@@ -519,6 +556,13 @@ bool logq_loc_plan(struct logq *lq, int64_t limit, struct logq_loc *l)
 	l->tail_lo = lq->tail_lo;
 	if (!loc_choose(lq, l))
 		return false;
+	/* With other located filters, enough of the value's rows for their
+	 * share (a quarter more; at most 64 times: the walk widens further). */
+	if (l->share < 1) {
+		double w = (double)want * (l->share > 1.25 / 64 ? 1.25 / l->share : 64);
+
+		want = (int64_t)w + 1;
+	}
 	/* Not enough matching rows in the newest minutes of the value: more of
 	 * them (the other filters, or --until, passed over those), unless the
 	 * value is common: then the other filters' indexes or the walk by time

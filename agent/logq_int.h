@@ -81,6 +81,8 @@ struct logq_loc {
 	int64_t mlo, mhi; /* the window in minutes (INT64_MIN/MAX: open) */
 	int64_t tail_lo;  /* the rows not yet rolled up: ts from here (logq.tail_lo) */
 	bool all;	  /* the ranges hold every row with the keys */
+	double share;	  /* estimated share of its rows matching the other
+			   * located filters (1: none, or unknown) */
 	int64_t want, found;
 	int64_t *lo, *hi; /* the ranges, inclusive */
 	int n, cap;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/db.h"
+#include "agent/db_rollup.h"
 #include "agent/logq_int.h"
 #include "agent/logquery.h"
 #define TC_PREFIX "logfilter: "
@@ -286,6 +287,67 @@ static bool one_same(struct db *db, const struct logq_filter *f, int64_t limit, 
 	return a.n == b.n && ma == mb && !memcmp(a.v, b.v, sizeof(a.v[0]) * (size_t)a.n);
 }
 
+/* logq_loc_plan of f (as logq_rows makes it): whether it locates, and l. */
+static bool plan_of(struct db *db, const struct logq_filter *f, int64_t limit, struct logq_loc *l)
+{
+	struct logq *lq = NULL;
+	bool ok = false;
+
+	memset(l, 0, sizeof(*l));
+	if (logq_new(db, f, &lq))
+		return false;
+	sqlite3_exec(db_handle(db), "BEGIN", NULL, NULL, NULL);
+	logq_probe(lq);
+	ok = logq_loc_plan(lq, limit, l);
+	sqlite3_exec(db_handle(db), "COMMIT", NULL, NULL, NULL);
+	logq_free(lq);
+	return ok;
+}
+
+static double q_double(sqlite3 *h, const char *sql)
+{
+	sqlite3_stmt *st;
+	double v = -1;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_double(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Two located filters: the rarer leads, and its first walk reads enough of
+ * its rows for the share of them the other keeps (were they independent). */
+static void share_check(struct tc *t, struct db *db)
+{
+	struct logq_filter f = {
+	    .hook = "egress", .has_uid = true, .uid = 0, .verdict = "audit", .port = -1};
+	struct logq_loc l;
+	double want, share;
+	bool ok;
+
+	share = q_double(db_handle(db),
+			 "SELECT 1.0 * (SELECT sum(rows) FROM rollup WHERE dim = 4 AND lvl = 2"
+			 " AND k = '0,NULL,NULL' AND verdict = 'audit') / (SELECT sum(rows) FROM"
+			 " rollup WHERE dim = 7 AND lvl = 2 AND verdict = 'audit')");
+	ok = plan_of(db, &f, 100, &l);
+	want = 101 * 1.25 / share;
+	CHECK(t, l.dim == DB_RD_HOOK, "--hook egress --uid 0: dimension %d leads", l.dim);
+	CHECK(t, share > 0.3 && share < 0.8 && l.share > share * 0.999 && l.share < share * 1.001,
+	      "share of uid 0 among audit rows: estimated %.4f, %.4f in the rollups", l.share,
+	      share);
+	CHECK(t, ok && l.want >= (int64_t)want && l.want <= (int64_t)want + 1,
+	      "first want %lld (located %d), %.0f expected", (long long)l.want, ok, want);
+	logq_loc_free(&l);
+	/* One located filter: nothing to share. */
+	f.has_uid = false;
+	plan_of(db, &f, 100, &l);
+	CHECK(t, l.share == 1 && l.want == 101, "--hook alone: share %.3f, want %lld", l.share,
+	      (long long)l.want);
+	logq_loc_free(&l);
+}
+
 static void t_random(void)
 {
 	struct tc t;
@@ -346,6 +408,7 @@ static void t_random(void)
 		int n = 0;
 
 		CHECK(&t, catch_up(db, INT64_MAX) == 0, "catch-up");
+		share_check(&t, db);
 		/* Schema 10's dimensions: a rare value of each (a thread id for
 		 * --pid), the same rows both ways, then not once its minute rows
 		 * are gone. */
