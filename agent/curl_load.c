@@ -38,9 +38,9 @@ static char load_why[512];
 static bool resolve(void *h, const char *soname)
 {
 	static const char *const names[] = {
-		"curl_global_init",   "curl_easy_init",	    "curl_easy_setopt",
-		"curl_easy_perform",  "curl_easy_getinfo",  "curl_easy_cleanup",
-		"curl_easy_strerror", "curl_slist_append",  "curl_slist_free_all",
+	    "curl_global_init",	  "curl_easy_init",    "curl_easy_setopt",
+	    "curl_easy_perform",  "curl_easy_getinfo", "curl_easy_cleanup",
+	    "curl_easy_strerror", "curl_slist_append", "curl_slist_free_all",
 	};
 	void *sym[sizeof(names) / sizeof(names[0])];
 

@@ -42,8 +42,7 @@ static void t_absent(void)
 
 	tc_begin(&t, "a library that is not libcurl: the missing function named");
 	why = hush_curl_load("libc.so.6");
-	CHECK(&t, has(why, "libc.so.6 has no curl_global_init"), "why: %s",
-	      why ? why : "(loaded)");
+	CHECK(&t, has(why, "libc.so.6 has no curl_global_init"), "why: %s", why ? why : "(loaded)");
 	tc_end(&t);
 }
 
@@ -76,7 +75,8 @@ static void *serve(void *arg)
 		s->req[s->reqlen] = 0;
 		end = strstr(s->req, "\r\n\r\n");
 		cl = strcasestr(s->req, "Content-Length: ");
-		if (end && (!cl || s->reqlen >= (size_t)(end + 4 - s->req) + strtoul(cl + 16, NULL, 10)))
+		if (end &&
+		    (!cl || s->reqlen >= (size_t)(end + 4 - s->req) + strtoul(cl + 16, NULL, 10)))
 			break;
 	}
 	if (write(fd, reply, sizeof(reply) - 1) < 0)
@@ -129,8 +129,9 @@ static void t_request(void)
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
 	s.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!CHECK(&t, s.lfd >= 0 && !bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)) &&
-			   !listen(s.lfd, 1),
+	if (!CHECK(&t,
+		   s.lfd >= 0 && !bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)) &&
+		       !listen(s.lfd, 1),
 		   "listen on %s: %s", sa.sun_path, strerror(errno)))
 		goto out;
 	started = !pthread_create(&thr, NULL, serve, &s);
@@ -146,7 +147,7 @@ static void t_request(void)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)10); /* off_t */
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);		 /* function */
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);		  /* function */
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);
 	rc = curl_easy_perform(h);
 	CHECK(&t, rc == CURLE_OK, "perform: %s", curl_easy_strerror(rc));
@@ -164,8 +165,8 @@ static void t_request(void)
 	CHECK(&t, has(s.req, "POST /v1/echo HTTP/1.1\r\n"), "request: %s", s.req);
 	CHECK(&t, has(s.req, "X-Hush-Test: yes\r\n"), "header missing: %s", s.req);
 	CHECK(&t, has(s.req, "Content-Length: 10\r\n"), "size (curl_off_t) lost: %s", s.req);
-	CHECK(&t, has(s.req, "\r\n\r\n0123456789") && !has(s.req, "0123456789a"),
-	      "body: %s", s.req);
+	CHECK(&t, has(s.req, "\r\n\r\n0123456789") && !has(s.req, "0123456789a"), "body: %s",
+	      s.req);
 	CHECK(&t, !strcmp(curl_easy_strerror(CURLE_COULDNT_CONNECT), "Couldn't connect to server"),
 	      "strerror: %s", curl_easy_strerror(CURLE_COULDNT_CONNECT));
 out:
