@@ -117,6 +117,29 @@ const char *db_path(const struct db *db)
 	" pod_ns TEXT NOT NULL DEFAULT '', pod_name TEXT NOT NULL DEFAULT '',"                     \
 	" UNIQUE(cgid, path, cname, image, image_id, pod_ns, pod_name));"
 
+/* Version 11: the cgroups table's unique key holds every column.  Version
+ * 4's left out container, runtime, unit and pod: a cgroup seen again with
+ * the same path and names but another of those (a hush that reads a path
+ * differently, say) got the first row's id, and its rows then failed
+ * verify, which hashes what was written.  UNIQUE holds NULLs distinct: the
+ * key is an index with each NULL as an empty blob (never a name).  The
+ * table is rebuilt keeping every id, as in version 4. */
+#define CGROUPS11_KEY                                                                              \
+	"CREATE UNIQUE INDEX cgroups_key ON cgroups(cgid, path, ifnull(container, x''),"           \
+	" ifnull(runtime, x''), ifnull(unit, x''), ifnull(pod, x''), cname, image, image_id,"      \
+	" pod_ns, pod_name);"
+#define CGROUPS11                                                                                  \
+	"DROP VIEW IF EXISTS log; DROP TABLE IF EXISTS cgroups11;"                                 \
+	"CREATE TABLE cgroups11(id INTEGER PRIMARY KEY, cgid INTEGER NOT NULL,"                    \
+	" path TEXT NOT NULL, container TEXT, runtime TEXT, unit TEXT, pod TEXT,"                  \
+	" cname TEXT NOT NULL DEFAULT '', image TEXT NOT NULL DEFAULT '',"                         \
+	" image_id TEXT NOT NULL DEFAULT '', pod_ns TEXT NOT NULL DEFAULT '',"                     \
+	" pod_name TEXT NOT NULL DEFAULT '');"                                                     \
+	"INSERT INTO cgroups11 SELECT id, cgid, path, container, runtime, unit, pod, cname, "      \
+	"image,"                                                                                   \
+	" image_id, pod_ns, pod_name FROM cgroups;"                                                \
+	"DROP TABLE cgroups; ALTER TABLE cgroups11 RENAME TO cgroups;" CGROUPS11_KEY LINEAGE_VIEW
+
 /* Version 5: an index for the process filters (--exe, --cmdline), which
  * scanned the table when they matched few rows.  (--uid and --hook would
  * want theirs too, but three more indexes cost about a third of the write
@@ -290,7 +313,7 @@ static int migrate(struct db *db, char *err, size_t errlen)
 			       db->path, ver, DB_SCHEMA_VERSION);
 	if (ver == 0) {
 		char sql[sizeof(schema) + sizeof(LINEAGE_SQL) + sizeof(INDEX_KIND8) +
-			 sizeof(ROLLUP_ID9) + 128 + ROLLUP_SQL_MAX];
+			 sizeof(CGROUPS11) + sizeof(ROLLUP_ID9) + 128 + ROLLUP_SQL_MAX];
 		int n, m;
 
 		/* auto_vacuum must be set before the first table exists. */
@@ -298,7 +321,7 @@ static int migrate(struct db *db, char *err, size_t errlen)
 			return -EIO;
 		/* Version 5's schema, then each later step's. */
 		n = snprintf(sql, sizeof(sql),
-			     "%s" LINEAGE_SQL INDEX_KIND8
+			     "%s" LINEAGE_SQL INDEX_KIND8 CGROUPS11
 			     "INSERT INTO meta VALUES('created', %lld);",
 			     schema, (long long)real_ns());
 		m = db_rollup_build_sql(sql + n, sizeof(sql) - (size_t)n - sizeof(ROLLUP_ID9));
@@ -385,7 +408,10 @@ static int migrate(struct db *db, char *err, size_t errlen)
 		if (migrate_to(db, 10, sql, err, errlen))
 			return -EIO;
 	}
-	/* Next: if (ver < 11) migrate_to(db, 11, ...). */
+	/* 11 (integrity): cgroups keyed by every column (see CGROUPS11). */
+	if (ver < 11 && migrate_to(db, 11, CGROUPS11, err, errlen))
+		return -EIO;
+	/* Next: if (ver < 12) migrate_to(db, 12, ...). */
 	return 0;
 }
 
@@ -430,7 +456,8 @@ static int prepare_writer(struct db *db, char *err, size_t errlen)
 		    "NOTHING",
 		    err, errlen) ||
 	    prepare(db, &db->sel_cg,
-		    "SELECT id FROM cgroups WHERE cgid = ?1 AND path = ?2"
+		    "SELECT id FROM cgroups WHERE cgid = ?1 AND path = ?2 AND container IS ?3"
+		    " AND runtime IS ?4 AND unit IS ?5 AND pod IS ?6"
 		    " AND cname = coalesce(?7,'') AND image = coalesce(?8,'')"
 		    " AND image_id = coalesce(?9,'') AND pod_ns = coalesce(?10,'')"
 		    " AND pod_name = coalesce(?11,'')",

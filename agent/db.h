@@ -92,7 +92,7 @@
 #include <sqlite3.h>
 
 #define DB_DEFAULT_PATH	  "/var/lib/hush/hush.db"
-#define DB_SCHEMA_VERSION 10
+#define DB_SCHEMA_VERSION 11
 #define DB_HASH_LEN	  32
 #define DB_DEFAULT_GROUP  "hush"
 /* The WHERE of the partial index events(kind, ts) (schema 8): the rows

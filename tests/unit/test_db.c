@@ -522,6 +522,120 @@ static void test_append_ids_dims(void)
 	tc_end(&t);
 }
 
+/* Rows of one cgroup (cgid, path, no names) told apart only by container,
+ * runtime, unit or pod, NULL or not: each its own cgroups row. */
+static void cg_variants(struct tc *t, struct db *db, int64_t ts)
+{
+	static const char *const v[][4] = {
+	    {NULL, NULL, NULL, NULL},
+	    {"c1", "docker", NULL, NULL},
+	    {"c2", "docker", NULL, NULL},
+	    {"c1", "podman", NULL, NULL},
+	    {"c1", "docker", "x.service", NULL},
+	    {"c1", "docker", NULL, "pod-1"},
+	    {NULL, NULL, "x.service", NULL},
+	    {NULL, "docker", NULL, NULL},
+	};
+	struct db_row r[16];
+
+	for (int i = 0; i < 16; i++) {
+		r[i] = attempt(i, ts + i);
+		r[i].has_cgroup = true;
+		r[i].cgid = 77;
+		r[i].cgroup_path = "/kubepods/x";
+		r[i].container = v[i % 8][0];
+		r[i].runtime = v[i % 8][1];
+		r[i].unit = v[i % 8][2];
+		r[i].pod = v[i % 8][3];
+	}
+	append(t, db, r, 16);
+}
+
+static void test_cgroup_key(void)
+{
+	struct tc t;
+	char p[PATH_MAX], buf[256];
+	struct db *db;
+
+	tc_begin(&t, "a cgroup named again with another container, runtime, unit or pod: rows "
+		     "verify, each shows its own");
+	db = chain(&t, "cgkey.db", 0, p);
+	if (db) {
+		sqlite3 *h = db_handle(db);
+
+		cg_variants(&t, db, 1000);
+		db_close(db);
+		db = open_rw(&t, p); /* empty caches: the select decides */
+		if (db) {
+			h = db_handle(db);
+			cg_variants(&t, db, 2000);
+			CHECK(&t, qint(h, "SELECT count(*) FROM cgroups") == 8, "cgroups rows %lld",
+			      (long long)qint(h, "SELECT count(*) FROM cgroups"));
+			CHECK(&t,
+			      qint(h, "SELECT count(*) FROM log WHERE cgid = 77 AND"
+				      " (id - 1) %% 8 = 2 AND container = 'c2'") == 4,
+			      "rows of c2");
+			CHECK(&t,
+			      qint(h,
+				   "SELECT count(*) FROM log WHERE (id - 1) %% 8 = 0 AND"
+				   " container IS NULL AND runtime IS NULL AND unit IS NULL") == 4,
+			      "rows with no container");
+			CHECK(&t,
+			      qint(h, "SELECT count(*) FROM log WHERE (id - 1) %% 8 = 7 AND"
+				      " container IS NULL AND runtime = 'docker'") == 4,
+			      "a runtime without a container");
+			verify_intact(&t, db, 32);
+		}
+	}
+	db_close(db);
+	tc_end(&t);
+
+	tc_begin(&t, "version 10 (cgroups keyed without container, runtime, unit, pod) migrates "
+		     "to 11, ids kept");
+	db = chain(&t, "cgkey10.db", 12, p);
+	db_close(db);
+	{
+		sqlite3 *h;
+
+		/* the table as versions 4 to 10 had it */
+		if (CHECK(&t, sqlite3_open(p, &h) == SQLITE_OK, "open %s", p)) {
+			xsql(&t, h,
+			     "DROP VIEW log; DROP INDEX cgroups_key;"
+			     " CREATE TABLE c4 AS SELECT * FROM cgroups; DROP TABLE cgroups;"
+			     " CREATE TABLE cgroups(id INTEGER PRIMARY KEY, cgid INTEGER NOT NULL,"
+			     " path TEXT NOT NULL, container TEXT, runtime TEXT, unit TEXT, pod "
+			     "TEXT,"
+			     " cname TEXT NOT NULL DEFAULT '', image TEXT NOT NULL DEFAULT '',"
+			     " image_id TEXT NOT NULL DEFAULT '', pod_ns TEXT NOT NULL DEFAULT '',"
+			     " pod_name TEXT NOT NULL DEFAULT '',"
+			     " UNIQUE(cgid, path, cname, image, image_id, pod_ns, pod_name));"
+			     " INSERT INTO cgroups SELECT * FROM c4; DROP TABLE c4;"
+			     " PRAGMA user_version = 10;");
+			sqlite3_close(h);
+		}
+	}
+	db = open_rw(&t, p);
+	if (db) {
+		sqlite3 *h = db_handle(db);
+
+		CHECK(&t, qint(h, "PRAGMA user_version") == DB_SCHEMA_VERSION, "version %lld",
+		      (long long)qint(h, "PRAGMA user_version"));
+		CHECK(&t,
+		      qint(h, "SELECT count(*) FROM sqlite_schema WHERE name = 'cgroups_key'") == 1,
+		      "no cgroups_key");
+		CHECK(&t,
+		      !strcmp(qtext(h, "SELECT group_concat(id || ':' || path, ' ') FROM cgroups",
+				    buf, sizeof(buf)),
+			      "1:/docker/abc 2:/system.slice/app.service"),
+		      "cgroups rows: %s", buf);
+		verify_intact(&t, db, 12);
+		cg_variants(&t, db, 3000);
+		verify_intact(&t, db, 28);
+	}
+	db_close(db);
+	tc_end(&t);
+}
+
 static int mark_cmp(const void *a, const void *b)
 {
 	const struct db_mark *x = a, *y = b;
@@ -841,6 +955,7 @@ int main(void)
 	test_append_full();
 	test_append_defaults();
 	test_append_ids_dims();
+	test_cgroup_key();
 	test_marks();
 	test_meta_stats();
 	test_chain_hashes();
