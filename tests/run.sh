@@ -87,6 +87,7 @@ beside=()
 run_beside() {
 	local t=$1 name
 	name=$(basename "$t")
+	rm -f "$logdir/$name.rc"
 	(
 		start=$(date +%s%N)
 		nice -n 19 timeout --kill-after=10 900 "$t" >"$logdir/$name.log" 2>&1 </dev/null
@@ -110,7 +111,13 @@ done
 for b in "${beside[@]}"; do
 	t=${b%:*}
 	name=$(basename "$t")
-	wait "${b##*:}"
+	# (bash may have forgotten the child's status after thousands of
+	# others: its own record says when it is done; timeout ends it by 910 s)
+	wait "${b##*:}" 2>/dev/null
+	for _ in $(seq 1 960); do
+		[ -s "$logdir/$name.rc" ] && break
+		sleep 1
+	done
 	echo "== $(basename "$t") (beside the tiers above)"
 	read -r rc ms <"$logdir/$name.rc" 2>/dev/null || { rc=1 ms=0; }
 	count_one "$name" "$logdir/$name.log" "$rc" "$ms"
