@@ -466,6 +466,7 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 	const struct logq_filter *f = &lq->f;
 	int dims[8], nd = 0;
 	int64_t best = -1, tot[8], all;
+	int lead = -1;
 
 	if (f->comm)
 		dims[nd++] = DB_RD_COMM;
@@ -496,6 +497,7 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 			t = nd == 1 ? 0 : loc_total(lq, &c);
 		tot[i] = t;
 		if (t >= 0 && (best < 0 || t < best)) {
+			lead = i;
 			free(l->keys);
 			free(l->verdicts);
 			l->keys = c.keys;
@@ -512,16 +514,10 @@ static bool loc_choose(struct logq *lq, struct logq_loc *l)
 	/* The share of the leader's rows the other filters keep, were they
 	 * independent: each keeps its rows' share of all. */
 	l->share = 1;
-	if (nd > 1 && l->keys && (all = loc_rows(lq, l)) > 0) {
-		bool led = false;
-
-		for (int i = 0; i < nd; i++) {
-			if (tot[i] == best && !led)
-				led = true; /* (the leader's own, once) */
-			else if (tot[i] >= 0)
+	if (nd > 1 && l->keys && (all = loc_rows(lq, l)) > 0)
+		for (int i = 0; i < nd; i++)
+			if (i != lead && tot[i] >= 0)
 				l->share *= (double)tot[i] / (double)all;
-		}
-	}
 	return l->keys != NULL;
 }
 

@@ -377,7 +377,7 @@ static void json_db(struct json_writer *w, const struct status *s)
 		jsonw_int_field(w, "late_events", s->w_late);
 		jsonw_key(w, "rollup_behind");
 		if (s->w_roll >= 0)
-			jsonw_fmt(w, "%lld", (long long)s->w_roll);
+			jsonw_int(w, s->w_roll);
 		else
 			jsonw_null(w);
 		jsonw_key(w, "error");
